@@ -1,0 +1,60 @@
+// Type-aware lint; formatting is Prettier's job (eslint-config-prettier turns style rules off).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import n from 'eslint-plugin-n';
+import prettier from 'eslint-config-prettier';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'src/generated/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { n },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      eqeqeq: ['error', 'always'],
+      'n/prefer-node-protocol': 'error',
+      'n/no-process-exit': 'error',
+      'no-restricted-properties': [
+        'error',
+        { object: 'describe', property: 'only', message: 'Do not commit .only' },
+        { object: 'it', property: 'only', message: 'Do not commit .only' },
+      ],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@grpc/*', 'undici', 'node:http', 'node:http2', 'pino', 'prom-client'],
+              message: 'The decision core is transport-independent.',
+            },
+            {
+              group: ['../rti/*', '../adapters/*', '../observability/*', '../config/*'],
+              message: 'The decision core imports only ./ and node: builtins.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/main.ts', 'src/cli/**/*.ts'],
+    rules: { 'n/no-process-exit': 'off' },
+  },
+  {
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  prettier,
+);

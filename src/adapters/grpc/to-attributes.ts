@@ -1,0 +1,101 @@
+// Envoy CheckRequest → RequestAttributes. Total: any message, however incomplete or odd
+// (gRFC A92 clients send header_map only, no host or scheme), yields attributes.
+
+import type { CheckRequest__Output } from '../../generated/envoy/service/auth/v3/CheckRequest';
+import type { AttributeContext__Output } from '../../generated/envoy/service/auth/v3/AttributeContext';
+import { HeaderList, type HeaderEntry } from '../../core/header-list';
+import {
+  splitPathAndQuery,
+  type RequestAttributes,
+  type RouteSettings,
+} from '../../core/request-attributes';
+
+type HttpRequest = NonNullable<NonNullable<AttributeContext__Output['request']>['http']>;
+
+/** context_extensions keys a route can set (Envoy ExtAuthzPerRoute check_settings). */
+export const CONTEXT_EXTENSION_KEYS = {
+  eventType: 'cheq_event_type',
+  mode: 'cheq_mode',
+  channel: 'cheq_channel',
+} as const;
+
+export function toAttributes(request: CheckRequest__Output): RequestAttributes {
+  const context = request.attributes ?? {};
+  const http: HttpRequest = context.request?.http ?? {};
+  const { headers, pseudo } = readHeaders(http);
+  const host = http.host || pseudo.get(':authority') || headers.get('host') || '';
+  const { path, query } = splitPathAndQuery(http.path || pseudo.get(':path') || '/');
+  return {
+    transport: 'grpc',
+    requestId: headers.get('x-request-id') || http.id || undefined,
+    method: (http.method || pseudo.get(':method') || 'GET').toUpperCase(),
+    scheme: http.scheme || pseudo.get(':scheme') || headers.get('x-forwarded-proto') || 'http',
+    host,
+    path,
+    query: query || http.query || '',
+    headers: withHostOnHttp1(headers, http.protocol, host),
+    proxyClientIp: headers.get('x-envoy-external-address'),
+    peerAddress: context.source?.address?.socket_address?.address || undefined,
+    receivedAtMs: timestampMs(context.request?.time) ?? Date.now(),
+    route: routeSettings(context.context_extensions),
+  };
+}
+
+/**
+ * Headers from `header_map` (raw bytes, duplicates kept; encode_raw_headers) and from the
+ * `headers` map (values comma-joined), pseudo-headers set apart.
+ */
+function readHeaders(http: HttpRequest): { headers: HeaderList; pseudo: Map<string, string> } {
+  const entries: HeaderEntry[] = [];
+  const pseudo = new Map<string, string>();
+  const seen = new Set<string>();
+  const add = (rawName: string, value: string): void => {
+    const name = rawName.toLowerCase();
+    if (name.startsWith(':')) pseudo.set(name, value);
+    else entries.push([name, value]);
+  };
+  for (const header of http.header_map?.headers ?? []) {
+    if (!header.key) continue;
+    seen.add(header.key.toLowerCase());
+    add(
+      header.key,
+      header.raw_value?.length ? header.raw_value.toString('utf8') : (header.value ?? ''),
+    );
+  }
+  for (const [name, value] of Object.entries(http.headers ?? {})) {
+    if (!seen.has(name.toLowerCase())) add(name, value);
+  }
+  return { headers: new HeaderList(entries), pseudo };
+}
+
+/**
+ * Envoy turns an HTTP/1 Host header into :authority. The browser did send Host, so RTI's
+ * HeaderNames get it back (first, where HTTP/1 clients put it).
+ */
+function withHostOnHttp1(
+  headers: HeaderList,
+  protocol: string | undefined,
+  host: string,
+): HeaderList {
+  if (!protocol?.startsWith('HTTP/1') || !host || headers.has('host')) return headers;
+  return new HeaderList([['host', host], ...headers.entries]);
+}
+
+function timestampMs(time: { seconds?: string; nanos?: number } | undefined): number | undefined {
+  if (!time?.seconds) return undefined;
+  const ms = Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+function routeSettings(extensions: Record<string, string> | undefined): RouteSettings {
+  if (!extensions) return {};
+  const pick = (key: string): string | undefined => extensions[key] || undefined;
+  const eventType = pick(CONTEXT_EXTENSION_KEYS.eventType);
+  const mode = pick(CONTEXT_EXTENSION_KEYS.mode);
+  const channel = pick(CONTEXT_EXTENSION_KEYS.channel);
+  return {
+    ...(eventType === undefined ? {} : { eventType }),
+    ...(mode === undefined ? {} : { mode }),
+    ...(channel === undefined ? {} : { channel }),
+  };
+}

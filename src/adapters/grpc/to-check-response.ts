@@ -1,0 +1,67 @@
+// Decision → Envoy CheckResponse, with the header encoding that works across Envoy versions
+// (integration-contracts.md §1.4): ok_response headers overwrite (append:false); Set-Cookie on
+// allow is appended (append:true); denied_response headers never carry `append`.
+
+import type { Decision } from '../../core/decision';
+import type { CheckResponse } from '../../generated/envoy/service/auth/v3/CheckResponse';
+import type { HeaderValueOption } from '../../generated/envoy/config/core/v3/HeaderValueOption';
+import type { Struct } from '../../generated/google/protobuf/Struct';
+
+const OK = 0;
+const PERMISSION_DENIED = 7;
+const OVERWRITE_IF_EXISTS_OR_ADD = 2;
+
+export function toCheckResponse(decision: Decision): CheckResponse {
+  const dynamic_metadata = metadataOf(decision);
+  if (decision.action === 'allow') {
+    return {
+      status: { code: OK },
+      ok_response: {
+        headers: decision.upstreamHeaders.map(([key, value]) => ({
+          header: { key, value },
+          append: { value: false },
+        })),
+        headers_to_remove: [...decision.upstreamHeadersToRemove],
+        response_headers_to_add: decision.setCookie
+          ? [{ header: { key: 'set-cookie', value: decision.setCookie }, append: { value: true } }]
+          : [],
+      },
+      dynamic_metadata,
+    };
+  }
+  const headers: HeaderValueOption[] = [overwrite('cache-control', 'no-store')];
+  if (decision.action === 'redirect' && decision.location) {
+    headers.push(overwrite('location', decision.location));
+  }
+  if (decision.body) headers.push(overwrite('content-type', decision.body.contentType));
+  if (decision.setCookie)
+    headers.push({ header: { key: 'set-cookie', value: decision.setCookie } });
+  return {
+    status: { code: PERMISSION_DENIED, message: `cheq-rti-authz: ${decision.reason}` },
+    denied_response: {
+      status: { code: decision.httpStatus },
+      headers,
+      body: decision.body?.text ?? '',
+    },
+    dynamic_metadata,
+  };
+}
+
+function overwrite(key: string, value: string): HeaderValueOption {
+  return { header: { key, value }, append_action: OVERWRITE_IF_EXISTS_OR_ADD };
+}
+
+/**
+ * Emitted by Envoy under the namespace envoy.filters.http.ext_authz, for access logs:
+ * %DYNAMIC_METADATA(envoy.filters.http.ext_authz:cheq_action)%. Struct keys are camelCase.
+ */
+function metadataOf(decision: Decision): Struct {
+  const fields: Struct['fields'] = {
+    cheq_action: { stringValue: decision.action },
+    cheq_reason: { stringValue: decision.reason },
+  };
+  if (decision.verdict) {
+    fields['cheq_threat_type'] = { numberValue: decision.verdict.threatTypeCode };
+  }
+  return { fields };
+}

@@ -1,0 +1,77 @@
+// Wiring: configuration in, running listeners out. Used by the CLI and by the tests, which
+// start the real server in-process on port 0.
+
+import { Registry } from 'prom-client';
+import { startGrpcServer } from './adapters/grpc/grpc-server';
+import type { AppConfig } from './config/load-config';
+import { createDecide } from './core/decide';
+import type { Logger } from './observability/logger';
+import { createMetrics } from './observability/metrics';
+import { observeDecisions } from './observability/observe-decisions';
+import { startOpsServer } from './observability/ops-server';
+import { RtiClient } from './rti/rti-client';
+import { PACKAGE_NAME, VERSION } from './version';
+
+/** Answers larger than this are not RTI verdicts. */
+const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
+
+export interface RunningApp {
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly registry: Registry;
+  /** Graceful stop: not ready → stop accepting → finish in-flight checks → close RTI pool. */
+  shutdown(): Promise<void>;
+}
+
+export async function startApp(config: AppConfig, log: Logger): Promise<RunningApp> {
+  for (const warning of config.warnings) log.warn(warning);
+
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { version: VERSION });
+  const rti = new RtiClient({
+    endpoint: config.rti.endpoint,
+    apiKey: config.rti.apiKey,
+    tagHash: config.rti.tagHash,
+    connections: config.rti.connections,
+    maxResponseBytes: MAX_RTI_RESPONSE_BYTES,
+    middlewareVersion: `${PACKAGE_NAME}_${VERSION}`,
+  });
+  const decide = observeDecisions(createDecide(config.core, rti), metrics, log);
+
+  const { server } = config;
+  const grpc = await startGrpcServer(
+    {
+      host: server.host,
+      port: server.grpcPort,
+      keepaliveTimeMs: server.grpcKeepaliveTimeMs,
+      maxConnectionAgeMs: server.grpcMaxConnectionAgeMs,
+    },
+    decide,
+    log,
+  );
+  const ops = await startOpsServer(server.host, server.metricsPort, registry, log);
+  log.info(
+    {
+      version: VERSION,
+      mode: config.core.mode,
+      grpcPort: grpc.port,
+      metricsPort: ops.port,
+      rtiEndpoint: config.rti.endpoint.origin,
+      timeoutMs: config.core.timeoutMs,
+    },
+    'cheq-rti-authz listening',
+  );
+
+  return {
+    grpcPort: grpc.port,
+    metricsPort: ops.port,
+    registry,
+    async shutdown() {
+      grpc.markNotServing();
+      ops.markNotReady();
+      await grpc.shutdown(server.shutdownGraceMs);
+      await rti.close();
+      await ops.close();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+// Convict formats for our settings. Coercion never throws: a value that cannot be coerced is
+// passed on as it is, and validation then names the setting with a clear message.
+
+import type convict from 'convict';
+import { EVENT_TYPES } from '../core/event-types';
+import { compilePathPattern, PatternError } from '../core/path-pattern';
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map(item => item.trim())
+    .filter(item => item !== '');
+}
+
+const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+export const FORMATS: readonly convict.Format[] = [
+  {
+    name: 'positive-int',
+    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+    validate: (value: unknown) => {
+      if (!Number.isSafeInteger(value) || (value as number) <= 0) {
+        fail('must be a positive integer');
+      }
+    },
+  },
+  {
+    name: 'non-negative-int',
+    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+    validate: (value: unknown) => {
+      if (!Number.isSafeInteger(value) || (value as number) < 0) {
+        fail('must be a non-negative integer');
+      }
+    },
+  },
+  {
+    name: 'tcp-port',
+    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+    validate: (value: unknown) => {
+      if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+        fail('must be a TCP port number (0-65535)');
+      }
+    },
+  },
+  {
+    name: 'bool',
+    coerce: (value: string) => {
+      const v = value.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      return value;
+    },
+    validate: (value: unknown) => {
+      if (typeof value !== 'boolean') fail('must be true or false');
+    },
+  },
+  {
+    name: 'http-url',
+    validate: (value: unknown) => {
+      if (typeof value !== 'string' || value === '') fail('must be set to an http(s) URL');
+      if (!isHttpUrl(value)) fail('must be an absolute http:// or https:// URL');
+    },
+  },
+  {
+    name: 'optional-location',
+    validate: (value: unknown) => {
+      if (value === '') return;
+      if (typeof value !== 'string' || /[\s\p{Cc}]/u.test(value)) {
+        fail('must be an http(s) URL or an absolute path, without spaces or control characters');
+      }
+      if (!isHttpUrl(value) && !(value.startsWith('/') && !value.startsWith('//'))) {
+        fail('must be an http(s) URL or a path starting with /');
+      }
+    },
+  },
+  {
+    name: 'code-list',
+    coerce: (value: string) => splitList(value),
+    validate: (value: unknown) => {
+      if (!Array.isArray(value)) fail('must be a list of threat type codes');
+      for (const code of value as unknown[]) {
+        const n = typeof code === 'string' && /^\d+$/.test(code) ? Number(code) : code;
+        if (!Number.isSafeInteger(n) || (n as number) < 0) {
+          fail(`must be a comma list of non-negative integers; ${JSON.stringify(code)} is not`);
+        }
+      }
+    },
+  },
+  {
+    name: 'string-list',
+    coerce: (value: string) => splitList(value),
+    validate: (value: unknown) => {
+      if (!Array.isArray(value) || !value.every(item => typeof item === 'string')) {
+        fail('must be a comma list of strings');
+      }
+    },
+  },
+  {
+    name: 'path-patterns',
+    coerce: (value: string) => splitList(value),
+    validate: (value: unknown) => {
+      if (!Array.isArray(value)) fail('must be a comma list of paths or regular expressions');
+      for (const entry of value as unknown[]) {
+        if (typeof entry !== 'string') fail('entries must be strings');
+        checkPattern(entry);
+      }
+    },
+  },
+  {
+    name: 'route-map',
+    coerce: (value: string) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        return value;
+      }
+    },
+    validate: (value: unknown) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        fail('must be a JSON object mapping paths (exact or regular expressions) to event types');
+      }
+      for (const [pattern, eventType] of Object.entries(value)) {
+        checkPattern(pattern);
+        if (typeof eventType !== 'string' || !EVENT_TYPES.has(eventType)) {
+          fail(
+            `${JSON.stringify(pattern)} maps to ${JSON.stringify(eventType)}, ` +
+              `which is not one of ${[...EVENT_TYPES].join(', ')}`,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: 'header-name',
+    coerce: (value: string) => value.trim().toLowerCase(),
+    validate: (value: unknown) => {
+      if (typeof value !== 'string') fail('must be an HTTP header name');
+      if (value !== '' && !HTTP_HEADER_NAME.test(value)) {
+        fail('must be a lower-case HTTP header name');
+      }
+    },
+  },
+];
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function checkPattern(entry: string): void {
+  try {
+    compilePathPattern(entry);
+  } catch (err: unknown) {
+    if (err instanceof PatternError) fail(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+// Resolves what RTI is told about a request (rti-api.md §1): client IP, absolute URL, event
+// type, channel, CHEQ cookie, header names without the ones a proxy adds.
+
+import { resolveClientIp } from './client-ip';
+import { EVENT_TYPES } from './event-types';
+import { readCookie } from './header-list';
+import type { PathMap } from './path-pattern';
+import type { RequestAttributes } from './request-attributes';
+import type { RtiInput } from './rti-port';
+
+export const DEFAULT_EVENT_TYPE = 'page_load';
+export const CUSTOM_EVENT_TYPE = 'custom';
+export const CHEQ_COOKIE = '_cheq_rti';
+
+export interface RtiInputConfig {
+  readonly routeToEventType: PathMap<string>;
+  readonly trustedIpHeader: string | undefined;
+  readonly ja3Header: string | undefined;
+  readonly channelParam: string | undefined;
+  /** Header names (lower-case; a trailing `*` makes a prefix) left out of HeaderNames. */
+  readonly ignoredHeaderNames: readonly string[];
+}
+
+/**
+ * Event type from the route settings, else the configured path mapping, else page_load.
+ * A route event type outside RTI's list is ignored rather than sent to fail at RTI.
+ */
+export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfig): string {
+  const fromRoute = attrs.route.eventType;
+  if (fromRoute !== undefined && EVENT_TYPES.has(fromRoute)) return fromRoute;
+  return config.routeToEventType.lookup(attrs.path) ?? DEFAULT_EVENT_TYPE;
+}
+
+export function buildRtiInput(
+  attrs: RequestAttributes,
+  eventType: string,
+  config: RtiInputConfig,
+): RtiInput {
+  const { headers } = attrs;
+  return {
+    eventType,
+    host: attrs.host,
+    clientIp: resolveClientIp(attrs, config.trustedIpHeader),
+    requestUrl: `${attrs.scheme}://${attrs.host}${attrs.path}${attrs.query ? `?${attrs.query}` : ''}`,
+    requestTimeMs: attrs.receivedAtMs,
+    method: attrs.method,
+    headers,
+    headerNames: [...headers.names()].filter(name => !isIgnored(name, config.ignoredHeaderNames)),
+    cheqCookie: readCookie(headers.get('cookie'), CHEQ_COOKIE),
+    resourceType: resourceTypeOf(headers.get('accept')),
+    ja3: config.ja3Header ? headers.get(config.ja3Header) : undefined,
+    channel: eventType === CUSTOM_EVENT_TYPE ? channelOf(attrs, config.channelParam) : undefined,
+  };
+}
+
+function isIgnored(name: string, ignored: readonly string[]): boolean {
+  return ignored.some(entry =>
+    entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry,
+  );
+}
+
+/** The first media type the client accepts, when it names one; text/html otherwise. */
+function resourceTypeOf(accept: string | undefined): string {
+  const first = accept?.split(',', 1)[0]?.split(';', 1)[0]?.trim().toLowerCase();
+  return first && /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(first) && !first.includes('*')
+    ? first
+    : 'text/html';
+}
+
+function channelOf(attrs: RequestAttributes, channelParam: string | undefined): string | undefined {
+  if (attrs.route.channel) return attrs.route.channel;
+  if (!channelParam || !attrs.query) return undefined;
+  return new URLSearchParams(attrs.query).get(channelParam) ?? undefined;
+}

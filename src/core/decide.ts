@@ -1,0 +1,142 @@
+// The decision core: one request's attributes in, one Decision out, for every transport.
+// The only place that knows RTI exists; never rejects (any failure is a fail-open Decision).
+
+import { performance } from 'node:perf_hooks';
+import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
+import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
+import { statusOf } from './decision';
+import { renderDenyBody } from './deny-body';
+import { isCorsPreflight, isPageNavigation } from './navigation';
+import type { PathPatternList } from './path-pattern';
+import { applyPolicy, type PolicyConfig } from './policy';
+import type { RequestAttributes } from './request-attributes';
+import { RtiError, type RtiCheck, type RtiErrorCode, type RtiVerdict } from './rti-port';
+import { upstreamVerdictHeaders, type VerdictHeaderNames } from './verdict-headers';
+
+export interface CoreConfig extends PolicyConfig, RtiInputConfig {
+  readonly mode: Mode;
+  /** RTI budget per request: connect, headers and body together. */
+  readonly timeoutMs: number;
+  /** Kept back from the proxy's deadline so our answer still reaches it in time. */
+  readonly deadlineMarginMs: number;
+  readonly uriExclusion: PathPatternList;
+  /** Undefined when verdict headers to the upstream are turned off. */
+  readonly verdictHeaderNames: VerdictHeaderNames | undefined;
+}
+
+export interface DecideOptions {
+  /** The proxy's deadline for our answer, epoch milliseconds. */
+  readonly deadlineMs?: number;
+  /** Aborted when the proxy gives up on the call; aborts the RTI request. */
+  readonly signal?: AbortSignal;
+}
+
+export type Decide = (attrs: RequestAttributes, options?: DecideOptions) => Promise<Decision>;
+
+export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now): Decide {
+  return async function decide(attrs, options = {}) {
+    const mode = routeMode(attrs) ?? config.mode;
+    try {
+      if (config.uriExclusion.matches(attrs.path)) return allowWithout('excluded', mode, attrs);
+      if (isCorsPreflight(attrs.method, attrs.headers)) {
+        return allowWithout('preflight', mode, attrs);
+      }
+      const eventType = resolveEventType(attrs, config);
+      const budgetMs = timeBudgetMs(options.deadlineMs);
+      if (budgetMs <= 0) return failOpen('NO_TIME_BUDGET', mode, attrs, { eventType });
+
+      const input = buildRtiInput(attrs, eventType, config);
+      const started = performance.now();
+      let verdict: RtiVerdict;
+      try {
+        verdict = await rti.check(input, budgetMs, options.signal);
+      } catch (err: unknown) {
+        const durationMs = performance.now() - started;
+        if (!(err instanceof RtiError)) throw err;
+        return failOpen(err.code, mode, attrs, {
+          eventType,
+          rti: { outcome: err.code, durationMs },
+          failureDetail: err.message,
+        });
+      }
+      const rtiCall = { outcome: 'ok' as const, durationMs: performance.now() - started };
+      const outcome = applyPolicy(
+        verdict,
+        mode,
+        config,
+        isPageNavigation(attrs.method, attrs.headers),
+      );
+      return decision(outcome.action, outcome.reason, mode, attrs, {
+        eventType,
+        verdict,
+        rti: rtiCall,
+        challenge: outcome.challenge,
+        ...(outcome.location === undefined ? {} : { location: outcome.location }),
+        ...(outcome.would === undefined ? {} : { would: outcome.would }),
+      });
+    } catch (err: unknown) {
+      // A bug of ours must never become the site's outage: allow, and say why.
+      return failOpen('INTERNAL', mode, attrs, { failureDetail: String(err) });
+    }
+  };
+
+  function timeBudgetMs(deadlineMs: number | undefined): number {
+    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
+    return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
+  }
+
+  function allowWithout(reason: DecisionReason, mode: Mode, attrs: RequestAttributes): Decision {
+    return decision('allow', reason, mode, attrs, {});
+  }
+
+  function failOpen(
+    cause: FailureCause,
+    mode: Mode,
+    attrs: RequestAttributes,
+    extra: Pick<DecisionExtra, 'eventType' | 'rti' | 'failureDetail'>,
+  ): Decision {
+    return decision('allow', 'fail_open', mode, attrs, { ...extra, failure: cause });
+  }
+
+  function decision(
+    action: Action,
+    reason: DecisionReason,
+    mode: Mode,
+    attrs: RequestAttributes,
+    extra: DecisionExtra,
+  ): Decision {
+    const { verdict, challenge = false, ...rest } = extra;
+    const upstream =
+      action === 'allow'
+        ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge)
+        : undefined;
+    return {
+      action,
+      reason,
+      mode,
+      httpStatus: statusOf(action),
+      upstreamHeaders: upstream?.set ?? [],
+      upstreamHeadersToRemove: upstream?.remove ?? [],
+      ...rest,
+      ...(verdict === undefined ? {} : { verdict }),
+      ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
+      ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
+    };
+  }
+}
+
+interface DecisionExtra {
+  readonly eventType?: string;
+  readonly verdict?: RtiVerdict;
+  readonly challenge?: boolean;
+  readonly location?: string;
+  readonly would?: Decision['would'];
+  readonly failure?: FailureCause;
+  readonly failureDetail?: string;
+  readonly rti?: { readonly outcome: 'ok' | RtiErrorCode; readonly durationMs: number };
+}
+
+function routeMode(attrs: RequestAttributes): Mode | undefined {
+  const mode = attrs.route.mode;
+  return mode === 'monitoring' || mode === 'blocking' ? mode : undefined;
+}

@@ -1,0 +1,59 @@
+// Decision values: what the core answers for one request, whatever the transport.
+// Built only through the functions below so their invariants live in one place.
+
+import type { RtiErrorCode, RtiVerdict } from './rti-port';
+
+export type Action = 'allow' | 'deny' | 'redirect';
+export type Mode = 'monitoring' | 'blocking';
+
+/** Why the core chose its action; a bounded metric label. */
+export type DecisionReason =
+  | 'valid' // RTI: not invalid traffic
+  | 'threat_block' // invalid, code in the block/redirect group
+  | 'threat_challenge' // invalid, code in the challenge group
+  | 'threat_unlisted' // invalid, code in neither group: allowed
+  | 'monitoring' // invalid, but monitoring mode never acts
+  | 'excluded' // path in uri_exclusion: RTI not called
+  | 'preflight' // CORS preflight: RTI not called
+  | 'fail_open'; // RTI failed or the server did: allowed
+
+/** Why a request failed open; a bounded metric label. */
+export type FailureCause = RtiErrorCode | 'NO_TIME_BUDGET' | 'INTERNAL';
+
+export interface DenyBody {
+  readonly contentType: string;
+  readonly text: string;
+}
+
+export interface Decision {
+  readonly action: Action;
+  readonly reason: DecisionReason;
+  /** 200 allow, 302 redirect, 403 deny. */
+  readonly httpStatus: 200 | 302 | 403;
+  /** Redirect target; set only when action is `redirect`. */
+  readonly location?: string;
+  /** Body for the end user; set only when action is `deny`. */
+  readonly body?: DenyBody;
+  /** Set-Cookie value for the end user, on every action. */
+  readonly setCookie?: string;
+  /** Verdict headers to set on the upstream request (allow only). */
+  readonly upstreamHeaders: readonly (readonly [string, string])[];
+  /** Upstream request headers to strip so a client cannot forge a verdict (allow only). */
+  readonly upstreamHeadersToRemove: readonly string[];
+  readonly mode: Mode;
+  readonly eventType?: string;
+  readonly verdict?: RtiVerdict;
+  /** Monitoring mode: what blocking mode would have done, and why. */
+  readonly would?: { readonly action: Action; readonly reason: DecisionReason };
+  readonly failure?: FailureCause;
+  /** Human-readable detail of the failure, for logs only (never a metric label). */
+  readonly failureDetail?: string;
+  /** The RTI call, when one was made: outcome and wall time. */
+  readonly rti?: { readonly outcome: 'ok' | RtiErrorCode; readonly durationMs: number };
+}
+
+const STATUS: Record<Action, 200 | 302 | 403> = { allow: 200, deny: 403, redirect: 302 };
+
+export function statusOf(action: Action): 200 | 302 | 403 {
+  return STATUS[action];
+}

@@ -1,0 +1,50 @@
+// The one request model every transport adapter produces and the decision core consumes.
+// Must not import transport or RTI modules.
+
+import type { HeaderList } from './header-list';
+
+/** Which adapter (and so which proxy integration) a request came through; a metric label. */
+export type Transport = 'grpc';
+
+/** Per-route settings a proxy can pass (Envoy `context_extensions`). */
+export interface RouteSettings {
+  /** `cheq_event_type`: overrides the event type mapped from the path. */
+  readonly eventType?: string;
+  /** `cheq_mode`: `monitoring` or `blocking` for this route only. */
+  readonly mode?: string;
+  /** `cheq_channel`: custom event name for the `custom` event type. */
+  readonly channel?: string;
+}
+
+export interface RequestAttributes {
+  readonly transport: Transport;
+  /** `x-request-id` when the proxy sent one, else the proxy's own id, else undefined. */
+  readonly requestId: string | undefined;
+  readonly method: string;
+  /** `http` or `https`. */
+  readonly scheme: string;
+  /** Host as the end user addressed it (`:authority`), port included when present. */
+  readonly host: string;
+  /** Path as received, percent-encoding intact, without the query. */
+  readonly path: string;
+  /** Query string without the leading `?`; empty when none. */
+  readonly query: string;
+  /** End-user request headers (no HTTP/2 pseudo-headers). */
+  readonly headers: HeaderList;
+  /** Client IP as the proxy determined it (Envoy x-envoy-external-address); may be undefined. */
+  readonly proxyClientIp: string | undefined;
+  /** Address of the proxy's downstream peer (the L4 client); undefined when unknown. */
+  readonly peerAddress: string | undefined;
+  /** When the proxy received the request, epoch milliseconds. */
+  readonly receivedAtMs: number;
+  readonly route: RouteSettings;
+}
+
+/** Splits a request target into path and query; never throws, whatever the bytes. */
+export function splitPathAndQuery(target: string): { path: string; query: string } {
+  const hash = target.indexOf('#');
+  const withoutFragment = hash < 0 ? target : target.slice(0, hash);
+  const q = withoutFragment.indexOf('?');
+  if (q < 0) return { path: withoutFragment || '/', query: '' };
+  return { path: withoutFragment.slice(0, q) || '/', query: withoutFragment.slice(q + 1) };
+}

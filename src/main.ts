@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Entry point and bin of cheq-rti-authz: `serve` (the default), `check` and `demo`.
+
+import { checkCommand, CHECK_USAGE } from './cli/check-command';
+import { demo } from './cli/demo-command';
+import { serve } from './cli/serve-command';
+import { schema } from './config/schema';
+import { VERSION } from './version';
+
+function usage(): string {
+  const settings = Object.entries(schema)
+    .map(([key, s]) => `  --${s.arg.padEnd(28)} ${s.env.padEnd(28)} ${key}`)
+    .join('\n');
+  return `cheq-rti-authz ${VERSION}: Envoy/Istio ext_authz and NGINX auth_request server for CHEQ RTI
+
+Usage:
+  cheq-rti-authz [--config FILE] [--SETTING VALUE ...]   run the server
+  cheq-rti-authz demo [--SETTING VALUE ...]             run it against the built-in RTI emulator
+  cheq-rti-authz check --url URL [...]                  send one check to a running server
+  cheq-rti-authz --help | --version
+
+Configuration: defaults < config file (--config FILE or CONFIG_FILE; JSON or YAML)
+< environment < command-line flags. Settings (flag, environment variable, file key):
+${settings}
+
+${CHECK_USAGE}`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage());
+  } else if (command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+  } else if (command === 'check') {
+    process.exitCode = await checkCommand(rest);
+  } else if (command === 'demo') {
+    await demo(rest);
+  } else if (command === undefined || command.startsWith('-')) {
+    await serve({ env: process.env, args: argv });
+  } else {
+    process.stderr.write(
+      `cheq-rti-authz: unknown command ${JSON.stringify(command)}\n\n${usage()}`,
+    );
+    process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(
+    `cheq-rti-authz: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

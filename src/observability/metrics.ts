@@ -1,0 +1,138 @@
+// Prometheus metrics on an injected registry. Every label is bounded: transports, actions,
+// reasons, stable failure codes and threat type codes; never paths, IPs or user agents.
+
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { Action, DecisionReason, FailureCause } from '../core/decision';
+import type { Transport } from '../core/request-attributes';
+import type { RtiErrorCode } from '../core/rti-port';
+
+export const TRANSPORTS: readonly Transport[] = ['grpc'];
+
+/** Actions that each reason can lead to: the label sets zeroed at startup. */
+const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
+  ['allow', 'valid'],
+  ['allow', 'threat_challenge'],
+  ['allow', 'threat_unlisted'],
+  ['allow', 'monitoring'],
+  ['allow', 'excluded'],
+  ['allow', 'preflight'],
+  ['allow', 'fail_open'],
+  ['deny', 'threat_block'],
+  ['deny', 'threat_challenge'],
+  ['redirect', 'threat_block'],
+  ['redirect', 'threat_challenge'],
+];
+
+const RTI_RESULTS: Record<'ok' | RtiErrorCode, string> = {
+  ok: 'ok',
+  RTI_TIMEOUT: 'timeout',
+  RTI_CONNECT: 'connect_error',
+  RTI_HTTP_STATUS: 'http_status',
+  RTI_BAD_RESPONSE: 'bad_response',
+  RTI_ABORTED: 'aborted',
+};
+
+const FAIL_OPEN_CAUSES: Record<FailureCause, string> = {
+  RTI_TIMEOUT: 'rti_timeout',
+  RTI_CONNECT: 'rti_connect_error',
+  RTI_HTTP_STATUS: 'rti_http_status',
+  RTI_BAD_RESPONSE: 'rti_bad_response',
+  RTI_ABORTED: 'cancelled',
+  NO_TIME_BUDGET: 'no_time_budget',
+  INTERNAL: 'internal_error',
+};
+
+/** Threat type codes RTI documents (rti-api.md §4); others are counted as `other`. */
+const KNOWN_THREAT_TYPES = new Set([
+  0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+]);
+
+export const rtiResultLabel = (outcome: 'ok' | RtiErrorCode): string => RTI_RESULTS[outcome];
+export const failOpenCauseLabel = (cause: FailureCause): string => FAIL_OPEN_CAUSES[cause];
+export const threatTypeLabel = (code: number): string =>
+  KNOWN_THREAT_TYPES.has(code) ? String(code) : 'other';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(registry: Registry, build: { version: string }) {
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  const decisions = new Counter({
+    name: 'cheq_authz_decisions_total',
+    help: 'Decisions taken, by transport, action taken (allow, deny, redirect) and reason.',
+    labelNames: ['transport', 'action', 'reason'] as const,
+    registers,
+  });
+  const checkDuration = new Histogram({
+    name: 'cheq_authz_check_duration_seconds',
+    help: 'Time from receiving a check to answering it, RTI call included.',
+    labelNames: ['transport'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1],
+    registers,
+  });
+  const checksInFlight = new Gauge({
+    name: 'cheq_authz_checks_in_flight',
+    help: 'Checks received and not yet answered.',
+    labelNames: ['transport'] as const,
+    registers,
+  });
+  const failOpen = new Counter({
+    name: 'cheq_authz_fail_open_total',
+    help: 'Requests allowed because RTI or this server failed, by cause.',
+    labelNames: ['transport', 'cause'] as const,
+    registers,
+  });
+  const monitoringWouldAct = new Counter({
+    name: 'cheq_authz_monitoring_would_act_total',
+    help: 'Monitoring mode: requests blocking mode would have denied, redirected or challenged.',
+    labelNames: ['transport', 'action', 'reason'] as const,
+    registers,
+  });
+  const rtiRequests = new Counter({
+    name: 'cheq_authz_rti_requests_total',
+    help: 'RTI calls by result: ok, timeout, connect_error, http_status, bad_response, aborted.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const rtiDuration = new Histogram({
+    name: 'cheq_authz_rti_request_duration_seconds',
+    help: 'RTI call latency by result.',
+    labelNames: ['result'] as const,
+    buckets: [
+      0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1,
+    ],
+    registers,
+  });
+  const threatTypes = new Counter({
+    name: 'cheq_authz_threat_types_total',
+    help: 'RTI verdicts by threat type code and isInvalid.',
+    labelNames: ['threat_type', 'invalid'] as const,
+    registers,
+  });
+  const buildInfo = new Gauge({
+    name: 'cheq_authz_build_info',
+    help: 'Version of this server and of Node.js; always 1.',
+    labelNames: ['version', 'node_version'] as const,
+    registers,
+  });
+  buildInfo.set({ version: build.version, node_version: process.version }, 1);
+
+  for (const transport of TRANSPORTS) {
+    for (const [action, reason] of DECISION_LABELS) decisions.inc({ transport, action, reason }, 0);
+    for (const cause of Object.values(FAIL_OPEN_CAUSES)) failOpen.inc({ transport, cause }, 0);
+    checksInFlight.set({ transport }, 0);
+  }
+  for (const result of Object.values(RTI_RESULTS)) rtiRequests.inc({ result }, 0);
+
+  return {
+    decisions,
+    checkDuration,
+    checksInFlight,
+    failOpen,
+    monitoringWouldAct,
+    rtiRequests,
+    rtiDuration,
+    threatTypes,
+  };
+}

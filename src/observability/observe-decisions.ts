@@ -1,0 +1,89 @@
+// Wraps the decision core with what operators see: metrics for every check, one log line per
+// non-allow decision, throttled warnings for fail-opens, every decision at debug.
+
+import { performance } from 'node:perf_hooks';
+import type { Decide } from '../core/decide';
+import type { Decision } from '../core/decision';
+import type { RequestAttributes } from '../core/request-attributes';
+import type { Logger } from './logger';
+import { LogThrottle } from './log-throttle';
+import { failOpenCauseLabel, rtiResultLabel, threatTypeLabel, type Metrics } from './metrics';
+
+const FAIL_OPEN_LOG_INTERVAL_MS = 1000;
+const MAX_LOGGED_PATH = 256;
+
+export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger): Decide {
+  const throttle = new LogThrottle(FAIL_OPEN_LOG_INTERVAL_MS);
+
+  return async function observedDecide(attrs, options) {
+    const { transport } = attrs;
+    const started = performance.now();
+    metrics.checksInFlight.inc({ transport });
+    try {
+      const decision = await decide(attrs, options);
+      const durationMs = performance.now() - started;
+      count(attrs, decision, durationMs);
+      writeLog(attrs, decision, durationMs);
+      return decision;
+    } finally {
+      metrics.checksInFlight.dec({ transport });
+    }
+  };
+
+  function count(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
+    const { transport } = attrs;
+    metrics.decisions.inc({ transport, action: decision.action, reason: decision.reason });
+    metrics.checkDuration.observe({ transport }, durationMs / 1000);
+    if (decision.rti) {
+      const result = rtiResultLabel(decision.rti.outcome);
+      metrics.rtiRequests.inc({ result });
+      metrics.rtiDuration.observe({ result }, decision.rti.durationMs / 1000);
+    }
+    if (decision.verdict) {
+      metrics.threatTypes.inc({
+        threat_type: threatTypeLabel(decision.verdict.threatTypeCode),
+        invalid: String(decision.verdict.isInvalid),
+      });
+    }
+    if (decision.failure) {
+      metrics.failOpen.inc({ transport, cause: failOpenCauseLabel(decision.failure) });
+    }
+    if (decision.would) metrics.monitoringWouldAct.inc({ transport, ...decision.would });
+  }
+
+  function writeLog(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
+    const acted = decision.action !== 'allow' || decision.would !== undefined;
+    const failed = decision.failure !== undefined;
+    const level = failed ? 'warn' : acted ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    const fields: Record<string, unknown> = {
+      requestId: attrs.requestId,
+      transport: attrs.transport,
+      action: decision.action,
+      reason: decision.reason,
+      mode: decision.mode,
+      eventType: decision.eventType,
+      threatTypeCode: decision.verdict?.threatTypeCode,
+      rtiRequestId: decision.verdict?.requestId,
+      rtiMs: decision.rti && round(decision.rti.durationMs),
+      durationMs: round(durationMs),
+      method: attrs.method,
+      path: attrs.path.slice(0, MAX_LOGGED_PATH),
+      would: decision.would,
+    };
+    if (failed) {
+      const suppressed = throttle.admit(decision.failure);
+      if (suppressed === undefined) return;
+      log.warn(
+        { ...fields, failure: decision.failure, detail: decision.failureDetail, suppressed },
+        'failed open',
+      );
+      return;
+    }
+    log[level](fields, 'decision');
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,67 @@
+// The metrics and health listener (METRICS_PORT): /metrics, /healthz (alive), /readyz (serving
+// checks). Both stay OK while RTI is down: we fail open, so restarting us would not help.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger';
+
+export interface RunningOpsServer {
+  readonly port: number;
+  /** /readyz answers 503 from now on. */
+  markNotReady(): void;
+  close(): Promise<void>;
+}
+
+export async function startOpsServer(
+  host: string,
+  port: number,
+  registry: Registry,
+  log: Logger,
+): Promise<RunningOpsServer> {
+  let ready = true;
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    const reply = (status: number, contentType: string, body: string): void => {
+      res.writeHead(status, {
+        'content-type': contentType,
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, 'text/plain', 'method not allowed\n');
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        text => reply(200, registry.contentType, text),
+        (err: unknown) => {
+          log.error({ err }, 'collecting metrics failed');
+          reply(500, 'text/plain', 'metrics collection failed\n');
+        },
+      );
+    } else if (path === '/healthz') {
+      reply(200, 'application/json', '{"status":"ok"}\n');
+    } else if (path === '/readyz') {
+      if (ready) reply(200, 'application/json', '{"status":"ready"}\n');
+      else reply(503, 'application/json', '{"status":"shutting down"}\n');
+    } else {
+      reply(404, 'text/plain', 'not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    markNotReady() {
+      ready = false;
+    },
+    close() {
+      return new Promise(resolve => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}

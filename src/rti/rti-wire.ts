@@ -1,0 +1,97 @@
+// The RTI v1 wire format (rti-api.md §1): the form we post and the JSON we accept back.
+
+import type { RtiInput, RtiVerdict } from '../core/rti-port';
+import { RtiError } from '../core/rti-port';
+
+export interface RtiCredentials {
+  readonly apiKey: string;
+  readonly tagHash: string;
+  /** `name_version` of this integration. */
+  readonly middlewareVersion: string;
+}
+
+/** RTI form field ← end-user request header. */
+const HEADER_FIELDS: readonly (readonly [field: string, header: string])[] = [
+  ['UserAgent', 'user-agent'],
+  ['XForwardedFor', 'x-forwarded-for'],
+  ['Referer', 'referer'],
+  ['Accept', 'accept'],
+  ['AcceptEncoding', 'accept-encoding'],
+  ['AcceptLanguage', 'accept-language'],
+  ['AcceptCharset', 'accept-charset'],
+  ['Origin', 'origin'],
+  ['XRequestedWith', 'x-requested-with'],
+  ['Connection', 'connection'],
+  ['Pragma', 'pragma'],
+  ['CacheControl', 'cache-control'],
+  ['ContentType', 'content-type'],
+  ['TrueClientIP', 'true-client-ip'],
+  ['XRealIP', 'x-real-ip'],
+  ['RemoteAddr', 'remote-addr'],
+  ['Forwarded', 'forwarded'],
+];
+
+/** Encodes the form body; a field is sent only when it has a value. */
+export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string {
+  const form = new URLSearchParams();
+  const add = (field: string, value: string | undefined): void => {
+    if (value) form.append(field, value);
+  };
+  add('ApiKey', credentials.apiKey);
+  add('TagHash', credentials.tagHash);
+  add('EventType', input.eventType);
+  add('ClientIP', input.clientIp);
+  add('RequestURL', input.requestUrl);
+  add('RequestTime', String(input.requestTimeMs));
+  add('Method', input.method);
+  add('HeaderNames', input.headerNames.join(','));
+  add('Host', input.host);
+  for (const [field, header] of HEADER_FIELDS) add(field, input.headers.get(header));
+  add('CheqCookie', input.cheqCookie);
+  add('ResourceType', input.resourceType);
+  add('JA3', input.ja3);
+  add('Channel', input.channel);
+  add('MiddlewareVersion', credentials.middlewareVersion);
+  return form.toString();
+}
+
+/** A Set-Cookie value we can pass on: visible ASCII and spaces only (no CR/LF injection). */
+const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]+$/;
+
+/**
+ * Reads RTI's JSON answer. No verdict (not JSON, no integer threatTypeCode, isInvalid not a
+ * boolean) is an RTI_BAD_RESPONSE.
+ */
+export function parseRtiResponse(text: string): RtiVerdict {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err: unknown) {
+    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answered with something that is not JSON', {
+      cause: err,
+    });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answered with JSON that is not an object');
+  }
+  const { isInvalid, threatTypeCode, requestId, setCookie } = body as Record<string, unknown>;
+  if (typeof isInvalid !== 'boolean') {
+    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answer has no boolean isInvalid');
+  }
+  if (typeof threatTypeCode !== 'number' || !Number.isSafeInteger(threatTypeCode)) {
+    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answer has no integer threatTypeCode');
+  }
+  return {
+    isInvalid,
+    threatTypeCode,
+    requestId: headerSafe(requestId, 256),
+    setCookie: headerSafe(setCookie, 4096),
+  };
+}
+
+/** The value when it can travel in an HTTP header as is; undefined otherwise. */
+function headerSafe(value: unknown, maxLength: number): string | undefined {
+  return typeof value === 'string' && value.length <= maxLength && SAFE_HEADER_VALUE.test(value)
+    ? value
+    : undefined;
+}
