@@ -1,6 +1,7 @@
 // Wiring: configuration in, running listeners out. Used by the CLI and by the tests, which
 // start the real server in-process on port 0.
 
+import { setTimeout } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { startGrpcServer } from './adapters/grpc/grpc-server';
 import type { AppConfig } from './config/load-config';
@@ -19,7 +20,10 @@ export interface RunningApp {
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly registry: Registry;
-  /** Graceful stop: not ready → stop accepting → finish in-flight checks → close RTI pool. */
+  /**
+   * Graceful stop (idempotent): report not ready → keep serving for the shutdown delay → stop accepting →
+   * finish in-flight checks within the grace period → close the RTI pool.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -62,16 +66,19 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
     'cheq-rti-authz listening',
   );
 
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    grpc.markNotServing();
+    ops.markNotReady();
+    await setTimeout(server.shutdownDelayMs);
+    await grpc.shutdown(server.shutdownGraceMs);
+    await rti.close();
+    await ops.close();
+  };
   return {
     grpcPort: grpc.port,
     metricsPort: ops.port,
     registry,
-    async shutdown() {
-      grpc.markNotServing();
-      ops.markNotReady();
-      await grpc.shutdown(server.shutdownGraceMs);
-      await rti.close();
-      await ops.close();
-    },
+    shutdown: () => (stopped ??= stop()),
   };
 }

@@ -111,27 +111,10 @@ export const FORMATS: readonly convict.Format[] = [
     },
   },
   {
+    // Kept as JSON text inside convict, whose dotted-path handling would split regex keys.
     name: 'route-map',
-    coerce: (value: string) => {
-      try {
-        return JSON.parse(value) as unknown;
-      } catch {
-        return value;
-      }
-    },
     validate: (value: unknown) => {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        fail('must be a JSON object mapping paths (exact or regular expressions) to event types');
-      }
-      for (const [pattern, eventType] of Object.entries(value)) {
-        checkPattern(pattern);
-        if (typeof eventType !== 'string' || !EVENT_TYPES.has(eventType)) {
-          fail(
-            `${JSON.stringify(pattern)} maps to ${JSON.stringify(eventType)}, ` +
-              `which is not one of ${[...EVENT_TYPES].join(', ')}`,
-          );
-        }
-      }
+      parseRouteMap(value);
     },
   },
   {
@@ -145,6 +128,32 @@ export const FORMATS: readonly convict.Format[] = [
     },
   },
 ];
+
+/**
+ * Parses route_to_event_type: a JSON object mapping path patterns to RTI event types.
+ * @throws Error naming the offending entry
+ */
+export function parseRouteMap(value: unknown): Record<string, string> {
+  let map: unknown;
+  try {
+    map = typeof value === 'string' ? JSON.parse(value) : value;
+  } catch {
+    fail('must be a JSON object mapping paths to event types; it is not valid JSON');
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    fail('must be a JSON object mapping paths (exact or regular expressions) to event types');
+  }
+  for (const [pattern, eventType] of Object.entries(map)) {
+    checkPattern(pattern);
+    if (typeof eventType !== 'string' || !EVENT_TYPES.has(eventType)) {
+      fail(
+        `${JSON.stringify(pattern)} maps to ${JSON.stringify(eventType)}, ` +
+          `which is not one of ${[...EVENT_TYPES].join(', ')}`,
+      );
+    }
+  }
+  return map as Record<string, string>;
+}
 
 function isHttpUrl(value: string): boolean {
   try {

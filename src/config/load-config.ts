@@ -3,11 +3,11 @@
 
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLError } from 'yaml';
 import type { CoreConfig } from '../core/decide';
 import { PathMap, PathPatternList } from '../core/path-pattern';
 import { verdictHeaderNames } from '../core/verdict-headers';
-import { FORMATS } from './formats';
+import { FORMATS, parseRouteMap } from './formats';
 import { schema, type Settings } from './schema';
 
 export const KNOWN_RTI_ENDPOINTS: readonly string[] = [
@@ -32,6 +32,7 @@ export interface AppConfig {
     readonly metricsPort: number;
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
+    readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
   readonly logLevel: LogLevel;
@@ -59,10 +60,6 @@ let formatsAdded = false;
 export function loadConfig(sources: ConfigSources): AppConfig {
   if (!formatsAdded) {
     for (const format of FORMATS) convict.addFormat(format);
-    convict.addParser([
-      { extension: 'json', parse: JSON.parse },
-      { extension: ['yml', 'yaml'], parse: parseYaml },
-    ]);
     formatsAdded = true;
   }
   const configFile = configFileOf(sources);
@@ -75,19 +72,57 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   } catch (err: unknown) {
     throw new ConfigError(explainConvictError(err));
   }
-  if (configFile) {
+  if (configFile !== undefined) {
     try {
-      config.loadFile(configFile);
+      config.load(readConfigFile(configFile));
     } catch (err: unknown) {
       throw new ConfigError([`config file ${configFile}: ${errorMessage(err)}`]);
     }
   }
+  const problems: string[] = [];
   try {
     config.validate({ allowed: 'strict' });
   } catch (err: unknown) {
-    throw new ConfigError(explainConvictError(err));
+    problems.push(...explainConvictError(err));
   }
-  return buildAppConfig(config.getProperties());
+  const settings = config.getProperties();
+  const apiKey = resolveApiKey(settings, problems);
+  problems.push(...crossFieldProblems(settings));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return buildAppConfig(settings, apiKey);
+}
+
+/**
+ * A JSON or YAML file of settings; a route_to_event_type map is kept as JSON text. Parse errors
+ * give the position only: parsers quote the offending line, which may hold the API key.
+ */
+function readConfigFile(path: string): Record<string, unknown> {
+  const text = readFileSync(path, 'utf8');
+  let parsed: unknown;
+  if (/\.ya?ml$/i.test(path)) {
+    try {
+      parsed = parseYaml(text);
+    } catch (err: unknown) {
+      const at = err instanceof YAMLError ? err.linePos?.[0] : undefined;
+      throw new Error(`not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ''}`);
+    }
+  } else {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Error('not valid JSON');
+    }
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('must hold an object of settings');
+  }
+  const settings = { ...(parsed as Record<string, unknown>) };
+  const routes = settings['route_to_event_type'];
+  if (typeof routes === 'object' && routes !== null) {
+    settings['route_to_event_type'] = JSON.stringify(routes);
+  }
+  return settings;
 }
 
 function errorMessage(err: unknown): string {
@@ -99,7 +134,13 @@ function configFileOf(sources: ConfigSources): string | undefined {
   const { args } = sources;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
-    if (arg === '--config') return args[i + 1];
+    if (arg === '--config') {
+      const file = args[i + 1];
+      if (file === undefined || file.startsWith('--')) {
+        throw new ConfigError(['--config: needs a file name']);
+      }
+      return file;
+    }
     if (arg.startsWith('--config=')) return arg.slice('--config='.length);
   }
   return sources.env['CONFIG_FILE'] || undefined;
@@ -116,27 +157,33 @@ function explainConvictError(err: unknown): string[] {
     });
 }
 
-function buildAppConfig(s: Settings): AppConfig {
+/** Problems that involve several settings; tolerant of values convict already rejected. */
+function crossFieldProblems(s: Settings): string[] {
   const problems: string[] = [];
-  const warnings: string[] = [];
-
-  const apiKey = resolveApiKey(s, problems);
-  if (s.tag_hash.trim() === '') problems.push('tag_hash (CHEQ_TAG_HASH): must be set');
-
-  const blockCodes = new Set(s.block_redirect_codes.map(Number));
-  const challengeCodes = new Set(s.challenge_codes.map(Number));
-  const both = [...blockCodes].filter(code => challengeCodes.has(code));
-  if (both.length > 0) {
-    problems.push(
-      `block_redirect_codes (CHEQ_BLOCK_REDIRECT_CODES) and challenge_codes (CHEQ_CHALLENGE_CODES): ` +
-        `code ${both.join(', ')} is in both groups`,
+  if (String(s.tag_hash).trim() === '') problems.push('tag_hash (CHEQ_TAG_HASH): must be set');
+  if (Array.isArray(s.block_redirect_codes) && Array.isArray(s.challenge_codes)) {
+    const challenge = new Set(s.challenge_codes.map(Number));
+    const both = [...new Set(s.block_redirect_codes.map(Number))].filter(
+      code => Number.isSafeInteger(code) && challenge.has(code),
     );
+    if (both.length > 0) {
+      problems.push(
+        `block_redirect_codes (CHEQ_BLOCK_REDIRECT_CODES) and challenge_codes (CHEQ_CHALLENGE_CODES): ` +
+          `code ${both.join(', ')} is in both groups`,
+      );
+    }
   }
   if (s.challenge_action === 'redirect' && s.challenge_url === '') {
     problems.push(
       'challenge_url (CHEQ_CHALLENGE_URL): must be set when challenge_action is redirect',
     );
   }
+  return problems;
+}
+
+/** Builds the typed configuration from settings already validated. */
+function buildAppConfig(s: Settings, apiKey: string): AppConfig {
+  const warnings: string[] = [];
   const endpoint = new URL(s.api_endpoint);
   if (!KNOWN_RTI_ENDPOINTS.includes(endpoint.origin) || endpoint.pathname !== '/') {
     warnings.push(
@@ -144,19 +191,17 @@ function buildAppConfig(s: Settings): AppConfig {
         `(${KNOWN_RTI_ENDPOINTS.join(', ')})`,
     );
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
   const core: CoreConfig = {
     mode: s.mode as CoreConfig['mode'],
     timeoutMs: s.timeout_ms,
     deadlineMarginMs: s.deadline_margin_ms,
-    blockRedirectCodes: blockCodes,
-    challengeCodes,
+    blockRedirectCodes: new Set(s.block_redirect_codes.map(Number)),
+    challengeCodes: new Set(s.challenge_codes.map(Number)),
     redirectUrl: s.redirect_url || undefined,
     challengeAction: s.challenge_action as CoreConfig['challengeAction'],
     challengeUrl: s.challenge_url || undefined,
     uriExclusion: new PathPatternList(s.uri_exclusion),
-    routeToEventType: new PathMap(Object.entries(s.route_to_event_type)),
+    routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
     trustedIpHeader: s.trusted_ip_header || undefined,
     ja3Header: s.ja3_header || undefined,
     channelParam: s.channel_param || undefined,
@@ -177,6 +222,7 @@ function buildAppConfig(s: Settings): AppConfig {
       metricsPort: s.metrics_port,
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
+      shutdownDelayMs: s.shutdown_delay_ms,
       shutdownGraceMs: s.shutdown_grace_ms,
     }),
     logLevel: s.log_level,
@@ -184,25 +230,27 @@ function buildAppConfig(s: Settings): AppConfig {
   });
 }
 
+/** The API key, from api_key or from the file api_key_file names (exactly one of them). */
 function resolveApiKey(s: Settings, problems: string[]): string {
-  if (s.api_key !== '' && s.api_key_file !== '') {
+  // Tolerant of non-string values from a config file, which convict reports separately.
+  const inline = typeof s.api_key === 'string' ? s.api_key.trim() : '';
+  const file = typeof s.api_key_file === 'string' ? s.api_key_file : '';
+  if (inline !== '' && file !== '') {
     problems.push('api_key (CHEQ_API_KEY) and api_key_file (CHEQ_API_KEY_FILE): set only one');
     return '';
   }
-  if (s.api_key_file !== '') {
-    let key = '';
-    try {
-      key = readFileSync(s.api_key_file, 'utf8').trim();
-    } catch (err: unknown) {
-      const code = err instanceof Error && 'code' in err ? String(err.code) : 'unreadable';
-      problems.push(`api_key_file (CHEQ_API_KEY_FILE): cannot read ${s.api_key_file} (${code})`);
-      return '';
-    }
-    if (key === '') problems.push(`api_key_file (CHEQ_API_KEY_FILE): ${s.api_key_file} is empty`);
-    return key;
+  if (file === '') {
+    if (inline === '') problems.push('api_key (CHEQ_API_KEY or CHEQ_API_KEY_FILE): must be set');
+    return inline;
   }
-  if (s.api_key.trim() === '') {
-    problems.push('api_key (CHEQ_API_KEY or CHEQ_API_KEY_FILE): must be set');
+  let key: string;
+  try {
+    key = readFileSync(file, 'utf8').trim();
+  } catch (err: unknown) {
+    const code = err instanceof Error && 'code' in err ? String(err.code) : 'unreadable';
+    problems.push(`api_key_file (CHEQ_API_KEY_FILE): cannot read ${file} (${code})`);
+    return '';
   }
-  return s.api_key.trim();
+  if (key === '') problems.push(`api_key_file (CHEQ_API_KEY_FILE): ${file} is empty`);
+  return key;
 }

@@ -98,7 +98,7 @@ export const schema = {
   route_to_event_type: {
     doc: 'JSON object: path (exact or regular expression, as uri_exclusion) to RTI event type; first match wins; default page_load.',
     format: 'route-map',
-    default: {} as Record<string, string>,
+    default: '{}',
     env: 'CHEQ_ROUTE_TO_EVENT_TYPE',
     arg: 'route-to-event-type',
   },
@@ -193,6 +193,13 @@ export const schema = {
     env: 'GRPC_MAX_CONNECTION_AGE_MS',
     arg: 'grpc-max-connection-age-ms',
   },
+  shutdown_delay_ms: {
+    doc: 'On SIGTERM/SIGINT, how long to keep serving while reporting NOT_SERVING/unready before refusing new connections, milliseconds. Set a few seconds behind Kubernetes or a load balancer, so they stop routing here first.',
+    format: 'non-negative-int',
+    default: 0,
+    env: 'SHUTDOWN_DELAY_MS',
+    arg: 'shutdown-delay-ms',
+  },
   shutdown_grace_ms: {
     doc: 'On SIGTERM/SIGINT, how long in-flight checks may take before the server exits, milliseconds.',
     format: 'positive-int',
@@ -216,7 +223,5 @@ export type Settings = {
       ? number
       : (typeof schema)[K]['default'] extends boolean
         ? boolean
-        : (typeof schema)[K]['default'] extends string
-          ? string
-          : Record<string, string>;
+        : string;
 };

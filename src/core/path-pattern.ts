@@ -4,6 +4,8 @@
 // matches the whole path. An entry with its own anchor (leading `^` or trailing `$`) is used as
 // written, so `^/static/` matches every path under /static/.
 
+import { posix } from 'node:path';
+
 /** Characters that make an entry a regular expression rather than a literal path. */
 const REGEX_SYNTAX = /[\\^$*+?()[\]{}|]/;
 
@@ -32,6 +34,16 @@ export function compilePathPattern(entry: string): PathPattern {
   return { source: entry, matches: path => path === entry || regex.test(path) };
 }
 
+/**
+ * The path lists and maps match against: dot segments resolved (`%2e` too) and repeated slashes
+ * merged, so `/static/../checkout` is not taken for a static file when the proxy does not
+ * normalise paths itself. Percent-encoding is otherwise left as received.
+ */
+export function normalizeForMatching(path: string): string {
+  if (!path.includes('//') && !path.includes('.') && !path.includes('%')) return path;
+  return posix.normalize(path.replace(/%2e/gi, '.'));
+}
+
 /** Matches a path against a list of patterns; empty list matches nothing. */
 export class PathPatternList {
   private readonly patterns: readonly PathPattern[];
@@ -41,7 +53,9 @@ export class PathPatternList {
   }
 
   matches(path: string): boolean {
-    return this.patterns.some(p => p.matches(path));
+    if (this.patterns.length === 0) return false;
+    const normalized = normalizeForMatching(path);
+    return this.patterns.some(p => p.matches(normalized));
   }
 }
 
@@ -54,6 +68,8 @@ export class PathMap<T> {
   }
 
   lookup(path: string): T | undefined {
-    return this.entries.find(([pattern]) => pattern.matches(path))?.[1];
+    if (this.entries.length === 0) return undefined;
+    const normalized = normalizeForMatching(path);
+    return this.entries.find(([pattern]) => pattern.matches(normalized))?.[1];
   }
 }

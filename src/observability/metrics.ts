@@ -122,6 +122,11 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     for (const [action, reason] of DECISION_LABELS) decisions.inc({ transport, action, reason }, 0);
     for (const cause of Object.values(FAIL_OPEN_CAUSES)) failOpen.inc({ transport, cause }, 0);
     checksInFlight.set({ transport }, 0);
+    for (const [action, reason] of DECISION_LABELS) {
+      if (reason.startsWith('threat_') && (action !== 'allow' || reason === 'threat_challenge')) {
+        monitoringWouldAct.inc({ transport, action, reason }, 0);
+      }
+    }
   }
   for (const result of Object.values(RTI_RESULTS)) rtiRequests.inc({ result }, 0);
 

@@ -1,0 +1,136 @@
+// A programmable RTI stand-in on loopback: records every request it receives and answers as
+// the test says, including never answering, stalling mid-body and resetting the connection.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type RtiBehaviour =
+  | { readonly kind: 'verdict'; readonly body: Record<string, unknown>; readonly delayMs?: number }
+  | {
+      readonly kind: 'raw';
+      readonly status: number;
+      readonly body: string;
+      readonly contentType?: string;
+    }
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'stall-body' };
+
+export interface RecordedCall {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly form: URLSearchParams;
+  /** Becomes true when the client went away before the answer was complete. */
+  aborted: boolean;
+}
+
+export const VALID_VERDICT = {
+  version: 1,
+  isInvalid: false,
+  threatTypeCode: 0,
+  requestId: 'rti-req-1',
+  setCookie: '_cheq_rti=fake-cookie; Path=/; Max-Age=3600',
+};
+
+export function verdict(fields: Record<string, unknown>, delayMs?: number): RtiBehaviour {
+  return {
+    kind: 'verdict',
+    body: { ...VALID_VERDICT, ...fields },
+    ...(delayMs ? { delayMs } : {}),
+  };
+}
+
+export class FakeRti {
+  readonly calls: RecordedCall[] = [];
+  /** Decides the answer from the posted form; a valid verdict by default. */
+  behaviour: (form: URLSearchParams) => RtiBehaviour = () => verdict({});
+  private readonly server = createServer((req, res) => this.handle(req, res));
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  static async start(): Promise<FakeRti> {
+    const fake = new FakeRti();
+    await new Promise<void>(resolve => fake.server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Resolves once `count` calls have been received. */
+  async waitForCalls(count: number, timeoutMs = 2000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.calls.length < count) {
+      if (Date.now() > until)
+        throw new Error(`expected ${count} RTI calls, got ${this.calls.length}`);
+      await new Promise(resolve => setTimeout(resolve, 5));
+    }
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+    this.behaviour = () => verdict({});
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.server.closeAllConnections();
+    await new Promise(resolve => this.server.close(resolve));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const call: RecordedCall = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
+        aborted: false,
+      };
+      this.calls.push(call);
+      res.on('close', () => {
+        if (!res.writableFinished) call.aborted = true;
+      });
+      this.answer(this.behaviour(call.form), res);
+    });
+  }
+
+  private answer(behaviour: RtiBehaviour, res: ServerResponse): void {
+    switch (behaviour.kind) {
+      case 'verdict': {
+        const send = (): void => {
+          const text = JSON.stringify(behaviour.body);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(text);
+        };
+        if (behaviour.delayMs) this.later(send, behaviour.delayMs);
+        else send();
+        return;
+      }
+      case 'raw':
+        res.writeHead(behaviour.status, { 'content-type': behaviour.contentType ?? 'text/html' });
+        res.end(behaviour.body);
+        return;
+      case 'hang':
+        return;
+      case 'reset':
+        res.socket?.destroy();
+        return;
+      case 'stall-body':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"isInvalid":');
+        return;
+    }
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+}

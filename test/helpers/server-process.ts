@@ -1,0 +1,101 @@
+// Runs the built server (dist/main.js, the package's bin) as a child process, the way an
+// operator does, and collects what it prints.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const MAIN = join(__dirname, '..', '..', '..', 'dist', 'main.js');
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves with the exit code (or the signal name). */
+  readonly exited: Promise<number | string>;
+  /** Resolves once a stdout line matches; rejects when the process exits first. */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+}
+
+/** Environment with nothing of the developer's CHEQ_* settings leaking into a test. */
+export function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(CHEQ_|GRPC_|METRICS_|HOST$|CONFIG_FILE$|LOG_LEVEL$)/.test(key)) {
+      env[key] = value;
+    }
+  }
+  return { ...env, ...extra };
+}
+
+export function startServerProcess(args: string[], env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc: ServerProcess = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise(resolve =>
+      child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+    ),
+    waitForLine(match, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            finish(
+              new Error(`no matching line in ${timeoutMs} ms:\n${proc.stdout}\n${proc.stderr}`),
+            ),
+          timeoutMs,
+        );
+        const check = (): void => {
+          const complete = proc.stdout.split('\n').slice(0, -1);
+          for (const line of complete) {
+            if (!line.startsWith('{')) continue;
+            const parsed = JSON.parse(line) as Record<string, unknown>;
+            if (match(parsed)) return finish(undefined, parsed);
+          }
+        };
+        const onExit = (): void =>
+          finish(new Error(`exited before the line:\n${proc.stdout}\n${proc.stderr}`));
+        function finish(err?: Error, line?: Record<string, unknown>): void {
+          clearTimeout(timer);
+          child.stdout?.off('data', check);
+          child.off('exit', onExit);
+          if (err) reject(err);
+          else resolve(line!);
+        }
+        child.stdout?.on('data', check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+  };
+  child.stdout?.on('data', (chunk: Buffer) => (proc.stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (proc.stderr += chunk.toString()));
+  return proc;
+}
+
+/** Runs the bin to completion. */
+export function runMain(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', code => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,87 @@
+// Starts the real server in-process on 127.0.0.1, ports 0, against a given RTI URL, with its
+// JSON log lines captured for assertions.
+
+import type pino from 'pino';
+import { startApp, type RunningApp } from '../../src/app';
+import { loadConfig } from '../../src/config/load-config';
+import { createLogger } from '../../src/observability/logger';
+import {
+  createUpstreamAuthorizationClient,
+  upstreamCheck,
+  type UpstreamAuthorizationClient,
+} from './upstream-protos';
+import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
+
+export const TEST_API_KEY = 'test-api-key-7f3a9c';
+
+export interface TestService {
+  readonly app: RunningApp;
+  readonly grpcAddress: string;
+  readonly metricsUrl: string;
+  readonly logs: Record<string, unknown>[];
+  /** Check through a client built from the upstream Envoy protos. */
+  check(request: unknown, deadlineMs?: number): Promise<CheckResponse__Output>;
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startService(
+  rtiUrl: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<TestService> {
+  const config = loadConfig({
+    env: {
+      CHEQ_API_KEY: TEST_API_KEY,
+      CHEQ_TAG_HASH: 'test-tag-hash',
+      CHEQ_API_ENDPOINT: rtiUrl,
+      HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'debug',
+      ...env,
+    },
+    args: [],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const sink: pino.DestinationStream = {
+    write: (line: string) => {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+  const app = await startApp(config, createLogger(config.logLevel, sink));
+  const grpcAddress = `127.0.0.1:${app.grpcPort}`;
+  const metricsUrl = `http://127.0.0.1:${app.metricsPort}`;
+  let client: UpstreamAuthorizationClient | undefined;
+  return {
+    app,
+    grpcAddress,
+    metricsUrl,
+    logs,
+    async check(request, deadlineMs = 5000) {
+      client ??= createUpstreamAuthorizationClient(grpcAddress);
+      return (await upstreamCheck(client, request, deadlineMs)) as CheckResponse__Output;
+    },
+    async metrics() {
+      return (await fetch(`${metricsUrl}/metrics`)).text();
+    },
+    async close() {
+      client?.close();
+      await app.shutdown();
+    },
+  };
+}
+
+/** Value of one sample in Prometheus text output, 0 when absent. */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (wanted.every(pair => line.includes(pair)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return 0;
+}

@@ -1,0 +1,298 @@
+// The bin as an operator runs it: configuration errors, graceful shutdown under load, the
+// check and demo commands, and the API key never showing in any output.
+
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { envoyCheckRequest } from '../helpers/envoy-check-request';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { runMain, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
+import { createUpstreamAuthorizationClient, upstreamCheck } from '../helpers/upstream-protos';
+
+const KEY = 'SUPER-SECRET-KEY-9b1d';
+
+describe('cheq-rti-authz process (integration)', function () {
+  this.timeout(20_000);
+  let rti: FakeRti;
+  let tmp: string;
+
+  before(async () => {
+    rti = await FakeRti.start();
+    tmp = mkdtempSync(join(tmpdir(), 'cheq-authz-test-'));
+  });
+  after(async () => {
+    await rti.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  beforeEach(() => rti.reset());
+
+  function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      CHEQ_API_KEY: KEY,
+      CHEQ_TAG_HASH: 'tag',
+      CHEQ_API_ENDPOINT: rti.url,
+      HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      METRICS_PORT: '0',
+      ...extra,
+    };
+  }
+
+  async function startServer(env: Record<string, string> = {}): Promise<{
+    proc: ServerProcess;
+    grpcPort: number;
+    metricsPort: number;
+  }> {
+    const proc = startServerProcess([], baseEnv(env));
+    const line = await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
+    return {
+      proc,
+      grpcPort: line['grpcPort'] as number,
+      metricsPort: line['metricsPort'] as number,
+    };
+  }
+
+  describe('configuration errors exit 2 before listening, naming the setting', () => {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      [
+        'missing API key',
+        { CHEQ_API_KEY: '' },
+        /api_key \(CHEQ_API_KEY or CHEQ_API_KEY_FILE\): must be set/,
+      ],
+      ['missing tag hash', { CHEQ_TAG_HASH: '' }, /tag_hash \(CHEQ_TAG_HASH\): must be set/],
+      ['unknown mode', { CHEQ_MODE: 'block' }, /mode \(CHEQ_MODE\): must be one of/],
+      ['bad URL', { CHEQ_API_ENDPOINT: 'rti.example.com' }, /api_endpoint \(CHEQ_API_ENDPOINT\)/],
+      [
+        'bad regex',
+        { CHEQ_URI_EXCLUSION: '/ok,/bad(' },
+        /uri_exclusion \(CHEQ_URI_EXCLUSION\): invalid regular expression/,
+      ],
+      ['a code in both groups', { CHEQ_CHALLENGE_CODES: '2,4' }, /code 2 is in both groups/],
+      [
+        'non-integer codes',
+        { CHEQ_BLOCK_REDIRECT_CODES: '2,three' },
+        /block_redirect_codes \(CHEQ_BLOCK_REDIRECT_CODES\).*"three"/,
+      ],
+      [
+        'bad timeout',
+        { CHEQ_TIMEOUT_MS: '10ms' },
+        /timeout_ms \(CHEQ_TIMEOUT_MS\): must be a positive integer/,
+      ],
+      ['bad port', { GRPC_PORT: '70000' }, /grpc_port \(GRPC_PORT\)/],
+    ];
+    for (const [name, env, expected] of cases) {
+      it(`rejects ${name}`, async () => {
+        const { code, stdout, stderr } = await runMain([], baseEnv(env));
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, expected);
+        assert.equal(stdout, '', 'nothing logged, nothing listening');
+        assert.ok(!stderr.includes(KEY));
+      });
+    }
+
+    it('rejects a bad flag value, flags winning over the environment', async () => {
+      const { code, stderr } = await runMain(
+        ['--mode', 'sometimes'],
+        baseEnv({ CHEQ_MODE: 'blocking' }),
+      );
+      assert.equal(code, 2);
+      assert.match(stderr, /mode \(CHEQ_MODE\)/);
+    });
+
+    it('rejects an unknown setting in a config file', async () => {
+      const file = join(tmp, 'bad.yaml');
+      writeFileSync(file, 'mode: blocking\ntimeout: 100\n');
+      const { code, stderr } = await runMain(['--config', file], baseEnv());
+      assert.equal(code, 2);
+      assert.match(stderr, /timeout.*not declared/);
+    });
+  });
+
+  it('loads a YAML config file given by --config', async () => {
+    const file = join(tmp, 'ok.yaml');
+    writeFileSync(file, `mode: blocking\nroute_to_event_type:\n  /checkout: purchase\n`);
+    rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
+    const proc = startServerProcess(['--config', file], baseEnv());
+    const line = await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
+    assert.equal(line['mode'], 'blocking');
+    const client = createUpstreamAuthorizationClient(`127.0.0.1:${line['grpcPort'] as number}`);
+    const response = (await upstreamCheck(
+      client,
+      envoyCheckRequest({ url: 'https://a.example/checkout' }),
+    )) as CheckResponse__Output;
+    client.close();
+    assert.equal(response.denied_response?.status?.code, 403);
+    assert.equal(rti.calls[0]?.form.get('EventType'), 'purchase');
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0);
+  });
+
+  it('answers every in-flight check on SIGTERM, refuses new ones, and exits 0', async () => {
+    rti.behaviour = () => verdict({}, 400);
+    const { proc, grpcPort, metricsPort } = await startServer({ CHEQ_TIMEOUT_MS: '2000' });
+    const client = createUpstreamAuthorizationClient(`127.0.0.1:${grpcPort}`);
+    const inFlight = Array.from(
+      { length: 20 },
+      () => upstreamCheck(client, envoyCheckRequest(), 5000) as Promise<CheckResponse__Output>,
+    );
+    await rti.waitForCalls(20);
+    const stoppedAt = Date.now();
+    proc.child.kill('SIGTERM');
+    await proc.waitForLine(l => l['msg'] === 'shutting down: finishing in-flight checks');
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+    assert.equal(ready.status, 503);
+
+    const responses = await Promise.all(inFlight);
+    for (const response of responses) {
+      assert.equal(response.status?.code ?? 0, 0);
+      const decision = response.ok_response?.headers?.find(
+        h => h.header?.key === 'x-cheq-decision',
+      );
+      assert.equal(
+        decision?.header?.value,
+        'valid',
+        'answered with the RTI verdict, not cut short',
+      );
+    }
+    const late = createUpstreamAuthorizationClient(`127.0.0.1:${grpcPort}`);
+    await assert.rejects(
+      upstreamCheck(late, envoyCheckRequest(), 1000),
+      /UNAVAILABLE|No connection/,
+    );
+    late.close();
+    client.close();
+    assert.equal(await proc.exited, 0);
+    assert.ok(Date.now() - stoppedAt < 5000);
+  });
+
+  it('never prints the API key, whatever happens', async () => {
+    const { proc, grpcPort, metricsPort } = await startServer({ LOG_LEVEL: 'trace' });
+    const client = createUpstreamAuthorizationClient(`127.0.0.1:${grpcPort}`);
+    const behaviours = [
+      () => verdict({}),
+      () => verdict({ isInvalid: true, threatTypeCode: 2 }),
+      () => ({ kind: 'raw', status: 500, body: `error for ${KEY}` }) as const,
+      () => ({ kind: 'raw', status: 200, body: 'not json' }) as const,
+      () => ({ kind: 'reset' }) as const,
+    ];
+    for (const behaviour of behaviours) {
+      rti.behaviour = behaviour;
+      await upstreamCheck(client, envoyCheckRequest());
+    }
+    client.close();
+    assert.ok(
+      rti.calls.every(call => call.form.get('ApiKey') === KEY),
+      'the key did reach RTI',
+    );
+    const pages = await Promise.all(
+      ['/metrics', '/readyz', '/healthz'].map(async path =>
+        (await fetch(`http://127.0.0.1:${metricsPort}${path}`)).text(),
+      ),
+    );
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+    for (const output of [proc.stdout, proc.stderr, ...pages]) assert.ok(!output.includes(KEY));
+    assert.match(proc.stdout, /"failure":"RTI_HTTP_STATUS"/);
+  });
+
+  describe('check command', () => {
+    it('prints allow and deny answers of a running server', async () => {
+      rti.behaviour = form =>
+        form.get('UserAgent')?.includes('bot')
+          ? verdict({ isInvalid: true, threatTypeCode: 2 })
+          : verdict({});
+      const { proc, grpcPort } = await startServer({ CHEQ_MODE: 'blocking' });
+      const target = `127.0.0.1:${grpcPort}`;
+      const allow = await runMain([
+        'check',
+        '--target',
+        target,
+        '--url',
+        'https://a.example/',
+        '--header',
+        'user-agent: Mozilla/5.0',
+      ]);
+      assert.equal(allow.code, 0, allow.stderr);
+      assert.match(allow.stdout, /^ALLOW\n/);
+      assert.match(allow.stdout, /response header {3}set-cookie: _cheq_rti=fake-cookie/);
+      const deny = await runMain([
+        'check',
+        '--target',
+        target,
+        '--url',
+        'https://a.example/',
+        '--header',
+        'user-agent: bot',
+        '--ip',
+        '203.0.113.4',
+      ]);
+      assert.equal(deny.code, 0);
+      assert.match(deny.stdout, /^DENY 403 \(grpc status 7\)/);
+      assert.equal(rti.calls[1]?.form.get('ClientIP'), '203.0.113.4');
+      const json = await runMain([
+        'check',
+        '--target',
+        target,
+        '--url',
+        'https://a.example/',
+        '--json',
+      ]);
+      assert.equal((JSON.parse(json.stdout) as CheckResponse__Output).http_response, 'ok_response');
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0);
+    });
+
+    it('exits 2 on bad options and 1 when the server cannot be reached', async () => {
+      const bad = await runMain(['check', '--url', 'not a url']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--url not a url is not an absolute URL/);
+      const down = await runMain([
+        'check',
+        '--target',
+        '127.0.0.1:1',
+        '--url',
+        'https://a.example/',
+        '--timeout-ms',
+        '500',
+      ]);
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /failed/);
+    });
+  });
+
+  it('demo: the printed commands show allow, deny and redirect', async () => {
+    const proc = startServerProcess(['demo'], { GRPC_PORT: '0', METRICS_PORT: '0' });
+    await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
+    const until = Date.now() + 5000;
+    while (!proc.stderr.includes('Ctrl-C') && Date.now() < until)
+      await new Promise(r => setTimeout(r, 20));
+    const commands = proc.stderr
+      .split('\n')
+      .map(line => line.trim())
+      .filter(line => line.startsWith('node '));
+    assert.equal(commands.length, 3, proc.stderr);
+    const outputs = await Promise.all(
+      commands.map(
+        command =>
+          new Promise<string>((resolve, reject) => {
+            // The README tells users to paste these into a shell: run them through one.
+            import('node:child_process')
+              .then(({ exec }) =>
+                exec(command, { cwd: join(__dirname, '..', '..', '..') }, (err, stdout) =>
+                  err ? reject(err) : resolve(stdout),
+                ),
+              )
+              .catch(reject);
+          }),
+      ),
+    );
+    assert.match(outputs[0] ?? '', /^ALLOW/);
+    assert.match(outputs[1] ?? '', /^DENY 403/);
+    assert.match(outputs[2] ?? '', /^REDIRECT 302/);
+    assert.match(outputs[2] ?? '', /location: https:\/\/www\.example\.com\/verify-you-are-human/);
+    proc.child.kill('SIGINT');
+    assert.equal(await proc.exited, 0);
+  });
+});

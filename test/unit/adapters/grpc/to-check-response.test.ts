@@ -1,0 +1,264 @@
+import { strict as assert } from 'node:assert';
+import { toCheckResponse } from '../../../../src/adapters/grpc/to-check-response';
+import { createDecide, type CoreConfig } from '../../../../src/core/decide';
+import type { Decision } from '../../../../src/core/decision';
+import { HeaderList, type HeaderEntry } from '../../../../src/core/header-list';
+import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
+import type { RequestAttributes } from '../../../../src/core/request-attributes';
+import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
+import { verdictHeaderNames } from '../../../../src/core/verdict-headers';
+import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
+
+const SET_COOKIE = '_cheq_rti=tok; Path=/; Max-Age=3600; SameSite=Lax';
+
+const CONFIG: CoreConfig = {
+  mode: 'blocking',
+  timeoutMs: 100,
+  deadlineMarginMs: 10,
+  blockRedirectCodes: new Set([2, 3]),
+  challengeCodes: new Set([14]),
+  redirectUrl: undefined,
+  challengeAction: 'allow',
+  challengeUrl: undefined,
+  uriExclusion: new PathPatternList(['/healthz']),
+  routeToEventType: new PathMap([]),
+  trustedIpHeader: undefined,
+  ja3Header: undefined,
+  channelParam: undefined,
+  ignoredHeaderNames: [],
+  verdictHeaderNames: verdictHeaderNames('x-cheq-'),
+};
+
+const NAVIGATION: readonly HeaderEntry[] = [
+  ['accept', 'text/html'],
+  ['sec-fetch-mode', 'navigate'],
+];
+
+function attributes(path = '/', headers: readonly HeaderEntry[] = NAVIGATION): RequestAttributes {
+  return {
+    transport: 'grpc',
+    requestId: 'req-9',
+    method: 'GET',
+    scheme: 'https',
+    host: 'shop.example.com',
+    path,
+    query: '',
+    headers: new HeaderList(headers),
+    proxyClientIp: undefined,
+    peerAddress: '203.0.113.7',
+    receivedAtMs: 1_700_000_000_000,
+    route: {},
+  };
+}
+
+function answering(verdict: RtiVerdict): RtiCheck {
+  return { check: () => Promise.resolve(verdict) };
+}
+
+function verdict(isInvalid: boolean, threatTypeCode: number, setCookie?: string): RtiVerdict {
+  return { isInvalid, threatTypeCode, requestId: 'rti-1', setCookie };
+}
+
+async function decision(
+  rti: RtiCheck,
+  config: Partial<CoreConfig> = {},
+  attrs: RequestAttributes = attributes(),
+): Promise<Decision> {
+  return createDecide({ ...CONFIG, ...config }, rti)(attrs);
+}
+
+function headerMap(
+  options: readonly HeaderValueOption[] | undefined,
+): Map<string, HeaderValueOption> {
+  const map = new Map<string, HeaderValueOption>();
+  for (const option of options ?? []) map.set(option.header?.key ?? '', option);
+  return map;
+}
+
+describe('toCheckResponse', () => {
+  describe('allow', () => {
+    it('answers OK with upstream headers that overwrite and the Set-Cookie appended', async () => {
+      const d = await decision(answering(verdict(false, 0, SET_COOKIE)));
+      const response = toCheckResponse(d);
+      assert.deepEqual(response.status, { code: 0 });
+      assert.equal(response.denied_response, undefined);
+      assert.deepEqual(response.ok_response, {
+        headers: [
+          { header: { key: 'x-cheq-decision', value: 'valid' }, append: { value: false } },
+          { header: { key: 'x-cheq-threat-type', value: '0' }, append: { value: false } },
+          { header: { key: 'x-cheq-invalid', value: 'false' }, append: { value: false } },
+          { header: { key: 'x-cheq-rti-request-id', value: 'rti-1' }, append: { value: false } },
+        ],
+        headers_to_remove: ['x-cheq-challenge'],
+        response_headers_to_add: [
+          { header: { key: 'set-cookie', value: SET_COOKIE }, append: { value: true } },
+        ],
+      });
+    });
+
+    it('sets append false on every upstream header and never append_action', async () => {
+      const d = await decision(answering(verdict(true, 14, SET_COOKIE)));
+      assert.equal(d.reason, 'threat_challenge');
+      const headers = toCheckResponse(d).ok_response?.headers ?? [];
+      assert.equal(headers.length, 5);
+      for (const option of headers) {
+        assert.deepEqual(option.append, { value: false });
+        assert.equal('append_action' in option, false);
+      }
+      assert.deepEqual(headerMap(headers).get('x-cheq-challenge')?.header, {
+        key: 'x-cheq-challenge',
+        value: '1',
+      });
+    });
+
+    it('adds no Set-Cookie when RTI gave none', async () => {
+      const d = await decision(answering(verdict(false, 0)));
+      assert.deepEqual(toCheckResponse(d).ok_response?.response_headers_to_add, []);
+    });
+
+    it('removes forged verdict headers on fail open', async () => {
+      const rti: RtiCheck = {
+        check: () => Promise.reject(new RtiError('RTI_TIMEOUT', 'slow')),
+      };
+      const response = toCheckResponse(await decision(rti));
+      assert.equal(response.status?.code, 0);
+      assert.deepEqual(response.ok_response?.headers, [
+        { header: { key: 'x-cheq-decision', value: 'fail_open' }, append: { value: false } },
+      ]);
+      assert.deepEqual(response.ok_response?.headers_to_remove, [
+        'x-cheq-threat-type',
+        'x-cheq-invalid',
+        'x-cheq-rti-request-id',
+        'x-cheq-challenge',
+      ]);
+    });
+
+    it('sends empty header lists when verdict headers are off', async () => {
+      const d = await decision(answering(verdict(false, 0)), { verdictHeaderNames: undefined });
+      assert.deepEqual(toCheckResponse(d).ok_response, {
+        headers: [],
+        headers_to_remove: [],
+        response_headers_to_add: [],
+      });
+    });
+  });
+
+  describe('deny', () => {
+    it('answers PERMISSION_DENIED with a 403, overwriting headers, the cookie and a body', async () => {
+      const d = await decision(answering(verdict(true, 2, SET_COOKIE)));
+      assert.equal(d.action, 'deny');
+      const response = toCheckResponse(d);
+      assert.equal(response.status?.code, 7);
+      assert.equal(response.ok_response, undefined);
+      const denied = response.denied_response;
+      assert.ok(denied);
+      assert.deepEqual(denied.status, { code: 403 });
+      assert.equal(denied.body, d.body?.text);
+      assert.match(denied.body ?? '', /Access denied/);
+      assert.deepEqual(denied.headers, [
+        { header: { key: 'cache-control', value: 'no-store' }, append_action: 2 },
+        { header: { key: 'content-type', value: 'text/html; charset=utf-8' }, append_action: 2 },
+        { header: { key: 'set-cookie', value: SET_COOKIE } },
+      ]);
+    });
+
+    it('never puts the append property on a denied header', async () => {
+      const d = await decision(answering(verdict(true, 2, SET_COOKIE)));
+      for (const option of toCheckResponse(d).denied_response?.headers ?? []) {
+        assert.equal('append' in option, false, option.header?.key);
+      }
+    });
+
+    it('sends Set-Cookie without append_action', async () => {
+      const d = await decision(answering(verdict(true, 3, SET_COOKIE)));
+      const cookie = headerMap(toCheckResponse(d).denied_response?.headers).get('set-cookie');
+      assert.ok(cookie);
+      assert.equal('append_action' in cookie, false);
+    });
+
+    it('renders the body content type the client asked for', async () => {
+      const d = await decision(
+        answering(verdict(true, 2)),
+        {},
+        attributes('/api', [['accept', 'application/json']]),
+      );
+      const denied = toCheckResponse(d).denied_response;
+      assert.equal(
+        headerMap(denied?.headers).get('content-type')?.header?.value,
+        'application/json',
+      );
+      assert.deepEqual(JSON.parse(denied?.body ?? ''), {
+        error: 'access_denied',
+        requestId: 'req-9',
+      });
+      assert.equal(headerMap(denied?.headers).has('set-cookie'), false);
+    });
+
+    it('names the reason in the gRPC status message', async () => {
+      const d = await decision(answering(verdict(true, 2)));
+      assert.match(toCheckResponse(d).status?.message ?? '', /threat_block/);
+    });
+  });
+
+  describe('redirect', () => {
+    it('answers a 302 with Location, no-store and the cookie', async () => {
+      const d = await decision(answering(verdict(true, 2, SET_COOKIE)), {
+        redirectUrl: 'https://shop.example.com/blocked',
+      });
+      assert.equal(d.action, 'redirect');
+      const response = toCheckResponse(d);
+      assert.equal(response.status?.code, 7);
+      const denied = response.denied_response;
+      assert.ok(denied);
+      assert.deepEqual(denied.status, { code: 302 });
+      assert.equal(denied.body, '');
+      assert.deepEqual(denied.headers, [
+        { header: { key: 'cache-control', value: 'no-store' }, append_action: 2 },
+        {
+          header: { key: 'location', value: 'https://shop.example.com/blocked' },
+          append_action: 2,
+        },
+        { header: { key: 'set-cookie', value: SET_COOKIE } },
+      ]);
+    });
+
+    it('redirects a challenge to the challenge URL', async () => {
+      const d = await decision(answering(verdict(true, 14)), {
+        challengeAction: 'redirect',
+        challengeUrl: '/challenge',
+      });
+      const denied = toCheckResponse(d).denied_response;
+      assert.deepEqual(denied?.status, { code: 302 });
+      assert.equal(headerMap(denied?.headers).get('location')?.header?.value, '/challenge');
+    });
+  });
+
+  describe('dynamic metadata', () => {
+    it('carries action, reason and threat type with camelCase Struct value keys', async () => {
+      const d = await decision(answering(verdict(true, 2)));
+      assert.deepEqual(toCheckResponse(d).dynamic_metadata, {
+        fields: {
+          cheq_action: { stringValue: 'deny' },
+          cheq_reason: { stringValue: 'threat_block' },
+          cheq_threat_type: { numberValue: 2 },
+        },
+      });
+    });
+
+    it('leaves out the threat type when there is no verdict', async () => {
+      const d = await decision(answering(verdict(false, 0)), {}, attributes('/healthz'));
+      assert.deepEqual(toCheckResponse(d).dynamic_metadata, {
+        fields: {
+          cheq_action: { stringValue: 'allow' },
+          cheq_reason: { stringValue: 'excluded' },
+        },
+      });
+    });
+
+    it('uses no snake_case Struct value keys', async () => {
+      const d = await decision(answering(verdict(false, 0)));
+      const text = JSON.stringify(toCheckResponse(d).dynamic_metadata);
+      assert.equal(/string_value|number_value/.test(text), false, text);
+    });
+  });
+});

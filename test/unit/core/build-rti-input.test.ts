@@ -1,0 +1,252 @@
+import { strict as assert } from 'node:assert';
+import {
+  buildRtiInput,
+  resolveEventType,
+  type RtiInputConfig,
+} from '../../../src/core/build-rti-input';
+import { PathMap } from '../../../src/core/path-pattern';
+import { makeAttributes, type AttributesOverrides } from './make-attributes';
+
+const IGNORED = ['x-envoy-*', 'x-request-id', 'x-forwarded-proto', 'x-b3-*'];
+
+function inputConfig(overrides: Partial<RtiInputConfig> = {}): RtiInputConfig {
+  return {
+    routeToEventType: new PathMap([['/search', 'search']]),
+    trustedIpHeader: undefined,
+    ja3Header: undefined,
+    channelParam: undefined,
+    ignoredHeaderNames: IGNORED,
+    ...overrides,
+  };
+}
+
+function build(
+  attrs: AttributesOverrides,
+  eventType = 'page_load',
+  config: Partial<RtiInputConfig> = {},
+) {
+  return buildRtiInput(makeAttributes(attrs), eventType, inputConfig(config));
+}
+
+describe('buildRtiInput', () => {
+  describe('requestUrl', () => {
+    const cases: readonly [AttributesOverrides, string][] = [
+      [
+        { scheme: 'https', host: 'shop.example.com', path: '/', query: '' },
+        'https://shop.example.com/',
+      ],
+      [
+        { scheme: 'http', host: 'shop.example.com:8080', path: '/search', query: 'q=a%20b&x=1' },
+        'http://shop.example.com:8080/search?q=a%20b&x=1',
+      ],
+      [{ path: '//admin', query: '' }, 'https://shop.example.com//admin'],
+      [{ path: '/a%2Fb', query: 'r=%2F' }, 'https://shop.example.com/a%2Fb?r=%2F'],
+    ];
+    for (const [attrs, expected] of cases) {
+      it(`is the absolute URL ${expected}`, () => {
+        assert.equal(build(attrs).requestUrl, expected);
+      });
+    }
+  });
+
+  it('copies event type, host, method, time and headers', () => {
+    const attrs = makeAttributes({ method: 'POST', host: 'a.example', receivedAtMs: 1234 });
+    const input = buildRtiInput(attrs, 'purchase', inputConfig());
+    assert.equal(input.eventType, 'purchase');
+    assert.equal(input.host, 'a.example');
+    assert.equal(input.method, 'POST');
+    assert.equal(input.requestTimeMs, 1234);
+    assert.equal(input.headers, attrs.headers);
+  });
+
+  it('lists header names in arrival order without ignored names (exact and x-envoy-* prefix)', () => {
+    const input = build({
+      headers: [
+        ['host', 'shop.example.com'],
+        ['x-envoy-external-address', '203.0.113.7'],
+        ['user-agent', 'UA'],
+        ['x-request-id', 'abc'],
+        ['accept', 'text/html'],
+        ['x-envoy-expected-rq-timeout-ms', '200'],
+        ['x-forwarded-proto', 'https'],
+        ['x-b3-traceid', '1'],
+        ['cookie', 'a=1'],
+        ['x-envoyish', 'kept: the prefix is x-envoy-'],
+        ['x-request-id-2', 'kept: not an exact match'],
+        ['accept', 'application/json'],
+      ],
+    });
+    assert.deepEqual(input.headerNames, [
+      'host',
+      'user-agent',
+      'accept',
+      'cookie',
+      'x-envoyish',
+      'x-request-id-2',
+    ]);
+  });
+
+  it('keeps every header name when nothing is ignored', () => {
+    const input = build(
+      {
+        headers: [
+          ['x-envoy-a', '1'],
+          ['b', '2'],
+        ],
+      },
+      'page_load',
+      {
+        ignoredHeaderNames: [],
+      },
+    );
+    assert.deepEqual(input.headerNames, ['x-envoy-a', 'b']);
+  });
+
+  describe('CheqCookie', () => {
+    const cases: readonly [string, [string, string][], string | undefined][] = [
+      ['reads _cheq_rti', [['cookie', 'a=1; _cheq_rti=tok-1; b=2']], 'tok-1'],
+      [
+        'reads _cheq_rti from repeated cookie headers',
+        [
+          ['cookie', 'a=1'],
+          ['cookie', '_cheq_rti=tok-2'],
+        ],
+        'tok-2',
+      ],
+      ['is undefined without the cookie', [['cookie', 'a=1; _cq_duid=x']], undefined],
+      ['is undefined without a Cookie header', [], undefined],
+    ];
+    for (const [name, headers, expected] of cases) {
+      it(name, () => {
+        assert.equal(build({ headers }).cheqCookie, expected);
+      });
+    }
+  });
+
+  describe('resourceType', () => {
+    const cases: readonly [string | undefined, string][] = [
+      [undefined, 'text/html'],
+      ['', 'text/html'],
+      ['*/*', 'text/html'],
+      ['image/*', 'text/html'],
+      ['text/html,application/xhtml+xml,*/*;q=0.8', 'text/html'],
+      ['application/json, text/plain, */*', 'application/json'],
+      ['Application/JSON;charset=utf-8', 'application/json'],
+      ['image/avif,image/webp,*/*', 'image/avif'],
+      ['text/css,*/*;q=0.1', 'text/css'],
+      ['garbage', 'text/html'],
+      ['<script>/x', 'text/html'],
+    ];
+    for (const [accept, expected] of cases) {
+      it(`is ${expected} for Accept ${JSON.stringify(accept)}`, () => {
+        const headers: [string, string][] = accept === undefined ? [] : [['accept', accept]];
+        assert.equal(build({ headers }).resourceType, expected);
+      });
+    }
+  });
+
+  describe('ja3', () => {
+    it('reads the configured JA3 header', () => {
+      const input = build({ headers: [['x-ja3', '771,4865-4866,0-23,29-23,0']] }, 'page_load', {
+        ja3Header: 'x-ja3',
+      });
+      assert.equal(input.ja3, '771,4865-4866,0-23,29-23,0');
+    });
+
+    it('is undefined when no JA3 header is configured, even if the client sends one', () => {
+      assert.equal(build({ headers: [['x-ja3', 'forged']] }).ja3, undefined);
+    });
+
+    it('is undefined when the configured header is absent', () => {
+      assert.equal(build({ headers: [] }, 'page_load', { ja3Header: 'x-ja3' }).ja3, undefined);
+    });
+  });
+
+  describe('channel', () => {
+    const cases: readonly {
+      readonly name: string;
+      readonly eventType: string;
+      readonly attrs: AttributesOverrides;
+      readonly channelParam?: string;
+      readonly expected: string | undefined;
+    }[] = [
+      {
+        name: 'comes from the route for the custom event type',
+        eventType: 'custom',
+        attrs: { route: { channel: 'newsletter' }, query: 'ch=from-query' },
+        channelParam: 'ch',
+        expected: 'newsletter',
+      },
+      {
+        name: 'comes from the configured query parameter for the custom event type',
+        eventType: 'custom',
+        attrs: { query: 'a=1&ch=promo%20spring&ch=second' },
+        channelParam: 'ch',
+        expected: 'promo spring',
+      },
+      {
+        name: 'is undefined for custom when the query lacks the parameter',
+        eventType: 'custom',
+        attrs: { query: 'a=1' },
+        channelParam: 'ch',
+        expected: undefined,
+      },
+      {
+        name: 'is undefined for custom without a configured parameter',
+        eventType: 'custom',
+        attrs: { query: 'ch=promo' },
+        expected: undefined,
+      },
+      {
+        name: 'is undefined for other event types even with a route channel',
+        eventType: 'page_load',
+        attrs: { route: { channel: 'newsletter' }, query: 'ch=promo' },
+        channelParam: 'ch',
+        expected: undefined,
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const input = build(c.attrs, c.eventType, { channelParam: c.channelParam });
+        assert.equal(input.channel, c.expected);
+      });
+    }
+  });
+
+  it('resolves the client IP from the trusted header', () => {
+    const input = build({ headers: [['cf-connecting-ip', '203.0.113.9']] }, 'page_load', {
+      trustedIpHeader: 'cf-connecting-ip',
+    });
+    assert.equal(input.clientIp, '203.0.113.9');
+  });
+});
+
+describe('resolveEventType', () => {
+  const config = inputConfig({
+    routeToEventType: new PathMap([
+      ['/search', 'search'],
+      ['/account/.*', 'registration'],
+    ]),
+  });
+  const cases: readonly [string, AttributesOverrides, string][] = [
+    ['page_load by default', { path: '/' }, 'page_load'],
+    ['the mapped type of an exact path', { path: '/search', query: 'q=1' }, 'search'],
+    ['the mapped type of a regex path', { path: '/account/new' }, 'registration'],
+    ['the route type over the map', { path: '/search', route: { eventType: 'custom' } }, 'custom'],
+    [
+      'the map when the route type is unknown',
+      { path: '/search', route: { eventType: 'x' } },
+      'search',
+    ],
+    [
+      'page_load when the route type is empty',
+      { path: '/', route: { eventType: '' } },
+      'page_load',
+    ],
+  ];
+  for (const [name, attrs, expected] of cases) {
+    it(`is ${name}`, () => {
+      assert.equal(resolveEventType(makeAttributes(attrs), config), expected);
+    });
+  }
+});

@@ -1,0 +1,561 @@
+import { strict as assert } from 'node:assert';
+import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
+import type { Decision } from '../../../src/core/decision';
+import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
+import {
+  RtiError,
+  type RtiCheck,
+  type RtiErrorCode,
+  type RtiInput,
+  type RtiVerdict,
+} from '../../../src/core/rti-port';
+import { verdictHeaderNames } from '../../../src/core/verdict-headers';
+import { makeAttributes, type AttributesOverrides } from './make-attributes';
+
+// ---------------------------------------------------------------------------------------------
+// Test doubles
+
+interface RtiCall {
+  readonly input: RtiInput;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** A hand-written RtiCheck: records every call, then answers with the programmed outcome. */
+class FakeRti implements RtiCheck {
+  readonly calls: RtiCall[] = [];
+
+  constructor(private readonly answer: (call: RtiCall) => RtiVerdict) {}
+
+  check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict> {
+    const call = { input, timeoutMs, signal };
+    this.calls.push(call);
+    try {
+      return Promise.resolve(this.answer(call));
+    } catch (err: unknown) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  static answering(verdict: RtiVerdict): FakeRti {
+    return new FakeRti(() => verdict);
+  }
+
+  static failing(err: Error): FakeRti {
+    return new FakeRti(() => {
+      throw err;
+    });
+  }
+}
+
+const VALID: RtiVerdict = {
+  isInvalid: false,
+  threatTypeCode: 0,
+  requestId: 'rti-req-1',
+  setCookie: '_cheq_rti=abc; Path=/; Max-Age=3600',
+};
+
+function invalid(threatTypeCode: number, extra: Partial<RtiVerdict> = {}): RtiVerdict {
+  return { ...VALID, isInvalid: true, threatTypeCode, ...extra };
+}
+
+const HEADER_NAMES = verdictHeaderNames('x-cheq-');
+const REMOVABLE_HEADERS = [
+  'x-cheq-threat-type',
+  'x-cheq-invalid',
+  'x-cheq-rti-request-id',
+  'x-cheq-challenge',
+];
+
+function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
+  return {
+    mode: 'blocking',
+    timeoutMs: 100,
+    deadlineMarginMs: 10,
+    blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),
+    challengeCodes: new Set([4, 5, 13, 14, 15, 17]),
+    redirectUrl: undefined,
+    challengeAction: 'allow',
+    challengeUrl: undefined,
+    uriExclusion: new PathPatternList(['/healthz', '^/static/']),
+    routeToEventType: new PathMap([
+      ['/checkout', 'purchase'],
+      ['/cart/.*', 'add_to_cart'],
+    ]),
+    trustedIpHeader: undefined,
+    ja3Header: undefined,
+    channelParam: undefined,
+    ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
+    verdictHeaderNames: HEADER_NAMES,
+    ...overrides,
+  };
+}
+
+async function decideWith(
+  rti: RtiCheck,
+  attrs: AttributesOverrides = {},
+  config: Partial<CoreConfig> = {},
+  options?: DecideOptions,
+  now?: () => number,
+): Promise<Decision> {
+  const decide = createDecide(coreConfig(config), rti, now);
+  return decide(makeAttributes(attrs), options);
+}
+
+function onlyCall(rti: FakeRti): RtiCall {
+  assert.equal(rti.calls.length, 1, 'RTI called exactly once');
+  const [call] = rti.calls;
+  assert.ok(call);
+  return call;
+}
+
+const XHR_HEADERS = [
+  ['host', 'shop.example.com'],
+  ['accept', 'application/json'],
+  ['x-requested-with', 'XMLHttpRequest'],
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+
+describe('createDecide', () => {
+  describe('requests RTI is not asked about', () => {
+    const excluded: readonly string[] = ['/healthz', '/static/app.js', '/static/'];
+    for (const path of excluded) {
+      it(`allows ${path} as excluded without calling RTI`, async () => {
+        const rti = FakeRti.answering(invalid(2));
+        const d = await decideWith(rti, { path });
+        assert.equal(rti.calls.length, 0);
+        assert.equal(d.action, 'allow');
+        assert.equal(d.reason, 'excluded');
+        assert.equal(d.httpStatus, 200);
+        assert.equal(d.rti, undefined);
+        assert.equal(d.verdict, undefined);
+      });
+    }
+
+    it('matches exclusions on the path only, not the query', async () => {
+      const rti = FakeRti.answering(VALID);
+      const d = await decideWith(rti, { path: '/healthz', query: 'x=1' });
+      assert.equal(d.reason, 'excluded');
+      const d2 = await decideWith(rti, { path: '/', query: '/healthz' });
+      assert.equal(d2.reason, 'valid');
+    });
+
+    it('does not exclude a path that only contains an excluded one', async () => {
+      const rti = FakeRti.answering(VALID);
+      const d = await decideWith(rti, { path: '/api/healthz' });
+      assert.equal(d.reason, 'valid');
+      assert.equal(rti.calls.length, 1);
+    });
+
+    it('allows a CORS preflight (OPTIONS + access-control-request-method) without calling RTI', async () => {
+      const rti = FakeRti.answering(invalid(2));
+      const d = await decideWith(rti, {
+        method: 'OPTIONS',
+        headers: [
+          ['origin', 'https://other.example'],
+          ['access-control-request-method', 'POST'],
+        ],
+      });
+      assert.equal(rti.calls.length, 0);
+      assert.equal(d.action, 'allow');
+      assert.equal(d.reason, 'preflight');
+    });
+
+    it('asks RTI about an OPTIONS request that is not a CORS preflight', async () => {
+      const rti = FakeRti.answering(VALID);
+      const d = await decideWith(rti, { method: 'OPTIONS', headers: [['origin', 'https://x']] });
+      assert.equal(rti.calls.length, 1);
+      assert.equal(d.reason, 'valid');
+    });
+
+    it('strips forged verdict headers on a preflight and sets x-cheq-decision', async () => {
+      const d = await decideWith(FakeRti.answering(VALID), {
+        method: 'OPTIONS',
+        headers: [
+          ['access-control-request-method', 'POST'],
+          ['x-cheq-challenge', '1'],
+        ],
+      });
+      assert.deepEqual(d.upstreamHeaders, [['x-cheq-decision', 'preflight']]);
+      assert.deepEqual([...d.upstreamHeadersToRemove].sort(), [...REMOVABLE_HEADERS].sort());
+    });
+
+    it('strips forged verdict headers on an excluded request and sets x-cheq-decision', async () => {
+      const d = await decideWith(FakeRti.answering(VALID), {
+        path: '/healthz',
+        headers: [
+          ['x-cheq-decision', 'valid'],
+          ['x-cheq-invalid', 'false'],
+        ],
+      });
+      assert.deepEqual(d.upstreamHeaders, [['x-cheq-decision', 'excluded']]);
+      assert.deepEqual([...d.upstreamHeadersToRemove].sort(), [...REMOVABLE_HEADERS].sort());
+      assert.equal(d.upstreamHeadersToRemove.includes('x-cheq-decision'), false);
+    });
+  });
+
+  describe('event type', () => {
+    const cases: readonly {
+      readonly name: string;
+      readonly attrs: AttributesOverrides;
+      readonly expected: string;
+    }[] = [
+      { name: 'defaults to page_load', attrs: { path: '/products/1' }, expected: 'page_load' },
+      { name: 'maps an exact path', attrs: { path: '/checkout' }, expected: 'purchase' },
+      { name: 'maps a regex path', attrs: { path: '/cart/add' }, expected: 'add_to_cart' },
+      {
+        name: 'prefers the route event type (context extension) over the path map',
+        attrs: { path: '/checkout', route: { eventType: 'registration' } },
+        expected: 'registration',
+      },
+      {
+        name: 'ignores an unknown route event type and falls back to the path map',
+        attrs: { path: '/checkout', route: { eventType: 'bogus_event' } },
+        expected: 'purchase',
+      },
+      {
+        name: 'ignores an unknown route event type and falls back to page_load',
+        attrs: { path: '/about', route: { eventType: 'PAGE_LOAD' } },
+        expected: 'page_load',
+      },
+    ];
+    for (const c of cases) {
+      it(`${c.name} (${c.expected})`, async () => {
+        const rti = FakeRti.answering(VALID);
+        const d = await decideWith(rti, c.attrs);
+        assert.equal(onlyCall(rti).input.eventType, c.expected);
+        assert.equal(d.eventType, c.expected);
+      });
+    }
+
+    it('sends the route channel for the custom event type', async () => {
+      const rti = FakeRti.answering(VALID);
+      await decideWith(rti, { route: { eventType: 'custom', channel: 'newsletter' } });
+      assert.equal(onlyCall(rti).input.channel, 'newsletter');
+    });
+  });
+
+  describe('mode', () => {
+    const cases: readonly {
+      readonly configMode: CoreConfig['mode'];
+      readonly routeMode: string | undefined;
+      readonly effective: CoreConfig['mode'];
+    }[] = [
+      { configMode: 'blocking', routeMode: undefined, effective: 'blocking' },
+      { configMode: 'monitoring', routeMode: undefined, effective: 'monitoring' },
+      { configMode: 'monitoring', routeMode: 'blocking', effective: 'blocking' },
+      { configMode: 'blocking', routeMode: 'monitoring', effective: 'monitoring' },
+      { configMode: 'blocking', routeMode: 'garbage', effective: 'blocking' },
+      { configMode: 'monitoring', routeMode: 'BLOCKING', effective: 'monitoring' },
+      { configMode: 'monitoring', routeMode: '', effective: 'monitoring' },
+    ];
+    for (const c of cases) {
+      it(`runs in ${c.effective} mode with mode ${c.configMode} and route mode ${JSON.stringify(c.routeMode)}`, async () => {
+        const route = c.routeMode === undefined ? {} : { mode: c.routeMode };
+        const d = await decideWith(
+          FakeRti.answering(invalid(2)),
+          { route },
+          { mode: c.configMode },
+        );
+        assert.equal(d.mode, c.effective);
+        if (c.effective === 'blocking') {
+          assert.equal(d.action, 'deny');
+          assert.equal(d.reason, 'threat_block');
+          assert.equal(d.would, undefined);
+        } else {
+          assert.equal(d.action, 'allow');
+          assert.equal(d.reason, 'monitoring');
+          assert.deepEqual(d.would, { action: 'deny', reason: 'threat_block' });
+        }
+      });
+    }
+
+    it('tells the upstream the verdict in monitoring mode', async () => {
+      const d = await decideWith(
+        FakeRti.answering(invalid(2)),
+        {},
+        { mode: 'monitoring', redirectUrl: '/blocked' },
+      );
+      assert.equal(d.action, 'allow');
+      assert.equal(d.httpStatus, 200);
+      assert.deepEqual(d.would, { action: 'redirect', reason: 'threat_block' });
+      assert.deepEqual(d.upstreamHeaders, [
+        ['x-cheq-decision', 'monitoring'],
+        ['x-cheq-threat-type', '2'],
+        ['x-cheq-invalid', 'true'],
+        ['x-cheq-rti-request-id', 'rti-req-1'],
+      ]);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge']);
+    });
+  });
+
+  describe('time budget', () => {
+    const NOW = 1_700_000_000_000;
+    const cases: readonly {
+      readonly name: string;
+      readonly deadlineMs: number | undefined;
+      readonly expected: number;
+    }[] = [
+      { name: 'timeoutMs when the proxy sets no deadline', deadlineMs: undefined, expected: 100 },
+      { name: 'timeoutMs when the deadline is far', deadlineMs: NOW + 5_000, expected: 100 },
+      { name: 'deadline - now - margin when sooner', deadlineMs: NOW + 60, expected: 50 },
+      { name: 'the margin-adjusted deadline, floored', deadlineMs: NOW + 40.9, expected: 30 },
+      { name: 'timeoutMs when the deadline is not finite', deadlineMs: Infinity, expected: 100 },
+    ];
+    for (const c of cases) {
+      it(`gives RTI ${c.name} (${c.expected} ms)`, async () => {
+        const rti = FakeRti.answering(VALID);
+        await decideWith(rti, {}, {}, { deadlineMs: c.deadlineMs }, () => NOW);
+        assert.equal(onlyCall(rti).timeoutMs, c.expected);
+      });
+    }
+
+    const exhausted: readonly [string, number][] = [
+      ['the deadline minus the margin is now', NOW + 10],
+      ['the deadline is within the margin', NOW + 5],
+      ['the deadline has passed', NOW - 1_000],
+    ];
+    for (const [name, deadlineMs] of exhausted) {
+      it(`fails open with NO_TIME_BUDGET and no RTI call when ${name}`, async () => {
+        const rti = FakeRti.answering(invalid(2));
+        const d = await decideWith(rti, {}, {}, { deadlineMs }, () => NOW);
+        assert.equal(rti.calls.length, 0);
+        assert.equal(d.action, 'allow');
+        assert.equal(d.reason, 'fail_open');
+        assert.equal(d.failure, 'NO_TIME_BUDGET');
+        assert.equal(d.rti, undefined);
+        assert.equal(d.eventType, 'page_load');
+      });
+    }
+
+    it('passes the proxy abort signal through to RTI', async () => {
+      const controller = new AbortController();
+      const rti = FakeRti.answering(VALID);
+      await decideWith(rti, {}, {}, { signal: controller.signal });
+      assert.equal(onlyCall(rti).signal, controller.signal);
+    });
+
+    it('passes no signal when the proxy gives none', async () => {
+      const rti = FakeRti.answering(VALID);
+      await decideWith(rti);
+      assert.equal(onlyCall(rti).signal, undefined);
+    });
+  });
+
+  describe('RTI failures (fail open)', () => {
+    const codes: readonly RtiErrorCode[] = [
+      'RTI_TIMEOUT',
+      'RTI_CONNECT',
+      'RTI_HTTP_STATUS',
+      'RTI_BAD_RESPONSE',
+      'RTI_ABORTED',
+    ];
+    for (const code of codes) {
+      it(`allows when RTI fails with ${code} (fail open)`, async () => {
+        const rti = FakeRti.failing(new RtiError(code, `simulated ${code}`));
+        const d = await decideWith(rti, { path: '/checkout' }, { mode: 'blocking' });
+        assert.equal(rti.calls.length, 1);
+        assert.equal(d.action, 'allow');
+        assert.equal(d.httpStatus, 200);
+        assert.equal(d.reason, 'fail_open');
+        assert.equal(d.failure, code);
+        assert.equal(d.rti?.outcome, code);
+        assert.equal(typeof d.rti?.durationMs, 'number');
+        assert.equal(d.failureDetail, `simulated ${code}`);
+        assert.equal(d.eventType, 'purchase');
+        assert.equal(d.verdict, undefined);
+        assert.equal(d.setCookie, undefined);
+        assert.equal(d.body, undefined);
+        assert.deepEqual(d.upstreamHeaders, [['x-cheq-decision', 'fail_open']]);
+        assert.deepEqual([...d.upstreamHeadersToRemove].sort(), [...REMOVABLE_HEADERS].sort());
+      });
+    }
+
+    it('allows when RTI does not answer within timeoutMs (fail open)', async () => {
+      const rti = new FakeRti(call => {
+        throw new RtiError('RTI_TIMEOUT', `no answer within ${call.timeoutMs} ms`);
+      });
+      const d = await decideWith(rti, {}, { timeoutMs: 25 });
+      assert.equal(onlyCall(rti).timeoutMs, 25);
+      assert.equal(d.action, 'allow');
+      assert.equal(d.failure, 'RTI_TIMEOUT');
+    });
+
+    it('fails open with INTERNAL when the RTI client throws something that is not an RtiError', async () => {
+      const rti = FakeRti.failing(new TypeError('cannot read properties of undefined'));
+      const d = await decideWith(rti);
+      assert.equal(d.action, 'allow');
+      assert.equal(d.reason, 'fail_open');
+      assert.equal(d.failure, 'INTERNAL');
+      assert.match(d.failureDetail ?? '', /cannot read properties of undefined/);
+      assert.deepEqual(d.upstreamHeaders, [['x-cheq-decision', 'fail_open']]);
+    });
+
+    it('fails open with INTERNAL when the RTI client throws synchronously', async () => {
+      const rti: RtiCheck = {
+        check() {
+          throw new Error('sync boom');
+        },
+      };
+      const d = await createDecide(coreConfig(), rti)(makeAttributes());
+      assert.equal(d.reason, 'fail_open');
+      assert.equal(d.failure, 'INTERNAL');
+    });
+  });
+
+  describe('verdicts', () => {
+    it('allows valid traffic and passes the verdict to the upstream', async () => {
+      const d = await decideWith(FakeRti.answering(VALID));
+      assert.equal(d.action, 'allow');
+      assert.equal(d.reason, 'valid');
+      assert.equal(d.httpStatus, 200);
+      assert.equal(d.rti?.outcome, 'ok');
+      assert.deepEqual(d.verdict, VALID);
+      assert.equal(d.setCookie, VALID.setCookie);
+      assert.equal(d.body, undefined);
+      assert.equal(d.failure, undefined);
+      assert.deepEqual(d.upstreamHeaders, [
+        ['x-cheq-decision', 'valid'],
+        ['x-cheq-threat-type', '0'],
+        ['x-cheq-invalid', 'false'],
+        ['x-cheq-rti-request-id', 'rti-req-1'],
+      ]);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge']);
+    });
+
+    it('removes a forged rti-request-id when RTI gives none', async () => {
+      const d = await decideWith(FakeRti.answering({ ...VALID, requestId: undefined }));
+      assert.deepEqual(d.upstreamHeaders, [
+        ['x-cheq-decision', 'valid'],
+        ['x-cheq-threat-type', '0'],
+        ['x-cheq-invalid', 'false'],
+      ]);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id', 'x-cheq-challenge']);
+    });
+
+    it('denies a blocked request with a 403 body, the cookie and no upstream headers', async () => {
+      const d = await decideWith(FakeRti.answering(invalid(2)), {
+        requestId: 'req-42',
+        headers: XHR_HEADERS,
+      });
+      assert.equal(d.action, 'deny');
+      assert.equal(d.reason, 'threat_block');
+      assert.equal(d.httpStatus, 403);
+      assert.equal(d.setCookie, VALID.setCookie);
+      assert.ok(d.body);
+      assert.equal(d.body.contentType, 'application/json');
+      assert.deepEqual(JSON.parse(d.body.text), { error: 'access_denied', requestId: 'req-42' });
+      assert.equal(d.location, undefined);
+      assert.deepEqual(d.upstreamHeaders, []);
+      assert.deepEqual(d.upstreamHeadersToRemove, []);
+    });
+
+    it('redirects a blocked navigation with the cookie and no body', async () => {
+      const d = await decideWith(
+        FakeRti.answering(invalid(10)),
+        {},
+        { redirectUrl: 'https://shop.example.com/blocked' },
+      );
+      assert.equal(d.action, 'redirect');
+      assert.equal(d.httpStatus, 302);
+      assert.equal(d.location, 'https://shop.example.com/blocked');
+      assert.equal(d.setCookie, VALID.setCookie);
+      assert.equal(d.body, undefined);
+      assert.deepEqual(d.upstreamHeaders, []);
+    });
+
+    it('denies (not redirects) a blocked XHR even with a redirect URL', async () => {
+      const d = await decideWith(
+        FakeRti.answering(invalid(10)),
+        { headers: XHR_HEADERS },
+        { redirectUrl: '/blocked' },
+      );
+      assert.equal(d.action, 'deny');
+      assert.equal(d.location, undefined);
+    });
+
+    it('tells the upstream to challenge with challenge_action allow', async () => {
+      const d = await decideWith(FakeRti.answering(invalid(14)), {}, { challengeAction: 'allow' });
+      assert.equal(d.action, 'allow');
+      assert.equal(d.reason, 'threat_challenge');
+      assert.deepEqual(d.upstreamHeaders, [
+        ['x-cheq-decision', 'threat_challenge'],
+        ['x-cheq-threat-type', '14'],
+        ['x-cheq-invalid', 'true'],
+        ['x-cheq-rti-request-id', 'rti-req-1'],
+        ['x-cheq-challenge', '1'],
+      ]);
+      assert.deepEqual(d.upstreamHeadersToRemove, []);
+    });
+
+    it('redirects a challenged navigation to the challenge URL', async () => {
+      const d = await decideWith(
+        FakeRti.answering(invalid(14)),
+        {},
+        { challengeAction: 'redirect', challengeUrl: '/challenge' },
+      );
+      assert.equal(d.action, 'redirect');
+      assert.equal(d.reason, 'threat_challenge');
+      assert.equal(d.location, '/challenge');
+    });
+
+    it('allows an unlisted invalid code and says so upstream', async () => {
+      const d = await decideWith(FakeRti.answering(invalid(19, { setCookie: undefined })));
+      assert.equal(d.action, 'allow');
+      assert.equal(d.reason, 'threat_unlisted');
+      assert.equal(d.setCookie, undefined);
+      assert.deepEqual(d.upstreamHeaders[0], ['x-cheq-decision', 'threat_unlisted']);
+    });
+
+    it('sets no upstream headers and removes none when verdict headers are off', async () => {
+      const config = { verdictHeaderNames: undefined };
+      const allowed = await decideWith(FakeRti.answering(VALID), {}, config);
+      const failed = await decideWith(
+        FakeRti.failing(new RtiError('RTI_CONNECT', 'x')),
+        {},
+        config,
+      );
+      const excluded = await decideWith(FakeRti.answering(VALID), { path: '/healthz' }, config);
+      for (const d of [allowed, failed, excluded]) {
+        assert.equal(d.action, 'allow');
+        assert.deepEqual(d.upstreamHeaders, []);
+        assert.deepEqual(d.upstreamHeadersToRemove, []);
+      }
+    });
+
+    it('uses the configured verdict header prefix', async () => {
+      const d = await decideWith(
+        FakeRti.answering(VALID),
+        {},
+        { verdictHeaderNames: verdictHeaderNames('x-bot-') },
+      );
+      assert.deepEqual(d.upstreamHeaders[0], ['x-bot-decision', 'valid']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-bot-challenge']);
+    });
+  });
+
+  describe('what RTI is told', () => {
+    it('sends the resolved request to RTI', async () => {
+      const rti = FakeRti.answering(VALID);
+      await decideWith(rti, {
+        path: '/cart/add',
+        query: 'sku=1',
+        headers: [
+          ['user-agent', 'UA'],
+          ['x-envoy-external-address', '198.51.100.9'],
+          ['cookie', 'a=1; _cheq_rti=cookie-value'],
+        ],
+        proxyClientIp: '198.51.100.9',
+      });
+      const { input } = onlyCall(rti);
+      assert.equal(input.eventType, 'add_to_cart');
+      assert.equal(input.requestUrl, 'https://shop.example.com/cart/add?sku=1');
+      assert.equal(input.clientIp, '198.51.100.9');
+      assert.equal(input.method, 'GET');
+      assert.equal(input.requestTimeMs, 1_700_000_000_500);
+      assert.deepEqual(input.headerNames, ['user-agent', 'cookie']);
+      assert.equal(input.cheqCookie, 'cookie-value');
+    });
+  });
+});

@@ -1,0 +1,325 @@
+import { strict as assert } from 'node:assert';
+import { HeaderList, type HeaderEntry } from '../../../src/core/header-list';
+import { RtiError, type RtiInput } from '../../../src/core/rti-port';
+import { parseRtiResponse, toRtiForm, type RtiCredentials } from '../../../src/rti/rti-wire';
+
+const CREDENTIALS: RtiCredentials = {
+  apiKey: 'key-123',
+  tagHash: 'tag-abc',
+  middlewareVersion: 'cheq-rti-authz_0.1.0',
+};
+
+function rtiInput(
+  overrides: Partial<RtiInput> = {},
+  headers: readonly HeaderEntry[] = [],
+): RtiInput {
+  return {
+    eventType: 'page_load',
+    host: 'shop.example.com',
+    clientIp: '203.0.113.7',
+    requestUrl: 'https://shop.example.com/p?x=1',
+    requestTimeMs: 1_700_000_000_500,
+    method: 'GET',
+    headers: new HeaderList(headers),
+    headerNames: headers.map(([name]) => name),
+    cheqCookie: undefined,
+    resourceType: 'text/html',
+    ja3: undefined,
+    channel: undefined,
+    ...overrides,
+  };
+}
+
+function formOf(input: RtiInput, credentials: RtiCredentials = CREDENTIALS): URLSearchParams {
+  return new URLSearchParams(toRtiForm(input, credentials));
+}
+
+/** Every field name once, in order; fails on a repeated field. */
+function fieldNames(form: URLSearchParams): string[] {
+  const names = [...form.keys()];
+  assert.equal(new Set(names).size, names.length, `repeated field in ${names.join(',')}`);
+  return names;
+}
+
+const HEADER_FIELDS: readonly [field: string, header: string][] = [
+  ['UserAgent', 'user-agent'],
+  ['XForwardedFor', 'x-forwarded-for'],
+  ['Referer', 'referer'],
+  ['Accept', 'accept'],
+  ['AcceptEncoding', 'accept-encoding'],
+  ['AcceptLanguage', 'accept-language'],
+  ['AcceptCharset', 'accept-charset'],
+  ['Origin', 'origin'],
+  ['XRequestedWith', 'x-requested-with'],
+  ['Connection', 'connection'],
+  ['Pragma', 'pragma'],
+  ['CacheControl', 'cache-control'],
+  ['ContentType', 'content-type'],
+  ['TrueClientIP', 'true-client-ip'],
+  ['XRealIP', 'x-real-ip'],
+  ['RemoteAddr', 'remote-addr'],
+  ['Forwarded', 'forwarded'],
+];
+
+describe('toRtiForm', () => {
+  it('sends exactly the fields that have values, with their values', () => {
+    const form = formOf(
+      rtiInput(
+        {
+          eventType: 'custom',
+          cheqCookie: 'cookie-1',
+          ja3: '771,4865,0',
+          channel: 'newsletter',
+          resourceType: 'application/json',
+        },
+        [
+          ['host', 'shop.example.com'],
+          ['user-agent', 'Mozilla/5.0'],
+          ['accept', 'application/json'],
+          ['cookie', '_cheq_rti=cookie-1'],
+        ],
+      ),
+    );
+    assert.deepEqual(fieldNames(form), [
+      'ApiKey',
+      'TagHash',
+      'EventType',
+      'ClientIP',
+      'RequestURL',
+      'RequestTime',
+      'Method',
+      'HeaderNames',
+      'Host',
+      'UserAgent',
+      'Accept',
+      'CheqCookie',
+      'ResourceType',
+      'JA3',
+      'Channel',
+      'MiddlewareVersion',
+    ]);
+    assert.deepEqual(Object.fromEntries(form), {
+      ApiKey: 'key-123',
+      TagHash: 'tag-abc',
+      EventType: 'custom',
+      ClientIP: '203.0.113.7',
+      RequestURL: 'https://shop.example.com/p?x=1',
+      RequestTime: '1700000000500',
+      Method: 'GET',
+      HeaderNames: 'host,user-agent,accept,cookie',
+      Host: 'shop.example.com',
+      UserAgent: 'Mozilla/5.0',
+      Accept: 'application/json',
+      CheqCookie: 'cookie-1',
+      ResourceType: 'application/json',
+      JA3: '771,4865,0',
+      Channel: 'newsletter',
+      MiddlewareVersion: 'cheq-rti-authz_0.1.0',
+    });
+  });
+
+  it('leaves out every empty or missing optional field', () => {
+    const form = formOf(
+      rtiInput({
+        clientIp: undefined,
+        cheqCookie: undefined,
+        ja3: undefined,
+        channel: undefined,
+        headerNames: [],
+      }),
+    );
+    assert.deepEqual(fieldNames(form), [
+      'ApiKey',
+      'TagHash',
+      'EventType',
+      'RequestURL',
+      'RequestTime',
+      'Method',
+      'Host',
+      'ResourceType',
+      'MiddlewareVersion',
+    ]);
+  });
+
+  it('leaves out a field whose value is an empty string', () => {
+    const form = formOf(
+      rtiInput({ cheqCookie: '', channel: '', ja3: '', clientIp: '' }, [
+        ['referer', ''],
+        ['user-agent', 'UA'],
+      ]),
+    );
+    for (const field of ['CheqCookie', 'Channel', 'JA3', 'ClientIP', 'Referer']) {
+      assert.equal(form.has(field), false, field);
+    }
+    assert.equal(form.get('UserAgent'), 'UA');
+  });
+
+  it('never sends the strings "undefined", "null" or "None"', () => {
+    const body = toRtiForm(
+      rtiInput({ clientIp: undefined, cheqCookie: undefined, ja3: undefined, channel: undefined }),
+      CREDENTIALS,
+    );
+    const form = new URLSearchParams(body);
+    for (const value of form.values()) {
+      assert.equal(['undefined', 'null', 'None', ''].includes(value), false, body);
+    }
+    assert.equal(/undefined|None|null/.test(body), false, body);
+  });
+
+  it('comma-joins HeaderNames in the given order', () => {
+    const form = formOf(rtiInput({ headerNames: ['host', 'cookie', 'accept', 'user-agent'] }));
+    assert.equal(form.get('HeaderNames'), 'host,cookie,accept,user-agent');
+  });
+
+  for (const [field, header] of HEADER_FIELDS) {
+    it(`maps the ${header} header to ${field}`, () => {
+      const value = `value of ${header}; with=chars&and?more`;
+      const form = formOf(rtiInput({}, [[header, value]]));
+      assert.equal(form.get(field), value);
+      const others = HEADER_FIELDS.map(([f]) => f).filter(f => f !== field);
+      for (const other of others) assert.equal(form.has(other), false, other);
+    });
+  }
+
+  it('joins a repeated header into one field value', () => {
+    const form = formOf(
+      rtiInput({}, [
+        ['x-forwarded-for', '203.0.113.7'],
+        ['x-forwarded-for', '10.0.0.1'],
+      ]),
+    );
+    assert.deepEqual(form.getAll('XForwardedFor'), ['203.0.113.7, 10.0.0.1']);
+  });
+
+  it('sends Host from the input host, not from a Host header', () => {
+    const form = formOf(rtiInput({ host: 'real.example' }, [['host', 'forged.example']]));
+    assert.deepEqual(form.getAll('Host'), ['real.example']);
+  });
+
+  it('round-trips values that need form encoding', () => {
+    const url = 'https://shop.example.com/a b?q=ü&x=1+2#';
+    const form = formOf(rtiInput({ requestUrl: url }));
+    assert.equal(form.get('RequestURL'), url);
+  });
+});
+
+describe('parseRtiResponse', () => {
+  it('reads a valid answer', () => {
+    const verdict = parseRtiResponse(
+      JSON.stringify({
+        version: 1,
+        isInvalid: true,
+        threatTypeCode: 2,
+        requestId: 'rti-123',
+        setCookie: '_cheq_rti=abc; Path=/; Max-Age=86400; SameSite=Lax',
+      }),
+    );
+    assert.deepEqual(verdict, {
+      isInvalid: true,
+      threatTypeCode: 2,
+      requestId: 'rti-123',
+      setCookie: '_cheq_rti=abc; Path=/; Max-Age=86400; SameSite=Lax',
+    });
+  });
+
+  it('reads a minimal valid answer and ignores extra fields', () => {
+    const verdict = parseRtiResponse(
+      '{"isInvalid":false,"threatTypeCode":0,"extra":{"nested":[1,2]},"version":9}',
+    );
+    assert.deepEqual(verdict, {
+      isInvalid: false,
+      threatTypeCode: 0,
+      requestId: undefined,
+      setCookie: undefined,
+    });
+    assert.equal('extra' in verdict, false);
+  });
+
+  const bad: readonly [name: string, text: string][] = [
+    ['not JSON', '<html>502 Bad Gateway</html>'],
+    ['empty', ''],
+    ['JSON null', 'null'],
+    ['a JSON string', '"ok"'],
+    ['a JSON number', '0'],
+    ['a JSON array', '[{"isInvalid":false,"threatTypeCode":0}]'],
+    ['missing threatTypeCode', '{"isInvalid":true}'],
+    ['threatTypeCode null', '{"isInvalid":true,"threatTypeCode":null}'],
+    ['threatTypeCode as a string', '{"isInvalid":true,"threatTypeCode":"2"}'],
+    ['non-integer threatTypeCode', '{"isInvalid":true,"threatTypeCode":2.5}'],
+    ['unsafe integer threatTypeCode', '{"isInvalid":true,"threatTypeCode":9007199254740993}'],
+    ['missing isInvalid', '{"threatTypeCode":0}'],
+    ['isInvalid as a string', '{"isInvalid":"false","threatTypeCode":0}'],
+    ['isInvalid as a number', '{"isInvalid":0,"threatTypeCode":0}'],
+    ['truncated JSON', '{"isInvalid":false,"threatTypeCode":'],
+  ];
+  for (const [name, text] of bad) {
+    it(`rejects ${name} with RTI_BAD_RESPONSE`, () => {
+      assert.throws(
+        () => parseRtiResponse(text),
+        (err: unknown) => err instanceof RtiError && err.code === 'RTI_BAD_RESPONSE',
+      );
+    });
+  }
+
+  it('keeps the JSON parse error as the cause', () => {
+    assert.throws(
+      () => parseRtiResponse('{'),
+      (err: unknown) => err instanceof RtiError && err.cause instanceof SyntaxError,
+    );
+  });
+
+  const unsafeCookies: readonly [string, unknown][] = [
+    ['a CR/LF (header injection)', '_cheq_rti=a\r\nLocation: https://evil.example'],
+    ['a bare LF', '_cheq_rti=a\nX: y'],
+    ['a NUL', '_cheq_rti=a\u0000'],
+    ['non-ASCII', '_cheq_rti=ü'],
+    ['an empty string', ''],
+    ['a number', 42],
+    ['an object', { value: 'x' }],
+    ['more than 4096 characters', `_cheq_rti=${'a'.repeat(4096)}`],
+  ];
+  for (const [name, setCookie] of unsafeCookies) {
+    it(`drops a setCookie with ${name} but keeps the verdict`, () => {
+      const verdict = parseRtiResponse(
+        JSON.stringify({ isInvalid: true, threatTypeCode: 2, requestId: 'r', setCookie }),
+      );
+      assert.equal(verdict.setCookie, undefined);
+      assert.equal(verdict.isInvalid, true);
+      assert.equal(verdict.threatTypeCode, 2);
+      assert.equal(verdict.requestId, 'r');
+    });
+  }
+
+  it('keeps a setCookie of exactly 4096 characters with tabs and spaces', () => {
+    const setCookie = `_cheq_rti=a;\tPath=/; ${'b'.repeat(4096 - 21)}`;
+    assert.equal(setCookie.length, 4096);
+    const verdict = parseRtiResponse(
+      JSON.stringify({ isInvalid: false, threatTypeCode: 0, setCookie }),
+    );
+    assert.equal(verdict.setCookie, setCookie);
+  });
+
+  it('drops a requestId longer than 256 characters', () => {
+    const verdict = parseRtiResponse(
+      JSON.stringify({ isInvalid: false, threatTypeCode: 0, requestId: 'r'.repeat(257) }),
+    );
+    assert.equal(verdict.requestId, undefined);
+  });
+
+  it('keeps a requestId of exactly 256 characters', () => {
+    const requestId = 'r'.repeat(256);
+    const verdict = parseRtiResponse(
+      JSON.stringify({ isInvalid: false, threatTypeCode: 0, requestId }),
+    );
+    assert.equal(verdict.requestId, requestId);
+  });
+
+  it('drops a requestId with CR/LF or that is not a string', () => {
+    for (const requestId of ['a\r\nb', 123, null]) {
+      const verdict = parseRtiResponse(
+        JSON.stringify({ isInvalid: false, threatTypeCode: 0, requestId }),
+      );
+      assert.equal(verdict.requestId, undefined, JSON.stringify(requestId));
+    }
+  });
+});
