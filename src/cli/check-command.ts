@@ -36,6 +36,10 @@ interface CheckOptions {
 }
 
 export async function checkCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(CHECK_USAGE);
+    return 0;
+  }
   let options: CheckOptions;
   try {
     options = parseCheckArgs(args);
