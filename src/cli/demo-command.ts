@@ -31,7 +31,7 @@ export async function demo(args: readonly string[]): Promise<void> {
 
 function printTryIt(grpcPort: number, metricsPort: number): void {
   const main = relative(process.cwd(), process.argv[1] ?? 'dist/main.js') || 'dist/main.js';
-  const check = `node ${main} check --target 127.0.0.1:${grpcPort} --url https://shop.example/products?id=7 --ip 203.0.113.9`;
+  const check = `node ${main} check --target 127.0.0.1:${grpcPort} --url 'https://shop.example/products?id=7' --ip 203.0.113.9`;
   const browser = `--header 'accept: text/html' --header 'sec-fetch-mode: navigate'`;
   process.stderr.write(
     [

@@ -16,36 +16,25 @@ function splitList(value: string): string[] {
     .filter(item => item !== '');
 }
 
+/** Whole numbers within [min, max]; text that is not all digits stays text and fails. */
+function integerFormat(name: string, min: number, max: number, message: string): convict.Format {
+  return {
+    name,
+    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+    validate: (value: unknown) => {
+      if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+        fail(message);
+      }
+    },
+  };
+}
+
 const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 export const FORMATS: readonly convict.Format[] = [
-  {
-    name: 'positive-int',
-    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
-    validate: (value: unknown) => {
-      if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-        fail('must be a positive integer');
-      }
-    },
-  },
-  {
-    name: 'non-negative-int',
-    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
-    validate: (value: unknown) => {
-      if (!Number.isSafeInteger(value) || (value as number) < 0) {
-        fail('must be a non-negative integer');
-      }
-    },
-  },
-  {
-    name: 'tcp-port',
-    coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
-    validate: (value: unknown) => {
-      if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > 65535) {
-        fail('must be a TCP port number (0-65535)');
-      }
-    },
-  },
+  integerFormat('positive-int', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer'),
+  integerFormat('non-negative-int', 0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer'),
+  integerFormat('tcp-port', 0, 65535, 'must be a TCP port number (0-65535)'),
   {
     name: 'bool',
     coerce: (value: string) => {
