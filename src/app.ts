@@ -4,6 +4,7 @@
 import { setTimeout } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { startGrpcServer } from './adapters/grpc/grpc-server';
+import { startHttpServer } from './adapters/http/http-server';
 import type { AppConfig } from './config/load-config';
 import { createDecide } from './core/decide';
 import type { Logger } from './observability/logger';
@@ -18,6 +19,7 @@ const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 
 export interface RunningApp {
   readonly grpcPort: number;
+  readonly httpPort: number;
   readonly metricsPort: number;
   readonly registry: Registry;
   /**
@@ -53,12 +55,23 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
     decide,
     log,
   );
+  const http = await startHttpServer(
+    {
+      host: server.host,
+      port: server.httpPort,
+      keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
+    },
+    decide,
+    metrics,
+    log,
+  );
   const ops = await startOpsServer(server.host, server.metricsPort, registry, log);
   log.info(
     {
       version: VERSION,
       mode: config.core.mode,
       grpcPort: grpc.port,
+      httpPort: http.port,
       metricsPort: ops.port,
       rtiEndpoint: config.rti.endpoint.origin,
       timeoutMs: config.core.timeoutMs,
@@ -71,12 +84,13 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
     grpc.markNotServing();
     ops.markNotReady();
     await setTimeout(server.shutdownDelayMs);
-    await grpc.shutdown(server.shutdownGraceMs);
+    await Promise.all([grpc.shutdown(server.shutdownGraceMs), http.close(server.shutdownGraceMs)]);
     await rti.close();
     await ops.close();
   };
   return {
     grpcPort: grpc.port,
+    httpPort: http.port,
     metricsPort: ops.port,
     registry,
     shutdown: () => (stopped ??= stop()),

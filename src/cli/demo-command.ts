@@ -3,7 +3,7 @@
 
 import { relative } from 'node:path';
 import { startRtiEmulator } from '../emulator/rti-emulator';
-import { serve } from './serve-command';
+import { serve, type ListeningPorts } from './serve-command';
 
 export const DEMO_CHALLENGE_URL = 'https://www.example.com/verify-you-are-human';
 
@@ -23,13 +23,13 @@ export async function demo(args: readonly string[]): Promise<void> {
   await serve(
     { env, args },
     {
-      onListening: ({ grpcPort, metricsPort }) => printTryIt(grpcPort, metricsPort),
+      onListening: ports => printTryIt(ports),
       onStopped: () => emulator.close(),
     },
   );
 }
 
-function printTryIt(grpcPort: number, metricsPort: number): void {
+function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts): void {
   const main = relative(process.cwd(), process.argv[1] ?? 'dist/main.js') || 'dist/main.js';
   const check = `node ${main} check --target 127.0.0.1:${grpcPort} --url 'https://shop.example/products?id=7' --ip 203.0.113.9`;
   const browser = `--header 'accept: text/html' --header 'sec-fetch-mode: navigate'`;
@@ -47,6 +47,10 @@ function printTryIt(grpcPort: number, metricsPort: number): void {
       '',
       '  # redirect 302 to the challenge page: "vpn" is threat type 14 (challenge group)',
       `  ${check} ${browser} --header 'user-agent: Mozilla/5.0 vpn-client'`,
+      '',
+      '  # the same through the NGINX auth_request endpoint (deny: 403)',
+      `  curl -si http://127.0.0.1:${httpPort}/api/authz/auth-request -H 'X-Original-URI: /products?id=7' \\`,
+      `    -H 'X-Original-Method: GET' -H 'X-Original-Host: shop.example' -H 'X-Real-IP: 203.0.113.9' -H 'User-Agent: price-bot/2.1'`,
       '',
       `  # metrics`,
       `  curl -s http://127.0.0.1:${metricsPort}/metrics | grep '^cheq_authz_decisions_total'`,

@@ -7,9 +7,19 @@ import { createLogger, type Logger } from '../observability/logger';
 
 export const EXIT_CONFIG_ERROR = 2;
 
+export interface ListeningPorts {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly metricsPort: number;
+}
+
 export interface ServeHooks {
   /** Called once listening, with the bound ports. */
-  readonly onListening?: (ports: { grpcPort: number; metricsPort: number }) => void;
+  readonly onListening?: (ports: {
+    grpcPort: number;
+    httpPort: number;
+    metricsPort: number;
+  }) => void;
   /** Called after the graceful stop, before the process exits. */
   readonly onStopped?: () => Promise<void>;
 }
@@ -34,7 +44,11 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
     log.flush();
     process.exit(1);
   }
-  hooks.onListening?.({ grpcPort: app.grpcPort, metricsPort: app.metricsPort });
+  hooks.onListening?.({
+    grpcPort: app.grpcPort,
+    httpPort: app.httpPort,
+    metricsPort: app.metricsPort,
+  });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

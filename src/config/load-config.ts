@@ -29,6 +29,8 @@ export interface AppConfig {
   readonly server: {
     readonly host: string;
     readonly grpcPort: number;
+    readonly httpPort: number;
+    readonly httpKeepAliveTimeoutMs: number;
     readonly metricsPort: number;
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
@@ -219,6 +221,8 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
     server: Object.freeze({
       host: s.host,
       grpcPort: s.grpc_port,
+      httpPort: s.http_port,
+      httpKeepAliveTimeoutMs: s.http_keepalive_timeout_ms,
       metricsPort: s.metrics_port,
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,

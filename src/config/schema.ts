@@ -172,6 +172,20 @@ export const schema = {
     env: 'GRPC_PORT',
     arg: 'grpc-port',
   },
+  http_port: {
+    doc: 'HTTP listener: NGINX auth_request (/api/authz/auth-request), Envoy HTTP ext_authz (/api/authz/ext-authz/...), forward auth (/api/authz/forward-auth).',
+    format: 'tcp-port',
+    default: 8080,
+    env: 'HTTP_PORT',
+    arg: 'http-port',
+  },
+  http_keepalive_timeout_ms: {
+    doc: "Idle keep-alive connections on the HTTP listener are closed after this, milliseconds. Keep it above the proxies' own idle timeout (NGINX upstream keepalive_timeout, Envoy cluster idle_timeout).",
+    format: 'positive-int',
+    default: 75_000,
+    env: 'HTTP_KEEPALIVE_TIMEOUT_MS',
+    arg: 'http-keepalive-timeout-ms',
+  },
   metrics_port: {
     doc: 'Metrics and health listener: /metrics, /healthz, /readyz. Keep it cluster-internal.',
     format: 'tcp-port',

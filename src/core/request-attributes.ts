@@ -3,8 +3,12 @@
 
 import type { HeaderList } from './header-list';
 
-/** Which adapter (and so which proxy integration) a request came through; a metric label. */
-export type Transport = 'grpc';
+/**
+ * Which adapter (and so which proxy integration) a request came through; a metric label.
+ * `grpc`: Envoy/Istio gRPC Check; `nginx`: NGINX auth_request; `envoy_http`: Envoy/Istio HTTP
+ * ext_authz; `forward_auth`: Traefik ForwardAuth, Caddy forward_auth.
+ */
+export type Transport = 'grpc' | 'nginx' | 'envoy_http' | 'forward_auth';
 
 /** Per-route settings a proxy can pass (Envoy `context_extensions`). */
 export interface RouteSettings {

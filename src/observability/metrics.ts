@@ -6,7 +6,7 @@ import type { Action, DecisionReason, FailureCause } from '../core/decision';
 import type { Transport } from '../core/request-attributes';
 import type { RtiErrorCode } from '../core/rti-port';
 
-export const TRANSPORTS: readonly Transport[] = ['grpc'];
+export const TRANSPORTS: readonly Transport[] = ['grpc', 'nginx', 'envoy_http', 'forward_auth'];
 
 /** Actions that each reason can lead to: the label sets zeroed at startup. */
 const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
@@ -110,6 +110,12 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     labelNames: ['threat_type', 'invalid'] as const,
     registers,
   });
+  const rejectedRequests = new Counter({
+    name: 'cheq_authz_rejected_requests_total',
+    help: 'HTTP requests answered 4xx without a decision (unknown path, missing or malformed control headers), by reason.',
+    labelNames: ['transport', 'reason'] as const,
+    registers,
+  });
   const buildInfo = new Gauge({
     name: 'cheq_authz_build_info',
     help: 'Version of this server and of Node.js; always 1.',
@@ -139,5 +145,6 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     rtiRequests,
     rtiDuration,
     threatTypes,
+    rejectedRequests,
   };
 }

@@ -17,6 +17,8 @@ export const TEST_API_KEY = 'test-api-key-7f3a9c';
 export interface TestService {
   readonly app: RunningApp;
   readonly grpcAddress: string;
+  /** Base URL of the HTTP listener, e.g. http://127.0.0.1:40123 */
+  readonly httpUrl: string;
   readonly metricsUrl: string;
   readonly logs: Record<string, unknown>[];
   /** Check through a client built from the upstream Envoy protos. */
@@ -36,6 +38,7 @@ export async function startService(
       CHEQ_API_ENDPOINT: rtiUrl,
       HOST: '127.0.0.1',
       GRPC_PORT: '0',
+      HTTP_PORT: '0',
       METRICS_PORT: '0',
       LOG_LEVEL: 'debug',
       ...env,
@@ -55,6 +58,7 @@ export async function startService(
   return {
     app,
     grpcAddress,
+    httpUrl: `http://127.0.0.1:${app.httpPort}`,
     metricsUrl,
     logs,
     async check(request, deadlineMs = 5000) {

@@ -35,6 +35,7 @@ describe('cheq-rti-authz process (integration)', function () {
       CHEQ_API_ENDPOINT: rti.url,
       HOST: '127.0.0.1',
       GRPC_PORT: '0',
+      HTTP_PORT: '0',
       METRICS_PORT: '0',
       ...extra,
     };
@@ -263,7 +264,11 @@ describe('cheq-rti-authz process (integration)', function () {
   });
 
   it('demo: the printed commands show allow, deny and redirect', async () => {
-    const proc = startServerProcess(['demo'], { GRPC_PORT: '0', METRICS_PORT: '0' });
+    const proc = startServerProcess(['demo'], {
+      GRPC_PORT: '0',
+      HTTP_PORT: '0',
+      METRICS_PORT: '0',
+    });
     await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
     const until = Date.now() + 5000;
     while (!proc.stderr.includes('Ctrl-C') && Date.now() < until)

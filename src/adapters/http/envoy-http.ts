@@ -1,0 +1,70 @@
+// Envoy (and Istio envoyExtAuthzHttp) HTTP ext_authz: the check arrives as the original
+// method and `path_prefix + original path`, with the headers Envoy is allowed to forward.
+// Envoy allows only on exactly 200; any other 2xx-4xx status is a deny passed to the client.
+
+import type { IncomingMessage } from 'node:http';
+import { splitPathAndQuery } from '../../core/request-attributes';
+import {
+  allowHeaders,
+  endUserHeaders,
+  headerValue,
+  reject,
+  stopHeaders,
+  validMethod,
+  validScheme,
+  writeAnswer,
+  writeDenyWithBody,
+  type HttpEndpoint,
+} from './http-endpoint';
+
+export const EXT_AUTHZ_PREFIX = '/api/authz/ext-authz';
+
+/** Envoy's own framing of the check request, not the end user's. */
+const CONTROL_HEADERS: ReadonlySet<string> = new Set(['content-length']);
+
+export const envoyHttp: HttpEndpoint = {
+  transport: 'envoy_http',
+
+  toAttributes(req: IncomingMessage, path: string) {
+    const method = validMethod(req.method);
+    if (!method) return reject(':method', 'invalid');
+    const proto = headerValue(req, 'x-forwarded-proto');
+    const scheme = proto === undefined ? 'http' : validScheme(proto);
+    if (!scheme) return reject('X-Forwarded-Proto', 'invalid');
+    const host = headerValue(req, 'host') ?? '';
+    return {
+      transport: 'envoy_http',
+      requestId: headerValue(req, 'x-request-id'),
+      method,
+      scheme,
+      host,
+      ...splitPathAndQuery(path || '/'),
+      headers: endUserHeaders(req, CONTROL_HEADERS, host),
+      proxyClientIp: headerValue(req, 'x-envoy-external-address') ?? headerValue(req, 'x-real-ip'),
+      // The socket peer is Envoy itself, not the end user.
+      peerAddress: undefined,
+      receivedAtMs: Date.now(),
+      route: {},
+    };
+  },
+
+  respond(res, decision) {
+    switch (decision.action) {
+      case 'allow': {
+        const headers = allowHeaders(decision);
+        if (decision.upstreamHeadersToRemove.length > 0) {
+          // Envoy removes these from the upstream request: forged verdicts never pass.
+          headers.push([
+            'x-envoy-auth-headers-to-remove',
+            decision.upstreamHeadersToRemove.join(', '),
+          ]);
+        }
+        return writeAnswer(res, 200, headers);
+      }
+      case 'deny':
+        return writeDenyWithBody(res, decision);
+      case 'redirect':
+        return writeAnswer(res, 302, stopHeaders(decision));
+    }
+  },
+};

@@ -1,0 +1,114 @@
+// What each HTTP integration (NGINX, Envoy HTTP mode, forward auth) provides to the one HTTP
+// listener: how to read the original request, and how to render a Decision for its proxy.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderList, type HeaderEntry } from '../../core/header-list';
+import type { Decision } from '../../core/decision';
+import type { RequestAttributes, Transport } from '../../core/request-attributes';
+
+/** A request the endpoint cannot read: answered with a 4xx and counted by `reason`. */
+export interface Rejection {
+  readonly status: 400;
+  /** Stable, bounded metric label, e.g. `missing_x_original_uri`. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface HttpEndpoint {
+  readonly transport: Transport;
+  /** @param path the request path after the endpoint's own path */
+  toAttributes(req: IncomingMessage, path: string): RequestAttributes | Rejection;
+  respond(res: ServerResponse, decision: Decision): void;
+}
+
+export function isRejection(value: RequestAttributes | Rejection): value is Rejection {
+  return 'reason' in value && 'message' in value;
+}
+
+export function reject(header: string, problem: 'missing' | 'invalid'): Rejection {
+  const name = header.toLowerCase();
+  return {
+    status: 400,
+    reason: `${problem}_${name.replace(/-/g, '_')}`,
+    message: `${problem === 'missing' ? 'missing' : 'invalid'} ${header} header`,
+  };
+}
+
+/**
+ * The end user's headers in arrival order (Node keeps the raw order), without the control
+ * headers the proxy added for us. `host` is replaced by the original host, where it stood.
+ */
+export function endUserHeaders(
+  req: IncomingMessage,
+  controlHeaders: ReadonlySet<string>,
+  originalHost: string,
+): HeaderList {
+  const raw = req.rawHeaders;
+  const entries: HeaderEntry[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (controlHeaders.has(name)) continue;
+    entries.push([name, name === 'host' ? originalHost : (raw[i + 1] as string)]);
+  }
+  return new HeaderList(entries);
+}
+
+/** One header value as Node parsed it (first value for repeated non-list headers). */
+export function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+const METHOD = /^[A-Z][A-Z-]{0,31}$/;
+const SCHEMES = new Set(['http', 'https']);
+
+export function validMethod(value: string | undefined): string | undefined {
+  const method = value?.trim().toUpperCase();
+  return method && METHOD.test(method) ? method : undefined;
+}
+
+export function validScheme(value: string | undefined): string | undefined {
+  const scheme = value?.split(',', 1)[0]?.trim().toLowerCase();
+  return scheme && SCHEMES.has(scheme) ? scheme : undefined;
+}
+
+/** First address of an X-Forwarded-For style list. */
+export function firstListItem(value: string | undefined): string | undefined {
+  return value?.split(',', 1)[0]?.trim() || undefined;
+}
+
+/** Writes a complete answer; an explicit Content-Length keeps proxy connections reusable. */
+export function writeAnswer(
+  res: ServerResponse,
+  status: number,
+  headers: readonly (readonly [string, string])[],
+  body = '',
+): void {
+  const length = Buffer.byteLength(body);
+  res.statusCode = status;
+  for (const [name, value] of headers) res.setHeader(name, value);
+  res.setHeader('content-length', length);
+  res.end(length > 0 ? body : undefined);
+}
+
+/** Headers every deny or redirect carries: no caching, the CHEQ cookie, the target. */
+export function stopHeaders(decision: Decision): [string, string][] {
+  const headers: [string, string][] = [['cache-control', 'no-store']];
+  if (decision.location) headers.push(['location', decision.location]);
+  if (decision.setCookie) headers.push(['set-cookie', decision.setCookie]);
+  return headers;
+}
+
+/** A 403 with the body the client asked for (a proxy that shows it to the end user). */
+export function writeDenyWithBody(res: ServerResponse, decision: Decision): void {
+  const headers = stopHeaders(decision);
+  if (decision.body) headers.push(['content-type', decision.body.contentType]);
+  writeAnswer(res, 403, headers, decision.body?.text);
+}
+
+/** Verdict headers for the upstream, and the CHEQ cookie, on allow. */
+export function allowHeaders(decision: Decision): [string, string][] {
+  const headers: [string, string][] = decision.upstreamHeaders.map(([k, v]) => [k, v]);
+  if (decision.setCookie) headers.push(['set-cookie', decision.setCookie]);
+  return headers;
+}

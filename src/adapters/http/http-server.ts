@@ -1,0 +1,118 @@
+// The HTTP listener (HTTP_PORT): NGINX auth_request, Envoy HTTP ext_authz and forward-auth
+// endpoints onto the decision core. Node's own http server: no framework on the hot path.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Decide } from '../../core/decide';
+import type { Logger } from '../../observability/logger';
+import type { Metrics } from '../../observability/metrics';
+import { envoyHttp, EXT_AUTHZ_PREFIX } from './envoy-http';
+import { forwardAuth, FORWARD_AUTH_PATH } from './forward-auth';
+import { isRejection, writeAnswer, type HttpEndpoint } from './http-endpoint';
+import { AUTH_REQUEST_PATH, nginxAuthRequest } from './nginx-auth-request';
+
+/** Above Envoy's 60 KiB default request-header limit: Node's 16 KiB would answer 431. */
+export const MAX_HEADER_BYTES = 96 * 1024;
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Longer than the proxies' idle timeouts (NGINX keepalive_timeout 60 s), or races reset. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+export interface RunningHttpServer {
+  readonly port: number;
+  /**
+   * Stops accepting, answers what is in flight (closing each connection after its answer),
+   * and cuts what is left after graceMs.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** The endpoint for a request target, and the original path it carries (Envoy HTTP mode). */
+function route(url: string): { endpoint: HttpEndpoint; path: string } | undefined {
+  const pathEnd = url.indexOf('?');
+  const path = pathEnd < 0 ? url : url.slice(0, pathEnd);
+  if (path === AUTH_REQUEST_PATH) return { endpoint: nginxAuthRequest, path: '' };
+  if (path === FORWARD_AUTH_PATH) return { endpoint: forwardAuth, path: '' };
+  if (path === EXT_AUTHZ_PREFIX || path.startsWith(`${EXT_AUTHZ_PREFIX}/`)) {
+    return { endpoint: envoyHttp, path: url.slice(EXT_AUTHZ_PREFIX.length) };
+  }
+  return undefined;
+}
+
+export async function startHttpServer(
+  options: HttpServerOptions,
+  decide: Decide,
+  metrics: Metrics,
+  log: Logger,
+): Promise<RunningHttpServer> {
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      // Counted from a request's first byte, so idle keep-alive connections are unaffected.
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+    },
+    (req, res) => handle(req, res),
+  );
+
+  let closing = false;
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    if (closing) res.setHeader('connection', 'close');
+    const target = route(req.url ?? '/');
+    if (!target) {
+      metrics.rejectedRequests.inc({ transport: 'http', reason: 'not_found' });
+      writeAnswer(res, 404, [['content-type', 'text/plain']], 'not found\n');
+      return;
+    }
+    const { endpoint, path } = target;
+    const fallback = (err: unknown): void => {
+      log.error(
+        { err, transport: endpoint.transport },
+        'check failed outside the decision core; allowing',
+      );
+      if (!res.headersSent) writeAnswer(res, 200, []);
+    };
+    try {
+      const attrs = endpoint.toAttributes(req, path);
+      if (isRejection(attrs)) {
+        metrics.rejectedRequests.inc({ transport: endpoint.transport, reason: attrs.reason });
+        log.debug({ transport: endpoint.transport, reason: attrs.reason }, attrs.message);
+        writeAnswer(res, attrs.status, [['content-type', 'text/plain']], `${attrs.message}\n`);
+        return;
+      }
+      const cancel = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) cancel.abort();
+      });
+      decide(attrs, { signal: cancel.signal })
+        .then(decision => endpoint.respond(res, decision))
+        .catch(fallback);
+    } catch (err: unknown) {
+      fallback(err);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close(graceMs) {
+      closing = true;
+      return new Promise(resolve => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

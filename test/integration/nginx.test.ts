@@ -1,0 +1,274 @@
+// End to end through a real NGINX with the shipped deploy/nginx files: NGINX → our HTTP
+// listener → fake RTI, in front of a tiny upstream app that records what reaches it.
+
+import { strict as assert } from 'node:assert';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import {
+  DEPLOY_NGINX,
+  findNginx,
+  nginxTest,
+  privateRunDirectives,
+  SHIPPED_FILES,
+  startNginx,
+  type RunningNginx,
+} from '../helpers/nginx';
+import { startService, type TestService } from '../helpers/start-service';
+
+const NGINX = findNginx();
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, res => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The protected application: records the headers of every request that reaches it. */
+class UpstreamApp {
+  readonly seen: IncomingHttpHeaders[] = [];
+  private readonly server: Server = createServer((req, res) => {
+    this.seen.push(req.headers);
+    const status = req.url === '/app-error' ? 502 : 200;
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(`app ${req.url ?? ''}`);
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise(resolve => this.server.close(resolve));
+  }
+}
+
+const BROWSER = {
+  'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
+  Accept: 'text/html,application/xhtml+xml',
+  'Sec-Fetch-Mode': 'navigate',
+};
+const COOKIE = '_cheq_rti=fake-cookie; Path=/; Max-Age=3600';
+
+describe('NGINX auth_request with the shipped config (real NGINX)', function () {
+  this.timeout(20_000);
+  let rti: FakeRti;
+  let service: TestService;
+  let app: UpstreamApp;
+  let nginx: RunningNginx;
+  let appAddress: string;
+
+  before(async function () {
+    if (!NGINX) {
+      if (process.env['CI']) throw new Error('nginx is required in CI (apt-get install nginx)');
+      console.warn('    nginx not installed: NGINX tests skipped (apt-get install nginx)');
+      this.skip();
+    }
+    rti = await FakeRti.start();
+    rti.behaviour = form => {
+      const ua = form.get('UserAgent') ?? '';
+      if (ua.includes('bot')) return verdict({ isInvalid: true, threatTypeCode: 2 });
+      if (ua.includes('vpn')) return verdict({ isInvalid: true, threatTypeCode: 14 });
+      if (ua.includes('slow')) return { kind: 'hang' };
+      return verdict({});
+    };
+    service = await startService(rti.url, {
+      CHEQ_MODE: 'blocking',
+      CHEQ_TIMEOUT_MS: '100',
+      CHEQ_URI_EXCLUSION: '/excluded',
+      CHEQ_CHALLENGE_ACTION: 'redirect',
+      CHEQ_CHALLENGE_URL: 'https://www.example.com/challenge?from=nginx',
+    });
+    app = new UpstreamApp();
+    appAddress = await app.start();
+    nginx = await startNginx(NGINX, `127.0.0.1:${service.app.httpPort}`, appAddress);
+  });
+  after(async () => {
+    await nginx?.stop();
+    await service?.close();
+    await app?.close();
+    await rti?.close();
+  });
+  beforeEach(() => {
+    if (rti) rti.calls.length = 0;
+    if (app) app.seen.length = 0;
+  });
+
+  it('passes nginx -t on the shipped example configuration', () => {
+    const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-t-'));
+    try {
+      mkdirSync(join(prefix, 'logs'));
+      mkdirSync(join(prefix, 'cheq-authz'));
+      for (const file of SHIPPED_FILES) {
+        copyFileSync(join(DEPLOY_NGINX, file), join(prefix, 'cheq-authz', file));
+      }
+      const example = readFileSync(join(DEPLOY_NGINX, 'example.conf'), 'utf8')
+        .replaceAll('/etc/nginx/cheq-authz/', `${prefix}/cheq-authz/`)
+        .replace(
+          'events {}',
+          `${privateRunDirectives(prefix).main.replace('daemon off;\n', '')}events {}`,
+        )
+        .replace('http {', `http {\n${privateRunDirectives(prefix).http}`);
+      writeFileSync(join(prefix, 'example.conf'), example);
+      const result = nginxTest(NGINX!, prefix, join(prefix, 'example.conf'));
+      assert.ok(result.ok, result.output);
+      assert.match(result.output, /syntax is ok/);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a valid visitor; the app sees the verdict; the browser gets the cookie', async () => {
+    const answer = await get(`${nginx.url}/products?id=7`, BROWSER);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'app /products?id=7');
+    assert.deepEqual(answer.headers['set-cookie'], [COOKIE]);
+    const seen = app.seen[0]!;
+    assert.equal(seen['x-cheq-decision'], 'valid');
+    assert.equal(seen['x-cheq-threat-type'], '0');
+    assert.equal(seen['x-cheq-invalid'], 'false');
+    assert.equal(seen['x-cheq-rti-request-id'], 'rti-req-1');
+    assert.equal(seen['x-cheq-challenge'], undefined);
+    const form = rti.calls[0]!.form;
+    assert.equal(form.get('RequestURL'), 'http://127.0.0.1/products?id=7', '$host: no port');
+    assert.equal(form.get('ClientIP'), '127.0.0.1');
+    assert.equal(form.get('UserAgent'), BROWSER['User-Agent']);
+  });
+
+  it('denies a bot with 403 and the cookie; the app is never called', async () => {
+    const answer = await get(`${nginx.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
+    assert.equal(answer.status, 403);
+    assert.deepEqual(answer.headers['set-cookie'], [COOKIE]);
+    assert.equal(answer.headers['cache-control'], 'no-store');
+    assert.equal(app.seen.length, 0);
+  });
+
+  it('redirects with 302 to the configured Location', async () => {
+    const answer = await get(`${nginx.url}/`, { ...BROWSER, 'User-Agent': 'Mozilla/5.0 vpn' });
+    assert.equal(answer.status, 302);
+    assert.equal(answer.headers['location'], 'https://www.example.com/challenge?from=nginx');
+    assert.deepEqual(answer.headers['set-cookie'], [COOKIE]);
+    assert.equal(app.seen.length, 0);
+  });
+
+  it('serves an excluded path without calling RTI', async () => {
+    const answer = await get(`${nginx.url}/excluded`, { ...BROWSER, 'User-Agent': 'price-bot' });
+    assert.equal(answer.status, 200);
+    assert.equal(rti.calls.length, 0);
+    assert.equal(app.seen[0]?.['x-cheq-decision'], 'excluded');
+  });
+
+  it('serves the visitor within the timeout when RTI hangs', async () => {
+    const started = Date.now();
+    const answer = await get(`${nginx.url}/slow`, { ...BROWSER, 'User-Agent': 'slow-client' });
+    const elapsed = Date.now() - started;
+    assert.equal(answer.status, 200);
+    assert.ok(elapsed < 250, `served after ${elapsed} ms`);
+    assert.equal(app.seen[0]?.['x-cheq-decision'], 'fail_open');
+  });
+
+  it('never lets forged verdict headers from the client reach the app', async () => {
+    const forged = {
+      'X-Cheq-Decision': 'forged',
+      'X-Cheq-Threat-Type': 'forged',
+      'X-Cheq-Invalid': 'forged',
+      'X-Cheq-Rti-Request-Id': 'forged',
+      'X-Cheq-Challenge': 'forged',
+    };
+    await get(`${nginx.url}/`, { ...BROWSER, ...forged });
+    await get(`${nginx.url}/excluded`, { ...BROWSER, ...forged });
+    assert.equal(app.seen.length, 2);
+    for (const seen of app.seen) {
+      for (const name of Object.keys(forged)) {
+        assert.notEqual(seen[name.toLowerCase()], 'forged', name);
+      }
+    }
+    assert.equal(app.seen[0]!['x-cheq-decision'], 'valid');
+    assert.equal(app.seen[1]!['x-cheq-decision'], 'excluded');
+  });
+
+  it("passes the app's own 5xx through: not mistaken for an authz failure", async () => {
+    const answer = await get(`${nginx.url}/app-error`, BROWSER);
+    assert.equal(answer.status, 502);
+    assert.equal(answer.body, 'app /app-error');
+    assert.equal(rti.calls.length, 1);
+  });
+
+  it('reuses one keep-alive connection to the authz service (Content-Length: 0 answers)', async () => {
+    let connections = 0;
+    const counter = createTcpServer(client => {
+      connections++;
+      const upstream = connect(service.app.httpPort, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>(resolve => counter.listen(0, '127.0.0.1', resolve));
+    const counted = await startNginx(
+      NGINX!,
+      `127.0.0.1:${(counter.address() as AddressInfo).port}`,
+      appAddress,
+    );
+    try {
+      for (let i = 0; i < 20; i++) {
+        const bot = i % 2 === 1;
+        const answer = await get(
+          `${counted.url}/`,
+          bot ? { ...BROWSER, 'User-Agent': 'bot' } : BROWSER,
+        );
+        assert.equal(answer.status, bot ? 403 : 200);
+      }
+      assert.equal(connections, 1);
+    } finally {
+      await counted.stop();
+      counter.close();
+    }
+  });
+
+  it('still serves the site when the authz service is slow', async () => {
+    const sockets: Socket[] = [];
+    const blackHole = createTcpServer(socket => sockets.push(socket));
+    await new Promise<void>(resolve => blackHole.listen(0, '127.0.0.1', resolve));
+    const slowAuthz = `127.0.0.1:${(blackHole.address() as AddressInfo).port}`;
+    const second = await startNginx(NGINX!, slowAuthz, appAddress);
+    try {
+      const started = Date.now();
+      const answer = await get(`${second.url}/`, BROWSER);
+      const elapsed = Date.now() - started;
+      assert.equal(answer.status, 200);
+      assert.ok(elapsed >= 250 && elapsed < 600, `served after ${elapsed} ms`);
+      assert.equal(app.seen[0]?.['x-cheq-decision'], undefined);
+    } finally {
+      await second.stop();
+      for (const socket of sockets) socket.destroy();
+      blackHole.close();
+    }
+  });
+
+  it('still serves the site when the authz service is stopped (fail open)', async () => {
+    await service.app.shutdown();
+    const answer = await get(`${nginx.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'app /products');
+    assert.equal(app.seen[0]?.['x-cheq-decision'], undefined);
+    assert.match(nginx.errorLog(), /connect\(\) failed \(111: Connection refused\)/);
+  });
+});
