@@ -33,7 +33,11 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
   for (const warning of config.warnings) log.warn(warning);
 
   const registry = new Registry();
-  const metrics = createMetrics(registry, { version: VERSION });
+  const metrics = createMetrics(registry, {
+    version: VERSION,
+    mode: config.core.mode,
+    rtiTimeoutMs: config.core.timeoutMs,
+  });
   const rti = new RtiClient({
     endpoint: config.rti.endpoint,
     apiKey: config.rti.apiKey,

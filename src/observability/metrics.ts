@@ -54,7 +54,14 @@ export const threatTypeLabel = (code: number): string =>
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(registry: Registry, build: { version: string }) {
+/** What the dashboards and alerts compare against: the configured budget and mode. */
+export interface MetricsSettings {
+  readonly version: string;
+  readonly mode: 'monitoring' | 'blocking';
+  readonly rtiTimeoutMs: number;
+}
+
+export function createMetrics(registry: Registry, settings: MetricsSettings) {
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
 
@@ -122,7 +129,21 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     labelNames: ['version', 'node_version'] as const,
     registers,
   });
-  buildInfo.set({ version: build.version, node_version: process.version }, 1);
+  buildInfo.set({ version: settings.version, node_version: process.version }, 1);
+  const rtiTimeout = new Gauge({
+    name: 'cheq_authz_rti_timeout_seconds',
+    help: 'Configured RTI time budget (timeout_ms), for comparing RTI latency against it.',
+    registers,
+  });
+  rtiTimeout.set(settings.rtiTimeoutMs / 1000);
+  const mode = new Gauge({
+    name: 'cheq_authz_mode',
+    help: 'Configured mode: 1 for the active one (monitoring or blocking), 0 for the other.',
+    labelNames: ['mode'] as const,
+    registers,
+  });
+  mode.set({ mode: 'monitoring' }, settings.mode === 'monitoring' ? 1 : 0);
+  mode.set({ mode: 'blocking' }, settings.mode === 'blocking' ? 1 : 0);
 
   for (const transport of TRANSPORTS) {
     for (const [action, reason] of DECISION_LABELS) decisions.inc({ transport, action, reason }, 0);

@@ -518,6 +518,8 @@ describe('gRPC ext_authz Check (integration)', function () {
         'cheq_authz_rti_request_duration_seconds_bucket',
         'cheq_authz_threat_types_total',
         'cheq_authz_build_info',
+        'cheq_authz_rti_timeout_seconds',
+        'cheq_authz_mode',
         'process_cpu_seconds_total',
         'process_resident_memory_bytes',
         'nodejs_eventloop_lag_seconds',
