@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# cheq-rti-authz: Envoy/Istio ext_authz and NGINX auth_request server for CHEQ RTI.
+#   docker build -t cheq-rti-authz:0.1.0 .
+#   docker run --read-only -p 9001:9001 -p 8080:8080 -p 9464:9464 \
+#     -e CHEQ_API_KEY_FILE=/run/secrets/cheq-api-key -e CHEQ_TAG_HASH=... \
+#     -e CHEQ_API_ENDPOINT=https://rti-global.cheqzone.com cheq-rti-authz:0.1.0
+# Pin NODE_IMAGE by digest in production builds (node:20-alpine@sha256:...).
+ARG NODE_IMAGE=node:20-alpine
+
+# --- build: dev dependencies and the TypeScript compiler, then production dependencies only
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY proto ./proto
+COPY src ./src
+RUN npm run build:dist && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+# --- runtime: compiled code, production node_modules, our protos; nothing else
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/proto ./proto
+# The image's unprivileged user (uid 1000); nothing is written at run time, so the root
+# filesystem can be read-only.
+USER node
+# gRPC ext_authz + health, HTTP endpoints (NGINX, Envoy HTTP, forward auth), metrics + health.
+EXPOSE 9001 8080 9464
+HEALTHCHECK --interval=10s --timeout=2s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Exec form: node is PID 1 and receives SIGTERM itself; it handles it (graceful drain).
+ENTRYPOINT ["node", "dist/main.js"]
