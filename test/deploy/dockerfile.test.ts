@@ -11,6 +11,7 @@ import { schema } from '../../src/config/schema';
 import { emulateBuild, parseDockerfile, type StageResult } from '../helpers/dockerfile';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti } from '../helpers/fake-rti-server';
+import { loopbackSettings } from '../helpers/start-service';
 import { createUpstreamAuthorizationClient, upstreamCheck } from '../helpers/upstream-protos';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -90,13 +91,7 @@ describe('Dockerfile (its steps performed without Docker)', function () {
       env: {
         PATH: process.env['PATH'] ?? '',
         ...image.env,
-        CHEQ_API_KEY: 'image-test-key',
-        CHEQ_TAG_HASH: 'tag',
-        CHEQ_API_ENDPOINT: rti.url,
-        HOST: '127.0.0.1',
-        GRPC_PORT: '0',
-        HTTP_PORT: '0',
-        METRICS_PORT: '0',
+        ...loopbackSettings(rti.url),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

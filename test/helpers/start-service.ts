@@ -14,6 +14,19 @@ import type { CheckResponse__Output } from '../../src/generated/envoy/service/au
 
 export const TEST_API_KEY = 'test-api-key-7f3a9c';
 
+/** Settings for a server on loopback with OS-chosen ports, asking the RTI at `rtiUrl`. */
+export function loopbackSettings(rtiUrl: string, apiKey = TEST_API_KEY): Record<string, string> {
+  return {
+    CHEQ_API_KEY: apiKey,
+    CHEQ_TAG_HASH: 'test-tag-hash',
+    CHEQ_API_ENDPOINT: rtiUrl,
+    HOST: '127.0.0.1',
+    GRPC_PORT: '0',
+    HTTP_PORT: '0',
+    METRICS_PORT: '0',
+  };
+}
+
 export interface TestService {
   readonly app: RunningApp;
   readonly grpcAddress: string;
@@ -32,17 +45,7 @@ export async function startService(
   env: Readonly<Record<string, string>> = {},
 ): Promise<TestService> {
   const config = loadConfig({
-    env: {
-      CHEQ_API_KEY: TEST_API_KEY,
-      CHEQ_TAG_HASH: 'test-tag-hash',
-      CHEQ_API_ENDPOINT: rtiUrl,
-      HOST: '127.0.0.1',
-      GRPC_PORT: '0',
-      HTTP_PORT: '0',
-      METRICS_PORT: '0',
-      LOG_LEVEL: 'debug',
-      ...env,
-    },
+    env: { ...loopbackSettings(rtiUrl), LOG_LEVEL: 'debug', ...env },
     args: [],
   });
   const logs: Record<string, unknown>[] = [];

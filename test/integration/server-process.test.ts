@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { runMain, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { loopbackSettings } from '../helpers/start-service';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
 import { createUpstreamAuthorizationClient, upstreamCheck } from '../helpers/upstream-protos';
 
@@ -29,16 +30,7 @@ describe('cheq-rti-authz process (integration)', function () {
   beforeEach(() => rti.reset());
 
   function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      CHEQ_API_KEY: KEY,
-      CHEQ_TAG_HASH: 'tag',
-      CHEQ_API_ENDPOINT: rti.url,
-      HOST: '127.0.0.1',
-      GRPC_PORT: '0',
-      HTTP_PORT: '0',
-      METRICS_PORT: '0',
-      ...extra,
-    };
+    return { ...loopbackSettings(rti.url, KEY), ...extra };
   }
 
   async function startServer(env: Record<string, string> = {}): Promise<{
