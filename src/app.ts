@@ -11,6 +11,8 @@ import type { Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { observeDecisions } from './observability/observe-decisions';
 import { startOpsServer } from './observability/ops-server';
+import { CircuitBreaker } from './rti/circuit-breaker';
+import { CircuitBreakingRti } from './rti/circuit-breaking-rti';
 import { RtiClient } from './rti/rti-client';
 import { PACKAGE_NAME, VERSION } from './version';
 
@@ -33,19 +35,33 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
   for (const warning of config.warnings) log.warn(warning);
 
   const registry = new Registry();
-  const metrics = createMetrics(registry, {
-    version: VERSION,
-    mode: config.core.mode,
-    rtiTimeoutMs: config.core.timeoutMs,
-  });
-  const rti = new RtiClient({
+  const rtiClient = new RtiClient({
     endpoint: config.rti.endpoint,
     apiKey: config.rti.apiKey,
     tagHash: config.rti.tagHash,
     connections: config.rti.connections,
     maxResponseBytes: MAX_RTI_RESPONSE_BYTES,
+    maxInFlight: config.rti.maxInFlight,
     middlewareVersion: `${PACKAGE_NAME}_${VERSION}`,
   });
+  const { circuit } = config.rti;
+  const breaker =
+    circuit &&
+    new CircuitBreaker({
+      ...circuit,
+      onStateChange(state, previous) {
+        metrics.setCircuitState(state);
+        const fields = { state, previous, openMs: circuit.openMs };
+        if (state === 'closed') log.info(fields, 'RTI circuit closed: calling RTI again');
+        else log.warn(fields, `RTI circuit ${state}`);
+      },
+    });
+  const rti = breaker ? new CircuitBreakingRti(rtiClient, breaker) : rtiClient;
+  const metrics = createMetrics(
+    registry,
+    { version: VERSION, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs },
+    () => ({ inFlight: rtiClient.inFlight, pool: rtiClient.poolStats }),
+  );
   const decide = observeDecisions(createDecide(config.core, rti), metrics, log);
 
   const { server } = config;
@@ -55,6 +71,7 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
       port: server.grpcPort,
       keepaliveTimeMs: server.grpcKeepaliveTimeMs,
       maxConnectionAgeMs: server.grpcMaxConnectionAgeMs,
+      tls: server.grpcTls,
     },
     decide,
     log,
@@ -75,6 +92,7 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
       version: VERSION,
       mode: config.core.mode,
       grpcPort: grpc.port,
+      grpcSecurity: grpc.security,
       httpPort: http.port,
       metricsPort: ops.port,
       rtiEndpoint: config.rti.endpoint.origin,
@@ -89,7 +107,7 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
     ops.markNotReady();
     await setTimeout(server.shutdownDelayMs);
     await Promise.all([grpc.shutdown(server.shutdownGraceMs), http.close(server.shutdownGraceMs)]);
-    await rti.close();
+    await rtiClient.close();
     await ops.close();
   };
   return {

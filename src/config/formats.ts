@@ -36,6 +36,16 @@ export const FORMATS: readonly convict.Format[] = [
   integerFormat('non-negative-int', 0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer'),
   integerFormat('tcp-port', 0, 65535, 'must be a TCP port number (0-65535)'),
   {
+    name: 'ratio',
+    coerce: (value: string) =>
+      /^\s*(0|1)?(\.\d+)?\s*$/.test(value) && value.trim() !== '' ? Number(value) : value,
+    validate: (value: unknown) => {
+      if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
+        fail('must be a number greater than 0 and at most 1');
+      }
+    },
+  },
+  {
     name: 'bool',
     coerce: (value: string) => {
       const v = value.trim().toLowerCase();

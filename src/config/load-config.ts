@@ -9,6 +9,7 @@ import { PathMap, PathPatternList } from '../core/path-pattern';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { schema, type Settings } from './schema';
+import { grpcTlsConfigOf, grpcTlsProblems, type GrpcTlsConfig } from './tls-files';
 
 export const KNOWN_RTI_ENDPOINTS: readonly string[] = [
   'https://rti-us-east-1.cheqzone.com',
@@ -25,6 +26,11 @@ export interface AppConfig {
     readonly apiKey: string;
     readonly tagHash: string;
     readonly connections: number;
+    readonly maxInFlight: number;
+    /** Undefined when the circuit breaker is turned off. */
+    readonly circuit:
+      | { readonly failureRatio: number; readonly minCalls: number; readonly openMs: number }
+      | undefined;
   };
   readonly server: {
     readonly host: string;
@@ -34,6 +40,8 @@ export interface AppConfig {
     readonly metricsPort: number;
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
+    /** Undefined: the gRPC listener is plaintext. */
+    readonly grpcTls: GrpcTlsConfig | undefined;
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
@@ -90,6 +98,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   const settings = config.getProperties();
   const apiKey = resolveApiKey(settings, problems);
   problems.push(...crossFieldProblems(settings));
+  problems.push(...grpcTlsProblems(settings));
   if (problems.length > 0) throw new ConfigError(problems);
   return buildAppConfig(settings, apiKey);
 }
@@ -217,6 +226,14 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       apiKey,
       tagHash: s.tag_hash.trim(),
       connections: s.rti_connections,
+      maxInFlight: s.rti_max_in_flight,
+      circuit: s.rti_circuit_breaker
+        ? {
+            failureRatio: s.rti_circuit_failure_ratio,
+            minCalls: s.rti_circuit_min_calls,
+            openMs: s.rti_circuit_open_ms,
+          }
+        : undefined,
     }),
     server: Object.freeze({
       host: s.host,
@@ -226,6 +243,7 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       metricsPort: s.metrics_port,
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
+      grpcTls: grpcTlsConfigOf(s),
       shutdownDelayMs: s.shutdown_delay_ms,
       shutdownGraceMs: s.shutdown_grace_ms,
     }),

@@ -10,7 +10,13 @@ import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
 import { applyPolicy, type PolicyConfig } from './policy';
 import type { RequestAttributes } from './request-attributes';
-import { RtiError, type RtiCheck, type RtiErrorCode, type RtiVerdict } from './rti-port';
+import {
+  isRtiSkip,
+  RtiError,
+  type RtiCallErrorCode,
+  type RtiCheck,
+  type RtiVerdict,
+} from './rti-port';
 import { upstreamVerdictHeaders, type VerdictHeaderNames } from './verdict-headers';
 
 export interface CoreConfig extends PolicyConfig, RtiInputConfig {
@@ -53,9 +59,11 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now):
       } catch (err: unknown) {
         const durationMs = performance.now() - started;
         if (!(err instanceof RtiError)) throw err;
-        return failOpen(err.code, mode, attrs, {
+        const { code } = err;
+        return failOpen(code, mode, attrs, {
           eventType,
-          rti: { outcome: err.code, durationMs },
+          // A skipped call (circuit open, overloaded) is no RTI call: nothing to time.
+          ...(isRtiSkip(code) ? {} : { rti: { outcome: code, durationMs } }),
           failureDetail: err.message,
         });
       }
@@ -133,7 +141,7 @@ interface DecisionExtra {
   readonly would?: Decision['would'];
   readonly failure?: FailureCause;
   readonly failureDetail?: string;
-  readonly rti?: { readonly outcome: 'ok' | RtiErrorCode; readonly durationMs: number };
+  readonly rti?: { readonly outcome: 'ok' | RtiCallErrorCode; readonly durationMs: number };
 }
 
 function routeMode(attrs: RequestAttributes): Mode | undefined {

@@ -1,7 +1,7 @@
 // Decision values: what the core answers for one request, whatever the transport.
 // Built only through the functions below so their invariants live in one place.
 
-import type { RtiErrorCode, RtiVerdict } from './rti-port';
+import type { RtiCallErrorCode, RtiErrorCode, RtiVerdict } from './rti-port';
 
 export type Action = 'allow' | 'deny' | 'redirect';
 export type Mode = 'monitoring' | 'blocking';
@@ -49,7 +49,7 @@ export interface Decision {
   /** Human-readable detail of the failure, for logs only (never a metric label). */
   readonly failureDetail?: string;
   /** The RTI call, when one was made: outcome and wall time. */
-  readonly rti?: { readonly outcome: 'ok' | RtiErrorCode; readonly durationMs: number };
+  readonly rti?: { readonly outcome: 'ok' | RtiCallErrorCode; readonly durationMs: number };
 }
 
 const STATUS: Record<Action, 200 | 302 | 403> = { allow: 200, deny: 403, redirect: 302 };

@@ -39,9 +39,18 @@ export interface RtiCheck {
   check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict>;
 }
 
-/** Stable failure codes: log field and (lower-cased, without prefix) metric label. */
-export type RtiErrorCode =
+/** How a call made to RTI failed: a stable code, log field and metric label. */
+export type RtiCallErrorCode =
   'RTI_TIMEOUT' | 'RTI_CONNECT' | 'RTI_HTTP_STATUS' | 'RTI_BAD_RESPONSE' | 'RTI_ABORTED';
+
+/** Why RTI was not called at all: its circuit is open, or too many calls are in flight. */
+export type RtiSkipCode = 'RTI_CIRCUIT_OPEN' | 'RTI_OVERLOADED';
+
+export type RtiErrorCode = RtiCallErrorCode | RtiSkipCode;
+
+export function isRtiSkip(code: RtiErrorCode): code is RtiSkipCode {
+  return code === 'RTI_CIRCUIT_OPEN' || code === 'RTI_OVERLOADED';
+}
 
 export class RtiError extends Error {
   override readonly name = 'RtiError';

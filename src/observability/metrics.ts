@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Action, DecisionReason, FailureCause } from '../core/decision';
 import type { Transport } from '../core/request-attributes';
-import type { RtiErrorCode } from '../core/rti-port';
+import type { RtiCallErrorCode } from '../core/rti-port';
 
 export const TRANSPORTS: readonly Transport[] = ['grpc', 'nginx', 'envoy_http', 'forward_auth'];
 
@@ -23,7 +23,7 @@ const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
   ['redirect', 'threat_challenge'],
 ];
 
-const RTI_RESULTS: Record<'ok' | RtiErrorCode, string> = {
+const RTI_RESULTS: Record<'ok' | RtiCallErrorCode, string> = {
   ok: 'ok',
   RTI_TIMEOUT: 'timeout',
   RTI_CONNECT: 'connect_error',
@@ -38,6 +38,8 @@ const FAIL_OPEN_CAUSES: Record<FailureCause, string> = {
   RTI_HTTP_STATUS: 'rti_http_status',
   RTI_BAD_RESPONSE: 'rti_bad_response',
   RTI_ABORTED: 'cancelled',
+  RTI_CIRCUIT_OPEN: 'rti_circuit_open',
+  RTI_OVERLOADED: 'rti_overloaded',
   NO_TIME_BUDGET: 'no_time_budget',
   INTERNAL: 'internal_error',
 };
@@ -47,7 +49,7 @@ const KNOWN_THREAT_TYPES = new Set([
   0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21,
 ]);
 
-export const rtiResultLabel = (outcome: 'ok' | RtiErrorCode): string => RTI_RESULTS[outcome];
+export const rtiResultLabel = (outcome: 'ok' | RtiCallErrorCode): string => RTI_RESULTS[outcome];
 export const failOpenCauseLabel = (cause: FailureCause): string => FAIL_OPEN_CAUSES[cause];
 export const threatTypeLabel = (code: number): string =>
   KNOWN_THREAT_TYPES.has(code) ? String(code) : 'other';
@@ -61,7 +63,19 @@ export interface MetricsSettings {
   readonly rtiTimeoutMs: number;
 }
 
-export function createMetrics(registry: Registry, settings: MetricsSettings) {
+/** Live readings of the RTI client, taken at scrape time. */
+export interface RtiReadings {
+  readonly inFlight: number;
+  readonly pool: Readonly<Record<'connected' | 'free' | 'pending' | 'running', number>>;
+}
+
+export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+
+export function createMetrics(
+  registry: Registry,
+  settings: MetricsSettings,
+  readRti: () => RtiReadings,
+) {
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
 
@@ -123,6 +137,33 @@ export function createMetrics(registry: Registry, settings: MetricsSettings) {
     labelNames: ['transport', 'reason'] as const,
     registers,
   });
+  new Gauge({
+    name: 'cheq_authz_rti_in_flight',
+    help: 'RTI calls in flight (bounded by rti_max_in_flight).',
+    registers,
+    collect() {
+      this.set(readRti().inFlight);
+    },
+  });
+  new Gauge({
+    name: 'cheq_authz_rti_pool',
+    help: 'RTI keep-alive pool: connections connected and free, requests running and pending.',
+    labelNames: ['stat'] as const,
+    registers,
+    collect() {
+      for (const [stat, value] of Object.entries(readRti().pool)) this.set({ stat }, value);
+    },
+  });
+  const rtiCircuitState = new Gauge({
+    name: 'cheq_authz_rti_circuit_state',
+    help: 'RTI circuit breaker: 1 for the current state (closed, open, half_open).',
+    labelNames: ['state'] as const,
+    registers,
+  });
+  const setCircuitState = (current: (typeof CIRCUIT_STATES)[number]): void => {
+    for (const state of CIRCUIT_STATES) rtiCircuitState.set({ state }, state === current ? 1 : 0);
+  };
+  setCircuitState('closed');
   const buildInfo = new Gauge({
     name: 'cheq_authz_build_info',
     help: 'Version of this server and of Node.js; always 1.',
@@ -167,5 +208,6 @@ export function createMetrics(registry: Registry, settings: MetricsSettings) {
     rtiDuration,
     threatTypes,
     rejectedRequests,
+    setCircuitState,
   };
 }

@@ -3,7 +3,7 @@
 
 import { Pool } from 'undici';
 import type { RtiCheck, RtiInput, RtiVerdict } from '../core/rti-port';
-import { RtiError, type RtiErrorCode } from '../core/rti-port';
+import { RtiError, type RtiCallErrorCode } from '../core/rti-port';
 import { parseRtiResponse, toRtiForm, type RtiCredentials } from './rti-wire';
 
 export const RTI_PATH = '/v1/realtime-interception';
@@ -15,10 +15,24 @@ export interface RtiClientOptions extends RtiCredentials {
   readonly connections: number;
   /** Answers larger than this are not read: RTI_BAD_RESPONSE. */
   readonly maxResponseBytes: number;
+  /** Calls in flight, at most, counted until undici lets go of them; past it: RTI_OVERLOADED. */
+  readonly maxInFlight: number;
+}
+
+export interface RtiPoolStats {
+  /** Connections open to RTI. */
+  readonly connected: number;
+  /** Open connections with no request on them. */
+  readonly free: number;
+  /** Requests waiting for a connection. */
+  readonly pending: number;
+  /** Requests being sent or answered. */
+  readonly running: number;
 }
 
 export class RtiClient implements RtiCheck {
   private readonly pool: Pool;
+  private calls = 0;
   private readonly path: string;
 
   constructor(private readonly options: RtiClientOptions) {
@@ -32,30 +46,60 @@ export class RtiClient implements RtiCheck {
 
   async check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict> {
     if (signal?.aborted) throw new RtiError('RTI_ABORTED', 'the proxy cancelled the check');
+    if (this.calls >= this.options.maxInFlight) {
+      throw new RtiError(
+        'RTI_OVERLOADED',
+        `${this.options.maxInFlight} RTI calls already in flight`,
+      );
+    }
     const deadline = new RequestDeadline(timeoutMs, signal);
+    this.calls++;
+    const call = this.call(input, deadline.signal);
+    // undici honours an abort only once a connection exists: a DNS lookup or a connect can
+    // outlive the deadline. The answer does not wait for it (the late outcome is dropped),
+    // but the call counts as in flight until undici lets go of it.
+    call.then(
+      () => this.calls--,
+      () => this.calls--,
+    );
     try {
-      const response = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: toRtiForm(input, this.options),
-        signal: deadline.signal,
-      });
-      if (response.statusCode !== 200) {
-        await response.body.dump();
-        throw new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${response.statusCode}`, {
-          statusCode: response.statusCode,
-        });
-      }
-      return parseRtiResponse(await readCapped(response.body, this.options.maxResponseBytes));
+      return await Promise.race([call, deadline.expired]);
     } catch (err: unknown) {
       throw deadline.explain(err);
     } finally {
       deadline.clear();
     }
+  }
+
+  private async call(input: RtiInput, signal: AbortSignal): Promise<RtiVerdict> {
+    const response = await this.pool.request({
+      path: this.path,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: toRtiForm(input, this.options),
+      signal,
+    });
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${response.statusCode}`, {
+        statusCode: response.statusCode,
+      });
+    }
+    return parseRtiResponse(await readCapped(response.body, this.options.maxResponseBytes));
+  }
+
+  /** RTI calls in flight now, including calls answered already but still held by undici. */
+  get inFlight(): number {
+    return this.calls;
+  }
+
+  /** The keep-alive pool now: connections open and idle, requests running and queued. */
+  get poolStats(): RtiPoolStats {
+    const { connected, free, pending, running } = this.pool.stats;
+    return { connected, free, pending, running };
   }
 
   /** Closes idle connections and waits for requests in flight. */
@@ -90,6 +134,13 @@ class RequestDeadline {
     return this.controller.signal;
   }
 
+  /** Rejects as soon as the deadline passes or the caller cancels. */
+  readonly expired = new Promise<never>((_, reject) => {
+    this.controller.signal.addEventListener('abort', () => reject(new Error('aborted')), {
+      once: true,
+    });
+  });
+
   clear(): void {
     clearTimeout(this.timer);
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
@@ -113,7 +164,7 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
-function networkErrorCode(err: unknown): RtiErrorCode {
+function networkErrorCode(err: unknown): RtiCallErrorCode {
   const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
   return typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'RTI_TIMEOUT' : 'RTI_CONNECT';
 }

@@ -31,11 +31,17 @@ const HEADER_FIELDS: readonly (readonly [field: string, header: string])[] = [
   ['Forwarded', 'forwarded'],
 ];
 
+/** Longest value sent in one form field: RTI needs no more, and a hostile header cannot bloat the call. */
+export const MAX_FIELD_CHARS = 8192;
+/** Header names sent in HeaderNames, at most (real browsers send a few dozen). */
+export const MAX_HEADER_NAMES = 200;
+
 /** Encodes the form body; a field is sent only when it has a value. */
 export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string {
   const form = new URLSearchParams();
   const add = (field: string, value: string | undefined): void => {
-    if (value) form.append(field, value);
+    if (value)
+      form.append(field, value.length > MAX_FIELD_CHARS ? value.slice(0, MAX_FIELD_CHARS) : value);
   };
   add('ApiKey', credentials.apiKey);
   add('TagHash', credentials.tagHash);
@@ -44,7 +50,7 @@ export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string 
   add('RequestURL', input.requestUrl);
   add('RequestTime', String(input.requestTimeMs));
   add('Method', input.method);
-  add('HeaderNames', input.headerNames.join(','));
+  add('HeaderNames', input.headerNames.slice(0, MAX_HEADER_NAMES).join(','));
   add('Host', input.host);
   for (const [field, header] of HEADER_FIELDS) add(field, input.headers.get(header));
   add('CheqCookie', input.cheqCookie);

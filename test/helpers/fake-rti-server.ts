@@ -14,7 +14,11 @@ export type RtiBehaviour =
     }
   | { readonly kind: 'hang' }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'stall-body' };
+  | { readonly kind: 'stall-body' }
+  /** Headers at once, then the body one byte every intervalMs. */
+  | { readonly kind: 'drip'; readonly intervalMs: number }
+  /** Headers and half a JSON body, then a TCP reset. */
+  | { readonly kind: 'reset-mid-body' };
 
 export interface RecordedCall {
   readonly method: string;
@@ -122,6 +126,23 @@ export class FakeRti {
       case 'stall-body':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"isInvalid":');
+        return;
+      case 'drip': {
+        const body = JSON.stringify(VALID_VERDICT);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+        let sent = 0;
+        const next = (): void => {
+          if (res.destroyed) return;
+          res.write(body[sent++]);
+          if (sent < body.length) this.later(next, behaviour.intervalMs);
+          else res.end();
+        };
+        next();
+        return;
+      }
+      case 'reset-mid-body':
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 200 });
+        res.write('{"isInvalid":false,', () => res.socket?.resetAndDestroy());
         return;
     }
   }

@@ -1,22 +1,27 @@
 // The gRPC listener: ext_authz Check and grpc.health.v1 on one port, with server options for
-// long-lived proxy connections (integration-contracts.md §5.2).
+// long-lived proxy connections (integration-contracts.md §5.2), plaintext or TLS/mTLS.
 
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import type { GrpcTlsConfig } from '../../config/tls-files';
 import type { Decide } from '../../core/decide';
 import type { Logger } from '../../observability/logger';
 import { addExtAuthzService } from './ext-authz-service';
 import { AUTHORIZATION_SERVICE_NAME, loadExtAuthzPackage } from './load-protos';
+import { createReloadingTlsCredentials, type ReloadingTlsCredentials } from './tls-credentials';
 
 export interface GrpcServerOptions {
   readonly host: string;
   readonly port: number;
   readonly keepaliveTimeMs: number;
   readonly maxConnectionAgeMs: number;
+  /** Undefined: plaintext. */
+  readonly tls?: GrpcTlsConfig | undefined;
 }
 
 export interface RunningGrpcServer {
   readonly port: number;
+  readonly security: 'plaintext' | 'tls' | 'mtls';
   /** Health reports NOT_SERVING from now on (before draining). */
   markNotServing(): void;
   /** Stops accepting, lets in-flight checks finish within graceMs, then cuts the rest. */
@@ -43,22 +48,31 @@ export async function startGrpcServer(
   health.addToServer(server);
   addExtAuthzService(server, loadExtAuthzPackage(), decide, log);
 
+  const tls = options.tls && createReloadingTlsCredentials(options.tls, log);
   const address = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${address}:${options.port}`,
-      grpc.ServerCredentials.createInsecure(),
-      (err, boundPort) => (err ? reject(err) : resolve(boundPort)),
-    );
-  });
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(
+        `${address}:${options.port}`,
+        tls?.credentials ?? grpc.ServerCredentials.createInsecure(),
+        (err, boundPort) => (err ? reject(err) : resolve(boundPort)),
+      );
+    });
+  } catch (err: unknown) {
+    tls?.close();
+    throw err;
+  }
+  logSecurity(options.tls, tls, log);
 
   return {
     port,
+    security: tls?.mode ?? 'plaintext',
     markNotServing() {
       for (const service of HEALTH_SERVICES) health.setStatus(service, 'NOT_SERVING');
     },
     shutdown(graceMs) {
-      return new Promise(resolve => {
+      return new Promise<void>(resolve => {
         const timer = setTimeout(() => {
           log.warn({ graceMs }, 'grace period over; cancelling the checks still in flight');
           server.forceShutdown();
@@ -68,7 +82,32 @@ export async function startGrpcServer(
           clearTimeout(timer);
           resolve();
         });
-      });
+      }).finally(() => tls?.close());
     },
   };
+}
+
+/** Whether the listener is encrypted, and with which files; never what they hold. */
+function logSecurity(
+  config: GrpcTlsConfig | undefined,
+  tls: ReloadingTlsCredentials | undefined,
+  log: Logger,
+): void {
+  if (config === undefined || tls === undefined) {
+    log.info({ grpcTls: 'off' }, 'gRPC listener is plaintext (grpc_tls_cert_file not set)');
+    return;
+  }
+  log.info(
+    {
+      grpcTls: tls.mode,
+      certFile: config.certFile,
+      keyFile: config.keyFile,
+      clientCaFile: config.clientCaFile,
+      certificate: tls.certificate(),
+      reloadIntervalMs: config.reloadIntervalMs,
+    },
+    tls.mode === 'mtls'
+      ? 'gRPC listener uses mTLS: clients must present a certificate signed by grpc_tls_client_ca_file'
+      : 'gRPC listener uses TLS',
+  );
 }

@@ -1,7 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { HeaderList, type HeaderEntry } from '../../../src/core/header-list';
 import { RtiError, type RtiInput } from '../../../src/core/rti-port';
-import { parseRtiResponse, toRtiForm, type RtiCredentials } from '../../../src/rti/rti-wire';
+import {
+  MAX_FIELD_CHARS,
+  MAX_HEADER_NAMES,
+  parseRtiResponse,
+  toRtiForm,
+  type RtiCredentials,
+} from '../../../src/rti/rti-wire';
 
 const CREDENTIALS: RtiCredentials = {
   apiKey: 'key-123',
@@ -321,5 +327,33 @@ describe('parseRtiResponse', () => {
       );
       assert.equal(verdict.requestId, undefined, JSON.stringify(requestId));
     }
+  });
+});
+
+describe('toRtiForm limits', () => {
+  it('caps each field value and the number of header names', () => {
+    const names = Array.from({ length: 1000 }, (_, i) => `x-h${i}`);
+    const form = new URLSearchParams(
+      toRtiForm(
+        {
+          eventType: 'page_load',
+          host: 'a.example',
+          clientIp: undefined,
+          requestUrl: `https://a.example/${'p'.repeat(20_000)}`,
+          requestTimeMs: 1,
+          method: 'GET',
+          headers: new HeaderList([['user-agent', 'u'.repeat(1024 * 1024)]]),
+          headerNames: names,
+          cheqCookie: undefined,
+          resourceType: 'text/html',
+          ja3: undefined,
+          channel: undefined,
+        },
+        { apiKey: 'k', tagHash: 't', middlewareVersion: 'm' },
+      ),
+    );
+    assert.equal(form.get('UserAgent')?.length, MAX_FIELD_CHARS);
+    assert.equal(form.get('RequestURL')?.length, MAX_FIELD_CHARS);
+    assert.equal(form.get('HeaderNames')?.split(',').length, MAX_HEADER_NAMES);
   });
 });

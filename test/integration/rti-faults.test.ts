@@ -1,0 +1,222 @@
+// Every way RTI can fail, injected for real over loopback, in bursts: each check is allowed
+// (fail open) within timeout + a small margin, the right metric moves, and nothing is left
+// behind: no request stuck in the pool, no extra sockets or timers in the process.
+
+import { strict as assert } from 'node:assert';
+import { performance } from 'node:perf_hooks';
+import { envoyCheckRequest } from '../helpers/envoy-check-request';
+import { FakeRti, type RtiBehaviour } from '../helpers/fake-rti-server';
+import { metricValue, startService, type TestService } from '../helpers/start-service';
+
+const TIMEOUT_MS = 100;
+const MARGIN_MS = 50;
+const BURST = 40;
+const CONNECTIONS = 8;
+
+interface Fault {
+  readonly name: string;
+  readonly behaviour?: RtiBehaviour;
+  /** Endpoint to use instead of the fake RTI. */
+  readonly endpoint?: () => Promise<string>;
+  /** Acceptable fail-open causes (metric label). */
+  readonly causes: readonly string[];
+}
+
+const closedPort = async (): Promise<string> => {
+  const fake = await FakeRti.start();
+  const { url } = fake;
+  await fake.close();
+  return url;
+};
+
+const FAULTS: readonly Fault[] = [
+  { name: 'connection refused', endpoint: closedPort, causes: ['rti_connect_error'] },
+  { name: 'accepting but never answering', behaviour: { kind: 'hang' }, causes: ['rti_timeout'] },
+  {
+    name: 'headers, then a stalled body',
+    behaviour: { kind: 'stall-body' },
+    causes: ['rti_timeout'],
+  },
+  {
+    name: 'a very slow body',
+    behaviour: { kind: 'drip', intervalMs: 20 },
+    causes: ['rti_timeout'],
+  },
+  {
+    name: 'a reset mid-body',
+    behaviour: { kind: 'reset-mid-body' },
+    causes: ['rti_connect_error'],
+  },
+  {
+    name: 'HTTP 401',
+    behaviour: { kind: 'raw', status: 401, body: '{"error":"bad key"}' },
+    causes: ['rti_http_status'],
+  },
+  {
+    name: 'HTTP 500',
+    behaviour: { kind: 'raw', status: 500, body: 'oops' },
+    causes: ['rti_http_status'],
+  },
+  {
+    name: 'HTML instead of JSON',
+    behaviour: { kind: 'raw', status: 200, body: '<html>maintenance</html>' },
+    causes: ['rti_bad_response'],
+  },
+  {
+    name: 'JSON of the wrong shape',
+    behaviour: {
+      kind: 'raw',
+      status: 200,
+      body: '{"verdict":"bot"}',
+      contentType: 'application/json',
+    },
+    causes: ['rti_bad_response'],
+  },
+  {
+    name: 'a huge body (read is capped)',
+    behaviour: {
+      kind: 'raw',
+      status: 200,
+      body: `{"pad":"${'x'.repeat(1024 * 1024)}"}`,
+      contentType: 'application/json',
+    },
+    // Queued behind other 1 MiB answers on the 8 connections, some time out first.
+    causes: ['rti_bad_response', 'rti_timeout'],
+  },
+  {
+    name: 'a DNS name that does not resolve',
+    endpoint: () => Promise.resolve('http://cheq-rti.invalid'),
+    causes: ['rti_connect_error', 'rti_timeout'],
+  },
+];
+
+/** /metrics once no RTI call is in flight or queued any more (at most 10 s). */
+async function settled(svc: TestService): Promise<string> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const metrics = await svc.metrics();
+    const busy =
+      metricValue(metrics, 'cheq_authz_rti_in_flight') +
+      metricValue(metrics, 'cheq_authz_rti_pool', { stat: 'pending' }) +
+      metricValue(metrics, 'cheq_authz_rti_pool', { stat: 'running' });
+    if (busy === 0 || Date.now() > until) return metrics;
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
+}
+
+/** Sockets and servers this process holds. */
+function sockets(): Record<string, number> {
+  const counts: Record<string, number> = { TCPSocketWrap: 0, TCPServerWrap: 0 };
+  for (const kind of process.getActiveResourcesInfo()) {
+    if (kind in counts) counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Waits (up to 1 s) until the process holds no more sockets than before. */
+async function socketsBackTo(before: Record<string, number>): Promise<Record<string, number>> {
+  const until = Date.now() + 1000;
+  for (;;) {
+    const now = sockets();
+    const back = Object.entries(now).every(([kind, n]) => n <= (before[kind] ?? 0));
+    if (back || Date.now() > until) return now;
+    await new Promise(resolve => setTimeout(resolve, 20));
+  }
+}
+
+describe('RTI faults, in bursts (integration)', function () {
+  this.timeout(20_000);
+  let rti: FakeRti;
+  let service: TestService | undefined;
+
+  before(async () => {
+    rti = await FakeRti.start();
+  });
+  after(async () => {
+    await rti.close();
+  });
+  afterEach(async () => {
+    await service?.close();
+    service = undefined;
+    rti.reset();
+  });
+
+  for (const fault of FAULTS) {
+    it(`fails open on ${fault.name}, within timeout + ${MARGIN_MS} ms, leaving nothing behind`, async () => {
+      if (fault.behaviour) {
+        const behaviour = fault.behaviour;
+        rti.behaviour = () => behaviour;
+      }
+      const endpoint = fault.endpoint ? await fault.endpoint() : rti.url;
+      const before = sockets();
+      const svc = await startService(endpoint, {
+        CHEQ_MODE: 'blocking',
+        CHEQ_TIMEOUT_MS: String(TIMEOUT_MS),
+        CHEQ_RTI_CONNECTIONS: String(CONNECTIONS),
+        CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+        LOG_LEVEL: 'warn',
+      });
+      service = svc;
+      await svc.check(envoyCheckRequest({ url: 'https://a.example/warm-up' }));
+
+      const latencies = await Promise.all(
+        Array.from({ length: BURST }, async (_, i) => {
+          const started = performance.now();
+          const response = await svc.check(envoyCheckRequest({ requestId: `burst-${i}` }));
+          const elapsed = performance.now() - started;
+          assert.equal(response.status?.code ?? 0, 0, 'allowed');
+          const decision = response.ok_response?.headers?.find(
+            h => h.header?.key === 'x-cheq-decision',
+          );
+          assert.equal(decision?.header?.value, 'fail_open');
+          return elapsed;
+        }),
+      );
+      // Seen from this process, which also runs the client and the fake RTI: a looser bound.
+      const slowest = Math.max(...latencies);
+      assert.ok(slowest < TIMEOUT_MS + 3 * MARGIN_MS, `slowest answer ${slowest.toFixed(1)} ms`);
+
+      // A DNS lookup can outlive the deadline: the call is answered, undici lets go later.
+      const metrics = await settled(svc);
+      const counted = fault.causes.reduce(
+        (sum, cause) => sum + metricValue(metrics, 'cheq_authz_fail_open_total', { cause }),
+        0,
+      );
+      assert.equal(counted, BURST + 1, `fail_open_total{cause=${fault.causes.join('|')}}`);
+      // Seen from the server: every check answered within timeout + margin (histogram bucket).
+      const withinBound = metricValue(metrics, 'cheq_authz_check_duration_seconds_bucket', {
+        transport: 'grpc',
+        le: String((TIMEOUT_MS + MARGIN_MS) / 1000),
+      });
+      assert.equal(withinBound, BURST + 1, 'checks answered within timeout + margin');
+      for (const stat of ['running', 'pending']) {
+        assert.equal(metricValue(metrics, 'cheq_authz_rti_pool', { stat }), 0, `pool ${stat}`);
+      }
+      assert.ok(metricValue(metrics, 'cheq_authz_rti_pool', { stat: 'connected' }) <= CONNECTIONS);
+      assert.equal(metricValue(metrics, 'cheq_authz_rti_in_flight'), 0);
+      assert.equal(metricValue(metrics, 'cheq_authz_checks_in_flight', { transport: 'grpc' }), 0);
+
+      await svc.close();
+      service = undefined;
+      const after = await socketsBackTo(before);
+      for (const [kind, n] of Object.entries(after)) {
+        assert.ok(n <= (before[kind] ?? 0), `${kind} left behind: ${n} > ${before[kind] ?? 0}`);
+      }
+    });
+  }
+
+  it('reads at most 64 KiB of an RTI answer', async () => {
+    rti.behaviour = () => ({
+      kind: 'raw',
+      status: 200,
+      body: JSON.stringify({ isInvalid: false, threatTypeCode: 0, pad: 'x'.repeat(70 * 1024) }),
+      contentType: 'application/json',
+    });
+    service = await startService(rti.url, { CHEQ_RTI_CIRCUIT_BREAKER: 'false' });
+    const response = await service.check(envoyCheckRequest());
+    const decision = response.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision');
+    assert.equal(decision?.header?.value, 'fail_open');
+    const warning = service.logs.find(l => l['msg'] === 'failed open');
+    assert.match(String(warning?.['detail']), /exceeds 65536 bytes/);
+  });
+});

@@ -1,0 +1,87 @@
+// The circuit breaker and the in-flight bound over real sockets: a failing RTI stops being
+// called and checks fail open at once; a hanging RTI cannot pile up calls.
+
+import { strict as assert } from 'node:assert';
+import { envoyCheckRequest } from '../helpers/envoy-check-request';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { metricValue, startService, type TestService } from '../helpers/start-service';
+
+describe('RTI guards (integration)', () => {
+  let rti: FakeRti;
+  let service: TestService | undefined;
+
+  beforeEach(async () => {
+    rti = await FakeRti.start();
+  });
+  afterEach(async () => {
+    await service?.close();
+    service = undefined;
+    await rti.close();
+  });
+
+  it('opens the circuit when RTI keeps failing, fails open at once, and closes after a good probe', async () => {
+    rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'overloaded' });
+    const svc = await startService(rti.url, {
+      CHEQ_RTI_CIRCUIT_MIN_CALLS: '5',
+      CHEQ_RTI_CIRCUIT_FAILURE_RATIO: '0.6',
+      CHEQ_RTI_CIRCUIT_OPEN_MS: '300',
+    });
+    service = svc;
+    for (let i = 0; i < 5; i++) await svc.check(envoyCheckRequest());
+    assert.equal(rti.calls.length, 5);
+    let metrics = await svc.metrics();
+    assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_state', { state: 'open' }), 1);
+    assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit open' && l['previous'] === 'closed'));
+
+    const started = Date.now();
+    for (let i = 0; i < 10; i++) {
+      const response = await svc.check(envoyCheckRequest());
+      assert.equal(response.status?.code ?? 0, 0);
+    }
+    assert.ok(Date.now() - started < 200, 'answered without waiting for RTI');
+    assert.equal(rti.calls.length, 5, 'RTI not called while open');
+    metrics = await svc.metrics();
+    assert.equal(
+      metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_circuit_open' }),
+      10,
+    );
+    assert.equal(
+      metricValue(metrics, 'cheq_authz_rti_requests_total', { result: 'http_status' }),
+      5,
+    );
+
+    rti.behaviour = () => verdict({});
+    await new Promise(resolve => setTimeout(resolve, 320));
+    const probe = await svc.check(envoyCheckRequest());
+    const decision = probe.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision');
+    assert.equal(decision?.header?.value, 'valid', 'the probe reached RTI');
+    metrics = await svc.metrics();
+    assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_state', { state: 'closed' }), 1);
+    assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit closed: calling RTI again'));
+  });
+
+  it('fails open at once past rti_max_in_flight while RTI hangs', async () => {
+    rti.behaviour = () => ({ kind: 'hang' });
+    service = await startService(rti.url, {
+      CHEQ_RTI_MAX_IN_FLIGHT: '3',
+      CHEQ_TIMEOUT_MS: '400',
+      CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+    });
+    const svc = service;
+    const hanging = Array.from({ length: 3 }, () => svc.check(envoyCheckRequest()));
+    await rti.waitForCalls(3);
+    assert.equal(metricValue(await svc.metrics(), 'cheq_authz_rti_in_flight'), 3);
+    const started = Date.now();
+    await svc.check(envoyCheckRequest());
+    assert.ok(Date.now() - started < 100, 'the fourth check did not wait');
+    assert.equal(rti.calls.length, 3);
+    await Promise.all(hanging);
+    const metrics = await svc.metrics();
+    assert.equal(
+      metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_overloaded' }),
+      1,
+    );
+    assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_timeout' }), 3);
+    assert.equal(metricValue(metrics, 'cheq_authz_rti_in_flight'), 0);
+  });
+});

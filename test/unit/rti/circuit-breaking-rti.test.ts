@@ -1,0 +1,89 @@
+import { strict as assert } from 'node:assert';
+import { HeaderList } from '../../../src/core/header-list';
+import {
+  RtiError,
+  type RtiCheck,
+  type RtiErrorCode,
+  type RtiInput,
+  type RtiVerdict,
+} from '../../../src/core/rti-port';
+import { CircuitBreaker } from '../../../src/rti/circuit-breaker';
+import { CircuitBreakingRti } from '../../../src/rti/circuit-breaking-rti';
+
+const INPUT: RtiInput = {
+  eventType: 'page_load',
+  host: 'a.example',
+  clientIp: undefined,
+  requestUrl: 'https://a.example/',
+  requestTimeMs: 0,
+  method: 'GET',
+  headers: new HeaderList([]),
+  headerNames: [],
+  cheqCookie: undefined,
+  resourceType: 'text/html',
+  ja3: undefined,
+  channel: undefined,
+};
+
+/** An RTI that fails every call with the given code (or succeeds with undefined). */
+class ScriptedRti implements RtiCheck {
+  calls = 0;
+  constructor(public failWith: RtiErrorCode | undefined) {}
+  check(): Promise<RtiVerdict> {
+    this.calls++;
+    if (this.failWith) return Promise.reject(new RtiError(this.failWith, 'scripted'));
+    return Promise.resolve({
+      isInvalid: false,
+      threatTypeCode: 0,
+      requestId: undefined,
+      setCookie: undefined,
+    });
+  }
+}
+
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (err: unknown) {
+    return err instanceof RtiError ? err.code : String(err);
+  }
+}
+
+function setup(failWith: RtiErrorCode | undefined) {
+  const rti = new ScriptedRti(failWith);
+  const breaker = new CircuitBreaker({ failureRatio: 0.5, minCalls: 2, openMs: 60_000 });
+  return { rti, breaker, guarded: new CircuitBreakingRti(rti, breaker) };
+}
+
+describe('CircuitBreakingRti', () => {
+  for (const code of [
+    'RTI_TIMEOUT',
+    'RTI_CONNECT',
+    'RTI_HTTP_STATUS',
+    'RTI_BAD_RESPONSE',
+  ] as const) {
+    it(`opens on repeated ${code} and then fails with RTI_CIRCUIT_OPEN without calling RTI`, async () => {
+      const { rti, breaker, guarded } = setup(code);
+      assert.equal(await outcome(guarded.check(INPUT, 100)), code);
+      assert.equal(await outcome(guarded.check(INPUT, 100)), code);
+      assert.equal(breaker.current, 'open');
+      assert.equal(await outcome(guarded.check(INPUT, 100)), 'RTI_CIRCUIT_OPEN');
+      assert.equal(rti.calls, 2);
+    });
+  }
+
+  for (const code of ['RTI_ABORTED', 'RTI_OVERLOADED'] as const) {
+    it(`does not hold ${code} against RTI`, async () => {
+      const { breaker, guarded } = setup(code);
+      for (let i = 0; i < 4; i++) assert.equal(await outcome(guarded.check(INPUT, 100)), code);
+      assert.equal(breaker.current, 'closed');
+    });
+  }
+
+  it('passes verdicts through and counts them as successes', async () => {
+    const { breaker, guarded } = setup(undefined);
+    for (let i = 0; i < 4; i++) assert.equal(await outcome(guarded.check(INPUT, 100)), 'ok');
+    assert.equal(breaker.current, 'closed');
+  });
+});
