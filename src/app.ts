@@ -81,6 +81,7 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
       host: server.host,
       port: server.httpPort,
       keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
+      headersTimeoutMs: server.httpHeadersTimeoutMs,
     },
     decide,
     metrics,

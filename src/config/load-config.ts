@@ -37,6 +37,7 @@ export interface AppConfig {
     readonly grpcPort: number;
     readonly httpPort: number;
     readonly httpKeepAliveTimeoutMs: number;
+    readonly httpHeadersTimeoutMs: number;
     readonly metricsPort: number;
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
@@ -240,6 +241,7 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       grpcPort: s.grpc_port,
       httpPort: s.http_port,
       httpKeepAliveTimeoutMs: s.http_keepalive_timeout_ms,
+      httpHeadersTimeoutMs: s.http_headers_timeout_ms,
       metricsPort: s.metrics_port,
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,

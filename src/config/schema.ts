@@ -221,6 +221,13 @@ export const schema = {
     env: 'HTTP_KEEPALIVE_TIMEOUT_MS',
     arg: 'http-keepalive-timeout-ms',
   },
+  http_headers_timeout_ms: {
+    doc: 'A client must send complete request headers within this, milliseconds, or the HTTP listener closes the connection (slow-header attacks). Idle keep-alive connections are not affected.',
+    format: 'positive-int',
+    default: 10_000,
+    env: 'HTTP_HEADERS_TIMEOUT_MS',
+    arg: 'http-headers-timeout-ms',
+  },
   metrics_port: {
     doc: 'Metrics and health listener: /metrics, /healthz, /readyz. Keep it cluster-internal.',
     format: 'tcp-port',

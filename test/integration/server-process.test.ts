@@ -161,18 +161,37 @@ describe('cheq-rti-authz process (integration)', function () {
   });
 
   it('never prints the API key, whatever happens', async () => {
-    const { proc, grpcPort, metricsPort } = await startServer({ LOG_LEVEL: 'trace' });
+    const { proc, grpcPort, metricsPort } = await startServer({
+      LOG_LEVEL: 'trace',
+      CHEQ_MODE: 'blocking',
+      CHEQ_RTI_CIRCUIT_MIN_CALLS: '3',
+    });
+    const httpPort = (await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening'))[
+      'httpPort'
+    ] as number;
     const client = createUpstreamAuthorizationClient(`127.0.0.1:${grpcPort}`);
     const behaviours = [
       () => verdict({}),
       () => verdict({ isInvalid: true, threatTypeCode: 2 }),
       () => ({ kind: 'raw', status: 500, body: `error for ${KEY}` }) as const,
-      () => ({ kind: 'raw', status: 200, body: 'not json' }) as const,
+      () => ({ kind: 'raw', status: 200, body: `not json ${KEY}` }) as const,
       () => ({ kind: 'reset' }) as const,
+      // The circuit is open by now: more checks fail open without calling RTI.
+      () => verdict({}),
     ];
     for (const behaviour of behaviours) {
       rti.behaviour = behaviour;
       await upstreamCheck(client, envoyCheckRequest());
+      for (const path of [
+        '/api/authz/auth-request',
+        '/api/authz/forward-auth',
+        '/api/authz/ext-authz/x',
+        '/nope',
+      ]) {
+        await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+          headers: { 'x-original-uri': '/p', 'x-original-method': 'GET', 'user-agent': 'bot' },
+        });
+      }
     }
     client.close();
     assert.ok(
@@ -188,6 +207,8 @@ describe('cheq-rti-authz process (integration)', function () {
     await proc.exited;
     for (const output of [proc.stdout, proc.stderr, ...pages]) assert.ok(!output.includes(KEY));
     assert.match(proc.stdout, /"failure":"RTI_HTTP_STATUS"/);
+    assert.match(proc.stdout, /RTI circuit open/);
+    assert.match(proc.stdout, /"transport":"nginx"/);
   });
 
   describe('check command', () => {

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   readonly port: number;
   /** Longer than the proxies' idle timeouts (NGINX keepalive_timeout 60 s), or races reset. */
   readonly keepAliveTimeoutMs: number;
+  /** Complete request headers must arrive within this (slow-header attacks). */
+  readonly headersTimeoutMs: number;
 }
 
 export interface RunningHttpServer {
@@ -53,8 +55,10 @@ export async function startHttpServer(
       maxHeaderSize: MAX_HEADER_BYTES,
       keepAliveTimeout: options.keepAliveTimeoutMs,
       // Counted from a request's first byte, so idle keep-alive connections are unaffected.
-      headersTimeout: 10_000,
-      requestTimeout: 30_000,
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: Math.max(30_000, options.headersTimeoutMs),
+      // Node enforces those timeouts on this tick (30 s by default): check often enough.
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(options.headersTimeoutMs / 2)),
     },
     (req, res) => handle(req, res),
   );
