@@ -29,11 +29,19 @@ function integerFormat(name: string, min: number, max: number, message: string):
   };
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 export const FORMATS: readonly convict.Format[] = [
-  integerFormat('positive-int', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer'),
-  integerFormat('non-negative-int', 0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer'),
+  // Capped at what a Node timer can wait (2^31 - 1 ms); larger values would fire at once.
+  integerFormat('positive-int', 1, MAX_TIMER_MS, `must be an integer from 1 to ${MAX_TIMER_MS}`),
+  integerFormat(
+    'non-negative-int',
+    0,
+    MAX_TIMER_MS,
+    `must be an integer from 0 to ${MAX_TIMER_MS}`,
+  ),
   integerFormat('tcp-port', 0, 65535, 'must be a TCP port number (0-65535)'),
   {
     name: 'ratio',

@@ -121,7 +121,8 @@ export function createMetrics(
     help: 'RTI call latency by result.',
     labelNames: ['result'] as const,
     buckets: [
-      0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1,
+      0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.09, 0.1, 0.15, 0.2, 0.3,
+      0.5, 1,
     ],
     registers,
   });

@@ -71,7 +71,7 @@ describe('cheq-rti-authz process (integration)', function () {
       [
         'bad timeout',
         { CHEQ_TIMEOUT_MS: '10ms' },
-        /timeout_ms \(CHEQ_TIMEOUT_MS\): must be a positive integer/,
+        /timeout_ms \(CHEQ_TIMEOUT_MS\): must be an integer from 1 to 2147483647/,
       ],
       ['bad port', { GRPC_PORT: '70000' }, /grpc_port \(GRPC_PORT\)/],
     ];

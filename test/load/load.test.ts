@@ -33,8 +33,14 @@ const TIMEOUT_MS = 500;
  * p99 10-40 ms idle, up to ~120 ms while other test suites ran beside it.
  */
 const P99_BOUND_MS = 250;
-/** Hanging cases: answered no earlier than the timeout, and no later than this after it. */
+/** Hanging cases: answered no later than this after the timeout (p99)... */
 const HANG_SLACK_MS = 50;
+/**
+ * ...and no earlier than this before it: Node timers count whole milliseconds from the event
+ * loop's cached clock, so a timer armed late in a busy loop turn fires up to a few ms "early"
+ * (measured: 499.9 ms for 500).
+ */
+const TIMER_EARLY_MS = 10;
 const GRACE_MS = 3000;
 /** Report the tables (always printed in CI logs; they are short). */
 const report = (title: string, result: LoadResult): void => {
@@ -98,8 +104,8 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       const text = await server.metrics();
       assert.deepEqual(delta(serverDecisions(text), before.decisions), sorted(result.decisions));
       assert.deepEqual(delta(serverFailOpens(text), before.failOpens), sorted(result.failOpens));
-      // Hanging cases waited for the timeout, never less.
-      assert.ok((result.byCase['rti-hang']?.minMs ?? 0) >= TIMEOUT_MS);
+      // Hanging cases waited for the timeout.
+      assert.ok((result.byCase['rti-hang']?.minMs ?? 0) >= TIMEOUT_MS - TIMER_EARLY_MS);
     });
 
     it('keeps p99 within bounds at a steady 400 checks/s', async () => {
@@ -124,7 +130,10 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       for (const [name, stats] of Object.entries(result.byCase)) {
         const hangs = cases.find(c => c.name === name)?.hangs;
         if (hangs) {
-          assert.ok(stats.minMs >= TIMEOUT_MS, `${name} answered before the timeout`);
+          assert.ok(
+            stats.minMs >= TIMEOUT_MS - TIMER_EARLY_MS,
+            `${name} answered ${stats.minMs} ms after, before the timeout`,
+          );
           assert.ok(
             stats.p99Ms <= TIMEOUT_MS + HANG_SLACK_MS,
             `${name} p99 ${stats.p99Ms} ms > ${TIMEOUT_MS} + ${HANG_SLACK_MS} ms`,

@@ -618,3 +618,25 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('loadConfig: durations Node timers can wait', () => {
+  it('rejects a duration beyond 2^31 - 1 ms, which a timer would fire at once', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          env: {
+            CHEQ_API_KEY: 'k',
+            CHEQ_TAG_HASH: 't',
+            CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
+            SHUTDOWN_GRACE_MS: String(2 ** 31),
+          },
+          args: [],
+        }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /shutdown_grace_ms \(SHUTDOWN_GRACE_MS\): must be an integer from 1 to 2147483647/.test(
+          err.message,
+        ),
+    );
+  });
+});
