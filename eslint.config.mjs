@@ -58,7 +58,7 @@ export default tseslint.config(
   },
   {
     // Small Node scripts run by npm: they report on the console and set their exit status.
-    files: ['scripts/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'bench/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
     rules: { 'n/no-process-exit': 'off' },
   },

@@ -19,21 +19,70 @@ import { PACKAGE_NAME, VERSION } from './version';
 /** Answers larger than this are not RTI verdicts. */
 const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 
+/** The authorization listeners (gRPC and HTTP) on the decision core, without metrics server. */
+export interface RunningListeners {
+  readonly grpcPort: number;
+  readonly grpcSecurity: string;
+  readonly httpPort: number;
+  readonly registry: Registry;
+  /** gRPC health reports NOT_SERVING from now on. */
+  markNotServing(): void;
+  /**
+   * Graceful stop (idempotent): keep serving for the shutdown delay → stop accepting → finish
+   * in-flight checks within the grace period → close the RTI pool.
+   */
+  shutdown(): Promise<void>;
+}
+
 export interface RunningApp {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly metricsPort: number;
   readonly registry: Registry;
   /**
-   * Graceful stop (idempotent): report not ready → keep serving for the shutdown delay → stop accepting →
-   * finish in-flight checks within the grace period → close the RTI pool.
+   * Graceful stop (idempotent): report not ready → keep serving for the shutdown delay → stop
+   * accepting → finish in-flight checks within the grace period → close the RTI pool.
    */
   shutdown(): Promise<void>;
 }
 
+/** One process serving everything: the listeners plus metrics and health on METRICS_PORT. */
 export async function startApp(config: AppConfig, log: Logger): Promise<RunningApp> {
   for (const warning of config.warnings) log.warn(warning);
+  const listeners = await startListeners(config, log);
+  const { server } = config;
+  const ops = await startOpsServer(server.host, server.metricsPort, listeners.registry, log);
+  log.info(
+    {
+      version: VERSION,
+      mode: config.core.mode,
+      grpcPort: listeners.grpcPort,
+      grpcSecurity: listeners.grpcSecurity,
+      httpPort: listeners.httpPort,
+      metricsPort: ops.port,
+      rtiEndpoint: config.rti.endpoint.origin,
+      timeoutMs: config.core.timeoutMs,
+    },
+    'cheq-rti-authz listening',
+  );
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    listeners.markNotServing();
+    ops.markNotReady();
+    await listeners.shutdown();
+    await ops.close();
+  };
+  return {
+    grpcPort: listeners.grpcPort,
+    httpPort: listeners.httpPort,
+    metricsPort: ops.port,
+    registry: listeners.registry,
+    shutdown: () => (stopped ??= stop()),
+  };
+}
 
+/** The gRPC and HTTP listeners, the decision core and the RTI client, with their metrics. */
+export async function startListeners(config: AppConfig, log: Logger): Promise<RunningListeners> {
   const registry = new Registry();
   const rtiClient = new RtiClient({
     endpoint: config.rti.endpoint,
@@ -87,35 +136,19 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
     metrics,
     log,
   );
-  const ops = await startOpsServer(server.host, server.metricsPort, registry, log);
-  log.info(
-    {
-      version: VERSION,
-      mode: config.core.mode,
-      grpcPort: grpc.port,
-      grpcSecurity: grpc.security,
-      httpPort: http.port,
-      metricsPort: ops.port,
-      rtiEndpoint: config.rti.endpoint.origin,
-      timeoutMs: config.core.timeoutMs,
-    },
-    'cheq-rti-authz listening',
-  );
-
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     grpc.markNotServing();
-    ops.markNotReady();
     await setTimeout(server.shutdownDelayMs);
     await Promise.all([grpc.shutdown(server.shutdownGraceMs), http.close(server.shutdownGraceMs)]);
     await rtiClient.close();
-    await ops.close();
   };
   return {
     grpcPort: grpc.port,
+    grpcSecurity: grpc.security,
     httpPort: http.port,
-    metricsPort: ops.port,
     registry,
+    markNotServing: () => grpc.markNotServing(),
     shutdown: () => (stopped ??= stop()),
   };
 }

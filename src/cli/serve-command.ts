@@ -1,9 +1,12 @@
 // `cheq-rti-authz [flags]`: load the configuration, start the listeners, stop gracefully on
 // SIGTERM/SIGINT. Bad configuration exits 2 before anything listens.
 
-import { startApp } from '../app';
-import { ConfigError, loadConfig, type ConfigSources } from '../config/load-config';
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { startApp, startListeners } from '../app';
+import { ConfigError, loadConfig, type AppConfig, type ConfigSources } from '../config/load-config';
 import { createLogger, type Logger } from '../observability/logger';
+import { runPrimary, type WorkerListening } from './cluster-primary';
 
 export const EXIT_CONFIG_ERROR = 2;
 
@@ -33,8 +36,11 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
     process.stderr.write(`cheq-rti-authz: ${err.message}\n`);
     process.exit(EXIT_CONFIG_ERROR);
   }
-  const log = createLogger(config.logLevel);
+  const root = createLogger(config.logLevel);
+  const log = cluster.isWorker ? root.child({ worker: cluster.worker?.id }) : root;
   guardProcess(log);
+  if (cluster.isWorker) return serveAsWorker(config, log);
+  if (config.server.workers > 1) return runPrimary(config, log, sources, hooks);
 
   let app;
   try {
@@ -75,6 +81,45 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * A cluster worker: the listeners only (the primary serves /metrics from every worker's
+ * registry, and health); stops gracefully when the primary sends SIGTERM.
+ */
+async function serveAsWorker(config: AppConfig, log: Logger): Promise<void> {
+  let listeners;
+  try {
+    listeners = await startListeners(config, log);
+  } catch (err: unknown) {
+    log.fatal({ err }, 'cannot start');
+    log.flush(() => process.exit(1));
+    return;
+  }
+  // Constructing an AggregatorRegistry is what makes a prom-client worker answer the
+  // primary's metrics requests; it serves this worker's own registry.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([listeners.registry]);
+  const message: WorkerListening = {
+    type: 'cheq-rti-authz:listening',
+    grpcPort: listeners.grpcPort,
+    grpcSecurity: listeners.grpcSecurity,
+    httpPort: listeners.httpPort,
+  };
+  process.send?.(message);
+  const running = listeners;
+  // Ctrl-C reaches every process of the group: the primary coordinates the stop.
+  process.on('SIGINT', () => undefined);
+  process.once('SIGTERM', () => {
+    running.markNotServing();
+    running.shutdown().then(
+      () => log.flush(() => process.exit(0)),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush(() => process.exit(1));
+      },
+    );
+  });
 }
 
 /** A stray rejection is logged, not fatal; an uncaught exception leaves us unknown: exit. */

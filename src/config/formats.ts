@@ -1,6 +1,7 @@
 // Convict formats for our settings. Coercion never throws: a value that cannot be coerced is
 // passed on as it is, and validation then names the setting with a clear message.
 
+import { availableParallelism } from 'node:os';
 import type convict from 'convict';
 import { EVENT_TYPES } from '../core/event-types';
 import { compilePathPattern, PatternError } from '../core/path-pattern';
@@ -50,6 +51,19 @@ export const FORMATS: readonly convict.Format[] = [
     validate: (value: unknown) => {
       if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
         fail('must be a number greater than 0 and at most 1');
+      }
+    },
+  },
+  {
+    name: 'worker-count',
+    coerce: (value: string) => {
+      const v = value.trim().toLowerCase();
+      if (v === 'auto') return availableParallelism();
+      return /^\d+$/.test(v) ? Number(v) : value;
+    },
+    validate: (value: unknown) => {
+      if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > 256) {
+        fail('must be auto or a whole number of processes from 1 to 256');
       }
     },
   },

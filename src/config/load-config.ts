@@ -43,6 +43,8 @@ export interface AppConfig {
     readonly grpcMaxConnectionAgeMs: number;
     /** Undefined: the gRPC listener is plaintext. */
     readonly grpcTls: GrpcTlsConfig | undefined;
+    /** Cluster workers serving checks; 1: this process serves them itself. */
+    readonly workers: number;
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
@@ -246,6 +248,7 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
       grpcTls: grpcTlsConfigOf(s),
+      workers: s.workers,
       shutdownDelayMs: s.shutdown_delay_ms,
       shutdownGraceMs: s.shutdown_grace_ms,
     }),

@@ -277,6 +277,13 @@ export const schema = {
     env: 'GRPC_TLS_RELOAD_INTERVAL_MS',
     arg: 'grpc-tls-reload-interval-ms',
   },
+  workers: {
+    doc: 'Processes serving checks (node cluster), sharing the gRPC and HTTP ports; `auto` is one per available CPU. /metrics (one port, the primary process) sums them.',
+    format: 'worker-count',
+    default: 1,
+    env: 'WORKERS',
+    arg: 'workers',
+  },
   shutdown_delay_ms: {
     doc: 'On SIGTERM/SIGINT, how long to keep serving while reporting NOT_SERVING/unready before refusing new connections, milliseconds. Set a few seconds behind Kubernetes or a load balancer, so they stop routing here first.',
     format: 'non-negative-int',

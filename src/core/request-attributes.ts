@@ -52,3 +52,19 @@ export function splitPathAndQuery(target: string): { path: string; query: string
   if (q < 0) return { path: withoutFragment || '/', query: '' };
   return { path: withoutFragment.slice(0, q) || '/', query: withoutFragment.slice(q + 1) };
 }
+
+/** Request ids are cut to this length: they travel into logs, headers and deny bodies. */
+export const MAX_REQUEST_ID_CHARS = 128;
+
+export function boundedRequestId(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return value.length > MAX_REQUEST_ID_CHARS ? value.slice(0, MAX_REQUEST_ID_CHARS) : value;
+}
+
+const METHOD = /^[A-Z][A-Z-]{0,31}$/;
+
+/** The upper-cased method when it is an HTTP method token (at most 32 letters); else undefined. */
+export function normalizeMethod(value: string | undefined): string | undefined {
+  const method = value?.trim().toUpperCase();
+  return method && METHOD.test(method) ? method : undefined;
+}

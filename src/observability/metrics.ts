@@ -169,12 +169,16 @@ export function createMetrics(
     name: 'cheq_authz_build_info',
     help: 'Version of this server and of Node.js; always 1.',
     labelNames: ['version', 'node_version'] as const,
+    // The same in every cluster worker: /metrics shows one value, not the sum.
+    aggregator: 'first',
     registers,
   });
   buildInfo.set({ version: settings.version, node_version: process.version }, 1);
   const rtiTimeout = new Gauge({
     name: 'cheq_authz_rti_timeout_seconds',
     help: 'Configured RTI time budget (timeout_ms), for comparing RTI latency against it.',
+    // The same in every cluster worker: /metrics shows one value, not the sum.
+    aggregator: 'first',
     registers,
   });
   rtiTimeout.set(settings.rtiTimeoutMs / 1000);
@@ -182,6 +186,8 @@ export function createMetrics(
     name: 'cheq_authz_mode',
     help: 'Configured mode: 1 for the active one (monitoring or blocking), 0 for the other.',
     labelNames: ['mode'] as const,
+    // The same in every cluster worker: /metrics shows one value, not the sum.
+    aggregator: 'first',
     registers,
   });
   mode.set({ mode: 'monitoring' }, settings.mode === 'monitoring' ? 1 : 0);

@@ -3,11 +3,18 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { Logger } from './logger';
+
+/** Where /metrics comes from: a prom-client Registry, or the cluster aggregate of the workers'. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
 
 export interface RunningOpsServer {
   readonly port: number;
+  /** /readyz answers 200 from now on. */
+  markReady(): void;
   /** /readyz answers 503 from now on. */
   markNotReady(): void;
   close(): Promise<void>;
@@ -16,10 +23,11 @@ export interface RunningOpsServer {
 export async function startOpsServer(
   host: string,
   port: number,
-  registry: Registry,
+  registry: MetricsSource,
   log: Logger,
+  initiallyReady = true,
 ): Promise<RunningOpsServer> {
-  let ready = true;
+  let ready = initiallyReady;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     const reply = (status: number, contentType: string, body: string): void => {
@@ -54,6 +62,9 @@ export async function startOpsServer(
   });
   return {
     port: (server.address() as AddressInfo).port,
+    markReady() {
+      ready = true;
+    },
     markNotReady() {
       ready = false;
     },

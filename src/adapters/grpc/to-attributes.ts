@@ -5,6 +5,8 @@ import type { CheckRequest__Output } from '../../generated/envoy/service/auth/v3
 import type { AttributeContext__Output } from '../../generated/envoy/service/auth/v3/AttributeContext';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
 import {
+  boundedRequestId,
+  normalizeMethod,
   splitPathAndQuery,
   type RequestAttributes,
   type RouteSettings,
@@ -27,8 +29,9 @@ export function toAttributes(request: CheckRequest__Output): RequestAttributes {
   const { path, query } = splitPathAndQuery(http.path || pseudo.get(':path') || '/');
   return {
     transport: 'grpc',
-    requestId: headers.get('x-request-id') || http.id || undefined,
-    method: (http.method || pseudo.get(':method') || 'GET').toUpperCase(),
+    requestId: boundedRequestId(headers.get('x-request-id') || http.id),
+    // Envoy only forwards valid methods; anything else is not sent to RTI.
+    method: normalizeMethod(http.method || pseudo.get(':method') || 'GET') ?? '',
     scheme: http.scheme || pseudo.get(':scheme') || headers.get('x-forwarded-proto') || 'http',
     host,
     path,
@@ -84,8 +87,12 @@ function withHostOnHttp1(
 function timestampMs(time: { seconds?: string; nanos?: number } | undefined): number | undefined {
   if (!time?.seconds) return undefined;
   const ms = Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
-  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+  // A time outside what Date represents (or RTI's integer form) is Envoy's bug: use our clock.
+  return Number.isSafeInteger(ms) && ms > 0 && ms <= MAX_DATE_MS ? ms : undefined;
 }
+
+/** The largest time a JavaScript Date holds (year 275760). */
+const MAX_DATE_MS = 8.64e15;
 
 function routeSettings(extensions: Record<string, string> | undefined): RouteSettings {
   if (!extensions) return {};

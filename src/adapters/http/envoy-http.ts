@@ -3,14 +3,17 @@
 // Envoy allows only on exactly 200; any other 2xx-4xx status is a deny passed to the client.
 
 import type { IncomingMessage } from 'node:http';
-import { splitPathAndQuery } from '../../core/request-attributes';
+import {
+  boundedRequestId,
+  normalizeMethod,
+  splitPathAndQuery,
+} from '../../core/request-attributes';
 import {
   allowHeaders,
   endUserHeaders,
   headerValue,
   reject,
   stopHeaders,
-  validMethod,
   validScheme,
   writeAnswer,
   writeDenyWithBody,
@@ -26,7 +29,7 @@ export const envoyHttp: HttpEndpoint = {
   transport: 'envoy_http',
 
   toAttributes(req: IncomingMessage, path: string) {
-    const method = validMethod(req.method);
+    const method = normalizeMethod(req.method);
     if (!method) return reject(':method', 'invalid');
     const proto = headerValue(req, 'x-forwarded-proto');
     const scheme = proto === undefined ? 'http' : validScheme(proto);
@@ -34,7 +37,7 @@ export const envoyHttp: HttpEndpoint = {
     const host = headerValue(req, 'host') ?? '';
     return {
       transport: 'envoy_http',
-      requestId: headerValue(req, 'x-request-id'),
+      requestId: boundedRequestId(headerValue(req, 'x-request-id')),
       method,
       scheme,
       host,

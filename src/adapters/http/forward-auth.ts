@@ -3,7 +3,11 @@
 // 302 + Location (both proxies pass a non-2xx answer to the client as it is).
 
 import type { IncomingMessage } from 'node:http';
-import { splitPathAndQuery } from '../../core/request-attributes';
+import {
+  boundedRequestId,
+  normalizeMethod,
+  splitPathAndQuery,
+} from '../../core/request-attributes';
 import {
   allowHeaders,
   endUserHeaders,
@@ -11,7 +15,6 @@ import {
   headerValue,
   reject,
   stopHeaders,
-  validMethod,
   validScheme,
   writeAnswer,
   writeDenyWithBody,
@@ -39,7 +42,7 @@ export const forwardAuth: HttpEndpoint = {
     if (!uri.startsWith('/')) return reject('X-Forwarded-Uri', 'invalid');
     const methodHeader = headerValue(req, 'x-forwarded-method');
     if (methodHeader === undefined) return reject('X-Forwarded-Method', 'missing');
-    const method = validMethod(methodHeader);
+    const method = normalizeMethod(methodHeader);
     if (!method) return reject('X-Forwarded-Method', 'invalid');
     const proto = headerValue(req, 'x-forwarded-proto');
     const scheme = proto === undefined ? 'http' : validScheme(proto);
@@ -47,7 +50,7 @@ export const forwardAuth: HttpEndpoint = {
     const host = headerValue(req, 'x-forwarded-host') || headerValue(req, 'host') || '';
     return {
       transport: 'forward_auth',
-      requestId: headerValue(req, 'x-request-id'),
+      requestId: boundedRequestId(headerValue(req, 'x-request-id')),
       method,
       scheme,
       host,

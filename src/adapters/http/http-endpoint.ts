@@ -53,19 +53,12 @@ export function endUserHeaders(
   return new HeaderList(entries);
 }
 
-/** One header value as Node parsed it (first value for repeated non-list headers). */
+/** The first value of a header; a repeated control header is not joined into one. */
 export function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+  return req.headersDistinct[name]?.[0];
 }
 
-const METHOD = /^[A-Z][A-Z-]{0,31}$/;
 const SCHEMES = new Set(['http', 'https']);
-
-export function validMethod(value: string | undefined): string | undefined {
-  const method = value?.trim().toUpperCase();
-  return method && METHOD.test(method) ? method : undefined;
-}
 
 export function validScheme(value: string | undefined): string | undefined {
   const scheme = value?.split(',', 1)[0]?.trim().toLowerCase();

@@ -1,7 +1,8 @@
 // The HTTP listener (HTTP_PORT): NGINX auth_request, Envoy HTTP ext_authz and forward-auth
 // endpoints onto the decision core. Node's own http server: no framework on the hot path.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Decide } from '../../core/decide';
 import type { Logger } from '../../observability/logger';
@@ -31,6 +32,13 @@ export interface RunningHttpServer {
    */
   close(graceMs: number): Promise<void>;
 }
+
+/** Node's parser errors → our answer and the metric reason. */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'headers_too_large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'headers_timeout'],
+  ECONNRESET: [400, 'connection_reset'],
+};
 
 /** The endpoint for a request target, and the original path it carries (Envoy HTTP mode). */
 function route(url: string): { endpoint: HttpEndpoint; path: string } | undefined {
@@ -100,6 +108,21 @@ export async function startHttpServer(
       fallback(err);
     }
   }
+
+  // Requests Node rejects before they reach us (bad framing, headers too large or too slow):
+  // answered as Node would, and counted.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_http_request'];
+    metrics.rejectedRequests.inc({ transport: 'http', reason });
+    log.debug({ reason, code: err.code }, 'HTTP request rejected before routing');
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

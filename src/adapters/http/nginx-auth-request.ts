@@ -3,14 +3,17 @@
 // only 2xx/401/403; the shipped config turns the 401 into a 302), always Content-Length: 0.
 
 import type { IncomingMessage } from 'node:http';
-import { splitPathAndQuery } from '../../core/request-attributes';
+import {
+  boundedRequestId,
+  normalizeMethod,
+  splitPathAndQuery,
+} from '../../core/request-attributes';
 import {
   allowHeaders,
   endUserHeaders,
   headerValue,
   reject,
   stopHeaders,
-  validMethod,
   validScheme,
   writeAnswer,
   type HttpEndpoint,
@@ -36,7 +39,7 @@ export const nginxAuthRequest: HttpEndpoint = {
     if (!uri.startsWith('/')) return reject('X-Original-URI', 'invalid');
     const methodHeader = headerValue(req, 'x-original-method');
     if (methodHeader === undefined) return reject('X-Original-Method', 'missing');
-    const method = validMethod(methodHeader);
+    const method = normalizeMethod(methodHeader);
     if (!method) return reject('X-Original-Method', 'invalid');
     const proto = headerValue(req, 'x-forwarded-proto');
     const scheme = proto === undefined ? 'http' : validScheme(proto);
@@ -44,7 +47,7 @@ export const nginxAuthRequest: HttpEndpoint = {
     const host = headerValue(req, 'x-original-host') || headerValue(req, 'host') || '';
     return {
       transport: 'nginx',
-      requestId: headerValue(req, 'x-request-id'),
+      requestId: boundedRequestId(headerValue(req, 'x-request-id')),
       method,
       scheme,
       host,
