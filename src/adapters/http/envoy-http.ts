@@ -4,17 +4,10 @@
 
 import type { IncomingMessage } from 'node:http';
 import {
-  boundedRequestId,
-  normalizeMethod,
-  splitPathAndQuery,
-} from '../../core/request-attributes';
-import {
   allowHeaders,
-  endUserHeaders,
   headerValue,
-  reject,
+  readOriginalRequest,
   stopHeaders,
-  validScheme,
   writeAnswer,
   writeDenyWithBody,
   type HttpEndpoint,
@@ -29,26 +22,15 @@ export const envoyHttp: HttpEndpoint = {
   transport: 'envoy_http',
 
   toAttributes(req: IncomingMessage, path: string) {
-    const method = normalizeMethod(req.method);
-    if (!method) return reject(':method', 'invalid');
-    const proto = headerValue(req, 'x-forwarded-proto');
-    const scheme = proto === undefined ? 'http' : validScheme(proto);
-    if (!scheme) return reject('X-Forwarded-Proto', 'invalid');
-    const host = headerValue(req, 'host') ?? '';
-    return {
+    return readOriginalRequest(req, {
       transport: 'envoy_http',
-      requestId: boundedRequestId(headerValue(req, 'x-request-id')),
-      method,
-      scheme,
-      host,
-      ...splitPathAndQuery(path || '/'),
-      headers: endUserHeaders(req, CONTROL_HEADERS, host),
+      // Envoy keeps the client's method and appends the original path to path_prefix.
+      method: { value: req.method, header: ':method' },
+      target: { value: path || '/', header: ':path' },
+      host: headerValue(req, 'host'),
       proxyClientIp: headerValue(req, 'x-envoy-external-address') ?? headerValue(req, 'x-real-ip'),
-      // The socket peer is Envoy itself, not the end user.
-      peerAddress: undefined,
-      receivedAtMs: Date.now(),
-      route: {},
-    };
+      controlHeaders: CONTROL_HEADERS,
+    });
   },
 
   respond(res, decision) {

@@ -4,18 +4,11 @@
 
 import type { IncomingMessage } from 'node:http';
 import {
-  boundedRequestId,
-  normalizeMethod,
-  splitPathAndQuery,
-} from '../../core/request-attributes';
-import {
   allowHeaders,
-  endUserHeaders,
   firstListItem,
   headerValue,
-  reject,
+  readOriginalRequest,
   stopHeaders,
-  validScheme,
   writeAnswer,
   writeDenyWithBody,
   type HttpEndpoint,
@@ -37,31 +30,15 @@ export const forwardAuth: HttpEndpoint = {
   transport: 'forward_auth',
 
   toAttributes(req: IncomingMessage) {
-    const uri = headerValue(req, 'x-forwarded-uri');
-    if (uri === undefined || uri === '') return reject('X-Forwarded-Uri', 'missing');
-    if (!uri.startsWith('/')) return reject('X-Forwarded-Uri', 'invalid');
-    const methodHeader = headerValue(req, 'x-forwarded-method');
-    if (methodHeader === undefined) return reject('X-Forwarded-Method', 'missing');
-    const method = normalizeMethod(methodHeader);
-    if (!method) return reject('X-Forwarded-Method', 'invalid');
-    const proto = headerValue(req, 'x-forwarded-proto');
-    const scheme = proto === undefined ? 'http' : validScheme(proto);
-    if (!scheme) return reject('X-Forwarded-Proto', 'invalid');
-    const host = headerValue(req, 'x-forwarded-host') || headerValue(req, 'host') || '';
-    return {
+    return readOriginalRequest(req, {
       transport: 'forward_auth',
-      requestId: boundedRequestId(headerValue(req, 'x-request-id')),
-      method,
-      scheme,
-      host,
-      ...splitPathAndQuery(uri),
-      headers: endUserHeaders(req, CONTROL_HEADERS, host),
+      method: { value: headerValue(req, 'x-forwarded-method'), header: 'X-Forwarded-Method' },
+      target: { value: headerValue(req, 'x-forwarded-uri'), header: 'X-Forwarded-Uri' },
+      host: headerValue(req, 'x-forwarded-host'),
       // Both proxies set X-Forwarded-For to the client chain they trust, client first.
       proxyClientIp: firstListItem(headerValue(req, 'x-forwarded-for')),
-      peerAddress: undefined,
-      receivedAtMs: Date.now(),
-      route: {},
-    };
+      controlHeaders: CONTROL_HEADERS,
+    });
   },
 
   respond(res, decision) {

@@ -4,7 +4,61 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
 import type { Decision } from '../../core/decision';
-import type { RequestAttributes, Transport } from '../../core/request-attributes';
+import {
+  boundedRequestId,
+  normalizeMethod,
+  splitPathAndQuery,
+  type RequestAttributes,
+  type Transport,
+} from '../../core/request-attributes';
+
+/** How a proxy describes the original request to an HTTP endpoint. */
+export interface OriginalRequest {
+  readonly transport: Transport;
+  /** The original method, and the header it came from (named in a 400). */
+  readonly method: { readonly value: string | undefined; readonly header: string };
+  /** The original request target (path and query), and its header when it came from one. */
+  readonly target: { readonly value: string | undefined; readonly header: string };
+  /** The original host, else the request's Host. */
+  readonly host: string | undefined;
+  /** The client address as the proxy determined it. */
+  readonly proxyClientIp: string | undefined;
+  /** Headers the proxy added for us: not the end user's. */
+  readonly controlHeaders: ReadonlySet<string>;
+}
+
+/**
+ * The attributes of the original request, or the 400 for the first control header that is
+ * missing or malformed. The socket peer is the proxy itself, never the end user.
+ */
+export function readOriginalRequest(
+  req: IncomingMessage,
+  original: OriginalRequest,
+): RequestAttributes | Rejection {
+  const { target } = original;
+  if (target.value === undefined || target.value === '') return reject(target.header, 'missing');
+  if (!target.value.startsWith('/')) return reject(target.header, 'invalid');
+  if (original.method.value === undefined) return reject(original.method.header, 'missing');
+  const method = normalizeMethod(original.method.value);
+  if (!method) return reject(original.method.header, 'invalid');
+  const proto = headerValue(req, 'x-forwarded-proto');
+  const scheme = proto === undefined ? 'http' : validScheme(proto);
+  if (!scheme) return reject('X-Forwarded-Proto', 'invalid');
+  const host = original.host || headerValue(req, 'host') || '';
+  return {
+    transport: original.transport,
+    requestId: boundedRequestId(headerValue(req, 'x-request-id')),
+    method,
+    scheme,
+    host,
+    ...splitPathAndQuery(target.value),
+    headers: endUserHeaders(req, original.controlHeaders, host),
+    proxyClientIp: original.proxyClientIp,
+    peerAddress: undefined,
+    receivedAtMs: Date.now(),
+    route: {},
+  };
+}
 
 /** A request the endpoint cannot read: answered with a 4xx and counted by `reason`. */
 export interface Rejection {
@@ -60,7 +114,7 @@ export function headerValue(req: IncomingMessage, name: string): string | undefi
 
 const SCHEMES = new Set(['http', 'https']);
 
-export function validScheme(value: string | undefined): string | undefined {
+function validScheme(value: string | undefined): string | undefined {
   const scheme = value?.split(',', 1)[0]?.trim().toLowerCase();
   return scheme && SCHEMES.has(scheme) ? scheme : undefined;
 }

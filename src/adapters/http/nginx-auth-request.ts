@@ -4,17 +4,10 @@
 
 import type { IncomingMessage } from 'node:http';
 import {
-  boundedRequestId,
-  normalizeMethod,
-  splitPathAndQuery,
-} from '../../core/request-attributes';
-import {
   allowHeaders,
-  endUserHeaders,
   headerValue,
-  reject,
+  readOriginalRequest,
   stopHeaders,
-  validScheme,
   writeAnswer,
   type HttpEndpoint,
 } from './http-endpoint';
@@ -34,31 +27,14 @@ export const nginxAuthRequest: HttpEndpoint = {
   transport: 'nginx',
 
   toAttributes(req: IncomingMessage) {
-    const uri = headerValue(req, 'x-original-uri');
-    if (uri === undefined || uri === '') return reject('X-Original-URI', 'missing');
-    if (!uri.startsWith('/')) return reject('X-Original-URI', 'invalid');
-    const methodHeader = headerValue(req, 'x-original-method');
-    if (methodHeader === undefined) return reject('X-Original-Method', 'missing');
-    const method = normalizeMethod(methodHeader);
-    if (!method) return reject('X-Original-Method', 'invalid');
-    const proto = headerValue(req, 'x-forwarded-proto');
-    const scheme = proto === undefined ? 'http' : validScheme(proto);
-    if (!scheme) return reject('X-Forwarded-Proto', 'invalid');
-    const host = headerValue(req, 'x-original-host') || headerValue(req, 'host') || '';
-    return {
+    return readOriginalRequest(req, {
       transport: 'nginx',
-      requestId: boundedRequestId(headerValue(req, 'x-request-id')),
-      method,
-      scheme,
-      host,
-      ...splitPathAndQuery(uri),
-      headers: endUserHeaders(req, CONTROL_HEADERS, host),
+      method: { value: headerValue(req, 'x-original-method'), header: 'X-Original-Method' },
+      target: { value: headerValue(req, 'x-original-uri'), header: 'X-Original-URI' },
+      host: headerValue(req, 'x-original-host'),
       proxyClientIp: headerValue(req, 'x-real-ip'),
-      // The socket peer is NGINX itself, not the end user.
-      peerAddress: undefined,
-      receivedAtMs: Date.now(),
-      route: {},
-    };
+      controlHeaders: CONTROL_HEADERS,
+    });
   },
 
   respond(res, decision) {
