@@ -16,31 +16,38 @@ import {
   serverFailOpens,
   startLoadServer,
   withWeights,
+  TIMER_EARLY_MS,
   LOAD_CASES,
+  type LoadCase,
   type LoadResult,
   type LoadServer,
 } from '../helpers/load';
 import { createUpstreamAuthorizationClient, upstreamCheck } from '../helpers/upstream-protos';
 
 /**
- * RTI budget of the server under test. Far above the stand-in's answer time even on a busy
- * box, so only the hanging case times out (a valid verdict turned into a fail-open would be
- * a wrong answer); the hanging case is answered after it.
+ * RTI budget of the server under test: far above the stand-in's answer time (p99 under 100
+ * ms at saturation on a busy box), so only the hanging case times out. A verdict failed open
+ * before the timeout is wrong; after it, late (see MAX_LATE_SHARE).
  */
 const TIMEOUT_MS = 500;
 /**
- * p99 bound of the cases RTI answers, at the steady rate. Measured on the 2-core dev box:
- * p99 10-40 ms idle, up to ~120 ms while other test suites ran beside it.
+ * p99 bound of the cases RTI answers, at the steady rate. Measured on a 2-core box: p99 5-16
+ * ms per case with the box to itself; up to 70 ms (max 90 ms) with other engineers' builds
+ * and a CPU hog beside it (load average 3-4).
  */
 const P99_BOUND_MS = 250;
-/** Hanging cases: answered no later than this after the timeout (p99)... */
-const HANG_SLACK_MS = 50;
 /**
- * ...and no earlier than this before it: Node timers count whole milliseconds from the event
- * loop's cached clock, so a timer armed late in a busy loop turn fires up to a few ms "early"
- * (measured: 499.9 ms for 500).
+ * Hanging cases: answered no later than this after the timeout (p99), and no earlier than
+ * TIMER_EARLY_MS before it. Measured on the same box: p99 +5 to +45 ms, the most under
+ * contention.
  */
-const TIMER_EARLY_MS = 10;
+const HANG_SLACK_MS = 100;
+/**
+ * Checks whose RTI verdict was failed open after the full timeout (the stand-in, sharing the
+ * driver's process, starved on a busy box) are "late", not wrong, up to this share. None on
+ * an idle box; the 5-minute soak saw 9 in 90 000 while other suites hogged both cores.
+ */
+const MAX_LATE_SHARE = 0.01;
 const GRACE_MS = 3000;
 /** Report the tables (always printed in CI logs; they are short). */
 const report = (title: string, result: LoadResult): void => {
@@ -67,7 +74,7 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       rssAtStart = server.rssBytes();
     });
     after(async () => {
-      await server.stop();
+      await server?.stop(); // undefined when before failed
     });
 
     it('answers every check of a saturating burst right, and counts each one', async () => {
@@ -80,10 +87,11 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       const result = await new LoadRun(server, {
         concurrency: 64,
         maxRequests: 3000,
-        durationMs: 8000,
+        durationMs: 20_000,
         grpcChannels: 4,
         httpConnections: 64,
         seed: 7,
+        rtiTimeoutMs: TIMEOUT_MS,
       }).done;
       report(
         `burst: concurrency 64, server RSS ${mb(rssAtStart)} → ${mb(server.rssBytes())}`,
@@ -92,6 +100,7 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
 
       assert.equal(result.errors, 0, `transport errors: ${JSON.stringify(result.errorKinds)}`);
       assert.equal(result.wrong, 0, `wrong answers:\n${result.wrongSamples.join('\n')}`);
+      assertFewLate(result);
       assert.equal(result.sent, 3000, 'the burst is bounded by count, not cut by its duration');
       assertServerHealthy(server);
 
@@ -103,7 +112,7 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       // The server's own counts agree with what was sent, per transport, action and reason.
       const text = await server.metrics();
       assert.deepEqual(delta(serverDecisions(text), before.decisions), sorted(result.decisions));
-      assert.deepEqual(delta(serverFailOpens(text), before.failOpens), sorted(result.failOpens));
+      assertFailOpens(delta(serverFailOpens(text), before.failOpens), result);
       // Hanging cases waited for the timeout.
       assert.ok((result.byCase['rti-hang']?.minMs ?? 0) >= TIMEOUT_MS - TIMER_EARLY_MS);
     });
@@ -116,16 +125,18 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
         cases,
         concurrency: 64,
         maxRequests: 1600,
-        durationMs: 6000,
+        durationMs: 8000,
         ratePerSecond: 400,
         grpcChannels: 4,
         httpConnections: 64,
         seed: 11,
+        rtiTimeoutMs: TIMEOUT_MS,
       }).done;
       report(`steady 400/s: server RSS ${mb(server.rssBytes())}`, result);
 
       assert.equal(result.errors, 0, `transport errors: ${JSON.stringify(result.errorKinds)}`);
       assert.equal(result.wrong, 0, `wrong answers:\n${result.wrongSamples.join('\n')}`);
+      assertFewLate(result);
       assert.equal(standIn.unknown, 0);
       for (const [name, stats] of Object.entries(result.byCase)) {
         const hangs = cases.find(c => c.name === name)?.hangs;
@@ -146,98 +157,166 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       // A sanity bound, not a leak check (that is the soak's job): ~80 MB idle, ~140 MB here.
       assert.ok((server.rssBytes() ?? 0) < 400 * 2 ** 20, `RSS ${mb(server.rssBytes())}`);
     });
+
+    it('would notice a wrong answer, an answer meant for another check, or a late one', async () => {
+      const valid = LOAD_CASES.find(c => c.name === 'valid') as LoadCase;
+      const cases: LoadCase[] = [
+        {
+          ...valid,
+          name: 'lie',
+          expect: { ...valid.expect, action: 'deny', reason: 'threat_block' },
+        },
+        { ...valid, name: 'swapped', rti: id => valid.rti(id + 1) },
+        { ...valid, name: 'early', rti: () => ({ kind: 'raw', status: 503, body: '' }) },
+        { ...valid, name: 'slow', rti: () => ({ kind: 'hang' }) },
+      ];
+      installStandIn(rti, cases);
+      const result = await new LoadRun(server, {
+        cases,
+        concurrency: 16,
+        maxRequests: 200,
+        durationMs: 5000,
+        rtiTimeoutMs: TIMEOUT_MS,
+      }).done;
+      const wrong = result.wrongSamples.join('\n');
+      assert.equal(result.errors, 0);
+      assert.equal(result.right, 0);
+      assert.equal(result.late, result.byCase['slow']?.count);
+      assert.equal(result.wrong, 200 - result.late);
+      assert.match(wrong, /lie: action allow \(HTTP 200\), expected deny/);
+      assert.match(wrong, /swapped: cookie _cheq_rti=load-\d+/);
+      assert.match(wrong, /early: reason fail_open, expected valid/);
+      assert.match(result.lateSamples[0] ?? '', /slow: failed open after \d+ ms/);
+    });
   });
 
-  it('answers every in-flight check on SIGTERM under load, refuses new connections, exits 0 in the grace period', async () => {
-    // Verdicts take 100 ms, so a good share of the 64 workers' checks is in flight at any time.
-    const standIn = installStandIn(rti, LOAD_CASES, { verdictDelayMs: 100, recordSeen: true });
-    const server = await startLoadServer({
-      ...loadServerEnv(rti.url, TIMEOUT_MS),
-      SHUTDOWN_DELAY_MS: '0',
-      SHUTDOWN_GRACE_MS: String(GRACE_MS),
+  describe('shutdown under load', () => {
+    it('answers every in-flight check on SIGTERM, refuses new connections, exits 0 in the grace period', async () => {
+      // Verdicts take 100 ms, so a good share of the 64 workers' checks is in flight at any time.
+      const standIn = installStandIn(rti, LOAD_CASES, { verdictDelayMs: 100, recordSeen: true });
+      const server = await startLoadServer({
+        ...loadServerEnv(rti.url, TIMEOUT_MS),
+        SHUTDOWN_DELAY_MS: '0',
+        SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      });
+      let exitedAt: number | undefined;
+      void server.exited.then(() => (exitedAt = Date.now()));
+      const run = new LoadRun(
+        server,
+        {
+          concurrency: 64,
+          maxRequests: 50_000,
+          durationMs: 10_000,
+          grpcChannels: 4,
+          httpConnections: 64,
+          seed: 13,
+          rtiTimeoutMs: TIMEOUT_MS,
+          // A server that has gone refuses at once: do not spin.
+          errorBackoffMs: 50,
+        },
+        true,
+      );
+      try {
+        await new Promise(resolve => setTimeout(resolve, 1000));
+        const receivedBeforeSignal = [...run.inFlight.values()].filter(r => standIn.seen.has(r.id));
+        const sentBeforeSignal = new Set(run.inFlight.keys());
+        const signalAt = Date.now();
+        server.child.kill('SIGTERM');
+
+        // New connections are refused while the in-flight checks are still being answered.
+        await Promise.all([
+          waitUntilRefused(server.grpcPort, 1000),
+          waitUntilRefused(server.httpPort, 1000),
+        ]);
+        const refusedAt = Date.now();
+        const stillInFlight = receivedBeforeSignal.filter(r => run.inFlight.has(r.id)).length;
+        const late = createUpstreamAuthorizationClient(server.grpcAddress);
+        await assert.rejects(upstreamCheck(late, envoyCheckRequest(), 1000), /UNAVAILABLE/);
+        late.close();
+        await assert.rejects(fetch(`${server.httpUrl}/api/authz/auth-request`), /fetch failed/);
+
+        const code = await server.exited;
+        const exitMs = (exitedAt ?? Date.now()) - signalAt;
+        run.stop();
+        const result = await run.done;
+        report(
+          `SIGTERM after 1 s of load: ${receivedBeforeSignal.length} checks in flight, ` +
+            `refused new connections after ${refusedAt - signalAt} ms (${stillInFlight} of them ` +
+            `still in flight), exit ${String(code)} after ${exitMs} ms`,
+          result,
+        );
+
+        assert.equal(code, 0, server.stderr());
+        assert.ok(exitMs < GRACE_MS + 1000, `exit took ${exitMs} ms`);
+        assert.ok(receivedBeforeSignal.length >= 16, 'enough checks in flight to mean something');
+        assert.ok(stillInFlight > 0, 'refusing while draining, not after exiting');
+        assert.equal(result.wrong, 0, `wrong answers:\n${result.wrongSamples.join('\n')}`);
+        assert.deepEqual(server.errorLines, [], 'error-level log lines');
+        // Every check the server received (its RTI call happened), before or after the signal,
+        // was answered right; only checks it never received may fail, and only by connection.
+        const byId = new Map((result.results ?? []).map(r => [r.id, r]));
+        const answered = (id: number): boolean =>
+          byId.get(id)?.outcome === 'right' || byId.get(id)?.outcome === 'late';
+        for (const { id } of receivedBeforeSignal) {
+          assert.ok(answered(id), `in-flight check #${id}: ${byId.get(id)?.detail}`);
+        }
+        for (const id of standIn.seen) {
+          assert.ok(answered(id), `received check #${id}: ${byId.get(id)?.detail}`);
+        }
+        assertFewLate(result);
+        for (const kind of Object.keys(result.errorKinds)) {
+          assert.match(kind, /UNAVAILABLE|ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/, kind);
+        }
+        const lost = (result.results ?? []).filter(
+          r => sentBeforeSignal.has(r.id) && r.outcome === 'error',
+        );
+        if (lost.length > 0) {
+          console.log(`    ${lost.length} checks sent before the signal but never received`);
+        }
+      } finally {
+        run.stop();
+        await run.done.catch(() => undefined);
+        server.child.kill('SIGKILL');
+      }
     });
-    let exitedAt: number | undefined;
-    void server.exited.then(() => (exitedAt = Date.now()));
-    const run = new LoadRun(
-      server,
-      {
-        concurrency: 64,
-        maxRequests: 50_000,
-        durationMs: 10_000,
-        grpcChannels: 4,
-        httpConnections: 64,
-        seed: 13,
-        // A server that has gone refuses at once: do not spin.
-        errorBackoffMs: 20,
-      },
-      true,
-    );
-    try {
-      await new Promise(resolve => setTimeout(resolve, 1000));
-      const receivedBeforeSignal = [...run.inFlight.values()].filter(r => standIn.seen.has(r.id));
-      const sentBeforeSignal = new Set(run.inFlight.keys());
-      const signalAt = Date.now();
-      server.child.kill('SIGTERM');
-
-      // New connections are refused while the in-flight checks are still being answered.
-      await Promise.all([
-        waitUntilRefused(server.grpcPort, 1000),
-        waitUntilRefused(server.httpPort, 1000),
-      ]);
-      const refusedAt = Date.now();
-      const stillInFlight = receivedBeforeSignal.filter(r => run.inFlight.has(r.id)).length;
-      const late = createUpstreamAuthorizationClient(server.grpcAddress);
-      await assert.rejects(upstreamCheck(late, envoyCheckRequest(), 1000), /UNAVAILABLE/);
-      late.close();
-      await assert.rejects(fetch(`${server.httpUrl}/api/authz/auth-request`), /fetch failed/);
-
-      const code = await server.exited;
-      const exitMs = (exitedAt ?? Date.now()) - signalAt;
-      run.stop();
-      const result = await run.done;
-      report(
-        `SIGTERM after 1 s of load: ${receivedBeforeSignal.length} checks in flight, ` +
-          `refused new connections after ${refusedAt - signalAt} ms (${stillInFlight} of them ` +
-          `still in flight), exit ${String(code)} after ${exitMs} ms`,
-        result,
-      );
-
-      assert.equal(code, 0, server.stderr());
-      assert.ok(exitMs < GRACE_MS + 1000, `exit took ${exitMs} ms`);
-      assert.ok(receivedBeforeSignal.length >= 16, 'enough checks in flight to mean something');
-      assert.ok(stillInFlight > 0, 'refusing while draining, not after exiting');
-      assert.equal(result.wrong, 0, `wrong answers:\n${result.wrongSamples.join('\n')}`);
-      assert.deepEqual(server.errorLines, [], 'error-level log lines');
-      // Every check the server received (its RTI call happened), before or after the signal,
-      // was answered right; only checks it never received may fail, and only by connection.
-      const byId = new Map((result.results ?? []).map(r => [r.id, r]));
-      for (const { id } of receivedBeforeSignal) {
-        assert.equal(byId.get(id)?.outcome, 'right', `in-flight check #${id}`);
-      }
-      for (const id of standIn.seen) {
-        const answered = byId.get(id);
-        assert.equal(answered?.outcome, 'right', `received check #${id}: ${answered?.detail}`);
-      }
-      for (const kind of Object.keys(result.errorKinds)) {
-        assert.match(kind, /UNAVAILABLE|ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/, kind);
-      }
-      const lost = (result.results ?? []).filter(
-        r => sentBeforeSignal.has(r.id) && r.outcome === 'error',
-      );
-      if (lost.length > 0) {
-        console.log(`    ${lost.length} checks sent before the signal but never received`);
-      }
-    } finally {
-      run.stop();
-      await run.done.catch(() => undefined);
-      server.child.kill('SIGKILL');
-    }
   });
 });
 
 function assertServerHealthy(server: LoadServer): void {
   assert.equal(server.child.exitCode, null, `server exited:\n${server.stderr()}`);
   assert.deepEqual(server.errorLines, [], 'error-level log lines');
+}
+
+function assertFewLate(result: LoadResult): void {
+  assert.ok(
+    result.late <= result.sent * MAX_LATE_SHARE,
+    `${result.late} checks failed open after the RTI timeout:\n${result.lateSamples.join('\n')}`,
+  );
+}
+
+/**
+ * The server's fail-opens by cause equal the driver's, per transport. An RTI failure case
+ * answered after the timeout may have been counted as rti_timeout instead of its own cause:
+ * then the totals still agree, the causes within that many.
+ */
+function assertFailOpens(server: [string, number][], result: LoadResult): void {
+  const driver = sorted(result.failOpens);
+  if (result.slowFailOpens === 0) {
+    assert.deepEqual(server, driver);
+    return;
+  }
+  const total = (rows: [string, number][], transport: string): number =>
+    rows.filter(([key]) => key.startsWith(`${transport}/`)).reduce((sum, [, n]) => sum + n, 0);
+  for (const transport of ['grpc', 'nginx']) {
+    assert.equal(total(server, transport), total(driver, transport), `${transport} fail-opens`);
+  }
+  const serverMap = new Map(server);
+  const driverMap = new Map(driver);
+  let moved = 0;
+  for (const key of new Set([...serverMap.keys(), ...driverMap.keys()])) {
+    moved += Math.abs((serverMap.get(key) ?? 0) - (driverMap.get(key) ?? 0));
+  }
+  assert.ok(moved <= 2 * result.slowFailOpens, `fail-open causes: ${JSON.stringify(server)}`);
 }
 
 function delta(after: Map<string, number>, before: Map<string, number>): [string, number][] {
