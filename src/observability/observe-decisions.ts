@@ -15,10 +15,22 @@ const MAX_LOGGED_PATH = 256;
 export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger): Decide {
   const throttle = new LogThrottle(FAIL_OPEN_LOG_INTERVAL_MS);
 
+  // Labelled children looked up once per label set: prom-client would hash the labels of
+  // every observation otherwise.
+  const inFlight = cached((t: string) => metrics.checksInFlight.labels(t));
+  const checkDuration = cached((t: string) => metrics.checkDuration.labels(t));
+  const decisions = cached((key: string) => {
+    const [transport = '', action = '', reason = ''] = key.split('\n');
+    return metrics.decisions.labels(transport, action, reason);
+  });
+  const rtiRequests = cached((r: string) => metrics.rtiRequests.labels(r));
+  const rtiDuration = cached((r: string) => metrics.rtiDuration.labels(r));
+
   return async function observedDecide(attrs, options) {
     const { transport } = attrs;
     const started = performance.now();
-    metrics.checksInFlight.inc({ transport });
+    const gauge = inFlight(transport);
+    gauge.inc();
     try {
       const decision = await decide(attrs, options);
       const durationMs = performance.now() - started;
@@ -26,18 +38,18 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       writeLog(attrs, decision, durationMs);
       return decision;
     } finally {
-      metrics.checksInFlight.dec({ transport });
+      gauge.dec();
     }
   };
 
   function count(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
     const { transport } = attrs;
-    metrics.decisions.inc({ transport, action: decision.action, reason: decision.reason });
-    metrics.checkDuration.observe({ transport }, durationMs / 1000);
+    decisions(`${transport}\n${decision.action}\n${decision.reason}`).inc();
+    checkDuration(transport).observe(durationMs / 1000);
     if (decision.rti) {
       const result = rtiResultLabel(decision.rti.outcome);
-      metrics.rtiRequests.inc({ result });
-      metrics.rtiDuration.observe({ result }, decision.rti.durationMs / 1000);
+      rtiRequests(result).inc();
+      rtiDuration(result).observe(decision.rti.durationMs / 1000);
     }
     if (decision.verdict) {
       metrics.threatTypes.inc({
@@ -86,4 +98,17 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** Memoises one value per string key. */
+function cached<T>(make: (key: string) => T): (key: string) => T {
+  const values = new Map<string, T>();
+  return key => {
+    let value = values.get(key);
+    if (value === undefined) {
+      value = make(key);
+      values.set(key, value);
+    }
+    return value;
+  };
 }

@@ -38,10 +38,12 @@ export const MAX_HEADER_NAMES = 200;
 
 /** Encodes the form body; a field is sent only when it has a value. */
 export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string {
-  const form = new URLSearchParams();
+  // Hand-joined rather than URLSearchParams: this runs for every check.
+  let form = '';
   const add = (field: string, value: string | undefined): void => {
-    if (value)
-      form.append(field, value.length > MAX_FIELD_CHARS ? value.slice(0, MAX_FIELD_CHARS) : value);
+    if (!value) return;
+    const capped = value.length > MAX_FIELD_CHARS ? value.slice(0, MAX_FIELD_CHARS) : value;
+    form += `${form === '' ? '' : '&'}${field}=${encodeFormValue(capped)}`;
   };
   add('ApiKey', credentials.apiKey);
   add('TagHash', credentials.tagHash);
@@ -58,7 +60,18 @@ export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string 
   add('JA3', input.ja3);
   add('Channel', input.channel);
   add('MiddlewareVersion', credentials.middlewareVersion);
-  return form.toString();
+  return form;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** application/x-www-form-urlencoded value; a lone surrogate (invalid UTF-16) becomes U+FFFD. */
+function encodeFormValue(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return encodeURIComponent(value.replace(LONE_SURROGATE, '\uFFFD'));
+  }
 }
 
 /** A Set-Cookie value we can pass on: visible ASCII and spaces only (no CR/LF injection). */

@@ -24,8 +24,13 @@ export const CONTEXT_EXTENSION_KEYS = {
 export function toAttributes(request: CheckRequest__Output): RequestAttributes {
   const context = request.attributes ?? {};
   const http: HttpRequest = context.request?.http ?? {};
-  const { headers, pseudo } = readHeaders(http);
-  const host = http.host || pseudo.get(':authority') || headers.get('host') || '';
+  const { entries, pseudo } = readHeaders(http);
+  const hostHeader = entries.find(([name]) => name === 'host');
+  const host = http.host || pseudo.get(':authority') || hostHeader?.[1] || '';
+  // Envoy turns an HTTP/1 Host header into :authority. The browser did send Host, so RTI's
+  // HeaderNames get it back (first, where HTTP/1 clients put it).
+  if (!hostHeader && host && http.protocol?.startsWith('HTTP/1')) entries.unshift(['host', host]);
+  const headers = new HeaderList(entries);
   const { path, query } = splitPathAndQuery(http.path || pseudo.get(':path') || '/');
   return {
     transport: 'grpc',
@@ -36,7 +41,7 @@ export function toAttributes(request: CheckRequest__Output): RequestAttributes {
     host,
     path,
     query: query || http.query || '',
-    headers: withHostOnHttp1(headers, http.protocol, host),
+    headers,
     proxyClientIp: headers.get('x-envoy-external-address'),
     peerAddress: context.source?.address?.socket_address?.address || undefined,
     receivedAtMs: timestampMs(context.request?.time) ?? Date.now(),
@@ -48,40 +53,30 @@ export function toAttributes(request: CheckRequest__Output): RequestAttributes {
  * Headers from `header_map` (raw bytes, duplicates kept; encode_raw_headers) and from the
  * `headers` map (values comma-joined), pseudo-headers set apart.
  */
-function readHeaders(http: HttpRequest): { headers: HeaderList; pseudo: Map<string, string> } {
+function readHeaders(http: HttpRequest): { entries: HeaderEntry[]; pseudo: Map<string, string> } {
   const entries: HeaderEntry[] = [];
   const pseudo = new Map<string, string>();
-  const seen = new Set<string>();
-  const add = (rawName: string, value: string): void => {
-    const name = rawName.toLowerCase();
-    if (name.startsWith(':')) pseudo.set(name, value);
+  const add = (name: string, value: string): void => {
+    if (name.charCodeAt(0) === 58 /* ':' */) pseudo.set(name, value);
     else entries.push([name, value]);
   };
-  for (const header of http.header_map?.headers ?? []) {
+  const raw = http.header_map?.headers;
+  // Envoy sends one form or the other; both only from unusual clients (then raw wins).
+  const seen = raw?.length ? new Set<string>() : undefined;
+  for (const header of raw ?? []) {
     if (!header.key) continue;
-    seen.add(header.key.toLowerCase());
-    add(
-      header.key,
-      header.raw_value?.length ? header.raw_value.toString('utf8') : (header.value ?? ''),
-    );
+    const name = header.key.toLowerCase();
+    seen?.add(name);
+    add(name, header.raw_value?.length ? header.raw_value.toString('utf8') : (header.value ?? ''));
   }
-  for (const [name, value] of Object.entries(http.headers ?? {})) {
-    if (!seen.has(name.toLowerCase())) add(name, value);
+  const map = http.headers;
+  if (map) {
+    for (const key in map) {
+      const name = key.toLowerCase();
+      if (!seen?.has(name)) add(name, map[key] ?? '');
+    }
   }
-  return { headers: new HeaderList(entries), pseudo };
-}
-
-/**
- * Envoy turns an HTTP/1 Host header into :authority. The browser did send Host, so RTI's
- * HeaderNames get it back (first, where HTTP/1 clients put it).
- */
-function withHostOnHttp1(
-  headers: HeaderList,
-  protocol: string | undefined,
-  host: string,
-): HeaderList {
-  if (!protocol?.startsWith('HTTP/1') || !host || headers.has('host')) return headers;
-  return new HeaderList([['host', host], ...headers.entries]);
+  return { entries, pseudo };
 }
 
 function timestampMs(time: { seconds?: string; nanos?: number } | undefined): number | undefined {
