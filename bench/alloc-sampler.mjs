@@ -1,0 +1,29 @@
+// Preloaded into our server by bench/profile.mjs (node --import) for BENCH_PROFILE_KIND=alloc:
+// V8's sampling heap profiler, keeping samples of objects that were collected since, so the
+// profile shows allocation volume by stack (what makes the GC work), not what is still live.
+// The profile is written to $BENCH_ALLOC_DIR/alloc.<pid>.heapprofile when the process exits.
+
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+
+const dir = process.env.BENCH_ALLOC_DIR;
+if (dir) {
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.startSampling', {
+    samplingInterval: Number(process.env.BENCH_ALLOC_INTERVAL ?? 16384),
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  // An in-process inspector session answers synchronously, so this works in 'exit'.
+  process.on('exit', () => {
+    session.post('HeapProfiler.stopSampling', (err, result) => {
+      if (!err)
+        writeFileSync(
+          join(dir, `alloc.${process.pid}.heapprofile`),
+          JSON.stringify(result.profile),
+        );
+    });
+  });
+}

@@ -1,0 +1,81 @@
+// Several bench runs side by side, with the best, the median and the spread of each number:
+// the machine is shared and one run is one sample.
+//
+//   node bench/compare-runs.mjs                     every bench/results/run-*.json
+//   node bench/compare-runs.mjs FILE.json ...       the runs given
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RESULTS_DIR } from './harness.mjs';
+
+const files = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : readdirSync(RESULTS_DIR)
+      .filter(file => /^run-.*\.json$/.test(file))
+      .sort()
+      .map(file => join(RESULTS_DIR, file));
+if (files.length === 0) {
+  console.error('no runs: npm run bench first');
+  process.exit(2);
+}
+const runs = files.map(file => JSON.parse(readFileSync(file, 'utf8')));
+
+/** [label, read(run), higher is better?] */
+const METRICS = [
+  ['gRPC req/s ours', r => r.ours.grpc.reqPerS, true],
+  ['gRPC req/s (2) grpc-js + undici', r => r.grpcUndici.grpc.reqPerS, true],
+  ['gRPC req/s (1) bare grpc-js', r => r.grpcBare.grpc.reqPerS, true],
+  ['gRPC ratio ours / (2)', r => r.ours.grpc.reqPerS / r.grpcUndici.grpc.reqPerS, true],
+  ['HTTP req/s ours', r => r.ours.http.reqPerS, true],
+  ['HTTP req/s (4) node:http + undici', r => r.httpUndici.http.reqPerS, true],
+  ['HTTP req/s (3) bare node:http', r => r.httpBare.http.reqPerS, true],
+  ['HTTP ratio ours / (4)', r => r.ours.http.reqPerS / r.httpUndici.http.reqPerS, true],
+  ['fixed rate, checks/s', r => r.ours.atRate.options.rate, true],
+  ['  ours p50 ms', r => r.ours.atRate.normal.latencyMs.p50, false],
+  ['  ours p99 ms', r => r.ours.atRate.normal.latencyMs.p99, false],
+  ['  (2) p99 ms', r => r.grpcUndici.atRate.normal.latencyMs.p99, false],
+  ['  (1) p99 ms', r => r.grpcBare.atRate.normal.latencyMs.p99, false],
+  [
+    '  added p99 ms: ours − (2)',
+    r => r.ours.atRate.normal.latencyMs.p99 - r.grpcUndici.atRate.normal.latencyMs.p99,
+    false,
+  ],
+  ['hung checks p99 ms', r => r.ours.hangAtRate.hang.latencyMs.p99, false],
+  ['hung: others sat. / sat.', r => r.ours.hangSaturation.reqPerS / r.ours.grpc.reqPerS, true],
+  [
+    'RSS max at saturation MB',
+    r => Math.max(r.ours.grpc.rssMaxMb, r.ours.http.rssMaxMb, r.ours.hangSaturation.rssMaxMb),
+    false,
+  ],
+];
+
+const round = x => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
+const rows = METRICS.map(([label, read, higherIsBetter]) => {
+  const values = runs.map(run => {
+    try {
+      return read(run.results);
+    } catch {
+      return NaN;
+    }
+  });
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  const best = higherIsBetter ? sorted.at(-1) : sorted[0];
+  const spread = sorted.at(-1) - sorted[0];
+  return [label, ...values.map(round), round(best), round(median), round(spread)].map(String);
+});
+
+const header = [
+  'metric',
+  ...runs.map(run => `${run.startedAt.slice(11, 16)} (${run.environment.loadAverageBefore[0]})`),
+  'best',
+  'median',
+  'spread',
+];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map(row => row[i].length)));
+const line = cells =>
+  cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+console.log(`${runs.length} runs (column: start time UTC and 1-min load average before it)\n`);
+console.log(line(header));
+console.log(line(widths.map(w => '-'.repeat(w))));
+for (const row of rows) console.log(line(row));

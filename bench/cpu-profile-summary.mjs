@@ -1,0 +1,218 @@
+// Summarises V8 profiles by function, split into our code (dist/, mapped back to src/*.ts through
+// the source maps) and everything else grouped by origin (node internals, grpc-js, undici,
+// protobufjs, pino, prom-client, GC, ...):
+//   .cpuprofile  (node --cpu-prof)              self and inclusive time
+//   .heapprofile (bench/alloc-sampler.mjs)      self and inclusive bytes allocated (sampled)
+//
+//   node bench/cpu-profile-summary.mjs FILE... [--top 15] [--json]
+
+import { readFileSync, existsSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where a frame comes from: 'ours' for the project's own dist/ or src/ code. */
+export function originOf(url, functionName) {
+  if (!url) {
+    if (functionName === '(garbage collector)') return 'gc';
+    if (functionName === '(idle)') return 'idle';
+    if (functionName === '(program)') return 'program (native, unattributed)';
+    return 'native/builtin';
+  }
+  if (url.startsWith('node:')) return 'node internals';
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  if (modules) return modules[1];
+  if (path.startsWith(join(ROOT, 'dist')) || path.startsWith(join(ROOT, 'src'))) return 'ours';
+  if (path.startsWith(join(ROOT, 'bench'))) return 'bench';
+  return 'other';
+}
+
+const sourceMaps = new Map();
+
+/** dist/x.js:line → src/x.ts:line through dist/x.js.map (when present). */
+function sourceLocation(url, lineNumber, columnNumber) {
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  if (!sourceMaps.has(path)) {
+    const mapFile = `${path}.map`;
+    sourceMaps.set(
+      path,
+      existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : undefined,
+    );
+  }
+  const map = sourceMaps.get(path);
+  const entry = map?.findEntry(lineNumber, columnNumber);
+  if (entry?.originalSource) {
+    const source = entry.originalSource.startsWith('file://')
+      ? fileURLToPath(entry.originalSource)
+      : join(dirname(path), entry.originalSource);
+    return `${relative(ROOT, source)}:${entry.originalLine + 1}`;
+  }
+  return `${relative(ROOT, path)}:${lineNumber + 1}`;
+}
+
+/** Per-function accumulators keyed by origin, name and (source-mapped) location. */
+function functionTable() {
+  const functions = new Map();
+  const keyOfFrame = callFrame => {
+    const { functionName, url, lineNumber, columnNumber } = callFrame;
+    const origin = originOf(url, functionName);
+    const name = functionName || '(anonymous)';
+    const where =
+      origin === 'ours'
+        ? sourceLocation(url, lineNumber, columnNumber)
+        : url
+          ? `${url.replace(/^.*node_modules\//, '')}:${lineNumber + 1}`
+          : '';
+    const k = `${origin}\u0000${name}\u0000${where}`;
+    if (!functions.has(k)) functions.set(k, { origin, name, where, self: 0, total: 0 });
+    return k;
+  };
+  return { functions, keyOfFrame };
+}
+
+/** Aggregates one or more .cpuprofile files; self and total in milliseconds. */
+export function summarise(profiles) {
+  const { functions, keyOfFrame } = functionTable();
+  const origins = new Map();
+  let totalMs = 0;
+  for (const profile of profiles) {
+    const byId = new Map(profile.nodes.map(node => [node.id, node]));
+    const parent = new Map();
+    for (const node of profile.nodes) {
+      for (const child of node.children ?? []) parent.set(child, node.id);
+    }
+    const keyOf = new Map();
+    const key = node => {
+      if (!keyOf.has(node.id)) keyOf.set(node.id, keyOfFrame(node.callFrame));
+      return keyOf.get(node.id);
+    };
+    const { samples, timeDeltas } = profile;
+    for (let i = 0; i < samples.length; i++) {
+      // timeDeltas[i] is the time before sample i; attribute the next delta to sample i.
+      const ms = (timeDeltas[i + 1] ?? timeDeltas[i] ?? 0) / 1000;
+      const node = byId.get(samples[i]);
+      if (!node) continue;
+      totalMs += ms;
+      const self = functions.get(key(node));
+      self.self += ms;
+      origins.set(self.origin, (origins.get(self.origin) ?? 0) + ms);
+      // Inclusive time: once per distinct function on the stack (recursion counted once).
+      const seen = new Set();
+      for (let id = node.id; id !== undefined; id = parent.get(id)) {
+        const k = key(byId.get(id));
+        if (seen.has(k)) continue;
+        seen.add(k);
+        functions.get(k).total += ms;
+      }
+    }
+  }
+  return { unit: 'ms', total: totalMs, origins, functions: [...functions.values()] };
+}
+
+/** Aggregates .heapprofile files (sampled allocations); self and total in bytes. */
+export function summariseAllocations(profiles) {
+  const { functions, keyOfFrame } = functionTable();
+  const origins = new Map();
+  let totalBytes = 0;
+  for (const profile of profiles) {
+    const visit = (node, onStack) => {
+      const k = keyOfFrame(node.callFrame);
+      const entry = functions.get(k);
+      const self = node.selfSize ?? 0;
+      totalBytes += self;
+      entry.self += self;
+      origins.set(entry.origin, (origins.get(entry.origin) ?? 0) + self);
+      const stack = onStack.includes(k) ? onStack : [...onStack, k];
+      // Inclusive: this node's own bytes count for every distinct function above it.
+      for (const above of stack) functions.get(above).total += self;
+      for (const child of node.children ?? []) visit(child, stack);
+    };
+    visit(profile.head, []);
+  }
+  return { unit: 'bytes', total: totalBytes, origins, functions: [...functions.values()] };
+}
+
+/** Either kind of profile file. */
+export function summariseFiles(files) {
+  const profiles = files.map(file => JSON.parse(readFileSync(file, 'utf8')));
+  return profiles[0]?.head ? summariseAllocations(profiles) : summarise(profiles);
+}
+
+/** Text report: origins, our code by self and inclusive, everything else by self. */
+export function report(summary, top = 15) {
+  const { unit, total, origins, functions } = summary;
+  const busy = total - (origins.get('idle') ?? 0);
+  const amount = x =>
+    unit === 'ms' ? `${x.toFixed(0).padStart(7)} ms` : `${(x / 1048576).toFixed(1).padStart(7)} MB`;
+  const share = x => `${((x / busy) * 100).toFixed(1).padStart(5)}%`;
+  const lines = [];
+  lines.push(
+    unit === 'ms'
+      ? `${(total / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (percentages of busy time)`
+      : `${(total / 1048576).toFixed(0)} MB allocated (sampled estimate)`,
+  );
+  lines.push('', `self ${unit === 'ms' ? 'time' : 'allocation'} by origin:`);
+  for (const [origin, x] of [...origins].sort((a, b) => b[1] - a[1])) {
+    if (origin !== 'idle') lines.push(`  ${amount(x)} ${share(x)}  ${origin}`);
+  }
+  const ours = functions.filter(f => f.origin === 'ours');
+  const table = (title, rows, field) => {
+    lines.push('', `${title}:`);
+    for (const f of rows) {
+      const self = field === 'self' ? '' : `  (self ${share(f.self).trim()})`;
+      lines.push(`  ${amount(f[field])} ${share(f[field])}  ${f.name}  ${f.where}${self}`);
+    }
+  };
+  const by = field => (a, b) => b[field] - a[field];
+  table(`our code, top ${top} by self`, [...ours].sort(by('self')).slice(0, top), 'self');
+  table(`our code, top ${top} by inclusive`, [...ours].sort(by('total')).slice(0, top), 'total');
+  table(
+    `everything else, top ${top} by self`,
+    functions
+      .filter(f => f.origin !== 'ours' && f.origin !== 'idle')
+      .sort(by('self'))
+      .slice(0, top),
+    'self',
+  );
+  return lines.join('\n');
+}
+
+/** The JSON form of the same report. */
+export function reportJson(summary, top = 15) {
+  const { unit, total, origins, functions } = summary;
+  const ours = functions.filter(f => f.origin === 'ours');
+  const by = field => (a, b) => b[field] - a[field];
+  return {
+    unit,
+    total,
+    busy: total - (origins.get('idle') ?? 0),
+    origins: Object.fromEntries([...origins].sort((a, b) => b[1] - a[1])),
+    oursBySelf: [...ours].sort(by('self')).slice(0, top),
+    oursByTotal: [...ours].sort(by('total')).slice(0, top),
+    othersBySelf: functions
+      .filter(f => f.origin !== 'ours' && f.origin !== 'idle')
+      .sort(by('self'))
+      .slice(0, 2 * top),
+  };
+}
+
+function main(argv) {
+  const topIndex = argv.indexOf('--top');
+  const top = topIndex >= 0 ? Number(argv[topIndex + 1]) : 15;
+  const files = argv.filter(
+    (arg, i) => !arg.startsWith('--') && (topIndex < 0 || i !== topIndex + 1),
+  );
+  if (files.length === 0) {
+    console.error('usage: node bench/cpu-profile-summary.mjs FILE... [--top N] [--json]');
+    process.exit(2);
+  }
+  const summary = summariseFiles(files);
+  if (argv.includes('--json')) console.log(JSON.stringify(reportJson(summary, top), null, 2));
+  else console.log(report(summary, top));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  main(process.argv.slice(2));

@@ -1,0 +1,116 @@
+// What every bench target is asked: one realistic browser page load, as Envoy's ext_authz
+// filter sends it over gRPC (CheckRequest, `headers` map with pseudo-headers) and as NGINX's
+// auth_request subrequest sends it over HTTP (X-Original-* control headers). Also loads our
+// ext_authz protos exactly as the server does (src/adapters/grpc/load-protos.ts).
+
+import { Buffer } from 'node:buffer';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'proto');
+export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+export const AUTH_REQUEST_PATH = '/api/authz/auth-request';
+
+/** Put into the User-Agent of checks the RTI stand-in must never answer (hang scenario). */
+export const HANG_MARKER = 'bench-hang';
+
+/** A current desktop Chrome navigating to a product page, with consent and analytics cookies. */
+export const BROWSER_HEADERS = Object.freeze({
+  'user-agent':
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  accept:
+    'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7',
+  'accept-language': 'en-GB,en-US;q=0.9,en;q=0.8',
+  'accept-encoding': 'gzip, deflate, br, zstd',
+  'cache-control': 'max-age=0',
+  'sec-ch-ua': '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+  'sec-ch-ua-mobile': '?0',
+  'sec-ch-ua-platform': '"Windows"',
+  'upgrade-insecure-requests': '1',
+  'sec-fetch-site': 'same-origin',
+  'sec-fetch-mode': 'navigate',
+  'sec-fetch-user': '?1',
+  'sec-fetch-dest': 'document',
+  referer: 'https://shop.example.com/category/shoes?page=2',
+  cookie:
+    '_ga=GA1.1.1234567890.1732000000; _cheq_rti=Y2hlcS1jb29raWUtdmFsdWUtMTIzNDU2Nzg5MA; cart=3f9a2c; consent=analytics%3Dtrue%26ads%3Dfalse; _ga_ABC123=GS1.1.1732000000.3.1.1732000100.0.0.0',
+  'x-forwarded-for': '203.0.113.42, 10.1.2.3',
+});
+
+const HOST = 'shop.example.com';
+const URI = '/products/7?color=red&size=42';
+
+/** The CheckRequest object (proto-loader field names) Envoy sends for the page load. */
+export function checkRequestObject({ hang = false } = {}) {
+  const browser = hang
+    ? { ...BROWSER_HEADERS, 'user-agent': `${BROWSER_HEADERS['user-agent']} ${HANG_MARKER}` }
+    : BROWSER_HEADERS;
+  const headers = {
+    ':authority': HOST,
+    ':path': URI,
+    ':method': 'GET',
+    ':scheme': 'https',
+    ...browser,
+    'x-forwarded-proto': 'https',
+    'x-envoy-external-address': '203.0.113.42',
+    'x-request-id': '5d3c1f7e-8a2b-4c9d-9e1f-0a1b2c3d4e5f',
+  };
+  return {
+    attributes: {
+      source: { address: { socket_address: { address: '10.1.2.3', port_value: 51234 } } },
+      destination: { address: { socket_address: { address: '10.0.0.5', port_value: 8443 } } },
+      request: {
+        time: { seconds: '1764000000', nanos: 250_000_000 },
+        http: {
+          id: '13371337133713371337',
+          method: 'GET',
+          headers,
+          path: URI,
+          host: HOST,
+          scheme: 'https',
+          protocol: 'HTTP/1.1',
+          size: '0',
+        },
+      },
+      context_extensions: {},
+    },
+  };
+}
+
+/** Headers of NGINX's auth_request subrequest (deploy/ NGINX config) for the same page load. */
+export function authRequestHeaders() {
+  return {
+    'X-Original-URI': URI,
+    'X-Original-Method': 'GET',
+    'X-Original-Host': HOST,
+    'X-Forwarded-Proto': 'https',
+    'X-Real-IP': '203.0.113.42',
+    ...BROWSER_HEADERS,
+  };
+}
+
+/** Our ext_authz package definition, loaded with the server's proto-loader options. */
+export function loadExtAuthz() {
+  const packageDefinition = protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', {
+    keepCase: true,
+    longs: String,
+    enums: Number,
+    defaults: false,
+    oneofs: true,
+    includeDirs: [PROTO_DIR],
+  });
+  const proto = grpc.loadPackageDefinition(packageDefinition);
+  const service = proto.envoy.service.auth.v3.Authorization.service;
+  return { packageDefinition, service, check: service.Check };
+}
+
+/** The serialized CheckRequest behind a 5-byte gRPC frame prefix (uncompressed), for h2load. */
+export function grpcFrame(message) {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt8(0, 0);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}

@@ -1,0 +1,154 @@
+// Reference servers for the bench, written as plainly as possible: what the same runtime and
+// libraries can do at best, so our numbers read as a share of a ceiling measured in the same run.
+//
+//   node bench/reference-servers.mjs grpc-bare     grpc-js Check answering OK, no I/O
+//   node bench/reference-servers.mjs grpc-undici   grpc-js Check + one undici call to RTI, then OK
+//   node bench/reference-servers.mjs http-bare     node:http answering 200, Content-Length 0
+//   node bench/reference-servers.mjs http-undici   node:http + one undici call to RTI, then 200
+//
+// Environment: BENCH_PORT (0), BENCH_RTI_URL (for the undici kinds), BENCH_RTI_CONNECTIONS (64),
+// BENCH_TIMEOUT_MS (100; failing open like ours). Prints {"ready":KIND,"port":N} once listening.
+
+import { createServer } from 'node:http';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { URLSearchParams } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { Pool } from 'undici';
+import { loadExtAuthz } from './realistic-request.mjs';
+
+const kind = process.argv[2];
+const port = Number(process.env.BENCH_PORT ?? 0);
+const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? 100);
+const OK = { status: { code: 0 } };
+
+function rtiPool() {
+  const url = process.env.BENCH_RTI_URL;
+  if (!url) throw new Error('BENCH_RTI_URL is required');
+  return new Pool(url, {
+    connections: Number(process.env.BENCH_RTI_CONNECTIONS ?? 64),
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
+}
+
+/**
+ * One RTI call under a deadline; any failure is ignored (fail open), as the server under test
+ * does. undici's own headersTimeout/bodyTimeout are not used: they fire on a ~1 s clock.
+ */
+function callRti(pool, fields) {
+  const controller = new globalThis.AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  return pool
+    .request({
+      path: '/v1/realtime-interception',
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams(fields).toString(),
+      signal: controller.signal,
+    })
+    .then(response => response.body.json())
+    .catch(() => undefined)
+    .finally(() => clearTimeout(timer));
+}
+
+/** The RTI fields, read the plain way from a header record (lower-case names). */
+function rtiFields(headers, { method, scheme, host, uri, clientIp }) {
+  return {
+    ApiKey: 'bench-api-key',
+    TagHash: 'bench-tag-hash',
+    EventType: 'page_load',
+    ClientIP: clientIp ?? '',
+    RequestURL: `${scheme}://${host}${uri}`,
+    RequestTime: String(Date.now()),
+    Method: method,
+    HeaderNames: Object.keys(headers)
+      .filter(name => !name.startsWith(':') && !name.startsWith('x-original'))
+      .join(','),
+    Host: host,
+    UserAgent: headers['user-agent'] ?? '',
+    Accept: headers.accept ?? '',
+    AcceptEncoding: headers['accept-encoding'] ?? '',
+    AcceptLanguage: headers['accept-language'] ?? '',
+    Referer: headers.referer ?? '',
+    XForwardedFor: headers['x-forwarded-for'] ?? '',
+    MiddlewareVersion: 'bench-reference_0',
+  };
+}
+
+function startGrpc(withRti) {
+  const pool = withRti ? rtiPool() : undefined;
+  const server = new grpc.Server();
+  server.addService(loadExtAuthz().service, {
+    Check(call, callback) {
+      if (!pool) return callback(null, OK);
+      const http = call.request.attributes?.request?.http ?? {};
+      const headers = http.headers ?? {};
+      const fields = rtiFields(headers, {
+        method: http.method,
+        scheme: http.scheme,
+        host: http.host,
+        uri: http.path,
+        clientIp: headers['x-envoy-external-address'],
+      });
+      callRti(pool, fields).then(() => callback(null, OK));
+    },
+  });
+  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    if (err) throw err;
+    ready(bound);
+  });
+  process.on('SIGTERM', () => {
+    server.forceShutdown();
+    process.exit(0);
+  });
+}
+
+function startHttp(withRti) {
+  const pool = withRti ? rtiPool() : undefined;
+  const answer = res => {
+    res.writeHead(200, { 'content-length': 0 });
+    res.end();
+  };
+  const server = createServer((req, res) => {
+    if (!pool) return answer(res);
+    const { headers } = req;
+    const fields = rtiFields(headers, {
+      method: headers['x-original-method'],
+      scheme: headers['x-forwarded-proto'] ?? 'http',
+      host: headers['x-original-host'],
+      uri: headers['x-original-uri'],
+      clientIp: headers['x-real-ip'],
+    });
+    callRti(pool, fields).then(() => answer(res));
+  });
+  server.keepAliveTimeout = 75_000;
+  server.listen(port, '127.0.0.1', () => ready(server.address().port));
+  process.on('SIGTERM', () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  });
+}
+
+function ready(boundPort) {
+  console.log(JSON.stringify({ ready: kind, port: boundPort }));
+}
+
+switch (kind) {
+  case 'grpc-bare':
+    startGrpc(false);
+    break;
+  case 'grpc-undici':
+    startGrpc(true);
+    break;
+  case 'http-bare':
+    startHttp(false);
+    break;
+  case 'http-undici':
+    startHttp(true);
+    break;
+  default:
+    console.error(
+      `usage: node bench/reference-servers.mjs grpc-bare|grpc-undici|http-bare|http-undici`,
+    );
+    process.exit(2);
+}
