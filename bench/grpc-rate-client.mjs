@@ -148,3 +148,5 @@ const result = {
 };
 for (const client of clients) client.close();
 console.log(JSON.stringify(result));
+// A channel still reconnecting (server gone) would keep the process alive.
+process.exit(0);

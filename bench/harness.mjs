@@ -120,10 +120,16 @@ export function startProcess(name, [command, args], { env: childEnv, ready, time
       }
     });
     child.stderr.on('data', chunk => keep(String(chunk).trimEnd()));
+    let stopping = false;
     exited.then(code => {
       if (!isReady) fail(`exited (${code}) before it was ready`);
+      else if (!stopping)
+        log(
+          `${name} (pid ${child.pid}) exited by itself (${code}):\n${tail.slice(-10).join('\n')}`,
+        );
     });
     const stop = async () => {
+      stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return exited;
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);

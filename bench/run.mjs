@@ -52,6 +52,11 @@ async function main() {
       atRate: await counted(rtiUrl, undefined, () =>
         observe(ref.pid, () => rateClient(port, { rate, durationS: config.latencyDurationS })),
       ),
+      hangAtRate: await counted(rtiUrl, undefined, () =>
+        observe(ref.pid, () =>
+          rateClient(port, { rate, hangRate: config.hangRate, durationS: config.latencyDurationS }),
+        ),
+      ),
     }));
     results.grpcBare = await benchReference('grpc-bare', rtiUrl, async (ref, port) => ({
       grpc: await observe(ref.pid, () => h2load(work.dir, port)),
@@ -245,6 +250,7 @@ function verdicts(r) {
     `${hung.latencyMs.p99} ms (${hung.ok}/${hung.sent} allowed)`,
     `≤ ${hungLimit} ms, all allowed`,
     hung.latencyMs.p99 <= hungLimit && hung.ok === hung.sent,
+    `reference (2) with the same hangs: p99 ${r.grpcUndici.hangAtRate?.hang.latencyMs.p99} ms`,
   );
   const others = r.ours.hangAtRate.normal;
   add(
@@ -288,6 +294,11 @@ function verdicts(r) {
 
 function printReport({ environment: e, config: c, results: r, verdicts: v }) {
   const fmt = x => (x === undefined || Number.isNaN(x) ? '–' : String(x));
+  // The server core busier than the server itself: something else ran there during the phase.
+  const shared = x =>
+    x.serverCpuPct !== undefined && x.coreBusyPct?.[c.serverCpu] - x.serverCpuPct > 3
+      ? ' [!] server core shared'
+      : '';
   // Our server's own count: fail-opens during a saturation phase mean the numbers flatter it.
   const failOpen = x =>
     x.decisions === undefined ? '' : `, fail_open ${x.decisions.fail_open ?? 0}`;
@@ -303,7 +314,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
       fmt(x.coreBusyPct?.[c.serverCpu]),
       fmt(x.coreBusyPct?.[c.loadCpu]),
       ref === undefined ? '' : fmt(Math.round(((x.reqPerS ?? 0) / ref) * 1000) / 1000),
-      notes,
+      `${notes}${shared(x)}`,
     ]);
   row(
     'gRPC ours',
@@ -333,25 +344,28 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
       fmt(x.coreBusyPct?.[c.serverCpu]),
       fmt(x.coreBusyPct?.[c.loadCpu]),
       '',
-      `p99.9 ${x.normal.latencyMs.p999}, ok ${x.normal.ok}/${x.normal.sent}${failOpen(x)}`,
+      `p99.9 ${x.normal.latencyMs.p999}, ok ${x.normal.ok}/${x.normal.sent}${failOpen(x)}${shared(x)}`,
     ]);
   atRate(`gRPC ours @${rate}/s`, r.ours.atRate);
   atRate(`gRPC (2) @${rate}/s`, r.grpcUndici.atRate);
   atRate(`gRPC (1) @${rate}/s`, r.grpcBare.atRate);
   atRate(`gRPC ours @${rate}/s + hung`, r.ours.hangAtRate);
-  const hung = r.ours.hangAtRate.hang;
-  rows.push([
-    `  hung checks @${c.hangRate}/s`,
-    fmt(Math.round(hung.ratePerS)),
-    fmt(hung.latencyMs.p50),
-    fmt(hung.latencyMs.p99),
-    '',
-    '',
-    '',
-    '',
-    '',
-    `max ${hung.latencyMs.max}, allowed ${hung.ok}/${hung.sent}`,
-  ]);
+  const hungRow = (name, h) =>
+    rows.push([
+      name,
+      fmt(Math.round(h.ratePerS)),
+      fmt(h.latencyMs.p50),
+      fmt(h.latencyMs.p99),
+      '',
+      '',
+      '',
+      '',
+      '',
+      `max ${h.latencyMs.max}, allowed ${h.ok}/${h.sent}`,
+    ]);
+  hungRow(`  hung checks @${c.hangRate}/s`, r.ours.hangAtRate.hang);
+  atRate(`gRPC (2) @${rate}/s + hung`, r.grpcUndici.hangAtRate);
+  hungRow(`  hung checks @${c.hangRate}/s`, r.grpcUndici.hangAtRate.hang);
   row(
     'gRPC ours sat. + hung',
     r.ours.hangSaturation,
