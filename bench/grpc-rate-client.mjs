@@ -79,7 +79,8 @@ function drive(durationS, record) {
       const client = clients[next++ % clients.length];
       const issuedAt = performance.now();
       if (record) stats.lagsMs.push(issuedAt - scheduledAt);
-      client.Check(messages[kind], { deadline: Date.now() + options.deadlineMs }, (err, res) => {
+      const callOptions = options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {};
+      client.Check(messages[kind], callOptions, (err, res) => {
         const latencyMs = performance.now() - issuedAt;
         inFlight--;
         if (err) {

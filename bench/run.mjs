@@ -233,14 +233,16 @@ function verdicts(r) {
     `${added} ms`,
     `≤ ${TARGETS.addedP99Ms} ms`,
     added <= TARGETS.addedP99Ms,
-    `ours p99 ${oursP99} ms, reference (2) p99 ${refP99} ms, stand-in latency ${config.rtiLatencyMs} ms`,
+    `ours p99 ${oursP99} ms, reference (2) p99 ${refP99} ms, floor (1) p99 ${r.grpcBare.atRate.normal.latencyMs.p99} ms; p50 ours − (2): ${round3(r.ours.atRate.normal.latencyMs.p50 - r.grpcUndici.atRate.normal.latencyMs.p50)} ms`,
   );
-  const answeredOk = [r.ours.atRate, r.grpcUndici.atRate].every(x => x.normal.ok === x.normal.sent);
+  const answered = r.ours.atRate.normal;
+  const refAnswered = r.grpcUndici.atRate.normal;
   add(
-    'every check at the fixed rate answered OK (ours and reference (2))',
-    answeredOk,
-    'true',
-    answeredOk,
+    'every check at the fixed rate answered OK (allow)',
+    `${answered.ok}/${answered.sent}`,
+    'all',
+    answered.ok === answered.sent,
+    `reference (2): ${refAnswered.ok}/${refAnswered.sent}`,
   );
 
   const hung = r.ours.hangAtRate.hang;
