@@ -20,31 +20,34 @@ if (files.length === 0) {
 }
 const runs = files.map(file => JSON.parse(readFileSync(file, 'utf8')));
 
-/** [label, read(run), higher is better?] */
+/** [label, read(results), higher is better?] */
 const METRICS = [
-  ['gRPC req/s ours', r => r.ours.grpc.reqPerS, true],
-  ['gRPC req/s (2) grpc-js + undici', r => r.grpcUndici.grpc.reqPerS, true],
-  ['gRPC req/s (1) bare grpc-js', r => r.grpcBare.grpc.reqPerS, true],
-  ['gRPC ratio ours / (2)', r => r.ours.grpc.reqPerS / r.grpcUndici.grpc.reqPerS, true],
-  ['HTTP req/s ours', r => r.ours.http.reqPerS, true],
-  ['HTTP req/s (4) node:http + undici', r => r.httpUndici.http.reqPerS, true],
-  ['HTTP req/s (3) bare node:http', r => r.httpBare.http.reqPerS, true],
-  ['HTTP ratio ours / (4)', r => r.ours.http.reqPerS / r.httpUndici.http.reqPerS, true],
-  ['fixed rate, checks/s', r => r.ours.atRate.options.rate, true],
-  ['  ours p50 ms', r => r.ours.atRate.normal.latencyMs.p50, false],
-  ['  ours p99 ms', r => r.ours.atRate.normal.latencyMs.p99, false],
-  ['  (2) p99 ms', r => r.grpcUndici.atRate.normal.latencyMs.p99, false],
-  ['  (1) p99 ms', r => r.grpcBare.atRate.normal.latencyMs.p99, false],
+  ['gRPC req/s ours', r => r.grpc.median.ours.reqPerS, true],
+  ['gRPC req/s (2) grpc-js + undici', r => r.grpc.median.grpcUndici.reqPerS, true],
+  ['gRPC req/s (1) bare grpc-js', r => r.grpc.median.grpcBare.reqPerS, true],
+  ['gRPC ratio ours / (2)', r => r.grpc.ratio.ours.median, true],
+  ['HTTP req/s ours', r => r.http.median.ours.reqPerS, true],
+  ['HTTP req/s (4) node:http + undici', r => r.http.median.httpUndici.reqPerS, true],
+  ['HTTP req/s (3) bare node:http', r => r.http.median.httpBare.reqPerS, true],
+  ['HTTP ratio ours / (4)', r => r.http.ratio.ours.median, true],
+  ['fixed rate, checks/s', r => r.atRate.rounds[0].ours.options.rate, true],
+  ['  ours p50 ms', r => r.atRate.median.ours.normal.latencyMs.p50, false],
+  ['  (2) p50 ms', r => r.atRate.median.grpcUndici.normal.latencyMs.p50, false],
+  ['  ours p99 ms', r => r.atRate.median.ours.normal.latencyMs.p99, false],
+  ['  (2) p99 ms', r => r.atRate.median.grpcUndici.normal.latencyMs.p99, false],
+  ['  (1) p99 ms', r => r.atRate.median.grpcBare.normal.latencyMs.p99, false],
   [
     '  added p99 ms: ours − (2)',
-    r => r.ours.atRate.normal.latencyMs.p99 - r.grpcUndici.atRate.normal.latencyMs.p99,
+    r =>
+      r.atRate.median.ours.normal.latencyMs.p99 - r.atRate.median.grpcUndici.normal.latencyMs.p99,
     false,
   ],
-  ['hung checks p99 ms', r => r.ours.hangAtRate.hang.latencyMs.p99, false],
-  ['hung: others sat. / sat.', r => r.ours.hangSaturation.reqPerS / r.ours.grpc.reqPerS, true],
+  ['hung checks p99 ms, ours', r => r.hangAtRate.median.ours.hang.latencyMs.p99, false],
+  ['hung checks p99 ms, (2)', r => r.hangAtRate.median.grpcUndici.hang.latencyMs.p99, false],
+  ['hung: others sat. / sat.', r => r.hangSaturation.ratio.hung.median, true],
   [
     'RSS max at saturation MB',
-    r => Math.max(r.ours.grpc.rssMaxMb, r.ours.http.rssMaxMb, r.ours.hangSaturation.rssMaxMb),
+    r => Math.max(r.grpc.median.ours.rssMaxMb, r.http.median.ours.rssMaxMb),
     false,
   ],
 ];

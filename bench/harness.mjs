@@ -36,13 +36,21 @@ const num = (name, fallback) => (env[name] === undefined ? fallback : Number(env
 export const config = {
   serverCpu: env.BENCH_SERVER_CPU ?? '0',
   loadCpu: env.BENCH_LOAD_CPU ?? '1',
+  /** With more than 2 cores, give the RTI stand-in its own (it shares the load core by default). */
+  rtiCpu: env.BENCH_RTI_CPU ?? env.BENCH_LOAD_CPU ?? '1',
   rtiLatencyMs: num('BENCH_RTI_LATENCY_MS', 2),
   timeoutMs: num('BENCH_TIMEOUT_MS', 100),
   rtiConnections: num('BENCH_RTI_CONNECTIONS', 64),
-  durationS: num('BENCH_DURATION_S', 10),
+  rounds: num('BENCH_ROUNDS', 3),
+  durationS: num('BENCH_DURATION_S', 5),
   warmupS: num('BENCH_WARMUP_S', 3),
-  latencyDurationS: num('BENCH_LATENCY_DURATION_S', 10),
+  roundWarmupS: num('BENCH_ROUND_WARMUP_S', 1),
+  latencyDurationS: num('BENCH_LATENCY_DURATION_S', 5),
   rateFraction: num('BENCH_RATE_FRACTION', 0.5),
+  /** Fixed rate in checks/s; 0: BENCH_RATE_FRACTION of our gRPC saturation. */
+  rate: num('BENCH_RATE', 0),
+  /** Phases to run: grpc (saturation), rate (fixed rate), hang (hung RTI), http (saturation). */
+  phases: new Set((env.BENCH_PHASES ?? 'grpc,rate,hang,http').split(',').map(x => x.trim())),
   h2Clients: num('BENCH_H2_CLIENTS', 4),
   h2Streams: num('BENCH_H2_STREAMS', 32),
   grpcTimeout: env.BENCH_GRPC_TIMEOUT ?? '200m',
@@ -255,7 +263,11 @@ export function percentilesOf(values) {
 export const round3 = x => Math.round(x * 1000) / 1000;
 
 /** h2load: the realistic CheckRequest as a gRPC POST, closed loop at -c × -m streams. */
-export async function h2load(work, port, { durationS = config.durationS, requests } = {}) {
+export async function h2load(
+  work,
+  port,
+  { durationS = config.durationS, warmupS = config.warmupS, requests } = {},
+) {
   const logFile = join(work, `h2load-${port}-${Date.now()}.log`);
   const args = [
     '-c',
@@ -273,10 +285,15 @@ export async function h2load(work, port, { durationS = config.durationS, request
     ...(config.grpcTimeout ? ['-H', `grpc-timeout: ${config.grpcTimeout}`] : []),
     ...(requests
       ? ['-n', String(requests)]
-      : ['-D', String(durationS), `--warm-up-time=${config.warmupS}`, `--log-file=${logFile}`]),
+      : [
+          '-D',
+          String(durationS),
+          ...(warmupS > 0 ? [`--warm-up-time=${warmupS}`] : []),
+          `--log-file=${logFile}`,
+        ]),
     `http://127.0.0.1:${port}${CHECK_PATH}`,
   ];
-  const timeoutMs = (requests ? 600 : durationS + config.warmupS + 30) * 1000;
+  const timeoutMs = (requests ? 600 : durationS + warmupS + 30) * 1000;
   const out = await runTool(pinned(config.loadCpu, 'h2load', args), timeoutMs);
   const reqPerS = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1]);
   const counts =
@@ -310,7 +327,11 @@ export function wrkUnitMs(text) {
 }
 
 /** wrk: the NGINX auth_request subrequest, closed loop on BENCH_WRK_CONNECTIONS connections. */
-export async function wrk(work, port, durationS = config.durationS) {
+export async function wrk(
+  work,
+  port,
+  { durationS = config.durationS, warmupS = config.warmupS } = {},
+) {
   const url = `http://127.0.0.1:${port}${AUTH_REQUEST_PATH}`;
   const script = join(work, 'auth-request.lua');
   const run = seconds =>
@@ -326,7 +347,7 @@ export async function wrk(work, port, durationS = config.durationS) {
       ]),
       (seconds + 30) * 1000,
     );
-  if (config.warmupS > 0) await run(config.warmupS);
+  if (warmupS > 0) await run(warmupS);
   const out = await run(durationS);
   const reqPerS = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   if (!Number.isFinite(reqPerS)) throw new Error(`cannot read wrk output:\n${out}`);
@@ -526,7 +547,7 @@ export function prepareWorkDir() {
 export async function startStandIn() {
   const standIn = await startProcess(
     'rti-stand-in',
-    pinned(config.loadCpu, process.execPath, [join(BENCH_DIR, 'rti-stand-in.mjs')]),
+    pinned(config.rtiCpu, process.execPath, [join(BENCH_DIR, 'rti-stand-in.mjs')]),
     {
       env: {
         ...process.env,

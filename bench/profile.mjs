@@ -74,7 +74,7 @@ async function main() {
         : undefined;
     const load =
       transport === 'http'
-        ? await wrk(work.dir, httpPort, seconds)
+        ? await wrk(work.dir, httpPort, { durationS: seconds })
         : await h2load(work.dir, grpcPort, { durationS: seconds });
     if (hung) log(`hung checks: ${JSON.stringify((await hung).hang)}`);
     // Checks served in all (warm-up included): our own count, else the RTI calls made.

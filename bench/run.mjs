@@ -1,7 +1,8 @@
 // `npm run bench`: throughput, latency and memory of cheq-rti-authz against reference servers
-// measured in the same run (see bench/README.md). The server under test and each reference get
-// one core alone (BENCH_SERVER_CPU); the load generators, the RTI stand-in and this script
-// share the other (BENCH_LOAD_CPU). Loopback only; every load is bounded in time or count.
+// measured in the same run (see bench/README.md). The server under test and the references all
+// run on one core (BENCH_SERVER_CPU) but only one is driven at a time, in interleaved rounds, so
+// slow drift of a shared machine hits every target alike; the load generators, the RTI stand-in
+// and this script share the other core (BENCH_LOAD_CPU). Loopback only; every load is bounded.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,17 +25,27 @@ import {
   rateClient,
   round3,
   rssMb,
+  staleSources,
   startOurs,
   startReference,
-  staleSources,
   startStandIn,
   wrk,
 } from './harness.mjs';
 
-// ---------------------------------------------------------------------------------------------
-// The run
+const PHASES = ['grpc', 'rate', 'hang', 'http'];
 
 async function main() {
+  const unknown = [...config.phases].filter(phase => !PHASES.includes(phase));
+  if (unknown.length > 0) throw new Error(`BENCH_PHASES: unknown ${unknown.join(', ')}`);
+  if (
+    !config.rate &&
+    !config.phases.has('grpc') &&
+    ['rate', 'hang'].some(p => config.phases.has(p))
+  ) {
+    throw new Error(
+      'BENCH_PHASES rate and hang need grpc (their rate is a share of it) or BENCH_RATE',
+    );
+  }
   preflight();
   killChildrenOnExit();
   const work = prepareWorkDir();
@@ -42,116 +53,257 @@ async function main() {
   const loadBefore = loadavg();
   log(`load average before: ${loadBefore.map(x => x.toFixed(2)).join(' ')}`);
   const standIn = await startStandIn();
-  const rtiUrl = standIn.url;
-  const results = {};
+  const started = [];
+  let results;
   try {
-    results.ours = await benchOurs(work, rtiUrl);
-    const rate = Math.round(results.ours.grpc.reqPerS * config.rateFraction);
-    results.grpcUndici = await benchReference('grpc-undici', rtiUrl, async (ref, port) => ({
-      grpc: await counted(rtiUrl, undefined, () => observe(ref.pid, () => h2load(work.dir, port))),
-      atRate: await counted(rtiUrl, undefined, () =>
-        observe(ref.pid, () => rateClient(port, { rate, durationS: config.latencyDurationS })),
-      ),
-      hangAtRate: await counted(rtiUrl, undefined, () =>
-        observe(ref.pid, () =>
-          rateClient(port, { rate, hangRate: config.hangRate, durationS: config.latencyDurationS }),
-        ),
-      ),
-    }));
-    results.grpcBare = await benchReference('grpc-bare', rtiUrl, async (ref, port) => ({
-      grpc: await observe(ref.pid, () => h2load(work.dir, port)),
-      atRate: await observe(ref.pid, () =>
-        rateClient(port, { rate, durationS: config.latencyDurationS }),
-      ),
-    }));
-    results.httpUndici = await benchReference('http-undici', rtiUrl, async (ref, port) => ({
-      http: await counted(rtiUrl, undefined, () => observe(ref.pid, () => wrk(work.dir, port))),
-    }));
-    results.httpBare = await benchReference('http-bare', rtiUrl, async (ref, port) => ({
-      http: await observe(ref.pid, () => wrk(work.dir, port)),
-    }));
+    results = await measure(work, standIn.url, started);
   } finally {
+    for (const server of started) await server.stop();
     await standIn.stop();
     work.remove();
   }
-
   const report = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     environment: environment(loadBefore),
-    config,
+    config: { ...config, phases: [...config.phases] },
     results,
     verdicts: verdicts(results),
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, 'latest.json');
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(file, json);
   writeFileSync(
     join(RESULTS_DIR, `run-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`),
-    `${JSON.stringify(report, null, 2)}\n`,
+    json,
   );
   printReport(report);
   console.log(`\nresults: ${file}`);
   if (report.verdicts.some(v => v.pass === false)) process.exitCode = 1;
 }
 
-async function benchOurs(work, rtiUrl) {
-  log('our server: starting (dist/main.js)');
-  const ours = await startOurs(rtiUrl);
-  const { grpcPort, httpPort, metricsPort } = ours.info;
-  const phase = (name, fn) => {
-    log(`our server: ${name}`);
-    return counted(rtiUrl, metricsPort, () => observe(ours.pid, fn));
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+async function measure(work, rtiUrl, started) {
+  const start = async promise => {
+    const server = await promise;
+    started.push(server);
+    return server;
   };
-  try {
-    const out = {
+  log('starting our server (dist/main.js) and the gRPC references');
+  const ours = await start(startOurs(rtiUrl));
+  const grpcUndici = await start(startReference('grpc-undici', rtiUrl));
+  const grpcBare = await start(startReference('grpc-bare', rtiUrl));
+  const { metricsPort } = ours.info;
+  const out = {
+    ours: {
       pid: ours.pid,
       rssIdleMb: rssMb(ours.pid),
       memoryIdle: await memoryMetrics(metricsPort),
-    };
-    out.grpc = await phase('gRPC saturation (h2load)', () => h2load(work.dir, grpcPort));
-    out.http = await phase('HTTP auth-request saturation (wrk)', () => wrk(work.dir, httpPort));
-    const rate = Math.round(out.grpc.reqPerS * config.rateFraction);
-    out.atRate = await phase(`gRPC at ${rate}/s (grpc-js, open loop)`, () =>
-      rateClient(grpcPort, { rate, durationS: config.latencyDurationS }),
+    },
+  };
+  /** One load on one target: its RSS and CPU observed, RTI calls (and our decisions) counted. */
+  const one = (target, load) =>
+    counted(rtiUrl, target.metricsPort, () => observe(target.server.pid, load));
+  const grpcTargets = [
+    { key: 'ours', server: ours, port: ours.info.grpcPort, metricsPort },
+    { key: 'grpcUndici', server: grpcUndici, port: grpcUndici.info.port },
+    { key: 'grpcBare', server: grpcBare, port: grpcBare.info.port },
+  ];
+  const warmup = round => (round === 0 ? config.warmupS : config.roundWarmupS);
+
+  if (config.phases.has('grpc')) {
+    out.grpc = saturation(
+      await rounds('gRPC saturation (h2load)', grpcTargets, (t, round) =>
+        one(t, () => h2load(work.dir, t.port, { warmupS: warmup(round) })),
+      ),
+      'grpcUndici',
     );
-    out.hangAtRate = await phase(`RTI hanging for ${config.hangRate}/s, others at ${rate}/s`, () =>
-      rateClient(grpcPort, { rate, hangRate: config.hangRate, durationS: config.latencyDurationS }),
+  }
+  const rate =
+    config.rate || Math.round((out.grpc?.median.ours.reqPerS ?? 0) * config.rateFraction);
+  const atRate = { rate, durationS: config.latencyDurationS, warmupS: config.roundWarmupS };
+  if (config.phases.has('rate')) {
+    out.atRate = fixedRate(
+      await rounds(`gRPC at ${rate}/s (grpc-js client, open loop)`, grpcTargets, t =>
+        one(t, () => rateClient(t.port, atRate)),
+      ),
     );
-    out.hangSaturation = await phase(
-      `RTI hanging for ${config.hangRate}/s during gRPC saturation`,
-      async () => {
-        const [saturation, hung] = await Promise.all([
-          h2load(work.dir, grpcPort),
-          rateClient(grpcPort, {
+  }
+  const withHangs = { ...atRate, hangRate: config.hangRate };
+  if (config.phases.has('hang')) {
+    out.hangAtRate = fixedRate(
+      await rounds(
+        `RTI hanging for ${config.hangRate}/s, others at ${rate}/s`,
+        grpcTargets.slice(0, 2),
+        t => one(t, () => rateClient(t.port, withHangs)),
+      ),
+    );
+    // Our saturation with and without hung checks, alternately: the ratio is the target.
+    out.hangSaturation = await hangSaturation(work, grpcTargets[0], one);
+  }
+  await grpcUndici.stop();
+  await grpcBare.stop();
+
+  if (config.phases.has('http')) {
+    log('starting the HTTP references');
+    const httpUndici = await start(startReference('http-undici', rtiUrl));
+    const httpBare = await start(startReference('http-bare', rtiUrl));
+    const httpTargets = [
+      { key: 'ours', server: ours, port: ours.info.httpPort, metricsPort },
+      { key: 'httpUndici', server: httpUndici, port: httpUndici.info.port },
+      { key: 'httpBare', server: httpBare, port: httpBare.info.port },
+    ];
+    out.http = saturation(
+      await rounds('HTTP auth-request saturation (wrk)', httpTargets, (t, round) =>
+        one(t, () => wrk(work.dir, t.port, { warmupS: warmup(round) })),
+      ),
+      'httpUndici',
+    );
+    await httpUndici.stop();
+    await httpBare.stop();
+  }
+
+  if (config.million) out.million = await millionChecks(work, ours);
+  out.ours.rssAfterMb = rssMb(ours.pid);
+  out.ours.memoryAfter = await memoryMetrics(metricsPort);
+  const code = await ours.stop();
+  if (code !== 0) log(`our server exited with ${code}:\n${ours.tail.slice(-5).join('\n')}`);
+  return out;
+}
+
+/** Our gRPC saturation without and with hung checks running alongside, alternately. */
+async function hangSaturation(work, oursGrpc, one) {
+  return saturation(
+    await rounds(
+      `gRPC saturation with and without ${config.hangRate}/s hung checks`,
+      [
+        { ...oursGrpc, key: 'plain' },
+        { ...oursGrpc, key: 'hung' },
+      ],
+      t =>
+        one(t, async () => {
+          const load = h2load(work.dir, t.port, { warmupS: config.roundWarmupS });
+          if (t.key === 'plain') return load;
+          const hung = rateClient(t.port, {
             rate: 0,
             hangRate: config.hangRate,
             warmupS: 0,
-            durationS: config.durationS + config.warmupS,
-          }),
-        ]);
-        return { ...saturation, hung: hung.hang };
-      },
-    );
-    if (config.million) out.million = await millionChecks(work, ours, grpcPort);
-    out.rssAfterMb = rssMb(ours.pid);
-    out.memoryAfter = await memoryMetrics(metricsPort);
-    out.logLinesWhileLoaded = ours.tail.length;
-    return out;
-  } finally {
-    const code = await ours.stop();
-    if (code !== 0) log(`our server exited with ${code}:\n${ours.tail.slice(-5).join('\n')}`);
-  }
+            durationS: config.durationS + config.roundWarmupS,
+          });
+          return { ...(await load), hung: (await hung).hang };
+        }),
+    ),
+    'plain',
+  );
 }
 
-/** 1 million checks in chunks, RSS sampled after each: memory must stay flat. */
-async function millionChecks(work, ours, grpcPort) {
+/**
+ * Runs `load` for every target, config.rounds times; the order rotates from round to round so
+ * no target always goes first. Returns one { key: result } per round.
+ */
+async function rounds(label, targets, load) {
+  const all = [];
+  for (let round = 0; round < config.rounds; round++) {
+    const results = {};
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(i + round) % targets.length];
+      log(`${label}: round ${round + 1}/${config.rounds}, ${target.key}`);
+      results[target.key] = await load(target, round);
+    }
+    all.push(results);
+  }
+  return all;
+}
+
+const median = values => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+
+/**
+ * Saturation rounds → per target the median round (its latency and counters), the req/s of
+ * every round and the largest RSS; ratio = median over rounds of req/s ÷ the reference's req/s
+ * in the same round.
+ */
+function saturation(all, refKey) {
+  const out = { median: {}, ratio: {}, rounds: all };
+  for (const key of Object.keys(all[0])) {
+    const runs = all.map(round => round[key]);
+    const mid = median(runs.map(run => run.reqPerS));
+    out.median[key] = {
+      ...runs.find(run => run.reqPerS === mid),
+      reqPerSRounds: runs.map(run => run.reqPerS),
+      rssMaxMb: Math.max(...runs.map(run => run.rssMaxMb)),
+    };
+    const ratios = all.map(round => round3(round[key].reqPerS / round[refKey].reqPerS));
+    out.ratio[key] = { median: median(ratios), rounds: ratios };
+  }
+  return out;
+}
+
+/** Fixed-rate rounds → per target and kind (normal, hang) medians of the percentiles. */
+function fixedRate(all) {
+  const out = { rounds: all, median: {} };
+  const kinds = (runs, kind) => {
+    const stats = runs.map(run => run[kind]).filter(Boolean);
+    if (stats.length === 0) return undefined;
+    const errors = {};
+    for (const s of stats) {
+      for (const [name, n] of Object.entries(s.errors)) errors[name] = (errors[name] ?? 0) + n;
+    }
+    const at = q => median(stats.map(s => s.latencyMs[q]));
+    return {
+      sent: stats.reduce((sum, s) => sum + s.sent, 0),
+      ok: stats.reduce((sum, s) => sum + s.ok, 0),
+      errors,
+      ratePerS: stats[0].ratePerS,
+      latencyMs: {
+        p50: at('p50'),
+        p90: at('p90'),
+        p99: at('p99'),
+        p999: at('p999'),
+        max: Math.max(...stats.map(s => s.latencyMs.max ?? 0)),
+      },
+      p99Rounds: stats.map(s => s.latencyMs.p99),
+      scheduleLagP99Ms: median(stats.map(s => s.scheduleLagMs.p99)),
+    };
+  };
+  for (const key of Object.keys(all[0])) {
+    const runs = all.map(round => round[key]);
+    const decisions = {};
+    for (const run of runs) {
+      for (const [reason, n] of Object.entries(run.decisions ?? {})) {
+        decisions[reason] = (decisions[reason] ?? 0) + n;
+      }
+    }
+    out.median[key] = {
+      normal: kinds(runs, 'normal'),
+      ...(runs[0].hang ? { hang: kinds(runs, 'hang') } : {}),
+      rssMaxMb: Math.max(...runs.map(run => run.rssMaxMb)),
+      serverCpuPct: median(runs.map(run => run.serverCpuPct)),
+      coreBusyPct: Object.fromEntries(
+        Object.keys(runs[0].coreBusyPct).map(cpu => [
+          cpu,
+          median(runs.map(run => run.coreBusyPct[cpu])),
+        ]),
+      ),
+      ...(runs[0].decisions ? { decisions } : {}),
+    };
+  }
+  return out;
+}
+
+/** 1 million checks in chunks, RSS and heap sampled after each: memory must stay flat. */
+async function millionChecks(work, ours) {
   const chunk = Math.ceil(config.millionChecks / config.millionChunks);
   const series = [];
   let checks = 0;
   const started = Date.now();
   for (let i = 0; i < config.millionChunks; i++) {
-    const result = await h2load(work.dir, grpcPort, { requests: chunk });
+    const result = await h2load(work.dir, ours.info.grpcPort, { requests: chunk });
     checks += result.done;
     series.push({
       checks,
@@ -165,28 +317,12 @@ async function millionChecks(work, ours, grpcPort) {
   return { checks, elapsedS: (Date.now() - started) / 1000, series };
 }
 
-async function benchReference(kind, rtiUrl, run) {
-  log(`reference ${kind}: starting`);
-  const ref = await startReference(kind, rtiUrl);
-  try {
-    return { rssIdleMb: rssMb(ref.pid), ...(await run(ref, ref.info.port)) };
-  } finally {
-    await ref.stop();
-  }
-}
-
 function environment(loadBefore) {
   let commit;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (dirty.trim()) commit += '+dirty-src';
+    const git = args => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    commit = git(['rev-parse', '--short', 'HEAD']);
+    if (git(['status', '--porcelain', '--', 'src'])) commit += '+dirty-src';
   } catch {
     commit = undefined;
   }
@@ -208,83 +344,53 @@ function verdicts(r) {
   const out = [];
   const add = (target, measured, limit, pass, note) =>
     out.push({ target, measured, limit, pass, ...(note ? { note } : {}) });
-  const ratio = (a, b) => Math.round((a / b) * 1000) / 1000;
+  const rounds = ratio => `rounds ${ratio.rounds.join(', ')}`;
 
-  const grpcRatio = ratio(r.ours.grpc.reqPerS, r.grpcUndici.grpc.reqPerS);
-  add(
-    'gRPC Check throughput / reference (2) grpc-undici',
-    grpcRatio,
-    `≥ ${TARGETS.throughputRatio}`,
-    grpcRatio >= TARGETS.throughputRatio,
-  );
-  const httpRatio = ratio(r.ours.http.reqPerS, r.httpUndici.http.reqPerS);
-  add(
-    'HTTP auth-request throughput / reference (4) http-undici',
-    httpRatio,
-    `≥ ${TARGETS.throughputRatio}`,
-    httpRatio >= TARGETS.throughputRatio,
-  );
-
-  const oursP99 = r.ours.atRate.normal.latencyMs.p99;
-  const refP99 = r.grpcUndici.atRate.normal.latencyMs.p99;
-  const added = round3(oursP99 - refP99);
-  add(
-    `added p99 latency over the RTI call at ${r.ours.atRate.options.rate}/s (ours p99 − reference (2) p99)`,
-    `${added} ms`,
-    `≤ ${TARGETS.addedP99Ms} ms`,
-    added <= TARGETS.addedP99Ms,
-    `ours p99 ${oursP99} ms, reference (2) p99 ${refP99} ms, floor (1) p99 ${r.grpcBare.atRate.normal.latencyMs.p99} ms; p50 ours − (2): ${round3(r.ours.atRate.normal.latencyMs.p50 - r.grpcUndici.atRate.normal.latencyMs.p50)} ms`,
-  );
-  const answered = r.ours.atRate.normal;
-  const refAnswered = r.grpcUndici.atRate.normal;
-  add(
-    'every check at the fixed rate answered OK (allow)',
-    `${answered.ok}/${answered.sent}`,
-    'all',
-    answered.ok === answered.sent,
-    `reference (2): ${refAnswered.ok}/${refAnswered.sent}`,
-  );
-
-  const hung = r.ours.hangAtRate.hang;
-  const hungLimit = config.timeoutMs + TARGETS.hangSlackP99Ms;
-  add(
-    `hung RTI: checks answered (allow) at timeout + ≤ ${TARGETS.hangSlackP99Ms} ms p99`,
-    `${hung.latencyMs.p99} ms (${hung.ok}/${hung.sent} allowed)`,
-    `≤ ${hungLimit} ms, all allowed`,
-    hung.latencyMs.p99 <= hungLimit && hung.ok === hung.sent,
-    `reference (2) with the same hangs: p99 ${r.grpcUndici.hangAtRate?.hang.latencyMs.p99} ms`,
-  );
-  const others = r.ours.hangAtRate.normal;
-  add(
-    'hung RTI: other checks at the fixed rate, p99 vs. without hangs',
-    `${others.latencyMs.p99} ms (${others.ok}/${others.sent} OK)`,
-    `baseline ${r.ours.atRate.normal.latencyMs.p99} ms`,
-    others.ok === others.sent ? undefined : false,
-    'informational unless answers failed',
-  );
-  const hangThroughput = ratio(r.ours.hangSaturation.reqPerS, r.ours.grpc.reqPerS);
-  add(
-    `hung RTI (${config.hangRate}/s): other checks' saturation throughput / without hangs`,
-    hangThroughput,
-    `≥ ${TARGETS.hangOthersThroughputRatio}`,
-    hangThroughput >= TARGETS.hangOthersThroughputRatio,
-  );
-
-  const rss = Math.max(r.ours.grpc.rssMaxMb, r.ours.http.rssMaxMb, r.ours.hangSaturation.rssMaxMb);
-  add(
-    'RSS at saturation (max sampled)',
-    `${rss} MB`,
-    `≤ ${TARGETS.rssMb} MB`,
-    rss <= TARGETS.rssMb,
-  );
-  if (r.ours.million) {
-    const { series } = r.ours.million;
-    const base = series[Math.min(1, series.length - 1)].rssMb;
-    const last = series.at(-1).rssMb;
-    const growth = ratio(last - base, base);
+  if (r.grpc) {
+    const grpc = r.grpc.ratio.ours;
     add(
-      `RSS flat over ${r.ours.million.checks} checks (growth from ${series[Math.min(1, series.length - 1)].checks} checks to the end)`,
-      `${base} → ${last} MB (${Math.round(growth * 1000) / 10}%)`,
+      'gRPC Check throughput / reference (2) grpc-undici',
+      grpc.median,
+      `≥ ${TARGETS.throughputRatio}`,
+      grpc.median >= TARGETS.throughputRatio,
+      rounds(grpc),
+    );
+  }
+  if (r.http) {
+    const http = r.http.ratio.ours;
+    add(
+      'HTTP auth-request throughput / reference (4) http-undici',
+      http.median,
+      `≥ ${TARGETS.throughputRatio}`,
+      http.median >= TARGETS.throughputRatio,
+      rounds(http),
+    );
+  }
+  if (r.atRate) fixedRateVerdicts(r.atRate, add);
+  if (r.hangAtRate) hangVerdicts(r, add);
+
+  const saturated = [
+    r.grpc?.median.ours,
+    r.http?.median.ours,
+    ...Object.values(r.hangSaturation?.median ?? {}),
+  ];
+  const rss = Math.max(...saturated.filter(Boolean).map(x => x.rssMaxMb));
+  if (Number.isFinite(rss)) {
+    add(
+      'RSS at saturation (max sampled)',
+      `${rss} MB`,
+      `≤ ${TARGETS.rssMb} MB`,
+      rss <= TARGETS.rssMb,
+    );
+  }
+  if (r.million) {
+    const { series } = r.million;
+    const from = series[Math.min(1, series.length - 1)];
+    const last = series.at(-1);
+    const growth = (last.rssMb - from.rssMb) / from.rssMb;
+    add(
+      `RSS flat over ${r.million.checks} checks (from ${from.checks} checks to the end)`,
+      `${from.rssMb} → ${last.rssMb} MB (${Math.round(growth * 1000) / 10}%)`,
       `≤ ${TARGETS.rssGrowthRatio * 100}%`,
       growth <= TARGETS.rssGrowthRatio,
     );
@@ -294,86 +400,127 @@ function verdicts(r) {
   return out;
 }
 
+function fixedRateVerdicts(atRate, add) {
+  const { ours, grpcUndici, grpcBare } = atRate.median;
+  const added = atRate.rounds.map(round =>
+    round3(round.ours.normal.latencyMs.p99 - round.grpcUndici.normal.latencyMs.p99),
+  );
+  const addedMedian = median(added);
+  add(
+    `added p99 latency over the RTI call at ${atRate.rounds[0].ours.options.rate}/s (ours p99 − reference (2) p99, median of rounds)`,
+    `${addedMedian} ms`,
+    `≤ ${TARGETS.addedP99Ms} ms`,
+    addedMedian <= TARGETS.addedP99Ms,
+    `rounds ${added.join(', ')} ms; p99 ours ${ours.normal.latencyMs.p99}, (2) ${grpcUndici.normal.latencyMs.p99}, floor (1) ${grpcBare.normal.latencyMs.p99} ms; p50 ours − (2) ${round3(ours.normal.latencyMs.p50 - grpcUndici.normal.latencyMs.p50)} ms`,
+  );
+  add(
+    'every check at the fixed rate answered OK (allow)',
+    `${ours.normal.ok}/${ours.normal.sent}`,
+    'all',
+    ours.normal.ok === ours.normal.sent,
+    `reference (2): ${grpcUndici.normal.ok}/${grpcUndici.normal.sent}`,
+  );
+}
+
+function hangVerdicts(r, add) {
+  const rounds = ratio => `rounds ${ratio.rounds.join(', ')}`;
+  const hung = r.hangAtRate.median.ours.hang;
+  const refHung = r.hangAtRate.median.grpcUndici.hang;
+  const hungLimit = config.timeoutMs + TARGETS.hangSlackP99Ms;
+  add(
+    `hung RTI: checks allowed at timeout + ≤ ${TARGETS.hangSlackP99Ms} ms p99 (median of rounds)`,
+    `${hung.latencyMs.p99} ms, ${hung.ok}/${hung.sent} allowed`,
+    `≤ ${hungLimit} ms, all allowed`,
+    hung.latencyMs.p99 <= hungLimit && hung.ok === hung.sent,
+    `rounds ${hung.p99Rounds.join(', ')} ms; reference (2) with the same hangs: ${refHung.latencyMs.p99} ms, ${refHung.ok}/${refHung.sent}`,
+  );
+  const others = r.hangAtRate.median.ours.normal;
+  add(
+    'hung RTI: the other checks at the fixed rate all answered OK',
+    `${others.ok}/${others.sent}, p99 ${others.latencyMs.p99} ms`,
+    `all${r.atRate ? ` (p99 without hangs ${r.atRate.median.ours.normal.latencyMs.p99} ms)` : ''}`,
+    others.ok === others.sent,
+  );
+  const hangSat = r.hangSaturation.ratio.hung;
+  add(
+    `hung RTI (${config.hangRate}/s): other checks' saturation throughput / without hangs`,
+    hangSat.median,
+    `≥ ${TARGETS.hangOthersThroughputRatio}`,
+    hangSat.median >= TARGETS.hangOthersThroughputRatio,
+    rounds(hangSat),
+  );
+}
+
 function printReport({ environment: e, config: c, results: r, verdicts: v }) {
   const fmt = x => (x === undefined || Number.isNaN(x) ? '–' : String(x));
-  // The server core busier than the server itself: something else ran there during the phase.
+  const rows = [];
+  // The server core busier than the server itself: something else ran there.
   const shared = x =>
     x.serverCpuPct !== undefined && x.coreBusyPct?.[c.serverCpu] - x.serverCpuPct > 3
       ? ' [!] server core shared'
       : '';
-  // Our server's own count: fail-opens during a saturation phase mean the numbers flatter it.
   const failOpen = x =>
     x.decisions === undefined ? '' : `, fail_open ${x.decisions.fail_open ?? 0}`;
-  const rows = [];
-  const row = (target, x, ref, notes = '') =>
-    rows.push([
-      target,
-      fmt(Math.round(x.reqPerS ?? x.normal?.ratePerS)),
-      fmt(x.latencyMs?.p50 ?? x.normal?.latencyMs.p50),
-      fmt(x.latencyMs?.p99 ?? x.normal?.latencyMs.p99),
-      fmt(x.rssMaxMb),
-      fmt(x.serverCpuPct),
-      fmt(x.coreBusyPct?.[c.serverCpu]),
-      fmt(x.coreBusyPct?.[c.loadCpu]),
-      ref === undefined ? '' : fmt(Math.round(((x.reqPerS ?? 0) / ref) * 1000) / 1000),
-      `${notes}${shared(x)}`,
-    ]);
-  row(
-    'gRPC ours',
-    r.ours.grpc,
-    r.grpcUndici.grpc.reqPerS,
-    `vs (1): ${(r.ours.grpc.reqPerS / r.grpcBare.grpc.reqPerS).toFixed(3)}${failOpen(r.ours.grpc)}`,
-  );
-  row('gRPC (2) grpc-js + undici', r.grpcUndici.grpc, r.grpcUndici.grpc.reqPerS);
-  row('gRPC (1) bare grpc-js', r.grpcBare.grpc, r.grpcUndici.grpc.reqPerS);
-  row(
-    'HTTP ours',
-    r.ours.http,
-    r.httpUndici.http.reqPerS,
-    `vs (3): ${(r.ours.http.reqPerS / r.httpBare.http.reqPerS).toFixed(3)}${failOpen(r.ours.http)}`,
-  );
-  row('HTTP (4) node:http + undici', r.httpUndici.http, r.httpUndici.http.reqPerS);
-  row('HTTP (3) bare node:http', r.httpBare.http, r.httpUndici.http.reqPerS);
-  const rate = r.ours.atRate.options.rate;
-  const atRate = (name, x) =>
+  const cpuCells = x => [
+    fmt(x.rssMaxMb),
+    fmt(x.serverCpuPct),
+    fmt(x.coreBusyPct?.[c.serverCpu]),
+    fmt(x.coreBusyPct?.[c.loadCpu]),
+  ];
+  const sat = (name, summary, key, notes = '') => {
+    const x = summary.median[key];
     rows.push([
       name,
-      fmt(Math.round(x.normal.ratePerS)),
-      fmt(x.normal.latencyMs.p50),
-      fmt(x.normal.latencyMs.p99),
-      fmt(x.rssMaxMb),
-      fmt(x.serverCpuPct),
-      fmt(x.coreBusyPct?.[c.serverCpu]),
-      fmt(x.coreBusyPct?.[c.loadCpu]),
-      '',
-      `p99.9 ${x.normal.latencyMs.p999}, ok ${x.normal.ok}/${x.normal.sent}${failOpen(x)}${shared(x)}`,
+      fmt(Math.round(x.reqPerS)),
+      fmt(x.latencyMs?.p50),
+      fmt(x.latencyMs?.p99),
+      ...cpuCells(x),
+      fmt(summary.ratio[key].median),
+      `${x.reqPerSRounds.map(Math.round).join('/')}${notes}${failOpen(x)}${shared(x)}`,
     ]);
-  atRate(`gRPC ours @${rate}/s`, r.ours.atRate);
-  atRate(`gRPC (2) @${rate}/s`, r.grpcUndici.atRate);
-  atRate(`gRPC (1) @${rate}/s`, r.grpcBare.atRate);
-  atRate(`gRPC ours @${rate}/s + hung`, r.ours.hangAtRate);
-  const hungRow = (name, h) =>
+  };
+  const rated = (name, x, kind = 'normal') => {
+    const s = x[kind];
     rows.push([
       name,
-      fmt(Math.round(h.ratePerS)),
-      fmt(h.latencyMs.p50),
-      fmt(h.latencyMs.p99),
+      fmt(Math.round(s.ratePerS)),
+      fmt(s.latencyMs.p50),
+      fmt(s.latencyMs.p99),
+      ...(kind === 'normal' ? cpuCells(x) : ['', '', '', '']),
       '',
-      '',
-      '',
-      '',
-      '',
-      `max ${h.latencyMs.max}, allowed ${h.ok}/${h.sent}`,
+      kind === 'normal'
+        ? `p99.9 ${s.latencyMs.p999}, ok ${s.ok}/${s.sent}${failOpen(x)}${shared(x)}`
+        : `max ${s.latencyMs.max}, allowed ${s.ok}/${s.sent}`,
     ]);
-  hungRow(`  hung checks @${c.hangRate}/s`, r.ours.hangAtRate.hang);
-  atRate(`gRPC (2) @${rate}/s + hung`, r.grpcUndici.hangAtRate);
-  hungRow(`  hung checks @${c.hangRate}/s`, r.grpcUndici.hangAtRate.hang);
-  row(
-    'gRPC ours sat. + hung',
-    r.ours.hangSaturation,
-    r.ours.grpc.reqPerS,
-    `ratio vs ours sat.; hung p99 ${r.ours.hangSaturation.hung?.latencyMs.p99}${failOpen(r.ours.hangSaturation)}`,
-  );
+  };
+  /** Median over rounds of ours ÷ a bare reference (the price of the RTI call and our code). */
+  const versus = (summary, refKey, label) =>
+    `; vs ${label} ${median(summary.rounds.map(round => round3(round.ours.reqPerS / round[refKey].reqPerS)))}`;
+  if (r.grpc) {
+    sat('gRPC ours', r.grpc, 'ours', versus(r.grpc, 'grpcBare', '(1)'));
+    sat('gRPC (2) grpc-js + undici', r.grpc, 'grpcUndici');
+    sat('gRPC (1) bare grpc-js', r.grpc, 'grpcBare');
+  }
+  if (r.http) {
+    sat('HTTP ours', r.http, 'ours', versus(r.http, 'httpBare', '(3)'));
+    sat('HTTP (4) node:http + undici', r.http, 'httpUndici');
+    sat('HTTP (3) bare node:http', r.http, 'httpBare');
+  }
+  if (r.atRate) {
+    const rate = r.atRate.rounds[0].ours.options.rate;
+    rated(`gRPC ours @${rate}/s`, r.atRate.median.ours);
+    rated(`gRPC (2) @${rate}/s`, r.atRate.median.grpcUndici);
+    rated(`gRPC (1) @${rate}/s`, r.atRate.median.grpcBare);
+  }
+  if (r.hangAtRate) {
+    const rate = r.hangAtRate.rounds[0].ours.options.rate;
+    rated(`gRPC ours @${rate}/s + hung`, r.hangAtRate.median.ours);
+    rated(`  hung checks @${c.hangRate}/s`, r.hangAtRate.median.ours, 'hang');
+    rated(`gRPC (2) @${rate}/s + hung`, r.hangAtRate.median.grpcUndici);
+    rated(`  hung checks @${c.hangRate}/s`, r.hangAtRate.median.grpcUndici, 'hang');
+    sat('gRPC ours sat., no hangs', r.hangSaturation, 'plain');
+    sat(`gRPC ours sat. + ${c.hangRate}/s hung`, r.hangSaturation, 'hung');
+  }
 
   const header = [
     'target',
@@ -385,7 +532,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     `cpu${c.serverCpu} %`,
     `cpu${c.loadCpu} %`,
     'ratio',
-    'notes',
+    'rounds req/s; notes',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(x => x[i].length)));
   const line = cells =>
@@ -396,14 +543,14 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     `\ncheq-rti-authz bench — node ${e.node}, ${e.cpus}× ${e.cpu}, commit ${e.commit}, load avg before ${e.loadAverageBefore.join(' ')}`,
   );
   console.log(
-    `server on CPU ${c.serverCpu} alone; load generators + RTI stand-in (${c.rtiLatencyMs} ms) on CPU ${c.loadCpu}. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}, ${c.durationS} s after ${c.warmupS} s warm-up; ratio = req/s ÷ reference with RTI call.\n`,
+    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}. ratio = median over rounds of req/s ÷ the reference with an RTI call (hang rows: ÷ ours without hangs).\n`,
   );
   console.log(line(header));
   console.log(line(widths.map(w => '-'.repeat(w))));
   for (const cells of rows) console.log(line(cells));
-  if (r.ours.million) {
+  if (r.million) {
     console.log(
-      `\nRSS over ${r.ours.million.checks} checks (MB): ${r.ours.million.series.map(s => s.rssMb).join(' → ')}`,
+      `\nRSS over ${r.million.checks} checks (MB): ${r.million.series.map(s => s.rssMb).join(' → ')}`,
     );
   }
   console.log('\ntargets:');

@@ -2,6 +2,7 @@
 // The only place that knows RTI exists; never rejects (any failure is a fail-open Decision).
 
 import { performance } from 'node:perf_hooks';
+import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
 import { statusOf } from './decision';
@@ -33,8 +34,8 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
 export interface DecideOptions {
   /** The proxy's deadline for our answer, epoch milliseconds. */
   readonly deadlineMs?: number;
-  /** Aborted when the proxy gives up on the call; aborts the RTI request. */
-  readonly signal?: AbortSignal;
+  /** Told when the proxy gives up on the call; aborts the RTI request. */
+  readonly cancellation?: Cancellation;
 }
 
 export type Decide = (attrs: RequestAttributes, options?: DecideOptions) => Promise<Decision>;
@@ -55,7 +56,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now):
       const started = performance.now();
       let verdict: RtiVerdict;
       try {
-        verdict = await rti.check(input, budgetMs, options.signal);
+        verdict = await rti.check(input, budgetMs, options.cancellation);
       } catch (err: unknown) {
         const durationMs = performance.now() - started;
         if (!(err instanceof RtiError)) throw err;

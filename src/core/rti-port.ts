@@ -1,6 +1,7 @@
 // What the decision core needs from CHEQ RTI, and how an RTI call can fail.
 // The RTI client (src/rti) implements this contract; the core never sees HTTP.
 
+import type { Cancellation } from './cancellation';
 import type { HeaderList } from './header-list';
 
 /** Everything RTI is told about one end-user request, already resolved by the core. */
@@ -34,9 +35,9 @@ export interface RtiVerdict {
 export interface RtiCheck {
   /**
    * Asks RTI for a verdict within `timeoutMs` (connect, headers and body together).
-   * Rejects only with {@link RtiError}; aborting `signal` rejects with code RTI_ABORTED.
+   * Rejects only with {@link RtiError}; a cancellation rejects with code RTI_ABORTED.
    */
-  check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict>;
+  check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict>;
 }
 
 /** How a call made to RTI failed: a stable code, log field and metric label. */

@@ -25,6 +25,14 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
   });
   const rtiRequests = cached((r: string) => metrics.rtiRequests.labels(r));
   const rtiDuration = cached((r: string) => metrics.rtiDuration.labels(r));
+  const threatTypes = cached((key: string) => {
+    const [threatType = '', invalid = ''] = key.split('\n');
+    return metrics.threatTypes.labels(threatType, invalid);
+  });
+  const failOpen = cached((key: string) => {
+    const [transport = '', cause = ''] = key.split('\n');
+    return metrics.failOpen.labels(transport, cause);
+  });
 
   return async function observedDecide(attrs, options) {
     const { transport } = attrs;
@@ -51,15 +59,11 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       rtiRequests(result).inc();
       rtiDuration(result).observe(decision.rti.durationMs / 1000);
     }
-    if (decision.verdict) {
-      metrics.threatTypes.inc({
-        threat_type: threatTypeLabel(decision.verdict.threatTypeCode),
-        invalid: String(decision.verdict.isInvalid),
-      });
-    }
-    if (decision.failure) {
-      metrics.failOpen.inc({ transport, cause: failOpenCauseLabel(decision.failure) });
-    }
+    const { verdict, failure } = decision;
+    // Keyed by label, not code: RTI's codes are not a bounded set.
+    if (verdict)
+      threatTypes(`${threatTypeLabel(verdict.threatTypeCode)}\n${verdict.isInvalid}`).inc();
+    if (failure) failOpen(`${transport}\n${failOpenCauseLabel(failure)}`).inc();
     if (decision.would) metrics.monitoringWouldAct.inc({ transport, ...decision.would });
   }
 

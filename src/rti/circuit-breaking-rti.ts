@@ -1,6 +1,7 @@
 // Stops calling RTI while it keeps failing: the breaker decides whether a call may go out, and
 // learns from how each one ended. A refused call fails open at once (RTI_CIRCUIT_OPEN).
 
+import type { Cancellation } from '../core/cancellation';
 import { RtiError, type RtiCheck, type RtiInput, type RtiVerdict } from '../core/rti-port';
 import type { CircuitBreaker } from './circuit-breaker';
 
@@ -10,12 +11,16 @@ export class CircuitBreakingRti implements RtiCheck {
     private readonly breaker: CircuitBreaker,
   ) {}
 
-  async check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict> {
+  async check(
+    input: RtiInput,
+    timeoutMs: number,
+    cancellation?: Cancellation,
+  ): Promise<RtiVerdict> {
     if (!this.breaker.tryAcquire()) {
       throw new RtiError('RTI_CIRCUIT_OPEN', 'RTI circuit open after repeated failures');
     }
     try {
-      const verdict = await this.rti.check(input, timeoutMs, signal);
+      const verdict = await this.rti.check(input, timeoutMs, cancellation);
       this.breaker.succeeded();
       return verdict;
     } catch (err: unknown) {

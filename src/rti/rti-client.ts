@@ -1,7 +1,9 @@
 // CHEQ RTI over an undici keep-alive pool: one deadline over connect, headers and body; no
-// retries; every response body read or destroyed; every failure an RtiError with a stable code.
+// retries; every response body read or the request aborted; every failure an RtiError with a
+// stable code.
 
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import type { Cancellation } from '../core/cancellation';
 import type { RtiCheck, RtiInput, RtiVerdict } from '../core/rti-port';
 import { RtiError, type RtiCallErrorCode } from '../core/rti-port';
 import { parseRtiResponse, toRtiForm, type RtiCredentials } from './rti-wire';
@@ -44,51 +46,32 @@ export class RtiClient implements RtiCheck {
     this.path = `${options.endpoint.pathname.replace(/\/+$/, '')}${RTI_PATH}`;
   }
 
-  async check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict> {
-    if (signal?.aborted) throw new RtiError('RTI_ABORTED', 'the proxy cancelled the check');
+  check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict> {
     if (this.calls >= this.options.maxInFlight) {
-      throw new RtiError(
-        'RTI_OVERLOADED',
-        `${this.options.maxInFlight} RTI calls already in flight`,
+      return Promise.reject(
+        new RtiError('RTI_OVERLOADED', `${this.options.maxInFlight} RTI calls already in flight`),
       );
     }
-    const deadline = new RequestDeadline(timeoutMs, signal);
     this.calls++;
-    const call = this.call(input, deadline.signal);
-    // undici honours an abort only once a connection exists: a DNS lookup or a connect can
-    // outlive the deadline. The answer does not wait for it (the late outcome is dropped),
-    // but the call counts as in flight until undici lets go of it.
-    call.then(
-      () => this.calls--,
-      () => this.calls--,
-    );
-    try {
-      return await Promise.race([call, deadline.expired]);
-    } catch (err: unknown) {
-      throw deadline.explain(err);
-    } finally {
-      deadline.clear();
-    }
-  }
-
-  private async call(input: RtiInput, signal: AbortSignal): Promise<RtiVerdict> {
-    const response = await this.pool.request({
-      path: this.path,
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-      },
-      body: toRtiForm(input, this.options),
-      signal,
-    });
-    if (response.statusCode !== 200) {
-      await response.body.dump();
-      throw new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${response.statusCode}`, {
-        statusCode: response.statusCode,
+    return new Promise<RtiVerdict>((resolve, reject) => {
+      const exchange = new RtiExchange({
+        timeoutMs,
+        maxResponseBytes: this.options.maxResponseBytes,
+        settle: (verdict, error) => (error ? reject(error) : resolve(verdict as RtiVerdict)),
+        release: () => this.calls--,
       });
-    }
-    return parseRtiResponse(await readCapped(response.body, this.options.maxResponseBytes));
+      cancellation?.onCancel(() => exchange.cancel());
+      // undici's dispatch API rather than request(): no body stream, no AbortSignal per call.
+      this.pool.dispatch(
+        {
+          path: this.path,
+          method: 'POST',
+          headers: RTI_HEADERS,
+          body: toRtiForm(input, this.options),
+        },
+        exchange,
+      );
+    });
   }
 
   /** RTI calls in flight now, including calls answered already but still held by undici. */
@@ -108,52 +91,116 @@ export class RtiClient implements RtiCheck {
   }
 }
 
-/** One abort signal for our timeout and the caller's cancellation, told apart afterwards. */
-class RequestDeadline {
-  private readonly controller = new AbortController();
+const RTI_HEADERS = {
+  'content-type': 'application/x-www-form-urlencoded',
+  accept: 'application/json',
+};
+
+interface ExchangeOptions {
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  /** Called once: with the verdict, or with an RtiError. */
+  readonly settle: (verdict: RtiVerdict | undefined, error?: RtiError) => void;
+  /** Called once, when undici lets go of the request. */
+  readonly release: () => void;
+}
+
+/**
+ * One RTI request, from dispatch to undici letting go of it. The answer is settled by the
+ * first of: the response, an error, the deadline, the caller's cancellation. undici honours an
+ * abort only once the request is on a connection (not while resolving DNS or connecting), so
+ * the deadline settles the answer itself and the abort follows when undici starts the request.
+ */
+class RtiExchange implements Dispatcher.DispatchHandler {
+  private settled = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private statusCode = 0;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
   private readonly timer: NodeJS.Timeout;
-  private timedOut = false;
-  private cancelled = false;
-  private readonly onCallerAbort = (): void => {
-    this.cancelled = true;
-    this.controller.abort();
-  };
 
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly callerSignal: AbortSignal | undefined,
-  ) {
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.controller.abort();
-    }, timeoutMs);
-    callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  constructor(private readonly options: ExchangeOptions) {
+    this.timer = setTimeout(
+      () =>
+        this.fail(new RtiError('RTI_TIMEOUT', `RTI did not answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** The proxy gave up: answer at once and abort the request. */
+  cancel(): void {
+    if (!this.settled) this.fail(new RtiError('RTI_ABORTED', 'the proxy cancelled the check'));
   }
 
-  /** Rejects as soon as the deadline passes or the caller cancels. */
-  readonly expired = new Promise<never>((_, reject) => {
-    this.controller.signal.addEventListener('abort', () => reject(new Error('aborted')), {
-      once: true,
-    });
-  });
-
-  clear(): void {
-    clearTimeout(this.timer);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new Error('RTI call no longer awaited'));
   }
 
-  explain(err: unknown): RtiError {
-    if (this.cancelled) return new RtiError('RTI_ABORTED', 'the proxy cancelled the check');
-    if (this.timedOut) {
-      return new RtiError('RTI_TIMEOUT', `RTI did not answer within ${this.timeoutMs} ms`);
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.statusCode = statusCode;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.options.maxResponseBytes) {
+      this.fail(
+        new RtiError(
+          'RTI_BAD_RESPONSE',
+          `RTI answer exceeds ${this.options.maxResponseBytes} bytes`,
+        ),
+      );
+      return;
     }
-    if (err instanceof RtiError) return err;
-    const code = networkErrorCode(err);
-    return new RtiError(code, `RTI request failed: ${describe(err)}`, { cause: err });
+    // A non-200 body is drained (keeps the connection) but not kept.
+    if (this.statusCode === 200) this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.released();
+    if (this.statusCode !== 200) {
+      this.fail(
+        new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${this.statusCode}`, {
+          statusCode: this.statusCode,
+        }),
+      );
+      return;
+    }
+    let verdict: RtiVerdict;
+    try {
+      verdict = parseRtiResponse(Buffer.concat(this.chunks, this.size).toString('utf8'));
+    } catch (err: unknown) {
+      this.fail(err instanceof RtiError ? err : new RtiError('RTI_BAD_RESPONSE', String(err)));
+      return;
+    }
+    if (this.finish()) this.options.settle(verdict);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.released();
+    this.fail(
+      new RtiError(networkErrorCode(err), `RTI request failed: ${describe(err)}`, { cause: err }),
+    );
+  }
+
+  /** undici is done with the request: nothing left to abort. */
+  private released(): void {
+    this.controller = undefined;
+    this.options.release();
+  }
+
+  private fail(error: RtiError): void {
+    if (!this.finish()) return;
+    this.options.settle(undefined, error);
+    this.controller?.abort(error);
+  }
+
+  /** Marks the exchange settled; false when it already was. */
+  private finish(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.timer);
+    return true;
   }
 }
 
@@ -173,19 +220,4 @@ function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = 'code' in err && typeof err.code === 'string' ? ` (${err.code})` : '';
   return `${err.message}${code}`;
-}
-
-/** Reads a body as UTF-8 up to maxBytes; a larger body is destroyed, not drained. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, maxBytes: number) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw new RtiError('RTI_BAD_RESPONSE', `RTI answer exceeds ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

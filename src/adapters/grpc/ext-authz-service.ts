@@ -24,8 +24,6 @@ export function addExtAuthzService(
       call: grpc.ServerUnaryCall<CheckRequest__Output, CheckResponse>,
       callback: grpc.sendUnaryData<CheckResponse>,
     ): void {
-      const cancel = new AbortController();
-      call.on('cancelled', () => cancel.abort());
       const fallback = (err: unknown): void => {
         log.error({ err }, 'check failed outside the decision core; allowing');
         callback(null, FALLBACK_ALLOW);
@@ -33,7 +31,10 @@ export function addExtAuthzService(
       try {
         decide(toAttributes(call.request), {
           deadlineMs: deadlineMsOf(call.getDeadline()),
-          signal: cancel.signal,
+          // grpc-js reports every stream close as 'cancelled', answered ones too (ignored).
+          cancellation: {
+            onCancel: listener => (call.cancelled ? listener() : call.once('cancelled', listener)),
+          },
         })
           .then(decision => callback(null, toCheckResponse(decision)))
           .catch(fallback);

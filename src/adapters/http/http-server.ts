@@ -97,11 +97,15 @@ export async function startHttpServer(
         writeAnswer(res, attrs.status, [['content-type', 'text/plain']], `${attrs.message}\n`);
         return;
       }
-      const cancel = new AbortController();
-      res.once('close', () => {
-        if (!res.writableFinished) cancel.abort();
-      });
-      decide(attrs, { signal: cancel.signal })
+      const cancellation = {
+        onCancel(listener: () => void): void {
+          // 'close' also follows every answer: only a close before it is the proxy giving up.
+          const closed = (): void => void (res.writableFinished || listener());
+          if (res.closed) closed();
+          else res.once('close', closed);
+        },
+      };
+      decide(attrs, { cancellation })
         .then(decision => endpoint.respond(res, decision))
         .catch(fallback);
     } catch (err: unknown) {

@@ -1,3 +1,4 @@
+import type { Cancellation } from '../../../src/core/cancellation';
 import { strict as assert } from 'node:assert';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
 import type { Decision } from '../../../src/core/decision';
@@ -18,7 +19,7 @@ import { makeAttributes, type AttributesOverrides } from './make-attributes';
 interface RtiCall {
   readonly input: RtiInput;
   readonly timeoutMs: number;
-  readonly signal: AbortSignal | undefined;
+  readonly cancellation: Cancellation | undefined;
 }
 
 /** A hand-written RtiCheck: records every call, then answers with the programmed outcome. */
@@ -27,8 +28,8 @@ class FakeRti implements RtiCheck {
 
   constructor(private readonly answer: (call: RtiCall) => RtiVerdict) {}
 
-  check(input: RtiInput, timeoutMs: number, signal?: AbortSignal): Promise<RtiVerdict> {
-    const call = { input, timeoutMs, signal };
+  check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict> {
+    const call = { input, timeoutMs, cancellation };
     this.calls.push(call);
     try {
       return Promise.resolve(this.answer(call));
@@ -329,17 +330,17 @@ describe('createDecide', () => {
       });
     }
 
-    it('passes the proxy abort signal through to RTI', async () => {
-      const controller = new AbortController();
+    it("passes the proxy's cancellation through to RTI", async () => {
+      const cancellation: Cancellation = { onCancel: () => undefined };
       const rti = FakeRti.answering(VALID);
-      await decideWith(rti, {}, {}, { signal: controller.signal });
-      assert.equal(onlyCall(rti).signal, controller.signal);
+      await decideWith(rti, {}, {}, { cancellation });
+      assert.equal(onlyCall(rti).cancellation, cancellation);
     });
 
-    it('passes no signal when the proxy gives none', async () => {
+    it('passes no cancellation when the proxy gives none', async () => {
       const rti = FakeRti.answering(VALID);
       await decideWith(rti);
-      assert.equal(onlyCall(rti).signal, undefined);
+      assert.equal(onlyCall(rti).cancellation, undefined);
     });
   });
 
