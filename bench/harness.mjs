@@ -50,7 +50,7 @@ export const config = {
   /** Fixed rate in checks/s; 0: BENCH_RATE_FRACTION of our gRPC saturation. */
   rate: num('BENCH_RATE', 0),
   /** Phases to run: grpc (saturation), rate (fixed rate), hang (hung RTI), http (saturation). */
-  phases: new Set((env.BENCH_PHASES ?? 'grpc,rate,hang,http').split(',').map(x => x.trim())),
+  phases: new Set((env.BENCH_PHASES ?? 'grpc,rate,hang,http,workers').split(',').map(x => x.trim())),
   h2Clients: num('BENCH_H2_CLIENTS', 4),
   h2Streams: num('BENCH_H2_STREAMS', 32),
   grpcTimeout: env.BENCH_GRPC_TIMEOUT ?? '200m',
@@ -266,7 +266,7 @@ export const round3 = x => Math.round(x * 1000) / 1000;
 export async function h2load(
   work,
   port,
-  { durationS = config.durationS, warmupS = config.warmupS, requests } = {},
+  { durationS = config.durationS, warmupS = config.warmupS, requests, cpu = config.loadCpu } = {},
 ) {
   const logFile = join(work, `h2load-${port}-${Date.now()}.log`);
   const args = [
@@ -294,7 +294,7 @@ export async function h2load(
     `http://127.0.0.1:${port}${CHECK_PATH}`,
   ];
   const timeoutMs = (requests ? 600 : durationS + warmupS + 30) * 1000;
-  const out = await runTool(pinned(config.loadCpu, 'h2load', args), timeoutMs);
+  const out = await runTool(pinned(cpu, 'h2load', args), timeoutMs);
   const reqPerS = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1]);
   const counts =
     /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
@@ -561,30 +561,31 @@ export async function startStandIn() {
 }
 
 /** Our server (dist/main.js) on the server core; info holds its ports. */
-export function startOurs(rtiUrl, nodeArgs = config.ourNodeArgs, extraEnv = {}) {
-  return startProcess(
-    'cheq-rti-authz',
-    pinned(config.serverCpu, process.execPath, [...nodeArgs, MAIN]),
-    {
-      env: serverEnv({
-        CHEQ_API_KEY: 'bench-api-key',
-        CHEQ_TAG_HASH: 'bench-tag-hash',
-        CHEQ_API_ENDPOINT: rtiUrl,
-        CHEQ_MODE: 'blocking',
-        CHEQ_TIMEOUT_MS: String(config.timeoutMs),
-        CHEQ_RTI_CIRCUIT_BREAKER: 'false',
-        CHEQ_RTI_MAX_IN_FLIGHT: '100000',
-        CHEQ_RTI_CONNECTIONS: String(config.rtiConnections),
-        HOST: '127.0.0.1',
-        GRPC_PORT: '0',
-        HTTP_PORT: '0',
-        METRICS_PORT: '0',
-        LOG_LEVEL: config.ourLogLevel,
-        ...extraEnv,
-      }),
-      ready: line => line.msg === 'cheq-rti-authz listening',
-    },
-  );
+export function startOurs(
+  rtiUrl,
+  nodeArgs = config.ourNodeArgs,
+  extraEnv = {},
+  cpu = config.serverCpu,
+) {
+  return startProcess('cheq-rti-authz', pinned(cpu, process.execPath, [...nodeArgs, MAIN]), {
+    env: serverEnv({
+      CHEQ_API_KEY: 'bench-api-key',
+      CHEQ_TAG_HASH: 'bench-tag-hash',
+      CHEQ_API_ENDPOINT: rtiUrl,
+      CHEQ_MODE: 'blocking',
+      CHEQ_TIMEOUT_MS: String(config.timeoutMs),
+      CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+      CHEQ_RTI_MAX_IN_FLIGHT: '100000',
+      CHEQ_RTI_CONNECTIONS: String(config.rtiConnections),
+      HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      HTTP_PORT: '0',
+      METRICS_PORT: '0',
+      LOG_LEVEL: config.ourLogLevel,
+      ...extraEnv,
+    }),
+    ready: line => line.msg === 'cheq-rti-authz listening',
+  });
 }
 
 /** One of bench/reference-servers.mjs on the server core; info.port is its port. */

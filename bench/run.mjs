@@ -32,7 +32,7 @@ import {
   wrk,
 } from './harness.mjs';
 
-const PHASES = ['grpc', 'rate', 'hang', 'http'];
+const PHASES = ['grpc', 'rate', 'hang', 'http', 'workers'];
 
 async function main() {
   const unknown = [...config.phases].filter(phase => !PHASES.includes(phase));
@@ -167,11 +167,41 @@ async function measure(work, rtiUrl, started) {
   }
 
   if (config.million) out.million = await millionChecks(work, ours);
+  if (config.phases.has('workers')) out.workers = await workersScaling(work, rtiUrl, start);
   out.ours.rssAfterMb = rssMb(ours.pid);
   out.ours.memoryAfter = await memoryMetrics(metricsPort);
   const code = await ours.stop();
   if (code !== 0) log(`our server exited with ${code}:\n${ours.tail.slice(-5).join('\n')}`);
   return out;
+}
+
+/**
+ * WORKERS=1 against WORKERS=2, both free to use every core (the load generator and the RTI
+ * stand-in too, so on a 2-core machine the gain is bounded by what h2load leaves over).
+ */
+async function workersScaling(work, rtiUrl, start) {
+  const everyCore = `0-${cpus().length - 1}`;
+  log(`starting our server with WORKERS=1 and WORKERS=2 on cores ${everyCore}`);
+  const targets = [];
+  for (const workers of [1, 2]) {
+    const server = await start(
+      startOurs(rtiUrl, config.ourNodeArgs, { WORKERS: String(workers) }, everyCore),
+    );
+    targets.push({ key: `workers${workers}`, server, port: server.info.grpcPort });
+  }
+  const result = saturation(
+    await rounds('gRPC saturation, WORKERS=1 and 2 (h2load)', targets, (t, round) =>
+      observe(undefined, () =>
+        h2load(work.dir, t.port, {
+          warmupS: round === 0 ? config.warmupS : config.roundWarmupS,
+          cpu: everyCore,
+        }),
+      ),
+    ),
+    'workers1',
+  );
+  for (const t of targets) await t.server.stop();
+  return result;
 }
 
 /** Our gRPC saturation without and with hung checks running alongside, alternately. */
@@ -381,6 +411,16 @@ function verdicts(r) {
       `${rss} MB`,
       `≤ ${TARGETS.rssMb} MB`,
       rss <= TARGETS.rssMb,
+    );
+  }
+  if (r.workers) {
+    const scaling = r.workers.ratio.workers2;
+    add(
+      'WORKERS=2 throughput / WORKERS=1 (all cores shared with the load generator)',
+      scaling.median,
+      'measured',
+      undefined,
+      `${Math.round(r.workers.median.workers1.reqPerS)} → ${Math.round(r.workers.median.workers2.reqPerS)} req/s; rounds ${scaling.rounds.join(', ')}`,
     );
   }
   if (r.million) {

@@ -53,10 +53,24 @@ export function buildRtiInput(
   };
 }
 
+interface HeaderNameFilter {
+  readonly exact: ReadonlySet<string>;
+  readonly prefixes: readonly string[];
+}
+
+/** The ignored-names list split once into exact names and prefixes, per configuration. */
+const filters = new WeakMap<readonly string[], HeaderNameFilter>();
+
 function isIgnored(name: string, ignored: readonly string[]): boolean {
-  return ignored.some(entry =>
-    entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry,
-  );
+  let filter = filters.get(ignored);
+  if (!filter) {
+    filter = {
+      exact: new Set(ignored.filter(entry => !entry.endsWith('*'))),
+      prefixes: ignored.filter(entry => entry.endsWith('*')).map(entry => entry.slice(0, -1)),
+    };
+    filters.set(ignored, filter);
+  }
+  return filter.exact.has(name) || filter.prefixes.some(prefix => name.startsWith(prefix));
 }
 
 /** The first media type the client accepts, when it names one; text/html otherwise. */
