@@ -41,7 +41,7 @@ export const config = {
   rtiLatencyMs: num('BENCH_RTI_LATENCY_MS', 2),
   timeoutMs: num('BENCH_TIMEOUT_MS', 100),
   rtiConnections: num('BENCH_RTI_CONNECTIONS', 64),
-  rounds: num('BENCH_ROUNDS', 3),
+  rounds: num('BENCH_ROUNDS', 5),
   durationS: num('BENCH_DURATION_S', 5),
   warmupS: num('BENCH_WARMUP_S', 3),
   roundWarmupS: num('BENCH_ROUND_WARMUP_S', 1),
@@ -50,7 +50,9 @@ export const config = {
   /** Fixed rate in checks/s; 0: BENCH_RATE_FRACTION of our gRPC saturation. */
   rate: num('BENCH_RATE', 0),
   /** Phases to run: grpc (saturation), rate (fixed rate), hang (hung RTI), http (saturation). */
-  phases: new Set((env.BENCH_PHASES ?? 'grpc,rate,hang,http,workers').split(',').map(x => x.trim())),
+  phases: new Set(
+    (env.BENCH_PHASES ?? 'grpc,rate,hang,http,workers').split(',').map(x => x.trim()),
+  ),
   h2Clients: num('BENCH_H2_CLIENTS', 4),
   h2Streams: num('BENCH_H2_STREAMS', 32),
   grpcTimeout: env.BENCH_GRPC_TIMEOUT ?? '200m',

@@ -33,6 +33,8 @@ import {
 } from './harness.mjs';
 
 const PHASES = ['grpc', 'rate', 'hang', 'http', 'workers'];
+/** Past this, the load core's own queueing shows in the fixed-rate latencies. */
+const LOAD_CORE_BUSY_PCT = 75;
 
 async function main() {
   const unknown = [...config.phases].filter(phase => !PHASES.includes(phase));
@@ -499,6 +501,9 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     x.serverCpuPct !== undefined && x.coreBusyPct?.[c.serverCpu] - x.serverCpuPct > 3
       ? ' [!] server core shared'
       : '';
+  // The load core nearly full: latencies then include the client's own queueing.
+  const loadBusy = x =>
+    x.coreBusyPct?.[c.loadCpu] > LOAD_CORE_BUSY_PCT ? ' [!] load core busy' : '';
   const failOpen = x =>
     x.decisions === undefined ? '' : `, fail_open ${x.decisions.fail_open ?? 0}`;
   const cpuCells = x => [
@@ -529,7 +534,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
       ...(kind === 'normal' ? cpuCells(x) : ['', '', '', '']),
       '',
       kind === 'normal'
-        ? `p99.9 ${s.latencyMs.p999}, ok ${s.ok}/${s.sent}${failOpen(x)}${shared(x)}`
+        ? `p99.9 ${s.latencyMs.p999}, ok ${s.ok}/${s.sent}${failOpen(x)}${shared(x)}${loadBusy(x)}`
         : `max ${s.latencyMs.max}, allowed ${s.ok}/${s.sent}`,
     ]);
   };
