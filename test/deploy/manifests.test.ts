@@ -344,15 +344,17 @@ type Model = new (data: unknown) => { validate(): void };
 type ModelClass = Model & { apiVersion: string; kind: string };
 
 async function loadModels(): Promise<Map<string, Model>> {
-  const [core, apps, autoscaling, policy, security, install, monitoring] = await Promise.all([
-    import('kubernetes-models/v1'),
-    import('kubernetes-models/apps/v1'),
-    import('kubernetes-models/autoscaling/v2'),
-    import('kubernetes-models/policy/v1'),
-    import('@kubernetes-models/istio/security.istio.io/v1'),
-    import('@kubernetes-models/istio/install.istio.io/v1alpha1'),
-    import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
-  ]);
+  const [core, apps, autoscaling, policy, security, networking, install, monitoring] =
+    await Promise.all([
+      import('kubernetes-models/v1'),
+      import('kubernetes-models/apps/v1'),
+      import('kubernetes-models/autoscaling/v2'),
+      import('kubernetes-models/policy/v1'),
+      import('@kubernetes-models/istio/security.istio.io/v1'),
+      import('@kubernetes-models/istio/networking.istio.io/v1'),
+      import('@kubernetes-models/istio/install.istio.io/v1alpha1'),
+      import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
+    ]);
   const classes: ModelClass[] = [
     core.Namespace,
     core.ServiceAccount,
@@ -363,6 +365,7 @@ async function loadModels(): Promise<Map<string, Model>> {
     autoscaling.HorizontalPodAutoscaler,
     policy.PodDisruptionBudget,
     security.AuthorizationPolicy,
+    networking.DestinationRule,
     install.IstioOperator,
     monitoring.ServiceMonitor,
   ] as unknown as ModelClass[];
@@ -608,6 +611,32 @@ describe('deploy manifests', () => {
     it('istiod-values.yaml (Helm) registers exactly the providers of extension-providers.yaml', () => {
       const values = readOne<{ meshConfig: MeshConfig }>(join(ISTIO_DIR, 'istiod-values.yaml'));
       assert.deepEqual(values.meshConfig, meshConfig);
+    });
+
+    it('new replicas ramp up: Istio DestinationRule and Envoy clusters use slow start', () => {
+      const rule = readOne<{
+        spec: { host: string; trafficPolicy: { loadBalancer: Record<string, unknown> } };
+      }>(join(ISTIO_DIR, 'destination-rule.yaml'));
+      const hosts = (meshConfig.extensionProviders ?? []).map(
+        p => (p.envoyExtAuthzGrpc ?? p.envoyExtAuthzHttp)?.['service'],
+      );
+      assert.ok(hosts.includes(rule.spec.host), `${rule.spec.host} is the providers' service`);
+      const lb = rule.spec.trafficPolicy.loadBalancer;
+      assert.ok(['ROUND_ROBIN', 'LEAST_REQUEST'].includes(String(lb['simple'])));
+      assert.equal(lb['warmupDurationSecs'], '30s');
+      for (const [file, name] of [
+        ['envoy.yaml', 'cheq_authz'],
+        ['envoy-http.yaml', 'cheq_authz_http'],
+      ] as const) {
+        const bootstrap = readOne<{
+          static_resources: { clusters: { name: string; [key: string]: unknown }[] };
+        }>(join(ENVOY_DIR, file));
+        const cluster = bootstrap.static_resources.clusters.find(c => c.name === name);
+        assert.equal(cluster?.['lb_policy'], 'ROUND_ROBIN', `${file} ${name}`);
+        assert.deepEqual(cluster?.['round_robin_lb_config'], {
+          slow_start_config: { slow_start_window: '30s' },
+        });
+      }
     });
 
     it('Envoy bootstraps validate strictly against the upstream Envoy protos', () => {
