@@ -49,11 +49,14 @@ export class FakeRti {
   readonly calls: RecordedCall[] = [];
   /** Decides the answer from the posted form; a valid verdict by default. */
   behaviour: (form: URLSearchParams) => RtiBehaviour = () => verdict({});
+  /** TCP connections accepted so far. */
+  connections = 0;
   private readonly server = createServer((req, res) => this.handle(req, res));
   private readonly timers = new Set<NodeJS.Timeout>();
 
   static async start(): Promise<FakeRti> {
     const fake = new FakeRti();
+    fake.server.on('connection', () => fake.connections++);
     await new Promise<void>(resolve => fake.server.listen(0, '127.0.0.1', resolve));
     return fake;
   }

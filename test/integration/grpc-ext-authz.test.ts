@@ -496,6 +496,20 @@ describe('gRPC ext_authz Check (integration)', function () {
       assert.ok(elapsed >= 240 && elapsed < 300, `answered after ${elapsed} ms (deadline 300 ms)`);
     });
 
+    it('keeps one RTI connection for answered checks, none counted as cancelled', async () => {
+      // grpc-js reports every closed call as cancelled, answered ones too: that must neither
+      // abort the (finished) RTI request nor count.
+      const svc = await start();
+      const connectionsBefore = rti.connections;
+      for (let i = 0; i < 20; i++) expectAllow(await svc.check(envoyCheckRequest()));
+      await new Promise(r => setTimeout(r, 50));
+      const metrics = await svc.metrics();
+      assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'cancelled' }), 0);
+      assert.equal(metricValue(metrics, 'cheq_authz_rti_requests_total', { result: 'ok' }), 20);
+      assert.equal(rti.connections - connectionsBefore, 1, 'one keep-alive connection to RTI');
+      assert.ok(rti.calls.every(call => !call.aborted));
+    });
+
     it('aborts the RTI request when the proxy cancels the call', async () => {
       rti.behaviour = () => ({ kind: 'hang' });
       const svc = await start({ CHEQ_TIMEOUT_MS: '5000', CHEQ_DEADLINE_MARGIN_MS: '0' });
