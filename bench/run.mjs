@@ -378,26 +378,18 @@ function verdicts(r) {
     out.push({ target, measured, limit, pass, ...(note ? { note } : {}) });
   const rounds = ratio => `rounds ${ratio.rounds.join(', ')}`;
 
-  if (r.grpc) {
-    const grpc = r.grpc.ratio.ours;
+  const throughput = (summary, label) => {
+    const ratio = summary.ratio.ours;
     add(
-      'gRPC Check throughput / reference (2) grpc-undici',
-      grpc.median,
+      label,
+      ratio.median,
       `≥ ${TARGETS.throughputRatio}`,
-      grpc.median >= TARGETS.throughputRatio,
-      rounds(grpc),
+      ratio.median >= TARGETS.throughputRatio,
+      rounds(ratio),
     );
-  }
-  if (r.http) {
-    const http = r.http.ratio.ours;
-    add(
-      'HTTP auth-request throughput / reference (4) http-undici',
-      http.median,
-      `≥ ${TARGETS.throughputRatio}`,
-      http.median >= TARGETS.throughputRatio,
-      rounds(http),
-    );
-  }
+  };
+  if (r.grpc) throughput(r.grpc, 'gRPC Check throughput / reference (2) grpc-undici');
+  if (r.http) throughput(r.http, 'HTTP auth-request throughput / reference (4) http-undici');
   if (r.atRate) fixedRateVerdicts(r.atRate, add);
   if (r.hangAtRate) hangVerdicts(r, add);
 
