@@ -62,10 +62,21 @@ export const config = {
   millionChecks: num('BENCH_MILLION_CHECKS', 1_000_000),
   millionChunks: num('BENCH_MILLION_CHUNKS', 10),
   ourLogLevel: env.BENCH_LOG_LEVEL ?? 'info',
-  ourNodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  /** Node flags of the image's ENTRYPOINT (the server runs as shipped), then BENCH_NODE_ARGS. */
+  ourNodeArgs: [...shippedNodeFlags(), ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
 };
 
 /** Targets of the issue; ratios compare with the reference of the same transport. */
+/** The flags between `node` and `dist/main.js` in the Dockerfile's ENTRYPOINT. */
+function shippedNodeFlags() {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]');
+  if (entrypoint[0] !== 'node' || entrypoint.at(-1) !== 'dist/main.js') {
+    throw new Error(`unexpected Dockerfile ENTRYPOINT ${JSON.stringify(entrypoint)}`);
+  }
+  return entrypoint.slice(1, -1);
+}
+
 export const TARGETS = {
   throughputRatio: 0.9,
   addedP99Ms: 1,
