@@ -132,7 +132,11 @@ export function firstListItem(value: string | undefined): string | undefined {
   return value?.split(',', 1)[0]?.trim() || undefined;
 }
 
-/** Writes a complete answer; an explicit Content-Length keeps proxy connections reusable. */
+/**
+ * Writes a complete answer; an explicit Content-Length keeps proxy connections reusable.
+ * writeHead with a flat list is Node's fast path (setHeader keeps a header object per answer);
+ * Node validates names and values either way.
+ */
 export function writeAnswer(
   res: ServerResponse,
   status: number,
@@ -140,9 +144,10 @@ export function writeAnswer(
   body = '',
 ): void {
   const length = Buffer.byteLength(body);
-  res.statusCode = status;
-  for (const [name, value] of headers) res.setHeader(name, value);
-  res.setHeader('content-length', length);
+  const flat: string[] = [];
+  for (const [name, value] of headers) flat.push(name, value);
+  flat.push('content-length', String(length));
+  res.writeHead(status, flat);
   res.end(length > 0 ? body : undefined);
 }
 
