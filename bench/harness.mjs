@@ -489,16 +489,23 @@ export function delta(after, before) {
 
 /** Wraps a phase: stand-in calls made (and, for our server, decisions by reason) during it. */
 export async function counted(rtiUrl, metricsPort, work) {
+  // Also resets the stand-in's record of hung requests.
   const rtiBefore = await standInStats(rtiUrl);
+  delete rtiBefore.heldMs;
   const decisionsBefore = metricsPort ? await decisionsByReason(metricsPort) : undefined;
   const runtimeBefore = metricsPort ? await runtimeStats(metricsPort) : undefined;
   const result = await work();
-  const rtiAfter = await standInStats(rtiUrl);
-  if (!metricsPort) return { ...result, rtiCalls: delta(rtiAfter, rtiBefore) };
+  const { heldMs, ...rtiAfter } = await standInStats(rtiUrl);
+  // Hung requests as the stand-in saw them: held open until the server aborted them.
+  const rti = {
+    rtiCalls: delta(rtiAfter, rtiBefore),
+    ...(heldMs.length > 0 ? { hungHeldMs: percentilesOf(heldMs) } : {}),
+  };
+  if (!metricsPort) return { ...result, ...rti };
   const runtimeAfter = await runtimeStats(metricsPort);
   return {
     ...result,
-    rtiCalls: delta(rtiAfter, rtiBefore),
+    ...rti,
     decisions: delta(await decisionsByReason(metricsPort), decisionsBefore),
     gc: gcDelta(runtimeAfter.gc, runtimeBefore.gc),
     eventLoopDelayMs: runtimeAfter.eventLoopDelayMs,

@@ -4,10 +4,13 @@
 //
 // Environment: BENCH_RTI_PORT (0), BENCH_RTI_LATENCY_MS (2), BENCH_RTI_VERDICT (valid | invalid),
 // BENCH_RTI_HANG (marked | all | none: which requests hang; marked by default).
-// Prints {"ready":"rti-stand-in","port":N} once listening. GET /stats answers the counters.
+// Prints {"ready":"rti-stand-in","port":N} once listening. GET /stats answers the counters, and
+// how long each hung request was held open (until the client aborted it) since the last GET:
+// the RTI side's view of when a server gave up on RTI, without the load client's own delays.
 
 import { Buffer } from 'node:buffer';
 import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
 import { HANG_MARKER } from './realistic-request.mjs';
 
@@ -26,12 +29,15 @@ const VERDICT = Buffer.from(
 );
 const HEADERS = { 'content-type': 'application/json', 'content-length': VERDICT.length };
 const stats = { verdicts: 0, hung: 0, other: 0, aborted: 0 };
+/** Milliseconds from a hung request's complete arrival to its connection closing. */
+let heldMs = [];
 
 const server = createServer((req, res) => {
   if (req.method !== 'POST') {
     stats.other++;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(stats));
+    res.end(JSON.stringify({ ...stats, heldMs }));
+    heldMs = [];
     return;
   }
   const chunks = [];
@@ -41,7 +47,11 @@ const server = createServer((req, res) => {
       hangMode === 'all' || (hangMode === 'marked' && Buffer.concat(chunks).includes(HANG_MARKER));
     if (hang) {
       stats.hung++;
-      res.on('close', () => stats.aborted++);
+      const arrived = performance.now();
+      res.on('close', () => {
+        stats.aborted++;
+        heldMs.push(performance.now() - arrived);
+      });
       return;
     }
     stats.verdicts++;

@@ -323,9 +323,21 @@ function fixedRate(all) {
         ]),
       ),
       ...(runs[0].decisions ? { decisions } : {}),
+      ...(runs[0].hungHeldMs ? { hungHeldMs: heldSummary(runs) } : {}),
     };
   }
   return out;
+}
+
+/** The stand-in's view of the hung requests over rounds: median p50/p99, largest max. */
+function heldSummary(runs) {
+  const held = runs.map(run => run.hungHeldMs).filter(Boolean);
+  return {
+    p50: median(held.map(h => h.p50)),
+    p99: median(held.map(h => h.p99)),
+    p99Rounds: held.map(h => h.p99),
+    max: Math.max(...held.map(h => h.max)),
+  };
 }
 
 /** 1 million checks in chunks, RSS and heap sampled after each: memory must stay flat. */
@@ -468,6 +480,17 @@ function hangVerdicts(r, add) {
     hung.latencyMs.p99 <= hungLimit && hung.ok === hung.sent,
     `rounds ${hung.p99Rounds.join(', ')} ms; reference (2) with the same hangs: ${refHung.latencyMs.p99} ms, ${refHung.ok}/${refHung.sent}`,
   );
+  const held = r.hangAtRate.median.ours.hungHeldMs;
+  const refHeld = r.hangAtRate.median.grpcUndici.hungHeldMs;
+  if (held) {
+    add(
+      `hung RTI, as the RTI stand-in sees it: request held until aborted, p99 (median of rounds)`,
+      `${held.p99} ms`,
+      `≤ ${hungLimit} ms`,
+      held.p99 <= hungLimit,
+      `rounds ${held.p99Rounds.join(', ')} ms, p50 ${held.p50} ms; reference (2): p50 ${refHeld?.p50}, p99 ${refHeld?.p99} ms`,
+    );
+  }
   const others = r.hangAtRate.median.ours.normal;
   add(
     'hung RTI: the other checks at the fixed rate all answered OK',
@@ -496,6 +519,8 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
   // The load core nearly full: latencies then include the client's own queueing.
   const loadBusy = x =>
     x.coreBusyPct?.[c.loadCpu] > LOAD_CORE_BUSY_PCT ? ' [!] load core busy' : '';
+  const held = x =>
+    x.hungHeldMs ? `; RTI side held p50/p99 ${x.hungHeldMs.p50}/${x.hungHeldMs.p99} ms` : '';
   const failOpen = x =>
     x.decisions === undefined ? '' : `, fail_open ${x.decisions.fail_open ?? 0}`;
   const cpuCells = x => [
@@ -527,7 +552,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
       '',
       kind === 'normal'
         ? `p99.9 ${s.latencyMs.p999}, ok ${s.ok}/${s.sent}${failOpen(x)}${shared(x)}${loadBusy(x)}`
-        : `max ${s.latencyMs.max}, allowed ${s.ok}/${s.sent}`,
+        : `max ${s.latencyMs.max}, allowed ${s.ok}/${s.sent}${held(x)}`,
     ]);
   };
   /** Median over rounds of ours ÷ a bare reference (the price of the RTI call and our code). */
