@@ -107,14 +107,14 @@ interface ExchangeOptions {
 
 /**
  * One RTI request, from dispatch to undici letting go of it. The answer is settled by the
- * first of: the response, an error, the deadline, the caller's cancellation. undici honours an
+ * first of: the response (its status alone when not 200), an error, the deadline, the caller's
+ * cancellation. undici honours an
  * abort only once the request is on a connection (not while resolving DNS or connecting), so
  * the deadline settles the answer itself and the abort follows when undici starts the request.
  */
 class RtiExchange implements Dispatcher.DispatchHandler {
   private settled = false;
   private controller: Dispatcher.DispatchController | undefined;
-  private statusCode = 0;
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private readonly timer: NodeJS.Timeout;
@@ -138,69 +138,75 @@ class RtiExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    this.statusCode = statusCode;
+    // Any other status is the answer already: fail open now; the body is still drained (up to
+    // the cap) so the keep-alive connection survives.
+    if (statusCode !== 200) {
+      this.settleWith(
+        new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${statusCode}`, { statusCode }),
+      );
+    }
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.size += chunk.length;
     if (this.size > this.options.maxResponseBytes) {
-      this.fail(
-        new RtiError(
-          'RTI_BAD_RESPONSE',
-          `RTI answer exceeds ${this.options.maxResponseBytes} bytes`,
-        ),
+      const error = new RtiError(
+        'RTI_BAD_RESPONSE',
+        `RTI answer exceeds ${this.options.maxResponseBytes} bytes`,
       );
+      this.fail(error);
       return;
     }
-    // A non-200 body is drained (keeps the connection) but not kept.
-    if (this.statusCode === 200) this.chunks.push(chunk);
+    if (!this.settled) this.chunks.push(chunk);
   }
 
   onResponseEnd(): void {
     this.released();
-    if (this.statusCode !== 200) {
-      this.fail(
-        new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${this.statusCode}`, {
-          statusCode: this.statusCode,
-        }),
-      );
-      return;
-    }
+    if (this.settled) return;
     let verdict: RtiVerdict;
     try {
       verdict = parseRtiResponse(Buffer.concat(this.chunks, this.size).toString('utf8'));
     } catch (err: unknown) {
-      this.fail(err instanceof RtiError ? err : new RtiError('RTI_BAD_RESPONSE', String(err)));
+      this.settleWith(
+        err instanceof RtiError ? err : new RtiError('RTI_BAD_RESPONSE', String(err)),
+      );
       return;
     }
-    if (this.finish()) this.options.settle(verdict);
+    this.settleWith(verdict);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.released();
-    this.fail(
+    // After our own abort (deadline, cancellation) the answer was given already.
+    if (this.settled) return;
+    this.settleWith(
       new RtiError(networkErrorCode(err), `RTI request failed: ${describe(err)}`, { cause: err }),
     );
   }
 
-  /** undici is done with the request: nothing left to abort. */
+  /** undici is done with the request: nothing left to abort or time. */
   private released(): void {
+    clearTimeout(this.timer);
     this.controller = undefined;
     this.options.release();
   }
 
+  /**
+   * Answers (unless answered already) and stops the request when it is on its connection. The
+   * deadline keeps running after an early answer (a 5xx whose body is drained), so that drain
+   * is bounded too.
+   */
   private fail(error: RtiError): void {
-    if (!this.finish()) return;
-    this.options.settle(undefined, error);
+    this.settleWith(error);
     this.controller?.abort(error);
   }
 
-  /** Marks the exchange settled; false when it already was. */
-  private finish(): boolean {
-    if (this.settled) return false;
+  /** Settles the answer once. */
+  private settleWith(outcome: RtiVerdict | RtiError): void {
+    if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
-    return true;
+    if (outcome instanceof RtiError) this.options.settle(undefined, outcome);
+    else this.options.settle(outcome);
   }
 }
 

@@ -14,7 +14,8 @@ export type RtiBehaviour =
     }
   | { readonly kind: 'hang' }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'stall-body' }
+  /** Headers (status 200 unless told), then part of a body that never completes. */
+  | { readonly kind: 'stall-body'; readonly status?: number }
   /** Headers at once, then the body one byte every intervalMs. */
   | { readonly kind: 'drip'; readonly intervalMs: number }
   /** Headers and half a JSON body, then a TCP reset. */
@@ -127,7 +128,7 @@ export class FakeRti {
         res.socket?.destroy();
         return;
       case 'stall-body':
-        res.writeHead(200, { 'content-type': 'application/json' });
+        res.writeHead(behaviour.status ?? 200, { 'content-type': 'application/json' });
         res.write('{"isInvalid":');
         return;
       case 'drip': {

@@ -1,6 +1,7 @@
 // The real server over a real socket: a grpc-js client built from the upstream Envoy protos,
 // our gRPC listener, and a fake RTI on loopback that records what it receives.
 
+import { performance } from 'node:perf_hooks';
 import { strict as assert } from 'node:assert';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
 import { BROWSER_HEADERS, envoyCheckRequest } from '../helpers/envoy-check-request';
@@ -450,6 +451,27 @@ describe('gRPC ext_authz Check (integration)', function () {
       rti.behaviour = () => ({ kind: 'raw', status: 502, body: 'bad gateway' });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       await assertFailOpen(svc, 'http_status', 'rti_http_status');
+    });
+
+    it('allows on a 5xx status at once, without waiting for its body', async () => {
+      rti.behaviour = () => ({ kind: 'stall-body', status: 503 });
+      const svc = await start({ CHEQ_MODE: 'blocking', CHEQ_TIMEOUT_MS: '2000' });
+      const started = performance.now();
+      expectAllow(await svc.check(envoyCheckRequest({ headers: BOT_HEADERS })));
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 500, `answered after ${Math.round(elapsed)} ms (timeout 2000 ms)`);
+      const metrics = await svc.metrics();
+      assert.equal(
+        metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_http_status' }),
+        1,
+      );
+      // The body is drained no longer than the deadline: then the request is aborted.
+      const until = performance.now() + 3000;
+      while (!rti.calls[0]!.aborted && performance.now() < until) {
+        await new Promise(r => setTimeout(r, 20));
+      }
+      assert.equal(rti.calls[0]!.aborted, true, 'the stalled 5xx body is cut at the deadline');
+      assert.ok(performance.now() - started >= 1900, 'not before the deadline');
     });
 
     it('allows when RTI answers garbage (HTML, wrong JSON shape)', async () => {
