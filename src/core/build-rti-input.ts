@@ -45,7 +45,7 @@ export function buildRtiInput(
     requestTimeMs: attrs.receivedAtMs,
     method: attrs.method,
     headers,
-    headerNames: [...headers.names()].filter(name => !isIgnored(name, config.ignoredHeaderNames)),
+    headerNames: withoutIgnored(headers.names(), config.ignoredHeaderNames),
     cheqCookie: readCookie(headers.get('cookie'), CHEQ_COOKIE),
     resourceType: resourceTypeOf(headers.get('accept')),
     ja3: config.ja3Header ? headers.get(config.ja3Header) : undefined,
@@ -61,7 +61,7 @@ interface HeaderNameFilter {
 /** The ignored-names list split once into exact names and prefixes, per configuration. */
 const filters = new WeakMap<readonly string[], HeaderNameFilter>();
 
-function isIgnored(name: string, ignored: readonly string[]): boolean {
+function filterOf(ignored: readonly string[]): HeaderNameFilter {
   let filter = filters.get(ignored);
   if (!filter) {
     filter = {
@@ -70,7 +70,16 @@ function isIgnored(name: string, ignored: readonly string[]): boolean {
     };
     filters.set(ignored, filter);
   }
-  return filter.exact.has(name) || filter.prefixes.some(prefix => name.startsWith(prefix));
+  return filter;
+}
+
+function withoutIgnored(names: Iterable<string>, ignored: readonly string[]): string[] {
+  const { exact, prefixes } = filterOf(ignored);
+  const kept: string[] = [];
+  for (const name of names) {
+    if (!exact.has(name) && !prefixes.some(prefix => name.startsWith(prefix))) kept.push(name);
+  }
+  return kept;
 }
 
 /** The first media type the client accepts, when it names one; text/html otherwise. */

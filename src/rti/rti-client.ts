@@ -57,7 +57,7 @@ export class RtiClient implements RtiCheck {
       const exchange = new RtiExchange({
         timeoutMs,
         maxResponseBytes: this.options.maxResponseBytes,
-        settle: (verdict, error) => (error ? reject(error) : resolve(verdict as RtiVerdict)),
+        settle: outcome => (outcome instanceof RtiError ? reject(outcome) : resolve(outcome)),
         release: () => this.calls--,
       });
       cancellation?.onCancel(() => exchange.cancel());
@@ -99,8 +99,8 @@ const RTI_HEADERS = {
 interface ExchangeOptions {
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
-  /** Called once: with the verdict, or with an RtiError. */
-  readonly settle: (verdict: RtiVerdict | undefined, error?: RtiError) => void;
+  /** Called once: with the verdict, or with the RtiError that stands for it. */
+  readonly settle: (outcome: RtiVerdict | RtiError) => void;
   /** Called once, when undici lets go of the request. */
   readonly release: () => void;
 }
@@ -108,9 +108,9 @@ interface ExchangeOptions {
 /**
  * One RTI request, from dispatch to undici letting go of it. The answer is settled by the
  * first of: the response (its status alone when not 200), an error, the deadline, the caller's
- * cancellation. undici honours an
- * abort only once the request is on a connection (not while resolving DNS or connecting), so
- * the deadline settles the answer itself and the abort follows when undici starts the request.
+ * cancellation. undici honours an abort only once the request is on a connection (not while
+ * resolving DNS or connecting), so the deadline settles the answer itself and the abort follows
+ * when undici starts the request.
  */
 class RtiExchange implements Dispatcher.DispatchHandler {
   private settled = false;
@@ -205,8 +205,7 @@ class RtiExchange implements Dispatcher.DispatchHandler {
   private settleWith(outcome: RtiVerdict | RtiError): void {
     if (this.settled) return;
     this.settled = true;
-    if (outcome instanceof RtiError) this.options.settle(undefined, outcome);
-    else this.options.settle(outcome);
+    this.options.settle(outcome);
   }
 }
 

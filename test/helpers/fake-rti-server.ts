@@ -76,6 +76,14 @@ export class FakeRti {
     }
   }
 
+  /** Waits until every recorded call was aborted by the client, or timeoutMs passes. */
+  async waitForAborts(timeoutMs = 2000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.calls.some(call => !call.aborted) && Date.now() < until) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+  }
+
   reset(): void {
     this.calls.length = 0;
     this.behaviour = () => verdict({});
