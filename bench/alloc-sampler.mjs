@@ -1,6 +1,7 @@
 // Preloaded into our server by bench/profile.mjs (node --import) for BENCH_PROFILE_KIND=alloc:
 // V8's sampling heap profiler, keeping samples of objects that were collected since, so the
 // profile shows allocation volume by stack (what makes the GC work), not what is still live.
+// BENCH_ALLOC_KEEP=survivors drops the samples scavenges collected: what is left was promoted.
 // The profile is written to $BENCH_ALLOC_DIR/alloc.<pid>.heapprofile when the process exits.
 
 import { writeFileSync } from 'node:fs';
@@ -14,7 +15,8 @@ if (dir) {
   session.post('HeapProfiler.startSampling', {
     samplingInterval: Number(process.env.BENCH_ALLOC_INTERVAL ?? 16384),
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    // survivors: only objects that outlived a scavenge (promoted to the old generation).
+    includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_KEEP !== 'survivors',
   });
   // An in-process inspector session answers synchronously, so this works in 'exit'.
   process.on('exit', () => {

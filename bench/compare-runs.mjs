@@ -44,7 +44,12 @@ const METRICS = [
   ],
   ['hung checks p99 ms, ours', r => r.hangAtRate.median.ours.hang.latencyMs.p99, false],
   ['hung checks p99 ms, (2)', r => r.hangAtRate.median.grpcUndici.hang.latencyMs.p99, false],
-  ['hung: others sat. / sat.', r => r.hangSaturation.ratio.hung.median, true],
+  [
+    'hung: others sat. / sat.',
+    r => (r.hangSaturation.ours ?? r.hangSaturation).ratio.hung.median,
+    true,
+  ],
+  ['  (2): others sat. / sat.', r => r.hangSaturation.reference.ratio.hung.median, true],
   [
     'RSS max at saturation MB',
     r => Math.max(r.grpc.median.ours.rssMaxMb, r.http.median.ours.rssMaxMb),

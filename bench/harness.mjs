@@ -66,7 +66,6 @@ export const config = {
   ourNodeArgs: [...shippedNodeFlags(), ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
 };
 
-/** Targets of the issue; ratios compare with the reference of the same transport. */
 /** The flags between `node` and `dist/main.js` in the Dockerfile's ENTRYPOINT. */
 function shippedNodeFlags() {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -77,6 +76,7 @@ function shippedNodeFlags() {
   return entrypoint.slice(1, -1);
 }
 
+/** Targets of the issue; ratios compare with the reference of the same transport. */
 export const TARGETS = {
   throughputRatio: 0.9,
   addedP99Ms: 1,
@@ -275,11 +275,20 @@ export function percentilesOf(values) {
 
 export const round3 = x => Math.round(x * 1000) / 1000;
 
-/** h2load: the realistic CheckRequest as a gRPC POST, closed loop at -c × -m streams. */
+/**
+ * h2load: the realistic CheckRequest as a gRPC POST, closed loop at -c × -m streams; with `rps`,
+ * that many checks per second in all instead (at most -c × -m of them in flight).
+ */
 export async function h2load(
   work,
   port,
-  { durationS = config.durationS, warmupS = config.warmupS, requests, cpu = config.loadCpu } = {},
+  {
+    durationS = config.durationS,
+    warmupS = config.warmupS,
+    requests,
+    rps,
+    cpu = config.loadCpu,
+  } = {},
 ) {
   const logFile = join(work, `h2load-${port}-${Date.now()}.log`);
   const args = [
@@ -296,6 +305,8 @@ export async function h2load(
     '-H',
     'te: trailers',
     ...(config.grpcTimeout ? ['-H', `grpc-timeout: ${config.grpcTimeout}`] : []),
+    // A fixed total rate, spread over the clients (h2load's --rps is per client).
+    ...(rps ? [`--rps=${rps / config.h2Clients}`] : []),
     ...(requests
       ? ['-n', String(requests)]
       : [

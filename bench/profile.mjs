@@ -5,7 +5,7 @@
 // goes, by function, with our own code apart (bench/cpu-profile-summary.mjs). The profile
 // covers the whole process, start-up included (about half a second).
 //
-//   node bench/profile.mjs     BENCH_PROFILE_KIND (cpu | alloc), BENCH_PROFILE_TRANSPORT
+//   node bench/profile.mjs     BENCH_PROFILE_KIND (cpu | alloc | survivors), BENCH_PROFILE_TRANSPORT
 //                              (grpc | http), BENCH_PROFILE_S (20), BENCH_TOP (15),
 //                              BENCH_PROFILE_DIR (default: a new temporary directory),
 //                              BENCH_PROFILE_HANG_RPS (0: checks/s whose RTI call hangs, gRPC),
@@ -43,7 +43,9 @@ const target = process.env.BENCH_PROFILE_TARGET ?? 'ours';
 const profileDir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'cheq-prof-'));
 
 async function main() {
-  if (!['cpu', 'alloc'].includes(kind)) throw new Error('BENCH_PROFILE_KIND: cpu or alloc');
+  if (!['cpu', 'alloc', 'survivors'].includes(kind)) {
+    throw new Error('BENCH_PROFILE_KIND: cpu, alloc or survivors');
+  }
   preflight();
   killChildrenOnExit();
   mkdirSync(profileDir, { recursive: true });
@@ -54,7 +56,8 @@ async function main() {
       kind === 'cpu'
         ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
         : [`--import=${join(BENCH_DIR, 'alloc-sampler.mjs')}`];
-    const profilerEnv = kind === 'cpu' ? {} : { BENCH_ALLOC_DIR: profileDir };
+    const profilerEnv =
+      kind === 'cpu' ? {} : { BENCH_ALLOC_DIR: profileDir, BENCH_ALLOC_KEEP: kind };
     const ours =
       target === 'ours'
         ? await startOurs(standIn.url, [...config.ourNodeArgs, ...profilerArgs], profilerEnv)
@@ -95,7 +98,7 @@ async function main() {
     const summary = summariseFiles(files);
     console.log(`\n${kind} profile: ${files.join(', ')}`);
     console.log(`${transport} load: ${Math.round(load.reqPerS)} req/s (${requests} checks in all)`);
-    if (kind === 'alloc') {
+    if (kind !== 'cpu') {
       console.log(`≈ ${(summary.total / requests / 1024).toFixed(1)} KiB allocated per check`);
     }
     console.log(report(summary, top));

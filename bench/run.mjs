@@ -133,6 +133,21 @@ async function measure(work, rtiUrl, started) {
         one(t, () => rateClient(t.port, atRate)),
       ),
     );
+    // The same rate from h2load: a C client with a fraction of the grpc-js client's CPU, so
+    // the load core's own delays weigh less in the percentiles (it cannot read grpc-status;
+    // our fail_open count stands in for that).
+    out.atRateH2load = h2loadAtRate(
+      await rounds(`gRPC at ${rate}/s (h2load --rps)`, grpcTargets, t =>
+        one(t, () =>
+          h2load(work.dir, t.port, {
+            rps: rate,
+            durationS: config.latencyDurationS,
+            warmupS: config.roundWarmupS,
+          }),
+        ),
+      ),
+      rate,
+    );
   }
   const withHangs = { ...atRate, hangRate: config.hangRate };
   if (config.phases.has('hang')) {
@@ -144,7 +159,7 @@ async function measure(work, rtiUrl, started) {
       ),
     );
     // Our saturation with and without hung checks, alternately: the ratio is the target.
-    out.hangSaturation = await hangSaturation(work, grpcTargets[0], one);
+    out.hangSaturation = await hangSaturation(work, grpcTargets, one);
   }
   await grpcUndici.stop();
   await grpcBare.stop();
@@ -207,29 +222,35 @@ async function workersScaling(work, rtiUrl, start) {
 }
 
 /** Our gRPC saturation without and with hung checks running alongside, alternately. */
-async function hangSaturation(work, oursGrpc, one) {
-  return saturation(
-    await rounds(
-      `gRPC saturation with and without ${config.hangRate}/s hung checks`,
-      [
-        { ...oursGrpc, key: 'plain' },
-        { ...oursGrpc, key: 'hung' },
-      ],
-      t =>
-        one(t, async () => {
-          const load = h2load(work.dir, t.port, { warmupS: config.roundWarmupS });
-          if (t.key === 'plain') return load;
-          const hung = rateClient(t.port, {
-            rate: 0,
-            hangRate: config.hangRate,
-            warmupS: 0,
-            durationS: config.durationS + config.roundWarmupS,
-          });
-          return { ...(await load), hung: (await hung).hang };
-        }),
-    ),
-    'plain',
+async function hangSaturation(work, [ours, reference], one) {
+  const all = await rounds(
+    `gRPC saturation with and without ${config.hangRate}/s hung checks, ours and (2)`,
+    [
+      { ...ours, key: 'plain' },
+      { ...ours, key: 'hung' },
+      { ...reference, key: 'refPlain' },
+      { ...reference, key: 'refHung' },
+    ],
+    t =>
+      one(t, async () => {
+        const load = h2load(work.dir, t.port, { warmupS: config.roundWarmupS });
+        if (!t.key.endsWith('ung')) return load;
+        const hung = rateClient(t.port, {
+          rate: 0,
+          hangRate: config.hangRate,
+          warmupS: 0,
+          durationS: config.durationS + config.roundWarmupS,
+        });
+        return { ...(await load), hung: (await hung).hang };
+      }),
   );
+  // Each server against itself without hangs: (2) shows what the hangs cost any server.
+  const pair = (plain, hung) =>
+    saturation(
+      all.map(round => ({ plain: round[plain], hung: round[hung] })),
+      'plain',
+    );
+  return { ours: pair('plain', 'hung'), reference: pair('refPlain', 'refHung') };
 }
 
 /**
@@ -305,28 +326,52 @@ function fixedRate(all) {
   };
   for (const key of Object.keys(all[0])) {
     const runs = all.map(round => round[key]);
-    const decisions = {};
-    for (const run of runs) {
-      for (const [reason, n] of Object.entries(run.decisions ?? {})) {
-        decisions[reason] = (decisions[reason] ?? 0) + n;
-      }
-    }
     out.median[key] = {
       normal: kinds(runs, 'normal'),
       ...(runs[0].hang ? { hang: kinds(runs, 'hang') } : {}),
-      rssMaxMb: Math.max(...runs.map(run => run.rssMaxMb)),
-      serverCpuPct: median(runs.map(run => run.serverCpuPct)),
-      coreBusyPct: Object.fromEntries(
-        Object.keys(runs[0].coreBusyPct).map(cpu => [
-          cpu,
-          median(runs.map(run => run.coreBusyPct[cpu])),
-        ]),
-      ),
-      ...(runs[0].decisions ? { decisions } : {}),
+      ...observedOverRounds(runs),
       ...(runs[0].hungHeldMs ? { hungHeldMs: heldSummary(runs) } : {}),
     };
   }
   return out;
+}
+
+/** h2load --rps rounds → per target the medians of its percentiles and the failures summed. */
+function h2loadAtRate(all, rate) {
+  const out = { rate, rounds: all, median: {} };
+  for (const key of Object.keys(all[0])) {
+    const runs = all.map(round => round[key]);
+    const at = q => median(runs.map(run => run.latencyMs?.[q]));
+    out.median[key] = {
+      reqPerS: median(runs.map(run => run.reqPerS)),
+      latencyMs: { p50: at('p50'), p99: at('p99'), p999: at('p999') },
+      p99Rounds: runs.map(run => run.latencyMs?.p99),
+      failed: runs.reduce((sum, run) => sum + run.failed, 0),
+      ...observedOverRounds(runs),
+    };
+  }
+  return out;
+}
+
+/** What observe() and counted() saw over the rounds: largest RSS, median CPU, summed decisions. */
+function observedOverRounds(runs) {
+  const decisions = {};
+  for (const run of runs) {
+    for (const [reason, n] of Object.entries(run.decisions ?? {})) {
+      decisions[reason] = (decisions[reason] ?? 0) + n;
+    }
+  }
+  return {
+    rssMaxMb: Math.max(...runs.map(run => run.rssMaxMb)),
+    serverCpuPct: median(runs.map(run => run.serverCpuPct)),
+    coreBusyPct: Object.fromEntries(
+      Object.keys(runs[0].coreBusyPct).map(cpu => [
+        cpu,
+        median(runs.map(run => run.coreBusyPct[cpu])),
+      ]),
+    ),
+    ...(runs[0].decisions ? { decisions } : {}),
+  };
 }
 
 /** The stand-in's view of the hung requests over rounds: median p50/p99, largest max. */
@@ -403,12 +448,13 @@ function verdicts(r) {
   if (r.grpc) throughput(r.grpc, 'gRPC Check throughput / reference (2) grpc-undici');
   if (r.http) throughput(r.http, 'HTTP auth-request throughput / reference (4) http-undici');
   if (r.atRate) fixedRateVerdicts(r.atRate, add);
+  if (r.atRateH2load) h2loadRateVerdict(r.atRateH2load, add);
   if (r.hangAtRate) hangVerdicts(r, add);
 
   const saturated = [
     r.grpc?.median.ours,
     r.http?.median.ours,
-    ...Object.values(r.hangSaturation?.median ?? {}),
+    ...Object.values(r.hangSaturation?.ours.median ?? {}),
   ];
   const rss = Math.max(...saturated.filter(Boolean).map(x => x.rssMaxMb));
   if (Number.isFinite(rss)) {
@@ -468,6 +514,21 @@ function fixedRateVerdicts(atRate, add) {
   );
 }
 
+/** The added p99 again, from h2load at the same rate: informative, next to the grpc-js figure. */
+function h2loadRateVerdict(atRate, add) {
+  const p99 = key => atRate.median[key].latencyMs.p99;
+  const added = atRate.rounds.map(round =>
+    round3(round.ours.latencyMs.p99 - round.grpcUndici.latencyMs.p99),
+  );
+  add(
+    `added p99 latency, same rate from h2load --rps (ours p99 − reference (2) p99, median of rounds)`,
+    `${median(added)} ms`,
+    `≤ ${TARGETS.addedP99Ms} ms`,
+    undefined,
+    `rounds ${added.join(', ')} ms; p99 ours ${p99('ours')}, (2) ${p99('grpcUndici')}, floor (1) ${p99('grpcBare')} ms; ours failed open ${atRate.median.ours.decisions?.fail_open ?? 0}, h2load failed ${atRate.median.ours.failed}`,
+  );
+}
+
 function hangVerdicts(r, add) {
   const rounds = ratio => `rounds ${ratio.rounds.join(', ')}`;
   const hung = r.hangAtRate.median.ours.hang;
@@ -498,13 +559,14 @@ function hangVerdicts(r, add) {
     `all${r.atRate ? ` (p99 without hangs ${r.atRate.median.ours.normal.latencyMs.p99} ms)` : ''}`,
     others.ok === others.sent,
   );
-  const hangSat = r.hangSaturation.ratio.hung;
+  const hangSat = r.hangSaturation.ours.ratio.hung;
+  const refHangSat = r.hangSaturation.reference.ratio.hung;
   add(
     `hung RTI (${config.hangRate}/s): other checks' saturation throughput / without hangs`,
     hangSat.median,
     `≥ ${TARGETS.hangOthersThroughputRatio}`,
     hangSat.median >= TARGETS.hangOthersThroughputRatio,
-    rounds(hangSat),
+    `${rounds(hangSat)}; reference (2) with the same hangs: ${refHangSat.median} (${rounds(refHangSat)})`,
   );
 }
 
@@ -574,14 +636,34 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     rated(`gRPC (2) @${rate}/s`, r.atRate.median.grpcUndici);
     rated(`gRPC (1) @${rate}/s`, r.atRate.median.grpcBare);
   }
+  if (r.atRateH2load) {
+    const { rate } = r.atRateH2load;
+    const h2Rated = (name, key) => {
+      const x = r.atRateH2load.median[key];
+      rows.push([
+        name,
+        fmt(Math.round(x.reqPerS)),
+        fmt(x.latencyMs?.p50),
+        fmt(x.latencyMs?.p99),
+        ...cpuCells(x),
+        '',
+        `p99.9 ${x.latencyMs?.p999}, h2load failed ${x.failed}${failOpen(x)}${shared(x)}${loadBusy(x)}`,
+      ]);
+    };
+    h2Rated(`gRPC ours @${rate}/s h2load`, 'ours');
+    h2Rated(`gRPC (2) @${rate}/s h2load`, 'grpcUndici');
+    h2Rated(`gRPC (1) @${rate}/s h2load`, 'grpcBare');
+  }
   if (r.hangAtRate) {
     const rate = r.hangAtRate.rounds[0].ours.options.rate;
     rated(`gRPC ours @${rate}/s + hung`, r.hangAtRate.median.ours);
     rated(`  hung checks @${c.hangRate}/s`, r.hangAtRate.median.ours, 'hang');
     rated(`gRPC (2) @${rate}/s + hung`, r.hangAtRate.median.grpcUndici);
     rated(`  hung checks @${c.hangRate}/s`, r.hangAtRate.median.grpcUndici, 'hang');
-    sat('gRPC ours sat., no hangs', r.hangSaturation, 'plain');
-    sat(`gRPC ours sat. + ${c.hangRate}/s hung`, r.hangSaturation, 'hung');
+    sat('gRPC ours sat., no hangs', r.hangSaturation.ours, 'plain');
+    sat(`gRPC ours sat. + ${c.hangRate}/s hung`, r.hangSaturation.ours, 'hung');
+    sat('gRPC (2) sat., no hangs', r.hangSaturation.reference, 'plain');
+    sat(`gRPC (2) sat. + ${c.hangRate}/s hung`, r.hangSaturation.reference, 'hung');
   }
 
   const header = [
