@@ -34,5 +34,12 @@ HEALTHCHECK --interval=10s --timeout=2s --retries=3 \
 # Exec form: node is PID 1 and receives SIGTERM itself; it handles it (graceful drain).
 # --heap-growing-percent=100: V8 collects the old generation when it has doubled rather than
 # when it has grown by V8's own (larger) factor. Measured at saturation by the bench: resident
-# memory 180-195 MB -> 135-140 MB, throughput unchanged. Node takes it on its command line only.
-ENTRYPOINT ["node", "--heap-growing-percent=100", "dist/main.js"]
+# memory 180-195 MB -> 135-140 MB, throughput unchanged.
+# --no-allocation-site-pretenuring: after a burst V8 may decide that the per-check objects of
+# grpc-js and protobufjs live long and allocate them in the old generation from then on; every
+# young-generation collection then copies ~2 MB (5-9 ms pauses) and full collections come every
+# second. Turning it off keeps pauses ~1 ms: side by side (bench/compare-node-flags.mjs),
+# +13-16 % at saturation and p99 at 1,500 checks/s 24-30 -> 6-7 ms where the server without
+# it fell into that state, -2 % where it did not.
+# Node takes both on its command line only (not NODE_OPTIONS).
+ENTRYPOINT ["node", "--heap-growing-percent=100", "--no-allocation-site-pretenuring", "dist/main.js"]

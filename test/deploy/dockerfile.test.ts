@@ -45,7 +45,12 @@ describe('Dockerfile (its steps performed without Docker)', function () {
       [...image.exposed].sort(),
       [schema.grpc_port.default, schema.http_port.default, schema.metrics_port.default].sort(),
     );
-    assert.deepEqual(image.entrypoint, ['node', '--heap-growing-percent=100', 'dist/main.js']);
+    assert.deepEqual(image.entrypoint, [
+      'node',
+      '--heap-growing-percent=100',
+      '--no-allocation-site-pretenuring',
+      'dist/main.js',
+    ]);
     const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     assert.ok(!parseDockerfile(text).some(i => i.keyword === 'CMD' && !i.args.startsWith('[')));
   });
