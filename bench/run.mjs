@@ -591,17 +591,25 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     fmt(x.coreBusyPct?.[c.serverCpu]),
     fmt(x.coreBusyPct?.[c.loadCpu]),
   ];
-  const sat = (name, summary, key, notes = '') => {
-    const x = summary.median[key];
+  /** A row of h2load/wrk medians: req/s, latency, what was observed, then ratio and notes. */
+  const loadRow = (name, x, ratio, notes) =>
     rows.push([
       name,
       fmt(Math.round(x.reqPerS)),
       fmt(x.latencyMs?.p50),
       fmt(x.latencyMs?.p99),
       ...cpuCells(x),
+      ratio,
+      notes,
+    ]);
+  const sat = (name, summary, key, notes = '') => {
+    const x = summary.median[key];
+    loadRow(
+      name,
+      x,
       fmt(summary.ratio[key].median),
       `${x.reqPerSRounds.map(Math.round).join('/')}${notes}${failOpen(x)}${shared(x)}`,
-    ]);
+    );
   };
   const rated = (name, x, kind = 'normal') => {
     const s = x[kind];
@@ -640,15 +648,12 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     const { rate } = r.atRateH2load;
     const h2Rated = (name, key) => {
       const x = r.atRateH2load.median[key];
-      rows.push([
+      loadRow(
         name,
-        fmt(Math.round(x.reqPerS)),
-        fmt(x.latencyMs?.p50),
-        fmt(x.latencyMs?.p99),
-        ...cpuCells(x),
+        x,
         '',
         `p99.9 ${x.latencyMs?.p999}, h2load failed ${x.failed}${failOpen(x)}${shared(x)}${loadBusy(x)}`,
-      ]);
+      );
     };
     h2Rated(`gRPC ours @${rate}/s h2load`, 'ours');
     h2Rated(`gRPC (2) @${rate}/s h2load`, 'grpcUndici');
