@@ -158,7 +158,7 @@ async function measure(work, rtiUrl, started) {
         t => one(t, () => rateClient(t.port, withHangs)),
       ),
     );
-    // Our saturation with and without hung checks, alternately: the ratio is the target.
+    // Saturation with and without hung checks, alternately: our ratio is the target.
     out.hangSaturation = await hangSaturation(work, grpcTargets, one);
   }
   await grpcUndici.stop();
@@ -221,20 +221,20 @@ async function workersScaling(work, rtiUrl, start) {
   return result;
 }
 
-/** Our gRPC saturation without and with hung checks running alongside, alternately. */
+/** gRPC saturation without and with hung checks alongside, alternately: ours, then (2). */
 async function hangSaturation(work, [ours, reference], one) {
   const all = await rounds(
     `gRPC saturation with and without ${config.hangRate}/s hung checks, ours and (2)`,
     [
       { ...ours, key: 'plain' },
-      { ...ours, key: 'hung' },
+      { ...ours, key: 'hung', hangs: true },
       { ...reference, key: 'refPlain' },
-      { ...reference, key: 'refHung' },
+      { ...reference, key: 'refHung', hangs: true },
     ],
     t =>
       one(t, async () => {
         const load = h2load(work.dir, t.port, { warmupS: config.roundWarmupS });
-        if (!t.key.endsWith('ung')) return load;
+        if (!t.hangs) return load;
         const hung = rateClient(t.port, {
           rate: 0,
           hangRate: config.hangRate,
