@@ -64,6 +64,11 @@ export const config = {
   ourLogLevel: env.BENCH_LOG_LEVEL ?? 'info',
   /** Node flags of the image's ENTRYPOINT (the server runs as shipped), then BENCH_NODE_ARGS. */
   ourNodeArgs: [...shippedNodeFlags(), ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+  /**
+   * The references run on the same runtime settings as the image: the ratios then compare code,
+   * not V8 flags (BENCH_NODE_ARGS, an experiment on ours, is left out).
+   */
+  referenceNodeArgs: shippedNodeFlags(),
 };
 
 /** The flags between `node` and `dist/main.js` in the Dockerfile's ENTRYPOINT. */
@@ -620,7 +625,7 @@ export function startOurs(
 }
 
 /** One of bench/reference-servers.mjs on the server core; info.port is its port. */
-export function startReference(kind, rtiUrl, nodeArgs = [], extraEnv = {}) {
+export function startReference(kind, rtiUrl, nodeArgs = config.referenceNodeArgs, extraEnv = {}) {
   const script = join(BENCH_DIR, 'reference-servers.mjs');
   return startProcess(
     kind,

@@ -61,7 +61,12 @@ async function main() {
     const ours =
       target === 'ours'
         ? await startOurs(standIn.url, [...config.ourNodeArgs, ...profilerArgs], profilerEnv)
-        : await startReference(target, standIn.url, profilerArgs, profilerEnv);
+        : await startReference(
+            target,
+            standIn.url,
+            [...config.referenceNodeArgs, ...profilerArgs],
+            profilerEnv,
+          );
     const rtiBefore = await standInStats(standIn.url);
     const grpcPort = ours.info.grpcPort ?? ours.info.port;
     const httpPort = ours.info.httpPort ?? ours.info.port;

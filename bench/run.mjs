@@ -692,7 +692,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     `\ncheq-rti-authz bench — node ${e.node}, ${e.cpus}× ${e.cpu}, commit ${e.commit}, load avg before ${e.loadAverageBefore.join(' ')}`,
   );
   console.log(
-    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (hang rows: ÷ ours without hangs).\n`,
+    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}, the references with ${c.referenceNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (hang rows: ÷ ours without hangs).\n`,
   );
   console.log(line(header));
   console.log(line(widths.map(w => '-'.repeat(w))));
