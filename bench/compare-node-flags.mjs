@@ -14,6 +14,7 @@ import {
   killChildren,
   killChildrenOnExit,
   log,
+  median,
   observe,
   preflight,
   prepareWorkDir,
@@ -30,7 +31,6 @@ if (flagsA === undefined || flagsB === undefined) {
 const rps = Number(process.env.BENCH_AB_RPS ?? 0);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
 const split = flags => flags.split(' ').filter(Boolean);
-const median = values => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 
 async function main() {
   preflight();

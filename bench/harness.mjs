@@ -280,6 +280,12 @@ export function percentilesOf(values) {
 
 export const round3 = x => Math.round(x * 1000) / 1000;
 
+/** The median of the finite values (the lower middle one for an even count). */
+export const median = values => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+
 /**
  * h2load: the realistic CheckRequest as a gRPC POST, closed loop at -c × -m streams; with `rps`,
  * that many checks per second in all instead (at most -c × -m of them in flight).

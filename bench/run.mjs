@@ -18,6 +18,7 @@ import {
   killChildren,
   killChildrenOnExit,
   log,
+  median,
   memoryMetrics,
   observe,
   preflight,
@@ -270,11 +271,6 @@ async function rounds(label, targets, load) {
   }
   return all;
 }
-
-const median = values => {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-};
 
 /**
  * Saturation rounds → per target the median round (its latency and counters), the req/s of
