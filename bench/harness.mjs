@@ -49,15 +49,28 @@ export const config = {
   rateFraction: num('BENCH_RATE_FRACTION', 0.5),
   /** Fixed rate in checks/s; 0: BENCH_RATE_FRACTION of our gRPC saturation. */
   rate: num('BENCH_RATE', 0),
-  /** Phases to run: grpc (saturation), rate (fixed rate), hang (hung RTI), http (saturation). */
+  /**
+   * Phases to run: grpc (saturation), rate (fixed rate), hang (hung RTI), http (saturation),
+   * workers, protection (protected share, our server as shipped).
+   */
   phases: new Set(
-    (env.BENCH_PHASES ?? 'grpc,rate,hang,http,workers').split(',').map(x => x.trim()),
+    (env.BENCH_PHASES ?? 'grpc,rate,hang,http,workers,protection').split(',').map(x => x.trim()),
   ),
   h2Clients: num('BENCH_H2_CLIENTS', 4),
   h2Streams: num('BENCH_H2_STREAMS', 32),
   grpcTimeout: env.BENCH_GRPC_TIMEOUT ?? '200m',
   wrkConnections: num('BENCH_WRK_CONNECTIONS', 64),
   hangRate: num('BENCH_HANG_RPS', 100),
+  /** Protection phase: checks/s taken as capacity; 0: its own saturation measurement. */
+  capacity: num('BENCH_CAPACITY', 0),
+  /** Protection phase: the fresh process's window at a third of capacity, seconds. */
+  freshS: num('BENCH_FRESH_S', 10),
+  /**
+   * Protection phase, fixed rates: h2load -c/-m (4 × 256: Envoy's default cluster circuit
+   * breaker lets 1,024 requests be in flight; beyond -c × -m h2load queues on its side).
+   */
+  protectClients: num('BENCH_PROTECT_H2_CLIENTS', 4),
+  protectStreams: num('BENCH_PROTECT_H2_STREAMS', 256),
   million: env.BENCH_MILLION === '1',
   millionChecks: num('BENCH_MILLION_CHECKS', 1_000_000),
   millionChunks: num('BENCH_MILLION_CHUNKS', 10),
@@ -89,6 +102,9 @@ export const TARGETS = {
   hangOthersThroughputRatio: 0.9,
   rssMb: 150,
   rssGrowthRatio: 0.1,
+  freshProtectedShare: 0.99,
+  steadyProtectedShare: 0.999,
+  overloadVerdictsRatio: 0.9,
 };
 
 export const children = new Set();
@@ -197,7 +213,12 @@ export function serverEnv(extra) {
     }
     clean[key] = value;
   }
-  return { ...clean, ...extra };
+  // An `extra` key set to undefined leaves that setting to the server's own default.
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete clean[key];
+    else clean[key] = value;
+  }
+  return clean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +309,8 @@ export const median = values => {
 
 /**
  * h2load: the realistic CheckRequest as a gRPC POST, closed loop at -c × -m streams; with `rps`,
- * that many checks per second in all instead (at most -c × -m of them in flight).
+ * that many checks per second in all instead (at most -c × -m of them in flight: h2load queues
+ * the arrivals beyond that on its side, without bound, and sends them as streams free up).
  */
 export async function h2load(
   work,
@@ -298,15 +320,17 @@ export async function h2load(
     warmupS = config.warmupS,
     requests,
     rps,
+    clients = config.h2Clients,
+    streams = config.h2Streams,
     cpu = config.loadCpu,
   } = {},
 ) {
   const logFile = join(work, `h2load-${port}-${Date.now()}.log`);
   const args = [
     '-c',
-    String(config.h2Clients),
+    String(clients),
     '-m',
-    String(config.h2Streams),
+    String(streams),
     '-t',
     '1',
     '-d',
@@ -317,7 +341,7 @@ export async function h2load(
     'te: trailers',
     ...(config.grpcTimeout ? ['-H', `grpc-timeout: ${config.grpcTimeout}`] : []),
     // A fixed total rate, spread over the clients (h2load's --rps is per client).
-    ...(rps ? [`--rps=${rps / config.h2Clients}`] : []),
+    ...(rps ? [`--rps=${rps / clients}`] : []),
     ...(requests
       ? ['-n', String(requests)]
       : [
@@ -330,7 +354,8 @@ export async function h2load(
   ];
   const timeoutMs = (requests ? 600 : durationS + warmupS + 30) * 1000;
   const out = await runTool(pinned(cpu, 'h2load', args), timeoutMs);
-  const reqPerS = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1]);
+  const finished = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(out);
+  const reqPerS = Number(finished?.[2]);
   const counts =
     /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
       out,
@@ -338,6 +363,9 @@ export async function h2load(
   const result = {
     tool: 'h2load',
     reqPerS,
+    elapsedS: Number(finished?.[1]),
+    // Sent; those not done when the time was up were dropped (reset) unanswered.
+    started: Number(counts?.[2]),
     done: Number(counts?.[3]),
     failed: Number(counts?.[5]) + Number(counts?.[6]) + Number(counts?.[7]),
   };
@@ -436,6 +464,116 @@ export async function decisionsByReason(metricsPort) {
   return byReason;
 }
 
+/** Decision reasons from a real RTI verdict; `excluded` and `preflight` are not screened. */
+export const PROTECTED_REASONS = [
+  'valid',
+  'threat_block',
+  'threat_challenge',
+  'threat_unlisted',
+  'monitoring',
+];
+
+/**
+ * The protected share of a window from our server's decisions delta (decisionsByReason) and,
+ * when the load generator reports them, the checks it sent (`started`) and got answered
+ * (`done`): checks answered from an RTI verdict over all checks screened, protected or not.
+ * Unprotected: every fail-open, whatever the cause, and the checks the client got an answer to
+ * that our server never decided (`undecided`: grpc-js answers DEADLINE_EXCEEDED by itself when
+ * a call's grpc-timeout passes before our handler runs; a proxy fails those open). Left out:
+ * streams the client dropped unanswered when its time was up (started − done), which the
+ * server counts as `cancelled` fail-opens though no proxy would have dropped them.
+ */
+export function protection(decisions = {}, { started, done } = {}) {
+  const verdicts = PROTECTED_REASONS.reduce((sum, reason) => sum + (decisions[reason] ?? 0), 0);
+  const failOpenByCause = {};
+  for (const [key, n] of Object.entries(decisions)) {
+    if (key.startsWith('fail_open:')) failOpenByCause[key.slice('fail_open:'.length)] = n;
+  }
+  const droppedAtEnd = Math.min(started - done || 0, failOpenByCause.cancelled ?? 0);
+  if (droppedAtEnd > 0) failOpenByCause.cancelled -= droppedAtEnd;
+  const decided = verdicts + (decisions.fail_open ?? 0) - droppedAtEnd;
+  const undecided = Math.max(0, done - decided || 0);
+  if (undecided > 0) failOpenByCause.undecided = undecided;
+  for (const [cause, n] of Object.entries(failOpenByCause)) {
+    if (n === 0) delete failOpenByCause[cause];
+  }
+  return withShare({
+    verdicts,
+    unprotected: decided - verdicts + undecided,
+    failOpenByCause,
+    droppedAtEnd,
+  });
+}
+
+/** Several windows' protection pooled: counts summed, the share recomputed. */
+export function pooledProtection(list) {
+  const pooled = { verdicts: 0, unprotected: 0, failOpenByCause: {}, droppedAtEnd: 0 };
+  for (const p of list) {
+    pooled.verdicts += p.verdicts;
+    pooled.unprotected += p.unprotected;
+    pooled.droppedAtEnd += p.droppedAtEnd;
+    for (const [cause, n] of Object.entries(p.failOpenByCause)) {
+      pooled.failOpenByCause[cause] = (pooled.failOpenByCause[cause] ?? 0) + n;
+    }
+  }
+  return withShare(pooled);
+}
+
+function withShare(p) {
+  const screened = p.verdicts + p.unprotected;
+  return { screened, ...p, share: screened > 0 ? p.verdicts / screened : undefined };
+}
+
+/** A share as a percentage with two decimals, rounded down (99.899 % does not show as 99.9). */
+export const sharePct = share =>
+  share === undefined ? undefined : Math.floor(share * 10000 + 1e-9) / 100;
+
+/** cheq_authz_checks_in_flight summed over transports. */
+export async function checksInFlight(metricsPort) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const match of text.matchAll(/^cheq_authz_checks_in_flight(?:\{[^}]*\})? (\S+)$/gm)) {
+    sum += Number(match[1]);
+  }
+  return sum;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until our server has settled: no check in flight and no new
+ * decision over 50 ms. Before a window, the checks a previous load left behind are not counted
+ * in it; after it, those it left behind (streams the client dropped) are.
+ */
+export async function settled(metricsPort, timeoutMs = 3000) {
+  const until = Date.now() + timeoutMs;
+  const total = async () =>
+    Object.entries(await decisionsByReason(metricsPort))
+      .filter(([reason]) => !reason.includes(':'))
+      .reduce((sum, [, n]) => sum + n, 0);
+  let previous = await total();
+  while (Date.now() < until) {
+    await new Promise(resolve => setTimeout(resolve, 50));
+    const now = await total();
+    if (now === previous && (await checksInFlight(metricsPort)) === 0) return;
+    previous = now;
+  }
+}
+
+/** Polls /readyz until it answers 200; resolves with the milliseconds waited. */
+export async function readyz(metricsPort, timeoutMs = 60_000) {
+  const started = Date.now();
+  for (;;) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      await response.arrayBuffer();
+      if (response.status === 200) return Date.now() - started;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`/readyz not 200 within ${timeoutMs} ms`);
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}
+
 /** Heap and external memory as our server reports them (prom-client default metrics), MB. */
 export async function memoryMetrics(metricsPort) {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -512,11 +650,13 @@ export function delta(after, before) {
 /** Wraps a phase: stand-in calls made (and, for our server, decisions by reason) during it. */
 export async function counted(rtiUrl, metricsPort, work) {
   // Also resets the stand-in's record of hung requests.
+  if (metricsPort) await settled(metricsPort);
   const rtiBefore = await standInStats(rtiUrl);
   delete rtiBefore.heldMs;
   const decisionsBefore = metricsPort ? await decisionsByReason(metricsPort) : undefined;
   const runtimeBefore = metricsPort ? await runtimeStats(metricsPort) : undefined;
   const result = await work();
+  if (metricsPort) await settled(metricsPort);
   const { heldMs, ...rtiAfter } = await standInStats(rtiUrl);
   // Hung requests as the stand-in saw them: held open until the server aborted them.
   const rti = {
@@ -525,10 +665,12 @@ export async function counted(rtiUrl, metricsPort, work) {
   };
   if (!metricsPort) return { ...result, ...rti };
   const runtimeAfter = await runtimeStats(metricsPort);
+  const decisions = delta(await decisionsByReason(metricsPort), decisionsBefore);
   return {
     ...result,
     ...rti,
-    decisions: delta(await decisionsByReason(metricsPort), decisionsBefore),
+    decisions,
+    protection: protection(decisions, result),
     gc: gcDelta(runtimeAfter.gc, runtimeBefore.gc),
     eventLoopDelayMs: runtimeAfter.eventLoopDelayMs,
   };
@@ -602,6 +744,15 @@ export async function startStandIn() {
   return { ...standIn, url: `http://127.0.0.1:${standIn.info.port}` };
 }
 
+/**
+ * Our server's own defaults instead of the bench's circuit breaker off and in-flight bound of
+ * 100000 (startOurs' extraEnv): the protection phase measures the server as it ships.
+ */
+export const AS_SHIPPED = {
+  CHEQ_RTI_CIRCUIT_BREAKER: undefined,
+  CHEQ_RTI_MAX_IN_FLIGHT: undefined,
+};
+
 /** Our server (dist/main.js) on the server core; info holds its ports. */
 export function startOurs(
   rtiUrl,
@@ -627,6 +778,8 @@ export function startOurs(
       ...extraEnv,
     }),
     ready: line => line.msg === 'cheq-rti-authz listening',
+    // Room for a warm-up before it listens.
+    timeoutMs: 60_000,
   });
 }
 

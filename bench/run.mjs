@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
+  AS_SHIPPED,
   RESULTS_DIR,
   ROOT,
   TARGETS,
@@ -22,10 +23,13 @@ import {
   memoryMetrics,
   observe,
   preflight,
+  pooledProtection,
   prepareWorkDir,
   rateClient,
+  readyz,
   round3,
   rssMb,
+  sharePct,
   staleSources,
   startOurs,
   startReference,
@@ -33,7 +37,7 @@ import {
   wrk,
 } from './harness.mjs';
 
-const PHASES = ['grpc', 'rate', 'hang', 'http', 'workers'];
+const PHASES = ['grpc', 'rate', 'hang', 'http', 'workers', 'protection'];
 /** Past this, the load core's own queueing shows in the fixed-rate latencies. */
 const LOAD_CORE_BUSY_PCT = 75;
 
@@ -186,6 +190,8 @@ async function measure(work, rtiUrl, started) {
 
   if (config.million) out.million = await millionChecks(work, ours);
   if (config.phases.has('workers')) out.workers = await workersScaling(work, rtiUrl, start);
+  if (config.phases.has('protection'))
+    out.protection = await protectionPhase(work, rtiUrl, start, one);
   out.ours.rssAfterMb = rssMb(ours.pid);
   out.ours.memoryAfter = await memoryMetrics(metricsPort);
   const code = await ours.stop();
@@ -220,6 +226,142 @@ async function workersScaling(work, rtiUrl, start) {
   );
   for (const t of targets) await t.server.stop();
   return result;
+}
+
+/**
+ * Protected share (issue 11) of our server as it ships (circuit breaker and in-flight bound at
+ * their defaults) on its core, the RTI stand-in healthy. On one process: saturation (h2load
+ * closed loop, 128 in flight) whose median checks/s is the capacity (or BENCH_CAPACITY). Then
+ * per round, 150 % of capacity offered to that process (h2load --rps, up to 1,024 in flight),
+ * and a fresh process: its first BENCH_FRESH_S seconds at a third of capacity from the moment
+ * /readyz answers 200, then 30, 60 and 90 % of capacity. Every window is counted from our
+ * server's decision counters (scraped before and after it, without h2load's warm-up inside).
+ */
+async function protectionPhase(work, rtiUrl, start, one) {
+  const shipped = () => start(startOurs(rtiUrl, config.ourNodeArgs, AS_SHIPPED));
+  const target = server => ({
+    key: 'ours',
+    server,
+    port: server.info.grpcPort,
+    metricsPort: server.info.metricsPort,
+  });
+  const fixedRate = rps => ({
+    rps,
+    clients: config.protectClients,
+    streams: config.protectStreams,
+  });
+  /** An uncounted warm-up, then a counted window with the same load. */
+  const countedLoad = async (
+    t,
+    load,
+    durationS = config.durationS,
+    warmupS = config.roundWarmupS,
+  ) => {
+    if (warmupS > 0) await h2load(work.dir, t.port, { ...load, durationS: warmupS, warmupS: 0 });
+    const result = await one(t, () => h2load(work.dir, t.port, { ...load, durationS, warmupS: 0 }));
+    return protectionWindow(result, load.rps);
+  };
+
+  log('protection: starting our server as shipped (circuit breaker on)');
+  const steady = target(await shipped());
+  await readyz(steady.metricsPort);
+  const saturationRounds = [];
+  for (let round = 0; round < config.rounds; round++) {
+    log(`protection, saturation (h2load, 128 in flight): round ${round + 1}/${config.rounds}`);
+    const warmupS = round === 0 ? config.warmupS : config.roundWarmupS;
+    saturationRounds.push(await countedLoad(steady, {}, config.durationS, warmupS));
+  }
+  const saturation = protectionSummary(saturationRounds);
+  const capacity = config.capacity || Math.round(median(saturationRounds.map(w => w.reqPerS)));
+  const rates = {
+    fresh: Math.round(capacity / 3),
+    load30: Math.round(capacity * 0.3),
+    load60: Math.round(capacity * 0.6),
+    load90: Math.round(capacity * 0.9),
+    overload150: Math.round(capacity * 1.5),
+  };
+  const rounds = { overload150: [], fresh: [], load30: [], load60: [], load90: [] };
+  for (let round = 0; round < config.rounds; round++) {
+    const label = what => log(`protection, ${what}: round ${round + 1}/${config.rounds}`);
+    label(`150 % of capacity offered (${rates.overload150}/s)`);
+    rounds.overload150.push(await countedLoad(steady, fixedRate(rates.overload150)));
+    label(`fresh process, first ${config.freshS} s at ${rates.fresh}/s`);
+    const spawnedAt = Date.now();
+    const fresh = target(await shipped());
+    await readyz(fresh.metricsPort);
+    const readyMs = Date.now() - spawnedAt;
+    rounds.fresh.push({
+      ...(await countedLoad(fresh, fixedRate(rates.fresh), config.freshS, 0)),
+      readyAfterSpawnMs: readyMs,
+    });
+    for (const key of ['load30', 'load60', 'load90']) {
+      label(`the same process at ${rates[key]}/s`);
+      rounds[key].push(await countedLoad(fresh, fixedRate(rates[key])));
+    }
+    await fresh.server.stop();
+  }
+  await steady.server.stop();
+  const summaries = Object.fromEntries(
+    Object.entries(rounds).map(([key, windows]) => [key, protectionSummary(windows, rates[key])]),
+  );
+  return {
+    freshS: config.freshS,
+    capacity,
+    capacityFrom: config.capacity ? 'BENCH_CAPACITY' : 'saturation checks/s (median of rounds)',
+    rates,
+    saturation,
+    ...summaries,
+  };
+}
+
+/** One counted h2load window → checks/s, verdicts/s, protected share, and counts to cross-check. */
+function protectionWindow(result, offeredPerS) {
+  const p = result.protection;
+  const serverChecks = Object.entries(result.decisions ?? {})
+    .filter(([reason]) => !reason.includes(':'))
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    ...result,
+    ...(offeredPerS
+      ? {
+          offeredPerS,
+          // Arrivals h2load still held in its own queue (beyond -c × -m in flight) at the end:
+          // a proxy would have failed them open (Envoy: circuit breaker overflow).
+          notSent: Math.max(0, Math.round(offeredPerS * result.elapsedS) - result.started),
+        }
+      : {}),
+    // At most the answers h2load got: a stream it dropped at its end may still have been
+    // decided from a verdict, and that answer reached nobody.
+    verdictsPerS: Math.round(Math.min(p.verdicts, result.done) / result.elapsedS),
+    share: p.share,
+    // Cross-check (countsDiffer): what our server decided against what h2load sent and got.
+    serverChecks,
+    clientSent: result.started,
+    clientDone: result.done,
+  };
+}
+
+/** Windows over rounds → checks/s, verdicts/s and the share, pooled over the rounds. */
+function protectionSummary(windows, offeredPerS) {
+  const sum = key => windows.reduce((total, w) => total + (w[key] ?? 0), 0);
+  const observed = observedOverRounds(windows);
+  return {
+    ...(offeredPerS ? { offeredPerS, notSent: sum('notSent') } : {}),
+    // Pooled like the share: all of the rounds' checks over all of their time.
+    checksPerS: Math.round(sum('done') / sum('elapsedS')),
+    verdictsPerS: Math.round(Math.min(observed.protection.verdicts, sum('done')) / sum('elapsedS')),
+    verdictsPerSRounds: windows.map(w => w.verdictsPerS),
+    share: observed.protection.share,
+    shareRounds: windows.map(w => sharePct(w.share)),
+    serverChecks: sum('serverChecks'),
+    clientSent: sum('clientSent'),
+    clientDone: sum('clientDone'),
+    ...(windows[0].readyAfterSpawnMs === undefined
+      ? {}
+      : { readyAfterSpawnMs: windows.map(w => w.readyAfterSpawnMs) }),
+    ...observed,
+    rounds: windows,
+  };
 }
 
 /** gRPC saturation without and with hung checks alongside, alternately: ours, then (2). */
@@ -366,7 +508,9 @@ function observedOverRounds(runs) {
         median(runs.map(run => run.coreBusyPct[cpu])),
       ]),
     ),
-    ...(runs[0].decisions ? { decisions } : {}),
+    ...(runs[0].decisions
+      ? { decisions, protection: pooledProtection(runs.map(run => run.protection)) }
+      : {}),
   };
 }
 
@@ -438,7 +582,7 @@ function verdicts(r) {
       ratio.median,
       `≥ ${TARGETS.throughputRatio}`,
       ratio.median >= TARGETS.throughputRatio,
-      rounds(ratio),
+      `${rounds(ratio)}; ours protected ${protectedNote(summary.median.ours)}`,
     );
   };
   if (r.grpc) throughput(r.grpc, 'gRPC Check throughput / reference (2) grpc-undici');
@@ -446,6 +590,7 @@ function verdicts(r) {
   if (r.atRate) fixedRateVerdicts(r.atRate, add);
   if (r.atRateH2load) h2loadRateVerdict(r.atRateH2load, add);
   if (r.hangAtRate) hangVerdicts(r, add);
+  if (r.protection) protectionVerdicts(r.protection, add);
 
   const saturated = [
     r.grpc?.median.ours,
@@ -525,6 +670,80 @@ function h2loadRateVerdict(atRate, add) {
   );
 }
 
+/** "99.95 % (fail-open: rti_timeout 3, cancelled 1)" from a counted window or summary. */
+function protectedNote(x) {
+  const p = x.protection;
+  if (!p) return '–';
+  const causes = Object.entries(p.failOpenByCause).map(([cause, n]) => `${cause} ${n}`);
+  return `${sharePct(p.share)} %${causes.length ? ` (fail-open: ${causes.join(', ')})` : ''}`;
+}
+
+function protectionVerdicts(p, add) {
+  const counts = x =>
+    `h2load sent ${x.clientSent}, got ${x.clientDone} answers; our server decided ${x.serverChecks}${countsDiffer(x) ? ' [!] counts do not add up' : ''}`;
+  const share = (label, x, limit, extra = '') =>
+    add(
+      label,
+      `${sharePct(x.share)} %`,
+      `≥ ${limit * 100} %`,
+      x.share >= limit,
+      `rounds ${x.shareRounds.join(', ')} %; protected ${protectedNote(x)}; ${counts(x)}${extra}`,
+    );
+  share(
+    `fresh process at 1/3 of capacity (${p.rates.fresh}/s), first ${p.freshS} s after /readyz: protected share (all rounds)`,
+    p.fresh,
+    TARGETS.freshProtectedShare,
+    `; ready ${p.fresh.readyAfterSpawnMs.join(', ')} ms after spawn`,
+  );
+  for (const [key, load] of [
+    ['load30', 30],
+    ['load60', 60],
+    ['load90', 90],
+  ]) {
+    share(
+      `${load} % of capacity (${p.rates[key]}/s), steady: protected share (all rounds)`,
+      p[key],
+      TARGETS.steadyProtectedShare,
+    );
+  }
+  const sat = p.saturation;
+  const tripped = sat.protection.failOpenByCause.rti_circuit_open ?? 0;
+  add(
+    'saturation (h2load, 128 in flight): rti_circuit_open fail-opens (all rounds)',
+    tripped,
+    '0',
+    tripped === 0,
+    `${Math.round(sat.checksPerS)} checks/s, ${sat.verdictsPerS} verdicts/s, protected ${protectedNote(sat)}; ${counts(sat)}`,
+  );
+  const over = p.overload150;
+  const ratios = over.rounds.map((w, i) => {
+    const satRound = sat.rounds[Math.min(i, sat.rounds.length - 1)];
+    return satRound.verdictsPerS > 0 ? round3(w.verdictsPerS / satRound.verdictsPerS) : '–';
+  });
+  // No verdict at saturation makes any ratio meaningless: that is a miss, not a pass.
+  const ratio = sat.verdictsPerS > 0 ? round3(over.verdictsPerS / sat.verdictsPerS) : undefined;
+  add(
+    `150 % of capacity offered (${p.rates.overload150}/s): verdicts/s ÷ saturation verdicts/s (all rounds)`,
+    ratio ?? `${over.verdictsPerS} verdicts/s, none at saturation`,
+    `≥ ${TARGETS.overloadVerdictsRatio}`,
+    ratio >= TARGETS.overloadVerdictsRatio,
+    `${over.verdictsPerS} ÷ ${sat.verdictsPerS} verdicts/s; round by round ${ratios.join(', ')}; ÷ capacity (${p.capacity} checks/s) ${round3(over.verdictsPerS / p.capacity)}; protected ${protectedNote(over)}; ${counts(over)}; ${over.notSent} arrivals still queued in h2load at the ends`,
+  );
+}
+
+/**
+ * The counts do not add up: our server decided checks h2load never sent, or the checks screened
+ * (decided, plus answered without a decision) differ from the answers h2load got by more than
+ * the streams it dropped at its end.
+ */
+const countsDiffer = x => {
+  const slack = Math.max(5, 0.005 * x.clientSent);
+  return (
+    x.serverChecks > x.clientSent + slack ||
+    Math.abs(x.protection.screened - x.clientDone) > x.clientSent - x.clientDone + slack
+  );
+};
+
 function hangVerdicts(r, add) {
   const rounds = ratio => `rounds ${ratio.rounds.join(', ')}`;
   const hung = r.hangAtRate.median.ours.hang;
@@ -567,7 +786,6 @@ function hangVerdicts(r, add) {
 }
 
 function printReport({ environment: e, config: c, results: r, verdicts: v }) {
-  const fmt = x => (x === undefined || Number.isNaN(x) ? '–' : String(x));
   const rows = [];
   // The server core busier than the server itself: something else ran there.
   const shared = x =>
@@ -581,17 +799,14 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     x.hungHeldMs ? `; RTI side held p50/p99 ${x.hungHeldMs.p50}/${x.hungHeldMs.p99} ms` : '';
   const failOpen = x =>
     x.decisions === undefined ? '' : `, fail_open ${x.decisions.fail_open ?? 0}`;
-  const cpuCells = x => [
-    fmt(x.rssMaxMb),
-    fmt(x.serverCpuPct),
-    fmt(x.coreBusyPct?.[c.serverCpu]),
-    fmt(x.coreBusyPct?.[c.loadCpu]),
-  ];
+  const cpuCells = x => [fmt(x.rssMaxMb), ...observedCells(x, c)];
   /** A row of h2load/wrk medians: req/s, latency, what was observed, then ratio and notes. */
+  const protectedCell = x => fmt(sharePct(x.protection?.share));
   const loadRow = (name, x, ratio, notes) =>
     rows.push([
       name,
       fmt(Math.round(x.reqPerS)),
+      protectedCell(x),
       fmt(x.latencyMs?.p50),
       fmt(x.latencyMs?.p99),
       ...cpuCells(x),
@@ -612,6 +827,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     rows.push([
       name,
       fmt(Math.round(s.ratePerS)),
+      kind === 'normal' ? protectedCell(x) : '',
       fmt(s.latencyMs.p50),
       fmt(s.latencyMs.p99),
       ...(kind === 'normal' ? cpuCells(x) : ['', '', '', '']),
@@ -670,29 +886,27 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
   const header = [
     'target',
     'req/s',
+    'prot %',
     'p50 ms',
     'p99 ms',
     'RSS MB',
-    'srv CPU%',
-    `cpu${c.serverCpu} %`,
-    `cpu${c.loadCpu} %`,
+    ...observedHeader(c),
     'ratio',
     'rounds req/s; notes',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(x => x[i].length)));
-  const line = cells =>
-    cells
-      .map((cell, i) => (i === 0 || i === 9 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join('  ');
   console.log(
     `\ncheq-rti-authz bench — node ${e.node}, ${e.cpus}× ${e.cpu}, commit ${e.commit}, load avg before ${e.loadAverageBefore.join(' ')}`,
   );
   console.log(
     `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}, the references with ${c.referenceNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (hang rows: ÷ ours without hangs).\n`,
   );
-  console.log(line(header));
-  console.log(line(widths.map(w => '-'.repeat(w))));
-  for (const cells of rows) console.log(line(cells));
+  if (rows.length > 0) {
+    console.log(
+      "prot % = our server's protected share: checks answered from an RTI verdict ÷ checks screened (verdicts, fail-opens of any cause, answers without a decision; not the streams h2load drops at its end).\n",
+    );
+    printTable(header, rows);
+  }
+  if (r.protection) printProtection(r.protection, c, { shared, loadBusy });
   if (r.million) {
     console.log(
       `\nRSS over ${r.million.checks} checks (MB): ${r.million.series.map(s => s.rssMb).join(' → ')}`,
@@ -705,6 +919,77 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
       `  ${mark}  ${x.target}: ${x.measured} (target ${x.limit})${x.note ? ` — ${x.note}` : ''}`,
     );
   }
+}
+
+const fmt = x => (x === undefined || Number.isNaN(x) ? '–' : String(x));
+
+/** What observe() saw: the server process's CPU and how busy the two cores were. */
+const observedHeader = c => ['srv CPU%', `cpu${c.serverCpu} %`, `cpu${c.loadCpu} %`];
+const observedCells = (x, c) => [
+  fmt(x.serverCpuPct),
+  fmt(x.coreBusyPct?.[c.serverCpu]),
+  fmt(x.coreBusyPct?.[c.loadCpu]),
+];
+
+/** Columns padded to their widest cell: the first and the last left-aligned, the others right. */
+function printTable(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(x => x[i].length)));
+  const line = cells =>
+    cells
+      .map((cell, i) =>
+        i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]),
+      )
+      .join('  ');
+  console.log(line(header));
+  console.log(line(widths.map(w => '-'.repeat(w))));
+  for (const cells of rows) console.log(line(cells));
+}
+
+function printProtection(p, c, { shared, loadBusy }) {
+  const causes = x =>
+    Object.entries(x.protection.failOpenByCause)
+      .map(([cause, n]) => `${cause} ${n}`)
+      .join(', ') || 'none';
+  const row = (name, x, notes = '') => [
+    name,
+    fmt(x.offeredPerS),
+    fmt(Math.round(x.checksPerS)),
+    fmt(x.verdictsPerS),
+    fmt(sharePct(x.share)),
+    x.shareRounds.join('/'),
+    `${x.clientSent}/${x.clientDone}/${x.serverChecks}${countsDiffer(x) ? ' [!]' : ''}`,
+    ...observedCells(x, c),
+    `fail-open: ${causes(x)}${notes}${shared(x)}${loadBusy(x)}`,
+  ];
+  const fixed = `h2load --rps, -c${c.protectClients} -m${c.protectStreams}`;
+  console.log(
+    `\nprotection — our server as shipped (circuit breaker on), RTI stand-in ${c.rtiLatencyMs} ms; capacity ${p.capacity} checks/s (${p.capacityFrom}); ${fixed} at fixed rates. checks/s: answers h2load received per second; verdicts/s: checks our server answered from an RTI verdict per second; prot %: all rounds pooled, then per round; sent/answered/decided: checks h2load sent, answers it got, checks our server decided ([!]: they do not add up); fail-open undecided: answered without our server deciding (grpc-js's own DEADLINE_EXCEEDED).\n`,
+  );
+  printTable(
+    [
+      'window',
+      'offered/s',
+      'checks/s',
+      'verdicts/s',
+      'prot %',
+      'rounds prot %',
+      'sent/answered/decided',
+      ...observedHeader(c),
+      'notes (fail-opens summed over rounds)',
+    ],
+    [
+      row(
+        `fresh process, first ${p.freshS} s`,
+        p.fresh,
+        `; ready ${p.fresh.readyAfterSpawnMs.join('/')} ms after spawn`,
+      ),
+      row('30 % of capacity', p.load30),
+      row('60 % of capacity', p.load60),
+      row('90 % of capacity', p.load90),
+      row(`saturation (${c.h2Clients * c.h2Streams} in flight)`, p.saturation),
+      row('150 % offered', p.overload150, `; ${p.overload150.notSent} still queued in h2load`),
+    ],
+  );
 }
 
 main().catch(err => {

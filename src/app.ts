@@ -7,14 +7,17 @@ import { startGrpcServer } from './adapters/grpc/grpc-server';
 import { startHttpServer } from './adapters/http/http-server';
 import type { AppConfig } from './config/load-config';
 import { createDecide } from './core/decide';
-import type { Logger } from './observability/logger';
+import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { observeDecisions } from './observability/observe-decisions';
 import { startOpsServer } from './observability/ops-server';
 import { CircuitBreaker } from './rti/circuit-breaker';
 import { CircuitBreakingRti } from './rti/circuit-breaking-rti';
 import { RtiClient } from './rti/rti-client';
+import { AdaptiveAdmission } from './load/adaptive-admission';
+import { EventLoopMonitor } from './load/event-loop-monitor';
 import { PACKAGE_NAME, VERSION } from './version';
+import { getReady, warmUpConfig } from './warmup/get-ready';
 
 /** Answers larger than this are not RTI verdicts. */
 const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
@@ -25,6 +28,13 @@ export interface RunningListeners {
   readonly grpcSecurity: string;
   readonly httpPort: number;
   readonly registry: Registry;
+  /**
+   * Opens connections to RTI ahead of traffic and runs the warm-up checks (idempotent; never
+   * rejects). Checks are answered meanwhile; health says NOT_SERVING until markServing.
+   */
+  getReady(): Promise<void>;
+  /** gRPC health reports SERVING from now on (unless markNotServing was called). */
+  markServing(): void;
   /** gRPC health reports NOT_SERVING from now on. */
   markNotServing(): void;
   /**
@@ -39,6 +49,8 @@ export interface RunningApp {
   readonly httpPort: number;
   readonly metricsPort: number;
   readonly registry: Registry;
+  /** Resolves once warmed up and reporting ready, or once shutdown has started instead. */
+  readonly ready: Promise<void>;
   /**
    * Graceful stop (idempotent): report not ready → keep serving for the shutdown delay → stop
    * accepting → finish in-flight checks within the grace period → close the RTI pool.
@@ -51,21 +63,36 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
   for (const warning of config.warnings) log.warn(warning);
   const listeners = await startListeners(config, log);
   const { server } = config;
-  const ops = await startOpsServer(server.host, server.metricsPort, listeners.registry, log);
-  log.info(
-    {
-      version: VERSION,
-      mode: config.core.mode,
-      grpcPort: listeners.grpcPort,
-      grpcSecurity: listeners.grpcSecurity,
-      httpPort: listeners.httpPort,
-      metricsPort: ops.port,
-      rtiEndpoint: config.rti.endpoint.origin,
-      timeoutMs: config.core.timeoutMs,
-    },
-    'cheq-rti-authz listening',
+  const ops = await startOpsServer(
+    server.host,
+    server.metricsPort,
+    listeners.registry,
+    log,
+    'warming up',
   );
+  const ports = {
+    grpcPort: listeners.grpcPort,
+    grpcSecurity: listeners.grpcSecurity,
+    httpPort: listeners.httpPort,
+    metricsPort: ops.port,
+  };
+  log.info({ ...ports, warmupChecks: server.warmupChecks }, 'warming up before reporting ready');
   let stopped: Promise<void> | undefined;
+  const ready = listeners.getReady().then(() => {
+    if (stopped) return;
+    listeners.markServing();
+    ops.markReady();
+    log.info(
+      {
+        version: VERSION,
+        mode: config.core.mode,
+        ...ports,
+        rtiEndpoint: config.rti.endpoint.origin,
+        timeoutMs: config.core.timeoutMs,
+      },
+      'cheq-rti-authz listening',
+    );
+  });
   const stop = async (): Promise<void> => {
     listeners.markNotServing();
     ops.markNotReady();
@@ -77,12 +104,22 @@ export async function startApp(config: AppConfig, log: Logger): Promise<RunningA
     httpPort: listeners.httpPort,
     metricsPort: ops.port,
     registry: listeners.registry,
+    ready,
     shutdown: () => (stopped ??= stop()),
   };
 }
 
+export interface ListenerOptions {
+  /** Node's process metrics in the registry (default true); false for warm-up's throwaway one. */
+  readonly processMetrics?: boolean;
+}
+
 /** The gRPC and HTTP listeners, the decision core and the RTI client, with their metrics. */
-export async function startListeners(config: AppConfig, log: Logger): Promise<RunningListeners> {
+export async function startListeners(
+  config: AppConfig,
+  log: Logger,
+  options: ListenerOptions = {},
+): Promise<RunningListeners> {
   const registry = new Registry();
   const rtiClient = new RtiClient({
     endpoint: config.rti.endpoint,
@@ -93,6 +130,17 @@ export async function startListeners(config: AppConfig, log: Logger): Promise<Ru
     maxInFlight: config.rti.maxInFlight,
     middlewareVersion: `${PACKAGE_NAME}_${VERSION}`,
   });
+  // How responsive this process is: the breaker's evidence and the shedding's signal.
+  const loop = new EventLoopMonitor();
+  loop.start();
+  const { overloadDelayMs } = config.server;
+  const admission =
+    overloadDelayMs === undefined
+      ? undefined
+      : new AdaptiveAdmission(
+          { maxLimit: config.rti.maxInFlight, targetDelayMs: overloadDelayMs },
+          loop,
+        );
   const { circuit } = config.rti;
   const breaker =
     circuit &&
@@ -105,13 +153,31 @@ export async function startListeners(config: AppConfig, log: Logger): Promise<Ru
         else log.warn(fields, `RTI circuit ${state}`);
       },
     });
-  const rti = breaker ? new CircuitBreakingRti(rtiClient, breaker) : rtiClient;
+  const rti = breaker
+    ? new CircuitBreakingRti(rtiClient, breaker, loop, () =>
+        metrics.rtiCircuitIgnoredTimeouts.inc(),
+      )
+    : rtiClient;
   const metrics = createMetrics(
     registry,
-    { version: VERSION, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs },
-    () => ({ inFlight: rtiClient.inFlight, pool: rtiClient.poolStats }),
+    {
+      version: VERSION,
+      mode: config.core.mode,
+      rtiTimeoutMs: config.core.timeoutMs,
+      overloadShedding: admission !== undefined,
+      processMetrics: options.processMetrics,
+    },
+    () => ({
+      inFlight: rtiClient.inFlight,
+      pool: rtiClient.poolStats,
+      admission: admission && { limit: admission.limit, waiting: admission.waiting },
+    }),
   );
-  const decide = observeDecisions(createDecide(config.core, rti), metrics, log);
+  const decide = observeDecisions(
+    createDecide(config.core, rti, admission ? { admission } : {}),
+    metrics,
+    log,
+  );
 
   const { server } = config;
   const grpc = await startGrpcServer(
@@ -136,18 +202,37 @@ export async function startListeners(config: AppConfig, log: Logger): Promise<Ru
     metrics,
     log,
   );
+  let readying: Promise<void> | undefined;
+  const readyUp = (): Promise<void> =>
+    getReady({
+      config,
+      rti: rtiClient,
+      metrics,
+      log,
+      // Its own listeners and chain, logging at the same level into nothing: the log calls of
+      // a check are part of its path, the lines themselves would be noise.
+      startWarmUpTarget: emulator =>
+        startListeners(
+          warmUpConfig(config, emulator),
+          createLogger(config.logLevel, { write: () => undefined }),
+          { processMetrics: false },
+        ),
+    });
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     grpc.markNotServing();
     await setTimeout(server.shutdownDelayMs);
     await Promise.all([grpc.shutdown(server.shutdownGraceMs), http.close(server.shutdownGraceMs)]);
     await rtiClient.close();
+    loop.stop();
   };
   return {
     grpcPort: grpc.port,
     grpcSecurity: grpc.security,
     httpPort: http.port,
     registry,
+    getReady: () => (readying ??= readyUp()),
+    markServing: () => grpc.markServing(),
     markNotServing: () => grpc.markNotServing(),
     shutdown: () => (stopped ??= stop()),
   };

@@ -10,7 +10,7 @@ import { startOpsServer } from '../observability/ops-server';
 import { VERSION } from '../version';
 import type { ServeHooks } from './serve-command';
 
-/** What a worker tells the primary once its listeners are bound. */
+/** What a worker tells the primary once its listeners are bound and it has warmed up. */
 export interface WorkerListening {
   readonly type: 'cheq-rti-authz:listening';
   readonly grpcPort: number;
@@ -42,7 +42,7 @@ export async function runPrimary(
     server.metricsPort,
     { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
     log,
-    false,
+    'warming up',
   );
 
   const listening = new Set<number>();
@@ -89,8 +89,8 @@ export async function runPrimary(
       if (Object.keys(cluster.workers ?? {}).length === 0) void finish();
       return;
     }
-    // A worker should never die on its own: replace it, and stay unready until it listens.
-    ops.markNotReady();
+    // A worker should never die on its own: replace it, and stay unready until it is warm.
+    ops.markNotReady('warming up');
     log.error({ worker: worker.id, code, signal }, 'worker died; starting a new one');
     setTimeout(() => {
       if (!stopping) fork();

@@ -50,12 +50,6 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
     log.flush();
     process.exit(1);
   }
-  hooks.onListening?.({
-    grpcPort: app.grpcPort,
-    httpPort: app.httpPort,
-    metricsPort: app.metricsPort,
-  });
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -81,6 +75,13 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  await app.ready;
+  if (stopping) return;
+  hooks.onListening?.({
+    grpcPort: app.grpcPort,
+    httpPort: app.httpPort,
+    metricsPort: app.metricsPort,
+  });
 }
 
 /**
@@ -100,17 +101,12 @@ async function serveAsWorker(config: AppConfig, log: Logger): Promise<void> {
   // primary's metrics requests; it serves this worker's own registry.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([listeners.registry]);
-  const message: WorkerListening = {
-    type: 'cheq-rti-authz:listening',
-    grpcPort: listeners.grpcPort,
-    grpcSecurity: listeners.grpcSecurity,
-    httpPort: listeners.httpPort,
-  };
-  process.send?.(message);
   const running = listeners;
+  let stopping = false;
   // Ctrl-C reaches every process of the group: the primary coordinates the stop.
   process.on('SIGINT', () => undefined);
   process.once('SIGTERM', () => {
+    stopping = true;
     running.markNotServing();
     running.shutdown().then(
       () => log.flush(() => process.exit(0)),
@@ -120,6 +116,17 @@ async function serveAsWorker(config: AppConfig, log: Logger): Promise<void> {
       },
     );
   });
+  // Warm before telling the primary, which reports ready once every worker has told it.
+  await running.getReady();
+  if (stopping) return;
+  running.markServing();
+  const message: WorkerListening = {
+    type: 'cheq-rti-authz:listening',
+    grpcPort: running.grpcPort,
+    grpcSecurity: running.grpcSecurity,
+    httpPort: running.httpPort,
+  };
+  process.send?.(message);
 }
 
 /** A stray rejection is logged, not fatal; an uncaught exception leaves us unknown: exit. */

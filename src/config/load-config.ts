@@ -19,6 +19,14 @@ export const KNOWN_RTI_ENDPOINTS: readonly string[] = [
 
 export type LogLevel = Settings['log_level'];
 
+export interface CircuitSettings {
+  readonly failureRatio: number;
+  readonly windowMs: number;
+  readonly minCalls: number;
+  readonly openMs: number;
+  readonly probes: number;
+}
+
 export interface AppConfig {
   readonly core: CoreConfig;
   readonly rti: {
@@ -26,11 +34,11 @@ export interface AppConfig {
     readonly apiKey: string;
     readonly tagHash: string;
     readonly connections: number;
+    /** Connections opened ahead of traffic at start; 0: none. */
+    readonly preconnect: number;
     readonly maxInFlight: number;
     /** Undefined when the circuit breaker is turned off. */
-    readonly circuit:
-      | { readonly failureRatio: number; readonly minCalls: number; readonly openMs: number }
-      | undefined;
+    readonly circuit: CircuitSettings | undefined;
   };
   readonly server: {
     readonly host: string;
@@ -39,12 +47,19 @@ export interface AppConfig {
     readonly httpKeepAliveTimeoutMs: number;
     readonly httpHeadersTimeoutMs: number;
     readonly metricsPort: number;
+    /** Checks run against an in-process RTI emulator before reporting ready; 0: none. */
+    readonly warmupChecks: number;
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
     /** Undefined: the gRPC listener is plaintext. */
     readonly grpcTls: GrpcTlsConfig | undefined;
     /** Cluster workers serving checks; 1: this process serves them itself. */
     readonly workers: number;
+    /**
+     * Undefined: every check is admitted. Otherwise the event-loop delay past which the process
+     * counts as saturated and admits only as many checks as it can answer in time.
+     */
+    readonly overloadDelayMs: number | undefined;
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
@@ -229,12 +244,15 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       apiKey,
       tagHash: s.tag_hash.trim(),
       connections: s.rti_connections,
+      preconnect: s.rti_preconnect,
       maxInFlight: s.rti_max_in_flight,
       circuit: s.rti_circuit_breaker
         ? {
             failureRatio: s.rti_circuit_failure_ratio,
+            windowMs: s.rti_circuit_window_ms,
             minCalls: s.rti_circuit_min_calls,
             openMs: s.rti_circuit_open_ms,
+            probes: s.rti_circuit_probes,
           }
         : undefined,
     }),
@@ -245,10 +263,14 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       httpKeepAliveTimeoutMs: s.http_keepalive_timeout_ms,
       httpHeadersTimeoutMs: s.http_headers_timeout_ms,
       metricsPort: s.metrics_port,
+      warmupChecks: s.warmup_checks,
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
       grpcTls: grpcTlsConfigOf(s),
       workers: s.workers,
+      overloadDelayMs: s.overload_shedding
+        ? s.overload_event_loop_delay_ms || s.timeout_ms / 4
+        : undefined,
       shutdownDelayMs: s.shutdown_delay_ms,
       shutdownGraceMs: s.shutdown_grace_ms,
     }),

@@ -2,6 +2,7 @@
 // The only place that knows RTI exists; never rejects (any failure is a fail-open Decision).
 
 import { performance } from 'node:perf_hooks';
+import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
@@ -40,7 +41,14 @@ export interface DecideOptions {
 
 export type Decide = (attrs: RequestAttributes, options?: DecideOptions) => Promise<Decision>;
 
-export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now): Decide {
+export interface DecideDeps {
+  /** Whether the process can take a check to RTI now; every check is admitted at once by default. */
+  readonly admission?: Admission;
+  readonly now?: () => number;
+}
+
+export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
+  const { admission = ADMIT_ALL, now = Date.now } = deps;
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
@@ -49,13 +57,23 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now):
         return allowWithout('preflight', mode, attrs);
       }
       const eventType = resolveEventType(attrs, config);
-      const budgetMs = timeBudgetMs(options.deadlineMs);
+      let budgetMs = timeBudgetMs(options.deadlineMs);
       if (budgetMs <= 0) return failOpen('NO_TIME_BUDGET', mode, attrs, { eventType });
 
-      const input = buildRtiInput(attrs, eventType, config);
+      // Before building the RTI call: a check that is not admitted must cost as little as can be.
+      const entry = admission.enter(latestStartMs(options.deadlineMs), options.cancellation);
+      if (entry !== 'admitted') {
+        const outcome = await entry;
+        if (outcome !== 'admitted') {
+          const cause = outcome === 'cancelled' ? 'RTI_ABORTED' : 'OVERLOADED';
+          return failOpen(cause, mode, attrs, { eventType });
+        }
+        budgetMs = timeBudgetMs(options.deadlineMs); // less is left after waiting in line
+      }
       const started = performance.now();
       let verdict: RtiVerdict;
       try {
+        const input = buildRtiInput(attrs, eventType, config);
         verdict = await rti.check(input, budgetMs, options.cancellation);
       } catch (err: unknown) {
         const durationMs = performance.now() - started;
@@ -67,6 +85,8 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now):
           ...(isRtiSkip(code) ? {} : { rti: { outcome: code, durationMs } }),
           failureDetail: err.message,
         });
+      } finally {
+        admission.leave();
       }
       const rtiCall = { outcome: 'ok' as const, durationMs: performance.now() - started };
       const outcome = applyPolicy(
@@ -92,6 +112,16 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, now = Date.now):
   function timeBudgetMs(deadlineMs: number | undefined): number {
     if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
     return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
+  }
+
+  /**
+   * Until when a check may wait for admission: while at least half of timeout_ms would be left
+   * for its RTI call before the proxy's deadline; without a deadline, half of timeout_ms.
+   */
+  function latestStartMs(deadlineMs: number | undefined): number {
+    const halfMs = config.timeoutMs / 2;
+    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return now() + halfMs;
+    return deadlineMs - config.deadlineMarginMs - halfMs;
   }
 
   function allowWithout(reason: DecisionReason, mode: Mode, attrs: RequestAttributes): Decision {

@@ -18,7 +18,8 @@ export type DecisionReason =
   | 'fail_open'; // RTI failed or the server did: allowed
 
 /** Why a request failed open; a bounded metric label. */
-export type FailureCause = RtiErrorCode | 'NO_TIME_BUDGET' | 'INTERNAL';
+/** OVERLOADED: this process was saturated and shed the check without calling RTI. */
+export type FailureCause = RtiErrorCode | 'OVERLOADED' | 'NO_TIME_BUDGET' | 'INTERNAL';
 
 export interface DenyBody {
   readonly contentType: string;

@@ -45,7 +45,8 @@ export async function startRtiEmulator(host = '127.0.0.1', port = 0): Promise<Ru
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, resolve);
+    // Exclusive: in a cluster worker (warm-up) it must not share a port with other workers.
+    server.listen({ port, host, exclusive: true }, resolve);
   });
   const address = server.address() as AddressInfo;
   const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -40,6 +40,7 @@ const FAIL_OPEN_CAUSES: Record<FailureCause, string> = {
   RTI_ABORTED: 'cancelled',
   RTI_CIRCUIT_OPEN: 'rti_circuit_open',
   RTI_OVERLOADED: 'rti_overloaded',
+  OVERLOADED: 'overloaded',
   NO_TIME_BUDGET: 'no_time_budget',
   INTERNAL: 'internal_error',
 };
@@ -61,11 +62,20 @@ export interface MetricsSettings {
   readonly version: string;
   readonly mode: 'monitoring' | 'blocking';
   readonly rtiTimeoutMs: number;
+  /**
+   * Node's process metrics (CPU, memory, GC, event loop); false for a throwaway registry such as
+   * warm-up's: their GC observer and event-loop histogram would stay alive for good.
+   */
+  readonly processMetrics?: boolean;
+  /** Whether checks are shed under overload (the admission limit is reported then). */
+  readonly overloadShedding?: boolean;
 }
 
-/** Live readings of the RTI client, taken at scrape time. */
+/** Live readings of the RTI client and admission, taken at scrape time. */
 export interface RtiReadings {
   readonly inFlight: number;
+  /** RTI calls admitted at once, and checks waiting for one; undefined when shedding is off. */
+  readonly admission: { readonly limit: number; readonly waiting: number } | undefined;
   readonly pool: Readonly<Record<'connected' | 'free' | 'pending' | 'running', number>>;
 }
 
@@ -77,7 +87,7 @@ export function createMetrics(
   readRti: () => RtiReadings,
 ) {
   const registers = [registry];
-  collectDefaultMetrics({ register: registry });
+  if (settings.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const decisions = new Counter({
     name: 'cheq_authz_decisions_total',
@@ -155,6 +165,31 @@ export function createMetrics(
       for (const [stat, value] of Object.entries(readRti().pool)) this.set({ stat }, value);
     },
   });
+  if (settings.overloadShedding) {
+    new Gauge({
+      name: 'cheq_authz_admission_limit',
+      help: 'RTI calls admitted at once under the current load (adapts to event-loop delay); checks past it wait in line.',
+      registers,
+      collect() {
+        const limit = readRti().admission?.limit;
+        if (limit !== undefined) this.set(limit);
+      },
+    });
+    new Gauge({
+      name: 'cheq_authz_admission_waiting',
+      help: 'Checks waiting in line for an RTI slot (past cheq_authz_admission_limit); those whose time runs out fail open as overloaded.',
+      registers,
+      collect() {
+        const waiting = readRti().admission?.waiting;
+        if (waiting !== undefined) this.set(waiting);
+      },
+    });
+  }
+  const rtiCircuitIgnoredTimeouts = new Counter({
+    name: 'cheq_authz_rti_circuit_ignored_timeouts_total',
+    help: 'RTI timeouts the circuit breaker did not count against RTI: this process lagged during the call.',
+    registers,
+  });
   const rtiCircuitState = new Gauge({
     name: 'cheq_authz_rti_circuit_state',
     help: 'RTI circuit breaker: 1 for the current state (closed, open, half_open).',
@@ -192,6 +227,22 @@ export function createMetrics(
   });
   mode.set({ mode: 'monitoring' }, settings.mode === 'monitoring' ? 1 : 0);
   mode.set({ mode: 'blocking' }, settings.mode === 'blocking' ? 1 : 0);
+  const warmupDuration = new Gauge({
+    name: 'cheq_authz_warmup_duration_seconds',
+    help: 'How long the warm-up before reporting ready took (warmup_checks); NaN until it finished.',
+    // Cluster workers warm up in parallel: the slowest is when the primary turned ready.
+    aggregator: 'max',
+    registers,
+  });
+  warmupDuration.set(NaN);
+  const rtiReachableAtStart = new Gauge({
+    name: 'cheq_authz_rti_reachable_at_start',
+    help: '1 when the connections opened at start (rti_preconnect) reached RTI, 0 when none did; NaN until known or with rti_preconnect 0.',
+    // 1 only when every cluster worker reached RTI.
+    aggregator: 'min',
+    registers,
+  });
+  rtiReachableAtStart.set(NaN);
 
   for (const transport of TRANSPORTS) {
     for (const [action, reason] of DECISION_LABELS) decisions.inc({ transport, action, reason }, 0);
@@ -215,6 +266,9 @@ export function createMetrics(
     rtiDuration,
     threatTypes,
     rejectedRequests,
+    warmupDuration,
+    rtiReachableAtStart,
     setCircuitState,
+    rtiCircuitIgnoredTimeouts,
   };
 }

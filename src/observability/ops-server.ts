@@ -11,12 +11,15 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
+/** Why /readyz answers 503: its body's status. */
+export type NotReadyStatus = 'warming up' | 'shutting down';
+
 export interface RunningOpsServer {
   readonly port: number;
   /** /readyz answers 200 from now on. */
   markReady(): void;
-  /** /readyz answers 503 from now on. */
-  markNotReady(): void;
+  /** /readyz answers 503 from now on, saying why. */
+  markNotReady(status?: NotReadyStatus): void;
   close(): Promise<void>;
 }
 
@@ -25,9 +28,9 @@ export async function startOpsServer(
   port: number,
   registry: MetricsSource,
   log: Logger,
-  initiallyReady = true,
+  initially: 'ready' | NotReadyStatus = 'ready',
 ): Promise<RunningOpsServer> {
-  let ready = initiallyReady;
+  let readiness = initially;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     const reply = (status: number, contentType: string, body: string): void => {
@@ -50,8 +53,8 @@ export async function startOpsServer(
     } else if (path === '/healthz') {
       reply(200, 'application/json', '{"status":"ok"}\n');
     } else if (path === '/readyz') {
-      if (ready) reply(200, 'application/json', '{"status":"ready"}\n');
-      else reply(503, 'application/json', '{"status":"shutting down"}\n');
+      const body = `${JSON.stringify({ status: readiness })}\n`;
+      reply(readiness === 'ready' ? 200 : 503, 'application/json', body);
     } else {
       reply(404, 'text/plain', 'not found\n');
     }
@@ -63,10 +66,10 @@ export async function startOpsServer(
   return {
     port: (server.address() as AddressInfo).port,
     markReady() {
-      ready = true;
+      readiness = 'ready';
     },
-    markNotReady() {
-      ready = false;
+    markNotReady(status = 'shutting down') {
+      readiness = status;
     },
     close() {
       return new Promise(resolve => {

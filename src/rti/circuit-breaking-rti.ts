@@ -1,14 +1,29 @@
 // Stops calling RTI while it keeps failing: the breaker decides whether a call may go out, and
 // learns from how each one ended. A refused call fails open at once (RTI_CIRCUIT_OPEN).
+// Only evidence against RTI counts: connection errors, HTTP errors, bad answers, and timeouts
+// during which this process stayed responsive. A timeout while our own event loop lagged
+// (a burst, a GC pause, cold code) may hide an answer that arrived but was not read in time.
 
+import { performance } from 'node:perf_hooks';
 import type { Cancellation } from '../core/cancellation';
 import { RtiError, type RtiCheck, type RtiInput, type RtiVerdict } from '../core/rti-port';
 import type { CircuitBreaker } from './circuit-breaker';
+
+/** Share of the RTI budget our event loop may have been delayed for a timeout to still count. */
+export const LAG_TOLERANCE_SHARE = 0.25;
+
+export interface Responsiveness {
+  /** Longest event-loop delay since `sinceMs` (performance.now() time), milliseconds. */
+  maxDelaySince(sinceMs: number): number;
+}
 
 export class CircuitBreakingRti implements RtiCheck {
   constructor(
     private readonly rti: RtiCheck,
     private readonly breaker: CircuitBreaker,
+    private readonly loop: Responsiveness,
+    /** Told of each timeout not held against RTI. */
+    private readonly onLaggingTimeout: () => void = () => undefined,
   ) {}
 
   async check(
@@ -16,21 +31,29 @@ export class CircuitBreakingRti implements RtiCheck {
     timeoutMs: number,
     cancellation?: Cancellation,
   ): Promise<RtiVerdict> {
-    if (!this.breaker.tryAcquire()) {
+    const permit = this.breaker.tryAcquire();
+    if (permit === undefined) {
       throw new RtiError('RTI_CIRCUIT_OPEN', 'RTI circuit open after repeated failures');
     }
+    const started = performance.now();
     try {
       const verdict = await this.rti.check(input, timeoutMs, cancellation);
-      this.breaker.succeeded();
+      this.breaker.succeeded(permit);
       return verdict;
     } catch (err: unknown) {
       if (!(err instanceof RtiError)) {
-        this.breaker.abandoned();
+        this.breaker.abandoned(permit);
       } else if (err.code === 'RTI_ABORTED' || err.code === 'RTI_OVERLOADED') {
         // Says nothing about RTI's health: the caller went away, or we were too busy.
-        this.breaker.abandoned();
+        this.breaker.abandoned(permit);
+      } else if (
+        err.code === 'RTI_TIMEOUT' &&
+        this.loop.maxDelaySince(started) > timeoutMs * LAG_TOLERANCE_SHARE
+      ) {
+        this.breaker.abandoned(permit);
+        this.onLaggingTimeout();
       } else {
-        this.breaker.failed();
+        this.breaker.failed(permit);
       }
       throw err;
     }

@@ -6,9 +6,13 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Cancellation } from '../core/cancellation';
 import type { RtiCheck, RtiInput, RtiVerdict } from '../core/rti-port';
 import { RtiError, type RtiCallErrorCode } from '../core/rti-port';
+import { Preconnector } from './preconnector';
 import { parseRtiResponse, toRtiForm, type RtiCredentials } from './rti-wire';
 
 export const RTI_PATH = '/v1/realtime-interception';
+
+/** Idle pooled connections, and connections opened ahead and not taken, are closed after this. */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
 export interface RtiClientOptions extends RtiCredentials {
   /** Base URL of the RTI API, e.g. https://rti-global.cheqzone.com (a path prefix is kept). */
@@ -34,14 +38,17 @@ export interface RtiPoolStats {
 
 export class RtiClient implements RtiCheck {
   private readonly pool: Pool;
+  private readonly preconnector: Preconnector;
   private calls = 0;
   private readonly path: string;
 
   constructor(private readonly options: RtiClientOptions) {
+    this.preconnector = new Preconnector(options.endpoint, KEEP_ALIVE_TIMEOUT_MS);
     this.pool = new Pool(options.endpoint.origin, {
       connections: options.connections,
       pipelining: 1,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connect: this.preconnector.connect,
     });
     this.path = `${options.endpoint.pathname.replace(/\/+$/, '')}${RTI_PATH}`;
   }
@@ -85,8 +92,18 @@ export class RtiClient implements RtiCheck {
     return { connected, free, pending, running };
   }
 
+  /**
+   * Opens up to `count` connections (at most `connections`) to RTI ahead of traffic, TLS
+   * included, without sending a request; the first checks get them. Resolves within
+   * `timeoutMs` with how many are open and the first failure.
+   */
+  preconnect(count: number, timeoutMs: number): Promise<{ opened: number; error?: Error }> {
+    return this.preconnector.open(Math.min(count, this.options.connections), timeoutMs);
+  }
+
   /** Closes idle connections and waits for requests in flight. */
   async close(): Promise<void> {
+    this.preconnector.close();
     await this.pool.close();
   }
 }

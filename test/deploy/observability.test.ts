@@ -23,7 +23,7 @@ const GENERATOR = join(ROOT, 'scripts', 'gen-prometheusrule.mjs');
 const DASHBOARD_FILE = join(GRAFANA_DIR, 'cheq-rti-authz-dashboard.json');
 
 const EXPECTED_ALERTS = [
-  'CheqAuthzFailOpenRatioHigh',
+  'CheqAuthzProtectedShareLow',
   'CheqAuthzRtiLatencyNearTimeout',
   'CheqAuthzRtiErrors',
   'CheqAuthzNoTraffic',
@@ -37,10 +37,15 @@ const EXPECTED_PANELS = [
   'RTI timeout',
   'Decisions by action',
   'Block / redirect ratio',
+  'Protected share',
+  'Protected share by transport',
+  'Admission limit, waiting and shed',
   'RTI latency vs timeout',
   'RTI errors by result',
   'Fail-open rate by cause',
   'Fail-open ratio by cause',
+  'RTI circuit breaker',
+  'RTI timeouts ignored by the breaker',
   'Threat types seen',
   'Monitoring: would act',
   'Check latency by transport',
@@ -49,6 +54,31 @@ const EXPECTED_PANELS = [
   'CPU',
   'Memory',
   'Event-loop lag p99',
+  'Warm-up duration',
+  'RTI reachable at start',
+];
+/**
+ * Decision reasons answered from a real RTI verdict: protected checks. fail_open is unprotected;
+ * excluded and preflight are not screened by design and count for neither.
+ */
+const PROTECTED_REASONS = [
+  'valid',
+  'threat_block',
+  'threat_challenge',
+  'threat_unlisted',
+  'monitoring',
+];
+const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight'];
+/** Server metrics (and a fail-open cause) the dashboard must show by name. */
+const PROTECTION_METRICS = [
+  'cheq_authz_admission_limit',
+  'cheq_authz_rti_circuit_ignored_timeouts_total',
+  'cheq_authz_warmup_duration_seconds',
+  'cheq_authz_rti_reachable_at_start',
+];
+const PROTECTED_SHARE_RECORDS = [
+  'namespace_job:cheq_authz_protected_share:ratio_rate5m',
+  'namespace_job_transport:cheq_authz_protected_share:ratio_rate5m',
 ];
 /** Labels Prometheus adds to every series scraped through a ServiceMonitor. */
 const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'service', 'endpoint']);
@@ -340,6 +370,17 @@ function ruleExprs(templates: boolean): { where: string; expr: string }[] {
   ]);
 }
 
+/** The reason=~"..." lists of every cheq_authz_decisions_total selector that names "valid". */
+function protectedReasonLists(exprs: readonly { where: string; expr: string }[]): string[][] {
+  return exprs.flatMap(({ expr }) =>
+    selectors(expr)
+      .filter(s => s.name === 'cheq_authz_decisions_total')
+      .flatMap(s => s.matchers.filter(m => m.label === 'reason' && m.op === '=~'))
+      .map(m => m.value.split('|'))
+      .filter(values => values.includes('valid')),
+  );
+}
+
 function findPromtool(): string | undefined {
   const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
   if (which.status === 0 && which.stdout.trim() !== '') return which.stdout.trim();
@@ -469,6 +510,16 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
       }
     });
 
+    it('records the protected share overall and by transport from the verdict reasons', () => {
+      const recorded = recordedNames();
+      for (const name of PROTECTED_SHARE_RECORDS) assert.ok(recorded.has(name), `no rule ${name}`);
+      const lists = protectedReasonLists(ruleExprs(false));
+      assert.ok(lists.length > 0, 'no rule counts protected decisions');
+      for (const list of lists) assert.deepEqual([...list].sort(), [...PROTECTED_REASONS].sort());
+      const alert = alerts().find(a => a.alert === 'CheqAuthzProtectedShareLow');
+      assert.ok(alert && metricNames(alert.expr).has(PROTECTED_SHARE_RECORDS[0]!));
+    });
+
     it('quotes in runbooks only the dashboard, its panels and rows, and the fail-open log line', () => {
       const d = dashboard();
       const known = new Set([d.title, ...allPanels(d).map(p => p.title), 'failed open', 'for']);
@@ -586,12 +637,45 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
         }
       }
     });
+
+    it('shows the protected share near the top, overall and per transport, and the new metrics', () => {
+      const d = dashboard();
+      const share = allPanels(d).find(
+        p => p.title === 'Protected share by transport' && p.type === 'timeseries',
+      );
+      assert.ok(
+        share && share.gridPos.y <= 6,
+        'a "Protected share by transport" time series right below the overview',
+      );
+      const exprs = (share.targets ?? []).map(t => t.expr ?? '');
+      assert.ok(
+        exprs.some(e => !e.includes('by (transport)')),
+        'overall protected share',
+      );
+      assert.ok(
+        exprs.some(e => e.includes('by (transport)')),
+        'protected share per transport',
+      );
+      const all = dashboardExprs(d);
+      const lists = protectedReasonLists(all);
+      assert.ok(lists.length > 0, 'no panel counts protected decisions');
+      for (const list of lists) assert.deepEqual([...list].sort(), [...PROTECTED_REASONS].sort());
+      const named = new Set(all.flatMap(({ expr }) => [...metricNames(expr)]));
+      for (const name of PROTECTION_METRICS) assert.ok(named.has(name), `no panel shows ${name}`);
+      const overloaded = all.flatMap(({ expr }) =>
+        selectors(expr).filter(s =>
+          s.matchers.some(m => m.label === 'cause' && m.op === '=' && m.value === 'overloaded'),
+        ),
+      );
+      assert.ok(overloaded.length > 0, 'no panel shows the checks shed (cause="overloaded")');
+    });
   });
 
   describe('metric names against a running server', function () {
     let rti: FakeRti;
     let service: TestService;
     let exposition: Exposition;
+    let metricsText: string;
 
     before(async () => {
       rti = await FakeRti.start();
@@ -601,7 +685,8 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
       await service.check(envoyCheckRequest());
       const rejected = await fetch(`${service.httpUrl}/no-such-endpoint`);
       assert.equal(rejected.status, 404, await rejected.text());
-      exposition = parseExposition(await service.metrics());
+      metricsText = await service.metrics();
+      exposition = parseExposition(metricsText);
     });
     after(async () => {
       await service?.close();
@@ -671,6 +756,19 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
         'f: cheq_authz_rti_requests_total: result="timeuot" never exported',
         'g: cheq_authz:nothing:records_this: no recording rule defines it',
       ]);
+    });
+
+    it('every decision reason is classified as protected, unprotected or not screened', () => {
+      const reasons = new Set(
+        [...metricsText.matchAll(/^cheq_authz_decisions_total\{.*?reason="([^"]*)"/gm)].map(
+          m => m[1]!,
+        ),
+      );
+      assert.deepEqual(
+        [...reasons].sort(),
+        [...PROTECTED_REASONS, ...UNSCREENED_REASONS].sort(),
+        'a new decision reason: classify it in the protected-share rules, the dashboard and here',
+      );
     });
 
     it('every metric, label and value in alerts and recording rules is exported', () => {

@@ -30,8 +30,13 @@ export function cleanEnv(extra: Record<string, string>): Record<string, string> 
   return { ...env, ...extra };
 }
 
-export function startServerProcess(args: string[], env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+/** Starts the bin, or with `nodeArgs` (e.g. `-e script`) another node program. */
+export function startServerProcess(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [MAIN],
+): ServerProcess {
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -42,7 +47,8 @@ export function startServerProcess(args: string[], env: Record<string, string>):
     exited: new Promise(resolve =>
       child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
     ),
-    waitForLine(match, timeoutMs = 5000) {
+    // Long enough for the warm-up before ready (at most 5 s) on a busy machine.
+    waitForLine(match, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
           () =>

@@ -40,12 +40,23 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+/**
+ * The server in-process, once ready. Warm-up and preconnect are off unless `env` turns them on
+ * (they have tests of their own; the process tests run them at their defaults).
+ */
 export async function startService(
   rtiUrl: string,
   env: Readonly<Record<string, string>> = {},
+  { awaitReady = true } = {},
 ): Promise<TestService> {
   const config = loadConfig({
-    env: { ...loopbackSettings(rtiUrl), LOG_LEVEL: 'debug', ...env },
+    env: {
+      ...loopbackSettings(rtiUrl),
+      LOG_LEVEL: 'debug',
+      CHEQ_WARMUP_CHECKS: '0',
+      CHEQ_RTI_PRECONNECT: '0',
+      ...env,
+    },
     args: [],
   });
   const logs: Record<string, unknown>[] = [];
@@ -55,6 +66,7 @@ export async function startService(
     },
   };
   const app = await startApp(config, createLogger(config.logLevel, sink));
+  if (awaitReady) await app.ready;
   const grpcAddress = `127.0.0.1:${app.grpcPort}`;
   const metricsUrl = `http://127.0.0.1:${app.metricsPort}`;
   let client: UpstreamAuthorizationClient | undefined;

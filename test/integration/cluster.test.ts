@@ -32,6 +32,8 @@ describe('cluster mode: WORKERS=2 (integration)', function () {
     try {
       const line = await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
       assert.equal(line['workers'], 2);
+      const warmed = proc.stdout.split('\n').filter(l => l.includes('"msg":"warm-up finished"'));
+      assert.equal(warmed.length, 2, 'every worker warmed up before the primary turned ready');
       const address = `127.0.0.1:${line['grpcPort'] as number}`;
       const metricsUrl = `http://127.0.0.1:${line['metricsPort'] as number}`;
       // One connection per client: the primary hands new connections to workers in turn.

@@ -25,6 +25,7 @@ describe('RTI guards (integration)', () => {
       CHEQ_RTI_CIRCUIT_MIN_CALLS: '5',
       CHEQ_RTI_CIRCUIT_FAILURE_RATIO: '0.6',
       CHEQ_RTI_CIRCUIT_OPEN_MS: '300',
+      CHEQ_RTI_CIRCUIT_PROBES: '1',
     });
     service = svc;
     for (let i = 0; i < 5; i++) await svc.check(envoyCheckRequest());
@@ -66,6 +67,8 @@ describe('RTI guards (integration)', () => {
       CHEQ_RTI_MAX_IN_FLIGHT: '3',
       CHEQ_TIMEOUT_MS: '400',
       CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+      // The RTI client's own bound, not admission's line (whose limit never exceeds it).
+      CHEQ_OVERLOAD_SHEDDING: 'false',
     });
     const svc = service;
     const hanging = Array.from({ length: 3 }, () => svc.check(envoyCheckRequest()));

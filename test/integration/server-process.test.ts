@@ -74,6 +74,11 @@ describe('cheq-rti-authz process (integration)', function () {
         /timeout_ms \(CHEQ_TIMEOUT_MS\): must be an integer from 1 to 2147483647/,
       ],
       ['bad port', { GRPC_PORT: '70000' }, /grpc_port \(GRPC_PORT\)/],
+      [
+        'a negative warm-up count',
+        { CHEQ_WARMUP_CHECKS: '-1' },
+        /warmup_checks \(CHEQ_WARMUP_CHECKS\): must be an integer from 0 to 2147483647/,
+      ],
     ];
     for (const [name, env, expected] of cases) {
       it(`rejects ${name}`, async () => {

@@ -22,6 +22,8 @@ export interface GrpcServerOptions {
 export interface RunningGrpcServer {
   readonly port: number;
   readonly security: 'plaintext' | 'tls' | 'mtls';
+  /** Health reports SERVING from now on, unless markNotServing was called. */
+  markServing(): void;
   /** Health reports NOT_SERVING from now on (before draining). */
   markNotServing(): void;
   /** Stops accepting, lets in-flight checks finish within graceMs, then cuts the rest. */
@@ -42,9 +44,11 @@ export async function startGrpcServer(
     'grpc.max_connection_age_grace_ms': 30_000,
     'grpc.enable_channelz': 0,
   });
+  // NOT_SERVING until the owner says it is ready (after warm-up); checks are answered anyway.
   const health = new HealthImplementation(
-    Object.fromEntries(HEALTH_SERVICES.map(service => [service, 'SERVING'])),
+    Object.fromEntries(HEALTH_SERVICES.map(service => [service, 'NOT_SERVING'])),
   );
+  let draining = false;
   health.addToServer(server);
   addExtAuthzService(server, loadExtAuthzPackage(), decide, log);
 
@@ -68,7 +72,12 @@ export async function startGrpcServer(
   return {
     port,
     security: tls?.mode ?? 'plaintext',
+    markServing() {
+      if (draining) return;
+      for (const service of HEALTH_SERVICES) health.setStatus(service, 'SERVING');
+    },
     markNotServing() {
+      draining = true;
       for (const service of HEALTH_SERVICES) health.setStatus(service, 'NOT_SERVING');
     },
     shutdown(graceMs) {

@@ -640,3 +640,58 @@ describe('loadConfig: durations Node timers can wait', () => {
     );
   });
 });
+
+describe('loadConfig: warm-up and connections opened ahead', () => {
+  const required = {
+    CHEQ_API_KEY: 'k',
+    CHEQ_TAG_HASH: 't',
+    CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
+  };
+
+  it('warms up with 1000 checks and opens 4 RTI connections by default', () => {
+    const config = loadConfig({ env: required, args: [] });
+    assert.equal(config.server.warmupChecks, 1000);
+    assert.equal(config.rti.preconnect, 4);
+  });
+
+  it('reads CHEQ_WARMUP_CHECKS and CHEQ_RTI_PRECONNECT, flags winning; 0 turns them off', () => {
+    const fromEnv = loadConfig({
+      env: { ...required, CHEQ_WARMUP_CHECKS: '500', CHEQ_RTI_PRECONNECT: '0' },
+      args: [],
+    });
+    assert.equal(fromEnv.server.warmupChecks, 500);
+    assert.equal(fromEnv.rti.preconnect, 0);
+    const fromFlags = loadConfig({
+      env: { ...required, CHEQ_WARMUP_CHECKS: '500' },
+      args: ['--warmup-checks', '0', '--rti-preconnect=2'],
+    });
+    assert.equal(fromFlags.server.warmupChecks, 0);
+    assert.equal(fromFlags.rti.preconnect, 2);
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    [
+      'a negative warm-up count',
+      { CHEQ_WARMUP_CHECKS: '-1' },
+      /warmup_checks \(CHEQ_WARMUP_CHECKS\): must be an integer from 0 to 2147483647/,
+    ],
+    [
+      'a fractional warm-up count',
+      { CHEQ_WARMUP_CHECKS: '2.5' },
+      /warmup_checks \(CHEQ_WARMUP_CHECKS\): must be an integer/,
+    ],
+    [
+      'a word as preconnect count',
+      { CHEQ_RTI_PRECONNECT: 'some' },
+      /rti_preconnect \(CHEQ_RTI_PRECONNECT\): must be an integer from 0 to 2147483647/,
+    ],
+  ];
+  for (const [name, env, expected] of bad) {
+    it(`rejects ${name}, naming the setting`, () => {
+      assert.throws(
+        () => loadConfig({ env: { ...required, ...env }, args: [] }),
+        (err: unknown) => err instanceof ConfigError && expected.test(err.message),
+      );
+    });
+  }
+});

@@ -1,5 +1,6 @@
 import type { Cancellation } from '../../../src/core/cancellation';
 import { strict as assert } from 'node:assert';
+import type { AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
 import type { Decision } from '../../../src/core/decision';
 import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
@@ -99,7 +100,7 @@ async function decideWith(
   options?: DecideOptions,
   now?: () => number,
 ): Promise<Decision> {
-  const decide = createDecide(coreConfig(config), rti, now);
+  const decide = createDecide(coreConfig(config), rti, now ? { now } : {});
   return decide(makeAttributes(attrs), options);
 }
 
@@ -402,6 +403,99 @@ describe('createDecide', () => {
       const d = await createDecide(coreConfig(), rti)(makeAttributes());
       assert.equal(d.reason, 'fail_open');
       assert.equal(d.failure, 'INTERNAL');
+    });
+  });
+
+  describe('admission (overload shedding)', () => {
+    /** Answers every request for a slot with `outcome`, and records requests and exits. */
+    function admission(outcome: AdmissionOutcome | Promise<AdmissionOutcome>) {
+      const log: string[] = [];
+      const latestStarts: number[] = [];
+      return {
+        log,
+        latestStarts,
+        enter(latestStartMs: number) {
+          latestStarts.push(latestStartMs);
+          log.push('enter');
+          return outcome;
+        },
+        leave() {
+          log.push('leave');
+        },
+      };
+    }
+
+    for (const [outcome, cause] of [
+      ['overloaded', 'OVERLOADED'],
+      ['cancelled', 'RTI_ABORTED'],
+    ] as const) {
+      it(`fails open with ${cause}, without asking RTI, when admission ends ${outcome}`, async () => {
+        const rti = FakeRti.answering(VALID);
+        for (const gate of [admission(outcome), admission(Promise.resolve(outcome))]) {
+          const d = await createDecide(coreConfig(), rti, { admission: gate })(makeAttributes());
+          assert.equal(d.action, 'allow');
+          assert.equal(d.reason, 'fail_open');
+          assert.equal(d.failure, cause);
+          assert.equal(d.rti, undefined, 'no RTI call to time');
+          assert.deepEqual(d.upstreamHeaders, [['x-cheq-decision', 'fail_open']]);
+          assert.deepEqual(gate.log, ['enter'], 'nothing to leave');
+        }
+        assert.equal(rti.calls.length, 0);
+      });
+    }
+
+    for (const [name, rti] of [
+      ['a verdict', FakeRti.answering(VALID)],
+      ['an RTI failure', FakeRti.failing(new RtiError('RTI_CONNECT', 'refused'))],
+      ['a bug', FakeRti.failing(new TypeError('boom'))],
+    ] as const) {
+      it(`leaves its slot after ${name}`, async () => {
+        const gate = admission('admitted');
+        const decide = createDecide(coreConfig(), rti, { admission: gate });
+        await decide(makeAttributes());
+        await decide(makeAttributes());
+        assert.deepEqual(gate.log, ['enter', 'leave', 'enter', 'leave']);
+      });
+    }
+
+    it('waits in line while half of timeout_ms is left before the deadline, then asks RTI with what is left', async () => {
+      const clock = { now: 10_000 };
+      const rti = FakeRti.answering(VALID);
+      let admit: (outcome: AdmissionOutcome) => void = () => undefined;
+      const gate = admission(new Promise<AdmissionOutcome>(resolve => (admit = resolve)));
+      const decide = createDecide(coreConfig({ timeoutMs: 100, deadlineMarginMs: 10 }), rti, {
+        admission: gate,
+        now: () => clock.now,
+      });
+      const pending = decide(makeAttributes(), { deadlineMs: 10_250 });
+      assert.deepEqual(gate.latestStarts, [10_250 - 10 - 50]);
+      clock.now += 170; // 70 ms left before the deadline minus the margin
+      admit('admitted');
+      const d = await pending;
+      assert.equal(d.reason, 'valid');
+      assert.equal(onlyCall(rti).timeoutMs, 70);
+    });
+
+    it('waits in line half of timeout_ms at most when the proxy gives no deadline', async () => {
+      const gate = admission('admitted');
+      const decide = createDecide(coreConfig({ timeoutMs: 100 }), FakeRti.answering(VALID), {
+        admission: gate,
+        now: () => 5_000,
+      });
+      await decide(makeAttributes());
+      assert.deepEqual(gate.latestStarts, [5_050]);
+    });
+
+    it('does not ask for a slot for checks that need no RTI call', async () => {
+      const gate = admission('overloaded');
+      const decide = createDecide(
+        coreConfig({ uriExclusion: new PathPatternList(['/health']) }),
+        FakeRti.answering(VALID),
+        { admission: gate },
+      );
+      const d = await decide(makeAttributes({ path: '/health' }));
+      assert.equal(d.reason, 'excluded');
+      assert.deepEqual(gate.log, []);
     });
   });
 

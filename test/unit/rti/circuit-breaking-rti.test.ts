@@ -50,10 +50,24 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-function setup(failWith: RtiErrorCode | undefined) {
+/** The event loop's longest delay during any call, as the monitor would report it. */
+function setup(failWith: RtiErrorCode | undefined, loopDelayMs = 0) {
   const rti = new ScriptedRti(failWith);
-  const breaker = new CircuitBreaker({ failureRatio: 0.5, minCalls: 2, openMs: 60_000 });
-  return { rti, breaker, guarded: new CircuitBreakingRti(rti, breaker) };
+  const breaker = new CircuitBreaker({
+    failureRatio: 0.5,
+    windowMs: 10_000,
+    minCalls: 2,
+    openMs: 60_000,
+    probes: 1,
+  });
+  let ignored = 0;
+  const guarded = new CircuitBreakingRti(
+    rti,
+    breaker,
+    { maxDelaySince: () => loopDelayMs },
+    () => ignored++,
+  );
+  return { rti, breaker, guarded, ignored: () => ignored };
 }
 
 describe('CircuitBreakingRti', () => {
@@ -80,6 +94,30 @@ describe('CircuitBreakingRti', () => {
       assert.equal(breaker.current, 'closed');
     });
   }
+
+  it('does not hold a timeout against RTI when the event loop lagged over a quarter of the budget', async () => {
+    const { breaker, guarded, ignored } = setup('RTI_TIMEOUT', 26);
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await outcome(guarded.check(INPUT, 100)), 'RTI_TIMEOUT');
+    }
+    assert.equal(breaker.current, 'closed');
+    assert.equal(ignored(), 10);
+  });
+
+  it('holds a timeout against RTI when the loop lag stayed within a quarter of the budget', async () => {
+    const { breaker, guarded, ignored } = setup('RTI_TIMEOUT', 25);
+    await outcome(guarded.check(INPUT, 100));
+    await outcome(guarded.check(INPUT, 100));
+    assert.equal(breaker.current, 'open');
+    assert.equal(ignored(), 0);
+  });
+
+  it('holds connection errors against RTI whatever the loop lag', async () => {
+    const { breaker, guarded } = setup('RTI_CONNECT', 500);
+    await outcome(guarded.check(INPUT, 100));
+    await outcome(guarded.check(INPUT, 100));
+    assert.equal(breaker.current, 'open');
+  });
 
   it('passes verdicts through and counts them as successes', async () => {
     const { breaker, guarded } = setup(undefined);
