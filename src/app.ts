@@ -14,7 +14,7 @@ import { startOpsServer } from './observability/ops-server';
 import { CircuitBreaker } from './rti/circuit-breaker';
 import { CircuitBreakingRti } from './rti/circuit-breaking-rti';
 import { RtiClient } from './rti/rti-client';
-import { AdaptiveAdmission } from './load/adaptive-admission';
+import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
 import { PACKAGE_NAME, VERSION } from './version';
 import { getReady, warmUpConfig } from './warmup/get-ready';
@@ -133,14 +133,9 @@ export async function startListeners(
   // How responsive this process is: the breaker's evidence and the shedding's signal.
   const loop = new EventLoopMonitor();
   loop.start();
-  const { overloadDelayMs } = config.server;
-  const admission =
-    overloadDelayMs === undefined
-      ? undefined
-      : new AdaptiveAdmission(
-          { maxLimit: config.rti.maxInFlight, targetDelayMs: overloadDelayMs },
-          loop,
-        );
+  const admission = config.server.overloadShedding
+    ? new AdmissionLine({ limit: Math.min(config.rti.connections, config.rti.maxInFlight) }, loop)
+    : undefined;
   const { circuit } = config.rti;
   const breaker =
     circuit &&
@@ -170,7 +165,7 @@ export async function startListeners(
     () => ({
       inFlight: rtiClient.inFlight,
       pool: rtiClient.poolStats,
-      admission: admission && { limit: admission.limit, waiting: admission.waiting },
+      admissionWaiting: admission?.waiting,
     }),
   );
   const decide = observeDecisions(

@@ -55,11 +55,8 @@ export interface AppConfig {
     readonly grpcTls: GrpcTlsConfig | undefined;
     /** Cluster workers serving checks; 1: this process serves them itself. */
     readonly workers: number;
-    /**
-     * Undefined: every check is admitted. Otherwise the event-loop delay past which the process
-     * counts as saturated and admits only as many checks as it can answer in time.
-     */
-    readonly overloadDelayMs: number | undefined;
+    /** Whether checks past rti_connections RTI calls in flight wait in line (or fail open). */
+    readonly overloadShedding: boolean;
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
@@ -268,9 +265,7 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
       grpcTls: grpcTlsConfigOf(s),
       workers: s.workers,
-      overloadDelayMs: s.overload_shedding
-        ? s.overload_event_loop_delay_ms || s.timeout_ms / 4
-        : undefined,
+      overloadShedding: s.overload_shedding,
       shutdownDelayMs: s.shutdown_delay_ms,
       shutdownGraceMs: s.shutdown_grace_ms,
     }),

@@ -145,9 +145,9 @@ export const schema = {
     arg: 'ignored-header-names',
   },
   rti_connections: {
-    doc: 'Keep-alive connections to RTI, at most.',
+    doc: 'Keep-alive connections to RTI, at most (opened as needed); with overload_shedding, also the RTI calls in flight at most.',
     format: 'positive-int',
-    default: 64,
+    default: 256,
     env: 'CHEQ_RTI_CONNECTIONS',
     arg: 'rti-connections',
   },
@@ -208,18 +208,11 @@ export const schema = {
     arg: 'rti-circuit-probes',
   },
   overload_shedding: {
-    doc: 'When this process is saturated (its event loop lags past overload_event_loop_delay_ms), admit only as many checks at once as it can answer in time; the rest fail open at once (cause overloaded).',
+    doc: 'At most rti_connections RTI calls in flight; checks past that wait in line while they can still get a verdict in time, the rest fail open at once (cause overloaded). Off: calls queue in the RTI pool.',
     format: 'bool',
     default: true,
     env: 'CHEQ_OVERLOAD_SHEDDING',
     arg: 'overload-shedding',
-  },
-  overload_event_loop_delay_ms: {
-    doc: 'Event-loop delay past which this process counts as saturated, milliseconds; 0: a quarter of timeout_ms.',
-    format: 'non-negative-int',
-    default: 0,
-    env: 'CHEQ_OVERLOAD_EVENT_LOOP_DELAY_MS',
-    arg: 'overload-event-loop-delay-ms',
   },
   deadline_margin_ms: {
     doc: "Milliseconds kept back from the proxy's deadline (gRPC grpc-timeout), so the answer arrives in time.",

@@ -61,14 +61,17 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       if (budgetMs <= 0) return failOpen('NO_TIME_BUDGET', mode, attrs, { eventType });
 
       // Before building the RTI call: a check that is not admitted must cost as little as can be.
-      const entry = admission.enter(latestStartMs(options.deadlineMs), options.cancellation);
+      // Waiting in line spends the check's own budget, so that it is still answered within it;
+      // it waits only while at least half of that budget is left for the RTI call.
+      const answerByMs = now() + budgetMs;
+      const entry = admission.enter(answerByMs - budgetMs / 2, options.cancellation);
       if (entry !== 'admitted') {
         const outcome = await entry;
         if (outcome !== 'admitted') {
           const cause = outcome === 'cancelled' ? 'RTI_ABORTED' : 'OVERLOADED';
           return failOpen(cause, mode, attrs, { eventType });
         }
-        budgetMs = timeBudgetMs(options.deadlineMs); // less is left after waiting in line
+        budgetMs = answerByMs - now();
       }
       const started = performance.now();
       let verdict: RtiVerdict;
@@ -112,16 +115,6 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   function timeBudgetMs(deadlineMs: number | undefined): number {
     if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
     return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
-  }
-
-  /**
-   * Until when a check may wait for admission: while at least half of timeout_ms would be left
-   * for its RTI call before the proxy's deadline; without a deadline, half of timeout_ms.
-   */
-  function latestStartMs(deadlineMs: number | undefined): number {
-    const halfMs = config.timeoutMs / 2;
-    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return now() + halfMs;
-    return deadlineMs - config.deadlineMarginMs - halfMs;
   }
 
   function allowWithout(reason: DecisionReason, mode: Mode, attrs: RequestAttributes): Decision {

@@ -67,15 +67,15 @@ export interface MetricsSettings {
    * warm-up's: their GC observer and event-loop histogram would stay alive for good.
    */
   readonly processMetrics?: boolean;
-  /** Whether checks are shed under overload (the admission limit is reported then). */
+  /** Whether checks wait in line for an RTI call slot (the line is reported then). */
   readonly overloadShedding?: boolean;
 }
 
 /** Live readings of the RTI client and admission, taken at scrape time. */
 export interface RtiReadings {
   readonly inFlight: number;
-  /** RTI calls admitted at once, and checks waiting for one; undefined when shedding is off. */
-  readonly admission: { readonly limit: number; readonly waiting: number } | undefined;
+  /** Checks waiting in line for an RTI call slot; undefined when shedding is off. */
+  readonly admissionWaiting: number | undefined;
   readonly pool: Readonly<Record<'connected' | 'free' | 'pending' | 'running', number>>;
 }
 
@@ -167,20 +167,11 @@ export function createMetrics(
   });
   if (settings.overloadShedding) {
     new Gauge({
-      name: 'cheq_authz_admission_limit',
-      help: 'RTI calls admitted at once under the current load (adapts to event-loop delay); checks past it wait in line.',
-      registers,
-      collect() {
-        const limit = readRti().admission?.limit;
-        if (limit !== undefined) this.set(limit);
-      },
-    });
-    new Gauge({
       name: 'cheq_authz_admission_waiting',
-      help: 'Checks waiting in line for an RTI slot (past cheq_authz_admission_limit); those whose time runs out fail open as overloaded.',
+      help: 'Checks waiting in line for an RTI call slot (all rti_connections busy); those that cannot start in time fail open as overloaded.',
       registers,
       collect() {
-        const waiting = readRti().admission?.waiting;
+        const waiting = readRti().admissionWaiting;
         if (waiting !== undefined) this.set(waiting);
       },
     });

@@ -137,10 +137,19 @@ class RtiExchange implements Dispatcher.DispatchHandler {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly options: ExchangeOptions) {
-    this.timer = setTimeout(
-      () =>
-        this.fail(new RtiError('RTI_TIMEOUT', `RTI did not answer within ${options.timeoutMs} ms`)),
-      options.timeoutMs,
+    this.timer = setTimeout(() => this.expire(), options.timeoutMs);
+  }
+
+  /**
+   * The deadline passed. Timers run before the event loop reads sockets, so after a busy
+   * stretch of ours an answer RTI sent in time may be waiting unread: let the loop read it
+   * once (setImmediate runs after that I/O) before calling the call timed out.
+   */
+  private expire(): void {
+    setImmediate(() =>
+      this.fail(
+        new RtiError('RTI_TIMEOUT', `RTI did not answer within ${this.options.timeoutMs} ms`),
+      ),
     );
   }
 

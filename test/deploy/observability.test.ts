@@ -39,7 +39,7 @@ const EXPECTED_PANELS = [
   'Block / redirect ratio',
   'Protected share',
   'Protected share by transport',
-  'Admission limit, waiting and shed',
+  'Admission line: waiting and shed',
   'RTI latency vs timeout',
   'RTI errors by result',
   'Fail-open rate by cause',
@@ -71,7 +71,6 @@ const PROTECTED_REASONS = [
 const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight'];
 /** Server metrics (and a fail-open cause) the dashboard must show by name. */
 const PROTECTION_METRICS = [
-  'cheq_authz_admission_limit',
   'cheq_authz_rti_circuit_ignored_timeouts_total',
   'cheq_authz_warmup_duration_seconds',
   'cheq_authz_rti_reachable_at_start',

@@ -79,34 +79,39 @@ describe('protection under load (integration)', function () {
   });
 
   describe('circuit breaker', () => {
-    it('does not open when our own event loop stalls (150 ms busy loops) and RTI answers on time', async () => {
-      // Shedding off: the stalls would also shrink the admission limit, a separate matter.
-      const svc = await startService(rti.url, {
-        CHEQ_TIMEOUT_MS: '100',
-        CHEQ_OVERLOAD_SHEDDING: 'false',
-      });
-      service = svc;
-      let timeouts = 0;
+    /** Four rounds of 15 checks, each round followed by a 150 ms stall of our event loop. */
+    async function stalledRounds(svc: TestService, rtiDelayMs: number) {
+      const decisions: (string | undefined)[] = [];
       for (let round = 0; round < 4; round++) {
         rti.reset();
-        // Answered 20 ms after the call arrives: while we are busy below.
-        rti.behaviour = () => verdict({}, 20);
+        rti.behaviour = () => verdict({}, rtiDelayMs);
         const answers = Array.from({ length: 15 }, () => svc.check(envoyCheckRequest()));
         await rti.waitForCalls(15);
-        // RTI answers during the stall; the answers wait in our sockets until it ends.
         busyFor(150);
-        for (const response of await Promise.all(answers)) {
-          if (decisionOf(response) === 'fail_open') timeouts++;
-        }
+        decisions.push(...(await Promise.all(answers)).map(decisionOf));
       }
-      const metrics = await svc.metrics();
-      assert.ok(timeouts >= 20, `the stalls caused ${timeouts} timeouts (enough to open before)`);
-      assert.equal(
-        metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_timeout' }),
-        timeouts,
-      );
-      assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_ignored_timeouts_total'), timeouts);
+      return decisions;
+    }
+
+    it('reads the answers RTI sent in time while our event loop was stalled past the timeout', async () => {
+      const svc = await startService(rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      service = svc;
+      // RTI answers 20 ms after each call, during the 150 ms stall: the answers wait unread in
+      // our sockets when the 100 ms timers fire; they are read before any call is timed out.
+      const decisions = await stalledRounds(svc, 20);
+      assert.deepEqual(new Set(decisions), new Set(['valid']));
       assert.equal(await circuitState(svc), 'closed');
+    });
+
+    it('does not hold against RTI the timeouts of calls during which our event loop stalled', async () => {
+      const svc = await startService(rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      service = svc;
+      const decisions = await stalledRounds(svc, 300);
+      const timeouts = decisions.filter(d => d === 'fail_open').length;
+      assert.equal(timeouts, 60, 'every call timed out');
+      const metrics = await svc.metrics();
+      assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_ignored_timeouts_total'), 60);
+      assert.equal(await circuitState(svc), 'closed', '60 timeouts would have opened it');
       rti.reset();
       assert.equal(decisionOf(await svc.check(envoyCheckRequest())), 'valid');
       assert.equal(
@@ -184,103 +189,63 @@ describe('protection under load (integration)', function () {
     });
   });
 
-  describe('overload shedding', () => {
-    /** Keeps the event loop delayed by ~`ms` on every turn until stopped. */
-    function saturate(ms: number): () => void {
-      let running = true;
-      const spin = (): void => {
-        if (!running) return;
-        busyFor(ms);
-        setImmediate(spin);
-      };
-      setImmediate(spin);
-      return () => {
-        running = false;
-      };
+  describe('overload shedding (the admission line)', () => {
+    /** 5 RTI connections: 5 RTI calls at once, at most; timeout_ms 1000. */
+    const SLOW_RTI_SETTINGS = { CHEQ_TIMEOUT_MS: '1000', CHEQ_RTI_CONNECTIONS: '5' };
+
+    /** 20 concurrent checks with the given gRPC deadline; the decisions, in order. */
+    async function burst(svc: TestService, deadlineMs: number) {
+      let waitingSeen = 0;
+      const answers = Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), deadlineMs));
+      await rti.waitForCalls(5);
+      waitingSeen = metricValue(await svc.metrics(), 'cheq_authz_admission_waiting');
+      const decisions = (await Promise.all(answers)).map(decisionOf);
+      return { decisions, waitingSeen };
     }
 
-    /** Five waves of 150 concurrent checks with the given gRPC deadline, while saturated. */
-    async function wavesWhileSaturated(svc: TestService, deadlineMs: number) {
-      const stop = saturate(25);
-      let decisions: (string | undefined)[] = [];
-      let lowestLimit = Infinity;
-      try {
-        await sleep(100); // the monitor sees the loop delayed
-        for (let wave = 0; wave < 5; wave++) {
-          const answers = await Promise.all(
-            Array.from({ length: 150 }, () => svc.check(envoyCheckRequest(), deadlineMs)),
-          );
-          decisions = decisions.concat(answers.map(decisionOf));
-          const limit = metricValue(await svc.metrics(), 'cheq_authz_admission_limit');
-          lowestLimit = Math.min(lowestLimit, limit);
-        }
-      } finally {
-        stop();
-      }
-      const metrics = await svc.metrics();
-      return {
-        verdicts: decisions.filter(d => d === 'valid').length,
-        overloaded: metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }),
-        total: decisions.length,
-        lowestLimit,
-      };
-    }
-
-    const SATURATION_SETTINGS = {
-      CHEQ_TIMEOUT_MS: '1000',
-      CHEQ_OVERLOAD_EVENT_LOOP_DELAY_MS: '10',
-      CHEQ_RTI_MAX_IN_FLIGHT: '200',
-    };
-
-    it('fails open as `overloaded` the checks that cannot start in time; the others get verdicts', async () => {
-      const svc = await startService(rti.url, SATURATION_SETTINGS);
+    it('admits rti_connections RTI calls at once; the others wait in line and get verdicts', async () => {
+      rti.behaviour = () => verdict({}, 100);
+      const svc = await startService(rti.url, SLOW_RTI_SETTINGS);
       service = svc;
-      // 600 ms deadline: a check may wait in line 90 ms (until half of timeout_ms is left).
-      const run = await wavesWhileSaturated(svc, 600);
-      assert.ok(run.lowestLimit < 200, `the limit dropped to ${run.lowestLimit}`);
-      assert.ok(run.overloaded > 0, 'some checks could not start in time');
-      assert.equal(run.overloaded + run.verdicts, run.total, 'every other check got its verdict');
-      assert.ok(run.verdicts >= 50, `${run.verdicts} checks got a verdict`);
-      assert.equal(rti.calls.length, run.verdicts, 'shed checks never reached RTI');
-
-      // Once the load is gone the limit grows back and nothing waits.
-      await sleep(1_000);
+      const { decisions, waitingSeen } = await burst(svc, 5_000);
+      assert.equal(waitingSeen, 15, 'the 15 past the limit wait in line');
+      assert.deepEqual(new Set(decisions), new Set(['valid']));
+      assert.equal(rti.calls.length, 20);
       const metrics = await svc.metrics();
-      assert.equal(metricValue(metrics, 'cheq_authz_admission_limit'), 200);
       assert.equal(metricValue(metrics, 'cheq_authz_admission_waiting'), 0);
-      const calm = await Promise.all(
-        Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), 600)),
-      );
-      assert.deepEqual(new Set(calm.map(decisionOf)), new Set(['valid']));
+      assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }), 0);
     });
 
-    it('lets checks past the limit wait in line while their deadline allows, and gives them verdicts', async () => {
-      const svc = await startService(rti.url, SATURATION_SETTINGS);
+    it('fails open as `overloaded`, without calling RTI, the checks that cannot start in time', async () => {
+      rti.behaviour = () => verdict({}, 200);
+      const svc = await startService(rti.url, SLOW_RTI_SETTINGS);
       service = svc;
-      const run = await wavesWhileSaturated(svc, 5_000);
-      assert.ok(run.lowestLimit < 150, `the limit dropped to ${run.lowestLimit}`);
-      assert.equal(run.overloaded, 0);
-      assert.equal(run.verdicts, run.total);
+      // 900 ms deadline: a budget of 890 ms, so a check may wait 445 ms; with RTI calls of
+      // 200 ms, three rounds of 5 start in time, the fourth would not.
+      const { decisions } = await burst(svc, 900);
+      assert.deepEqual(decisions.slice(0, 15), Array(15).fill('valid'));
+      assert.deepEqual(decisions.slice(15), Array(5).fill('fail_open'));
+      assert.equal(rti.calls.length, 15, 'the shed checks never reached RTI');
+      const metrics = await svc.metrics();
+      assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }), 5);
     });
 
-    it('admits every check when overload_shedding is off', async () => {
+    it('leaves calls to queue in the RTI pool when overload_shedding is off', async () => {
+      rti.behaviour = () => verdict({}, 200);
       const svc = await startService(rti.url, {
-        CHEQ_TIMEOUT_MS: '2000',
+        ...SLOW_RTI_SETTINGS,
         CHEQ_OVERLOAD_SHEDDING: 'false',
-        CHEQ_OVERLOAD_EVENT_LOOP_DELAY_MS: '10',
       });
       service = svc;
-      const stop = saturate(25);
-      try {
-        await sleep(100);
-        await Promise.all(Array.from({ length: 150 }, () => svc.check(envoyCheckRequest())));
-        assert.equal(rti.calls.length, 150, 'every check went to RTI');
-      } finally {
-        stop();
-      }
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), 700)),
+      );
+      // Nothing waits for its turn: calls queued in the pool past the deadline time out.
+      assert.ok(answers.some(r => decisionOf(r) === 'fail_open'));
       const metrics = await svc.metrics();
       assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }), 0);
-      assert.doesNotMatch(metrics, /cheq_authz_admission_limit/, 'no limit to report');
+      assert.ok(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_timeout' }) > 0);
+      assert.doesNotMatch(metrics, /cheq_authz_admission_waiting/, 'no line to report');
     });
   });
 });

@@ -155,6 +155,8 @@ describe('RTI faults, in bursts (integration)', function () {
         CHEQ_TIMEOUT_MS: String(TIMEOUT_MS),
         CHEQ_RTI_CONNECTIONS: String(CONNECTIONS),
         CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+        // The RTI client under faults, its pool full: no admission line in front of it.
+        CHEQ_OVERLOAD_SHEDDING: 'false',
         LOG_LEVEL: 'warn',
       });
       service = svc;

@@ -85,7 +85,7 @@ describe('loadConfig', () => {
       assert.equal(config.rti.endpoint.href, 'https://rti-global.cheqzone.com/');
       assert.equal(config.rti.apiKey, SECRET);
       assert.equal(config.rti.tagHash, 'tag-hash-1');
-      assert.equal(config.rti.connections, 64);
+      assert.equal(config.rti.connections, 256);
       assert.equal(config.server.host, '0.0.0.0');
       assert.equal(config.server.grpcPort, 9001);
       assert.equal(config.server.metricsPort, 9464);

@@ -458,7 +458,7 @@ describe('createDecide', () => {
       });
     }
 
-    it('waits in line while half of timeout_ms is left before the deadline, then asks RTI with what is left', async () => {
+    it('waits in line while half of its budget is left, then asks RTI with the rest', async () => {
       const clock = { now: 10_000 };
       const rti = FakeRti.answering(VALID);
       let admit: (outcome: AdmissionOutcome) => void = () => undefined;
@@ -467,13 +467,13 @@ describe('createDecide', () => {
         admission: gate,
         now: () => clock.now,
       });
-      const pending = decide(makeAttributes(), { deadlineMs: 10_250 });
-      assert.deepEqual(gate.latestStarts, [10_250 - 10 - 50]);
-      clock.now += 170; // 70 ms left before the deadline minus the margin
+      const pending = decide(makeAttributes(), { deadlineMs: 10_080 });
+      assert.deepEqual(gate.latestStarts, [10_000 + 70 / 2], 'budget 70 ms: the deadline rules');
+      clock.now += 30;
       admit('admitted');
       const d = await pending;
       assert.equal(d.reason, 'valid');
-      assert.equal(onlyCall(rti).timeoutMs, 70);
+      assert.equal(onlyCall(rti).timeoutMs, 40, 'answered within the budget all the same');
     });
 
     it('waits in line half of timeout_ms at most when the proxy gives no deadline', async () => {

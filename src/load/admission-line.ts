@@ -1,0 +1,97 @@
+// Overload shedding: at most `limit` RTI calls in flight (one per RTI connection, so that every
+// call admitted goes on the wire at once instead of queueing unseen in the pool), and a line,
+// first come first served, for the checks past it. A check waits while it can still get a
+// verdict in time; once its latest start has passed it fails open. Waiting costs no CPU, and
+// refusing late rather than at once keeps a proxy with a bounded number of checks in flight
+// (Envoy's circuit breakers) from sending the refused checks straight back: it fails the excess
+// open itself.
+
+import type { Admission, AdmissionOutcome } from '../core/admission';
+import type { Cancellation } from '../core/cancellation';
+import type { EventLoopMonitor } from './event-loop-monitor';
+
+export interface AdmissionLineOptions {
+  /** RTI calls in flight at most. */
+  readonly limit: number;
+  readonly now?: () => number;
+}
+
+interface Waiter {
+  readonly latestStartMs: number;
+  settle: ((outcome: AdmissionOutcome) => void) | undefined;
+}
+
+export class AdmissionLine implements Admission {
+  private inFlight = 0;
+  private readonly line: Waiter[] = [];
+  private readonly now: () => number;
+
+  constructor(
+    private readonly options: AdmissionLineOptions,
+    monitor: Pick<EventLoopMonitor, 'onSample'>,
+  ) {
+    this.now = options.now ?? Date.now;
+    monitor.onSample(() => this.tick());
+  }
+
+  /** Checks waiting in line for a slot now. */
+  get waiting(): number {
+    return this.line.filter(waiter => waiter.settle).length;
+  }
+
+  enter(
+    latestStartMs: number,
+    cancellation?: Cancellation,
+  ): AdmissionOutcome | Promise<AdmissionOutcome> {
+    if (this.line.length > 0) this.admitWaiting();
+    if (this.line.length === 0 && this.inFlight < this.options.limit) {
+      this.inFlight++;
+      return 'admitted';
+    }
+    if (this.now() >= latestStartMs) return 'overloaded';
+    return new Promise(resolve => {
+      const waiter: Waiter = { latestStartMs, settle: resolve };
+      this.line.push(waiter);
+      cancellation?.onCancel(() => settle(waiter, 'cancelled'));
+    });
+  }
+
+  leave(): void {
+    this.inFlight--;
+    this.admitWaiting();
+  }
+
+  /** Admits from the head of the line while there is room; drops those out of time. */
+  private admitWaiting(): void {
+    const now = this.now();
+    while (this.line.length > 0 && this.inFlight < this.options.limit) {
+      const waiter = this.line.shift() as Waiter;
+      if (!waiter.settle) continue;
+      if (now >= waiter.latestStartMs) {
+        settle(waiter, 'overloaded');
+        continue;
+      }
+      this.inFlight++;
+      settle(waiter, 'admitted');
+    }
+  }
+
+  /** Every monitor sample (10 ms): fails the checks whose latest start has passed. */
+  private tick(): void {
+    const now = this.now();
+    this.admitWaiting();
+    if (this.line.length === 0) return;
+    let kept = 0;
+    for (const waiter of this.line) {
+      if (waiter.settle && now >= waiter.latestStartMs) settle(waiter, 'overloaded');
+      if (waiter.settle) this.line[kept++] = waiter;
+    }
+    this.line.length = kept;
+  }
+}
+
+function settle(waiter: Waiter, outcome: AdmissionOutcome): void {
+  const { settle: resolve } = waiter;
+  waiter.settle = undefined;
+  resolve?.(outcome);
+}

@@ -1,0 +1,95 @@
+import { strict as assert } from 'node:assert';
+import type { AdmissionOutcome } from '../../../src/core/admission';
+import { AdmissionLine } from '../../../src/load/admission-line';
+
+/** A line of `limit` slots on a hand-moved clock, with hand-fired monitor samples. */
+function setup(limit = 10) {
+  let onSample: () => void = () => undefined;
+  const clock = { now: 1_000 };
+  const line = new AdmissionLine(
+    { limit, now: () => clock.now },
+    { onSample: listener => (onSample = () => listener(0)) },
+  );
+  /** Asks for `n` slots, each allowed to wait 100 ms; counts those admitted at once. */
+  const enter = (n: number): number => {
+    let admitted = 0;
+    for (let i = 0; i < n; i++) if (line.enter(clock.now + 100) === 'admitted') admitted++;
+    return admitted;
+  };
+  return { line, clock, sample: () => onSample(), enter };
+}
+
+/** The outcome of a request for a slot, once settled (undefined while it waits). */
+function track(entry: AdmissionOutcome | Promise<AdmissionOutcome>): {
+  outcome: AdmissionOutcome | undefined;
+} {
+  const box: { outcome: AdmissionOutcome | undefined } = { outcome: undefined };
+  if (typeof entry === 'string') box.outcome = entry;
+  else void entry.then(outcome => (box.outcome = outcome));
+  return box;
+}
+
+const settled = (): Promise<void> => new Promise(resolve => setImmediate(resolve));
+
+describe('AdmissionLine', () => {
+  it('admits up to `limit` calls at once, synchronously; the rest wait', () => {
+    const { line, enter } = setup(10);
+    assert.equal(enter(15), 10);
+    assert.equal(line.waiting, 5);
+  });
+
+  it('admits those waiting first come, first served as slots free', async () => {
+    const { line, clock, enter } = setup(10);
+    enter(10);
+    const first = track(line.enter(clock.now + 100));
+    const second = track(line.enter(clock.now + 100));
+    assert.ok(line.enter(clock.now + 100) instanceof Promise, 'a newcomer queues behind them');
+    line.leave();
+    await settled();
+    assert.equal(first.outcome, 'admitted');
+    assert.equal(second.outcome, undefined);
+    line.leave();
+    await settled();
+    assert.equal(second.outcome, 'admitted');
+  });
+
+  it('fails a waiting check as overloaded once its latest start has passed', async () => {
+    const { line, clock, sample, enter } = setup(10);
+    enter(10);
+    const short = track(line.enter(clock.now + 20));
+    const long = track(line.enter(clock.now + 200));
+    clock.now += 30;
+    sample();
+    await settled();
+    assert.equal(short.outcome, 'overloaded');
+    assert.equal(long.outcome, undefined);
+    assert.equal(line.waiting, 1);
+    assert.equal(line.enter(clock.now), 'overloaded', 'no time to wait at all');
+  });
+
+  it('skips, when a slot frees, a waiting check whose time has passed', async () => {
+    const { line, clock, enter } = setup(1);
+    enter(1);
+    const late = track(line.enter(clock.now + 20));
+    const next = track(line.enter(clock.now + 200));
+    clock.now += 30;
+    line.leave();
+    await settled();
+    assert.equal(late.outcome, 'overloaded');
+    assert.equal(next.outcome, 'admitted');
+  });
+
+  it('tells a waiting check the proxy gave up on, and gives its place away', async () => {
+    const { line, clock, enter } = setup(10);
+    enter(10);
+    let cancel: () => void = () => undefined;
+    const cancelled = track(line.enter(clock.now + 100, { onCancel: l => (cancel = l) }));
+    const next = track(line.enter(clock.now + 100));
+    cancel();
+    line.leave();
+    await settled();
+    assert.equal(cancelled.outcome, 'cancelled');
+    assert.equal(next.outcome, 'admitted');
+    assert.equal(line.waiting, 0);
+  });
+});
