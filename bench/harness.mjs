@@ -745,12 +745,14 @@ export async function startStandIn() {
 }
 
 /**
- * Our server's own defaults instead of the bench's circuit breaker off and in-flight bound of
- * 100000 (startOurs' extraEnv): the protection phase measures the server as it ships.
+ * Our server's own defaults instead of the bench's circuit breaker off, in-flight bound of
+ * 100000 and the references' RTI connections (startOurs' extraEnv): the protection phase
+ * measures the server as it ships.
  */
 export const AS_SHIPPED = {
   CHEQ_RTI_CIRCUIT_BREAKER: undefined,
   CHEQ_RTI_MAX_IN_FLIGHT: undefined,
+  CHEQ_RTI_CONNECTIONS: undefined,
 };
 
 /** Our server (dist/main.js) on the server core; info holds its ports. */
