@@ -3,36 +3,10 @@
 
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from 'grpc-health-check';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { healthCheck, healthClient, type HealthClient } from '../helpers/grpc-health';
 import { startService, type TestService } from '../helpers/start-service';
-
-interface HealthClient extends grpc.Client {
-  Check(
-    request: { service: string },
-    callback: (err: grpc.ServiceError | null, response?: { status: string }) => void,
-  ): void;
-}
-
-function healthClient(address: string): HealthClient {
-  const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: {
-      health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } };
-    };
-  };
-  return new pkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
-}
-
-function healthCheck(client: HealthClient, service: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.Check({ service }, (err, response) =>
-      err ? reject(err) : resolve(response?.status ?? ''),
-    ),
-  );
-}
 
 describe('health (integration)', () => {
   let rti: FakeRti;

@@ -4,12 +4,11 @@
 // checks it admits keep getting real verdicts.
 
 import { strict as assert } from 'node:assert';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
-import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { verdict } from '../helpers/fake-rti-server';
+import { closedPortUrl, rtiPerTest } from '../helpers/rti-per-test';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
 
@@ -56,37 +55,19 @@ async function driveUntilCircuit(
   }
 }
 
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
-
 describe('protection under load (integration)', function () {
   this.timeout(20_000);
-  let rti: FakeRti;
-  let service: TestService | undefined;
-
-  beforeEach(async () => {
-    rti = await FakeRti.start();
-  });
-  afterEach(async () => {
-    await service?.close();
-    service = undefined;
-    await rti.close();
-  });
+  const test = rtiPerTest();
 
   describe('circuit breaker', () => {
     /** Four rounds of 15 checks, each round followed by a 150 ms stall of our event loop. */
     async function stalledRounds(svc: TestService, rtiDelayMs: number) {
       const decisions: (string | undefined)[] = [];
       for (let round = 0; round < 4; round++) {
-        rti.reset();
-        rti.behaviour = () => verdict({}, rtiDelayMs);
+        test.rti.reset();
+        test.rti.behaviour = () => verdict({}, rtiDelayMs);
         const answers = Array.from({ length: 15 }, () => svc.check(envoyCheckRequest()));
-        await rti.waitForCalls(15);
+        await test.rti.waitForCalls(15);
         busyFor(150);
         decisions.push(...(await Promise.all(answers)).map(decisionOf));
       }
@@ -94,8 +75,8 @@ describe('protection under load (integration)', function () {
     }
 
     it('reads the answers RTI sent in time while our event loop was stalled past the timeout', async () => {
-      const svc = await startService(rti.url, { CHEQ_TIMEOUT_MS: '100' });
-      service = svc;
+      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      test.service = svc;
       // RTI answers 20 ms after each call, during the 150 ms stall: the answers wait unread in
       // our sockets when the 100 ms timers fire; they are read before any call is timed out.
       const decisions = await stalledRounds(svc, 20);
@@ -104,15 +85,15 @@ describe('protection under load (integration)', function () {
     });
 
     it('does not hold against RTI the timeouts of calls during which our event loop stalled', async () => {
-      const svc = await startService(rti.url, { CHEQ_TIMEOUT_MS: '100' });
-      service = svc;
+      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      test.service = svc;
       const decisions = await stalledRounds(svc, 300);
       const timeouts = decisions.filter(d => d === 'fail_open').length;
       assert.equal(timeouts, 60, 'every call timed out');
       const metrics = await svc.metrics();
       assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_ignored_timeouts_total'), 60);
       assert.equal(await circuitState(svc), 'closed', '60 timeouts would have opened it');
-      rti.reset();
+      test.rti.reset();
       assert.equal(decisionOf(await svc.check(envoyCheckRequest())), 'valid');
       assert.equal(
         metricValue(await svc.metrics(), 'cheq_authz_fail_open_total', {
@@ -124,7 +105,7 @@ describe('protection under load (integration)', function () {
 
     it('opens within 2 s of traffic when RTI refuses connections', async () => {
       const svc = await startService(await closedPortUrl());
-      service = svc;
+      test.service = svc;
       const elapsed = await driveUntilCircuit(svc, 'open', 100, 2_000);
       assert.ok(elapsed <= 2_000, `opened after ${Math.round(elapsed)} ms`);
       assert.ok(
@@ -135,26 +116,26 @@ describe('protection under load (integration)', function () {
     });
 
     it('opens within 2 s when a healthy RTI starts answering 500, and closes once it recovers', async () => {
-      const svc = await startService(rti.url, { CHEQ_RTI_CIRCUIT_OPEN_MS: '500' });
-      service = svc;
+      const svc = await startService(test.rti.url, { CHEQ_RTI_CIRCUIT_OPEN_MS: '500' });
+      test.service = svc;
       // A full window of successes first: the breaker must still see the outage quickly.
       await assert.rejects(driveUntilCircuit(svc, 'open', 100, 2_000), /not open/);
-      rti.behaviour = () => ({ kind: 'raw', status: 500, body: 'internal error' });
+      test.rti.behaviour = () => ({ kind: 'raw', status: 500, body: 'internal error' });
       const elapsed = await driveUntilCircuit(svc, 'open', 100, 2_000);
       assert.ok(elapsed <= 2_000, `opened after ${Math.round(elapsed)} ms`);
       assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit open'));
 
-      rti.behaviour = () => verdict({});
+      test.rti.behaviour = () => verdict({});
       await driveUntilCircuit(svc, 'closed', 100, 3_000);
       assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit closed: calling RTI again'));
       assert.equal(decisionOf(await svc.check(envoyCheckRequest())), 'valid');
     });
 
     it('opens within 5 s when RTI hangs while the process is responsive', async () => {
-      const svc = await startService(rti.url, { CHEQ_TIMEOUT_MS: '100' });
-      service = svc;
+      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      test.service = svc;
       await assert.rejects(driveUntilCircuit(svc, 'open', 100, 1_000), /not open/);
-      rti.behaviour = () => ({ kind: 'hang' });
+      test.rti.behaviour = () => ({ kind: 'hang' });
       const elapsed = await driveUntilCircuit(svc, 'open', 100, 5_000);
       assert.ok(elapsed <= 5_000, `opened after ${Math.round(elapsed)} ms`);
       const metrics = await svc.metrics();
@@ -162,25 +143,25 @@ describe('protection under load (integration)', function () {
     });
 
     it('lets rti_circuit_probes calls through when half-open and closes after they all succeed', async () => {
-      rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'busy' });
-      const svc = await startService(rti.url, {
+      test.rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'busy' });
+      const svc = await startService(test.rti.url, {
         CHEQ_TIMEOUT_MS: '1000',
         CHEQ_RTI_CIRCUIT_OPEN_MS: '300',
         CHEQ_RTI_CIRCUIT_PROBES: '3',
         CHEQ_RTI_CIRCUIT_MIN_CALLS: '5',
       });
-      service = svc;
+      test.service = svc;
       for (let i = 0; i < 5; i++) await svc.check(envoyCheckRequest());
       assert.equal(await circuitState(svc), 'open');
 
-      rti.reset();
-      rti.behaviour = () => verdict({}, 150);
+      test.rti.reset();
+      test.rti.behaviour = () => verdict({}, 150);
       await sleep(320);
       const answers = await Promise.all(
         Array.from({ length: 10 }, () => svc.check(envoyCheckRequest())),
       );
       const decisions = answers.map(decisionOf);
-      assert.equal(rti.calls.length, 3, 'exactly the probes reached RTI');
+      assert.equal(test.rti.calls.length, 3, 'exactly the probes reached RTI');
       assert.equal(decisions.filter(d => d === 'valid').length, 3);
       assert.equal(decisions.filter(d => d === 'fail_open').length, 7);
       assert.equal(await circuitState(svc), 'closed');
@@ -197,46 +178,46 @@ describe('protection under load (integration)', function () {
     async function burst(svc: TestService, deadlineMs: number) {
       let waitingSeen = 0;
       const answers = Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), deadlineMs));
-      await rti.waitForCalls(5);
+      await test.rti.waitForCalls(5);
       waitingSeen = metricValue(await svc.metrics(), 'cheq_authz_admission_waiting');
       const decisions = (await Promise.all(answers)).map(decisionOf);
       return { decisions, waitingSeen };
     }
 
     it('admits rti_connections RTI calls at once; the others wait in line and get verdicts', async () => {
-      rti.behaviour = () => verdict({}, 100);
-      const svc = await startService(rti.url, SLOW_RTI_SETTINGS);
-      service = svc;
+      test.rti.behaviour = () => verdict({}, 100);
+      const svc = await startService(test.rti.url, SLOW_RTI_SETTINGS);
+      test.service = svc;
       const { decisions, waitingSeen } = await burst(svc, 5_000);
       assert.equal(waitingSeen, 15, 'the 15 past the limit wait in line');
       assert.deepEqual(new Set(decisions), new Set(['valid']));
-      assert.equal(rti.calls.length, 20);
+      assert.equal(test.rti.calls.length, 20);
       const metrics = await svc.metrics();
       assert.equal(metricValue(metrics, 'cheq_authz_admission_waiting'), 0);
       assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }), 0);
     });
 
     it('fails open as `overloaded`, without calling RTI, the checks that cannot start in time', async () => {
-      rti.behaviour = () => verdict({}, 200);
-      const svc = await startService(rti.url, SLOW_RTI_SETTINGS);
-      service = svc;
+      test.rti.behaviour = () => verdict({}, 200);
+      const svc = await startService(test.rti.url, SLOW_RTI_SETTINGS);
+      test.service = svc;
       // 900 ms deadline: a budget of 890 ms, so a check may wait 445 ms; with RTI calls of
       // 200 ms, three rounds of 5 start in time, the fourth would not.
       const { decisions } = await burst(svc, 900);
       assert.deepEqual(decisions.slice(0, 15), Array(15).fill('valid'));
       assert.deepEqual(decisions.slice(15), Array(5).fill('fail_open'));
-      assert.equal(rti.calls.length, 15, 'the shed checks never reached RTI');
+      assert.equal(test.rti.calls.length, 15, 'the shed checks never reached RTI');
       const metrics = await svc.metrics();
       assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }), 5);
     });
 
     it('leaves calls to queue in the RTI pool when overload_shedding is off', async () => {
-      rti.behaviour = () => verdict({}, 200);
-      const svc = await startService(rti.url, {
+      test.rti.behaviour = () => verdict({}, 200);
+      const svc = await startService(test.rti.url, {
         ...SLOW_RTI_SETTINGS,
         CHEQ_OVERLOAD_SHEDDING: 'false',
       });
-      service = svc;
+      test.service = svc;
       const answers = await Promise.all(
         Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), 700)),
       );

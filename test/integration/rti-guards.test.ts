@@ -3,33 +3,24 @@
 
 import { strict as assert } from 'node:assert';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
-import { FakeRti, verdict } from '../helpers/fake-rti-server';
-import { metricValue, startService, type TestService } from '../helpers/start-service';
+import { verdict } from '../helpers/fake-rti-server';
+import { rtiPerTest } from '../helpers/rti-per-test';
+import { metricValue, startService } from '../helpers/start-service';
 
 describe('RTI guards (integration)', () => {
-  let rti: FakeRti;
-  let service: TestService | undefined;
-
-  beforeEach(async () => {
-    rti = await FakeRti.start();
-  });
-  afterEach(async () => {
-    await service?.close();
-    service = undefined;
-    await rti.close();
-  });
+  const test = rtiPerTest();
 
   it('opens the circuit when RTI keeps failing, fails open at once, and closes after a good probe', async () => {
-    rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'overloaded' });
-    const svc = await startService(rti.url, {
+    test.rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'overloaded' });
+    const svc = await startService(test.rti.url, {
       CHEQ_RTI_CIRCUIT_MIN_CALLS: '5',
       CHEQ_RTI_CIRCUIT_FAILURE_RATIO: '0.6',
       CHEQ_RTI_CIRCUIT_OPEN_MS: '300',
       CHEQ_RTI_CIRCUIT_PROBES: '1',
     });
-    service = svc;
+    test.service = svc;
     for (let i = 0; i < 5; i++) await svc.check(envoyCheckRequest());
-    assert.equal(rti.calls.length, 5);
+    assert.equal(test.rti.calls.length, 5);
     let metrics = await svc.metrics();
     assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_state', { state: 'open' }), 1);
     assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit open' && l['previous'] === 'closed'));
@@ -40,7 +31,7 @@ describe('RTI guards (integration)', () => {
       assert.equal(response.status?.code ?? 0, 0);
     }
     assert.ok(Date.now() - started < 200, 'answered without waiting for RTI');
-    assert.equal(rti.calls.length, 5, 'RTI not called while open');
+    assert.equal(test.rti.calls.length, 5, 'RTI not called while open');
     metrics = await svc.metrics();
     assert.equal(
       metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_circuit_open' }),
@@ -51,7 +42,7 @@ describe('RTI guards (integration)', () => {
       5,
     );
 
-    rti.behaviour = () => verdict({});
+    test.rti.behaviour = () => verdict({});
     await new Promise(resolve => setTimeout(resolve, 320));
     const probe = await svc.check(envoyCheckRequest());
     const decision = probe.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision');
@@ -62,22 +53,22 @@ describe('RTI guards (integration)', () => {
   });
 
   it('fails open at once past rti_max_in_flight while RTI hangs', async () => {
-    rti.behaviour = () => ({ kind: 'hang' });
-    service = await startService(rti.url, {
+    test.rti.behaviour = () => ({ kind: 'hang' });
+    const svc = await startService(test.rti.url, {
       CHEQ_RTI_MAX_IN_FLIGHT: '3',
       CHEQ_TIMEOUT_MS: '400',
       CHEQ_RTI_CIRCUIT_BREAKER: 'false',
       // The RTI client's own bound, not admission's line (whose limit never exceeds it).
       CHEQ_OVERLOAD_SHEDDING: 'false',
     });
-    const svc = service;
+    test.service = svc;
     const hanging = Array.from({ length: 3 }, () => svc.check(envoyCheckRequest()));
-    await rti.waitForCalls(3);
+    await test.rti.waitForCalls(3);
     assert.equal(metricValue(await svc.metrics(), 'cheq_authz_rti_in_flight'), 3);
     const started = Date.now();
     await svc.check(envoyCheckRequest());
     assert.ok(Date.now() - started < 100, 'the fourth check did not wait');
-    assert.equal(rti.calls.length, 3);
+    assert.equal(test.rti.calls.length, 3);
     await Promise.all(hanging);
     const metrics = await svc.metrics();
     assert.equal(

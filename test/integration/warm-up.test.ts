@@ -3,13 +3,9 @@
 // replica that cannot reach RTI still becomes ready, saying so.
 
 import { strict as assert } from 'node:assert';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from 'grpc-health-check';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
-import { FakeRti } from '../helpers/fake-rti-server';
+import { healthStatus } from '../helpers/grpc-health';
+import { closedPortUrl, rtiPerTest } from '../helpers/rti-per-test';
 import { startServerProcess } from '../helpers/server-process';
 import {
   loopbackSettings,
@@ -18,61 +14,21 @@ import {
   type TestService,
 } from '../helpers/start-service';
 
-interface HealthClient extends grpc.Client {
-  Check(
-    request: { service: string },
-    callback: (err: grpc.ServiceError | null, response?: { status: string }) => void,
-  ): void;
-}
-
-function healthStatus(address: string): Promise<string> {
-  const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: {
-      health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } };
-    };
-  };
-  const client = new pkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
-  return new Promise<string>((resolve, reject) =>
-    client.Check({ service: '' }, (err, response) =>
-      err ? reject(err) : resolve(response?.status ?? ''),
-    ),
-  ).finally(() => client.close());
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}
-
 function messages(service: TestService): string[] {
   return service.logs.map(line => String(line['msg']));
 }
 
 describe('warm-up before ready (integration)', function () {
   this.timeout(20_000);
-  let rti: FakeRti;
-  let service: TestService | undefined;
-
-  beforeEach(async () => {
-    rti = await FakeRti.start();
-  });
-  afterEach(async () => {
-    await service?.close();
-    service = undefined;
-    await rti.close();
-  });
+  const test = rtiPerTest();
 
   it('reports NOT_SERVING and /readyz 503 while warming up, serves checks meanwhile, then turns ready', async () => {
-    service = await startService(
-      rti.url,
+    const service = await startService(
+      test.rti.url,
       { CHEQ_WARMUP_CHECKS: '600', CHEQ_RTI_PRECONNECT: '2' },
       { awaitReady: false },
     );
+    test.service = service;
     assert.equal((await fetch(`${service.metricsUrl}/healthz`)).status, 200);
     const readyz = await fetch(`${service.metricsUrl}/readyz`);
     assert.equal(readyz.status, 503);
@@ -80,7 +36,7 @@ describe('warm-up before ready (integration)', function () {
     assert.equal(await healthStatus(service.grpcAddress), 'NOT_SERVING');
     const during = await service.check(envoyCheckRequest());
     assert.equal(during.status?.code ?? 0, 0);
-    assert.equal(rti.calls.length, 1, 'a real check during warm-up asks the configured RTI');
+    assert.equal(test.rti.calls.length, 1, 'a real check during warm-up asks the configured RTI');
     assert.ok(!messages(service).includes('warm-up finished'), 'still warming up');
 
     await service.app.ready;
@@ -105,12 +61,13 @@ describe('warm-up before ready (integration)', function () {
   });
 
   it('sends nothing to the configured RTI, opens connections to it that the first checks use', async () => {
-    service = await startService(rti.url, {
+    const service = await startService(test.rti.url, {
       CHEQ_WARMUP_CHECKS: '300',
       CHEQ_RTI_PRECONNECT: '2',
     });
-    assert.equal(rti.calls.length, 0, 'no warm-up check reached the configured RTI');
-    assert.equal(rti.connections, 2, 'connections opened ahead');
+    test.service = service;
+    assert.equal(test.rti.calls.length, 0, 'no warm-up check reached the configured RTI');
+    assert.equal(test.rti.connections, 2, 'connections opened ahead');
     const metrics = await service.metrics();
     assert.equal(metricValue(metrics, 'cheq_authz_rti_reachable_at_start'), 1);
     assert.ok(metricValue(metrics, 'cheq_authz_warmup_duration_seconds') > 0);
@@ -120,12 +77,13 @@ describe('warm-up before ready (integration)', function () {
     );
 
     await Promise.all([service.check(envoyCheckRequest()), service.check(envoyCheckRequest())]);
-    assert.equal(rti.calls.length, 2);
-    assert.equal(rti.connections, 2, 'the checks took the connections opened ahead');
+    assert.equal(test.rti.calls.length, 2);
+    assert.equal(test.rti.connections, 2, 'the checks took the connections opened ahead');
   });
 
   it('keeps warm-up checks out of /metrics', async () => {
-    service = await startService(rti.url, { CHEQ_WARMUP_CHECKS: '300' });
+    const service = await startService(test.rti.url, { CHEQ_WARMUP_CHECKS: '300' });
+    test.service = service;
     const metrics = await service.metrics();
     for (const transport of ['grpc', 'nginx']) {
       assert.equal(
@@ -142,10 +100,11 @@ describe('warm-up before ready (integration)', function () {
   });
 
   it('becomes ready when RTI cannot be reached, with a warning and cheq_authz_rti_reachable_at_start 0', async () => {
-    service = await startService(`http://127.0.0.1:${await closedPort()}`, {
+    const service = await startService(await closedPortUrl(), {
       CHEQ_WARMUP_CHECKS: '100',
       CHEQ_RTI_PRECONNECT: '2',
     });
+    test.service = service;
     assert.equal((await fetch(`${service.metricsUrl}/readyz`)).status, 200);
     assert.equal(await healthStatus(service.grpcAddress), 'SERVING');
     const warning = service.logs.find(
@@ -159,22 +118,23 @@ describe('warm-up before ready (integration)', function () {
   });
 
   it('is ready at once with warmup_checks 0 and rti_preconnect 0', async () => {
-    service = await startService(
-      rti.url,
+    const service = await startService(
+      test.rti.url,
       { CHEQ_WARMUP_CHECKS: '0', CHEQ_RTI_PRECONNECT: '0' },
       { awaitReady: false },
     );
+    test.service = service;
     await service.app.ready;
     assert.equal((await fetch(`${service.metricsUrl}/readyz`)).status, 200);
     assert.ok(!messages(service).includes('warm-up finished'));
     const metrics = await service.metrics();
     assert.equal(metricValue(metrics, 'cheq_authz_warmup_duration_seconds'), 0);
     assert.ok(Number.isNaN(metricValue(metrics, 'cheq_authz_rti_reachable_at_start')), 'unknown');
-    assert.equal(rti.connections, 0);
+    assert.equal(test.rti.connections, 0);
   });
 
   it('runs by default in the process: warm-up logged before listening, nothing sent to RTI', async () => {
-    const proc = startServerProcess([], loopbackSettings(rti.url));
+    const proc = startServerProcess([], loopbackSettings(test.rti.url));
     try {
       const warming = await proc.waitForLine(l => l['msg'] === 'warming up before reporting ready');
       const metricsUrl = `http://127.0.0.1:${warming['metricsPort'] as number}`;
@@ -191,8 +151,8 @@ describe('warm-up before ready (integration)', function () {
       assert.ok(Number(warming['warmupChecks']) > 0, 'on by default');
       assert.equal(lines[at('warm-up finished')]?.['checks'], warming['warmupChecks']);
       assert.equal(readyz.status, 503, 'asked while warming up');
-      assert.equal(rti.calls.length, 0);
-      assert.ok(rti.connections > 0, 'connections opened ahead by default');
+      assert.equal(test.rti.calls.length, 0);
+      assert.ok(test.rti.connections > 0, 'connections opened ahead by default');
     } finally {
       proc.child.kill('SIGTERM');
       await proc.exited;
