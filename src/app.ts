@@ -130,7 +130,7 @@ export async function startListeners(
     maxInFlight: config.rti.maxInFlight,
     middlewareVersion: `${PACKAGE_NAME}_${VERSION}`,
   });
-  // How responsive this process is: the breaker's evidence and the shedding's signal.
+  // How responsive this process is (the breaker's evidence); its samples also expire the line.
   const loop = new EventLoopMonitor();
   loop.start();
   const admission = config.server.overloadShedding

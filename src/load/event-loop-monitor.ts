@@ -1,7 +1,7 @@
 // How responsive this process is: a timer every few milliseconds measures how late it fires
 // (the event loop's delay) and keeps the last seconds of samples. The circuit breaker asks it
-// whether a timed-out RTI call could have been answered but not read; overload shedding adapts
-// to it.
+// whether a timed-out RTI call could have been answered but not read; the admission line uses
+// its samples as a clock to fail the checks whose time to wait has run out.
 
 import { performance } from 'node:perf_hooks';
 
