@@ -128,19 +128,13 @@ interface ExchangeOptions {
  * cancellation. undici honours an abort only once the request is on a connection (not while
  * resolving DNS or connecting), so the deadline settles the answer itself and the abort follows
  * when undici starts the request.
- *
- * Aborting a request that is on the wire destroys its keep-alive connection (HTTP/1.1), and a
- * new one costs a connect and a TLS handshake, on the busiest moments: under load, timeouts and
- * cancellations came in bursts, and reconnecting took more of the event loop than the checks.
- * So an answered request is left to finish on its connection for a while: a cancelled one until
- * the deadline, a timed-out one for another timeoutMs; only then is it aborted.
  */
 class RtiExchange implements Dispatcher.DispatchHandler {
   private settled = false;
   private controller: Dispatcher.DispatchController | undefined;
   private readonly chunks: Buffer[] = [];
   private size = 0;
-  private timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly options: ExchangeOptions) {
     this.timer = setTimeout(() => this.expire(), options.timeoutMs);
@@ -153,24 +147,18 @@ class RtiExchange implements Dispatcher.DispatchHandler {
    */
   private expire(): void {
     setImmediate(() => {
-      if (this.settled) {
-        this.stop();
-        return;
-      }
       const { timeoutMs } = this.options;
-      this.settleWith(new RtiError('RTI_TIMEOUT', `RTI did not answer within ${timeoutMs} ms`));
-      this.timer = setTimeout(() => this.stop(), timeoutMs);
+      this.fail(new RtiError('RTI_TIMEOUT', `RTI did not answer within ${timeoutMs} ms`));
     });
   }
 
-  /** The proxy gave up: answer at once; the request may finish until the deadline. */
+  /** The proxy gave up: answer at once and abort the request. */
   cancel(): void {
-    this.settleWith(new RtiError('RTI_ABORTED', 'the proxy cancelled the check'));
+    if (!this.settled) this.fail(new RtiError('RTI_ABORTED', 'the proxy cancelled the check'));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // Not written yet: nothing to keep.
     if (this.settled) controller.abort(NO_LONGER_AWAITED);
   }
 
@@ -236,11 +224,6 @@ class RtiExchange implements Dispatcher.DispatchHandler {
   private fail(error: RtiError): void {
     this.settleWith(error);
     this.controller?.abort(error);
-  }
-
-  /** Stops a request answered already (one error object for all: no stack trace each). */
-  private stop(): void {
-    this.controller?.abort(NO_LONGER_AWAITED);
   }
 
   /** Settles the answer once. */
