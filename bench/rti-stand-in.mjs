@@ -1,8 +1,10 @@
-// RTI stand-in for the bench: node:http answering the RTI v1 contract (form POST to
-// /v1/realtime-interception → JSON verdict) after a fixed latency, keep-alive. Requests whose
-// form contains the hang marker (User-Agent of the hang scenario) are never answered.
+// RTI stand-in for the bench: node:http answering the RTI v4 contract (JSON POST to
+// /defend/4.0/traffic → v4 JSON verdict) and the v1 one (any other POST, the form to
+// /v1/realtime-interception → v1 JSON verdict) after a fixed latency, keep-alive. Requests whose
+// body (form or JSON) contains the hang marker (User-Agent of the hang scenario) are never answered.
 //
-// Environment: BENCH_RTI_PORT (0), BENCH_RTI_LATENCY_MS (2), BENCH_RTI_VERDICT (valid | invalid),
+// Environment: BENCH_RTI_PORT (0), BENCH_RTI_LATENCY_MS (2), BENCH_RTI_VERDICT (valid | invalid:
+// v1 isInvalid false, v4 benign, code 0 | v1 isInvalid true, v4 malicious, code 2),
 // BENCH_RTI_HANG (marked | all | none: which requests hang; marked by default).
 // Prints {"ready":"rti-stand-in","port":N} once listening. GET /stats answers the counters, and
 // how long each hung request was held open (until the client aborted it) since the last GET:
@@ -18,16 +20,42 @@ const latencyMs = Number(process.env.BENCH_RTI_LATENCY_MS ?? 2);
 const hangMode = process.env.BENCH_RTI_HANG ?? 'marked';
 const invalid = process.env.BENCH_RTI_VERDICT === 'invalid';
 
-const VERDICT = Buffer.from(
-  JSON.stringify({
-    version: 1,
-    isInvalid: invalid,
-    threatTypeCode: invalid ? 2 : 0,
-    requestId: 'bench-0123456789abcdef',
-    setCookie: '_cheq_rti=Y2hlcS1jb29raWUtdmFsdWUtMTIzNDU2Nzg5MA; Path=/; Max-Age=31536000; Secure',
-  }),
-);
-const HEADERS = { 'content-type': 'application/json', 'content-length': VERDICT.length };
+const V4_PATH = '/defend/4.0/traffic';
+
+const V1_ANSWER = answerOf({
+  version: 1,
+  isInvalid: invalid,
+  threatTypeCode: invalid ? 2 : 0,
+  requestId: 'bench-0123456789abcdef',
+  setCookie: '_cheq_rti=Y2hlcS1jb29raWUtdmFsdWUtMTIzNDU2Nzg5MA; Path=/; Max-Age=31536000; Secure',
+});
+const V4_ANSWER = answerOf({
+  metadata: {
+    timestamp: 1_700_000_000_000,
+    version: '4.0',
+    tagName: 'bench',
+    sessionFound: true,
+  },
+  decision: {
+    verdict: invalid ? 'malicious' : 'benign',
+    ruleName: invalid ? 'bench-block' : 'bench-allow',
+    riskScore: invalid ? 90 : 3,
+  },
+  classification: invalid
+    ? { code: 2, name: 'Scrapers', group: 'Invalid Bot Activity' }
+    : { code: 0, name: 'Valid', group: 'Valid Traffic' },
+  ids: {
+    rayId: 'bench-ray-0123456789abcdef',
+    pageViewId: 'bench-pvid-0123456789',
+    duid: 'bench-duid-0123456789',
+  },
+  cheqDetection: {
+    detectedClassificationCode: invalid ? 2 : 0,
+    isAutomated: invalid,
+    isProxy: false,
+    reasons: invalid ? [201, 203] : [],
+  },
+});
 const stats = { verdicts: 0, hung: 0, other: 0, aborted: 0 };
 /** Milliseconds from a hung request's complete arrival to its connection closing. */
 let heldMs = [];
@@ -55,15 +83,22 @@ const server = createServer((req, res) => {
       return;
     }
     stats.verdicts++;
-    if (latencyMs > 0) setTimeout(answer, latencyMs, res);
-    else answer(res);
+    const verdict = req.url?.endsWith(V4_PATH) ? V4_ANSWER : V1_ANSWER;
+    if (latencyMs > 0) setTimeout(answer, latencyMs, res, verdict);
+    else answer(res, verdict);
   });
 });
 
-function answer(res) {
+/** A verdict encoded once, with its response headers: the stand-in must cost next to nothing. */
+function answerOf(body) {
+  const bytes = Buffer.from(JSON.stringify(body));
+  return { bytes, headers: { 'content-type': 'application/json', 'content-length': bytes.length } };
+}
+
+function answer(res, verdict) {
   if (res.destroyed) return;
-  res.writeHead(200, HEADERS);
-  res.end(VERDICT);
+  res.writeHead(200, verdict.headers);
+  res.end(verdict.bytes);
 }
 
 // Longer than the clients' own keep-alive, so the stand-in never closes a pooled connection.

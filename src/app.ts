@@ -14,6 +14,7 @@ import { startOpsServer } from './observability/ops-server';
 import { CircuitBreaker } from './rti/circuit-breaker';
 import { CircuitBreakingRti } from './rti/circuit-breaking-rti';
 import { RtiClient } from './rti/rti-client';
+import { WIRE_FORMATS } from './rti/wire-formats';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
 import { PACKAGE_NAME, VERSION } from './version';
@@ -123,6 +124,7 @@ export async function startListeners(
   const registry = new Registry();
   const rtiClient = new RtiClient({
     endpoint: config.rti.endpoint,
+    wire: WIRE_FORMATS[config.core.apiVersion],
     apiKey: config.rti.apiKey,
     tagHash: config.rti.tagHash,
     connections: config.rti.connections,

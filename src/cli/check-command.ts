@@ -23,6 +23,8 @@ Options:
   --ip ADDRESS            the end user's address, sent as the downstream peer
   --context KEY=VALUE     a context_extensions entry (cheq_event_type, cheq_mode); repeatable
   --timeout-ms MS         deadline of the call (default 2000)
+  --explain               also print why: RTI's verdict, code, risk score, ray id and the
+                          policy rule that acted (from the answer's dynamic metadata)
   --json                  print the raw CheckResponse as JSON
 `;
 
@@ -33,6 +35,7 @@ interface CheckOptions {
   readonly request: CheckRequest;
   readonly timeoutMs: number;
   readonly json: boolean;
+  readonly explain: boolean;
 }
 
 export async function checkCommand(args: string[]): Promise<number> {
@@ -60,7 +63,9 @@ export async function checkCommand(args: string[]): Promise<number> {
       );
     });
     process.stdout.write(
-      options.json ? `${JSON.stringify(response, null, 2)}\n` : describe(response),
+      options.json
+        ? `${JSON.stringify(response, null, 2)}\n`
+        : describe(response) + (options.explain ? explain(response) : ''),
     );
     return 0;
   } catch (err: unknown) {
@@ -86,6 +91,7 @@ export function parseCheckArgs(args: string[]): CheckOptions {
       context: { type: 'string', multiple: true, default: [] },
       'timeout-ms': { type: 'string', default: '2000' },
       json: { type: 'boolean', default: false },
+      explain: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -131,6 +137,7 @@ export function parseCheckArgs(args: string[]): CheckOptions {
     target: values.target,
     timeoutMs,
     json: values.json,
+    explain: values.explain,
     request: {
       attributes: {
         ...(values.ip ? { source: { address: { socket_address: { address: values.ip } } } } : {}),
@@ -163,6 +170,26 @@ function describe(response: CheckResponse__Output): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The decision's dynamic metadata (src/adapters/grpc/to-check-response.ts), one line each. */
+function explain(response: CheckResponse__Output): string {
+  const fields = response.dynamic_metadata?.fields ?? {};
+  const lines = Object.entries(EXPLAINED).map(([key, label]) => {
+    const value = fields[key];
+    const text = value?.stringValue ?? value?.numberValue;
+    return `  ${label.padEnd(18)}${text === undefined ? '-' : String(text)}`;
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+const EXPLAINED: Readonly<Record<string, string>> = {
+  cheq_reason: 'reason',
+  cheq_rule: 'rule',
+  cheq_verdict: 'verdict',
+  cheq_threat_type: 'threat type code',
+  cheq_risk_score: 'risk score',
+  cheq_ray_id: 'ray id',
+};
 
 function headerLine(option: HeaderValueOption__Output): string {
   return `${option.header?.key ?? ''}: ${option.header?.value ?? ''}`;

@@ -1,5 +1,6 @@
 // `cheq-rti-authz demo`: the server in blocking mode against the built-in RTI emulator (no
-// credentials needed), plus copy-paste commands that show allow, deny and redirect.
+// credentials needed; it answers v1 and v4, `--api-version v4` picks the latter), plus
+// copy-paste commands that show allow, deny and redirect.
 
 import { relative } from 'node:path';
 import { startRtiEmulator } from '../emulator/rti-emulator';
@@ -42,8 +43,9 @@ function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts): void {
       '  # allow: a browser',
       `  ${check} ${browser} --header 'user-agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'`,
       '',
-      '  # deny 403: "bot" in the User-Agent is a scraper (threat type 2, block group)',
-      `  ${check} --header 'accept: application/json' --header 'user-agent: price-bot/2.1'`,
+      '  # deny 403: "bot" in the User-Agent is a scraper (threat type 2, block group);',
+      '  # --explain adds the verdict and the policy rule that acted',
+      `  ${check} --explain --header 'accept: application/json' --header 'user-agent: price-bot/2.1'`,
       '',
       '  # redirect 302 to the challenge page: "vpn" is threat type 14 (challenge group)',
       `  ${check} ${browser} --header 'user-agent: Mozilla/5.0 vpn-client'`,

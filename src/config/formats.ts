@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type convict from 'convict';
 import { EVENT_TYPES } from '../core/event-types';
 import { compilePathPattern, PatternError } from '../core/path-pattern';
+import { parsePolicyRules } from './policy-rules';
 
 function fail(message: string): never {
   throw new Error(message);
@@ -136,6 +137,12 @@ export const FORMATS: readonly convict.Format[] = [
     name: 'route-map',
     validate: (value: unknown) => {
       parseRouteMap(value);
+    },
+  },
+  {
+    name: 'policy-rules',
+    validate: (value: unknown) => {
+      parsePolicyRules(value);
     },
   },
   {

@@ -8,6 +8,7 @@ import type { CoreConfig } from '../core/decide';
 import { PathMap, PathPatternList } from '../core/path-pattern';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
+import { parsePolicyRules } from './policy-rules';
 import { schema, type Settings } from './schema';
 import { grpcTlsConfigOf, grpcTlsProblems, type GrpcTlsConfig } from './tls-files';
 
@@ -119,7 +120,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
 }
 
 /**
- * A JSON or YAML file of settings; a route_to_event_type map is kept as JSON text. Parse errors
+ * A JSON or YAML file of settings; route_to_event_type and policy_rules are kept as JSON text. Parse errors
  * give the position only: parsers quote the offending line, which may hold the API key.
  */
 function readConfigFile(path: string): Record<string, unknown> {
@@ -144,9 +145,10 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new Error('must hold an object of settings');
   }
   const settings = { ...(parsed as Record<string, unknown>) };
-  const routes = settings['route_to_event_type'];
-  if (typeof routes === 'object' && routes !== null) {
-    settings['route_to_event_type'] = JSON.stringify(routes);
+  // Structured values are kept as the JSON text their environment variables hold.
+  for (const key of ['route_to_event_type', 'policy_rules']) {
+    const value = settings[key];
+    if (typeof value === 'object' && value !== null) settings[key] = JSON.stringify(value);
   }
   return settings;
 }
@@ -218,6 +220,8 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
     );
   }
   const core: CoreConfig = {
+    apiVersion: s.api_version as CoreConfig['apiVersion'],
+    rules: parsePolicyRules(s.policy_rules),
     mode: s.mode as CoreConfig['mode'],
     timeoutMs: s.timeout_ms,
     deadlineMarginMs: s.deadline_margin_ms,
@@ -230,6 +234,7 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
     routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
     trustedIpHeader: s.trusted_ip_header || undefined,
     ja3Header: s.ja3_header || undefined,
+    ja4Header: s.ja4_header || undefined,
     channelParam: s.channel_param || undefined,
     ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
     verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,

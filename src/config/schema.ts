@@ -39,6 +39,13 @@ export const schema = {
     env: 'CHEQ_API_ENDPOINT',
     arg: 'api-endpoint',
   },
+  api_version: {
+    doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception) or `v4` (JSON POST to /defend/4.0/traffic, CHEQ's current one).",
+    format: ['v1', 'v4'],
+    default: 'v1',
+    env: 'CHEQ_API_VERSION',
+    arg: 'api-version',
+  },
   mode: {
     doc: '`monitoring` calls RTI and records the verdict but never acts; `blocking` acts on it.',
     format: ['monitoring', 'blocking'],
@@ -88,6 +95,13 @@ export const schema = {
     env: 'CHEQ_CHALLENGE_URL',
     arg: 'challenge-url',
   },
+  policy_rules: {
+    doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge }.',
+    format: 'policy-rules',
+    default: '[]',
+    env: 'CHEQ_POLICY_RULES',
+    arg: 'policy-rules',
+  },
   uri_exclusion: {
     doc: 'Paths allowed without calling RTI (comma list): exact paths or regular expressions matching the whole path (an entry with its own ^ or $ anchor is used as written).',
     format: 'path-patterns',
@@ -115,6 +129,13 @@ export const schema = {
     default: '',
     env: 'CHEQ_JA3_HEADER',
     arg: 'ja3-header',
+  },
+  ja4_header: {
+    doc: 'Request header in which the proxy passes the TLS (JA4) fingerprint (sent to v4 only).',
+    format: 'header-name',
+    default: '',
+    env: 'CHEQ_JA4_HEADER',
+    arg: 'ja4-header',
   },
   channel_param: {
     doc: 'Query parameter holding the custom event name (event type `custom`).',

@@ -11,11 +11,15 @@ import type { RtiInput } from './rti-port';
 export const DEFAULT_EVENT_TYPE = 'page_load';
 export const CUSTOM_EVENT_TYPE = 'custom';
 export const CHEQ_COOKIE = '_cheq_rti';
+/** CHEQ's tag's device id and page-view id cookies, sent to v4. */
+export const DUID_COOKIE = '_cq_duid';
+export const PVID_COOKIE = '_cq_pvid';
 
 export interface RtiInputConfig {
   readonly routeToEventType: PathMap<string>;
   readonly trustedIpHeader: string | undefined;
   readonly ja3Header: string | undefined;
+  readonly ja4Header: string | undefined;
   readonly channelParam: string | undefined;
   /** Header names (lower-case; a trailing `*` makes a prefix) left out of HeaderNames. */
   readonly ignoredHeaderNames: readonly string[];
@@ -37,6 +41,7 @@ export function buildRtiInput(
   config: RtiInputConfig,
 ): RtiInput {
   const { headers } = attrs;
+  const cookies = headers.get('cookie');
   return {
     eventType,
     host: attrs.host,
@@ -46,9 +51,12 @@ export function buildRtiInput(
     method: attrs.method,
     headers,
     headerNames: withoutIgnored(headers.names(), config.ignoredHeaderNames),
-    cheqCookie: readCookie(headers.get('cookie'), CHEQ_COOKIE),
+    cheqCookie: readCookie(cookies, CHEQ_COOKIE),
+    duidCookie: readCookie(cookies, DUID_COOKIE),
+    pvidCookie: readCookie(cookies, PVID_COOKIE),
     resourceType: resourceTypeOf(headers.get('accept')),
     ja3: config.ja3Header ? headers.get(config.ja3Header) : undefined,
+    ja4: config.ja4Header ? headers.get(config.ja4Header) : undefined,
     channel: eventType === CUSTOM_EVENT_TYPE ? channelOf(attrs, config.channelParam) : undefined,
   };
 }

@@ -101,6 +101,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       return decision(outcome.action, outcome.reason, mode, attrs, {
         eventType,
         verdict,
+        rule: outcome.rule,
         rti: rtiCall,
         challenge: outcome.challenge,
         ...(outcome.location === undefined ? {} : { location: outcome.location }),
@@ -160,6 +161,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
 interface DecisionExtra {
   readonly eventType?: string;
   readonly verdict?: RtiVerdict;
+  readonly rule?: string;
   readonly challenge?: boolean;
   readonly location?: string;
   readonly would?: Decision['would'];

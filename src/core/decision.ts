@@ -9,9 +9,9 @@ export type Mode = 'monitoring' | 'blocking';
 /** Why the core chose its action; a bounded metric label. */
 export type DecisionReason =
   | 'valid' // RTI: not invalid traffic
-  | 'threat_block' // invalid, code in the block/redirect group
-  | 'threat_challenge' // invalid, code in the challenge group
-  | 'threat_unlisted' // invalid, code in neither group: allowed
+  | 'threat_block' // a block rule matched (by default: block codes; v4 also malicious)
+  | 'threat_challenge' // a challenge rule matched (by default: challenge codes; v4 also suspicious)
+  | 'threat_unlisted' // invalid, but no rule acts on it: allowed
   | 'monitoring' // invalid, but monitoring mode never acts
   | 'excluded' // path in uri_exclusion: RTI not called
   | 'preflight' // CORS preflight: RTI not called
@@ -44,6 +44,8 @@ export interface Decision {
   readonly mode: Mode;
   readonly eventType?: string;
   readonly verdict?: RtiVerdict;
+  /** The policy rule that chose the action on RTI's verdict (a configured name or `default:…`). */
+  readonly rule?: string;
   /** Monitoring mode: what blocking mode would have done, and why. */
   readonly would?: { readonly action: Action; readonly reason: DecisionReason };
   readonly failure?: FailureCause;

@@ -17,19 +17,48 @@ export interface RtiInput {
   readonly headers: HeaderList;
   /** End-user header names in arrival order, proxy-added ones left out. */
   readonly headerNames: readonly string[];
+  /** `_cheq_rti` cookie (v1). */
   readonly cheqCookie: string | undefined;
+  /** `_cq_duid` and `_cq_pvid` cookies: CHEQ's device and page-view ids (v4). */
+  readonly duidCookie: string | undefined;
+  readonly pvidCookie: string | undefined;
   readonly resourceType: string;
+  /** TLS fingerprints, when the proxy passes them in a header. */
   readonly ja3: string | undefined;
+  readonly ja4: string | undefined;
   readonly channel: string | undefined;
 }
 
-/** RTI's verdict on one request. */
+/** RTI's judgement of the traffic, v4's words; v1's isInvalid maps onto it (src/rti). */
+export type Verdict = 'benign' | 'suspicious' | 'malicious';
+
+export const VERDICTS: readonly Verdict[] = ['benign', 'suspicious', 'malicious'];
+
+/**
+ * RTI's answer on one request, the same for every API generation: the policy reads only this.
+ * What a generation does not report is undefined (or empty).
+ */
 export interface RtiVerdict {
-  readonly isInvalid: boolean;
-  readonly threatTypeCode: number;
+  readonly verdict: Verdict;
+  /** Classification (threat type) code, rti-api.md §4: v1 threatTypeCode, v4 classification.code. */
+  readonly code: number;
+  /** Detection reason codes (v4 cheqDetection.reasons); empty on v1. */
+  readonly reasons: readonly number[];
+  /** 0-100 (v4 decision.riskScore). */
+  readonly riskScore: number | undefined;
+  /** The CHEQ rule behind the verdict (v4 decision.ruleName). */
+  readonly ruleName: string | undefined;
+  /** v1 requestId. */
   readonly requestId: string | undefined;
-  /** A complete Set-Cookie value for the end user's browser. */
+  /** v4 ids.rayId: CHEQ's id of this request, for support. */
+  readonly rayId: string | undefined;
+  /** A complete Set-Cookie value for the end user's browser (v1 setCookie). */
   readonly setCookie: string | undefined;
+}
+
+/** Whether RTI calls the traffic invalid (v1's isInvalid). */
+export function isInvalid(verdict: RtiVerdict): boolean {
+  return verdict.verdict !== 'benign';
 }
 
 export interface RtiCheck {

@@ -2,17 +2,23 @@
 // client-sent headers of these names, so a client can never forge a verdict.
 
 import type { DecisionReason } from './decision';
-import type { RtiVerdict } from './rti-port';
+import { isInvalid, type RtiVerdict } from './rti-port';
 
 export interface VerdictHeaderNames {
   /** Why the request was allowed: a DecisionReason. */
   readonly decision: string;
-  /** RTI threat type code. */
+  /** RTI's verdict: benign, suspicious or malicious. */
+  readonly verdict: string;
+  /** RTI's classification (threat type) code. */
   readonly threatType: string;
-  /** `true` or `false`: RTI's isInvalid. */
+  /** `true` or `false`: RTI's isInvalid (v1), a verdict other than benign (v4). */
   readonly invalid: string;
-  /** RTI's request id, for support and log correlation. */
+  /** RTI's risk score, 0-100 (v4). */
+  readonly riskScore: string;
+  /** RTI's request id (v1), for support and log correlation. */
   readonly rtiRequestId: string;
+  /** CHEQ's ray id (v4), for support and log correlation. */
+  readonly rayId: string;
   /** `1` when the upstream should challenge the visitor (challenge_action allow). */
   readonly challenge: string;
 }
@@ -20,9 +26,12 @@ export interface VerdictHeaderNames {
 export function verdictHeaderNames(prefix: string): VerdictHeaderNames {
   return {
     decision: `${prefix}decision`,
+    verdict: `${prefix}verdict`,
     threatType: `${prefix}threat-type`,
     invalid: `${prefix}invalid`,
+    riskScore: `${prefix}risk-score`,
     rtiRequestId: `${prefix}rti-request-id`,
+    rayId: `${prefix}ray-id`,
     challenge: `${prefix}challenge`,
   };
 }
@@ -45,15 +54,16 @@ export function upstreamVerdictHeaders(
   if (!names) return { set: [], remove: [] };
   const set: [string, string][] = [[names.decision, reason]];
   const remove: string[] = [];
-  if (verdict) {
-    set.push([names.threatType, String(verdict.threatTypeCode)]);
-    set.push([names.invalid, String(verdict.isInvalid)]);
-  } else {
-    remove.push(names.threatType, names.invalid);
-  }
-  if (verdict?.requestId) set.push([names.rtiRequestId, verdict.requestId]);
-  else remove.push(names.rtiRequestId);
-  if (challenge) set.push([names.challenge, '1']);
-  else remove.push(names.challenge);
+  const put = (name: string, value: string | undefined): void => {
+    if (value === undefined) remove.push(name);
+    else set.push([name, value]);
+  };
+  put(names.threatType, verdict && String(verdict.code));
+  put(names.invalid, verdict && String(isInvalid(verdict)));
+  put(names.rtiRequestId, verdict?.requestId || undefined);
+  put(names.challenge, challenge ? '1' : undefined);
+  put(names.verdict, verdict?.verdict);
+  put(names.riskScore, verdict?.riskScore === undefined ? undefined : String(verdict.riskScore));
+  put(names.rayId, verdict?.rayId || undefined);
   return { set, remove };
 }

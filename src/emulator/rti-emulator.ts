@@ -1,12 +1,15 @@
 // A built-in stand-in for CHEQ RTI, for the demo and for trying the server without credentials.
-// It speaks the v1 contract (rti-api.md §1); its verdict comes from the end user's User-Agent.
+// It speaks the v1 (rti-api.md §1) and v4 (§5) contracts; its verdict comes from the end user's
+// User-Agent.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export const EMULATOR_PATH = '/v1/realtime-interception';
-const MAX_FORM_BYTES = 256 * 1024;
+export const EMULATOR_V4_PATH = '/defend/4.0/traffic';
+/** Request bodies larger than this are refused with 413, whatever the API generation. */
+const MAX_BODY_BYTES = 256 * 1024;
 
 /** User-Agent substring → threat type code, first match wins (documented in the README). */
 export const EMULATED_THREATS: readonly (readonly [needle: string, code: number])[] = [
@@ -20,7 +23,33 @@ export const EMULATED_THREATS: readonly (readonly [needle: string, code: number]
   ['clickfarm', 9], // Click Farm: in neither default group
 ];
 
-/** Threat types RTI reports with isInvalid false. */
+/**
+ * What the v4 answer says for each code above, and for 0: name and group (rti-api.md §4), then the
+ * emulator's own risk score and cheqDetection.reasons (made up, stable per code: CHEQ does not
+ * publish its reason codes). The verdict is benign for 0 and 19, suspicious for the "Invalid
+ * Suspicious Activity" group, malicious otherwise; isAutomated is set for the bot groups, isProxy
+ * for VPN and Proxy.
+ */
+const V4_CLASSIFICATIONS: readonly V4Classification[] = [
+  [0, 'Valid', 'Valid Traffic', 3, []],
+  [19, 'Good Bot', 'Known Bots', 10, [1901]],
+  [3, 'Automation Tools', 'Invalid Bot Activity', 95, [301, 302]],
+  [2, 'Scrapers', 'Invalid Bot Activity', 90, [201, 203]],
+  [14, 'VPN', 'Invalid Suspicious Activity', 60, [1401]],
+  [15, 'Proxy', 'Invalid Suspicious Activity', 65, [1501, 1502]],
+  [13, 'Data Centers', 'Invalid Suspicious Activity', 70, [1301]],
+  [9, 'Click Farm', 'Invalid Malicious Activity', 85, [901, 902]],
+];
+
+type V4Classification = readonly [
+  code: number,
+  name: string,
+  group: string,
+  riskScore: number,
+  reasons: readonly number[],
+];
+
+/** Threat types RTI reports with isInvalid false (v1) and verdict benign (v4). */
 const VALID_CODES = new Set([0, 19]);
 
 export interface EmulatedVerdict {
@@ -60,16 +89,28 @@ export async function startRtiEmulator(host = '127.0.0.1', port = 0): Promise<Ru
   };
 }
 
+/** RTI path → how the emulator answers a POST there. */
+const ANSWERS = new Map([
+  [EMULATOR_PATH, answerV1],
+  [EMULATOR_V4_PATH, answerV4],
+]);
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== 'POST' || req.url !== EMULATOR_PATH) {
+  const answer = req.method === 'POST' ? ANSWERS.get(req.url ?? '') : undefined;
+  if (!answer) {
     respond(res, 404, { error: 'not found' });
     return;
   }
-  const form = await readForm(req);
-  if (!form) {
-    respond(res, 413, { error: 'form too large' });
+  const body = await readBody(req);
+  if (body === undefined) {
+    respond(res, 413, { error: 'body too large' });
     return;
   }
+  answer(body, res);
+}
+
+function answerV1(body: string, res: ServerResponse): void {
+  const form = new URLSearchParams(body);
   if (!form.get('ApiKey') || !form.get('TagHash')) {
     respond(res, 401, { error: 'ApiKey and TagHash are required' });
     return;
@@ -84,15 +125,72 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   });
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+function answerV4(body: string, res: ServerResponse): void {
+  let request: unknown;
+  try {
+    request = JSON.parse(body);
+  } catch {
+    respond(res, 400, { error: 'body is not JSON' });
+    return;
+  }
+  const { tagHash, apiKey, endUserParams, duidCookie, pvidCookie } = asRecord(request);
+  if (!nonEmptyString(apiKey) || !nonEmptyString(tagHash)) {
+    respond(res, 401, { error: 'apiKey and tagHash are required' });
+    return;
+  }
+  const userAgent = asRecord(asRecord(endUserParams)['headers'])['user-agent'];
+  const { threatTypeCode: code } = emulateVerdict(typeof userAgent === 'string' ? userAgent : null);
+  const [, name, group, riskScore, reasons] =
+    V4_CLASSIFICATIONS.find(([known]) => known === code) ?? V4_CLASSIFICATIONS[0]!;
+  respond(res, 200, {
+    metadata: {
+      timestamp: Date.now(),
+      version: '4.0',
+      tagName: 'rti-emulator',
+      sessionFound: nonEmptyString(duidCookie),
+    },
+    decision: {
+      verdict: VALID_CODES.has(code)
+        ? 'benign'
+        : group === 'Invalid Suspicious Activity'
+          ? 'suspicious'
+          : 'malicious',
+      ruleName: `emulator: ${name}`,
+      riskScore,
+    },
+    classification: { code, name, group },
+    ids: {
+      rayId: randomUUID(),
+      pageViewId: nonEmptyString(pvidCookie) ? pvidCookie : randomUUID(),
+      duid: nonEmptyString(duidCookie) ? duidCookie : randomBytes(12).toString('hex'),
+    },
+    cheqDetection: {
+      detectedClassificationCode: code,
+      isAutomated: group.includes('Bot'),
+      isProxy: code === 14 || code === 15,
+      reasons,
+    },
+  });
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+function nonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/** The body as text; undefined past MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_FORM_BYTES) return undefined;
+    if (size > MAX_BODY_BYTES) return undefined;
     chunks.push(chunk);
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function respond(res: ServerResponse, status: number, body: unknown): void {

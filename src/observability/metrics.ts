@@ -138,8 +138,14 @@ export function createMetrics(
   });
   const threatTypes = new Counter({
     name: 'cheq_authz_threat_types_total',
-    help: 'RTI verdicts by threat type code and isInvalid.',
+    help: 'RTI verdicts by threat type (classification) code and isInvalid (v4: a verdict other than benign).',
     labelNames: ['threat_type', 'invalid'] as const,
+    registers,
+  });
+  const verdicts = new Counter({
+    name: 'cheq_authz_verdicts_total',
+    help: 'RTI verdicts (benign, suspicious, malicious) by the policy rule that acted on them (a configured rule name or default:…).',
+    labelNames: ['verdict', 'rule'] as const,
     registers,
   });
   const rejectedRequests = new Counter({
@@ -256,6 +262,7 @@ export function createMetrics(
     rtiRequests,
     rtiDuration,
     threatTypes,
+    verdicts,
     rejectedRequests,
     warmupDuration,
     rtiReachableAtStart,

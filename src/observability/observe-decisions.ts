@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Decide } from '../core/decide';
 import type { Decision } from '../core/decision';
 import type { RequestAttributes } from '../core/request-attributes';
+import { isInvalid } from '../core/rti-port';
 import type { Logger } from './logger';
 import { LogThrottle } from './log-throttle';
 import { failOpenCauseLabel, rtiResultLabel, threatTypeLabel, type Metrics } from './metrics';
@@ -28,6 +29,10 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
   const threatTypes = cached((key: string) => {
     const [threatType = '', invalid = ''] = key.split('\n');
     return metrics.threatTypes.labels(threatType, invalid);
+  });
+  const verdicts = cached((key: string) => {
+    const [verdict = '', rule = ''] = key.split('\n');
+    return metrics.verdicts.labels(verdict, rule);
   });
   const failOpen = cached((key: string) => {
     const [transport = '', cause = ''] = key.split('\n');
@@ -61,8 +66,10 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     }
     const { verdict, failure } = decision;
     // Keyed by label, not code: RTI's codes are not a bounded set.
-    if (verdict)
-      threatTypes(`${threatTypeLabel(verdict.threatTypeCode)}\n${verdict.isInvalid}`).inc();
+    if (verdict) {
+      threatTypes(`${threatTypeLabel(verdict.code)}\n${isInvalid(verdict)}`).inc();
+      verdicts(`${verdict.verdict}\n${decision.rule ?? ''}`).inc();
+    }
     if (failure) failOpen(`${transport}\n${failOpenCauseLabel(failure)}`).inc();
     if (decision.would) metrics.monitoringWouldAct.inc({ transport, ...decision.would });
   }
@@ -79,8 +86,13 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       reason: decision.reason,
       mode: decision.mode,
       eventType: decision.eventType,
-      threatTypeCode: decision.verdict?.threatTypeCode,
+      verdict: decision.verdict?.verdict,
+      threatTypeCode: decision.verdict?.code,
+      reasons: decision.verdict?.reasons.length ? decision.verdict.reasons : undefined,
+      riskScore: decision.verdict?.riskScore,
+      rule: decision.rule,
       rtiRequestId: decision.verdict?.requestId,
+      rayId: decision.verdict?.rayId,
       rtiMs: decision.rti && round(decision.rti.durationMs),
       durationMs: round(durationMs),
       method: attrs.method,

@@ -7,9 +7,8 @@ import type { Cancellation } from '../core/cancellation';
 import type { RtiCheck, RtiInput, RtiVerdict } from '../core/rti-port';
 import { RtiError, type RtiCallErrorCode } from '../core/rti-port';
 import { Preconnector } from './preconnector';
-import { parseRtiResponse, toRtiForm, type RtiCredentials } from './rti-wire';
-
-export const RTI_PATH = '/v1/realtime-interception';
+import type { RtiCredentials } from './rti-wire';
+import type { WireFormat } from './wire-formats';
 
 /** Idle pooled connections, and connections opened ahead and not taken, are closed after this. */
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
@@ -17,6 +16,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 export interface RtiClientOptions extends RtiCredentials {
   /** Base URL of the RTI API, e.g. https://rti-global.cheqzone.com (a path prefix is kept). */
   readonly endpoint: URL;
+  /** The API generation spoken: path, body and answer format. */
+  readonly wire: WireFormat;
   /** Keep-alive connections to RTI, at most. */
   readonly connections: number;
   /** Answers larger than this are not read: RTI_BAD_RESPONSE. */
@@ -50,7 +51,7 @@ export class RtiClient implements RtiCheck {
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       connect: this.preconnector.connect,
     });
-    this.path = `${options.endpoint.pathname.replace(/\/+$/, '')}${RTI_PATH}`;
+    this.path = `${options.endpoint.pathname.replace(/\/+$/, '')}${options.wire.path}`;
   }
 
   check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict> {
@@ -64,6 +65,7 @@ export class RtiClient implements RtiCheck {
       const exchange = new RtiExchange({
         timeoutMs,
         maxResponseBytes: this.options.maxResponseBytes,
+        parse: this.options.wire.parse,
         settle: outcome => (outcome instanceof RtiError ? reject(outcome) : resolve(outcome)),
         release: () => this.calls--,
       });
@@ -73,8 +75,8 @@ export class RtiClient implements RtiCheck {
         {
           path: this.path,
           method: 'POST',
-          headers: RTI_HEADERS,
-          body: toRtiForm(input, this.options),
+          headers: this.options.wire.headers,
+          body: this.options.wire.encode(input, this.options),
         },
         exchange,
       );
@@ -108,14 +110,11 @@ export class RtiClient implements RtiCheck {
   }
 }
 
-const RTI_HEADERS = {
-  'content-type': 'application/x-www-form-urlencoded',
-  accept: 'application/json',
-};
-
 interface ExchangeOptions {
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
+  /** Reads RTI's answer; throws RtiError when it holds no verdict. */
+  readonly parse: (text: string) => RtiVerdict;
   /** Called once: with the verdict, or with the RtiError that stands for it. */
   readonly settle: (outcome: RtiVerdict | RtiError) => void;
   /** Called once, when undici lets go of the request. */
@@ -190,7 +189,7 @@ class RtiExchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     let verdict: RtiVerdict;
     try {
-      verdict = parseRtiResponse(Buffer.concat(this.chunks, this.size).toString('utf8'));
+      verdict = this.options.parse(Buffer.concat(this.chunks, this.size).toString('utf8'));
     } catch (err: unknown) {
       this.settleWith(
         err instanceof RtiError ? err : new RtiError('RTI_BAD_RESPONSE', String(err)),

@@ -1,6 +1,6 @@
 // The RTI v1 wire format (rti-api.md §1): the form we post and the JSON we accept back.
 
-import type { RtiInput, RtiVerdict } from '../core/rti-port';
+import type { RtiInput, RtiVerdict, Verdict } from '../core/rti-port';
 import { RtiError } from '../core/rti-port';
 
 export interface RtiCredentials {
@@ -30,6 +30,9 @@ const HEADER_FIELDS: readonly (readonly [field: string, header: string])[] = [
   ['RemoteAddr', 'remote-addr'],
   ['Forwarded', 'forwarded'],
 ];
+
+/** The end-user request headers RTI is told about (lower-case), Host aside. */
+export const END_USER_HEADERS = HEADER_FIELDS.map(([, header]) => header);
 
 /** Longest value sent in one form field: RTI needs no more, and a hostile header cannot bloat the call. */
 export const MAX_FIELD_CHARS = 8192;
@@ -74,8 +77,14 @@ function encodeFormValue(value: string): string {
   }
 }
 
-/** A Set-Cookie value we can pass on: visible ASCII and spaces only (no CR/LF injection). */
-const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]+$/;
+/** Threat codes of the group "Invalid Suspicious Activity" (rti-api.md §4). */
+const SUSPICIOUS_CODES = new Set([4, 5, 13, 14, 15, 21]);
+
+/** v1's isInvalid as a verdict: suspicious for the suspicious-activity codes, else malicious. */
+export function v1Verdict(isInvalid: boolean, threatTypeCode: number): Verdict {
+  if (!isInvalid) return 'benign';
+  return SUSPICIOUS_CODES.has(threatTypeCode) ? 'suspicious' : 'malicious';
+}
 
 /**
  * Reads RTI's JSON answer. No verdict (not JSON, no integer threatTypeCode, isInvalid not a
@@ -101,15 +110,24 @@ export function parseRtiResponse(text: string): RtiVerdict {
     throw new RtiError('RTI_BAD_RESPONSE', 'RTI answer has no integer threatTypeCode');
   }
   return {
-    isInvalid,
-    threatTypeCode,
+    verdict: v1Verdict(isInvalid, threatTypeCode),
+    code: threatTypeCode,
+    reasons: NO_REASONS,
+    riskScore: undefined,
+    ruleName: undefined,
     requestId: headerSafe(requestId, 256),
+    rayId: undefined,
     setCookie: headerSafe(setCookie, 4096),
   };
 }
 
+const NO_REASONS: readonly number[] = Object.freeze([]);
+
+/** A value we can pass on in a header: visible ASCII and spaces only (no CR/LF injection). */
+const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]+$/;
+
 /** The value when it can travel in an HTTP header as is; undefined otherwise. */
-function headerSafe(value: unknown, maxLength: number): string | undefined {
+export function headerSafe(value: unknown, maxLength: number): string | undefined {
   return typeof value === 'string' && value.length <= maxLength && SAFE_HEADER_VALUE.test(value)
     ? value
     : undefined;

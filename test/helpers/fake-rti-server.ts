@@ -3,6 +3,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RTI_V4_PATH } from '../../src/rti/rti-wire-v4';
 
 export type RtiBehaviour =
   | { readonly kind: 'verdict'; readonly body: Record<string, unknown>; readonly delayMs?: number }
@@ -23,9 +24,13 @@ export type RtiBehaviour =
 
 export interface RecordedCall {
   readonly method: string;
+  /** The request target as sent: a v4 call's ends with RTI_V4_PATH. */
   readonly path: string;
   readonly headers: IncomingMessage['headers'];
+  /** The body read as a v1 form (meaningless for a v4 call). */
   readonly form: URLSearchParams;
+  /** The body parsed as JSON when it was sent as application/json (v4); undefined otherwise. */
+  readonly json: unknown;
   /** Becomes true when the client went away before the answer was complete. */
   aborted: boolean;
 }
@@ -46,10 +51,50 @@ export function verdict(fields: Record<string, unknown>, delayMs?: number): RtiB
   };
 }
 
+/** A complete v4 answer (rti-api.md §5) for a benign visitor, with sections we do not read. */
+export const V4_BENIGN_VERDICT = {
+  metadata: { timestamp: 1_700_000_000_000, version: '4.0', tagName: 'shop', sessionFound: true },
+  decision: { verdict: 'benign', ruleName: 'default-allow', riskScore: 4 },
+  classification: { code: 0, name: 'Valid', group: 'Valid Traffic' },
+  ids: { rayId: 'rti-ray-1', pageViewId: 'pvid-1', duid: 'duid-1', uniqueVisitId: 'visit-1' },
+  device: { type: 'desktop', os: 'Linux', browser: 'Chrome' },
+  network: { ip: '203.0.113.7', xForwardedFor: '203.0.113.7', geoIp: { country: 'US' }, as: 64500 },
+  fingerprints: {},
+  cheqDetection: { detectedClassificationCode: 0, isAutomated: false, isProxy: false, reasons: [] },
+};
+
+/**
+ * A v4 answer: V4_BENIGN_VERDICT with `fields` laid over it one level deep, so
+ * `v4Verdict({ decision: { verdict: 'malicious' } })` keeps the other decision fields. A field set
+ * to undefined is left out; a non-object replaces the whole section.
+ */
+export function v4Verdict(fields: Record<string, unknown>, delayMs?: number): RtiBehaviour {
+  const body: Record<string, unknown> = { ...V4_BENIGN_VERDICT };
+  for (const [name, value] of Object.entries(fields)) {
+    const base = body[name];
+    body[name] = isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value;
+  }
+  return { kind: 'verdict', body, ...(delayMs ? { delayMs } : {}) };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether the call was made to the v4 endpoint. */
+export function isV4Call(call: RecordedCall): boolean {
+  return call.path.endsWith(RTI_V4_PATH);
+}
+
+/** A benign answer in the generation the call speaks. */
+function defaultBehaviour(_form: URLSearchParams, call: RecordedCall): RtiBehaviour {
+  return isV4Call(call) ? v4Verdict({}) : verdict({});
+}
+
 export class FakeRti {
   readonly calls: RecordedCall[] = [];
-  /** Decides the answer from the posted form; a valid verdict by default. */
-  behaviour: (form: URLSearchParams) => RtiBehaviour = () => verdict({});
+  /** Decides the answer from the posted form or the call; a benign verdict by default. */
+  behaviour: (form: URLSearchParams, call: RecordedCall) => RtiBehaviour = defaultBehaviour;
   /** TCP connections accepted so far. */
   connections = 0;
   private readonly server = createServer((req, res) => this.handle(req, res));
@@ -86,7 +131,7 @@ export class FakeRti {
 
   reset(): void {
     this.calls.length = 0;
-    this.behaviour = () => verdict({});
+    this.behaviour = defaultBehaviour;
   }
 
   async close(): Promise<void> {
@@ -99,22 +144,26 @@ export class FakeRti {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
       const call: RecordedCall = {
         method: req.method ?? '',
         path: req.url ?? '',
         headers: req.headers,
-        form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
+        form: new URLSearchParams(text),
+        json: req.headers['content-type']?.startsWith('application/json')
+          ? parseJson(text)
+          : undefined,
         aborted: false,
       };
       this.calls.push(call);
       res.on('close', () => {
         if (!res.writableFinished) call.aborted = true;
       });
-      this.answer(this.behaviour(call.form), res);
+      this.answer(this.behaviour(call.form, call), res, call);
     });
   }
 
-  private answer(behaviour: RtiBehaviour, res: ServerResponse): void {
+  private answer(behaviour: RtiBehaviour, res: ServerResponse, call: RecordedCall): void {
     switch (behaviour.kind) {
       case 'verdict': {
         const send = (): void => {
@@ -140,7 +189,7 @@ export class FakeRti {
         res.write('{"isInvalid":');
         return;
       case 'drip': {
-        const body = JSON.stringify(VALID_VERDICT);
+        const body = JSON.stringify(isV4Call(call) ? V4_BENIGN_VERDICT : VALID_VERDICT);
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
         let sent = 0;
         const next = (): void => {
@@ -165,5 +214,13 @@ export class FakeRti {
       fn();
     }, ms);
     this.timers.add(timer);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

@@ -66,10 +66,15 @@ describe('gRPC ext_authz Check (integration)', function () {
         'x-cheq-threat-type': '0',
         'x-cheq-invalid': 'false',
         'x-cheq-rti-request-id': 'rti-req-1',
+        'x-cheq-verdict': 'benign',
       });
       for (const h of response.ok_response?.headers ?? [])
         assert.equal(h.append?.value ?? false, false);
-      assert.deepEqual(response.ok_response?.headers_to_remove, ['x-cheq-challenge']);
+      assert.deepEqual(response.ok_response?.headers_to_remove, [
+        'x-cheq-challenge',
+        'x-cheq-risk-score',
+        'x-cheq-ray-id',
+      ]);
       const cookies = response.ok_response?.response_headers_to_add ?? [];
       assert.equal(cookies.length, 1);
       assert.equal(cookies[0]?.header?.key, 'set-cookie');
@@ -379,12 +384,18 @@ describe('gRPC ext_authz Check (integration)', function () {
       'x-cheq-challenge': '0',
       'x-cheq-threat-type': '0',
       'x-cheq-rti-request-id': 'forged',
+      'x-cheq-verdict': 'benign',
+      'x-cheq-risk-score': '0',
+      'x-cheq-ray-id': 'forged',
     };
     const ALL = [
       'x-cheq-threat-type',
       'x-cheq-invalid',
       'x-cheq-rti-request-id',
       'x-cheq-challenge',
+      'x-cheq-verdict',
+      'x-cheq-risk-score',
+      'x-cheq-ray-id',
     ];
 
     function assertNoForgedValueSurvives(response: CheckResponse__Output): void {

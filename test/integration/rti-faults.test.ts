@@ -64,16 +64,6 @@ const FAULTS: readonly Fault[] = [
     causes: ['rti_bad_response'],
   },
   {
-    name: 'JSON of the wrong shape',
-    behaviour: {
-      kind: 'raw',
-      status: 200,
-      body: '{"verdict":"bot"}',
-      contentType: 'application/json',
-    },
-    causes: ['rti_bad_response'],
-  },
-  {
     name: 'a huge body (read is capped)',
     behaviour: {
       kind: 'raw',
@@ -90,6 +80,30 @@ const FAULTS: readonly Fault[] = [
     causes: ['rti_connect_error', 'rti_timeout'],
   },
 ];
+
+const badJson = (name: string, body: string): Fault => ({
+  name,
+  behaviour: { kind: 'raw', status: 200, body, contentType: 'application/json' },
+  causes: ['rti_bad_response'],
+});
+
+/** Answers that hold no verdict, in each API generation's terms. */
+const BAD_ANSWERS: Readonly<Record<'v1' | 'v4', readonly Fault[]>> = {
+  v1: [
+    badJson('JSON of the wrong shape', '{"verdict":"bot"}'),
+    badJson('isInvalid that is not a boolean', '{"isInvalid":"yes","threatTypeCode":2}'),
+    badJson(
+      'a v4 answer to a v1 call',
+      '{"decision":{"verdict":"malicious"},"classification":{"code":2}}',
+    ),
+  ],
+  v4: [
+    badJson('JSON of the wrong shape', '{"verdict":"bot"}'),
+    badJson('a v1 answer to a v4 call (no decision)', '{"isInvalid":true,"threatTypeCode":2}'),
+    badJson('an unknown verdict', '{"decision":{"verdict":"bot"},"classification":{"code":2}}'),
+    badJson('no classification code', '{"decision":{"verdict":"malicious"},"classification":{}}'),
+  ],
+};
 
 /** /metrics once no RTI call is in flight or queued any more (at most 10 s). */
 async function settled(svc: TestService): Promise<string> {
@@ -125,101 +139,117 @@ async function socketsBackTo(before: Record<string, number>): Promise<Record<str
   }
 }
 
-describe('RTI faults, in bursts (integration)', function () {
-  this.timeout(20_000);
-  let rti: FakeRti;
-  let service: TestService | undefined;
+for (const apiVersion of ['v1', 'v4'] as const) describeFaults(apiVersion);
 
-  before(async () => {
-    rti = await FakeRti.start();
-  });
-  after(async () => {
-    await rti.close();
-  });
-  afterEach(async () => {
-    await service?.close();
-    service = undefined;
-    rti.reset();
-  });
+function describeFaults(apiVersion: 'v1' | 'v4'): void {
+  describe(`RTI ${apiVersion} faults, in bursts (integration)`, function () {
+    this.timeout(20_000);
+    let rti: FakeRti;
+    let service: TestService | undefined;
 
-  for (const fault of FAULTS) {
-    it(`fails open on ${fault.name}, within timeout + ${MARGIN_MS} ms, leaving nothing behind`, async () => {
-      if (fault.behaviour) {
-        const behaviour = fault.behaviour;
-        rti.behaviour = () => behaviour;
-      }
-      const endpoint = fault.endpoint ? await fault.endpoint() : rti.url;
-      const before = sockets();
-      const svc = await startService(endpoint, {
-        CHEQ_MODE: 'blocking',
-        CHEQ_TIMEOUT_MS: String(TIMEOUT_MS),
-        CHEQ_RTI_CONNECTIONS: String(CONNECTIONS),
-        CHEQ_RTI_CIRCUIT_BREAKER: 'false',
-        // The RTI client under faults, its pool full: no admission line in front of it.
-        CHEQ_OVERLOAD_SHEDDING: 'false',
-        LOG_LEVEL: 'warn',
-      });
-      service = svc;
-      await svc.check(envoyCheckRequest({ url: 'https://a.example/warm-up' }));
-
-      const latencies = await Promise.all(
-        Array.from({ length: BURST }, async (_, i) => {
-          const started = performance.now();
-          const response = await svc.check(envoyCheckRequest({ requestId: `burst-${i}` }));
-          const elapsed = performance.now() - started;
-          assert.equal(response.status?.code ?? 0, 0, 'allowed');
-          const decision = response.ok_response?.headers?.find(
-            h => h.header?.key === 'x-cheq-decision',
-          );
-          assert.equal(decision?.header?.value, 'fail_open');
-          return elapsed;
-        }),
-      );
-      // Seen from this process, which also runs the client and the fake RTI: a looser bound.
-      const slowest = Math.max(...latencies);
-      assert.ok(slowest < TIMEOUT_MS + 3 * MARGIN_MS, `slowest answer ${slowest.toFixed(1)} ms`);
-
-      // A DNS lookup can outlive the deadline: the call is answered, undici lets go later.
-      const metrics = await settled(svc);
-      const counted = fault.causes.reduce(
-        (sum, cause) => sum + metricValue(metrics, 'cheq_authz_fail_open_total', { cause }),
-        0,
-      );
-      assert.equal(counted, BURST + 1, `fail_open_total{cause=${fault.causes.join('|')}}`);
-      // Seen from the server: every check answered within timeout + margin (histogram bucket).
-      const withinBound = metricValue(metrics, 'cheq_authz_check_duration_seconds_bucket', {
-        transport: 'grpc',
-        le: String((TIMEOUT_MS + MARGIN_MS) / 1000),
-      });
-      assert.equal(withinBound, BURST + 1, 'checks answered within timeout + margin');
-      for (const stat of ['running', 'pending']) {
-        assert.equal(metricValue(metrics, 'cheq_authz_rti_pool', { stat }), 0, `pool ${stat}`);
-      }
-      assert.ok(metricValue(metrics, 'cheq_authz_rti_pool', { stat: 'connected' }) <= CONNECTIONS);
-      assert.equal(metricValue(metrics, 'cheq_authz_rti_in_flight'), 0);
-      assert.equal(metricValue(metrics, 'cheq_authz_checks_in_flight', { transport: 'grpc' }), 0);
-
-      await svc.close();
+    before(async () => {
+      rti = await FakeRti.start();
+    });
+    after(async () => {
+      await rti.close();
+    });
+    afterEach(async () => {
+      await service?.close();
       service = undefined;
-      const after = await socketsBackTo(before);
-      for (const [kind, n] of Object.entries(after)) {
-        assert.ok(n <= (before[kind] ?? 0), `${kind} left behind: ${n} > ${before[kind] ?? 0}`);
-      }
+      rti.reset();
     });
-  }
 
-  it('reads at most 64 KiB of an RTI answer', async () => {
-    rti.behaviour = () => ({
-      kind: 'raw',
-      status: 200,
-      body: JSON.stringify({ isInvalid: false, threatTypeCode: 0, pad: 'x'.repeat(70 * 1024) }),
-      contentType: 'application/json',
+    for (const fault of [...FAULTS, ...BAD_ANSWERS[apiVersion]]) {
+      it(`fails open on ${fault.name}, within timeout + ${MARGIN_MS} ms, leaving nothing behind`, async () => {
+        if (fault.behaviour) {
+          const behaviour = fault.behaviour;
+          rti.behaviour = () => behaviour;
+        }
+        const endpoint = fault.endpoint ? await fault.endpoint() : rti.url;
+        const before = sockets();
+        const svc = await startService(endpoint, {
+          CHEQ_API_VERSION: apiVersion,
+          CHEQ_MODE: 'blocking',
+          CHEQ_TIMEOUT_MS: String(TIMEOUT_MS),
+          CHEQ_RTI_CONNECTIONS: String(CONNECTIONS),
+          CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+          // The RTI client under faults, its pool full: no admission line in front of it.
+          CHEQ_OVERLOAD_SHEDDING: 'false',
+          LOG_LEVEL: 'warn',
+        });
+        service = svc;
+        await svc.check(envoyCheckRequest({ url: 'https://a.example/warm-up' }));
+
+        const latencies = await Promise.all(
+          Array.from({ length: BURST }, async (_, i) => {
+            const started = performance.now();
+            const response = await svc.check(envoyCheckRequest({ requestId: `burst-${i}` }));
+            const elapsed = performance.now() - started;
+            assert.equal(response.status?.code ?? 0, 0, 'allowed');
+            const decision = response.ok_response?.headers?.find(
+              h => h.header?.key === 'x-cheq-decision',
+            );
+            assert.equal(decision?.header?.value, 'fail_open');
+            return elapsed;
+          }),
+        );
+        // Seen from this process, which also runs the client and the fake RTI: a looser bound.
+        const slowest = Math.max(...latencies);
+        assert.ok(slowest < TIMEOUT_MS + 3 * MARGIN_MS, `slowest answer ${slowest.toFixed(1)} ms`);
+
+        // A DNS lookup can outlive the deadline: the call is answered, undici lets go later.
+        const metrics = await settled(svc);
+        const counted = fault.causes.reduce(
+          (sum, cause) => sum + metricValue(metrics, 'cheq_authz_fail_open_total', { cause }),
+          0,
+        );
+        assert.equal(counted, BURST + 1, `fail_open_total{cause=${fault.causes.join('|')}}`);
+        // Seen from the server: every check answered within timeout + margin (histogram bucket).
+        const withinBound = metricValue(metrics, 'cheq_authz_check_duration_seconds_bucket', {
+          transport: 'grpc',
+          le: String((TIMEOUT_MS + MARGIN_MS) / 1000),
+        });
+        assert.equal(withinBound, BURST + 1, 'checks answered within timeout + margin');
+        for (const stat of ['running', 'pending']) {
+          assert.equal(metricValue(metrics, 'cheq_authz_rti_pool', { stat }), 0, `pool ${stat}`);
+        }
+        assert.ok(
+          metricValue(metrics, 'cheq_authz_rti_pool', { stat: 'connected' }) <= CONNECTIONS,
+        );
+        assert.equal(metricValue(metrics, 'cheq_authz_rti_in_flight'), 0);
+        assert.equal(metricValue(metrics, 'cheq_authz_checks_in_flight', { transport: 'grpc' }), 0);
+
+        await svc.close();
+        service = undefined;
+        const after = await socketsBackTo(before);
+        for (const [kind, n] of Object.entries(after)) {
+          assert.ok(n <= (before[kind] ?? 0), `${kind} left behind: ${n} > ${before[kind] ?? 0}`);
+        }
+      });
+    }
+
+    it('reads at most 64 KiB of an RTI answer', async () => {
+      const valid =
+        apiVersion === 'v1'
+          ? { isInvalid: false, threatTypeCode: 0 }
+          : { decision: { verdict: 'benign' }, classification: { code: 0 } };
+      rti.behaviour = () => ({
+        kind: 'raw',
+        status: 200,
+        body: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }),
+        contentType: 'application/json',
+      });
+      service = await startService(rti.url, {
+        CHEQ_API_VERSION: apiVersion,
+        CHEQ_RTI_CIRCUIT_BREAKER: 'false',
+      });
+      const response = await service.check(envoyCheckRequest());
+      const decision = response.ok_response?.headers?.find(
+        h => h.header?.key === 'x-cheq-decision',
+      );
+      assert.equal(decision?.header?.value, 'fail_open');
+      const warning = service.logs.find(l => l['msg'] === 'failed open');
+      assert.match(String(warning?.['detail']), /exceeds 65536 bytes/);
     });
-    service = await startService(rti.url, { CHEQ_RTI_CIRCUIT_BREAKER: 'false' });
-    const response = await service.check(envoyCheckRequest());
-    const decision = response.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision');
-    assert.equal(decision?.header?.value, 'fail_open');
-    const warning = service.logs.find(l => l['msg'] === 'failed open');
-    assert.match(String(warning?.['detail']), /exceeds 65536 bytes/);
   });
-});
+}

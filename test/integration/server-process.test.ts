@@ -74,6 +74,12 @@ describe('cheq-rti-authz process (integration)', function () {
         /timeout_ms \(CHEQ_TIMEOUT_MS\): must be an integer from 1 to 2147483647/,
       ],
       ['bad port', { GRPC_PORT: '70000' }, /grpc_port \(GRPC_PORT\)/],
+      ['an unknown API version', { CHEQ_API_VERSION: 'v3' }, /api_version \(CHEQ_API_VERSION\)/],
+      [
+        'a policy rule with a misspelt condition',
+        { CHEQ_POLICY_RULES: '[{"when":{"verdicts":"malicious"},"action":"block"}]' },
+        /policy_rules \(CHEQ_POLICY_RULES\): rule 1: when: unknown "verdicts"/,
+      ],
       [
         'a negative warm-up count',
         { CHEQ_WARMUP_CHECKS: '-1' },
@@ -250,6 +256,22 @@ describe('cheq-rti-authz process (integration)', function () {
       assert.equal(deny.code, 0);
       assert.match(deny.stdout, /^DENY 403 \(grpc status 7\)/);
       assert.equal(rti.calls[1]?.form.get('ClientIP'), '203.0.113.4');
+      const explained = await runMain([
+        'check',
+        '--target',
+        target,
+        '--url',
+        'https://a.example/',
+        '--header',
+        'user-agent: bot',
+        '--explain',
+      ]);
+      assert.match(explained.stdout, /^DENY 403/);
+      assert.match(explained.stdout, /\n {2}reason {12}threat_block\n/);
+      assert.match(explained.stdout, /\n {2}rule {14}default:block_codes\n/);
+      assert.match(explained.stdout, /\n {2}verdict {11}malicious\n/);
+      assert.match(explained.stdout, /\n {2}threat type code {2}2\n/);
+      assert.match(explained.stdout, /\n {2}risk score {8}-\n/);
       const json = await runMain([
         'check',
         '--target',
@@ -281,41 +303,47 @@ describe('cheq-rti-authz process (integration)', function () {
     });
   });
 
-  it('demo: the printed commands show allow, deny and redirect', async () => {
-    const proc = startServerProcess(['demo'], {
-      GRPC_PORT: '0',
-      HTTP_PORT: '0',
-      METRICS_PORT: '0',
+  for (const [apiVersion, rule] of [
+    ['v1', 'default:block_codes'],
+    ['v4', 'default:malicious'],
+  ] as const) {
+    it(`demo on ${apiVersion}: the printed commands show allow, deny (explained) and redirect`, async () => {
+      const proc = startServerProcess(['demo', '--api-version', apiVersion], {
+        GRPC_PORT: '0',
+        HTTP_PORT: '0',
+        METRICS_PORT: '0',
+      });
+      await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
+      const until = Date.now() + 5000;
+      while (!proc.stderr.includes('Ctrl-C') && Date.now() < until)
+        await new Promise(r => setTimeout(r, 20));
+      const commands = proc.stderr
+        .split('\n')
+        .map(line => line.trim())
+        .filter(line => line.startsWith('node '));
+      assert.equal(commands.length, 3, proc.stderr);
+      const outputs = await Promise.all(
+        commands.map(
+          command =>
+            new Promise<string>((resolve, reject) => {
+              // The README tells users to paste these into a shell: run them through one.
+              import('node:child_process')
+                .then(({ exec }) =>
+                  exec(command, { cwd: join(__dirname, '..', '..', '..') }, (err, stdout) =>
+                    err ? reject(err) : resolve(stdout),
+                  ),
+                )
+                .catch(reject);
+            }),
+        ),
+      );
+      assert.match(outputs[0] ?? '', /^ALLOW/);
+      assert.match(outputs[1] ?? '', /^DENY 403/);
+      assert.match(outputs[1] ?? '', new RegExp(`\\n {2}rule {14}${rule}\\n`));
+      assert.match(outputs[2] ?? '', /^REDIRECT 302/);
+      assert.match(outputs[2] ?? '', /location: https:\/\/www\.example\.com\/verify-you-are-human/);
+      proc.child.kill('SIGINT');
+      assert.equal(await proc.exited, 0);
     });
-    await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
-    const until = Date.now() + 5000;
-    while (!proc.stderr.includes('Ctrl-C') && Date.now() < until)
-      await new Promise(r => setTimeout(r, 20));
-    const commands = proc.stderr
-      .split('\n')
-      .map(line => line.trim())
-      .filter(line => line.startsWith('node '));
-    assert.equal(commands.length, 3, proc.stderr);
-    const outputs = await Promise.all(
-      commands.map(
-        command =>
-          new Promise<string>((resolve, reject) => {
-            // The README tells users to paste these into a shell: run them through one.
-            import('node:child_process')
-              .then(({ exec }) =>
-                exec(command, { cwd: join(__dirname, '..', '..', '..') }, (err, stdout) =>
-                  err ? reject(err) : resolve(stdout),
-                ),
-              )
-              .catch(reject);
-          }),
-      ),
-    );
-    assert.match(outputs[0] ?? '', /^ALLOW/);
-    assert.match(outputs[1] ?? '', /^DENY 403/);
-    assert.match(outputs[2] ?? '', /^REDIRECT 302/);
-    assert.match(outputs[2] ?? '', /location: https:\/\/www\.example\.com\/verify-you-are-human/);
-    proc.child.kill('SIGINT');
-    assert.equal(await proc.exited, 0);
-  });
+  }
 });

@@ -60,8 +60,15 @@ function metadataOf(decision: Decision): Struct {
     cheq_action: { stringValue: decision.action },
     cheq_reason: { stringValue: decision.reason },
   };
-  if (decision.verdict) {
-    fields['cheq_threat_type'] = { numberValue: decision.verdict.threatTypeCode };
+  const { verdict } = decision;
+  if (verdict) {
+    fields['cheq_verdict'] = { stringValue: verdict.verdict };
+    fields['cheq_threat_type'] = { numberValue: verdict.code };
+    if (verdict.riskScore !== undefined) {
+      fields['cheq_risk_score'] = { numberValue: verdict.riskScore };
+    }
+    if (verdict.rayId) fields['cheq_ray_id'] = { stringValue: verdict.rayId };
   }
+  if (decision.rule) fields['cheq_rule'] = { stringValue: decision.rule };
   return { fields };
 }

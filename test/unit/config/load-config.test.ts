@@ -55,6 +55,8 @@ describe('loadConfig', () => {
     it('fills every optional setting with its documented default', () => {
       const config = load({ ...REQUIRED });
       const { core } = config;
+      assert.equal(core.apiVersion, 'v1');
+      assert.deepEqual(core.rules, []);
       assert.equal(core.mode, 'monitoring');
       assert.equal(core.timeoutMs, 100);
       assert.equal(core.deadlineMarginMs, 10);
@@ -67,6 +69,7 @@ describe('loadConfig', () => {
       assert.equal(core.routeToEventType.lookup('/'), undefined);
       assert.equal(core.trustedIpHeader, undefined);
       assert.equal(core.ja3Header, undefined);
+      assert.equal(core.ja4Header, undefined);
       assert.equal(core.channelParam, undefined);
       assert.deepEqual(core.ignoredHeaderNames, [
         'x-envoy-*',
@@ -80,6 +83,9 @@ describe('loadConfig', () => {
         threatType: 'x-cheq-threat-type',
         invalid: 'x-cheq-invalid',
         rtiRequestId: 'x-cheq-rti-request-id',
+        verdict: 'x-cheq-verdict',
+        riskScore: 'x-cheq-risk-score',
+        rayId: 'x-cheq-ray-id',
         challenge: 'x-cheq-challenge',
       });
       assert.equal(config.rti.endpoint.href, 'https://rti-global.cheqzone.com/');
@@ -226,6 +232,52 @@ describe('loadConfig', () => {
       assert.deepEqual([...config.core.blockRedirectCodes], [2, 3]);
       assert.equal(config.core.uriExclusion.matches('/healthz'), true);
       assert.equal(config.core.routeToEventType.lookup('/checkout'), 'purchase');
+    });
+
+    it('reads the API version and ordered policy rules from a YAML file', () => {
+      const file = tempFile(
+        'yaml',
+        [
+          'api_version: v4',
+          'ja4_header: x-ja4',
+          'policy_rules:',
+          '  - name: partners',
+          '    when: { reasons: [501] }',
+          '    action: allow',
+          '  - when:',
+          '      verdict: [suspicious, malicious]',
+          '      codes: 14',
+          '      min_risk_score: 80',
+          '    action: block',
+          '  - action: challenge',
+          '',
+        ].join('\n'),
+      );
+      const config = load({ ...REQUIRED, CONFIG_FILE: file });
+      assert.equal(config.core.apiVersion, 'v4');
+      assert.equal(config.core.ja4Header, 'x-ja4');
+      assert.deepEqual(config.core.rules, [
+        { name: 'partners', when: { reasons: new Set([501]) }, action: 'allow' },
+        {
+          name: 'rule 2',
+          when: {
+            verdicts: new Set(['suspicious', 'malicious']),
+            codes: new Set([14]),
+            minRiskScore: 80,
+          },
+          action: 'block',
+        },
+        { name: 'rule 3', when: {}, action: 'challenge' },
+      ]);
+    });
+
+    it('refuses a config file whose rules are invalid, naming the rule (exit 2 at start)', () => {
+      const file = tempFile(
+        'json',
+        JSON.stringify({ policy_rules: [{ when: { verdict: 'bad' } }] }),
+      );
+      const err = configErrorOf({ env: { ...REQUIRED }, args: ['--config', file] });
+      assert.match(err.message, /policy_rules \(CHEQ_POLICY_RULES\): .*rule 1: when\.verdict/);
     });
 
     it('reads a YAML file given with CONFIG_FILE', () => {
@@ -480,6 +532,75 @@ describe('loadConfig', () => {
         name: 'port out of range',
         env: { ...REQUIRED, GRPC_PORT: '70000' },
         names: ['grpc_port', 'GRPC_PORT'],
+      },
+      {
+        name: 'an unknown API version',
+        env: { ...REQUIRED, CHEQ_API_VERSION: 'v2' },
+        names: ['api_version', 'CHEQ_API_VERSION'],
+      },
+      {
+        name: 'policy rules that are not JSON',
+        env: { ...REQUIRED, CHEQ_POLICY_RULES: '[{' },
+        names: ['policy_rules', 'CHEQ_POLICY_RULES', 'not valid JSON'],
+      },
+      {
+        name: 'policy rules that are not a list',
+        env: { ...REQUIRED, CHEQ_POLICY_RULES: '{"action":"block"}' },
+        names: ['policy_rules', 'CHEQ_POLICY_RULES', 'must be a list'],
+      },
+      {
+        name: 'a rule with an unknown action',
+        env: {
+          ...REQUIRED,
+          CHEQ_POLICY_RULES: '[{"when":{"verdict":"malicious"},"action":"drop"}]',
+        },
+        names: ['policy_rules', 'rule 1', 'action must be one of allow, block, challenge'],
+      },
+      {
+        name: 'a rule with an unknown verdict',
+        env: { ...REQUIRED, CHEQ_POLICY_RULES: '[{"when":{"verdict":"evil"},"action":"block"}]' },
+        names: ['policy_rules', 'rule 1', 'when.verdict'],
+      },
+      {
+        name: 'a misspelt condition (it would match every request)',
+        env: {
+          ...REQUIRED,
+          CHEQ_POLICY_RULES:
+            '[{"when":{"codes":[2]},"action":"block"},{"when":{"min_risk":80},"action":"block"}]',
+        },
+        names: ['policy_rules', 'rule 2', 'unknown "min_risk"'],
+      },
+      {
+        name: 'a risk score out of range',
+        env: {
+          ...REQUIRED,
+          CHEQ_POLICY_RULES: '[{"when":{"min_risk_score":101},"action":"block"}]',
+        },
+        names: ['policy_rules', 'rule 1', 'min_risk_score'],
+      },
+      {
+        name: 'codes that are not integers',
+        env: { ...REQUIRED, CHEQ_POLICY_RULES: '[{"when":{"codes":["2"]},"action":"block"}]' },
+        names: ['policy_rules', 'rule 1', 'when.codes'],
+      },
+      {
+        name: 'an empty reasons list',
+        env: { ...REQUIRED, CHEQ_POLICY_RULES: '[{"when":{"reasons":[]},"action":"block"}]' },
+        names: ['policy_rules', 'rule 1', 'when.reasons'],
+      },
+      {
+        name: 'two rules of the same name',
+        env: {
+          ...REQUIRED,
+          CHEQ_POLICY_RULES:
+            '[{"name":"a","when":{"codes":[2]},"action":"block"},{"name":"a","action":"allow"}]',
+        },
+        names: ['policy_rules', 'rule 2', 'used twice'],
+      },
+      {
+        name: 'a ja4 header that is not a header name',
+        env: { ...REQUIRED, CHEQ_JA4_HEADER: 'x ja4' },
+        names: ['ja4_header', 'CHEQ_JA4_HEADER'],
       },
     ];
 

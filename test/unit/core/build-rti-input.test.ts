@@ -14,6 +14,7 @@ function inputConfig(overrides: Partial<RtiInputConfig> = {}): RtiInputConfig {
     routeToEventType: new PathMap([['/search', 'search']]),
     trustedIpHeader: undefined,
     ja3Header: undefined,
+    ja4Header: undefined,
     channelParam: undefined,
     ignoredHeaderNames: IGNORED,
     ...overrides,

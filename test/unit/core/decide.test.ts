@@ -12,6 +12,7 @@ import {
   type RtiVerdict,
 } from '../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../src/core/verdict-headers';
+import { rtiVerdict, v1 } from '../../helpers/verdicts';
 import { makeAttributes, type AttributesOverrides } from './make-attributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -50,15 +51,14 @@ class FakeRti implements RtiCheck {
   }
 }
 
-const VALID: RtiVerdict = {
-  isInvalid: false,
-  threatTypeCode: 0,
+const VALID: RtiVerdict = v1(false, 0, {
   requestId: 'rti-req-1',
   setCookie: '_cheq_rti=abc; Path=/; Max-Age=3600',
-};
+});
 
 function invalid(threatTypeCode: number, extra: Partial<RtiVerdict> = {}): RtiVerdict {
-  return { ...VALID, isInvalid: true, threatTypeCode, ...extra };
+  const { requestId, setCookie } = VALID;
+  return v1(true, threatTypeCode, { requestId, setCookie, ...extra });
 }
 
 const HEADER_NAMES = verdictHeaderNames('x-cheq-');
@@ -67,10 +67,17 @@ const REMOVABLE_HEADERS = [
   'x-cheq-invalid',
   'x-cheq-rti-request-id',
   'x-cheq-challenge',
+  'x-cheq-verdict',
+  'x-cheq-risk-score',
+  'x-cheq-ray-id',
 ];
+/** What a v1 verdict cannot fill: RTI v4's risk score and ray id. */
+const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id'];
 
 function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
   return {
+    apiVersion: 'v1',
+    rules: [],
     mode: 'blocking',
     timeoutMs: 100,
     deadlineMarginMs: 10,
@@ -86,6 +93,7 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     ]),
     trustedIpHeader: undefined,
     ja3Header: undefined,
+    ja4Header: undefined,
     channelParam: undefined,
     ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
     verdictHeaderNames: HEADER_NAMES,
@@ -120,6 +128,41 @@ const XHR_HEADERS = [
 // ---------------------------------------------------------------------------------------------
 
 describe('createDecide', () => {
+  describe('v4 verdicts', () => {
+    const V4: RtiVerdict = rtiVerdict({
+      verdict: 'suspicious',
+      code: 14,
+      reasons: [7, 31],
+      riskScore: 72,
+      ruleName: 'vpn',
+      rayId: 'ray-9f',
+    });
+
+    it('passes verdict, code, risk score and ray id upstream, and names the rule', async () => {
+      const d = await decideWith(FakeRti.answering(V4), {}, { apiVersion: 'v4' });
+      assert.equal(d.reason, 'threat_challenge');
+      assert.equal(d.rule, 'default:suspicious');
+      assert.deepEqual(d.upstreamHeaders, [
+        ['x-cheq-decision', 'threat_challenge'],
+        ['x-cheq-threat-type', '14'],
+        ['x-cheq-invalid', 'true'],
+        ['x-cheq-challenge', '1'],
+        ['x-cheq-verdict', 'suspicious'],
+        ['x-cheq-risk-score', '72'],
+        ['x-cheq-ray-id', 'ray-9f'],
+      ]);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id']);
+    });
+
+    it('applies the configured rules before the defaults', async () => {
+      const rules = [
+        { name: 'vpn ok', when: { reasons: new Set([31]) }, action: 'allow' as const },
+      ];
+      const d = await decideWith(FakeRti.answering(V4), {}, { apiVersion: 'v4', rules });
+      assert.deepEqual([d.action, d.reason, d.rule], ['allow', 'threat_unlisted', 'vpn ok']);
+    });
+  });
+
   describe('requests RTI is not asked about', () => {
     const excluded: readonly string[] = ['/healthz', '/static/app.js', '/static/'];
     for (const path of excluded) {
@@ -287,8 +330,9 @@ describe('createDecide', () => {
         ['x-cheq-threat-type', '2'],
         ['x-cheq-invalid', 'true'],
         ['x-cheq-rti-request-id', 'rti-req-1'],
+        ['x-cheq-verdict', 'malicious'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge', ...V4_ONLY]);
     });
   });
 
@@ -515,8 +559,9 @@ describe('createDecide', () => {
         ['x-cheq-threat-type', '0'],
         ['x-cheq-invalid', 'false'],
         ['x-cheq-rti-request-id', 'rti-req-1'],
+        ['x-cheq-verdict', 'benign'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge', ...V4_ONLY]);
     });
 
     it('removes a forged rti-request-id when RTI gives none', async () => {
@@ -525,8 +570,13 @@ describe('createDecide', () => {
         ['x-cheq-decision', 'valid'],
         ['x-cheq-threat-type', '0'],
         ['x-cheq-invalid', 'false'],
+        ['x-cheq-verdict', 'benign'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id', 'x-cheq-challenge']);
+      assert.deepEqual(d.upstreamHeadersToRemove, [
+        'x-cheq-rti-request-id',
+        'x-cheq-challenge',
+        ...V4_ONLY,
+      ]);
     });
 
     it('denies a blocked request with a 403 body, the cookie and no upstream headers', async () => {
@@ -580,8 +630,9 @@ describe('createDecide', () => {
         ['x-cheq-invalid', 'true'],
         ['x-cheq-rti-request-id', 'rti-req-1'],
         ['x-cheq-challenge', '1'],
+        ['x-cheq-verdict', 'suspicious'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, []);
+      assert.deepEqual(d.upstreamHeadersToRemove, V4_ONLY);
     });
 
     it('redirects a challenged navigation to the challenge URL', async () => {
@@ -626,7 +677,11 @@ describe('createDecide', () => {
         { verdictHeaderNames: verdictHeaderNames('x-bot-') },
       );
       assert.deepEqual(d.upstreamHeaders[0], ['x-bot-decision', 'valid']);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-bot-challenge']);
+      assert.deepEqual(d.upstreamHeadersToRemove, [
+        'x-bot-challenge',
+        'x-bot-risk-score',
+        'x-bot-ray-id',
+      ]);
     });
   });
 

@@ -7,12 +7,15 @@ import {
   type PolicyOutcome,
 } from '../../../src/core/policy';
 import type { RtiVerdict } from '../../../src/core/rti-port';
+import { rtiVerdict, v1 } from '../../helpers/verdicts';
 
 const BLOCK_CODES = [2, 3, 6, 7, 10, 11, 16, 18];
 const CHALLENGE_CODES = [4, 5, 13, 14, 15, 17];
 
 function policyConfig(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
   return {
+    apiVersion: 'v1',
+    rules: [],
     blockRedirectCodes: new Set(BLOCK_CODES),
     challengeCodes: new Set(CHALLENGE_CODES),
     redirectUrl: undefined,
@@ -23,7 +26,15 @@ function policyConfig(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
 }
 
 function verdict(isInvalid: boolean, threatTypeCode: number): RtiVerdict {
-  return { isInvalid, threatTypeCode, requestId: 'rti-1', setCookie: undefined };
+  return v1(isInvalid, threatTypeCode, { requestId: 'rti-1' });
+}
+
+/** The outcome without the rule's name, which the cases below do not compare. */
+function withoutRule(outcome: PolicyOutcome): Omit<PolicyOutcome, 'rule'> {
+  return Object.fromEntries(Object.entries(outcome).filter(([key]) => key !== 'rule')) as Omit<
+    PolicyOutcome,
+    'rule'
+  >;
 }
 
 interface Case {
@@ -31,10 +42,14 @@ interface Case {
   readonly verdict: RtiVerdict;
   readonly config?: Partial<PolicyConfig>;
   readonly navigation: boolean;
-  readonly expected: PolicyOutcome;
+  readonly expected: Omit<PolicyOutcome, 'rule'>;
 }
 
-const ALLOW_VALID: PolicyOutcome = { action: 'allow', reason: 'valid', challenge: false };
+const ALLOW_VALID: Omit<PolicyOutcome, 'rule'> = {
+  action: 'allow',
+  reason: 'valid',
+  challenge: false,
+};
 
 const BLOCKING_CASES: readonly Case[] = [
   {
@@ -159,7 +174,7 @@ describe('applyPolicy', () => {
     for (const c of BLOCKING_CASES) {
       it(c.name, () => {
         const outcome = applyPolicy(c.verdict, 'blocking', policyConfig(c.config), c.navigation);
-        assert.deepEqual(outcome, c.expected);
+        assert.deepEqual(withoutRule(outcome), c.expected);
       });
     }
 
@@ -175,7 +190,7 @@ describe('applyPolicy', () => {
       for (const code of CHALLENGE_CODES) {
         const outcome = applyPolicy(verdict(true, code), 'blocking', policyConfig(), true);
         assert.deepEqual(
-          outcome,
+          withoutRule(outcome),
           { action: 'allow', reason: 'threat_challenge', challenge: true },
           `code ${code}`,
         );
@@ -188,7 +203,7 @@ describe('applyPolicy', () => {
 
     it('keeps valid traffic as reason valid, with no would', () => {
       const outcome = applyPolicy(verdict(false, 0), mode, policyConfig(), true);
-      assert.deepEqual(outcome, ALLOW_VALID);
+      assert.deepEqual(withoutRule(outcome), ALLOW_VALID);
       assert.equal('would' in outcome, false);
     });
 
@@ -218,7 +233,7 @@ describe('applyPolicy', () => {
         policyConfig({ redirectUrl: '/blocked' }),
         true,
       );
-      assert.deepEqual(outcome, {
+      assert.deepEqual(withoutRule(outcome), {
         action: 'allow',
         reason: 'monitoring',
         challenge: false,
@@ -239,7 +254,7 @@ describe('applyPolicy', () => {
           policyConfig({ challengeAction, challengeUrl: '/challenge' }),
           true,
         );
-        assert.deepEqual(outcome, {
+        assert.deepEqual(withoutRule(outcome), {
           action: 'allow',
           reason: 'monitoring',
           challenge: false,
@@ -250,7 +265,225 @@ describe('applyPolicy', () => {
 
     it('keeps an unlisted invalid code as threat_unlisted without a would', () => {
       const outcome = applyPolicy(verdict(true, 21), mode, policyConfig(), true);
-      assert.deepEqual(outcome, { action: 'allow', reason: 'threat_unlisted', challenge: false });
+      assert.deepEqual(withoutRule(outcome), {
+        action: 'allow',
+        reason: 'threat_unlisted',
+        challenge: false,
+      });
+    });
+  });
+
+  describe('rule names (why the action was chosen)', () => {
+    it('names the v1 default that acted', () => {
+      const config = policyConfig();
+      assert.equal(applyPolicy(verdict(false, 0), 'blocking', config, true).rule, 'default:benign');
+      assert.equal(
+        applyPolicy(verdict(true, 2), 'blocking', config, true).rule,
+        'default:block_codes',
+      );
+      assert.equal(
+        applyPolicy(verdict(true, 14), 'blocking', config, true).rule,
+        'default:challenge_codes',
+      );
+      assert.equal(
+        applyPolicy(verdict(true, 9), 'blocking', config, true).rule,
+        'default:unlisted_code',
+      );
+    });
+
+    it('keeps the rule in monitoring mode', () => {
+      const outcome = applyPolicy(verdict(true, 2), 'monitoring', policyConfig(), true);
+      assert.equal(outcome.rule, 'default:block_codes');
+    });
+  });
+
+  describe("v4 defaults (as CHEQ's CDN workers)", () => {
+    const v4 = (overrides: Partial<PolicyConfig> = {}): PolicyConfig =>
+      policyConfig({ apiVersion: 'v4', challengeAction: 'deny', ...overrides });
+    const cases: readonly [string, RtiVerdict, PolicyOutcome['action'], string, string][] = [
+      [
+        'blocks malicious whatever the code',
+        rtiVerdict({ verdict: 'malicious', code: 9 }),
+        'deny',
+        'threat_block',
+        'default:malicious',
+      ],
+      [
+        'blocks a block-group code even when suspicious',
+        rtiVerdict({ verdict: 'suspicious', code: 2 }),
+        'deny',
+        'threat_block',
+        'default:block_codes',
+      ],
+      [
+        'challenges suspicious',
+        rtiVerdict({ verdict: 'suspicious', code: 21 }),
+        'deny',
+        'threat_challenge',
+        'default:suspicious',
+      ],
+      [
+        'challenges a challenge-group code even when benign',
+        rtiVerdict({ verdict: 'benign', code: 14 }),
+        'deny',
+        'threat_challenge',
+        'default:challenge_codes',
+      ],
+      [
+        'blocks a block-group code even when benign',
+        rtiVerdict({ verdict: 'benign', code: 3 }),
+        'deny',
+        'threat_block',
+        'default:block_codes',
+      ],
+      [
+        'allows benign',
+        rtiVerdict({ verdict: 'benign', code: 0 }),
+        'allow',
+        'valid',
+        'default:benign',
+      ],
+      [
+        'allows a benign good bot',
+        rtiVerdict({ verdict: 'benign', code: 19 }),
+        'allow',
+        'valid',
+        'default:benign',
+      ],
+    ];
+    for (const [name, v, action, reason, rule] of cases) {
+      it(name, () => {
+        const outcome = applyPolicy(v, 'blocking', v4(), false);
+        assert.deepEqual([outcome.action, outcome.reason, outcome.rule], [action, reason, rule]);
+      });
+    }
+
+    it('redirects a malicious navigation to redirect_url', () => {
+      const outcome = applyPolicy(
+        rtiVerdict({ verdict: 'malicious', code: 8 }),
+        'blocking',
+        v4({ redirectUrl: '/blocked' }),
+        true,
+      );
+      assert.deepEqual([outcome.action, outcome.location], ['redirect', '/blocked']);
+    });
+
+    it('v1 defaults do not act on a verdict alone: malicious code 9 is unlisted', () => {
+      const outcome = applyPolicy(
+        rtiVerdict({ verdict: 'malicious', code: 9 }),
+        'blocking',
+        policyConfig(),
+        true,
+      );
+      assert.deepEqual([outcome.action, outcome.reason], ['allow', 'threat_unlisted']);
+    });
+  });
+
+  describe('configured rules', () => {
+    const rules: PolicyConfig['rules'] = [
+      { name: 'trusted partner', when: { reasons: new Set([501]) }, action: 'allow' },
+      {
+        name: 'risky',
+        when: { verdicts: new Set(['suspicious']), minRiskScore: 80 },
+        action: 'block',
+      },
+      {
+        name: 'vpn shoppers',
+        when: { codes: new Set([14]), verdicts: new Set(['suspicious']) },
+        action: 'allow',
+      },
+    ];
+    const config = policyConfig({ apiVersion: 'v4', rules, challengeAction: 'deny' });
+
+    it('the first matching rule acts, before the defaults', () => {
+      const v = rtiVerdict({ verdict: 'malicious', code: 2, reasons: [12, 501] });
+      const outcome = applyPolicy(v, 'blocking', config, true);
+      assert.deepEqual(
+        [outcome.action, outcome.reason, outcome.rule],
+        ['allow', 'threat_unlisted', 'trusted partner'],
+      );
+    });
+
+    it('every condition of a rule must hold (verdict and min_risk_score)', () => {
+      const high = rtiVerdict({ verdict: 'suspicious', code: 14, riskScore: 85 });
+      const low = rtiVerdict({ verdict: 'suspicious', code: 14, riskScore: 40 });
+      const none = rtiVerdict({ verdict: 'suspicious', code: 14 });
+      assert.equal(applyPolicy(high, 'blocking', config, false).rule, 'risky');
+      assert.equal(applyPolicy(high, 'blocking', config, false).action, 'deny');
+      // Below the score, the next rule matches: VPN shoppers are let through.
+      assert.deepEqual(
+        [
+          applyPolicy(low, 'blocking', config, false).rule,
+          applyPolicy(low, 'blocking', config, false).action,
+        ],
+        ['vpn shoppers', 'allow'],
+      );
+      // No score at all never meets a minimum.
+      assert.equal(applyPolicy(none, 'blocking', config, false).rule, 'vpn shoppers');
+    });
+
+    it('falls back to the defaults when no rule matches', () => {
+      const outcome = applyPolicy(
+        rtiVerdict({ verdict: 'suspicious', code: 21 }),
+        'blocking',
+        config,
+        false,
+      );
+      assert.deepEqual(
+        [outcome.action, outcome.reason, outcome.rule],
+        ['deny', 'threat_challenge', 'default:suspicious'],
+      );
+    });
+
+    it('a rule with no conditions matches everything (a catch-all)', () => {
+      const catchAll = policyConfig({
+        rules: [{ name: 'observe only', when: {}, action: 'allow' }],
+      });
+      const outcome = applyPolicy(verdict(true, 2), 'blocking', catchAll, true);
+      assert.deepEqual([outcome.action, outcome.rule], ['allow', 'observe only']);
+    });
+
+    it('a block rule can act on a benign verdict with a high risk score', () => {
+      const strict = policyConfig({
+        rules: [{ name: 'score', when: { minRiskScore: 90 }, action: 'block' }],
+      });
+      const outcome = applyPolicy(
+        rtiVerdict({ code: 0, riskScore: 95 }),
+        'blocking',
+        strict,
+        false,
+      );
+      assert.deepEqual([outcome.action, outcome.reason], ['deny', 'threat_block']);
+    });
+
+    it('challenge rules follow challenge_action', () => {
+      const challengeAll = policyConfig({
+        rules: [{ name: 'c', when: { verdicts: new Set(['malicious']) }, action: 'challenge' }],
+        challengeAction: 'redirect',
+        challengeUrl: '/verify',
+      });
+      const outcome = applyPolicy(
+        rtiVerdict({ verdict: 'malicious', code: 2 }),
+        'blocking',
+        challengeAll,
+        true,
+      );
+      assert.deepEqual(
+        [outcome.action, outcome.location, outcome.reason],
+        ['redirect', '/verify', 'threat_challenge'],
+      );
+    });
+
+    it('monitoring mode reports what the rule would do', () => {
+      const v = rtiVerdict({ verdict: 'suspicious', code: 14, riskScore: 99 });
+      const outcome = applyPolicy(v, 'monitoring', config, false);
+      assert.deepEqual(withoutRule(outcome), {
+        action: 'allow',
+        reason: 'monitoring',
+        challenge: false,
+        would: { action: 'deny', reason: 'threat_block' },
+      });
+      assert.equal(outcome.rule, 'risky');
     });
   });
 });

@@ -7,6 +7,7 @@ import {
   type RtiInput,
   type RtiVerdict,
 } from '../../../src/core/rti-port';
+import { rtiVerdict } from '../../helpers/verdicts';
 import { CircuitBreaker } from '../../../src/rti/circuit-breaker';
 import { CircuitBreakingRti } from '../../../src/rti/circuit-breaking-rti';
 
@@ -20,8 +21,11 @@ const INPUT: RtiInput = {
   headers: new HeaderList([]),
   headerNames: [],
   cheqCookie: undefined,
+  duidCookie: undefined,
+  pvidCookie: undefined,
   resourceType: 'text/html',
   ja3: undefined,
+  ja4: undefined,
   channel: undefined,
 };
 
@@ -32,12 +36,7 @@ class ScriptedRti implements RtiCheck {
   check(): Promise<RtiVerdict> {
     this.calls++;
     if (this.failWith) return Promise.reject(new RtiError(this.failWith, 'scripted'));
-    return Promise.resolve({
-      isInvalid: false,
-      threatTypeCode: 0,
-      requestId: undefined,
-      setCookie: undefined,
-    });
+    return Promise.resolve(rtiVerdict());
   }
 }
 

@@ -29,8 +29,11 @@ function rtiInput(
     headers: new HeaderList(headers),
     headerNames: headers.map(([name]) => name),
     cheqCookie: undefined,
+    duidCookie: undefined,
+    pvidCookie: undefined,
     resourceType: 'text/html',
     ja3: undefined,
+    ja4: undefined,
     channel: undefined,
     ...overrides,
   };
@@ -129,7 +132,10 @@ describe('toRtiForm', () => {
       rtiInput({
         clientIp: undefined,
         cheqCookie: undefined,
+        duidCookie: undefined,
+        pvidCookie: undefined,
         ja3: undefined,
+        ja4: undefined,
         channel: undefined,
         headerNames: [],
       }),
@@ -221,11 +227,27 @@ describe('parseRtiResponse', () => {
       }),
     );
     assert.deepEqual(verdict, {
-      isInvalid: true,
-      threatTypeCode: 2,
+      verdict: 'malicious',
+      code: 2,
+      reasons: [],
+      riskScore: undefined,
+      ruleName: undefined,
       requestId: 'rti-123',
+      rayId: undefined,
       setCookie: '_cheq_rti=abc; Path=/; Max-Age=86400; SameSite=Lax',
     });
+  });
+
+  it('maps isInvalid onto the verdict: benign, suspicious for the suspicious-activity codes, else malicious', () => {
+    const read = (isInvalid: boolean, threatTypeCode: number): string =>
+      parseRtiResponse(JSON.stringify({ isInvalid, threatTypeCode })).verdict;
+    assert.equal(read(false, 0), 'benign');
+    assert.equal(read(false, 19), 'benign');
+    for (const code of [4, 5, 13, 14, 15, 21])
+      assert.equal(read(true, code), 'suspicious', `${code}`);
+    for (const code of [2, 3, 6, 7, 8, 9, 10, 11, 16, 17, 18, 20, 99]) {
+      assert.equal(read(true, code), 'malicious', `${code}`);
+    }
   });
 
   it('reads a minimal valid answer and ignores extra fields', () => {
@@ -233,9 +255,13 @@ describe('parseRtiResponse', () => {
       '{"isInvalid":false,"threatTypeCode":0,"extra":{"nested":[1,2]},"version":9}',
     );
     assert.deepEqual(verdict, {
-      isInvalid: false,
-      threatTypeCode: 0,
+      verdict: 'benign',
+      code: 0,
+      reasons: [],
+      riskScore: undefined,
+      ruleName: undefined,
       requestId: undefined,
+      rayId: undefined,
       setCookie: undefined,
     });
     assert.equal('extra' in verdict, false);
@@ -290,8 +316,8 @@ describe('parseRtiResponse', () => {
         JSON.stringify({ isInvalid: true, threatTypeCode: 2, requestId: 'r', setCookie }),
       );
       assert.equal(verdict.setCookie, undefined);
-      assert.equal(verdict.isInvalid, true);
-      assert.equal(verdict.threatTypeCode, 2);
+      assert.equal(verdict.verdict, 'malicious');
+      assert.equal(verdict.code, 2);
       assert.equal(verdict.requestId, 'r');
     });
   }
@@ -345,8 +371,11 @@ describe('toRtiForm limits', () => {
           headers: new HeaderList([['user-agent', 'u'.repeat(1024 * 1024)]]),
           headerNames: names,
           cheqCookie: undefined,
+          duidCookie: undefined,
+          pvidCookie: undefined,
           resourceType: 'text/html',
           ja3: undefined,
+          ja4: undefined,
           channel: undefined,
         },
         { apiKey: 'k', tagHash: 't', middlewareVersion: 'm' },

@@ -8,10 +8,13 @@ import type { RequestAttributes } from '../../../../src/core/request-attributes'
 import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../../src/core/verdict-headers';
 import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
+import { rtiVerdict, v1 } from '../../../helpers/verdicts';
 
 const SET_COOKIE = '_cheq_rti=tok; Path=/; Max-Age=3600; SameSite=Lax';
 
 const CONFIG: CoreConfig = {
+  apiVersion: 'v1',
+  rules: [],
   mode: 'blocking',
   timeoutMs: 100,
   deadlineMarginMs: 10,
@@ -24,6 +27,7 @@ const CONFIG: CoreConfig = {
   routeToEventType: new PathMap([]),
   trustedIpHeader: undefined,
   ja3Header: undefined,
+  ja4Header: undefined,
   channelParam: undefined,
   ignoredHeaderNames: [],
   verdictHeaderNames: verdictHeaderNames('x-cheq-'),
@@ -56,7 +60,7 @@ function answering(verdict: RtiVerdict): RtiCheck {
 }
 
 function verdict(isInvalid: boolean, threatTypeCode: number, setCookie?: string): RtiVerdict {
-  return { isInvalid, threatTypeCode, requestId: 'rti-1', setCookie };
+  return v1(isInvalid, threatTypeCode, { requestId: 'rti-1', setCookie });
 }
 
 async function decision(
@@ -88,8 +92,9 @@ describe('toCheckResponse', () => {
           { header: { key: 'x-cheq-threat-type', value: '0' }, append: { value: false } },
           { header: { key: 'x-cheq-invalid', value: 'false' }, append: { value: false } },
           { header: { key: 'x-cheq-rti-request-id', value: 'rti-1' }, append: { value: false } },
+          { header: { key: 'x-cheq-verdict', value: 'benign' }, append: { value: false } },
         ],
-        headers_to_remove: ['x-cheq-challenge'],
+        headers_to_remove: ['x-cheq-challenge', 'x-cheq-risk-score', 'x-cheq-ray-id'],
         response_headers_to_add: [
           { header: { key: 'set-cookie', value: SET_COOKIE }, append: { value: true } },
         ],
@@ -100,7 +105,7 @@ describe('toCheckResponse', () => {
       const d = await decision(answering(verdict(true, 14, SET_COOKIE)));
       assert.equal(d.reason, 'threat_challenge');
       const headers = toCheckResponse(d).ok_response?.headers ?? [];
-      assert.equal(headers.length, 5);
+      assert.equal(headers.length, 6);
       for (const option of headers) {
         assert.deepEqual(option.append, { value: false });
         assert.equal('append_action' in option, false);
@@ -130,6 +135,9 @@ describe('toCheckResponse', () => {
         'x-cheq-invalid',
         'x-cheq-rti-request-id',
         'x-cheq-challenge',
+        'x-cheq-verdict',
+        'x-cheq-risk-score',
+        'x-cheq-ray-id',
       ]);
     });
 
@@ -234,13 +242,31 @@ describe('toCheckResponse', () => {
   });
 
   describe('dynamic metadata', () => {
-    it('carries action, reason and threat type with camelCase Struct value keys', async () => {
+    it('carries action, reason, verdict, threat type and rule with camelCase Struct value keys', async () => {
       const d = await decision(answering(verdict(true, 2)));
       assert.deepEqual(toCheckResponse(d).dynamic_metadata, {
         fields: {
           cheq_action: { stringValue: 'deny' },
           cheq_reason: { stringValue: 'threat_block' },
+          cheq_verdict: { stringValue: 'malicious' },
           cheq_threat_type: { numberValue: 2 },
+          cheq_rule: { stringValue: 'default:block_codes' },
+        },
+      });
+    });
+
+    it('carries the v4 risk score and ray id', async () => {
+      const v4 = rtiVerdict({ verdict: 'malicious', code: 10, riskScore: 97, rayId: 'ray-1' });
+      const d = await decision(answering(v4), { apiVersion: 'v4' });
+      assert.deepEqual(toCheckResponse(d).dynamic_metadata, {
+        fields: {
+          cheq_action: { stringValue: 'deny' },
+          cheq_reason: { stringValue: 'threat_block' },
+          cheq_verdict: { stringValue: 'malicious' },
+          cheq_threat_type: { numberValue: 10 },
+          cheq_risk_score: { numberValue: 97 },
+          cheq_ray_id: { stringValue: 'ray-1' },
+          cheq_rule: { stringValue: 'default:malicious' },
         },
       });
     });
