@@ -26,10 +26,16 @@ const METRICS = [
   ['gRPC req/s (2) grpc-js + undici', r => r.grpc.median.grpcUndici.reqPerS, true],
   ['gRPC req/s (1) bare grpc-js', r => r.grpc.median.grpcBare.reqPerS, true],
   ['gRPC ratio ours / (2)', r => r.grpc.ratio.ours.median, true],
+  ['gRPC v4 req/s ours', r => r.grpcV4.median.ours.reqPerS, true],
+  ['gRPC v4 req/s (2v4) grpc-js + undici', r => r.grpcV4.median.grpcUndiciV4.reqPerS, true],
+  ['gRPC v4 ratio ours / (2v4)', r => r.grpcV4.ratio.ours.median, true],
   ['HTTP req/s ours', r => r.http.median.ours.reqPerS, true],
   ['HTTP req/s (4) node:http + undici', r => r.http.median.httpUndici.reqPerS, true],
   ['HTTP req/s (3) bare node:http', r => r.http.median.httpBare.reqPerS, true],
   ['HTTP ratio ours / (4)', r => r.http.ratio.ours.median, true],
+  ['HTTP v4 req/s ours', r => r.httpV4.median.ours.reqPerS, true],
+  ['HTTP v4 req/s (4v4) node:http + undici', r => r.httpV4.median.httpUndiciV4.reqPerS, true],
+  ['HTTP v4 ratio ours / (4v4)', r => r.httpV4.ratio.ours.median, true],
   ['fixed rate, checks/s', r => r.atRate.rounds[0].ours.options.rate, true],
   ['  ours p50 ms', r => r.atRate.median.ours.normal.latencyMs.p50, false],
   ['  (2) p50 ms', r => r.atRate.median.grpcUndici.normal.latencyMs.p50, false],
@@ -52,7 +58,12 @@ const METRICS = [
   ['  (2): others sat. / sat.', r => r.hangSaturation.reference.ratio.hung.median, true],
   [
     'RSS max at saturation MB',
-    r => Math.max(r.grpc.median.ours.rssMaxMb, r.http.median.ours.rssMaxMb),
+    r =>
+      Math.max(
+        ...[r.grpc, r.http, r.grpcV4, r.httpV4]
+          .filter(Boolean)
+          .map(phase => phase.median.ours.rssMaxMb),
+      ),
     false,
   ],
 ];

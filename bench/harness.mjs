@@ -50,11 +50,14 @@ export const config = {
   /** Fixed rate in checks/s; 0: BENCH_RATE_FRACTION of our gRPC saturation. */
   rate: num('BENCH_RATE', 0),
   /**
-   * Phases to run: grpc (saturation), rate (fixed rate), hang (hung RTI), http (saturation),
-   * workers, protection (protected share, our server as shipped).
+   * Phases to run: grpc (saturation), grpc-v4 (the same on RTI v4), rate (fixed rate), hang
+   * (hung RTI), http (saturation), http-v4 (the same on RTI v4), workers, protection (protected
+   * share, our server as shipped).
    */
   phases: new Set(
-    (env.BENCH_PHASES ?? 'grpc,rate,hang,http,workers,protection').split(',').map(x => x.trim()),
+    (env.BENCH_PHASES ?? 'grpc,grpc-v4,rate,hang,http,http-v4,workers,protection')
+      .split(',')
+      .map(x => x.trim()),
   ),
   h2Clients: num('BENCH_H2_CLIENTS', 4),
   h2Streams: num('BENCH_H2_STREAMS', 32),

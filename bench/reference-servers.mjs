@@ -5,6 +5,11 @@
 //   node bench/reference-servers.mjs grpc-undici   grpc-js Check + one undici call to RTI, then OK
 //   node bench/reference-servers.mjs http-bare     node:http answering 200, Content-Length 0
 //   node bench/reference-servers.mjs http-undici   node:http + one undici call to RTI, then 200
+//   node bench/reference-servers.mjs grpc-undici-v4   as grpc-undici, the call in RTI v4's JSON
+//   node bench/reference-servers.mjs http-undici-v4   as http-undici, the call in RTI v4's JSON
+//
+// The undici kinds POST the v1 form to /v1/realtime-interception, the -v4 kinds the v4 JSON
+// (rti-api.md §5) to /defend/4.0/traffic, and read the JSON answer either way.
 //
 // Environment: BENCH_PORT (0), BENCH_RTI_URL (for the undici kinds), BENCH_RTI_CONNECTIONS (64),
 // BENCH_TIMEOUT_MS (100; failing open like ours). Prints {"ready":KIND,"port":N} once listening.
@@ -35,15 +40,15 @@ function rtiPool() {
  * One RTI call under a deadline; any failure is ignored (fail open), as the server under test
  * does. undici's own headersTimeout/bodyTimeout are not used: they fire on a ~1 s clock.
  */
-function callRti(pool, fields) {
+function callRti(pool, { path, contentType, body }) {
   const controller = new globalThis.AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   return pool
     .request({
-      path: '/v1/realtime-interception',
+      path,
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': contentType, accept: 'application/json' },
+      body,
       signal: controller.signal,
     })
     .then(response => response.body.json())
@@ -51,9 +56,9 @@ function callRti(pool, fields) {
     .finally(() => clearTimeout(timer));
 }
 
-/** The RTI fields, read the plain way from a header record (lower-case names). */
-function rtiFields(headers, { method, scheme, host, uri, clientIp }) {
-  return {
+/** The v1 call: the form fields, read the plain way from a header record (lower-case names). */
+function rtiV1Call(headers, { method, scheme, host, uri, clientIp }) {
+  const fields = {
     ApiKey: 'bench-api-key',
     TagHash: 'bench-tag-hash',
     EventType: 'page_load',
@@ -73,24 +78,69 @@ function rtiFields(headers, { method, scheme, host, uri, clientIp }) {
     XForwardedFor: headers['x-forwarded-for'] ?? '',
     MiddlewareVersion: 'bench-reference_0',
   };
+  return {
+    path: '/v1/realtime-interception',
+    contentType: 'application/x-www-form-urlencoded',
+    body: new URLSearchParams(fields).toString(),
+  };
 }
 
-function startGrpc(withRti) {
-  const pool = withRti ? rtiPool() : undefined;
+/** The end-user headers the v4 call passes on: those the v1 call sends as fields, Host aside. */
+const V4_HEADERS = [
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'referer',
+  'x-forwarded-for',
+];
+
+/** The v4 call (rti-api.md §5): JSON.stringify of the fields, read from the same header record. */
+function rtiV4Call(headers, { method, scheme, host, uri, clientIp }) {
+  const endUserHeaders = { host };
+  for (const name of V4_HEADERS) {
+    if (headers[name] !== undefined) endUserHeaders[name] = headers[name];
+  }
+  const body = {
+    tagHash: 'bench-tag-hash',
+    apiKey: 'bench-api-key',
+    endUserParams: {
+      clientIp,
+      requestUrl: `${scheme}://${host}${uri}`,
+      headerNames: Object.keys(headers)
+        .filter(name => !name.startsWith(':') && !name.startsWith('x-original'))
+        .join(','),
+      method,
+      headers: endUserHeaders,
+    },
+    isHeaderNamesOrdered: true,
+    channel: 'bench-reference',
+    customId1: 'page_load',
+  };
+  return {
+    path: '/defend/4.0/traffic',
+    contentType: 'application/json',
+    body: JSON.stringify(body),
+  };
+}
+
+/** `rtiCall` (rtiV1Call or rtiV4Call) builds the one RTI call per check; none: answer at once. */
+function startGrpc(rtiCall) {
+  const pool = rtiCall ? rtiPool() : undefined;
   const server = new grpc.Server();
   server.addService(loadExtAuthz().service, {
     Check(call, callback) {
       if (!pool) return callback(null, OK);
       const http = call.request.attributes?.request?.http ?? {};
       const headers = http.headers ?? {};
-      const fields = rtiFields(headers, {
+      const rtiRequest = rtiCall(headers, {
         method: http.method,
         scheme: http.scheme,
         host: http.host,
         uri: http.path,
         clientIp: headers['x-envoy-external-address'],
       });
-      callRti(pool, fields).then(() => callback(null, OK));
+      callRti(pool, rtiRequest).then(() => callback(null, OK));
     },
   });
   server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
@@ -103,8 +153,8 @@ function startGrpc(withRti) {
   });
 }
 
-function startHttp(withRti) {
-  const pool = withRti ? rtiPool() : undefined;
+function startHttp(rtiCall) {
+  const pool = rtiCall ? rtiPool() : undefined;
   const answer = res => {
     res.writeHead(200, { 'content-length': 0 });
     res.end();
@@ -112,14 +162,14 @@ function startHttp(withRti) {
   const server = createServer((req, res) => {
     if (!pool) return answer(res);
     const { headers } = req;
-    const fields = rtiFields(headers, {
+    const rtiRequest = rtiCall(headers, {
       method: headers['x-original-method'],
       scheme: headers['x-forwarded-proto'] ?? 'http',
       host: headers['x-original-host'],
       uri: headers['x-original-uri'],
       clientIp: headers['x-real-ip'],
     });
-    callRti(pool, fields).then(() => answer(res));
+    callRti(pool, rtiRequest).then(() => answer(res));
   });
   server.keepAliveTimeout = 75_000;
   server.listen(port, '127.0.0.1', () => ready(server.address().port));
@@ -135,20 +185,26 @@ function ready(boundPort) {
 
 switch (kind) {
   case 'grpc-bare':
-    startGrpc(false);
+    startGrpc(undefined);
     break;
   case 'grpc-undici':
-    startGrpc(true);
+    startGrpc(rtiV1Call);
+    break;
+  case 'grpc-undici-v4':
+    startGrpc(rtiV4Call);
     break;
   case 'http-bare':
-    startHttp(false);
+    startHttp(undefined);
     break;
   case 'http-undici':
-    startHttp(true);
+    startHttp(rtiV1Call);
+    break;
+  case 'http-undici-v4':
+    startHttp(rtiV4Call);
     break;
   default:
     console.error(
-      `usage: node bench/reference-servers.mjs grpc-bare|grpc-undici|http-bare|http-undici`,
+      'usage: node bench/reference-servers.mjs grpc-bare|grpc-undici|grpc-undici-v4|http-bare|http-undici|http-undici-v4',
     );
     process.exit(2);
 }

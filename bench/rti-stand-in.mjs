@@ -6,7 +6,8 @@
 // Environment: BENCH_RTI_PORT (0), BENCH_RTI_LATENCY_MS (2), BENCH_RTI_VERDICT (valid | invalid:
 // v1 isInvalid false, v4 benign, code 0 | v1 isInvalid true, v4 malicious, code 2),
 // BENCH_RTI_HANG (marked | all | none: which requests hang; marked by default).
-// Prints {"ready":"rti-stand-in","port":N} once listening. GET /stats answers the counters, and
+// Prints {"ready":"rti-stand-in","port":N} once listening. GET /stats answers the counters
+// (verdicts answered, hung, v4: the POSTs of either kind to /defend/4.0/traffic), and
 // how long each hung request was held open (until the client aborted it) since the last GET:
 // the RTI side's view of when a server gave up on RTI, without the load client's own delays.
 
@@ -56,7 +57,7 @@ const V4_ANSWER = answerOf({
     reasons: invalid ? [201, 203] : [],
   },
 });
-const stats = { verdicts: 0, hung: 0, other: 0, aborted: 0 };
+const stats = { verdicts: 0, hung: 0, other: 0, aborted: 0, v4: 0 };
 /** Milliseconds from a hung request's complete arrival to its connection closing. */
 let heldMs = [];
 
@@ -68,9 +69,12 @@ const server = createServer((req, res) => {
     heldMs = [];
     return;
   }
+  const v4 = req.url?.endsWith(V4_PATH) === true;
   const chunks = [];
   req.on('data', chunk => chunks.push(chunk));
   req.on('end', () => {
+    // Counted with verdicts or hung, in the same tick: a /stats read sees both or neither.
+    if (v4) stats.v4++;
     const hang =
       hangMode === 'all' || (hangMode === 'marked' && Buffer.concat(chunks).includes(HANG_MARKER));
     if (hang) {
@@ -83,7 +87,7 @@ const server = createServer((req, res) => {
       return;
     }
     stats.verdicts++;
-    const verdict = req.url?.endsWith(V4_PATH) ? V4_ANSWER : V1_ANSWER;
+    const verdict = v4 ? V4_ANSWER : V1_ANSWER;
     if (latencyMs > 0) setTimeout(answer, latencyMs, res, verdict);
     else answer(res, verdict);
   });

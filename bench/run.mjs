@@ -37,7 +37,9 @@ import {
   wrk,
 } from './harness.mjs';
 
-const PHASES = ['grpc', 'rate', 'hang', 'http', 'workers', 'protection'];
+const PHASES = ['grpc', 'grpc-v4', 'rate', 'hang', 'http', 'http-v4', 'workers', 'protection'];
+/** The RTI v4 path (rti-api.md §5); the stand-in counts the calls made to it. */
+const V4_PATH = '/defend/4.0/traffic';
 /** Past this, the load core's own queueing shows in the fixed-rate latencies. */
 const LOAD_CORE_BUSY_PCT = 75;
 
@@ -120,6 +122,15 @@ async function measure(work, rtiUrl, started) {
     { key: 'grpcBare', server: grpcBare, port: grpcBare.info.port },
   ];
   const warmup = round => (round === 0 ? config.warmupS : config.roundWarmupS);
+  /** Our server on RTI v4 (CHEQ_API_VERSION=v4), started for the first v4 phase. */
+  let oursV4;
+  const startOursV4 = async () => {
+    if (!oursV4) {
+      log('starting our server with CHEQ_API_VERSION=v4');
+      oursV4 = await start(startOurs(rtiUrl, config.ourNodeArgs, { CHEQ_API_VERSION: 'v4' }));
+    }
+    return { key: 'ours', server: oursV4, metricsPort: oursV4.info.metricsPort };
+  };
 
   if (config.phases.has('grpc')) {
     out.grpc = saturation(
@@ -128,6 +139,25 @@ async function measure(work, rtiUrl, started) {
       ),
       'grpcUndici',
     );
+  }
+  if (config.phases.has('grpc-v4')) {
+    // The same saturation on RTI v4, against a reference making the v4 JSON call.
+    const v4 = await startOursV4();
+    log('starting the gRPC reference on RTI v4');
+    const reference = await start(startReference('grpc-undici-v4', rtiUrl));
+    const targets = [
+      { ...v4, port: oursV4.info.grpcPort },
+      { key: 'grpcUndiciV4', server: reference, port: reference.info.port },
+    ];
+    out.grpcV4 = withV4Calls(
+      saturation(
+        await rounds('gRPC saturation on RTI v4 (h2load)', targets, (t, round) =>
+          one(t, () => h2load(work.dir, t.port, { warmupS: warmup(round) })),
+        ),
+        'grpcUndiciV4',
+      ),
+    );
+    await reference.stop();
   }
   const rate =
     config.rate || Math.round((out.grpc?.median.ours.reqPerS ?? 0) * config.rateFraction);
@@ -186,6 +216,29 @@ async function measure(work, rtiUrl, started) {
     );
     await httpUndici.stop();
     await httpBare.stop();
+  }
+  if (config.phases.has('http-v4')) {
+    const v4 = await startOursV4();
+    log('starting the HTTP reference on RTI v4');
+    const reference = await start(startReference('http-undici-v4', rtiUrl));
+    const targets = [
+      { ...v4, port: oursV4.info.httpPort },
+      { key: 'httpUndiciV4', server: reference, port: reference.info.port },
+    ];
+    out.httpV4 = withV4Calls(
+      saturation(
+        await rounds('HTTP auth-request saturation on RTI v4 (wrk)', targets, (t, round) =>
+          one(t, () => wrk(work.dir, t.port, { warmupS: warmup(round) })),
+        ),
+        'httpUndiciV4',
+      ),
+    );
+    await reference.stop();
+  }
+  if (oursV4) {
+    out.oursV4 = { pid: oursV4.pid, rssAfterMb: rssMb(oursV4.pid) };
+    const code = await oursV4.stop();
+    if (code !== 0) log(`our v4 server exited with ${code}:\n${oursV4.tail.slice(-5).join('\n')}`);
   }
 
   if (config.million) out.million = await millionChecks(work, ours);
@@ -435,6 +488,31 @@ function saturation(all, refKey) {
   return out;
 }
 
+/**
+ * A v4 phase's RTI calls, per target summed over its rounds, as the stand-in counted them: all
+ * of them and those made to /defend/4.0/traffic. Every call must be a v4 one, or the phase did
+ * not measure RTI v4.
+ */
+function withV4Calls(summary) {
+  const v4Calls = {};
+  for (const key of Object.keys(summary.median)) {
+    const calls = { v4: 0, all: 0 };
+    for (const round of summary.rounds) {
+      const c = round[key].rtiCalls ?? {};
+      calls.v4 += c.v4 ?? 0;
+      calls.all += (c.verdicts ?? 0) + (c.hung ?? 0);
+    }
+    v4Calls[key] = { ...calls, onlyV4: calls.all > 0 && calls.v4 === calls.all };
+  }
+  return { ...summary, v4Calls };
+}
+
+/** "6154/6154 RTI calls to /defend/4.0/traffic" for a v4 phase's target, [!] if not all. */
+const v4CallsNote = (summary, key) => {
+  const calls = summary.v4Calls[key];
+  return `${calls.v4}/${calls.all} RTI calls to ${V4_PATH}${calls.onlyV4 ? '' : ' [!] not all'}`;
+};
+
 /** Fixed-rate rounds → per target and kind (normal, hang) medians of the percentiles. */
 function fixedRate(all) {
   const out = { rounds: all, median: {} };
@@ -587,6 +665,33 @@ function verdicts(r) {
   };
   if (r.grpc) throughput(r.grpc, 'gRPC Check throughput / reference (2) grpc-undici');
   if (r.http) throughput(r.http, 'HTTP auth-request throughput / reference (4) http-undici');
+  /** The same on RTI v4; a phase whose calls did not all go to the v4 path is a miss. */
+  const throughputV4 = (summary, refKey, label) => {
+    const ratio = summary.ratio.ours;
+    add(
+      label,
+      ratio.median,
+      `≥ ${TARGETS.throughputRatio}, every RTI call on v4`,
+      ratio.median >= TARGETS.throughputRatio &&
+        summary.v4Calls.ours.onlyV4 &&
+        summary.v4Calls[refKey].onlyV4,
+      `${rounds(ratio)}; ours protected ${protectedNote(summary.median.ours)}; ours ${v4CallsNote(summary, 'ours')}, reference ${v4CallsNote(summary, refKey)}`,
+    );
+  };
+  if (r.grpcV4) {
+    throughputV4(
+      r.grpcV4,
+      'grpcUndiciV4',
+      'gRPC Check throughput on RTI v4 / reference (2v4) grpc-undici-v4',
+    );
+  }
+  if (r.httpV4) {
+    throughputV4(
+      r.httpV4,
+      'httpUndiciV4',
+      'HTTP auth-request throughput on RTI v4 / reference (4v4) http-undici-v4',
+    );
+  }
   if (r.atRate) fixedRateVerdicts(r.atRate, add);
   if (r.atRateH2load) h2loadRateVerdict(r.atRateH2load, add);
   if (r.hangAtRate) hangVerdicts(r, add);
@@ -595,6 +700,8 @@ function verdicts(r) {
   const saturated = [
     r.grpc?.median.ours,
     r.http?.median.ours,
+    r.grpcV4?.median.ours,
+    r.httpV4?.median.ours,
     ...Object.values(r.hangSaturation?.ours.median ?? {}),
   ];
   const rss = Math.max(...saturated.filter(Boolean).map(x => x.rssMaxMb));
@@ -845,10 +952,20 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     sat('gRPC (2) grpc-js + undici', r.grpc, 'grpcUndici');
     sat('gRPC (1) bare grpc-js', r.grpc, 'grpcBare');
   }
+  /** A v4 row: its note says how many of the RTI calls went to the v4 path. */
+  const satV4 = (name, summary, key) => sat(name, summary, key, `; ${v4CallsNote(summary, key)}`);
+  if (r.grpcV4) {
+    satV4('gRPC v4 ours', r.grpcV4, 'ours');
+    satV4('gRPC v4 (2v4) grpc-js + undici', r.grpcV4, 'grpcUndiciV4');
+  }
   if (r.http) {
     sat('HTTP ours', r.http, 'ours', versus(r.http, 'httpBare', '(3)'));
     sat('HTTP (4) node:http + undici', r.http, 'httpUndici');
     sat('HTTP (3) bare node:http', r.http, 'httpBare');
+  }
+  if (r.httpV4) {
+    satV4('HTTP v4 ours', r.httpV4, 'ours');
+    satV4('HTTP v4 (4v4) node:http + undici', r.httpV4, 'httpUndiciV4');
   }
   if (r.atRate) {
     const rate = r.atRate.rounds[0].ours.options.rate;
@@ -898,7 +1015,7 @@ function printReport({ environment: e, config: c, results: r, verdicts: v }) {
     `\ncheq-rti-authz bench — node ${e.node}, ${e.cpus}× ${e.cpu}, commit ${e.commit}, load avg before ${e.loadAverageBefore.join(' ')}`,
   );
   console.log(
-    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}, the references with ${c.referenceNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (hang rows: ÷ ours without hangs).\n`,
+    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}, the references with ${c.referenceNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (v4 rows: ours with CHEQ_API_VERSION=v4 ÷ the reference making the v4 JSON call, in rounds of their own; hang rows: ÷ ours without hangs).\n`,
   );
   if (rows.length > 0) {
     console.log(

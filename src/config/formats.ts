@@ -45,6 +45,7 @@ export const FORMATS: readonly convict.Format[] = [
     `must be an integer from 0 to ${MAX_TIMER_MS}`,
   ),
   integerFormat('tcp-port', 0, 65535, 'must be a TCP port number (0-65535)'),
+  integerFormat('percent', 0, 100, 'must be an integer from 0 to 100'),
   {
     name: 'ratio',
     coerce: (value: string) =>

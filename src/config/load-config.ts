@@ -223,6 +223,7 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
     apiVersion: s.api_version as CoreConfig['apiVersion'],
     rules: parsePolicyRules(s.policy_rules),
     mode: s.mode as CoreConfig['mode'],
+    enforcePercent: s.enforce_percent,
     timeoutMs: s.timeout_ms,
     deadlineMarginMs: s.deadline_margin_ms,
     blockRedirectCodes: new Set(s.block_redirect_codes.map(Number)),

@@ -53,6 +53,13 @@ export const schema = {
     env: 'CHEQ_MODE',
     arg: 'mode',
   },
+  enforce_percent: {
+    doc: 'Blocking mode only: the share (0-100) of would-block visitors acted on, chosen stably per visitor (CHEQ cookie, else IP + User-Agent); the rest are allowed and counted as would. A route can set its own with context_extensions cheq_enforce_percent.',
+    format: 'percent',
+    default: 100,
+    env: 'CHEQ_ENFORCE_PERCENT',
+    arg: 'enforce-percent',
+  },
   timeout_ms: {
     doc: 'RTI time budget per request (connect, headers and body), milliseconds. Past it the request is allowed (fail open).',
     format: 'positive-int',

@@ -23,6 +23,8 @@ import { upstreamVerdictHeaders, type VerdictHeaderNames } from './verdict-heade
 
 export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly mode: Mode;
+  /** Blocking mode: share (0-100) of would-block visitors acted on; the rest are allowed. */
+  readonly enforcePercent: number;
   /** RTI budget per request: connect, headers and body together. */
   readonly timeoutMs: number;
   /** Kept back from the proxy's deadline so our answer still reaches it in time. */

@@ -18,6 +18,10 @@ export interface RouteSettings {
   readonly mode?: string;
   /** `cheq_channel`: custom event name for the `custom` event type. */
   readonly channel?: string;
+  /** `cheq_site`: the configured site this request belongs to, whatever its host. */
+  readonly site?: string;
+  /** `cheq_enforce_percent`: 0-100, this route's share of would-block visitors acted on. */
+  readonly enforcePercent?: string;
 }
 
 export interface RequestAttributes {

@@ -19,6 +19,8 @@ export const CONTEXT_EXTENSION_KEYS = {
   eventType: 'cheq_event_type',
   mode: 'cheq_mode',
   channel: 'cheq_channel',
+  site: 'cheq_site',
+  enforcePercent: 'cheq_enforce_percent',
 } as const;
 
 export function toAttributes(request: CheckRequest__Output): RequestAttributes {
@@ -95,9 +97,13 @@ function routeSettings(extensions: Record<string, string> | undefined): RouteSet
   const eventType = pick(CONTEXT_EXTENSION_KEYS.eventType);
   const mode = pick(CONTEXT_EXTENSION_KEYS.mode);
   const channel = pick(CONTEXT_EXTENSION_KEYS.channel);
+  const site = pick(CONTEXT_EXTENSION_KEYS.site);
+  const enforcePercent = pick(CONTEXT_EXTENSION_KEYS.enforcePercent);
   return {
     ...(eventType === undefined ? {} : { eventType }),
     ...(mode === undefined ? {} : { mode }),
     ...(channel === undefined ? {} : { channel }),
+    ...(site === undefined ? {} : { site }),
+    ...(enforcePercent === undefined ? {} : { enforcePercent }),
   };
 }

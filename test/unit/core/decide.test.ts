@@ -79,6 +79,7 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     apiVersion: 'v1',
     rules: [],
     mode: 'blocking',
+    enforcePercent: 100,
     timeoutMs: 100,
     deadlineMarginMs: 10,
     blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),

@@ -16,6 +16,7 @@ const CONFIG: CoreConfig = {
   apiVersion: 'v1',
   rules: [],
   mode: 'blocking',
+  enforcePercent: 100,
   timeoutMs: 100,
   deadlineMarginMs: 10,
   blockRedirectCodes: new Set([2, 3]),
