@@ -474,6 +474,7 @@ export const PROTECTED_REASONS = [
   'threat_challenge',
   'threat_unlisted',
   'monitoring',
+  'not_enforced',
 ];
 
 /**

@@ -119,6 +119,11 @@ export async function runPrimary(
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Every worker reloads its configuration (they also watch the files themselves).
+  process.on('SIGHUP', () => {
+    log.info({ workers: listening.size }, 'SIGHUP: workers reload the configuration');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
 
   for (let i = 0; i < server.workers; i++) fork();
 }

@@ -1,9 +1,10 @@
-// `cheq-rti-authz [flags]`: load the configuration, start the listeners, stop gracefully on
-// SIGTERM/SIGINT. Bad configuration exits 2 before anything listens.
+// `cheq-rti-authz [flags]`: load the configuration, start the listeners, reload it on SIGHUP
+// and on file changes, stop gracefully on SIGTERM/SIGINT. Bad configuration exits 2 before
+// anything listens.
 
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { startApp, startListeners } from '../app';
+import { startApp, startListeners, startReloader } from '../app';
 import { ConfigError, loadConfig, type AppConfig, type ConfigSources } from '../config/load-config';
 import { createLogger, type Logger } from '../observability/logger';
 import { runPrimary, type WorkerListening } from './cluster-primary';
@@ -39,12 +40,12 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
   const root = createLogger(config.logLevel);
   const log = cluster.isWorker ? root.child({ worker: cluster.worker?.id }) : root;
   guardProcess(log);
-  if (cluster.isWorker) return serveAsWorker(config, log);
+  if (cluster.isWorker) return serveAsWorker(config, log, sources);
   if (config.server.workers > 1) return runPrimary(config, log, sources, hooks);
 
   let app;
   try {
-    app = await startApp(config, log);
+    app = await startApp(config, log, { load: () => loadConfig(sources) });
   } catch (err: unknown) {
     log.fatal({ err }, 'cannot start');
     log.flush();
@@ -75,6 +76,8 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  const running = app;
+  process.on('SIGHUP', () => running.reload('SIGHUP'));
   await app.ready;
   if (stopping) return;
   hooks.onListening?.({
@@ -88,7 +91,11 @@ export async function serve(sources: ConfigSources, hooks: ServeHooks = {}): Pro
  * A cluster worker: the listeners only (the primary serves /metrics from every worker's
  * registry, and health); stops gracefully when the primary sends SIGTERM.
  */
-async function serveAsWorker(config: AppConfig, log: Logger): Promise<void> {
+async function serveAsWorker(
+  config: AppConfig,
+  log: Logger,
+  sources: ConfigSources,
+): Promise<void> {
   let listeners;
   try {
     listeners = await startListeners(config, log);
@@ -102,11 +109,15 @@ async function serveAsWorker(config: AppConfig, log: Logger): Promise<void> {
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([listeners.registry]);
   const running = listeners;
+  // Each worker watches the files itself; the primary passes SIGHUP on.
+  const reloader = startReloader(config, () => loadConfig(sources), running, log);
+  process.on('SIGHUP', () => reloader.reload('SIGHUP'));
   let stopping = false;
   // Ctrl-C reaches every process of the group: the primary coordinates the stop.
   process.on('SIGINT', () => undefined);
   process.once('SIGTERM', () => {
     stopping = true;
+    reloader.close();
     running.markNotServing();
     running.shutdown().then(
       () => log.flush(() => process.exit(0)),

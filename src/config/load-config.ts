@@ -1,6 +1,7 @@
 // Reads the configuration once: defaults < config file < environment < command-line flags.
 // Validates every setting, reports every problem at once, returns a frozen AppConfig.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { parse as parseYaml, YAMLError } from 'yaml';
@@ -9,6 +10,7 @@ import { PathMap, PathPatternList } from '../core/path-pattern';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
+import { DEFAULT_SITE, readSites, resolveSiteSettings, type SiteEntry } from './sites';
 import { schema, type Settings } from './schema';
 import { grpcTlsConfigOf, grpcTlsProblems, type GrpcTlsConfig } from './tls-files';
 
@@ -28,8 +30,29 @@ export interface CircuitSettings {
   readonly probes: number;
 }
 
-export interface AppConfig {
+/** One site's CHEQ settings, resolved: its own over the top level's. */
+export interface SiteConfig {
+  /** A metric label: a configured site's name, or `default` for the top level. */
+  readonly name: string;
+  /** Lower-case host names, exact or `*.suffix`. */
+  readonly hosts: readonly string[];
   readonly core: CoreConfig;
+  readonly endpoint: URL;
+  readonly apiKey: string;
+  readonly tagHash: string;
+}
+
+export interface AppConfig {
+  /** The top level's decision settings (requests no site matched; the warm-up). */
+  readonly core: CoreConfig;
+  /** The configured sites, in file order. */
+  readonly sites: readonly SiteConfig[];
+  /** The top level as a site; undefined when it has no tag hash (only sites are served). */
+  readonly defaultSite: SiteConfig | undefined;
+  /** The files this configuration was read from (config file, API key files), for reloads. */
+  readonly files: readonly string[];
+  /** Short hash of the effective configuration (secrets included, one-way): tells reloads apart. */
+  readonly hash: string;
   readonly rti: {
     readonly endpoint: URL;
     readonly apiKey: string;
@@ -112,16 +135,37 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     problems.push(...explainConvictError(err));
   }
   const settings = config.getProperties();
-  const apiKey = resolveApiKey(settings, problems);
-  problems.push(...crossFieldProblems(settings));
+  const siteEntries = readSites(settings.sites, problems);
+  // With sites, the top level may have no tag hash: it then serves no request itself.
+  const servesTopLevel = siteEntries.length === 0 || String(settings.tag_hash).trim() !== '';
+  const apiKey = servesTopLevel ? resolveApiKey(settings, problems) : '';
+  problems.push(...crossFieldProblems(settings, servesTopLevel));
   problems.push(...grpcTlsProblems(settings));
+  const sites: { entry: SiteEntry; settings: Settings; apiKey: string }[] = [];
+  for (const entry of siteEntries) {
+    const siteProblems: string[] = [];
+    const siteSettings = resolveSiteSettings(entry, settings, siteProblems);
+    if (siteSettings) {
+      const siteKey = resolveApiKey(siteSettings, siteProblems);
+      siteProblems.push(...crossFieldProblems(siteSettings, true));
+      sites.push({ entry, settings: siteSettings, apiKey: siteKey });
+    }
+    problems.push(...siteProblems.map(problem => withSiteLabel(entry.label, problem)));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return buildAppConfig(settings, apiKey);
+  return buildAppConfig(settings, apiKey, servesTopLevel, sites, configFile);
+}
+
+/** A top-level message about a site's setting: named after the site, without env variables. */
+function withSiteLabel(label: string, problem: string): string {
+  if (problem.startsWith(label)) return problem;
+  return `${label}: ${problem.replace(/ \((CHEQ|CONFIG)_[A-Z_]+( or CHEQ_[A-Z_]+)?\)/g, '')}`;
 }
 
 /**
- * A JSON or YAML file of settings; route_to_event_type and policy_rules are kept as JSON text. Parse errors
- * give the position only: parsers quote the offending line, which may hold the API key.
+ * A JSON or YAML file of settings; route_to_event_type, policy_rules and sites are kept as JSON
+ * text. Parse errors give the position only: parsers quote the offending line, which may hold
+ * the API key.
  */
 function readConfigFile(path: string): Record<string, unknown> {
   const text = readFileSync(path, 'utf8');
@@ -146,7 +190,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
   const settings = { ...(parsed as Record<string, unknown>) };
   // Structured values are kept as the JSON text their environment variables hold.
-  for (const key of ['route_to_event_type', 'policy_rules']) {
+  for (const key of ['route_to_event_type', 'policy_rules', 'sites']) {
     const value = settings[key];
     if (typeof value === 'object' && value !== null) settings[key] = JSON.stringify(value);
   }
@@ -186,9 +230,11 @@ function explainConvictError(err: unknown): string[] {
 }
 
 /** Problems that involve several settings; tolerant of values convict already rejected. */
-function crossFieldProblems(s: Settings): string[] {
+function crossFieldProblems(s: Settings, needsTagHash: boolean): string[] {
   const problems: string[] = [];
-  if (String(s.tag_hash).trim() === '') problems.push('tag_hash (CHEQ_TAG_HASH): must be set');
+  if (needsTagHash && String(s.tag_hash).trim() === '') {
+    problems.push('tag_hash (CHEQ_TAG_HASH): must be set (or configure sites)');
+  }
   if (Array.isArray(s.block_redirect_codes) && Array.isArray(s.challenge_codes)) {
     const challenge = new Set(s.challenge_codes.map(Number));
     const both = [...new Set(s.block_redirect_codes.map(Number))].filter(
@@ -209,17 +255,9 @@ function crossFieldProblems(s: Settings): string[] {
   return problems;
 }
 
-/** Builds the typed configuration from settings already validated. */
-function buildAppConfig(s: Settings, apiKey: string): AppConfig {
-  const warnings: string[] = [];
-  const endpoint = new URL(s.api_endpoint);
-  if (!KNOWN_RTI_ENDPOINTS.includes(endpoint.origin) || endpoint.pathname !== '/') {
-    warnings.push(
-      `api_endpoint ${endpoint.origin}${endpoint.pathname} is not a known CHEQ RTI region ` +
-        `(${KNOWN_RTI_ENDPOINTS.join(', ')})`,
-    );
-  }
-  const core: CoreConfig = {
+/** The decision settings of the top level or of one site. */
+function coreConfigOf(s: Settings): CoreConfig {
+  return Object.freeze({
     apiVersion: s.api_version as CoreConfig['apiVersion'],
     rules: parsePolicyRules(s.policy_rules),
     mode: s.mode as CoreConfig['mode'],
@@ -239,11 +277,68 @@ function buildAppConfig(s: Settings, apiKey: string): AppConfig {
     channelParam: s.channel_param || undefined,
     ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
     verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,
-  };
+  });
+}
+
+function siteConfigOf(
+  name: string,
+  hosts: readonly string[],
+  s: Settings,
+  apiKey: string,
+  warnings: string[],
+): SiteConfig {
+  const endpoint = new URL(s.api_endpoint);
+  if (!KNOWN_RTI_ENDPOINTS.includes(endpoint.origin) || endpoint.pathname !== '/') {
+    warnings.push(
+      `${name === DEFAULT_SITE ? '' : `site ${name}: `}api_endpoint ${endpoint.origin}${endpoint.pathname} ` +
+        `is not a known CHEQ RTI region (${KNOWN_RTI_ENDPOINTS.join(', ')})`,
+    );
+  }
   return Object.freeze({
-    core: Object.freeze(core),
+    name,
+    hosts: Object.freeze([...hosts]),
+    core: coreConfigOf(s),
+    endpoint,
+    apiKey,
+    tagHash: s.tag_hash.trim(),
+  });
+}
+
+/** Builds the typed configuration from settings already validated. */
+function buildAppConfig(
+  s: Settings,
+  apiKey: string,
+  servesTopLevel: boolean,
+  sites: readonly { entry: SiteEntry; settings: Settings; apiKey: string }[],
+  configFile: string | undefined,
+): AppConfig {
+  const warnings: string[] = [];
+  const defaultSite = servesTopLevel
+    ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, warnings)
+    : undefined;
+  const siteConfigs = sites.map(site =>
+    siteConfigOf(site.entry.name, site.entry.hosts, site.settings, site.apiKey, warnings),
+  );
+  const core = defaultSite?.core ?? coreConfigOf(s);
+  const files = [
+    ...(configFile === undefined ? [] : [configFile]),
+    ...new Set(
+      [s, ...sites.map(site => site.settings)].map(x => x.api_key_file).filter(file => file !== ''),
+    ),
+  ];
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ s, sites: sites.map(site => [site.entry, site.settings]), apiKey }))
+    .update(sites.map(site => site.apiKey).join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+  return Object.freeze({
+    core,
+    sites: Object.freeze(siteConfigs),
+    defaultSite,
+    files: Object.freeze(files),
+    hash,
     rti: Object.freeze({
-      endpoint,
+      endpoint: new URL(s.api_endpoint),
       apiKey,
       tagHash: s.tag_hash.trim(),
       connections: s.rti_connections,

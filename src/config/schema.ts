@@ -39,6 +39,13 @@ export const schema = {
     env: 'CHEQ_API_ENDPOINT',
     arg: 'api-endpoint',
   },
+  sites: {
+    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
+    format: String,
+    default: '[]',
+    env: 'CHEQ_SITES',
+    arg: 'sites',
+  },
   api_version: {
     doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception) or `v4` (JSON POST to /defend/4.0/traffic, CHEQ's current one).",
     format: ['v1', 'v4'],

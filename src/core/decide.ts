@@ -8,6 +8,7 @@ import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rt
 import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
 import { statusOf } from './decision';
 import { renderDenyBody } from './deny-body';
+import { enforceGradually, resolveEnforcePercent } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
 import { applyPolicy, type PolicyConfig } from './policy';
@@ -17,6 +18,7 @@ import {
   RtiError,
   type RtiCallErrorCode,
   type RtiCheck,
+  type RtiInput,
   type RtiVerdict,
 } from './rti-port';
 import { upstreamVerdictHeaders, type VerdictHeaderNames } from './verdict-headers';
@@ -47,10 +49,17 @@ export interface DecideDeps {
   /** Whether the process can take a check to RTI now; every check is admitted at once by default. */
   readonly admission?: Admission;
   readonly now?: () => number;
+  /** The site these settings are, named on every decision (default `default`). */
+  readonly site?: string;
+}
+
+/** The answer when no site serves a request: allowed without asking RTI, forged headers removed. */
+export function unservedDecision(config: CoreConfig, attrs: RequestAttributes): Decision {
+  return buildDecision(config, 'none', 'allow', 'no_site', config.mode, attrs, {});
 }
 
 export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
-  const { admission = ADMIT_ALL, now = Date.now } = deps;
+  const { admission = ADMIT_ALL, now = Date.now, site = 'default' } = deps;
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
@@ -76,9 +85,10 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         budgetMs = answerByMs - now();
       }
       const started = performance.now();
+      let input: RtiInput;
       let verdict: RtiVerdict;
       try {
-        const input = buildRtiInput(attrs, eventType, config);
+        input = buildRtiInput(attrs, eventType, config);
         verdict = await rti.check(input, budgetMs, options.cancellation);
       } catch (err: unknown) {
         const durationMs = performance.now() - started;
@@ -94,12 +104,16 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         admission.leave();
       }
       const rtiCall = { outcome: 'ok' as const, durationMs: performance.now() - started };
-      const outcome = applyPolicy(
+      let outcome = applyPolicy(
         verdict,
         mode,
         config,
         isPageNavigation(attrs.method, attrs.headers),
       );
+      if (mode === 'blocking') {
+        const percent = resolveEnforcePercent(attrs.route.enforcePercent, config.enforcePercent);
+        outcome = enforceGradually(outcome, percent, input);
+      }
       return decision(outcome.action, outcome.reason, mode, attrs, {
         eventType,
         verdict,
@@ -140,24 +154,37 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     attrs: RequestAttributes,
     extra: DecisionExtra,
   ): Decision {
-    const { verdict, challenge = false, ...rest } = extra;
-    const upstream =
-      action === 'allow'
-        ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge)
-        : undefined;
-    return {
-      action,
-      reason,
-      mode,
-      httpStatus: statusOf(action),
-      upstreamHeaders: upstream?.set ?? [],
-      upstreamHeadersToRemove: upstream?.remove ?? [],
-      ...rest,
-      ...(verdict === undefined ? {} : { verdict }),
-      ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
-      ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
-    };
+    return buildDecision(config, site, action, reason, mode, attrs, extra);
   }
+}
+
+function buildDecision(
+  config: CoreConfig,
+  site: string,
+  action: Action,
+  reason: DecisionReason,
+  mode: Mode,
+  attrs: RequestAttributes,
+  extra: DecisionExtra,
+): Decision {
+  const { verdict, challenge = false, ...rest } = extra;
+  const upstream =
+    action === 'allow'
+      ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge)
+      : undefined;
+  return {
+    action,
+    reason,
+    mode,
+    site,
+    httpStatus: statusOf(action),
+    upstreamHeaders: upstream?.set ?? [],
+    upstreamHeadersToRemove: upstream?.remove ?? [],
+    ...rest,
+    ...(verdict === undefined ? {} : { verdict }),
+    ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
+    ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
+  };
 }
 
 interface DecisionExtra {

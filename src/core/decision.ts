@@ -13,8 +13,10 @@ export type DecisionReason =
   | 'threat_challenge' // a challenge rule matched (by default: challenge codes; v4 also suspicious)
   | 'threat_unlisted' // invalid, but no rule acts on it: allowed
   | 'monitoring' // invalid, but monitoring mode never acts
+  | 'not_enforced' // blocking mode would act, but the visitor is outside enforce_percent: allowed
   | 'excluded' // path in uri_exclusion: RTI not called
   | 'preflight' // CORS preflight: RTI not called
+  | 'no_site' // no configured site serves this host, and the top level has no tag hash
   | 'fail_open'; // RTI failed or the server did: allowed
 
 /** Why a request failed open; a bounded metric label. */
@@ -42,11 +44,13 @@ export interface Decision {
   /** Upstream request headers to strip so a client cannot forge a verdict (allow only). */
   readonly upstreamHeadersToRemove: readonly string[];
   readonly mode: Mode;
+  /** The configured site that decided (`default`: the top level; `none`: no site served it). */
+  readonly site: string;
   readonly eventType?: string;
   readonly verdict?: RtiVerdict;
   /** The policy rule that chose the action on RTI's verdict (a configured name or `default:…`). */
   readonly rule?: string;
-  /** Monitoring mode: what blocking mode would have done, and why. */
+  /** Allowed instead of acted on (monitoring, not_enforced): what blocking would have done, and why. */
   readonly would?: { readonly action: Action; readonly reason: DecisionReason };
   readonly failure?: FailureCause;
   /** Human-readable detail of the failure, for logs only (never a metric label). */

@@ -47,7 +47,7 @@ export interface PolicyOutcome {
   readonly location?: string;
   /** Upstream is told to challenge the visitor. */
   readonly challenge: boolean;
-  /** Monitoring mode only: what blocking mode would have done, and why. */
+  /** Allowed instead of acted on (monitoring, not_enforced): what blocking would have done, and why. */
   readonly would?: { readonly action: Action; readonly reason: DecisionReason };
 }
 

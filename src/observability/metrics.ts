@@ -17,6 +17,8 @@ const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
   ['allow', 'excluded'],
   ['allow', 'preflight'],
   ['allow', 'fail_open'],
+  ['allow', 'not_enforced'],
+  ['allow', 'no_site'],
   ['deny', 'threat_block'],
   ['deny', 'threat_challenge'],
   ['redirect', 'threat_block'],
@@ -60,8 +62,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** What the dashboards and alerts compare against: the configured budget and mode. */
 export interface MetricsSettings {
   readonly version: string;
-  readonly mode: 'monitoring' | 'blocking';
-  readonly rtiTimeoutMs: number;
+  /** The site labels counted from the start (0 series for them): configured sites, default. */
+  readonly sites: readonly string[];
   /**
    * Node's process metrics (CPU, memory, GC, event loop); false for a throwaway registry such as
    * warm-up's: their GC observer and event-loop histogram would stay alive for good.
@@ -80,6 +82,7 @@ export interface RtiReadings {
 }
 
 export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+export type CircuitState = (typeof CIRCUIT_STATES)[number];
 
 export function createMetrics(
   registry: Registry,
@@ -91,8 +94,8 @@ export function createMetrics(
 
   const decisions = new Counter({
     name: 'cheq_authz_decisions_total',
-    help: 'Decisions taken, by transport, action taken (allow, deny, redirect) and reason.',
-    labelNames: ['transport', 'action', 'reason'] as const,
+    help: 'Decisions taken, by transport, action taken (allow, deny, redirect), reason and site (a configured site, default for the top level, none when no site served the request).',
+    labelNames: ['transport', 'action', 'reason', 'site'] as const,
     registers,
   });
   const checkDuration = new Histogram({
@@ -110,14 +113,14 @@ export function createMetrics(
   });
   const failOpen = new Counter({
     name: 'cheq_authz_fail_open_total',
-    help: 'Requests allowed because RTI or this server failed, by cause.',
-    labelNames: ['transport', 'cause'] as const,
+    help: 'Requests allowed because RTI or this server failed, by cause and site.',
+    labelNames: ['transport', 'cause', 'site'] as const,
     registers,
   });
   const monitoringWouldAct = new Counter({
     name: 'cheq_authz_monitoring_would_act_total',
-    help: 'Monitoring mode: requests blocking mode would have denied, redirected or challenged.',
-    labelNames: ['transport', 'action', 'reason'] as const,
+    help: 'Requests allowed that blocking mode would have denied, redirected or challenged: monitoring mode, and visitors outside enforce_percent (reason not_enforced), by site.',
+    labelNames: ['transport', 'action', 'reason', 'site'] as const,
     registers,
   });
   const rtiRequests = new Counter({
@@ -144,8 +147,8 @@ export function createMetrics(
   });
   const verdicts = new Counter({
     name: 'cheq_authz_verdicts_total',
-    help: 'RTI verdicts (benign, suspicious, malicious) by the policy rule that acted on them (a configured rule name or default:…).',
-    labelNames: ['verdict', 'rule'] as const,
+    help: 'RTI verdicts (benign, suspicious, malicious) by the policy rule that acted on them (a configured rule name or default:…) and site.',
+    labelNames: ['verdict', 'rule', 'site'] as const,
     registers,
   });
   const rejectedRequests = new Counter({
@@ -189,14 +192,16 @@ export function createMetrics(
   });
   const rtiCircuitState = new Gauge({
     name: 'cheq_authz_rti_circuit_state',
-    help: 'RTI circuit breaker: 1 for the current state (closed, open, half_open).',
+    help: 'RTI endpoints whose circuit breaker is in each state (closed, open, half_open); with one endpoint, 1 for the current state.',
     labelNames: ['state'] as const,
     registers,
   });
-  const setCircuitState = (current: (typeof CIRCUIT_STATES)[number]): void => {
-    for (const state of CIRCUIT_STATES) rtiCircuitState.set({ state }, state === current ? 1 : 0);
+  for (const state of CIRCUIT_STATES) rtiCircuitState.set({ state }, 0);
+  /** A breaker moved from `previous` (undefined: new) to `current` (undefined: dropped). */
+  const circuitStateChanged = (previous?: CircuitState, current?: CircuitState): void => {
+    if (previous) rtiCircuitState.dec({ state: previous });
+    if (current) rtiCircuitState.inc({ state: current });
   };
-  setCircuitState('closed');
   const buildInfo = new Gauge({
     name: 'cheq_authz_build_info',
     help: 'Version of this server and of Node.js; always 1.',
@@ -213,7 +218,6 @@ export function createMetrics(
     aggregator: 'first',
     registers,
   });
-  rtiTimeout.set(settings.rtiTimeoutMs / 1000);
   const mode = new Gauge({
     name: 'cheq_authz_mode',
     help: 'Configured mode: 1 for the active one (monitoring or blocking), 0 for the other.',
@@ -222,8 +226,39 @@ export function createMetrics(
     aggregator: 'first',
     registers,
   });
-  mode.set({ mode: 'monitoring' }, settings.mode === 'monitoring' ? 1 : 0);
-  mode.set({ mode: 'blocking' }, settings.mode === 'blocking' ? 1 : 0);
+  const configInfo = new Gauge({
+    name: 'cheq_authz_config_info',
+    help: 'The configuration in use: 1 for its hash (a short one-way hash of the effective settings).',
+    labelNames: ['hash'] as const,
+    // Cluster workers reload each on their own: a worker left behind shows a second hash.
+    aggregator: 'max',
+    registers,
+  });
+  const configLoaded = new Gauge({
+    name: 'cheq_authz_config_last_reload_timestamp_seconds',
+    help: 'When the configuration in use was loaded (at start or by the last successful reload), Unix time.',
+    // The oldest of the cluster workers: a worker that did not reload shows.
+    aggregator: 'min',
+    registers,
+  });
+  const configReloadFailures = new Counter({
+    name: 'cheq_authz_config_reload_failures_total',
+    help: 'Reloads refused (invalid file, or a setting that needs a restart changed): the previous configuration kept serving.',
+    registers,
+  });
+  /** The configuration in use changed (at start, or a reload): the gauges that describe it. */
+  const configInUse = (config: {
+    readonly hash: string;
+    readonly mode: 'monitoring' | 'blocking';
+    readonly rtiTimeoutMs: number;
+  }): void => {
+    configInfo.reset();
+    configInfo.set({ hash: config.hash }, 1);
+    configLoaded.set(Date.now() / 1000);
+    rtiTimeout.set(config.rtiTimeoutMs / 1000);
+    mode.set({ mode: 'monitoring' }, config.mode === 'monitoring' ? 1 : 0);
+    mode.set({ mode: 'blocking' }, config.mode === 'blocking' ? 1 : 0);
+  };
   const warmupDuration = new Gauge({
     name: 'cheq_authz_warmup_duration_seconds',
     help: 'How long the warm-up before reporting ready took (warmup_checks); NaN until it finished.',
@@ -242,12 +277,17 @@ export function createMetrics(
   rtiReachableAtStart.set(NaN);
 
   for (const transport of TRANSPORTS) {
-    for (const [action, reason] of DECISION_LABELS) decisions.inc({ transport, action, reason }, 0);
-    for (const cause of Object.values(FAIL_OPEN_CAUSES)) failOpen.inc({ transport, cause }, 0);
     checksInFlight.set({ transport }, 0);
-    for (const [action, reason] of DECISION_LABELS) {
-      if (reason.startsWith('threat_') && (action !== 'allow' || reason === 'threat_challenge')) {
-        monitoringWouldAct.inc({ transport, action, reason }, 0);
+    for (const site of settings.sites) {
+      for (const [action, reason] of DECISION_LABELS) {
+        decisions.inc({ transport, action, reason, site }, 0);
+      }
+      for (const cause of Object.values(FAIL_OPEN_CAUSES))
+        failOpen.inc({ transport, cause, site }, 0);
+      for (const [action, reason] of DECISION_LABELS) {
+        if (reason.startsWith('threat_') && (action !== 'allow' || reason === 'threat_challenge')) {
+          monitoringWouldAct.inc({ transport, action, reason, site }, 0);
+        }
       }
     }
   }
@@ -266,7 +306,9 @@ export function createMetrics(
     rejectedRequests,
     warmupDuration,
     rtiReachableAtStart,
-    setCircuitState,
+    circuitStateChanged,
     rtiCircuitIgnoredTimeouts,
+    configInUse,
+    configReloadFailures,
   };
 }

@@ -21,8 +21,8 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
   const inFlight = cached((t: string) => metrics.checksInFlight.labels(t));
   const checkDuration = cached((t: string) => metrics.checkDuration.labels(t));
   const decisions = cached((key: string) => {
-    const [transport = '', action = '', reason = ''] = key.split('\n');
-    return metrics.decisions.labels(transport, action, reason);
+    const [transport = '', action = '', reason = '', site = ''] = key.split('\n');
+    return metrics.decisions.labels(transport, action, reason, site);
   });
   const rtiRequests = cached((r: string) => metrics.rtiRequests.labels(r));
   const rtiDuration = cached((r: string) => metrics.rtiDuration.labels(r));
@@ -31,12 +31,12 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     return metrics.threatTypes.labels(threatType, invalid);
   });
   const verdicts = cached((key: string) => {
-    const [verdict = '', rule = ''] = key.split('\n');
-    return metrics.verdicts.labels(verdict, rule);
+    const [verdict = '', rule = '', site = ''] = key.split('\n');
+    return metrics.verdicts.labels(verdict, rule, site);
   });
   const failOpen = cached((key: string) => {
-    const [transport = '', cause = ''] = key.split('\n');
-    return metrics.failOpen.labels(transport, cause);
+    const [transport = '', cause = '', site = ''] = key.split('\n');
+    return metrics.failOpen.labels(transport, cause, site);
   });
 
   return async function observedDecide(attrs, options) {
@@ -57,7 +57,8 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
 
   function count(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
     const { transport } = attrs;
-    decisions(`${transport}\n${decision.action}\n${decision.reason}`).inc();
+    const { site } = decision;
+    decisions(`${transport}\n${decision.action}\n${decision.reason}\n${site}`).inc();
     checkDuration(transport).observe(durationMs / 1000);
     if (decision.rti) {
       const result = rtiResultLabel(decision.rti.outcome);
@@ -68,10 +69,10 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     // Keyed by label, not code: RTI's codes are not a bounded set.
     if (verdict) {
       threatTypes(`${threatTypeLabel(verdict.code)}\n${isInvalid(verdict)}`).inc();
-      verdicts(`${verdict.verdict}\n${decision.rule ?? ''}`).inc();
+      verdicts(`${verdict.verdict}\n${decision.rule ?? ''}\n${site}`).inc();
     }
-    if (failure) failOpen(`${transport}\n${failOpenCauseLabel(failure)}`).inc();
-    if (decision.would) metrics.monitoringWouldAct.inc({ transport, ...decision.would });
+    if (failure) failOpen(`${transport}\n${failOpenCauseLabel(failure)}\n${site}`).inc();
+    if (decision.would) metrics.monitoringWouldAct.inc({ transport, site, ...decision.would });
   }
 
   function writeLog(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
@@ -85,6 +86,7 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       action: decision.action,
       reason: decision.reason,
       mode: decision.mode,
+      site: decision.site,
       eventType: decision.eventType,
       verdict: decision.verdict?.verdict,
       threatTypeCode: decision.verdict?.code,

@@ -1,6 +1,6 @@
-// CHEQ RTI over an undici keep-alive pool: one deadline over connect, headers and body; no
-// retries; every response body read or the request aborted; every failure an RtiError with a
-// stable code.
+// CHEQ RTI over undici keep-alive pools, one per endpoint: one deadline over connect, headers
+// and body; no retries; every response body read or the request aborted; every failure an
+// RtiError with a stable code.
 
 import { Pool, type Dispatcher } from 'undici';
 import type { Cancellation } from '../core/cancellation';
@@ -13,17 +13,20 @@ import type { WireFormat } from './wire-formats';
 /** Idle pooled connections, and connections opened ahead and not taken, are closed after this. */
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
-export interface RtiClientOptions extends RtiCredentials {
-  /** Base URL of the RTI API, e.g. https://rti-global.cheqzone.com (a path prefix is kept). */
-  readonly endpoint: URL;
-  /** The API generation spoken: path, body and answer format. */
-  readonly wire: WireFormat;
-  /** Keep-alive connections to RTI, at most. */
+export interface RtiEndpointOptions {
+  /** Keep-alive connections to this endpoint, at most. */
   readonly connections: number;
   /** Answers larger than this are not read: RTI_BAD_RESPONSE. */
   readonly maxResponseBytes: number;
-  /** Calls in flight, at most, counted until undici lets go of them; past it: RTI_OVERLOADED. */
-  readonly maxInFlight: number;
+  /** RTI calls in flight, shared by every endpoint of the process. */
+  readonly calls: InFlightCalls;
+}
+
+/** RTI calls in flight in this process, counted until undici lets go of them; past max: RTI_OVERLOADED. */
+export class InFlightCalls {
+  count = 0;
+
+  constructor(readonly max: number) {}
 }
 
 export interface RtiPoolStats {
@@ -37,55 +40,64 @@ export interface RtiPoolStats {
   readonly running: number;
 }
 
-export class RtiClient implements RtiCheck {
+/**
+ * The keep-alive connections to one RTI endpoint (a base URL; a path prefix is kept), shared by
+ * every site that uses it, whatever their credentials and API generation.
+ */
+export class RtiEndpoint {
   private readonly pool: Pool;
   private readonly preconnector: Preconnector;
-  private calls = 0;
-  private readonly path: string;
+  private readonly basePath: string;
 
-  constructor(private readonly options: RtiClientOptions) {
-    this.preconnector = new Preconnector(options.endpoint, KEEP_ALIVE_TIMEOUT_MS);
-    this.pool = new Pool(options.endpoint.origin, {
+  constructor(
+    readonly url: URL,
+    private readonly options: RtiEndpointOptions,
+  ) {
+    this.preconnector = new Preconnector(url, KEEP_ALIVE_TIMEOUT_MS);
+    this.pool = new Pool(url.origin, {
       connections: options.connections,
       pipelining: 1,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       connect: this.preconnector.connect,
     });
-    this.path = `${options.endpoint.pathname.replace(/\/+$/, '')}${options.wire.path}`;
+    this.basePath = url.pathname.replace(/\/+$/, '');
   }
 
-  check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict> {
-    if (this.calls >= this.options.maxInFlight) {
+  /** One RTI call in `wire`'s format; rejects only with RtiError. */
+  call(
+    wire: WireFormat,
+    credentials: RtiCredentials,
+    input: RtiInput,
+    timeoutMs: number,
+    cancellation?: Cancellation,
+  ): Promise<RtiVerdict> {
+    const { calls } = this.options;
+    if (calls.count >= calls.max) {
       return Promise.reject(
-        new RtiError('RTI_OVERLOADED', `${this.options.maxInFlight} RTI calls already in flight`),
+        new RtiError('RTI_OVERLOADED', `${calls.max} RTI calls already in flight`),
       );
     }
-    this.calls++;
+    calls.count++;
     return new Promise<RtiVerdict>((resolve, reject) => {
       const exchange = new RtiExchange({
         timeoutMs,
         maxResponseBytes: this.options.maxResponseBytes,
-        parse: this.options.wire.parse,
+        parse: wire.parse,
         settle: outcome => (outcome instanceof RtiError ? reject(outcome) : resolve(outcome)),
-        release: () => this.calls--,
+        release: () => calls.count--,
       });
       cancellation?.onCancel(() => exchange.cancel());
       // undici's dispatch API rather than request(): no body stream, no AbortSignal per call.
       this.pool.dispatch(
         {
-          path: this.path,
+          path: `${this.basePath}${wire.path}`,
           method: 'POST',
-          headers: this.options.wire.headers,
-          body: this.options.wire.encode(input, this.options),
+          headers: wire.headers,
+          body: wire.encode(input, credentials),
         },
         exchange,
       );
     });
-  }
-
-  /** RTI calls in flight now, including calls answered already but still held by undici. */
-  get inFlight(): number {
-    return this.calls;
   }
 
   /** The keep-alive pool now: connections open and idle, requests running and queued. */
@@ -107,6 +119,19 @@ export class RtiClient implements RtiCheck {
   async close(): Promise<void> {
     this.preconnector.close();
     await this.pool.close();
+  }
+}
+
+/** One site's RTI: its credentials and API generation, over an endpoint's shared connections. */
+export class RtiClient implements RtiCheck {
+  constructor(
+    private readonly endpoint: RtiEndpoint,
+    private readonly wire: WireFormat,
+    private readonly credentials: RtiCredentials,
+  ) {}
+
+  check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict> {
+    return this.endpoint.call(this.wire, this.credentials, input, timeoutMs, cancellation);
   }
 }
 

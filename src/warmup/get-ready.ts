@@ -29,13 +29,23 @@ export async function getReady(deps: ReadyDeps): Promise<void> {
 }
 
 /**
- * The configuration of the warm-up chain: this one, but asking the emulator (with a made-up
- * key: the real one goes nowhere else), on loopback ports of its own, plaintext.
+ * The configuration of the warm-up chain: this one's top-level decision settings, but asking
+ * the emulator (with a made-up key: the real ones go nowhere else), on loopback ports of its
+ * own, plaintext. Sites are left out: they run the same code.
  */
 export function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
   return {
     ...config,
     warnings: [],
+    sites: [],
+    defaultSite: {
+      name: 'default',
+      hosts: [],
+      core: config.core,
+      endpoint: emulator,
+      apiKey: 'warm-up',
+      tagHash: 'warm-up',
+    },
     rti: {
       ...config.rti,
       endpoint: emulator,

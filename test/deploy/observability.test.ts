@@ -67,8 +67,9 @@ const PROTECTED_REASONS = [
   'threat_challenge',
   'threat_unlisted',
   'monitoring',
+  'not_enforced',
 ];
-const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight'];
+const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight', 'no_site'];
 /** Server metrics (and a fail-open cause) the dashboard must show by name. */
 const PROTECTION_METRICS = [
   'cheq_authz_rti_circuit_ignored_timeouts_total',

@@ -47,9 +47,19 @@ export interface TestService {
 export async function startService(
   rtiUrl: string,
   env: Readonly<Record<string, string>> = {},
-  { awaitReady = true } = {},
+  {
+    awaitReady = true,
+    args = [],
+    reloadable = false,
+  }: {
+    awaitReady?: boolean;
+    /** Command-line flags, e.g. ['--config', file]. */
+    args?: readonly string[];
+    /** Reload on file changes (and app.reload()), as the server does. */
+    reloadable?: boolean;
+  } = {},
 ): Promise<TestService> {
-  const config = loadConfig({
+  const sources = {
     env: {
       ...loopbackSettings(rtiUrl),
       LOG_LEVEL: 'debug',
@@ -57,15 +67,20 @@ export async function startService(
       CHEQ_RTI_PRECONNECT: '0',
       ...env,
     },
-    args: [],
-  });
+    args,
+  };
+  const config = loadConfig(sources);
   const logs: Record<string, unknown>[] = [];
   const sink: pino.DestinationStream = {
     write: (line: string) => {
       logs.push(JSON.parse(line) as Record<string, unknown>);
     },
   };
-  const app = await startApp(config, createLogger(config.logLevel, sink));
+  const app = await startApp(
+    config,
+    createLogger(config.logLevel, sink),
+    reloadable ? { load: () => loadConfig(sources) } : {},
+  );
   if (awaitReady) await app.ready;
   const grpcAddress = `127.0.0.1:${app.grpcPort}`;
   const metricsUrl = `http://127.0.0.1:${app.metricsPort}`;

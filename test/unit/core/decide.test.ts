@@ -4,6 +4,7 @@ import type { AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
 import type { Decision } from '../../../src/core/decision';
 import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
+import type { RouteSettings } from '../../../src/core/request-attributes';
 import {
   RtiError,
   type RtiCheck,
@@ -13,7 +14,7 @@ import {
 } from '../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../src/core/verdict-headers';
 import { rtiVerdict, v1 } from '../../helpers/verdicts';
-import { makeAttributes, type AttributesOverrides } from './make-attributes';
+import { BROWSER_HEADERS, makeAttributes, type AttributesOverrides } from './make-attributes';
 
 // ---------------------------------------------------------------------------------------------
 // Test doubles
@@ -334,6 +335,166 @@ describe('createDecide', () => {
         ['x-cheq-verdict', 'malicious'],
       ]);
       assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge', ...V4_ONLY]);
+    });
+  });
+
+  describe('gradual enforcement (enforce_percent)', () => {
+    const BOTS = 200;
+
+    /** The `n`th bot visitor, known by its CHEQ cookie, on the page `extra` says. */
+    function bot(n: number, extra: AttributesOverrides = {}): AttributesOverrides {
+      return {
+        headers: [...XHR_HEADERS, ['cookie', `_cheq_rti=visitor-${n}`]],
+        peerAddress: '198.51.100.50',
+        ...extra,
+      };
+    }
+
+    /** Every bot's decision on one page, RTI saying `verdict` about each. */
+    async function decideForBots(
+      config: Partial<CoreConfig>,
+      extra: AttributesOverrides = {},
+      verdict: RtiVerdict = invalid(2),
+    ): Promise<Decision[]> {
+      const decide = createDecide(coreConfig(config), FakeRti.answering(verdict));
+      const decisions: Decision[] = [];
+      for (let n = 0; n < BOTS; n++) decisions.push(await decide(makeAttributes(bot(n, extra))));
+      return decisions;
+    }
+
+    const answers = (decisions: readonly Decision[]): string[] =>
+      decisions.map(d => `${d.action} ${d.reason}`);
+
+    it('acts on some visitors and allows the others as not_enforced, saying what would have happened', async () => {
+      const decisions = await decideForBots({ enforcePercent: 50 });
+      const denied = decisions.filter(d => d.action === 'deny');
+      const allowed = decisions.filter(d => d.action === 'allow');
+      assert.equal(denied.length + allowed.length, BOTS);
+      assert.ok(
+        denied.length > BOTS * 0.3 && denied.length < BOTS * 0.7,
+        `${denied.length} denied`,
+      );
+      for (const d of denied) {
+        assert.equal(d.reason, 'threat_block');
+        assert.equal(d.would, undefined);
+      }
+      for (const d of allowed) {
+        assert.equal(d.reason, 'not_enforced');
+        assert.equal(d.mode, 'blocking');
+        assert.equal(d.httpStatus, 200);
+        assert.deepEqual(d.would, { action: 'deny', reason: 'threat_block' });
+        assert.equal(d.rule, 'default:block_codes');
+        assert.equal(d.body, undefined);
+        assert.equal(d.setCookie, VALID.setCookie);
+        assert.deepEqual(d.upstreamHeaders, [
+          ['x-cheq-decision', 'not_enforced'],
+          ['x-cheq-threat-type', '2'],
+          ['x-cheq-invalid', 'true'],
+          ['x-cheq-rti-request-id', 'rti-req-1'],
+          ['x-cheq-verdict', 'malicious'],
+        ]);
+        assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-challenge', ...V4_ONLY]);
+      }
+    });
+
+    it('gives each visitor the same answer on every page', async () => {
+      const home = answers(await decideForBots({ enforcePercent: 50 }));
+      for (const page of [
+        { path: '/checkout', query: 'step=2' },
+        { path: '/cart/add', method: 'POST', requestId: 'req-9' },
+      ]) {
+        assert.deepEqual(answers(await decideForBots({ enforcePercent: 50 }, page)), home);
+      }
+    });
+
+    it('allows a visitor outside the share instead of redirecting or challenging', async () => {
+      const redirected = await decideWith(
+        FakeRti.answering(invalid(2)),
+        { headers: [...BROWSER_HEADERS, ['cookie', '_cheq_rti=visitor-1']] },
+        { enforcePercent: 0, redirectUrl: '/blocked' },
+      );
+      assert.equal(redirected.action, 'allow');
+      assert.equal(redirected.location, undefined);
+      assert.deepEqual(redirected.would, { action: 'redirect', reason: 'threat_block' });
+      const challenged = await decideWith(
+        FakeRti.answering(invalid(14)),
+        {},
+        { enforcePercent: 0, challengeAction: 'allow' },
+      );
+      assert.equal(challenged.reason, 'not_enforced');
+      assert.deepEqual(challenged.would, { action: 'allow', reason: 'threat_challenge' });
+      assert.ok(!challenged.upstreamHeaders.some(([name]) => name === 'x-cheq-challenge'));
+      assert.ok(challenged.upstreamHeadersToRemove.includes('x-cheq-challenge'));
+    });
+
+    it('acts on every visitor at 100, as without gradual enforcement', async () => {
+      const decisions = await decideForBots({ enforcePercent: 100 });
+      for (const d of decisions) {
+        assert.deepEqual([d.action, d.reason, d.would], ['deny', 'threat_block', undefined]);
+      }
+    });
+
+    it('acts on no visitor at 0', async () => {
+      const decisions = await decideForBots({ enforcePercent: 0 });
+      for (const d of decisions) assert.deepEqual([d.action, d.reason], ['allow', 'not_enforced']);
+    });
+
+    const overrides: readonly {
+      readonly configured: number;
+      readonly route: string;
+      readonly expected: string;
+    }[] = [
+      { configured: 0, route: '100', expected: 'deny threat_block' },
+      { configured: 100, route: '0', expected: 'allow not_enforced' },
+      { configured: 0, route: 'all', expected: 'allow not_enforced' },
+      { configured: 100, route: '101', expected: 'deny threat_block' },
+    ];
+    for (const c of overrides) {
+      it(`answers ${c.expected} with enforce_percent ${c.configured} and route value "${c.route}"`, async () => {
+        const decisions = await decideForBots(
+          { enforcePercent: c.configured },
+          { route: { enforcePercent: c.route } },
+        );
+        assert.deepEqual(new Set(answers(decisions)), new Set([c.expected]));
+      });
+    }
+
+    it("takes the route's share instead of the configured one", async () => {
+      const configured = answers(await decideForBots({ enforcePercent: 30 }));
+      const fromRoute = answers(
+        await decideForBots({ enforcePercent: 100 }, { route: { enforcePercent: '30' } }),
+      );
+      assert.deepEqual(fromRoute, configured);
+    });
+
+    it('leaves monitoring mode as it is, configured or on the route', async () => {
+      const cases: readonly { mode: CoreConfig['mode']; route: RouteSettings }[] = [
+        { mode: 'monitoring', route: {} },
+        { mode: 'monitoring', route: { enforcePercent: '0' } },
+        { mode: 'monitoring', route: { enforcePercent: '100' } },
+        { mode: 'blocking', route: { mode: 'monitoring' } },
+        { mode: 'blocking', route: { mode: 'monitoring', enforcePercent: '0' } },
+      ];
+      for (const enforcePercent of [0, 50, 100]) {
+        for (const { mode, route } of cases) {
+          const decisions = await decideForBots({ mode, enforcePercent }, { route });
+          for (const d of decisions) {
+            assert.deepEqual(
+              [d.action, d.reason, d.would],
+              ['allow', 'monitoring', { action: 'deny', reason: 'threat_block' }],
+            );
+          }
+        }
+      }
+    });
+
+    it('never touches a request it would not act on', async () => {
+      for (const verdict of [VALID, invalid(19)]) {
+        const decisions = await decideForBots({ enforcePercent: 0 }, {}, verdict);
+        const expected = verdict === VALID ? 'allow valid' : 'allow threat_unlisted';
+        assert.deepEqual(new Set(answers(decisions)), new Set([expected]));
+        for (const d of decisions) assert.equal(d.would, undefined);
+      }
     });
   });
 

@@ -1,0 +1,109 @@
+// Live reload: on SIGHUP, and when the config file or an API key file changes on disk, the
+// configuration is read again. A valid one is swapped in whole (checks in flight finish on the
+// one they started with); an invalid one, or one that changes a setting only a restart can
+// apply, is refused with the same messages as at start while the old one keeps serving.
+
+import type { Logger } from '../observability/logger';
+import { ConfigWatcher } from './config-watcher';
+import { ConfigError, type AppConfig } from './load-config';
+
+/** Settings a running process cannot take: sockets, pools, workers, the shutdown it planned. */
+const RESTART_ONLY: readonly (readonly [setting: string, read: (c: AppConfig) => unknown])[] = [
+  ['host', c => c.server.host],
+  ['grpc_port', c => c.server.grpcPort],
+  ['http_port', c => c.server.httpPort],
+  ['metrics_port', c => c.server.metricsPort],
+  ['grpc_tls_*', c => c.server.grpcTls],
+  ['grpc_keepalive_time_ms', c => c.server.grpcKeepaliveTimeMs],
+  ['grpc_max_connection_age_ms', c => c.server.grpcMaxConnectionAgeMs],
+  ['http_keepalive_timeout_ms', c => c.server.httpKeepAliveTimeoutMs],
+  ['http_headers_timeout_ms', c => c.server.httpHeadersTimeoutMs],
+  ['workers', c => c.server.workers],
+  ['warmup_checks', c => c.server.warmupChecks],
+  ['overload_shedding', c => c.server.overloadShedding],
+  ['shutdown_delay_ms', c => c.server.shutdownDelayMs],
+  ['shutdown_grace_ms', c => c.server.shutdownGraceMs],
+  ['rti_connections', c => c.rti.connections],
+  ['rti_preconnect', c => c.rti.preconnect],
+  ['rti_max_in_flight', c => c.rti.maxInFlight],
+  ['rti_circuit_*', c => c.rti.circuit],
+  ['log_level', c => c.logLevel],
+];
+
+/** The restart-only settings whose values differ between two configurations. */
+export function restartOnlyChanges(from: AppConfig, to: AppConfig): string[] {
+  return RESTART_ONLY.filter(
+    ([, read]) => JSON.stringify(read(from)) !== JSON.stringify(read(to)),
+  ).map(([setting]) => setting);
+}
+
+export interface ReloaderOptions {
+  readonly initial: AppConfig;
+  /** Reads the configuration again, from the same sources; throws ConfigError. */
+  readonly load: () => AppConfig;
+  /** Puts a valid configuration in use. */
+  readonly apply: (config: AppConfig) => void;
+  /** Told of every refused reload. */
+  readonly onRefused: () => void;
+  readonly log: Logger;
+}
+
+export class ConfigReloader {
+  private current: AppConfig;
+  private readonly watcher: ConfigWatcher;
+
+  constructor(private readonly options: ReloaderOptions) {
+    this.current = options.initial;
+    this.watcher = new ConfigWatcher({ onChange: changed => this.reload('file change', changed) });
+    this.watcher.watch(this.current.files);
+  }
+
+  /** Reads the configuration again and swaps it in when it is valid and can be applied live. */
+  reload(trigger: string, changed: readonly string[] = []): void {
+    const { log } = this.options;
+    let next: AppConfig;
+    try {
+      next = this.options.load();
+    } catch (err: unknown) {
+      const problems = err instanceof ConfigError ? err.problems : [String(err)];
+      this.refuse(trigger, changed, problems);
+      return;
+    }
+    const restartOnly = restartOnlyChanges(this.current, next);
+    if (restartOnly.length > 0) {
+      this.refuse(trigger, changed, [`${restartOnly.join(', ')}: cannot change without a restart`]);
+      return;
+    }
+    const previous = this.current.hash;
+    if (next.hash === previous) {
+      log.info({ trigger, changed, hash: previous }, 'configuration unchanged');
+      return;
+    }
+    this.current = next;
+    this.options.apply(next);
+    this.watcher.watch(next.files);
+    for (const warning of next.warnings) log.warn(warning);
+    log.info(
+      {
+        trigger,
+        changed,
+        hash: next.hash,
+        previous,
+        sites: next.sites.map(site => site.name),
+      },
+      'configuration reloaded',
+    );
+  }
+
+  close(): void {
+    this.watcher.close();
+  }
+
+  private refuse(trigger: string, changed: readonly string[], problems: readonly string[]): void {
+    this.options.onRefused();
+    this.options.log.error(
+      { trigger, changed, problems, hash: this.current.hash },
+      'configuration reload refused: the previous configuration keeps serving',
+    );
+  }
+}
