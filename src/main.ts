@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Entry point and bin of cheq-rti-authz: `serve` (the default), `check` and `demo`.
+// Entry point and bin of cheq-rti-authz: `serve` (the default), `check`, `check-config` and `demo`.
 
 import { checkCommand, CHECK_USAGE } from './cli/check-command';
+import { checkConfigCommand, CHECK_CONFIG_USAGE } from './cli/check-config-command';
 import { demo } from './cli/demo-command';
 import { serve } from './cli/serve-command';
 import { schema } from './config/schema';
@@ -17,13 +18,15 @@ Usage:
   cheq-rti-authz [--config FILE] [--SETTING VALUE ...]   run the server
   cheq-rti-authz demo [--SETTING VALUE ...]             run it against the built-in RTI emulator
   cheq-rti-authz check --url URL [...]                  send one check to a running server
+  cheq-rti-authz check-config [--config FILE] [...]     validate and print the configuration
   cheq-rti-authz --help | --version
 
 Configuration: defaults < config file (--config FILE or CONFIG_FILE; JSON or YAML)
 < environment < command-line flags. Settings (flag, environment variable, file key):
 ${settings}
 
-${CHECK_USAGE}`;
+${CHECK_USAGE}
+${CHECK_CONFIG_USAGE}`;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -34,6 +37,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
   } else if (command === 'check') {
     process.exitCode = await checkCommand(rest);
+  } else if (command === 'check-config') {
+    process.exitCode = checkConfigCommand(rest, process.env);
   } else if (command === 'demo') {
     await demo(rest);
   } else if (command === undefined || command.startsWith('-')) {

@@ -54,7 +54,10 @@ export class ConfigReloader {
 
   constructor(private readonly options: ReloaderOptions) {
     this.current = options.initial;
-    this.watcher = new ConfigWatcher({ onChange: changed => this.reload('file change', changed) });
+    this.watcher = new ConfigWatcher({
+      onChange: changed => this.reload('file change', changed),
+      onError: err => options.log.error({ err }, 'configuration reload failed'),
+    });
     this.watcher.watch(this.current.files);
   }
 

@@ -10,7 +10,13 @@ import { PathMap, PathPatternList } from '../core/path-pattern';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
-import { DEFAULT_SITE, readSites, resolveSiteSettings, type SiteEntry } from './sites';
+import {
+  DEFAULT_SITE,
+  readSites,
+  resolveSiteSettings,
+  SITE_SETTINGS,
+  type SiteEntry,
+} from './sites';
 import { schema, type Settings } from './schema';
 import { grpcTlsConfigOf, grpcTlsProblems, type GrpcTlsConfig } from './tls-files';
 
@@ -40,6 +46,8 @@ export interface SiteConfig {
   readonly endpoint: URL;
   readonly apiKey: string;
   readonly tagHash: string;
+  /** Its settings as they apply, by file key, the API key redacted: for check-config. */
+  readonly effective: Readonly<Record<string, unknown>>;
 }
 
 export interface AppConfig {
@@ -53,6 +61,8 @@ export interface AppConfig {
   readonly files: readonly string[];
   /** Short hash of the effective configuration (secrets included, one-way): tells reloads apart. */
   readonly hash: string;
+  /** The process settings (not a site's) by file key: for check-config. */
+  readonly effective: Readonly<Record<string, unknown>>;
   readonly rti: {
     readonly endpoint: URL;
     readonly apiKey: string;
@@ -294,6 +304,9 @@ function siteConfigOf(
         `is not a known CHEQ RTI region (${KNOWN_RTI_ENDPOINTS.join(', ')})`,
     );
   }
+  const effective: Record<string, unknown> = {};
+  for (const key of SITE_SETTINGS) effective[key] = s[key];
+  effective['api_key'] = apiKey === '' ? '' : REDACTED;
   return Object.freeze({
     name,
     hosts: Object.freeze([...hosts]),
@@ -301,8 +314,12 @@ function siteConfigOf(
     endpoint,
     apiKey,
     tagHash: s.tag_hash.trim(),
+    effective: Object.freeze(effective),
   });
 }
+
+/** What check-config shows instead of an API key. */
+export const REDACTED = '<redacted>';
 
 /** Builds the typed configuration from settings already validated. */
 function buildAppConfig(
@@ -337,6 +354,13 @@ function buildAppConfig(
     defaultSite,
     files: Object.freeze(files),
     hash,
+    effective: Object.freeze(
+      Object.fromEntries(
+        Object.entries(s).filter(
+          ([key]) => key !== 'sites' && !(SITE_SETTINGS as readonly string[]).includes(key),
+        ),
+      ),
+    ),
     rti: Object.freeze({
       endpoint: new URL(s.api_endpoint),
       apiKey,

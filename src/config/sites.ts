@@ -152,7 +152,11 @@ export function resolveSiteSettings(
     config.validate({ allowed: 'strict' });
   } catch (err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
-    problems.push(...message.split('\n').map(line => `${site.label}: ${line}`));
+    // An inherited value's problem is the top level's, reported there once.
+    const own = message
+      .split('\n')
+      .filter(line => Object.hasOwn(site.overrides, line.slice(0, line.indexOf(':'))));
+    problems.push(...own.map(line => `${site.label}: ${line}`));
     return undefined;
   }
   return { ...topLevel, ...(config.getProperties() as Partial<Settings>) };

@@ -45,6 +45,7 @@ export function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
       endpoint: emulator,
       apiKey: 'warm-up',
       tagHash: 'warm-up',
+      effective: {},
     },
     rti: {
       ...config.rti,

@@ -1,0 +1,48 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { durationMs, proxyTimeoutsOf } from '../../../src/config/config-advice';
+
+const ROOT = join(__dirname, '..', '..', '..', '..');
+
+describe('config advice: proxy timeouts', () => {
+  it('reads durations the way Envoy, Istio and NGINX write them', () => {
+    assert.equal(durationMs('0.25s'), 250);
+    assert.equal(durationMs('250ms'), 250);
+    assert.equal(durationMs('1m'), 60_000);
+    assert.equal(durationMs('2'), 2000, 'NGINX: bare seconds');
+    assert.equal(durationMs(' 0.1s '), 100);
+    for (const bad of ['', 's', '1h', '-1s', 'fast', null, {}])
+      assert.equal(durationMs(bad), undefined);
+  });
+
+  it('finds the ext_authz timeout of every shipped proxy file, and nothing else', () => {
+    const found = (file: string) =>
+      proxyTimeoutsOf(file, readFileSync(join(ROOT, file), 'utf8')).map(t => [t.setting, t.ms]);
+    // Cluster connect and health-check timeouts are not a check's time limit.
+    assert.deepEqual(found('deploy/envoy/envoy.yaml'), [['ext_authz grpc_service timeout', 250]]);
+    assert.deepEqual(found('deploy/envoy/envoy-http.yaml'), [
+      ['ext_authz http_service timeout', 250],
+    ]);
+    assert.deepEqual(found('deploy/istio/extension-providers.yaml'), [
+      ['ext_authz envoyExtAuthzGrpc timeout', 250],
+      ['ext_authz envoyExtAuthzHttp timeout', 250],
+    ]);
+    assert.deepEqual(found('deploy/nginx/cheq-authz.conf'), [['proxy_read_timeout', 250]]);
+  });
+
+  it('reads an operator file: several YAML documents, and NGINX in seconds', () => {
+    const yaml = [
+      'kind: A',
+      '---',
+      'typed_config: { grpc_service: { envoy_grpc: { cluster_name: x }, timeout: 0.05s } }',
+    ].join('\n');
+    assert.deepEqual(proxyTimeoutsOf('mine.yaml', yaml), [
+      { file: 'mine.yaml', setting: 'ext_authz grpc_service timeout', ms: 50 },
+    ]);
+    assert.deepEqual(proxyTimeoutsOf('nginx.conf', 'location /a {\n  proxy_read_timeout 1;\n}\n'), [
+      { file: 'nginx.conf', setting: 'proxy_read_timeout', ms: 1000 },
+    ]);
+    assert.deepEqual(proxyTimeoutsOf('broken.yaml', 'a: [\n'), []);
+  });
+});
