@@ -11,6 +11,7 @@ import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
 import {
+  convictProblems,
   DEFAULT_SITE,
   readSites,
   resolveSiteSettings,
@@ -149,7 +150,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   // With sites, the top level may have no tag hash: it then serves no request itself.
   const servesTopLevel = siteEntries.length === 0 || String(settings.tag_hash).trim() !== '';
   const apiKey = servesTopLevel ? resolveApiKey(settings, problems) : '';
-  problems.push(...crossFieldProblems(settings, servesTopLevel));
+  problems.push(...crossFieldProblems(settings, servesTopLevel ? 'top level' : 'optional'));
   problems.push(...grpcTlsProblems(settings));
   const sites: { entry: SiteEntry; settings: Settings; apiKey: string }[] = [];
   for (const entry of siteEntries) {
@@ -157,7 +158,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     const siteSettings = resolveSiteSettings(entry, settings, siteProblems);
     if (siteSettings) {
       const siteKey = resolveApiKey(siteSettings, siteProblems);
-      siteProblems.push(...crossFieldProblems(siteSettings, true));
+      siteProblems.push(...crossFieldProblems(siteSettings, 'site'));
       sites.push({ entry, settings: siteSettings, apiKey: siteKey });
     }
     problems.push(...siteProblems.map(problem => withSiteLabel(entry.label, problem)));
@@ -230,20 +231,21 @@ function configFileOf(sources: ConfigSources): string | undefined {
 
 /** Rewrites convict's `key: message` lines as `key (ENV_VAR): message`. */
 function explainConvictError(err: unknown): string[] {
-  return errorMessage(err)
-    .split('\n')
-    .map(line => {
-      const key = line.slice(0, line.indexOf(':'));
-      const setting = (schema as Record<string, { env?: string }>)[key];
-      return setting?.env ? `${key} (${setting.env})${line.slice(key.length)}` : line;
-    });
+  return convictProblems(errorMessage(err)).map(({ setting: key, text }) => {
+    const setting =
+      key === undefined ? undefined : (schema as Record<string, { env?: string }>)[key];
+    return setting?.env && text.startsWith(`${key}:`)
+      ? `${key} (${setting.env})${text.slice(key!.length)}`
+      : text;
+  });
 }
 
 /** Problems that involve several settings; tolerant of values convict already rejected. */
-function crossFieldProblems(s: Settings, needsTagHash: boolean): string[] {
+function crossFieldProblems(s: Settings, tagHash: 'top level' | 'site' | 'optional'): string[] {
   const problems: string[] = [];
-  if (needsTagHash && String(s.tag_hash).trim() === '') {
-    problems.push('tag_hash (CHEQ_TAG_HASH): must be set (or configure sites)');
+  if (tagHash !== 'optional' && String(s.tag_hash).trim() === '') {
+    const hint = tagHash === 'top level' ? ' (or configure sites)' : '';
+    problems.push(`tag_hash (CHEQ_TAG_HASH): must be set${hint}`);
   }
   if (Array.isArray(s.block_redirect_codes) && Array.isArray(s.challenge_codes)) {
     const challenge = new Set(s.challenge_codes.map(Number));
@@ -343,9 +345,23 @@ function buildAppConfig(
       [s, ...sites.map(site => site.settings)].map(x => x.api_key_file).filter(file => file !== ''),
     ),
   ];
+  // Over the resolved settings in schema order, not the file's text: an equivalent file written
+  // in another order is the same configuration.
+  const withoutSites = (settings: Settings): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(settings).filter(([key]) => key !== 'sites'));
   const hash = createHash('sha256')
-    .update(JSON.stringify({ s, sites: sites.map(site => [site.entry, site.settings]), apiKey }))
-    .update(sites.map(site => site.apiKey).join('\n'))
+    .update(
+      JSON.stringify({
+        settings: withoutSites(s),
+        apiKey,
+        sites: sites.map(site => ({
+          name: site.entry.name,
+          hosts: [...site.entry.hosts].sort(),
+          settings: withoutSites(site.settings),
+          apiKey: site.apiKey,
+        })),
+      }),
+    )
     .digest('hex')
     .slice(0, 12);
   return Object.freeze({

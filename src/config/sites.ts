@@ -153,11 +153,32 @@ export function resolveSiteSettings(
   } catch (err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
     // An inherited value's problem is the top level's, reported there once.
-    const own = message
-      .split('\n')
-      .filter(line => Object.hasOwn(site.overrides, line.slice(0, line.indexOf(':'))));
-    problems.push(...own.map(line => `${site.label}: ${line}`));
+    const own = convictProblems(message).filter(
+      ({ setting }) => setting === undefined || Object.hasOwn(site.overrides, setting),
+    );
+    problems.push(...own.map(({ text }) => `${site.label}: ${text}`));
     return undefined;
   }
   return { ...topLevel, ...(config.getProperties() as Partial<Settings>) };
+}
+
+/**
+ * convict's validation message as one problem per setting. A mapping where a value belongs
+ * (`api_key: {…}` in YAML) is reported without its inner keys: they may be the secret itself.
+ */
+export function convictProblems(message: string): { setting: string | undefined; text: string }[] {
+  const seen = new Set<string>();
+  const problems: { setting: string | undefined; text: string }[] = [];
+  for (const line of message.split('\n')) {
+    const nested = /^configuration param '([a-z0-9_]+)[.']/.exec(line);
+    const setting = nested?.[1] ?? /^([a-z0-9_]+):/.exec(line)?.[1];
+    const text =
+      nested && setting !== undefined && setting in schema
+        ? `${setting}: must be a single value, not a mapping`
+        : line;
+    if (seen.has(text)) continue;
+    seen.add(text);
+    problems.push({ setting, text });
+  }
+  return problems;
 }

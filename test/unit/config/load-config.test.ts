@@ -695,6 +695,16 @@ describe('loadConfig', () => {
         assert.match(err.message, /api_key \(CHEQ_API_KEY\)/);
       });
 
+      it('keeps the key out of the message when YAML reads it as a mapping (api_key: {KEY})', () => {
+        const file = tempFile('yaml', `api_key: {${SECRET}}\n`);
+        const err = configErrorOf({ env: { ...withoutKey, CONFIG_FILE: file }, args: [] });
+        assert.equal(err.message.includes(SECRET), false, err.message);
+        assert.match(
+          err.message,
+          /api_key \(CHEQ_API_KEY\): must be a single value, not a mapping/,
+        );
+      });
+
       it('keeps the key out of the message for an unparsable YAML file holding it', () => {
         const file = tempFile('yaml', `timeout_ms: 50\napi_key: "${SECRET}\n`);
         const err = configErrorOf({ env: { ...withoutKey, CONFIG_FILE: file }, args: [] });
