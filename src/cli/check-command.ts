@@ -21,7 +21,8 @@ Options:
   --method METHOD         HTTP method (default GET)
   --header 'NAME: VALUE'  an end-user request header; repeat for more
   --ip ADDRESS            the end user's address, sent as the downstream peer
-  --context KEY=VALUE     a context_extensions entry (cheq_event_type, cheq_mode); repeatable
+  --context KEY=VALUE     a context_extensions entry (cheq_event_type, cheq_mode, cheq_site,
+                          cheq_enforce_percent); repeatable
   --timeout-ms MS         deadline of the call (default 2000)
   --explain               also print why: RTI's verdict, code, risk score, ray id and the
                           policy rule that acted (from the answer's dynamic metadata)

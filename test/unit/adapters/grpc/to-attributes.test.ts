@@ -465,7 +465,7 @@ describe('toAttributes', () => {
   });
 
   describe('context_extensions', () => {
-    it('reads cheq_event_type, cheq_mode and cheq_channel', () => {
+    it('reads cheq_event_type, cheq_mode, cheq_channel, cheq_site and cheq_enforce_percent', () => {
       const attrs = toAttributes(
         withHttp(
           HTTP1,
@@ -475,6 +475,8 @@ describe('toAttributes', () => {
               cheq_event_type: 'custom',
               cheq_mode: 'blocking',
               cheq_channel: 'newsletter',
+              cheq_site: 'shop',
+              cheq_enforce_percent: '25',
               unrelated: 'x',
             },
           },
@@ -484,6 +486,8 @@ describe('toAttributes', () => {
         eventType: 'custom',
         mode: 'blocking',
         channel: 'newsletter',
+        site: 'shop',
+        enforcePercent: '25',
       });
     });
 
