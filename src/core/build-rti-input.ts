@@ -3,7 +3,7 @@
 
 import { resolveClientIp } from './client-ip';
 import { EVENT_TYPES } from './event-types';
-import { readCookie } from './header-list';
+import { readCookies } from './header-list';
 import type { PathMap } from './path-pattern';
 import type { RequestAttributes } from './request-attributes';
 import type { RtiInput } from './rti-port';
@@ -14,6 +14,7 @@ export const CHEQ_COOKIE = '_cheq_rti';
 /** CHEQ's tag's device id and page-view id cookies, sent to v4. */
 export const DUID_COOKIE = '_cq_duid';
 export const PVID_COOKIE = '_cq_pvid';
+const CHEQ_COOKIES = [CHEQ_COOKIE, DUID_COOKIE, PVID_COOKIE];
 
 export interface RtiInputConfig {
   readonly routeToEventType: PathMap<string>;
@@ -41,7 +42,7 @@ export function buildRtiInput(
   config: RtiInputConfig,
 ): RtiInput {
   const { headers } = attrs;
-  const cookies = headers.get('cookie');
+  const [cheqCookie, duidCookie, pvidCookie] = readCookies(headers.get('cookie'), CHEQ_COOKIES);
   return {
     eventType,
     host: attrs.host,
@@ -51,9 +52,9 @@ export function buildRtiInput(
     method: attrs.method,
     headers,
     headerNames: withoutIgnored(headers.names(), config.ignoredHeaderNames),
-    cheqCookie: readCookie(cookies, CHEQ_COOKIE),
-    duidCookie: readCookie(cookies, DUID_COOKIE),
-    pvidCookie: readCookie(cookies, PVID_COOKIE),
+    cheqCookie,
+    duidCookie,
+    pvidCookie,
     resourceType: resourceTypeOf(headers.get('accept')),
     ja3: config.ja3Header ? headers.get(config.ja3Header) : undefined,
     ja4: config.ja4Header ? headers.get(config.ja4Header) : undefined,

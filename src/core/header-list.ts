@@ -34,16 +34,21 @@ export class HeaderList {
   }
 }
 
-/** Reads one cookie from a Cookie header without throwing on odd input. */
-export function readCookie(
+/**
+ * Reads cookies from a Cookie header without throwing on odd input, several in one pass over the Cookie header (the first of each name wins), in the
+ * order of `cookieNames`; undefined for those not sent.
+ */
+export function readCookies(
   cookieHeader: string | undefined,
-  cookieName: string,
-): string | undefined {
-  if (!cookieHeader) return undefined;
+  cookieNames: readonly string[],
+): (string | undefined)[] {
+  const values: (string | undefined)[] = cookieNames.map(() => undefined);
+  if (!cookieHeader) return values;
   for (const pair of cookieHeader.split(';')) {
     const eq = pair.indexOf('=');
     if (eq < 0) continue;
-    if (pair.slice(0, eq).trim() === cookieName) return pair.slice(eq + 1).trim();
+    const index = cookieNames.indexOf(pair.slice(0, eq).trim());
+    if (index >= 0 && values[index] === undefined) values[index] = pair.slice(eq + 1).trim();
   }
-  return undefined;
+  return values;
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { HeaderList, readCookie } from '../../../src/core/header-list';
+import { HeaderList, readCookies } from '../../../src/core/header-list';
 
 describe('HeaderList', () => {
   const headers = new HeaderList([
@@ -54,7 +54,7 @@ describe('HeaderList', () => {
   });
 });
 
-describe('readCookie', () => {
+describe('readCookies', () => {
   const cases: readonly [name: string, header: string | undefined, expected: string | undefined][] =
     [
       ['no Cookie header', undefined, undefined],
@@ -79,7 +79,17 @@ describe('readCookie', () => {
     ];
   for (const [name, header, expected] of cases) {
     it(`returns ${JSON.stringify(expected)} for ${name}`, () => {
-      assert.equal(readCookie(header, '_cheq_rti'), expected);
+      assert.deepEqual(readCookies(header, ['_cheq_rti']), [expected]);
     });
   }
+
+  it('reads several cookies in one pass, each in the order asked, undefined when not sent', () => {
+    const header = '_cq_pvid=p1; a=1; _cheq_rti=c1; _cq_pvid=p2';
+    assert.deepEqual(readCookies(header, ['_cheq_rti', '_cq_duid', '_cq_pvid']), [
+      'c1',
+      undefined,
+      'p1',
+    ]);
+    assert.deepEqual(readCookies(undefined, ['a', 'b']), [undefined, undefined]);
+  });
 });
