@@ -1,12 +1,12 @@
-// The usual frame of an integration test: a fresh FakeRti before each test, and the service
-// the test started (if any) and the FakeRti closed after it.
+// The usual frames of an integration test: a fresh FakeRti before each test (or one for the
+// whole describe block), and the service the test started (if any) closed after it.
 
 import { FakeRti } from './fake-rti-server';
 import type { TestService } from './start-service';
 import { createServer, type AddressInfo } from 'node:net';
 
 export interface RtiPerTest {
-  /** The FakeRti of the running test. */
+  /** The FakeRti of the running test (rtiPerTest) or of the describe block (rtiPerSuite). */
   rti: FakeRti;
   /** Set by the test to the service it started; closed after the test. */
   service: TestService | undefined;
@@ -22,6 +22,25 @@ export function rtiPerTest(): RtiPerTest {
     await context.service?.close();
     context.service = undefined;
     await context.rti.close();
+  });
+  return context;
+}
+
+/**
+ * Registers the hooks in the calling describe block: one FakeRti started before its first test
+ * and closed after its last, and the service each test started closed after that test.
+ */
+export function rtiPerSuite(): RtiPerTest {
+  const context = { service: undefined } as RtiPerTest;
+  before(async () => {
+    context.rti = await FakeRti.start();
+  });
+  after(async () => {
+    await context.rti.close();
+  });
+  afterEach(async () => {
+    await context.service?.close();
+    context.service = undefined;
   });
   return context;
 }

@@ -20,8 +20,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { MAX_HEADER_BYTES } from '../../src/adapters/http/http-server';
-import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
 import { MAX_FIELD_CHARS, MAX_HEADER_NAMES } from '../../src/rti/rti-wire';
+import { okHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { startService, type TestService } from '../helpers/start-service';
@@ -233,10 +233,6 @@ function unknownFields(): Buffer {
 
 function httpOf(request: Record<string, unknown>): Record<string, unknown> {
   return (request['attributes'] as { request: { http: Record<string, unknown> } }).request.http;
-}
-
-function okHeader(response: CheckResponse__Output, name: string): string | undefined {
-  return response.ok_response?.headers?.find(h => h.header?.key === name)?.header?.value;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 
 import { strict as assert } from 'node:assert';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
+import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
-import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { verdict } from '../helpers/fake-rti-server';
+import { rtiPerSuite } from '../helpers/rti-per-test';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
 
 const VISITORS = 1000;
@@ -29,10 +31,7 @@ function answerOf(response: CheckResponse__Output): string {
     return `deny ${response.denied_response?.status?.code ?? '?'}`;
   }
   assert.equal(response.status?.code ?? 0, 0, 'an allow is OK');
-  const decision = (response.ok_response?.headers ?? []).find(
-    h => h.header?.key === 'x-cheq-decision',
-  );
-  return `allow ${decision?.header?.value ?? '?'}`;
+  return `allow ${decisionHeader(response) ?? '?'}`;
 }
 
 async function answersTo(svc: TestService, requests: readonly unknown[]): Promise<string[]> {
@@ -65,32 +64,21 @@ function notEnforced(metrics: string): { decisions: number; would: number } {
 
 describe('gradual enforcement: enforce_percent (integration)', function () {
   this.timeout(60_000);
-  let rti: FakeRti;
-  let service: TestService | undefined;
+  const suite = rtiPerSuite();
 
-  before(async () => {
-    rti = await FakeRti.start();
-  });
-  after(async () => {
-    await rti.close();
-  });
   beforeEach(() => {
-    rti.reset();
-    rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
-  });
-  afterEach(async () => {
-    await service?.close();
-    service = undefined;
+    suite.rti.reset();
+    suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
   });
 
   async function start(env: Record<string, string>): Promise<TestService> {
     // A generous RTI budget: a fail-open under a busy test machine is no answer to compare.
-    service = await startService(rti.url, {
+    suite.service = await startService(suite.rti.url, {
       CHEQ_MODE: 'blocking',
       CHEQ_TIMEOUT_MS: '2000',
       ...env,
     });
-    return service;
+    return suite.service;
   }
 
   it('blocks 30 % of distinct bot visitors, the same ones on every visit, and counts the rest as not_enforced', async () => {
@@ -116,7 +104,7 @@ describe('gradual enforcement: enforce_percent (integration)', function () {
       decisions: 2 * allowed,
       would: 2 * allowed,
     });
-    assert.equal(rti.calls.length, 2 * VISITORS, 'every visit was put to RTI');
+    assert.equal(suite.rti.calls.length, 2 * VISITORS, 'every visit was put to RTI');
   });
 
   it('blocks every bot visitor on a route with cheq_enforce_percent "100"', async () => {

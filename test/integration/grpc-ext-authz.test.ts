@@ -4,8 +4,10 @@
 import { performance } from 'node:perf_hooks';
 import { strict as assert } from 'node:assert';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
+import { okHeaders } from '../helpers/check-response';
 import { BROWSER_HEADERS, envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { rtiPerSuite } from '../helpers/rti-per-test';
 import {
   metricValue,
   startService,
@@ -14,12 +16,6 @@ import {
 } from '../helpers/start-service';
 
 const BOT_HEADERS = { 'user-agent': 'price-bot/2.1', accept: 'application/json' };
-
-function okHeaders(response: CheckResponse__Output): Record<string, string> {
-  return Object.fromEntries(
-    (response.ok_response?.headers ?? []).map(h => [h.header?.key ?? '', h.header?.value ?? '']),
-  );
-}
 
 function deniedHeaders(response: CheckResponse__Output): Record<string, string> {
   return Object.fromEntries(
@@ -36,24 +32,13 @@ function expectAllow(response: CheckResponse__Output): void {
 }
 
 describe('gRPC ext_authz Check (integration)', function () {
-  let rti: FakeRti;
-  let service: TestService | undefined;
+  const suite = rtiPerSuite();
 
-  before(async () => {
-    rti = await FakeRti.start();
-  });
-  after(async () => {
-    await rti.close();
-  });
-  beforeEach(() => rti.reset());
-  afterEach(async () => {
-    await service?.close();
-    service = undefined;
-  });
+  beforeEach(() => suite.rti.reset());
 
   async function start(env: Record<string, string> = {}): Promise<TestService> {
-    service = await startService(rti.url, env);
-    return service;
+    suite.service = await startService(suite.rti.url, env);
+    return suite.service;
   }
 
   describe('allow', () => {
@@ -110,8 +95,8 @@ describe('gRPC ext_authz Check (integration)', function () {
           },
         }),
       );
-      assert.equal(rti.calls.length, 1);
-      const call = rti.calls[0]!;
+      assert.equal(suite.rti.calls.length, 1);
+      const call = suite.rti.calls[0]!;
       assert.equal(call.method, 'POST');
       assert.equal(call.path, '/v1/realtime-interception');
       assert.equal(call.headers['content-type'], 'application/x-www-form-urlencoded');
@@ -165,7 +150,7 @@ describe('gRPC ext_authz Check (integration)', function () {
       );
       await svc.check(envoyCheckRequest({ headers: {}, peer: '198.51.100.99' }));
       assert.deepEqual(
-        rti.calls.map(c => c.form.get('ClientIP')),
+        suite.rti.calls.map(c => c.form.get('ClientIP')),
         ['192.0.2.77', '203.0.113.1', '198.51.100.99'],
       );
     });
@@ -188,7 +173,7 @@ describe('gRPC ext_authz Check (integration)', function () {
       };
       delete http['headers'];
       await svc.check(request);
-      const form = rti.calls[0]!.form;
+      const form = suite.rti.calls[0]!.form;
       assert.equal(form.get('UserAgent'), BROWSER_HEADERS['user-agent']);
       assert.equal(form.get('CheqCookie'), 'crumb-cookie');
       assert.equal(form.get('Host'), 'shop.example.com');
@@ -197,7 +182,7 @@ describe('gRPC ext_authz Check (integration)', function () {
 
   describe('deny and redirect (blocking mode)', () => {
     it('denies a bot with 403, a JSON body for an API client, no-store and the cookie', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       const response = await svc.check(envoyCheckRequest({ headers: BOT_HEADERS }));
       assert.equal(response.status?.code, 7);
@@ -214,7 +199,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('sends an HTML deny page to a browser', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 10 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 10 });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       const response = await svc.check(envoyCheckRequest());
       assert.equal(response.denied_response?.status?.code, 403);
@@ -223,7 +208,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('redirects a blocked page navigation with 302, Location and no-store', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 3 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 3 });
       const svc = await start({
         CHEQ_MODE: 'blocking',
         CHEQ_REDIRECT_URL: 'https://www.example.com/blocked',
@@ -240,7 +225,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('denies instead of redirecting XHR, CORS, WebSocket and gRPC requests', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 3 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 3 });
       const svc = await start({
         CHEQ_MODE: 'blocking',
         CHEQ_REDIRECT_URL: 'https://www.example.com/blocked',
@@ -260,7 +245,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('applies challenge_action allow, deny and redirect to challenge codes', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 14 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 14 });
       let svc = await start({ CHEQ_MODE: 'blocking' });
       let response = await svc.check(envoyCheckRequest());
       expectAllow(response);
@@ -284,7 +269,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('allows invalid traffic whose code is in neither group', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 9 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 9 });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       const response = await svc.check(envoyCheckRequest());
       expectAllow(response);
@@ -295,7 +280,7 @@ describe('gRPC ext_authz Check (integration)', function () {
 
   describe('monitoring mode', () => {
     it('never acts but counts what it would have done', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
       const svc = await start();
       const response = await svc.check(envoyCheckRequest({ headers: BOT_HEADERS }));
       expectAllow(response);
@@ -319,7 +304,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('lets a route switch blocking on through context_extensions cheq_mode', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
       const svc = await start();
       const response = await svc.check(
         envoyCheckRequest({ headers: BOT_HEADERS, contextExtensions: { cheq_mode: 'blocking' } }),
@@ -336,9 +321,9 @@ describe('gRPC ext_authz Check (integration)', function () {
         expectAllow(response);
         assert.equal(okHeaders(response)['x-cheq-decision'], 'excluded');
       }
-      assert.equal(rti.calls.length, 0);
+      assert.equal(suite.rti.calls.length, 0);
       await svc.check(envoyCheckRequest({ url: 'https://a.example/healthz/x' }));
-      assert.equal(rti.calls.length, 1);
+      assert.equal(suite.rti.calls.length, 1);
     });
 
     it('maps the event type from the path, and context_extensions override it', async () => {
@@ -358,7 +343,7 @@ describe('gRPC ext_authz Check (integration)', function () {
         }),
       );
       assert.deepEqual(
-        rti.calls.map(c => c.form.get('EventType')),
+        suite.rti.calls.map(c => c.form.get('EventType')),
         ['purchase', 'add_to_cart', 'page_load', 'registration'],
       );
     });
@@ -371,8 +356,8 @@ describe('gRPC ext_authz Check (integration)', function () {
           contextExtensions: { cheq_event_type: 'custom' },
         }),
       );
-      assert.equal(rti.calls[0]?.form.get('EventType'), 'custom');
-      assert.equal(rti.calls[0]?.form.get('Channel'), 'newsletter');
+      assert.equal(suite.rti.calls[0]?.form.get('EventType'), 'custom');
+      assert.equal(suite.rti.calls[0]?.form.get('Channel'), 'newsletter');
     });
   });
 
@@ -416,7 +401,7 @@ describe('gRPC ext_authz Check (integration)', function () {
           envoyCheckRequest({ url: 'https://a.example/static/x.css', headers: FORGED }),
         ),
       );
-      rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'down' });
+      suite.rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'down' });
       const failOpen = await svc.check(envoyCheckRequest({ headers: FORGED }));
       assertNoForgedValueSurvives(failOpen);
       assert.deepEqual(failOpen.ok_response?.headers_to_remove, ALL);
@@ -442,7 +427,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     }
 
     it('allows when RTI does not answer within timeout_ms, well within timeout + 50 ms', async () => {
-      rti.behaviour = () => ({ kind: 'hang' });
+      suite.rti.behaviour = () => ({ kind: 'hang' });
       const svc = await start({ CHEQ_MODE: 'blocking', CHEQ_TIMEOUT_MS: '100' });
       const started = Date.now();
       await assertFailOpen(svc, 'timeout', 'rti_timeout');
@@ -453,19 +438,19 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('allows when RTI stalls in the middle of its body', async () => {
-      rti.behaviour = () => ({ kind: 'stall-body' });
+      suite.rti.behaviour = () => ({ kind: 'stall-body' });
       const svc = await start({ CHEQ_MODE: 'blocking', CHEQ_TIMEOUT_MS: '80' });
       await assertFailOpen(svc, 'timeout', 'rti_timeout');
     });
 
     it('allows when RTI answers 5xx', async () => {
-      rti.behaviour = () => ({ kind: 'raw', status: 502, body: 'bad gateway' });
+      suite.rti.behaviour = () => ({ kind: 'raw', status: 502, body: 'bad gateway' });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       await assertFailOpen(svc, 'http_status', 'rti_http_status');
     });
 
     it('allows on a 5xx status at once, without waiting for its body', async () => {
-      rti.behaviour = () => ({ kind: 'stall-body', status: 503 });
+      suite.rti.behaviour = () => ({ kind: 'stall-body', status: 503 });
       const svc = await start({ CHEQ_MODE: 'blocking', CHEQ_TIMEOUT_MS: '2000' });
       const started = performance.now();
       expectAllow(await svc.check(envoyCheckRequest({ headers: BOT_HEADERS })));
@@ -477,16 +462,20 @@ describe('gRPC ext_authz Check (integration)', function () {
         1,
       );
       // The body is drained no longer than the deadline: then the request is aborted.
-      await rti.waitForAborts(3000);
-      assert.equal(rti.calls[0]!.aborted, true, 'the stalled 5xx body is cut at the deadline');
+      await suite.rti.waitForAborts(3000);
+      assert.equal(
+        suite.rti.calls[0]!.aborted,
+        true,
+        'the stalled 5xx body is cut at the deadline',
+      );
       assert.ok(performance.now() - started >= 1900, 'not before the deadline');
     });
 
     it('allows when RTI answers garbage (HTML, wrong JSON shape)', async () => {
-      rti.behaviour = () => ({ kind: 'raw', status: 200, body: '<html>oops</html>' });
+      suite.rti.behaviour = () => ({ kind: 'raw', status: 200, body: '<html>oops</html>' });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       await assertFailOpen(svc, 'bad_response', 'rti_bad_response');
-      rti.behaviour = () => ({
+      suite.rti.behaviour = () => ({
         kind: 'raw',
         status: 200,
         body: '{"isInvalid":"yes","threatTypeCode":2}',
@@ -497,7 +486,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('allows when RTI resets the connection', async () => {
-      rti.behaviour = () => ({ kind: 'reset' });
+      suite.rti.behaviour = () => ({ kind: 'reset' });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       await assertFailOpen(svc, 'connect_error', 'rti_connect_error');
     });
@@ -506,8 +495,8 @@ describe('gRPC ext_authz Check (integration)', function () {
       const closed = await FakeRti.start();
       const url = closed.url;
       await closed.close();
-      service = await startService(url, { CHEQ_MODE: 'blocking' });
-      await assertFailOpen(service, 'connect_error', 'rti_connect_error');
+      suite.service = await startService(url, { CHEQ_MODE: 'blocking' });
+      await assertFailOpen(suite.service, 'connect_error', 'rti_connect_error');
     });
 
     it("keeps the RTI call inside the proxy's gRPC deadline", async () => {
@@ -518,7 +507,7 @@ describe('gRPC ext_authz Check (integration)', function () {
         CHEQ_RTI_CIRCUIT_BREAKER: 'false',
       });
       await svc.check(envoyCheckRequest({ url: 'https://a.example/warm-up' }));
-      rti.behaviour = () => ({ kind: 'hang' });
+      suite.rti.behaviour = () => ({ kind: 'hang' });
       const started = Date.now();
       const response = await svc.check(envoyCheckRequest({ headers: BOT_HEADERS }), 300);
       const elapsed = Date.now() - started;
@@ -530,29 +519,33 @@ describe('gRPC ext_authz Check (integration)', function () {
       // grpc-js reports every closed call as cancelled, answered ones too: that must neither
       // abort the (finished) RTI request nor count.
       const svc = await start();
-      const connectionsBefore = rti.connections;
+      const connectionsBefore = suite.rti.connections;
       for (let i = 0; i < 20; i++) expectAllow(await svc.check(envoyCheckRequest()));
       await new Promise(r => setTimeout(r, 50));
       const metrics = await svc.metrics();
       assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'cancelled' }), 0);
       assert.equal(metricValue(metrics, 'cheq_authz_rti_requests_total', { result: 'ok' }), 20);
-      assert.equal(rti.connections - connectionsBefore, 1, 'one keep-alive connection to RTI');
-      assert.ok(rti.calls.every(call => !call.aborted));
+      assert.equal(
+        suite.rti.connections - connectionsBefore,
+        1,
+        'one keep-alive connection to RTI',
+      );
+      assert.ok(suite.rti.calls.every(call => !call.aborted));
     });
 
     it('aborts the RTI request when the proxy cancels the call', async () => {
-      rti.behaviour = () => ({ kind: 'hang' });
+      suite.rti.behaviour = () => ({ kind: 'hang' });
       const svc = await start({ CHEQ_TIMEOUT_MS: '5000', CHEQ_DEADLINE_MARGIN_MS: '0' });
       await assert.rejects(svc.check(envoyCheckRequest(), 100), /DEADLINE_EXCEEDED|Deadline/);
-      await rti.waitForCalls(1);
-      await rti.waitForAborts(1000);
-      assert.equal(rti.calls[0]!.aborted, true, 'RTI request aborted');
+      await suite.rti.waitForCalls(1);
+      await suite.rti.waitForAborts(1000);
+      assert.equal(suite.rti.calls[0]!.aborted, true, 'RTI request aborted');
     });
   });
 
   describe('metrics', () => {
     it('exports every metric, with bounded labels and never the API key', async () => {
-      rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
+      suite.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
       const svc = await start({ CHEQ_MODE: 'blocking' });
       await svc.check(envoyCheckRequest({ url: 'https://a.example/secret-path?user=alice' }));
       const metrics = await svc.metrics();

@@ -3,7 +3,6 @@
 
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,48 +17,9 @@ import {
   type RunningNginx,
 } from '../helpers/nginx';
 import { startService, type TestService } from '../helpers/start-service';
+import { get, UpstreamApp } from '../helpers/upstream-app';
 
 const NGINX = findNginx();
-
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, res => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The protected application: records the headers of every request that reaches it. */
-class UpstreamApp {
-  readonly seen: IncomingHttpHeaders[] = [];
-  private readonly server: Server = createServer((req, res) => {
-    this.seen.push(req.headers);
-    const status = req.url === '/app-error' ? 502 : 200;
-    res.writeHead(status, { 'content-type': 'text/plain' });
-    res.end(`app ${req.url ?? ''}`);
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise(resolve => this.server.close(resolve));
-  }
-}
 
 const BROWSER = {
   'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',

@@ -6,17 +6,11 @@
 import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { verdict } from '../helpers/fake-rti-server';
 import { closedPortUrl, rtiPerTest } from '../helpers/rti-per-test';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
-import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
-
-/** The x-cheq-decision header the upstream would get: `valid` from a verdict, else `fail_open`. */
-function decisionOf(response: CheckResponse__Output): string | undefined {
-  return response.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision')?.header
-    ?.value;
-}
 
 function busyFor(ms: number): void {
   const end = performance.now() + ms;
@@ -69,7 +63,7 @@ describe('protection under load (integration)', function () {
         const answers = Array.from({ length: 15 }, () => svc.check(envoyCheckRequest()));
         await test.rti.waitForCalls(15);
         busyFor(150);
-        decisions.push(...(await Promise.all(answers)).map(decisionOf));
+        decisions.push(...(await Promise.all(answers)).map(decisionHeader));
       }
       return decisions;
     }
@@ -94,7 +88,7 @@ describe('protection under load (integration)', function () {
       assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_ignored_timeouts_total'), 60);
       assert.equal(await circuitState(svc), 'closed', '60 timeouts would have opened it');
       test.rti.reset();
-      assert.equal(decisionOf(await svc.check(envoyCheckRequest())), 'valid');
+      assert.equal(decisionHeader(await svc.check(envoyCheckRequest())), 'valid');
       assert.equal(
         metricValue(await svc.metrics(), 'cheq_authz_fail_open_total', {
           cause: 'rti_circuit_open',
@@ -128,7 +122,7 @@ describe('protection under load (integration)', function () {
       test.rti.behaviour = () => verdict({});
       await driveUntilCircuit(svc, 'closed', 100, 3_000);
       assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit closed: calling RTI again'));
-      assert.equal(decisionOf(await svc.check(envoyCheckRequest())), 'valid');
+      assert.equal(decisionHeader(await svc.check(envoyCheckRequest())), 'valid');
     });
 
     it('opens within 5 s when RTI hangs while the process is responsive', async () => {
@@ -160,7 +154,7 @@ describe('protection under load (integration)', function () {
       const answers = await Promise.all(
         Array.from({ length: 10 }, () => svc.check(envoyCheckRequest())),
       );
-      const decisions = answers.map(decisionOf);
+      const decisions = answers.map(decisionHeader);
       assert.equal(test.rti.calls.length, 3, 'exactly the probes reached RTI');
       assert.equal(decisions.filter(d => d === 'valid').length, 3);
       assert.equal(decisions.filter(d => d === 'fail_open').length, 7);
@@ -180,7 +174,7 @@ describe('protection under load (integration)', function () {
       const answers = Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), deadlineMs));
       await test.rti.waitForCalls(5);
       waitingSeen = metricValue(await svc.metrics(), 'cheq_authz_admission_waiting');
-      const decisions = (await Promise.all(answers)).map(decisionOf);
+      const decisions = (await Promise.all(answers)).map(decisionHeader);
       return { decisions, waitingSeen };
     }
 
@@ -222,7 +216,7 @@ describe('protection under load (integration)', function () {
         Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), 700)),
       );
       // Nothing waits for its turn: calls queued in the pool past the deadline time out.
-      assert.ok(answers.some(r => decisionOf(r) === 'fail_open'));
+      assert.ok(answers.some(r => decisionHeader(r) === 'fail_open'));
       const metrics = await svc.metrics();
       assert.equal(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'overloaded' }), 0);
       assert.ok(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_timeout' }) > 0);

@@ -2,7 +2,6 @@
 // our own wire code reads, with verdicts taken from the end user's User-Agent.
 
 import { strict as assert } from 'node:assert';
-import { HeaderList } from '../../src/core/header-list';
 import type { RtiInput } from '../../src/core/rti-port';
 import {
   EMULATED_THREATS,
@@ -11,37 +10,16 @@ import {
   startRtiEmulator,
   type RunningEmulator,
 } from '../../src/emulator/rti-emulator';
-import { parseRtiResponse, toRtiForm, type RtiCredentials } from '../../src/rti/rti-wire';
+import { parseRtiResponse, toRtiForm } from '../../src/rti/rti-wire';
 import { RTI_V4_PATH, parseRtiV4Response, toRtiV4Body } from '../../src/rti/rti-wire-v4';
+import { rtiInput, TEST_CREDENTIALS } from '../helpers/rti-input';
 
-const CREDENTIALS: RtiCredentials = {
-  apiKey: 'key-123',
-  tagHash: 'tag-abc',
-  middlewareVersion: 'cheq-rti-authz_0.1.0',
-};
-
-function rtiInput(userAgent: string, overrides: Partial<RtiInput> = {}): RtiInput {
-  return {
-    eventType: 'page_load',
-    host: 'shop.example.com',
-    clientIp: '203.0.113.7',
-    requestUrl: 'https://shop.example.com/',
-    requestTimeMs: 1_700_000_000_500,
-    method: 'GET',
-    headers: new HeaderList([
-      ['host', 'shop.example.com'],
-      ['user-agent', userAgent],
-    ]),
-    headerNames: ['host', 'user-agent'],
-    cheqCookie: undefined,
-    duidCookie: undefined,
-    pvidCookie: undefined,
-    resourceType: 'text/html',
-    ja3: undefined,
-    ja4: undefined,
-    channel: undefined,
-    ...overrides,
-  };
+/** A page load of https://shop.example.com/ by `userAgent`. */
+function visitorInput(userAgent: string, overrides: Partial<RtiInput> = {}): RtiInput {
+  return rtiInput({ requestUrl: 'https://shop.example.com/', ...overrides }, [
+    ['host', 'shop.example.com'],
+    ['user-agent', userAgent],
+  ]);
 }
 
 /** User-Agent → what the v4 answer must say (rti-api.md §4 for code, name and group). */
@@ -97,7 +75,7 @@ describe('RTI emulator (integration)', () => {
 
   for (const [userAgent, verdict, code, name, group] of V4_CASES) {
     it(`answers v4 ${verdict} with code ${code} for "${userAgent}"`, async () => {
-      const { status, text } = await postV4(toRtiV4Body(rtiInput(userAgent), CREDENTIALS));
+      const { status, text } = await postV4(toRtiV4Body(visitorInput(userAgent), TEST_CREDENTIALS));
       assert.equal(status, 200, text);
       const parsed = parseRtiV4Response(text);
       assert.equal(parsed.verdict, verdict);
@@ -115,7 +93,7 @@ describe('RTI emulator (integration)', () => {
   }
 
   it('answers v4 in the full shape of rti-api.md §5', async () => {
-    const { text } = await postV4(toRtiV4Body(rtiInput('price-bot/2.1'), CREDENTIALS));
+    const { text } = await postV4(toRtiV4Body(visitorInput('price-bot/2.1'), TEST_CREDENTIALS));
     const answer = JSON.parse(text) as Record<string, Record<string, unknown>>;
     assert.deepEqual(Object.keys(answer), [
       'metadata',
@@ -144,8 +122,8 @@ describe('RTI emulator (integration)', () => {
   });
 
   it('keeps the visitor’s _cq_duid and _cq_pvid in ids and reports the session found', async () => {
-    const input = rtiInput('Mozilla/5.0', { duidCookie: 'duid-abc', pvidCookie: 'pvid-xyz' });
-    const { text } = await postV4(toRtiV4Body(input, CREDENTIALS));
+    const input = visitorInput('Mozilla/5.0', { duidCookie: 'duid-abc', pvidCookie: 'pvid-xyz' });
+    const { text } = await postV4(toRtiV4Body(input, TEST_CREDENTIALS));
     const answer = JSON.parse(text) as Record<string, Record<string, unknown>>;
     assert.equal(answer['ids']?.['duid'], 'duid-abc');
     assert.equal(answer['ids']?.['pageViewId'], 'pvid-xyz');
@@ -177,9 +155,9 @@ describe('RTI emulator (integration)', () => {
   }
 
   it('answers 413 to a v4 body over 256 KiB', async () => {
-    const input = rtiInput('Mozilla/5.0', { requestUrl: 'x' });
+    const input = visitorInput('Mozilla/5.0', { requestUrl: 'x' });
     const body = JSON.stringify({
-      ...JSON.parse(toRtiV4Body(input, CREDENTIALS)),
+      ...JSON.parse(toRtiV4Body(input, TEST_CREDENTIALS)),
       pad: 'p'.repeat(300_000),
     });
     const { status } = await postV4(body);
@@ -193,7 +171,7 @@ describe('RTI emulator (integration)', () => {
   });
 
   it('still answers v1 on its own path', async () => {
-    const form = toRtiForm(rtiInput('Mozilla/5.0 vpn-client'), CREDENTIALS);
+    const form = toRtiForm(visitorInput('Mozilla/5.0 vpn-client'), TEST_CREDENTIALS);
     const { status, text } = await post(
       `${emulator.url}${EMULATOR_PATH}`,
       form,

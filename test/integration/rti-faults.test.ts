@@ -4,8 +4,10 @@
 
 import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
+import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, type RtiBehaviour } from '../helpers/fake-rti-server';
+import { rtiPerSuite } from '../helpers/rti-per-test';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
 
 const TIMEOUT_MS = 100;
@@ -144,28 +146,19 @@ for (const apiVersion of ['v1', 'v4'] as const) describeFaults(apiVersion);
 function describeFaults(apiVersion: 'v1' | 'v4'): void {
   describe(`RTI ${apiVersion} faults, in bursts (integration)`, function () {
     this.timeout(20_000);
-    let rti: FakeRti;
-    let service: TestService | undefined;
+    const suite = rtiPerSuite();
 
-    before(async () => {
-      rti = await FakeRti.start();
-    });
-    after(async () => {
-      await rti.close();
-    });
-    afterEach(async () => {
-      await service?.close();
-      service = undefined;
-      rti.reset();
+    afterEach(() => {
+      suite.rti.reset();
     });
 
     for (const fault of [...FAULTS, ...BAD_ANSWERS[apiVersion]]) {
       it(`fails open on ${fault.name}, within timeout + ${MARGIN_MS} ms, leaving nothing behind`, async () => {
         if (fault.behaviour) {
           const behaviour = fault.behaviour;
-          rti.behaviour = () => behaviour;
+          suite.rti.behaviour = () => behaviour;
         }
-        const endpoint = fault.endpoint ? await fault.endpoint() : rti.url;
+        const endpoint = fault.endpoint ? await fault.endpoint() : suite.rti.url;
         const before = sockets();
         const svc = await startService(endpoint, {
           CHEQ_API_VERSION: apiVersion,
@@ -177,7 +170,7 @@ function describeFaults(apiVersion: 'v1' | 'v4'): void {
           CHEQ_OVERLOAD_SHEDDING: 'false',
           LOG_LEVEL: 'warn',
         });
-        service = svc;
+        suite.service = svc;
         await svc.check(envoyCheckRequest({ url: 'https://a.example/warm-up' }));
 
         const latencies = await Promise.all(
@@ -186,10 +179,7 @@ function describeFaults(apiVersion: 'v1' | 'v4'): void {
             const response = await svc.check(envoyCheckRequest({ requestId: `burst-${i}` }));
             const elapsed = performance.now() - started;
             assert.equal(response.status?.code ?? 0, 0, 'allowed');
-            const decision = response.ok_response?.headers?.find(
-              h => h.header?.key === 'x-cheq-decision',
-            );
-            assert.equal(decision?.header?.value, 'fail_open');
+            assert.equal(decisionHeader(response), 'fail_open');
             return elapsed;
           }),
         );
@@ -220,7 +210,7 @@ function describeFaults(apiVersion: 'v1' | 'v4'): void {
         assert.equal(metricValue(metrics, 'cheq_authz_checks_in_flight', { transport: 'grpc' }), 0);
 
         await svc.close();
-        service = undefined;
+        suite.service = undefined;
         const after = await socketsBackTo(before);
         for (const [kind, n] of Object.entries(after)) {
           assert.ok(n <= (before[kind] ?? 0), `${kind} left behind: ${n} > ${before[kind] ?? 0}`);
@@ -233,22 +223,19 @@ function describeFaults(apiVersion: 'v1' | 'v4'): void {
         apiVersion === 'v1'
           ? { isInvalid: false, threatTypeCode: 0 }
           : { decision: { verdict: 'benign' }, classification: { code: 0 } };
-      rti.behaviour = () => ({
+      suite.rti.behaviour = () => ({
         kind: 'raw',
         status: 200,
         body: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }),
         contentType: 'application/json',
       });
-      service = await startService(rti.url, {
+      suite.service = await startService(suite.rti.url, {
         CHEQ_API_VERSION: apiVersion,
         CHEQ_RTI_CIRCUIT_BREAKER: 'false',
       });
-      const response = await service.check(envoyCheckRequest());
-      const decision = response.ok_response?.headers?.find(
-        h => h.header?.key === 'x-cheq-decision',
-      );
-      assert.equal(decision?.header?.value, 'fail_open');
-      const warning = service.logs.find(l => l['msg'] === 'failed open');
+      const response = await suite.service.check(envoyCheckRequest());
+      assert.equal(decisionHeader(response), 'fail_open');
+      const warning = suite.service.logs.find(l => l['msg'] === 'failed open');
       assert.match(String(warning?.['detail']), /exceeds 65536 bytes/);
     });
   });

@@ -2,6 +2,7 @@
 // called and checks fail open at once; a hanging RTI cannot pile up calls.
 
 import { strict as assert } from 'node:assert';
+import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { verdict } from '../helpers/fake-rti-server';
 import { rtiPerTest } from '../helpers/rti-per-test';
@@ -45,8 +46,7 @@ describe('RTI guards (integration)', () => {
     test.rti.behaviour = () => verdict({});
     await new Promise(resolve => setTimeout(resolve, 320));
     const probe = await svc.check(envoyCheckRequest());
-    const decision = probe.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision');
-    assert.equal(decision?.header?.value, 'valid', 'the probe reached RTI');
+    assert.equal(decisionHeader(probe), 'valid', 'the probe reached RTI');
     metrics = await svc.metrics();
     assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_state', { state: 'closed' }), 1);
     assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit closed: calling RTI again'));

@@ -3,8 +3,7 @@
 // configured rules do with v4 verdicts, and what the upstream, the browser and /metrics see.
 
 import { strict as assert } from 'node:assert';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { okHeaders } from '../helpers/check-response';
 import { envoyCheckRequest, BROWSER_HEADERS } from '../helpers/envoy-check-request';
 import { FakeRti, isV4Call, v4Verdict, type RecordedCall } from '../helpers/fake-rti-server';
 import { findNginx, startNginx, type RunningNginx } from '../helpers/nginx';
@@ -14,7 +13,7 @@ import {
   TEST_API_KEY,
   type TestService,
 } from '../helpers/start-service';
-import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
+import { get, UpstreamApp } from '../helpers/upstream-app';
 
 const RULES = [
   { name: 'partners', when: { reasons: [501] }, action: 'allow' },
@@ -52,13 +51,6 @@ function answerFor(_form: URLSearchParams, call: RecordedCall) {
     });
   }
   return v4Verdict({ ids: { rayId: 'ray-ok-1' } });
-}
-
-function okHeaders(response: CheckResponse__Output): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const h of response.ok_response?.headers ?? [])
-    out[h.header?.key ?? ''] = h.header?.value ?? '';
-  return out;
 }
 
 describe('RTI v4 end to end (integration)', function () {
@@ -206,36 +198,6 @@ describe('RTI v4 end to end (integration)', function () {
     );
   });
 });
-
-/** The protected application behind NGINX: records the headers of every request. */
-class UpstreamApp {
-  readonly seen: IncomingHttpHeaders[] = [];
-  private readonly server: Server = createServer((req, res) => {
-    this.seen.push(req.headers);
-    res.end('app');
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise(resolve => this.server.close(resolve));
-  }
-}
-
-function get(url: string, headers: Record<string, string>): Promise<{ status: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, res => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('RTI v4 through a real NGINX (integration)', function () {
   this.timeout(20_000);

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { runMain, startServerProcess, type ServerProcess } from '../helpers/server-process';
@@ -151,11 +152,8 @@ describe('cheq-rti-authz process (integration)', function () {
     const responses = await Promise.all(inFlight);
     for (const response of responses) {
       assert.equal(response.status?.code ?? 0, 0);
-      const decision = response.ok_response?.headers?.find(
-        h => h.header?.key === 'x-cheq-decision',
-      );
       assert.equal(
-        decision?.header?.value,
+        decisionHeader(response),
         'valid',
         'answered with the RTI verdict, not cut short',
       );

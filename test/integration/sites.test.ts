@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, isV4Call, v4Verdict, verdict } from '../helpers/fake-rti-server';
 import {
@@ -14,12 +15,6 @@ import {
   TEST_API_KEY,
   type TestService,
 } from '../helpers/start-service';
-import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
-
-function decisionHeader(response: CheckResponse__Output): string | undefined {
-  return response.ok_response?.headers?.find(h => h.header?.key === 'x-cheq-decision')?.header
-    ?.value;
-}
 
 describe('sites (integration)', function () {
   this.timeout(20_000);

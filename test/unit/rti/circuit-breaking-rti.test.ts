@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { HeaderList } from '../../../src/core/header-list';
 import {
   RtiError,
   type RtiCheck,
@@ -7,27 +6,17 @@ import {
   type RtiInput,
   type RtiVerdict,
 } from '../../../src/core/rti-port';
+import { rtiInput } from '../../helpers/rti-input';
 import { rtiVerdict } from '../../helpers/verdicts';
 import { CircuitBreaker } from '../../../src/rti/circuit-breaker';
 import { CircuitBreakingRti } from '../../../src/rti/circuit-breaking-rti';
 
-const INPUT: RtiInput = {
-  eventType: 'page_load',
+const INPUT: RtiInput = rtiInput({
   host: 'a.example',
   clientIp: undefined,
   requestUrl: 'https://a.example/',
   requestTimeMs: 0,
-  method: 'GET',
-  headers: new HeaderList([]),
-  headerNames: [],
-  cheqCookie: undefined,
-  duidCookie: undefined,
-  pvidCookie: undefined,
-  resourceType: 'text/html',
-  ja3: undefined,
-  ja4: undefined,
-  channel: undefined,
-};
+});
 
 /** An RTI that fails every call with the given code (or succeeds with undefined). */
 class ScriptedRti implements RtiCheck {

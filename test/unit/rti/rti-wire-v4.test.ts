@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { HeaderList, type HeaderEntry } from '../../../src/core/header-list';
+import type { HeaderEntry } from '../../../src/core/header-list';
 import { RtiError, type RtiInput } from '../../../src/core/rti-port';
 import {
   END_USER_HEADERS,
@@ -8,12 +8,8 @@ import {
   type RtiCredentials,
 } from '../../../src/rti/rti-wire';
 import { RTI_V4_PATH, parseRtiV4Response, toRtiV4Body } from '../../../src/rti/rti-wire-v4';
-
-const CREDENTIALS: RtiCredentials = {
-  apiKey: 'key-123',
-  tagHash: 'tag-abc',
-  middlewareVersion: 'cheq-rti-authz_0.1.0',
-};
+import { rtiInput, TEST_CREDENTIALS } from '../../helpers/rti-input';
+import { rtiVerdict } from '../../helpers/verdicts';
 
 const BROWSER: readonly HeaderEntry[] = [
   ['host', 'shop.example.com'],
@@ -25,36 +21,12 @@ const BROWSER: readonly HeaderEntry[] = [
   ['accept-language', 'en-US'],
 ];
 
-function rtiInput(
-  overrides: Partial<RtiInput> = {},
-  headers: readonly HeaderEntry[] = [],
-): RtiInput {
-  return {
-    eventType: 'page_load',
-    host: 'shop.example.com',
-    clientIp: '203.0.113.7',
-    requestUrl: 'https://shop.example.com/p?x=1',
-    requestTimeMs: 1_700_000_000_500,
-    method: 'GET',
-    headers: new HeaderList(headers),
-    headerNames: headers.map(([name]) => name),
-    cheqCookie: undefined,
-    duidCookie: undefined,
-    pvidCookie: undefined,
-    resourceType: 'text/html',
-    ja3: undefined,
-    ja4: undefined,
-    channel: undefined,
-    ...overrides,
-  };
-}
-
 interface V4Body {
   readonly [field: string]: unknown;
   readonly endUserParams: { readonly [field: string]: unknown; readonly headers: object };
 }
 
-function bodyOf(input: RtiInput, credentials: RtiCredentials = CREDENTIALS): V4Body {
+function bodyOf(input: RtiInput, credentials: RtiCredentials = TEST_CREDENTIALS): V4Body {
   return JSON.parse(toRtiV4Body(input, credentials)) as V4Body;
 }
 
@@ -142,7 +114,7 @@ describe('toRtiV4Body', () => {
   }
 
   it('never sends the cookie or authorization header, nor headers RTI is not told about', () => {
-    const text = toRtiV4Body(rtiInput({}, BROWSER), CREDENTIALS);
+    const text = toRtiV4Body(rtiInput({}, BROWSER), TEST_CREDENTIALS);
     const headers = bodyOf(rtiInput({}, BROWSER)).endUserParams.headers;
     for (const name of ['cookie', 'authorization', 'sec-fetch-mode']) {
       assert.equal(name in headers, false, name);
@@ -218,13 +190,13 @@ describe('toRtiV4Body', () => {
   it('never sends null or the string "undefined"', () => {
     const text = toRtiV4Body(
       rtiInput({ clientIp: undefined, duidCookie: undefined, ja3: undefined }),
-      CREDENTIALS,
+      TEST_CREDENTIALS,
     );
     assert.equal(/undefined|null|None/.test(text), false, text);
   });
 
   it('sends the API key once, at the top level only', () => {
-    const text = toRtiV4Body(rtiInput({}, BROWSER), CREDENTIALS);
+    const text = toRtiV4Body(rtiInput({}, BROWSER), TEST_CREDENTIALS);
     assert.equal(text.split('key-123').length, 2, text);
     assert.equal(bodyOf(rtiInput({}, BROWSER))['apiKey'], 'key-123');
   });
@@ -312,16 +284,7 @@ describe('parseRtiV4Response', () => {
     const verdict = parseRtiV4Response(
       '{"decision":{"verdict":"benign"},"classification":{"code":0}}',
     );
-    assert.deepEqual(verdict, {
-      verdict: 'benign',
-      code: 0,
-      reasons: [],
-      riskScore: undefined,
-      ruleName: undefined,
-      requestId: undefined,
-      rayId: undefined,
-      setCookie: undefined,
-    });
+    assert.deepEqual(verdict, rtiVerdict());
     assert.ok(Object.isFrozen(verdict.reasons));
   });
 

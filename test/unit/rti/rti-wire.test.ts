@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { HeaderList, type HeaderEntry } from '../../../src/core/header-list';
+import { HeaderList } from '../../../src/core/header-list';
 import { RtiError, type RtiInput } from '../../../src/core/rti-port';
 import {
   MAX_FIELD_CHARS,
@@ -8,38 +8,10 @@ import {
   toRtiForm,
   type RtiCredentials,
 } from '../../../src/rti/rti-wire';
+import { rtiInput, TEST_CREDENTIALS } from '../../helpers/rti-input';
+import { rtiVerdict } from '../../helpers/verdicts';
 
-const CREDENTIALS: RtiCredentials = {
-  apiKey: 'key-123',
-  tagHash: 'tag-abc',
-  middlewareVersion: 'cheq-rti-authz_0.1.0',
-};
-
-function rtiInput(
-  overrides: Partial<RtiInput> = {},
-  headers: readonly HeaderEntry[] = [],
-): RtiInput {
-  return {
-    eventType: 'page_load',
-    host: 'shop.example.com',
-    clientIp: '203.0.113.7',
-    requestUrl: 'https://shop.example.com/p?x=1',
-    requestTimeMs: 1_700_000_000_500,
-    method: 'GET',
-    headers: new HeaderList(headers),
-    headerNames: headers.map(([name]) => name),
-    cheqCookie: undefined,
-    duidCookie: undefined,
-    pvidCookie: undefined,
-    resourceType: 'text/html',
-    ja3: undefined,
-    ja4: undefined,
-    channel: undefined,
-    ...overrides,
-  };
-}
-
-function formOf(input: RtiInput, credentials: RtiCredentials = CREDENTIALS): URLSearchParams {
+function formOf(input: RtiInput, credentials: RtiCredentials = TEST_CREDENTIALS): URLSearchParams {
   return new URLSearchParams(toRtiForm(input, credentials));
 }
 
@@ -169,7 +141,7 @@ describe('toRtiForm', () => {
   it('never sends the strings "undefined", "null" or "None"', () => {
     const body = toRtiForm(
       rtiInput({ clientIp: undefined, cheqCookie: undefined, ja3: undefined, channel: undefined }),
-      CREDENTIALS,
+      TEST_CREDENTIALS,
     );
     const form = new URLSearchParams(body);
     for (const value of form.values()) {
@@ -254,16 +226,7 @@ describe('parseRtiResponse', () => {
     const verdict = parseRtiResponse(
       '{"isInvalid":false,"threatTypeCode":0,"extra":{"nested":[1,2]},"version":9}',
     );
-    assert.deepEqual(verdict, {
-      verdict: 'benign',
-      code: 0,
-      reasons: [],
-      riskScore: undefined,
-      ruleName: undefined,
-      requestId: undefined,
-      rayId: undefined,
-      setCookie: undefined,
-    });
+    assert.deepEqual(verdict, rtiVerdict());
     assert.equal('extra' in verdict, false);
   });
 
@@ -361,23 +324,14 @@ describe('toRtiForm limits', () => {
     const names = Array.from({ length: 1000 }, (_, i) => `x-h${i}`);
     const form = new URLSearchParams(
       toRtiForm(
-        {
-          eventType: 'page_load',
+        rtiInput({
           host: 'a.example',
           clientIp: undefined,
           requestUrl: `https://a.example/${'p'.repeat(20_000)}`,
           requestTimeMs: 1,
-          method: 'GET',
           headers: new HeaderList([['user-agent', 'u'.repeat(1024 * 1024)]]),
           headerNames: names,
-          cheqCookie: undefined,
-          duidCookie: undefined,
-          pvidCookie: undefined,
-          resourceType: 'text/html',
-          ja3: undefined,
-          ja4: undefined,
-          channel: undefined,
-        },
+        }),
         { apiKey: 'k', tagHash: 't', middlewareVersion: 'm' },
       ),
     );
