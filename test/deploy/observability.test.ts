@@ -30,6 +30,7 @@ const EXPECTED_ALERTS = [
   'CheqAuthzInstanceDown',
   'CheqAuthzDown',
   'CheqAuthzEventLoopLag',
+  'CheqAuthzConfigReloadRefused',
 ];
 const EXPECTED_PANELS = [
   'Mode',
@@ -520,9 +521,10 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
       assert.ok(alert && metricNames(alert.expr).has(PROTECTED_SHARE_RECORDS[0]!));
     });
 
-    it('quotes in runbooks only the dashboard, its panels and rows, and the fail-open log line', () => {
+    it('quotes in runbooks only the dashboard, its panels and rows, and log lines the server writes', () => {
       const d = dashboard();
-      const known = new Set([d.title, ...allPanels(d).map(p => p.title), 'failed open', 'for']);
+      const logLines = ['failed open', 'configuration reload refused'];
+      const known = new Set([d.title, ...allPanels(d).map(p => p.title), ...logLines, 'for']);
       for (const alert of alerts()) {
         for (const [, quoted] of (alert.annotations?.['runbook'] ?? '').matchAll(/"([^"]+)"/g)) {
           assert.ok(known.has(quoted!), `${alert.alert}: runbook quotes "${quoted}"`);
