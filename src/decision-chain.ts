@@ -3,7 +3,7 @@
 // behind the site router. Built at start and again on every reload; a check keeps the chain it
 // started on.
 
-import type { AppConfig, SiteConfig } from './config/load-config';
+import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
 import { createDecide, unservedDecision, type Decide } from './core/decide';
 import { createSiteRouter } from './core/site-router';
@@ -49,6 +49,5 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
 
 /** The RTI endpoints a configuration calls. */
 export function endpointsOf(config: AppConfig): URL[] {
-  const sites = config.defaultSite ? [config.defaultSite, ...config.sites] : config.sites;
-  return sites.map(site => site.endpoint);
+  return servedSites(config).map(site => site.endpoint);
 }

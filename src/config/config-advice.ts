@@ -3,7 +3,7 @@
 // up on a check before this server's own deadline would answer it.
 
 import { parse as parseYaml } from 'yaml';
-import type { AppConfig, SiteConfig } from './load-config';
+import { servedSites, type AppConfig, type SiteConfig } from './load-config';
 
 /** Paths load balancers and uptime checks commonly probe through the gateway. */
 const HEALTH_CHECK_PATHS = [
@@ -90,9 +90,8 @@ export function durationMs(value: unknown): number | undefined {
 
 /** Warnings about a valid configuration, each naming the site (and the proxy file) concerned. */
 export function configAdvice(config: AppConfig, proxyTimeouts: readonly ProxyTimeout[]): string[] {
-  const sites = config.defaultSite ? [config.defaultSite, ...config.sites] : config.sites;
   const advice: string[] = [];
-  for (const site of sites) {
+  for (const site of servedSites(config)) {
     const name = `site ${site.name}`;
     if (site.core.mode === 'blocking' && !HEALTH_CHECK_PATHS.some(excludes(site))) {
       advice.push(

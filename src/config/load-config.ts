@@ -100,6 +100,11 @@ export interface AppConfig {
   readonly warnings: readonly string[];
 }
 
+/** Every site a configuration serves: the top level (when it has a tag hash), then `sites`. */
+export function servedSites(config: AppConfig): readonly SiteConfig[] {
+  return config.defaultSite ? [config.defaultSite, ...config.sites] : config.sites;
+}
+
 /** Bad configuration: every problem, each naming its setting (and environment variable). */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

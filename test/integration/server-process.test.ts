@@ -228,56 +228,24 @@ describe('cheq-rti-authz process (integration)', function () {
           : verdict({});
       const { proc, grpcPort } = await startServer({ CHEQ_MODE: 'blocking' });
       const target = `127.0.0.1:${grpcPort}`;
-      const allow = await runMain([
-        'check',
-        '--target',
-        target,
-        '--url',
-        'https://a.example/',
-        '--header',
-        'user-agent: Mozilla/5.0',
-      ]);
+      const check = (...options: string[]) =>
+        runMain(['check', '--target', target, '--url', 'https://a.example/', ...options]);
+      const allow = await check('--header', 'user-agent: Mozilla/5.0');
       assert.equal(allow.code, 0, allow.stderr);
       assert.match(allow.stdout, /^ALLOW\n/);
       assert.match(allow.stdout, /response header {3}set-cookie: _cheq_rti=fake-cookie/);
-      const deny = await runMain([
-        'check',
-        '--target',
-        target,
-        '--url',
-        'https://a.example/',
-        '--header',
-        'user-agent: bot',
-        '--ip',
-        '203.0.113.4',
-      ]);
+      const deny = await check('--header', 'user-agent: bot', '--ip', '203.0.113.4');
       assert.equal(deny.code, 0);
       assert.match(deny.stdout, /^DENY 403 \(grpc status 7\)/);
       assert.equal(rti.calls[1]?.form.get('ClientIP'), '203.0.113.4');
-      const explained = await runMain([
-        'check',
-        '--target',
-        target,
-        '--url',
-        'https://a.example/',
-        '--header',
-        'user-agent: bot',
-        '--explain',
-      ]);
+      const explained = await check('--header', 'user-agent: bot', '--explain');
       assert.match(explained.stdout, /^DENY 403/);
       assert.match(explained.stdout, /\n {2}reason {12}threat_block\n/);
       assert.match(explained.stdout, /\n {2}rule {14}default:block_codes\n/);
       assert.match(explained.stdout, /\n {2}verdict {11}malicious\n/);
       assert.match(explained.stdout, /\n {2}threat type code {2}2\n/);
       assert.match(explained.stdout, /\n {2}risk score {8}-\n/);
-      const json = await runMain([
-        'check',
-        '--target',
-        target,
-        '--url',
-        'https://a.example/',
-        '--json',
-      ]);
+      const json = await check('--json');
       assert.equal((JSON.parse(json.stdout) as CheckResponse__Output).http_response, 'ok_response');
       proc.child.kill('SIGTERM');
       assert.equal(await proc.exited, 0);
