@@ -86,7 +86,9 @@ export async function runPrimary(
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) void finish();
+      // Not `cluster.workers` being empty: a worker stays listed until its IPC channel has
+      // closed too, which can come after its 'exit' event, and then no event would follow.
+      if (Object.values(cluster.workers ?? {}).every(w => w?.isDead() ?? true)) void finish();
       return;
     }
     // A worker should never die on its own: replace it, and stay unready until it is warm.

@@ -12,6 +12,12 @@ export interface ServerProcess {
   stderr: string;
   /** Resolves with the exit code (or the signal name). */
   readonly exited: Promise<number | string>;
+  /**
+   * Sends `signal` and resolves with the exit code (or signal name); a process still running
+   * after `timeoutMs` is killed and the promise rejects, so a hung shutdown fails its test
+   * instead of keeping mocha (and CI) waiting on its pipes.
+   */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
   /** Resolves once a stdout line matches; rejects when the process exits first. */
   waitForLine(
     match: (line: Record<string, unknown>) => boolean,
@@ -28,6 +34,23 @@ export function cleanEnv(extra: Record<string, string>): Record<string, string> 
     }
   }
   return { ...env, ...extra };
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills the processes a test left running and says how many: they would keep mocha, which
+ * waits for open handles, from ever exiting (a root hook calls this after all tests).
+ */
+export function killLeftoverProcesses(): number {
+  const left = running.size;
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+  return left;
+}
+
+function tail(text: string, lines = 20): string {
+  return text.split('\n').slice(-lines).join('\n');
 }
 
 /** Starts the bin, or with `nodeArgs` (e.g. `-e script`) another node program. */
@@ -47,6 +70,20 @@ export function startServerProcess(
     exited: new Promise(resolve =>
       child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
     ),
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<'hung'>(resolve => {
+        timer = setTimeout(() => resolve('hung'), timeoutMs);
+      });
+      const outcome = await Promise.race([proc.exited, hung]);
+      clearTimeout(timer);
+      if (outcome !== 'hung') return outcome;
+      child.kill('SIGKILL');
+      throw new Error(
+        `still running ${timeoutMs} ms after ${signal}:\n${tail(proc.stdout)}\n${tail(proc.stderr)}`,
+      );
+    },
     // Long enough for the warm-up before ready (at most 5 s) on a busy machine.
     waitForLine(match, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
@@ -80,6 +117,8 @@ export function startServerProcess(
       });
     },
   };
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   child.stdout?.on('data', (chunk: Buffer) => (proc.stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (proc.stderr += chunk.toString()));
   return proc;

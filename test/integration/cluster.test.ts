@@ -77,8 +77,7 @@ describe('cluster mode: WORKERS=2 (integration)', function () {
       await upstreamCheck(client, envoyCheckRequest());
       client.close();
 
-      proc.child.kill('SIGTERM');
-      assert.equal(await proc.exited, 0);
+      assert.equal(await proc.stop(), 0);
     } finally {
       proc.child.kill('SIGKILL');
       await rti.close();

@@ -27,8 +27,7 @@ describe('cold start (integration, server process)', function () {
   afterEach(async () => {
     client?.close();
     for (const child of [proc, rti]) {
-      child?.child.kill('SIGKILL');
-      await child?.exited;
+      await child?.stop('SIGKILL');
     }
   });
 

@@ -130,8 +130,7 @@ describe('cheq-rti-authz process (integration)', function () {
     client.close();
     assert.equal(response.denied_response?.status?.code, 403);
     assert.equal(rti.calls[0]?.form.get('EventType'), 'purchase');
-    proc.child.kill('SIGTERM');
-    assert.equal(await proc.exited, 0);
+    assert.equal(await proc.stop(), 0);
   });
 
   it('answers every in-flight check on SIGTERM, refuses new ones, and exits 0', async () => {
@@ -212,8 +211,7 @@ describe('cheq-rti-authz process (integration)', function () {
         (await fetch(`http://127.0.0.1:${metricsPort}${path}`)).text(),
       ),
     );
-    proc.child.kill('SIGTERM');
-    await proc.exited;
+    await proc.stop();
     for (const output of [proc.stdout, proc.stderr, ...pages]) assert.ok(!output.includes(KEY));
     assert.match(proc.stdout, /"failure":"RTI_HTTP_STATUS"/);
     assert.match(proc.stdout, /RTI circuit open/);
@@ -247,8 +245,7 @@ describe('cheq-rti-authz process (integration)', function () {
       assert.match(explained.stdout, /\n {2}risk score {8}-\n/);
       const json = await check('--json');
       assert.equal((JSON.parse(json.stdout) as CheckResponse__Output).http_response, 'ok_response');
-      proc.child.kill('SIGTERM');
-      assert.equal(await proc.exited, 0);
+      assert.equal(await proc.stop(), 0);
     });
 
     it('exits 2 on bad options and 1 when the server cannot be reached', async () => {
@@ -308,8 +305,7 @@ describe('cheq-rti-authz process (integration)', function () {
       assert.match(outputs[1] ?? '', new RegExp(`\\n {2}rule {14}${rule}\\n`));
       assert.match(outputs[2] ?? '', /^REDIRECT 302/);
       assert.match(outputs[2] ?? '', /location: https:\/\/www\.example\.com\/verify-you-are-human/);
-      proc.child.kill('SIGINT');
-      assert.equal(await proc.exited, 0);
+      assert.equal(await proc.stop('SIGINT'), 0);
     });
   }
 });

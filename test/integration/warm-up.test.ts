@@ -154,8 +154,7 @@ describe('warm-up before ready (integration)', function () {
       assert.equal(test.rti.calls.length, 0);
       assert.ok(test.rti.connections > 0, 'connections opened ahead by default');
     } finally {
-      proc.child.kill('SIGTERM');
-      await proc.exited;
+      await proc.stop();
     }
   });
 });
