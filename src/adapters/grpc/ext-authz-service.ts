@@ -6,6 +6,7 @@ import type { Decide } from '../../core/decide';
 import type { CheckRequest__Output } from '../../generated/envoy/service/auth/v3/CheckRequest';
 import type { CheckResponse } from '../../generated/envoy/service/auth/v3/CheckResponse';
 import type { Logger } from '../../observability/logger';
+import { serverServiceDefinition } from './check-codec';
 import type { ExtAuthzPackage } from './load-protos';
 import { toAttributes } from './to-attributes';
 import { toCheckResponse } from './to-check-response';
@@ -43,7 +44,7 @@ export function addExtAuthzService(
       }
     },
   };
-  server.addService(pkg.proto.envoy.service.auth.v3.Authorization.service, handlers);
+  server.addService(serverServiceDefinition(pkg), handlers);
 }
 
 function deadlineMsOf(deadline: grpc.Deadline): number | undefined {

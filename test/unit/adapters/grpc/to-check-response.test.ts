@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { checkResponseEncoder } from '../../../../src/adapters/grpc/check-codec';
+import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
 import { toCheckResponse } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
 import type { Decision } from '../../../../src/core/decision';
@@ -7,6 +9,7 @@ import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
 import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../../src/core/verdict-headers';
+import type { CheckResponse } from '../../../../src/generated/envoy/service/auth/v3/CheckResponse';
 import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
 import { rtiVerdict, v1 } from '../../../helpers/verdicts';
 
@@ -286,6 +289,63 @@ describe('toCheckResponse', () => {
       const d = await decision(answering(verdict(false, 0)));
       const text = JSON.stringify(toCheckResponse(d).dynamic_metadata);
       assert.equal(/string_value|number_value/.test(text), false, text);
+    });
+  });
+
+  describe('encoded by the server (checkResponseEncoder)', () => {
+    const pkg = loadExtAuthzPackage();
+    const encode = checkResponseEncoder(pkg.protoDir);
+    const protoLoaderEncode =
+      pkg.proto.envoy.service.auth.v3.Authorization.service['Check'].responseSerialize;
+    const cases: [string, () => Promise<Decision>][] = [
+      ['allow with headers and a cookie', () => decision(answering(verdict(false, 0, SET_COOKIE)))],
+      ['allow on a challenge', () => decision(answering(verdict(true, 14, SET_COOKIE)))],
+      [
+        'fail open',
+        () => decision({ check: () => Promise.reject(new RtiError('RTI_TIMEOUT', 'slow')) }),
+      ],
+      [
+        'allow without verdict headers',
+        () => decision(answering(verdict(false, 0)), { verdictHeaderNames: undefined }),
+      ],
+      ['deny with a body and a cookie', () => decision(answering(verdict(true, 2, SET_COOKIE)))],
+      [
+        'redirect',
+        () =>
+          decision(answering(verdict(true, 2, SET_COOKIE)), { redirectUrl: 'https://a.example/b' }),
+      ],
+      [
+        'v4 with a risk score and a ray id',
+        () =>
+          decision(
+            answering(rtiVerdict({ verdict: 'malicious', code: 10, riskScore: 97.5, rayId: 'r' })),
+            { apiVersion: 'v4' },
+          ),
+      ],
+      [
+        'an excluded path',
+        () => decision(answering(verdict(false, 0)), {}, attributes('/healthz')),
+      ],
+    ];
+    for (const [name, make] of cases) {
+      it(`writes the same bytes as proto-loader's serializer: ${name}`, async () => {
+        const response = toCheckResponse(await make());
+        const bytes = encode(response);
+        assert.ok(bytes.length > 0);
+        assert.deepEqual(bytes, protoLoaderEncode(response));
+      });
+    }
+
+    it('writes the same bytes for the last-resort allow and for non-ASCII text', () => {
+      const answers: CheckResponse[] = [
+        { status: { code: 0 } },
+        {
+          status: { code: 7, message: 'cheq-rti-authz: threat_block' },
+          denied_response: { status: { code: 403 }, headers: [], body: 'blocked — “non-ASCII” ✓' },
+        },
+      ];
+      for (const response of answers)
+        assert.deepEqual(encode(response), protoLoaderEncode(response));
     });
   });
 });

@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { summarise, report } from './cpu-profile-summary.mjs';
+const [file, lastS, checks] = process.argv.slice(2);
+const p = JSON.parse(readFileSync(file, 'utf8'));
+let t = 0; const times = p.timeDeltas.map(d => (t += d));
+const cut = t - Number(lastS) * 1e6;
+const keep = times.map(x => x >= cut);
+p.samples = p.samples.filter((_, i) => keep[i]);
+p.timeDeltas = p.timeDeltas.filter((_, i) => keep[i]);
+const s = summarise([p]);
+const per = ms => (ms * 1000 / Number(checks)).toFixed(1);
+console.log('per check µs (checks', checks, ')');
+for (const [o, ms] of [...s.origins].sort((a, b) => b[1] - a[1])) console.log(o.padEnd(32), per(ms));
+const fns = s.functions.filter(f => f.origin === 'ours').sort((a, b) => b.self - a.self).slice(0, 30);
+for (const f of fns) console.log(per(f.self).padStart(6), f.name, f.url?.split('/').slice(-2).join('/'), f.line ?? '');
+const others = s.functions.filter(f => f.origin !== 'ours').sort((a, b) => b.self - a.self).slice(0, 40);
+console.log('--- others');
+for (const f of others) console.log(per(f.self).padStart(6), f.origin, f.name, (f.url??'').split('/').slice(-2).join('/'));
