@@ -9,7 +9,8 @@
 //                              (grpc | http), BENCH_PROFILE_S (20), BENCH_TOP (15),
 //                              BENCH_PROFILE_DIR (default: a new temporary directory),
 //                              BENCH_PROFILE_HANG_RPS (0: checks/s whose RTI call hangs, gRPC),
-//                              BENCH_PROFILE_TARGET (ours, or a reference: grpc-undici, ...)
+//                              BENCH_PROFILE_TARGET (ours, ours-v4 with CHEQ_API_VERSION=v4,
+//                              or a reference: grpc-undici, grpc-undici-v4, ...)
 
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,15 +59,18 @@ async function main() {
         : [`--import=${join(BENCH_DIR, 'alloc-sampler.mjs')}`];
     const profilerEnv =
       kind === 'cpu' ? {} : { BENCH_ALLOC_DIR: profileDir, BENCH_ALLOC_KEEP: kind };
-    const ours =
-      target === 'ours'
-        ? await startOurs(standIn.url, [...config.ourNodeArgs, ...profilerArgs], profilerEnv)
-        : await startReference(
-            target,
-            standIn.url,
-            [...config.referenceNodeArgs, ...profilerArgs],
-            profilerEnv,
-          );
+    const isOurs = target === 'ours' || target === 'ours-v4';
+    const ours = isOurs
+      ? await startOurs(standIn.url, [...config.ourNodeArgs, ...profilerArgs], {
+          ...profilerEnv,
+          ...(target === 'ours-v4' ? { CHEQ_API_VERSION: 'v4' } : {}),
+        })
+      : await startReference(
+          target,
+          standIn.url,
+          [...config.referenceNodeArgs, ...profilerArgs],
+          profilerEnv,
+        );
     const rtiBefore = await standInStats(standIn.url);
     const grpcPort = ours.info.grpcPort ?? ours.info.port;
     const httpPort = ours.info.httpPort ?? ours.info.port;
@@ -86,8 +90,7 @@ async function main() {
         : await h2load(work.dir, grpcPort, { durationS: seconds });
     if (hung) log(`hung checks: ${JSON.stringify((await hung).hang)}`);
     // Checks served in all (warm-up included): our own count, else the RTI calls made.
-    const decisions =
-      target === 'ours' ? await decisionsByReason(ours.info.metricsPort) : undefined;
+    const decisions = isOurs ? await decisionsByReason(ours.info.metricsPort) : undefined;
     const requests = decisions
       ? Object.entries(decisions)
           .filter(([reason]) => !reason.includes(':'))

@@ -234,6 +234,7 @@ export async function startListeners(
       port: server.grpcPort,
       keepaliveTimeMs: server.grpcKeepaliveTimeMs,
       maxConnectionAgeMs: server.grpcMaxConnectionAgeMs,
+      maxConcurrentStreams: server.grpcMaxConcurrentStreams,
       tls: server.grpcTls,
     },
     decide,

@@ -86,6 +86,7 @@ export interface AppConfig {
     readonly warmupChecks: number;
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
+    readonly grpcMaxConcurrentStreams: number;
     /** Undefined: the gRPC listener is plaintext. */
     readonly grpcTls: GrpcTlsConfig | undefined;
     /** Cluster workers serving checks; 1: this process serves them itself. */
@@ -409,6 +410,7 @@ function buildAppConfig(
       warmupChecks: s.warmup_checks,
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
+      grpcMaxConcurrentStreams: s.grpc_max_concurrent_streams,
       grpcTls: grpcTlsConfigOf(s),
       workers: s.workers,
       overloadShedding: s.overload_shedding,

@@ -312,6 +312,13 @@ export const schema = {
     env: 'GRPC_MAX_CONNECTION_AGE_MS',
     arg: 'grpc-max-connection-age-ms',
   },
+  grpc_max_concurrent_streams: {
+    doc: 'Checks one proxy connection may have in flight at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). More wait in the proxy instead of here, so an overloaded replica keeps answering the checks it took from RTI verdicts; Envoy opens another connection at the limit, up to its cluster circuit breakers.',
+    format: 'positive-int',
+    default: 32,
+    env: 'GRPC_MAX_CONCURRENT_STREAMS',
+    arg: 'grpc-max-concurrent-streams',
+  },
   grpc_tls_cert_file: {
     doc: 'PEM certificate (chain) of the gRPC listener. Set with grpc_tls_key_file to serve TLS; empty: plaintext.',
     format: String,

@@ -223,4 +223,40 @@ describe('protection under load (integration)', function () {
       assert.doesNotMatch(metrics, /cheq_authz_admission_waiting/, 'no line to report');
     });
   });
+
+  describe('checks in flight per connection (grpc_max_concurrent_streams)', () => {
+    it('takes at most the limit from one connection; the rest wait in the client and get verdicts', async () => {
+      const svc = await startService(test.rti.url, {
+        GRPC_MAX_CONCURRENT_STREAMS: '4',
+        CHEQ_TIMEOUT_MS: '2000',
+      });
+      test.service = svc;
+      test.rti.behaviour = () => verdict({}, 300);
+      // One client, one connection: ten checks at once.
+      const answers = Array.from({ length: 10 }, () => svc.check(envoyCheckRequest(), 5000));
+      await test.rti.waitForCalls(4);
+      await sleep(150);
+      assert.equal(test.rti.calls.length, 4, 'no fifth check taken while four are in flight');
+      const decisions = (await Promise.all(answers)).map(decisionHeader);
+      assert.deepEqual(
+        decisions,
+        Array.from({ length: 10 }, () => 'valid'),
+      );
+      assert.equal(test.rti.calls.length, 10);
+    });
+
+    it('takes 32 at once by default', async () => {
+      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '2000' });
+      test.service = svc;
+      test.rti.behaviour = () => verdict({}, 300);
+      const answers = Array.from({ length: 40 }, () => svc.check(envoyCheckRequest(), 5000));
+      await test.rti.waitForCalls(32);
+      await sleep(150);
+      assert.equal(test.rti.calls.length, 32);
+      assert.equal(
+        (await Promise.all(answers)).map(decisionHeader).filter(d => d === 'valid').length,
+        40,
+      );
+    });
+  });
 });
