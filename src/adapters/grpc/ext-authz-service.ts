@@ -3,7 +3,7 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type { Decide } from '../../core/decide';
-import type { CheckRequest__Output } from '../../generated/envoy/service/auth/v3/CheckRequest';
+import type { CheckRequest } from '../../generated/envoy/service/auth/v3/CheckRequest';
 import type { CheckResponse } from '../../generated/envoy/service/auth/v3/CheckResponse';
 import type { Logger } from '../../observability/logger';
 import { serverServiceDefinition } from './check-codec';
@@ -22,7 +22,7 @@ export function addExtAuthzService(
 ): void {
   const handlers = {
     Check(
-      call: grpc.ServerUnaryCall<CheckRequest__Output, CheckResponse>,
+      call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>,
       callback: grpc.sendUnaryData<CheckResponse>,
     ): void {
       const fallback = (err: unknown): void => {

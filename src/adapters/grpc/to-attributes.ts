@@ -1,8 +1,10 @@
 // Envoy CheckRequest → RequestAttributes. Total: any message, however incomplete or odd
-// (gRFC A92 clients send header_map only, no host or scheme), yields attributes.
+// (gRFC A92 clients send header_map only, no host or scheme), yields attributes. Typed with the
+// generated input types, the loosest shape: the server hands over protobufjs's decoded messages
+// (unset messages null, int64 a Long), tests hand over plain objects.
 
-import type { CheckRequest__Output } from '../../generated/envoy/service/auth/v3/CheckRequest';
-import type { AttributeContext__Output } from '../../generated/envoy/service/auth/v3/AttributeContext';
+import type { CheckRequest } from '../../generated/envoy/service/auth/v3/CheckRequest';
+import type { AttributeContext } from '../../generated/envoy/service/auth/v3/AttributeContext';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
 import {
   boundedRequestId,
@@ -12,7 +14,8 @@ import {
   type RouteSettings,
 } from '../../core/request-attributes';
 
-type HttpRequest = NonNullable<NonNullable<AttributeContext__Output['request']>['http']>;
+type HttpRequest = NonNullable<NonNullable<AttributeContext['request']>['http']>;
+type Timestamp = NonNullable<NonNullable<AttributeContext['request']>['time']>;
 
 /** context_extensions keys a route can set (Envoy ExtAuthzPerRoute check_settings). */
 export const CONTEXT_EXTENSION_KEYS = {
@@ -23,7 +26,7 @@ export const CONTEXT_EXTENSION_KEYS = {
   enforcePercent: 'cheq_enforce_percent',
 } as const;
 
-export function toAttributes(request: CheckRequest__Output): RequestAttributes {
+export function toAttributes(request: CheckRequest): RequestAttributes {
   const context = request.attributes ?? {};
   const http: HttpRequest = context.request?.http ?? {};
   const { entries, pseudo } = readHeaders(http);
@@ -69,7 +72,7 @@ function readHeaders(http: HttpRequest): { entries: HeaderEntry[]; pseudo: Map<s
     if (!header.key) continue;
     const name = header.key.toLowerCase();
     seen?.add(name);
-    add(name, header.raw_value?.length ? header.raw_value.toString('utf8') : (header.value ?? ''));
+    add(name, header.raw_value?.length ? utf8(header.raw_value) : (header.value ?? ''));
   }
   const map = http.headers;
   if (map) {
@@ -81,9 +84,15 @@ function readHeaders(http: HttpRequest): { entries: HeaderEntry[]; pseudo: Map<s
   return { entries, pseudo };
 }
 
-function timestampMs(time: { seconds?: string; nanos?: number } | undefined): number | undefined {
+function utf8(bytes: Buffer | Uint8Array | string): string {
+  if (typeof bytes === 'string') return bytes;
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes)).toString('utf8');
+}
+
+function timestampMs(time: Timestamp | null | undefined): number | undefined {
   if (!time?.seconds) return undefined;
-  const ms = Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
+  // A Long's String() is its decimal value, like proto-loader's `longs: String`.
+  const ms = Number(String(time.seconds)) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
   // A time outside what Date represents (or RTI's integer form) is Envoy's bug: use our clock.
   return Number.isSafeInteger(ms) && ms > 0 && ms <= MAX_DATE_MS ? ms : undefined;
 }
@@ -91,7 +100,7 @@ function timestampMs(time: { seconds?: string; nanos?: number } | undefined): nu
 /** The largest time a JavaScript Date holds (year 275760). */
 const MAX_DATE_MS = 8.64e15;
 
-function routeSettings(extensions: Record<string, string> | undefined): RouteSettings {
+function routeSettings(extensions: Record<string, string> | null | undefined): RouteSettings {
   if (!extensions) return {};
   const pick = (key: string): string | undefined => extensions[key] || undefined;
   const eventType = pick(CONTEXT_EXTENSION_KEYS.eventType);

@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { toAttributes } from '../../../../src/adapters/grpc/to-attributes';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
-import type { CheckRequest__Output } from '../../../../src/generated/envoy/service/auth/v3/CheckRequest';
+import { checkCodec } from '../../../../src/adapters/grpc/check-codec';
+import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
+import type { CheckRequest } from '../../../../src/generated/envoy/service/auth/v3/CheckRequest';
 
 // CheckRequests as Envoy sends them, decoded by proto-loader (keepCase, longs as strings, bytes as
 // Buffers, oneofs): the shapes the gRPC server hands to toAttributes.
@@ -27,7 +29,7 @@ const TIME = { seconds: '1700000000', nanos: 500_000_000 };
 const TIME_MS = 1_700_000_000_500;
 
 /** HTTP/1.1 through Envoy's HCM, `headers` map (the default encoding). */
-const HTTP1: CheckRequest__Output = {
+const HTTP1: CheckRequest = {
   attributes: {
     source: peer('203.0.113.7', 54321),
     destination: peer('10.0.0.2', 8080),
@@ -64,7 +66,7 @@ const HTTP1: CheckRequest__Output = {
 };
 
 /** HTTP/2 from a browser: no Host header exists, none is added. */
-const HTTP2: CheckRequest__Output = {
+const HTTP2: CheckRequest = {
   attributes: {
     source: peer('2001:db8::7', 443),
     request: {
@@ -96,7 +98,7 @@ function raw(key: string, value: string) {
 }
 
 /** HTTP/1.1 with encode_raw_headers: header_map in arrival order, duplicates kept. */
-const RAW_HEADERS: CheckRequest__Output = {
+const RAW_HEADERS: CheckRequest = {
   attributes: {
     source: peer('203.0.113.9', 40000),
     request: {
@@ -130,7 +132,7 @@ const RAW_HEADERS: CheckRequest__Output = {
 };
 
 /** gRFC A92 (proxyless gRPC server): header_map only; no id, scheme, headers, host. */
-const GRPC_A92: CheckRequest__Output = {
+const GRPC_A92: CheckRequest = {
   attributes: {
     source: peer('10.1.2.3', 51000),
     destination: peer('10.1.2.4', 50051),
@@ -184,7 +186,7 @@ function summary(attrs: RequestAttributes): Expected {
   };
 }
 
-const CASES: readonly [name: string, request: CheckRequest__Output, expected: Expected][] = [
+const CASES: readonly [name: string, request: CheckRequest, expected: Expected][] = [
   [
     'HTTP/1.1 with a headers map: pseudo-headers out, host added first',
     HTTP1,
@@ -283,12 +285,12 @@ const CASES: readonly [name: string, request: CheckRequest__Output, expected: Ex
 ];
 
 function withHttp(
-  base: CheckRequest__Output,
+  base: CheckRequest,
   http: Partial<
-    NonNullable<NonNullable<NonNullable<CheckRequest__Output['attributes']>['request']>['http']>
+    NonNullable<NonNullable<NonNullable<CheckRequest['attributes']>['request']>['http']>
   >,
-  attributes: Partial<NonNullable<CheckRequest__Output['attributes']>> = {},
-): CheckRequest__Output {
+  attributes: Partial<NonNullable<CheckRequest['attributes']>> = {},
+): CheckRequest {
   const baseAttributes = base.attributes ?? {};
   return {
     attributes: {
@@ -310,6 +312,45 @@ describe('toAttributes', () => {
       assert.deepEqual(summary(attrs), expected);
     });
   }
+
+  describe("on the server's decoding (checkCodec), the same as on proto-loader's", () => {
+    const pkg = loadExtAuthzPackage();
+    const { decode } = checkCodec(pkg.protoDir);
+    const check = pkg.proto.envoy.service.auth.v3.Authorization.service['Check'];
+    const timed: CheckRequest = {
+      attributes: {
+        ...HTTP2.attributes,
+        request: {
+          ...HTTP2.attributes?.request,
+          time: { seconds: '1764000000', nanos: 500_000_000 },
+        },
+      },
+    };
+    const requests: [string, CheckRequest][] = [
+      ...CASES.map(([name, request]): [string, CheckRequest] => [name, request]),
+      ['a request with a time', timed],
+    ];
+    for (const [name, request] of requests) {
+      it(`reads ${name}`, () => {
+        const bytes = check.requestSerialize(request);
+        const decoded = toAttributes(decode(bytes));
+        const expected = toAttributes(check.requestDeserialize(bytes) as CheckRequest);
+        assert.deepEqual(
+          { ...decoded, headers: decoded.headers.entries },
+          { ...expected, headers: expected.headers.entries },
+        );
+      });
+    }
+
+    it('reads the int64 seconds of a decoded time', () => {
+      const attrs = toAttributes(decode(check.requestSerialize(timed)));
+      assert.equal(attrs.receivedAtMs, 1_764_000_000_500);
+    });
+
+    it('throws on bytes that are not a CheckRequest', () => {
+      assert.throws(() => decode(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])));
+    });
+  });
 
   it('joins duplicate raw cookie entries with "; " and lists each name once', () => {
     const { headers } = toAttributes(RAW_HEADERS);
@@ -357,7 +398,7 @@ describe('toAttributes', () => {
     assert.ok(attrs.receivedAtMs >= before && attrs.receivedAtMs <= after);
   });
 
-  const sparse: readonly [string, CheckRequest__Output][] = [
+  const sparse: readonly [string, CheckRequest][] = [
     ['attributes only', { attributes: {} }],
     ['request without http', { attributes: { request: {} } }],
     ['http without fields', { attributes: { request: { http: {} } } }],

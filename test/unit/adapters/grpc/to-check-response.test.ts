@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { checkResponseEncoder } from '../../../../src/adapters/grpc/check-codec';
+import { checkCodec } from '../../../../src/adapters/grpc/check-codec';
 import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
 import { toCheckResponse } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
@@ -292,9 +292,9 @@ describe('toCheckResponse', () => {
     });
   });
 
-  describe('encoded by the server (checkResponseEncoder)', () => {
+  describe('encoded by the server (checkCodec)', () => {
     const pkg = loadExtAuthzPackage();
-    const encode = checkResponseEncoder(pkg.protoDir);
+    const { encode } = checkCodec(pkg.protoDir);
     const protoLoaderEncode =
       pkg.proto.envoy.service.auth.v3.Authorization.service['Check'].responseSerialize;
     const cases: [string, () => Promise<Decision>][] = [
