@@ -15,8 +15,8 @@ export interface GrpcServerOptions {
   readonly port: number;
   readonly keepaliveTimeMs: number;
   readonly maxConnectionAgeMs: number;
-  /** Per connection; undefined: HTTP/2's default (no limit). */
-  readonly maxConcurrentStreams?: number | undefined;
+  /** Checks one connection may have in flight (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
   /** Undefined: plaintext. */
   readonly tls?: GrpcTlsConfig | undefined;
 }
@@ -45,9 +45,7 @@ export async function startGrpcServer(
     'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
     'grpc.max_connection_age_grace_ms': 30_000,
     'grpc.enable_channelz': 0,
-    ...(options.maxConcurrentStreams === undefined
-      ? {}
-      : { 'grpc.max_concurrent_streams': options.maxConcurrentStreams }),
+    'grpc.max_concurrent_streams': options.maxConcurrentStreams,
   });
   // NOT_SERVING until the owner says it is ready (after warm-up); checks are answered anyway.
   const health = new HealthImplementation(

@@ -1,8 +1,9 @@
 // Loads our own minimal Envoy ext_authz protos (proto/ at the package root) with @grpc/proto-loader.
-// The options below are the contract for every object that crosses the wire: snake_case keys,
-// int64 as decimal strings, enums as numbers, no default values, and a virtual property per
-// oneof naming the member that is set. The generated types in src/generated assume exactly these
-// options (see the gen:proto script).
+// The options below are the contract for every object proto-loader's serializers hand over:
+// snake_case keys, int64 as decimal strings, enums as numbers, no default values, and a virtual
+// property per oneof naming the member that is set. The generated types in src/generated assume
+// exactly these options (see the gen:proto script). The server's Check method skips them and
+// uses protobufjs directly (./check-codec).
 
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
