@@ -168,6 +168,8 @@ function describeFaults(apiVersion: 'v1' | 'v4'): void {
           CHEQ_RTI_CIRCUIT_BREAKER: 'false',
           // The RTI client under faults, its pool full: no admission line in front of it.
           CHEQ_OVERLOAD_SHEDDING: 'false',
+          // The whole burst on the test's one connection at once, none waiting in the client.
+          GRPC_MAX_CONCURRENT_STREAMS: String(BURST),
           LOG_LEVEL: 'warn',
         });
         suite.service = svc;
