@@ -4,15 +4,14 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Decide } from '../../core/decide';
 import type { CheckRequest } from '../../generated/envoy/service/auth/v3/CheckRequest';
-import type { CheckResponse } from '../../generated/envoy/service/auth/v3/CheckResponse';
 import type { Logger } from '../../observability/logger';
 import { serverServiceDefinition } from './check-codec';
 import type { ExtAuthzPackage } from './load-protos';
 import { toAttributes } from './to-attributes';
-import { toCheckResponse } from './to-check-response';
+import { toCheckResponse, type CheckAnswer } from './to-check-response';
 
 /** Last-resort answer when our own code throws outside the core: allow. */
-const FALLBACK_ALLOW: CheckResponse = { status: { code: 0 } };
+const FALLBACK_ALLOW: CheckAnswer = { status: { code: 0 } };
 
 export function addExtAuthzService(
   server: grpc.Server,
@@ -22,8 +21,8 @@ export function addExtAuthzService(
 ): void {
   const handlers = {
     Check(
-      call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>,
-      callback: grpc.sendUnaryData<CheckResponse>,
+      call: grpc.ServerUnaryCall<CheckRequest, CheckAnswer>,
+      callback: grpc.sendUnaryData<CheckAnswer>,
     ): void {
       const fallback = (err: unknown): void => {
         log.error({ err }, 'check failed outside the decision core; allowing');

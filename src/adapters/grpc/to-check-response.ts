@@ -3,15 +3,50 @@
 // allow is appended (append:true); denied_response headers never carry `append`.
 
 import type { Decision } from '../../core/decision';
-import type { CheckResponse } from '../../generated/envoy/service/auth/v3/CheckResponse';
-import type { HeaderValueOption } from '../../generated/envoy/config/core/v3/HeaderValueOption';
-import type { Struct } from '../../generated/google/protobuf/Struct';
+import type { _envoy_config_core_v3_HeaderValueOption_HeaderAppendAction__Output as HeaderAppendAction } from '../../generated/envoy/config/core/v3/HeaderValueOption';
+import type { StatusCode__Output as HttpStatusCode } from '../../generated/envoy/type/v3/StatusCode';
+
+/**
+ * The CheckResponse fields we answer with, keyed and typed as the protos (snake_case, enums as
+ * numbers; Struct values camelCase): each answer is a CheckResponse as protobufjs takes it (the
+ * tests encode it both ways), and ./check-response-encoder writes exactly these fields.
+ */
+export interface CheckAnswer {
+  readonly status: { readonly code: number; readonly message?: string };
+  readonly denied_response?: DeniedAnswer;
+  readonly ok_response?: OkAnswer;
+  readonly dynamic_metadata?: { readonly fields: Readonly<Record<string, MetadataValue>> };
+}
+
+export interface DeniedAnswer {
+  readonly status: { readonly code: HttpStatusCode };
+  readonly headers: readonly HeaderOption[];
+  readonly body: string;
+}
+
+export interface OkAnswer {
+  readonly headers: readonly HeaderOption[];
+  readonly headers_to_remove: readonly string[];
+  readonly response_headers_to_add: readonly HeaderOption[];
+}
+
+export interface HeaderOption {
+  readonly header: { readonly key: string; readonly value: string };
+  /** google.protobuf.BoolValue: unset and false mean different things to ext_authz. */
+  readonly append?: { readonly value: boolean };
+  readonly append_action?: HeaderAppendAction;
+}
+
+export interface MetadataValue {
+  readonly stringValue?: string;
+  readonly numberValue?: number;
+}
 
 const OK = 0;
 const PERMISSION_DENIED = 7;
 const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
-export function toCheckResponse(decision: Decision): CheckResponse {
+export function toCheckResponse(decision: Decision): CheckAnswer {
   const dynamic_metadata = metadataOf(decision);
   if (decision.action === 'allow') {
     return {
@@ -21,7 +56,7 @@ export function toCheckResponse(decision: Decision): CheckResponse {
           header: { key, value },
           append: { value: false },
         })),
-        headers_to_remove: [...decision.upstreamHeadersToRemove],
+        headers_to_remove: decision.upstreamHeadersToRemove,
         response_headers_to_add: decision.setCookie
           ? [{ header: { key: 'set-cookie', value: decision.setCookie }, append: { value: true } }]
           : [],
@@ -29,7 +64,7 @@ export function toCheckResponse(decision: Decision): CheckResponse {
       dynamic_metadata,
     };
   }
-  const headers: HeaderValueOption[] = [overwrite('cache-control', 'no-store')];
+  const headers: HeaderOption[] = [overwrite('cache-control', 'no-store')];
   if (decision.action === 'redirect' && decision.location) {
     headers.push(overwrite('location', decision.location));
   }
@@ -47,7 +82,7 @@ export function toCheckResponse(decision: Decision): CheckResponse {
   };
 }
 
-function overwrite(key: string, value: string): HeaderValueOption {
+function overwrite(key: string, value: string): HeaderOption {
   return { header: { key, value }, append_action: OVERWRITE_IF_EXISTS_OR_ADD };
 }
 
@@ -55,8 +90,8 @@ function overwrite(key: string, value: string): HeaderValueOption {
  * Emitted by Envoy under the namespace envoy.filters.http.ext_authz, for access logs:
  * %DYNAMIC_METADATA(envoy.filters.http.ext_authz:cheq_action)%. Struct keys are camelCase.
  */
-function metadataOf(decision: Decision): Struct {
-  const fields: Struct['fields'] = {
+function metadataOf(decision: Decision): NonNullable<CheckAnswer['dynamic_metadata']> {
+  const fields: Record<string, MetadataValue> = {
     cheq_action: { stringValue: decision.action },
     cheq_reason: { stringValue: decision.reason },
   };

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { checkCodec } from '../../../../src/adapters/grpc/check-codec';
 import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
-import { toCheckResponse } from '../../../../src/adapters/grpc/to-check-response';
+import { toCheckResponse, type CheckAnswer } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
 import type { Decision } from '../../../../src/core/decision';
 import { HeaderList, type HeaderEntry } from '../../../../src/core/header-list';
@@ -9,7 +9,6 @@ import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
 import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../../src/core/verdict-headers';
-import type { CheckResponse } from '../../../../src/generated/envoy/service/auth/v3/CheckResponse';
 import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
 import { rtiVerdict, v1 } from '../../../helpers/verdicts';
 
@@ -295,8 +294,10 @@ describe('toCheckResponse', () => {
   describe('encoded by the server (checkCodec)', () => {
     const pkg = loadExtAuthzPackage();
     const { encode } = checkCodec(pkg.protoDir);
-    const protoLoaderEncode =
-      pkg.proto.envoy.service.auth.v3.Authorization.service['Check'].responseSerialize;
+    // proto-loader's own serializer (fromObject, then protobufjs's encode), typed for the
+    // generated CheckResponse; an answer is one with read-only arrays.
+    const protoLoaderEncode = pkg.proto.envoy.service.auth.v3.Authorization.service['Check']
+      .responseSerialize as (answer: CheckAnswer) => Buffer;
     const cases: [string, () => Promise<Decision>][] = [
       ['allow with headers and a cookie', () => decision(answering(verdict(false, 0, SET_COOKIE)))],
       ['allow on a challenge', () => decision(answering(verdict(true, 14, SET_COOKIE)))],
@@ -336,16 +337,43 @@ describe('toCheckResponse', () => {
       });
     }
 
-    it('writes the same bytes for the last-resort allow and for non-ASCII text', () => {
-      const answers: CheckResponse[] = [
+    it('writes the same bytes for the last-resort allow, non-ASCII text and long lengths', () => {
+      const long = (n: number): string => 'x'.repeat(n);
+      const answers: CheckAnswer[] = [
         { status: { code: 0 } },
         {
           status: { code: 7, message: 'cheq-rti-authz: threat_block' },
           denied_response: { status: { code: 403 }, headers: [], body: 'blocked — “non-ASCII” ✓' },
         },
+        // Lengths of one, two and three varint bytes, at every level of nesting.
+        ...[127, 128, 16_383, 16_384, 70_000].map((n): CheckAnswer => ({
+          status: { code: 7, message: long(n) },
+          denied_response: {
+            status: { code: 429 },
+            headers: [{ header: { key: long(n), value: `é${long(n)}` }, append_action: 3 }],
+            body: long(n),
+          },
+          dynamic_metadata: { fields: { [long(n)]: { stringValue: long(n) } } },
+        })),
+        {
+          status: { code: 0 },
+          ok_response: {
+            headers: [{ header: { key: 'x-a', value: '' }, append: { value: true } }],
+            headers_to_remove: ['x-b', ''],
+            response_headers_to_add: [],
+          },
+          dynamic_metadata: {
+            fields: { zero: { numberValue: 0 }, negative: { numberValue: -1.5 }, empty: {} },
+          },
+        },
       ];
-      for (const response of answers)
-        assert.deepEqual(encode(response), protoLoaderEncode(response));
+      for (const answer of answers) assert.deepEqual(encode(answer), protoLoaderEncode(answer));
+    });
+
+    it('refuses a number that is not an unsigned 32-bit integer', () => {
+      for (const code of [-1, 1.5, 2 ** 32, Number.NaN]) {
+        assert.throws(() => encode({ status: { code } }), RangeError, String(code));
+      }
     });
   });
 });
