@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 import type { Action, DecisionReason, FailureCause } from '../core/decision';
 import type { Transport } from '../core/request-attributes';
 import type { RtiCallErrorCode } from '../core/rti-port';
+import { scrapeTimeCounter, scrapeTimeGauge } from './scrape-time-counts';
 
 export const TRANSPORTS: readonly Transport[] = ['grpc', 'nginx', 'envoy_http', 'forward_auth'];
 
@@ -92,7 +93,7 @@ export function createMetrics(
   const registers = [registry];
   if (settings.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  const decisions = new Counter({
+  const decisions = scrapeTimeCounter({
     name: 'cheq_authz_decisions_total',
     help: 'Decisions taken, by transport, action taken (allow, deny, redirect), reason and site (a configured site, default for the top level, none when no site served the request).',
     labelNames: ['transport', 'action', 'reason', 'site'] as const,
@@ -105,13 +106,13 @@ export function createMetrics(
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1],
     registers,
   });
-  const checksInFlight = new Gauge({
+  const checksInFlight = scrapeTimeGauge({
     name: 'cheq_authz_checks_in_flight',
     help: 'Checks received and not yet answered.',
     labelNames: ['transport'] as const,
     registers,
   });
-  const failOpen = new Counter({
+  const failOpen = scrapeTimeCounter({
     name: 'cheq_authz_fail_open_total',
     help: 'Requests allowed because RTI or this server failed, by cause and site.',
     labelNames: ['transport', 'cause', 'site'] as const,
@@ -123,7 +124,7 @@ export function createMetrics(
     labelNames: ['transport', 'action', 'reason', 'site'] as const,
     registers,
   });
-  const rtiRequests = new Counter({
+  const rtiRequests = scrapeTimeCounter({
     name: 'cheq_authz_rti_requests_total',
     help: 'RTI calls by result: ok, timeout, connect_error, http_status, bad_response, aborted.',
     labelNames: ['result'] as const,
@@ -139,13 +140,13 @@ export function createMetrics(
     ],
     registers,
   });
-  const threatTypes = new Counter({
+  const threatTypes = scrapeTimeCounter({
     name: 'cheq_authz_threat_types_total',
     help: 'RTI verdicts by threat type (classification) code and isInvalid (v4: a verdict other than benign).',
     labelNames: ['threat_type', 'invalid'] as const,
     registers,
   });
-  const verdicts = new Counter({
+  const verdicts = scrapeTimeCounter({
     name: 'cheq_authz_verdicts_total',
     help: 'RTI verdicts (benign, suspicious, malicious) by the policy rule that acted on them (a configured rule name or default:…) and site.',
     labelNames: ['verdict', 'rule', 'site'] as const,
@@ -277,13 +278,11 @@ export function createMetrics(
   rtiReachableAtStart.set(NaN);
 
   for (const transport of TRANSPORTS) {
-    checksInFlight.set({ transport }, 0);
+    checksInFlight.labels(transport);
     for (const site of settings.sites) {
-      for (const [action, reason] of DECISION_LABELS) {
-        decisions.inc({ transport, action, reason, site }, 0);
-      }
-      for (const cause of Object.values(FAIL_OPEN_CAUSES))
-        failOpen.inc({ transport, cause, site }, 0);
+      for (const [action, reason] of DECISION_LABELS)
+        decisions.labels(transport, action, reason, site);
+      for (const cause of Object.values(FAIL_OPEN_CAUSES)) failOpen.labels(transport, cause, site);
       for (const [action, reason] of DECISION_LABELS) {
         if (reason.startsWith('threat_') && (action !== 'allow' || reason === 'threat_challenge')) {
           monitoringWouldAct.inc({ transport, action, reason, site }, 0);
@@ -291,7 +290,7 @@ export function createMetrics(
       }
     }
   }
-  for (const result of Object.values(RTI_RESULTS)) rtiRequests.inc({ result }, 0);
+  for (const result of Object.values(RTI_RESULTS)) rtiRequests.labels(result);
 
   return {
     decisions,

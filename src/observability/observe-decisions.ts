@@ -16,33 +16,15 @@ const MAX_LOGGED_PATH = 256;
 export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger): Decide {
   const throttle = new LogThrottle(FAIL_OPEN_LOG_INTERVAL_MS);
 
-  // Labelled children looked up once per label set: prom-client would hash the labels of
-  // every observation otherwise.
-  const inFlight = cached((t: string) => metrics.checksInFlight.labels(t));
+  // The histograms' labelled children, looked up once per label set: prom-client would hash the
+  // labels of every observation otherwise. The counters count at scrape time (metrics.ts).
   const checkDuration = cached((t: string) => metrics.checkDuration.labels(t));
-  const decisions = cached((key: string) => {
-    const [transport = '', action = '', reason = '', site = ''] = key.split('\n');
-    return metrics.decisions.labels(transport, action, reason, site);
-  });
-  const rtiRequests = cached((r: string) => metrics.rtiRequests.labels(r));
   const rtiDuration = cached((r: string) => metrics.rtiDuration.labels(r));
-  const threatTypes = cached((key: string) => {
-    const [threatType = '', invalid = ''] = key.split('\n');
-    return metrics.threatTypes.labels(threatType, invalid);
-  });
-  const verdicts = cached((key: string) => {
-    const [verdict = '', rule = '', site = ''] = key.split('\n');
-    return metrics.verdicts.labels(verdict, rule, site);
-  });
-  const failOpen = cached((key: string) => {
-    const [transport = '', cause = '', site = ''] = key.split('\n');
-    return metrics.failOpen.labels(transport, cause, site);
-  });
 
   return async function observedDecide(attrs, options) {
     const { transport } = attrs;
     const started = performance.now();
-    const gauge = inFlight(transport);
+    const gauge = metrics.checksInFlight.labels(transport);
     gauge.inc();
     try {
       const decision = await decide(attrs, options);
@@ -58,20 +40,20 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
   function count(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
     const { transport } = attrs;
     const { site } = decision;
-    decisions(`${transport}\n${decision.action}\n${decision.reason}\n${site}`).inc();
+    metrics.decisions.labels(transport, decision.action, decision.reason, site).inc();
     checkDuration(transport).observe(durationMs / 1000);
     if (decision.rti) {
       const result = rtiResultLabel(decision.rti.outcome);
-      rtiRequests(result).inc();
+      metrics.rtiRequests.labels(result).inc();
       rtiDuration(result).observe(decision.rti.durationMs / 1000);
     }
     const { verdict, failure } = decision;
     // Keyed by label, not code: RTI's codes are not a bounded set.
     if (verdict) {
-      threatTypes(`${threatTypeLabel(verdict.code)}\n${isInvalid(verdict)}`).inc();
-      verdicts(`${verdict.verdict}\n${decision.rule ?? ''}\n${site}`).inc();
+      metrics.threatTypes.labels(threatTypeLabel(verdict.code), String(isInvalid(verdict))).inc();
+      metrics.verdicts.labels(verdict.verdict, decision.rule ?? '', site).inc();
     }
-    if (failure) failOpen(`${transport}\n${failOpenCauseLabel(failure)}\n${site}`).inc();
+    if (failure) metrics.failOpen.labels(transport, failOpenCauseLabel(failure), site).inc();
     if (decision.would) metrics.monitoringWouldAct.inc({ transport, site, ...decision.would });
   }
 
