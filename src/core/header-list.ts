@@ -5,23 +5,20 @@
 export type HeaderEntry = readonly [name: string, value: string];
 
 export class HeaderList {
-  private readonly byName = new Map<string, string[]>();
+  /** Each name's value, repeated ones joined once here (they are rare; lookups are many). */
+  private readonly byName = new Map<string, string>();
 
   /** @param entries lower-cased names (adapters guarantee it), pseudo-headers already removed */
   constructor(readonly entries: readonly HeaderEntry[]) {
     for (const [name, value] of entries) {
-      const values = this.byName.get(name);
-      if (values) values.push(value);
-      else this.byName.set(name, [value]);
+      const previous = this.byName.get(name);
+      this.byName.set(name, previous === undefined ? value : joinValues(name, previous, value));
     }
   }
 
   /** Every value of a header, joined as RFC 9110 allows ("; " for cookie, RFC 6265). */
   get(name: string): string | undefined {
-    const values = this.byName.get(name);
-    if (!values) return undefined;
-    if (values.length === 1) return values[0];
-    return values.join(name === 'cookie' ? '; ' : ', ');
+    return this.byName.get(name);
   }
 
   has(name: string): boolean {
@@ -34,9 +31,14 @@ export class HeaderList {
   }
 }
 
+function joinValues(name: string, first: string, next: string): string {
+  return `${first}${name === 'cookie' ? '; ' : ', '}${next}`;
+}
+
 /**
- * Reads cookies from a Cookie header without throwing on odd input, several in one pass over the Cookie header (the first of each name wins), in the
- * order of `cookieNames`; undefined for those not sent.
+ * Reads cookies from a Cookie header without throwing on odd input, several in one pass (the
+ * first of each name wins), in the order of `cookieNames`; undefined for those not sent. Names
+ * are compared in place: only the values wanted are copied out.
  */
 export function readCookies(
   cookieHeader: string | undefined,
@@ -44,11 +46,33 @@ export function readCookies(
 ): (string | undefined)[] {
   const values: (string | undefined)[] = cookieNames.map(() => undefined);
   if (!cookieHeader) return values;
-  for (const pair of cookieHeader.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0) continue;
-    const index = cookieNames.indexOf(pair.slice(0, eq).trim());
-    if (index >= 0 && values[index] === undefined) values[index] = pair.slice(eq + 1).trim();
+  const header = cookieHeader;
+  for (let start = 0; start < header.length;) {
+    const semicolon = header.indexOf(';', start);
+    const end = semicolon < 0 ? header.length : semicolon;
+    const eq = header.indexOf('=', start);
+    if (eq >= 0 && eq < end) {
+      let nameStart = start;
+      let nameEnd = eq;
+      while (nameStart < nameEnd && isSpace(header.charCodeAt(nameStart))) nameStart++;
+      while (nameEnd > nameStart && isSpace(header.charCodeAt(nameEnd - 1))) nameEnd--;
+      for (let i = 0; i < cookieNames.length; i++) {
+        const name = cookieNames[i] as string;
+        if (
+          values[i] === undefined &&
+          name.length === nameEnd - nameStart &&
+          header.startsWith(name, nameStart)
+        ) {
+          values[i] = header.slice(eq + 1, end).trim();
+        }
+      }
+    }
+    start = end + 1;
   }
   return values;
+}
+
+/** What String.prototype.trim removes, in the ASCII range cookie headers use. */
+function isSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
 }

@@ -214,7 +214,10 @@ class RtiExchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     let verdict: RtiVerdict;
     try {
-      verdict = this.options.parse(Buffer.concat(this.chunks, this.size).toString('utf8'));
+      const [only] = this.chunks;
+      // Mostly one chunk: read it in place rather than copy it into a new buffer.
+      const body = this.chunks.length === 1 && only ? only : Buffer.concat(this.chunks, this.size);
+      verdict = this.options.parse(body.toString('utf8'));
     } catch (err: unknown) {
       this.settleWith(
         err instanceof RtiError ? err : new RtiError('RTI_BAD_RESPONSE', String(err)),

@@ -31,18 +31,18 @@ export function toAttributes(request: CheckRequest): RequestAttributes {
   const http: HttpRequest = context.request?.http ?? {};
   const { entries, pseudo } = readHeaders(http);
   const hostHeader = entries.find(([name]) => name === 'host');
-  const host = http.host || pseudo.get(':authority') || hostHeader?.[1] || '';
+  const host = http.host || pseudo.authority || hostHeader?.[1] || '';
   // Envoy turns an HTTP/1 Host header into :authority. The browser did send Host, so RTI's
   // HeaderNames get it back (first, where HTTP/1 clients put it).
   if (!hostHeader && host && http.protocol?.startsWith('HTTP/1')) entries.unshift(['host', host]);
   const headers = new HeaderList(entries);
-  const { path, query } = splitPathAndQuery(http.path || pseudo.get(':path') || '/');
+  const { path, query } = splitPathAndQuery(http.path || pseudo.path || '/');
   return {
     transport: 'grpc',
     requestId: boundedRequestId(headers.get('x-request-id') || http.id),
     // Envoy only forwards valid methods; anything else is not sent to RTI.
-    method: normalizeMethod(http.method || pseudo.get(':method') || 'GET') ?? '',
-    scheme: http.scheme || pseudo.get(':scheme') || headers.get('x-forwarded-proto') || 'http',
+    method: normalizeMethod(http.method || pseudo.method || 'GET') ?? '',
+    scheme: http.scheme || pseudo.scheme || headers.get('x-forwarded-proto') || 'http',
     host,
     path,
     query: query || http.query || '',
@@ -54,16 +54,28 @@ export function toAttributes(request: CheckRequest): RequestAttributes {
   };
 }
 
+/** The pseudo-headers that stand in for HttpRequest fields Envoy left empty. */
+interface PseudoHeaders {
+  authority?: string;
+  path?: string;
+  method?: string;
+  scheme?: string;
+}
+
 /**
  * Headers from `header_map` (raw bytes, duplicates kept; encode_raw_headers) and from the
  * `headers` map (values comma-joined), pseudo-headers set apart.
  */
-function readHeaders(http: HttpRequest): { entries: HeaderEntry[]; pseudo: Map<string, string> } {
+function readHeaders(http: HttpRequest): { entries: HeaderEntry[]; pseudo: PseudoHeaders } {
   const entries: HeaderEntry[] = [];
-  const pseudo = new Map<string, string>();
+  const pseudo: PseudoHeaders = {};
   const add = (name: string, value: string): void => {
-    if (name.charCodeAt(0) === 58 /* ':' */) pseudo.set(name, value);
-    else entries.push([name, value]);
+    if (name.charCodeAt(0) !== 58 /* ':' */) entries.push([name, value]);
+    // Other pseudo-headers are not the end user's and stand in for nothing.
+    else if (name === ':authority') pseudo.authority = value;
+    else if (name === ':path') pseudo.path = value;
+    else if (name === ':method') pseudo.method = value;
+    else if (name === ':scheme') pseudo.scheme = value;
   };
   const raw = http.header_map?.headers;
   // Envoy sends one form or the other; both only from unusual clients (then raw wins).

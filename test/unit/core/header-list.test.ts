@@ -63,6 +63,7 @@ describe('readCookies', () => {
       ['the cookie among several', 'a=1; _cheq_rti=abc; b=2', 'abc'],
       ['the cookie last, without spaces', 'a=1;b=2;_cheq_rti=abc', 'abc'],
       ['spaces around name and value', '  a=1 ;   _cheq_rti =  abc  ; b=2', 'abc'],
+      ['tabs around the name', 'a=1;\t_cheq_rti\t=abc', 'abc'],
       ['an = inside the value', '_cheq_rti=v1=a==; x=y', 'v1=a=='],
       ['an empty value', 'a=1; _cheq_rti=; b=2', ''],
       ['malformed pairs around it', 'garbage; ;=;_cheq_rti=ok;junk', 'ok'],
