@@ -23,7 +23,13 @@ interface Pass {
   varint(field: number, value: number): void;
   double(field: number, value: number): void;
   string(field: number, value: string): void;
-  message<T>(field: number, walk: (pass: Pass, message: T) => void, message: T): void;
+  /** A nested message, walked by `walk` over `message` (and `extra`, when it needs two values). */
+  message<T, U = undefined>(
+    field: number,
+    walk: (pass: Pass, message: T, extra: U) => void,
+    message: T,
+    extra?: U,
+  ): void;
 }
 
 /** The sizing pass: the total size, and each string's and message's length in walk order. */
@@ -45,11 +51,16 @@ class Sizer implements Pass {
     this.size += 1 + varintSize(length) + length;
   }
 
-  message<T>(_field: number, walk: (pass: Pass, message: T) => void, message: T): void {
+  message<T, U>(
+    _field: number,
+    walk: (pass: Pass, message: T, extra: U) => void,
+    message: T,
+    extra: U,
+  ): void {
     // The slot is taken before the children's, since the writer needs it before theirs.
     const slot = this.lengths.push(0) - 1;
     const before = this.size;
-    walk(this, message);
+    walk(this, message, extra);
     const length = this.size - before;
     this.lengths[slot] = length;
     this.size += 1 + varintSize(length);
@@ -84,13 +95,26 @@ class Writer implements Pass {
     const length = this.length();
     this.tag(field, LENGTH_DELIMITED);
     this.raw(length);
-    this.offset += this.bytes.write(value, this.offset, length, 'utf8');
+    if (length === value.length) {
+      // One byte per character: ASCII. Copied here, since a call into Buffer's UTF-8 encoder
+      // costs more than the copy for the short strings an answer holds.
+      const { bytes, offset } = this;
+      for (let i = 0; i < length; i++) bytes[offset + i] = value.charCodeAt(i);
+      this.offset = offset + length;
+    } else {
+      this.offset += this.bytes.write(value, this.offset, length, 'utf8');
+    }
   }
 
-  message<T>(field: number, walk: (pass: Pass, message: T) => void, message: T): void {
+  message<T, U>(
+    field: number,
+    walk: (pass: Pass, message: T, extra: U) => void,
+    message: T,
+    extra: U,
+  ): void {
     this.tag(field, LENGTH_DELIMITED);
     this.raw(this.length());
-    walk(this, message);
+    walk(this, message, extra);
   }
 
   private length(): number {
@@ -181,10 +205,10 @@ function boolValue(pass: Pass, value: boolean): void {
 
 /** google.protobuf.Struct: its map is a repeated entry message (key 1, value 2). */
 function struct(pass: Pass, fields: Readonly<Record<string, MetadataValue>>): void {
-  for (const key in fields) pass.message(1, structEntry, [key, fields[key]] as const);
+  for (const key in fields) pass.message(1, structEntry, key, fields[key]);
 }
 
-function structEntry(pass: Pass, [key, value]: readonly [string, MetadataValue | undefined]): void {
+function structEntry(pass: Pass, key: string, value: MetadataValue | undefined): void {
   pass.string(1, key);
   if (value) pass.message(2, structValue, value);
 }
