@@ -759,14 +759,15 @@ export const AS_SHIPPED = {
   CHEQ_RTI_CONNECTIONS: undefined,
 };
 
-/** Our server (dist/main.js) on the server core; info holds its ports. */
+/** Our server (dist/main.js, or another build's `main`) on the server core; info holds its ports. */
 export function startOurs(
   rtiUrl,
   nodeArgs = config.ourNodeArgs,
   extraEnv = {},
   cpu = config.serverCpu,
+  main = MAIN,
 ) {
-  return startProcess('cheq-rti-authz', pinned(cpu, process.execPath, [...nodeArgs, MAIN]), {
+  return startProcess('cheq-rti-authz', pinned(cpu, process.execPath, [...nodeArgs, main]), {
     env: serverEnv({
       CHEQ_API_KEY: 'bench-api-key',
       CHEQ_TAG_HASH: 'bench-tag-hash',
