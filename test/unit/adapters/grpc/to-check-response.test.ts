@@ -370,6 +370,14 @@ describe('toCheckResponse', () => {
       for (const answer of answers) assert.deepEqual(encode(answer), protoLoaderEncode(answer));
     });
 
+    it('writes a lone surrogate as U+FFFD, as Buffer does, with the length it counted', () => {
+      const response = pkg.proto.envoy.service.auth.v3.Authorization.service['Check'];
+      const bytes = encode({ status: { code: 7, message: 'a\ud800b' } });
+      assert.deepEqual(response.responseDeserialize(bytes), {
+        status: { code: 7, message: 'a\ufffdb' },
+      });
+    });
+
     it('refuses a number that is not an unsigned 32-bit integer', () => {
       for (const code of [-1, 1.5, 2 ** 32, Number.NaN]) {
         assert.throws(() => encode({ status: { code } }), RangeError, String(code));
