@@ -20,13 +20,10 @@ import {
   config,
   cpuSeconds,
   h2load,
-  killChildren,
-  killChildrenOnExit,
   log,
   median,
-  preflight,
-  prepareWorkDir,
   round3,
+  runSideBySide,
   startOurs,
   startStandIn,
   wrk,
@@ -45,7 +42,7 @@ const env = JSON.parse(process.env.BENCH_AB_ENV ?? '{}');
 const envB = JSON.parse(process.env.BENCH_AB_ENV_B ?? '{}');
 
 /** Saturation for `durationS` on the transport's port: the answered checks. */
-async function load(server, durationS) {
+async function load(work, server, durationS) {
   const { grpcPort, httpPort } = server.info;
   const result =
     transport === 'http'
@@ -54,66 +51,48 @@ async function load(server, durationS) {
   return { checks: result.done, reqPerS: result.reqPerS };
 }
 
-let work;
-
-async function main() {
-  if (!['grpc', 'http'].includes(transport)) throw new Error('BENCH_AB_TRANSPORT: grpc or http');
-  preflight();
-  killChildrenOnExit();
-  work = prepareWorkDir();
-  const started = [];
-  const start = async promise => {
-    const child = await promise;
-    started.push(child);
-    return child;
-  };
-  try {
-    const standIn = await start(startStandIn());
-    const ours = (main, extra) =>
-      startOurs(
-        standIn.url,
-        config.ourNodeArgs,
-        { ...AS_SHIPPED, ...env, ...extra },
-        config.serverCpu,
-        resolve(main),
-      );
-    const servers = { A: await start(ours(mainA, {})), B: await start(ours(mainB, envB)) };
-    for (const key of ['A', 'B']) {
-      log(`warming ${key} up for ${warmupS} s`);
-      await load(servers[key], warmupS);
-    }
-    const results = { A: [], B: [] };
-    for (let round = 0; round < rounds; round++) {
-      for (const key of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
-        const { pid } = servers[key];
-        const cpuBefore = cpuSeconds(pid);
-        const { checks, reqPerS } = await load(servers[key], seconds);
-        const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / checks;
-        results[key].push({ cpuUs, reqPerS });
-        log(
-          `round ${round + 1}/${rounds}: ${key} ${Math.round(cpuUs)} µs/check, ${Math.round(reqPerS)}/s`,
-        );
-      }
-    }
-    const paired = field => results.B.map((b, i) => round3(b[field] / results.A[i][field]));
-    const cpu = paired('cpuUs');
-    const rate = paired('reqPerS');
-    const show = runs => runs.map(r => Math.round(r.cpuUs)).join('/');
-    console.log(`\n${transport} saturation, ${rounds} rounds of ${seconds} s`);
-    console.log(`A ${mainA}: CPU µs per check ${show(results.A)}`);
-    console.log(
-      `B ${mainB}${process.env.BENCH_AB_ENV_B ? ` ${process.env.BENCH_AB_ENV_B}` : ''}: CPU µs per check ${show(results.B)}`,
-    );
-    console.log(`B ÷ A CPU per check: ${median(cpu)} (paired median; rounds ${cpu.join(', ')})`);
-    console.log(`B ÷ A checks/s: ${median(rate)} (paired median)`);
-  } finally {
-    await Promise.all(started.map(child => child.stop()));
-    work.remove();
-  }
+if (!['grpc', 'http'].includes(transport)) {
+  console.error('BENCH_AB_TRANSPORT: grpc or http');
+  process.exit(2);
 }
 
-main().catch(err => {
-  console.error(err);
-  killChildren();
-  process.exitCode = 2;
+runSideBySide(async (work, start) => {
+  const standIn = await start(startStandIn());
+  const ours = (main, extra) =>
+    startOurs(
+      standIn.url,
+      config.ourNodeArgs,
+      { ...AS_SHIPPED, ...env, ...extra },
+      config.serverCpu,
+      resolve(main),
+    );
+  const servers = { A: await start(ours(mainA, {})), B: await start(ours(mainB, envB)) };
+  for (const key of ['A', 'B']) {
+    log(`warming ${key} up for ${warmupS} s`);
+    await load(work, servers[key], warmupS);
+  }
+  const results = { A: [], B: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const key of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
+      const { pid } = servers[key];
+      const cpuBefore = cpuSeconds(pid);
+      const { checks, reqPerS } = await load(work, servers[key], seconds);
+      const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / checks;
+      results[key].push({ cpuUs, reqPerS });
+      log(
+        `round ${round + 1}/${rounds}: ${key} ${Math.round(cpuUs)} µs/check, ${Math.round(reqPerS)}/s`,
+      );
+    }
+  }
+  const paired = field => results.B.map((b, i) => round3(b[field] / results.A[i][field]));
+  const cpu = paired('cpuUs');
+  const rate = paired('reqPerS');
+  const show = runs => runs.map(r => Math.round(r.cpuUs)).join('/');
+  console.log(`\n${transport} saturation, ${rounds} rounds of ${seconds} s`);
+  console.log(`A ${mainA}: CPU µs per check ${show(results.A)}`);
+  console.log(
+    `B ${mainB}${process.env.BENCH_AB_ENV_B ? ` ${process.env.BENCH_AB_ENV_B}` : ''}: CPU µs per check ${show(results.B)}`,
+  );
+  console.log(`B ÷ A CPU per check: ${median(cpu)} (paired median; rounds ${cpu.join(', ')})`);
+  console.log(`B ÷ A checks/s: ${median(rate)} (paired median)`);
 });

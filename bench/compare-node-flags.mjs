@@ -11,14 +11,11 @@
 import {
   config,
   h2load,
-  killChildren,
-  killChildrenOnExit,
   log,
   median,
   observe,
-  preflight,
-  prepareWorkDir,
   round3,
+  runSideBySide,
   startOurs,
   startStandIn,
 } from './harness.mjs';
@@ -32,53 +29,33 @@ const rps = Number(process.env.BENCH_AB_RPS ?? 0);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
 const split = flags => flags.split(' ').filter(Boolean);
 
-async function main() {
-  preflight();
-  killChildrenOnExit();
-  const work = prepareWorkDir();
-  const started = [];
-  const start = async promise => {
-    const child = await promise;
-    started.push(child);
-    return child;
+runSideBySide(async (work, start) => {
+  const standIn = await start(startStandIn());
+  const servers = {
+    A: await start(startOurs(standIn.url, split(flagsA))),
+    B: await start(startOurs(standIn.url, split(flagsB))),
   };
-  try {
-    const standIn = await start(startStandIn());
-    const servers = {
-      A: await start(startOurs(standIn.url, split(flagsA))),
-      B: await start(startOurs(standIn.url, split(flagsB))),
-    };
-    const results = { A: [], B: [] };
-    for (let round = 0; round < rounds; round++) {
-      for (const key of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
-        log(`round ${round + 1}/${rounds}: ${key}`);
-        const server = servers[key];
-        const out = await observe(server.pid, () =>
-          h2load(work.dir, server.info.grpcPort, {
-            warmupS: round === 0 ? config.warmupS : config.roundWarmupS,
-            ...(rps > 0 ? { rps } : {}),
-          }),
-        );
-        results[key].push(out);
-      }
+  const results = { A: [], B: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const key of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
+      log(`round ${round + 1}/${rounds}: ${key}`);
+      const server = servers[key];
+      const out = await observe(server.pid, () =>
+        h2load(work.dir, server.info.grpcPort, {
+          warmupS: round === 0 ? config.warmupS : config.roundWarmupS,
+          ...(rps > 0 ? { rps } : {}),
+        }),
+      );
+      results[key].push(out);
     }
-    const row = (label, runs) =>
-      `${label}  req/s ${runs.map(r => Math.round(r.reqPerS)).join('/')} (median ${Math.round(median(runs.map(r => r.reqPerS)))}), ` +
-      `p50 ${median(runs.map(r => r.latencyMs.p50))} ms, p99 ${runs.map(r => r.latencyMs.p99).join('/')} ms (median ${median(runs.map(r => r.latencyMs.p99))}), ` +
-      `RSS max ${Math.max(...runs.map(r => r.rssMaxMb))} MB`;
-    console.log(`\n${rps > 0 ? `fixed rate ${rps}/s` : 'saturation'} (h2load), ${rounds} rounds`);
-    console.log(row(`A ${flagsA}\n  `, results.A));
-    console.log(row(`B ${flagsB}\n  `, results.B));
-    const ratios = results.B.map((b, i) => round3(b.reqPerS / results.A[i].reqPerS));
-    console.log(`B ÷ A req/s: ${median(ratios)} (rounds ${ratios.join(', ')})`);
-  } finally {
-    await Promise.all(started.map(child => child.stop()));
-    work.remove();
   }
-}
-
-main().catch(err => {
-  console.error(err);
-  killChildren();
-  process.exitCode = 2;
+  const row = (label, runs) =>
+    `${label}  req/s ${runs.map(r => Math.round(r.reqPerS)).join('/')} (median ${Math.round(median(runs.map(r => r.reqPerS)))}), ` +
+    `p50 ${median(runs.map(r => r.latencyMs.p50))} ms, p99 ${runs.map(r => r.latencyMs.p99).join('/')} ms (median ${median(runs.map(r => r.latencyMs.p99))}), ` +
+    `RSS max ${Math.max(...runs.map(r => r.rssMaxMb))} MB`;
+  console.log(`\n${rps > 0 ? `fixed rate ${rps}/s` : 'saturation'} (h2load), ${rounds} rounds`);
+  console.log(row(`A ${flagsA}\n  `, results.A));
+  console.log(row(`B ${flagsB}\n  `, results.B));
+  const ratios = results.B.map((b, i) => round3(b.reqPerS / results.A[i].reqPerS));
+  console.log(`B ÷ A req/s: ${median(ratios)} (rounds ${ratios.join(', ')})`);
 });

@@ -823,3 +823,33 @@ export function killChildrenOnExit() {
 export function killChildren() {
   for (const child of children) child.kill('SIGKILL');
 }
+
+/**
+ * The frame of the side-by-side scripts: runs `body(work, start)` after the preflight, where
+ * `start(promise)` keeps the child process the promise resolves to; afterwards stops every kept
+ * child and removes the work directory. A failure is printed, what is left killed, exit code 2.
+ */
+export function runSideBySide(body) {
+  const main = async () => {
+    preflight();
+    killChildrenOnExit();
+    const work = prepareWorkDir();
+    const started = [];
+    const start = async promise => {
+      const child = await promise;
+      started.push(child);
+      return child;
+    };
+    try {
+      await body(work, start);
+    } finally {
+      await Promise.all(started.map(child => child.stop()));
+      work.remove();
+    }
+  };
+  main().catch(err => {
+    console.error(err);
+    killChildren();
+    process.exitCode = 2;
+  });
+}
