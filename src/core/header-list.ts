@@ -41,12 +41,11 @@ function joinValues(name: string, first: string, next: string): string {
  * are compared in place: only the values wanted are copied out.
  */
 export function readCookies(
-  cookieHeader: string | undefined,
+  header: string | undefined,
   cookieNames: readonly string[],
 ): (string | undefined)[] {
   const values: (string | undefined)[] = cookieNames.map(() => undefined);
-  if (!cookieHeader) return values;
-  const header = cookieHeader;
+  if (!header) return values;
   for (let start = 0; start < header.length;) {
     const semicolon = header.indexOf(';', start);
     const end = semicolon < 0 ? header.length : semicolon;
