@@ -1,11 +1,12 @@
 // Prometheus metrics on an injected registry. Every label is bounded: transports, actions,
 // reasons, stable failure codes and threat type codes; never paths, IPs or user agents.
 
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Action, DecisionReason, FailureCause } from '../core/decision';
 import type { Transport } from '../core/request-attributes';
 import type { RtiCallErrorCode } from '../core/rti-port';
 import { scrapeTimeCounter, scrapeTimeGauge } from './scrape-time-counts';
+import { ScrapeTimeHistogram } from './scrape-time-histogram';
 
 export const TRANSPORTS: readonly Transport[] = ['grpc', 'nginx', 'envoy_http', 'forward_auth'];
 
@@ -99,7 +100,7 @@ export function createMetrics(
     labelNames: ['transport', 'action', 'reason', 'site'] as const,
     registers,
   });
-  const checkDuration = new Histogram({
+  const checkDuration = new ScrapeTimeHistogram({
     name: 'cheq_authz_check_duration_seconds',
     help: 'Time from receiving a check to answering it, RTI call included.',
     labelNames: ['transport'] as const,
@@ -130,7 +131,7 @@ export function createMetrics(
     labelNames: ['result'] as const,
     registers,
   });
-  const rtiDuration = new Histogram({
+  const rtiDuration = new ScrapeTimeHistogram({
     name: 'cheq_authz_rti_request_duration_seconds',
     help: 'RTI call latency by result.',
     labelNames: ['result'] as const,

@@ -16,11 +16,6 @@ const MAX_LOGGED_PATH = 256;
 export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger): Decide {
   const throttle = new LogThrottle(FAIL_OPEN_LOG_INTERVAL_MS);
 
-  // The histograms' labelled children, looked up once per label set: prom-client would hash the
-  // labels of every observation otherwise. The counters count at scrape time (metrics.ts).
-  const checkDuration = cached((t: string) => metrics.checkDuration.labels(t));
-  const rtiDuration = cached((r: string) => metrics.rtiDuration.labels(r));
-
   return async function observedDecide(attrs, options) {
     const { transport } = attrs;
     const started = performance.now();
@@ -41,11 +36,11 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     const { transport } = attrs;
     const { site } = decision;
     metrics.decisions.labels(transport, decision.action, decision.reason, site).inc();
-    checkDuration(transport).observe(durationMs / 1000);
+    metrics.checkDuration.labels(transport).observe(durationMs / 1000);
     if (decision.rti) {
       const result = rtiResultLabel(decision.rti.outcome);
       metrics.rtiRequests.labels(result).inc();
-      rtiDuration(result).observe(decision.rti.durationMs / 1000);
+      metrics.rtiDuration.labels(result).observe(decision.rti.durationMs / 1000);
     }
     const { verdict, failure } = decision;
     // Keyed by label, not code: RTI's codes are not a bounded set.
@@ -98,17 +93,4 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-/** Memoises one value per string key. */
-function cached<T>(make: (key: string) => T): (key: string) => T {
-  const values = new Map<string, T>();
-  return key => {
-    let value = values.get(key);
-    if (value === undefined) {
-      value = make(key);
-      values.set(key, value);
-    }
-    return value;
-  };
 }

@@ -27,23 +27,25 @@ export class ScrapeTimeCount<L extends string> {
   }
 }
 
-/** Label values, one level per label name; the last level's nodes hold the counts. */
-interface LabelNode<L extends string> {
-  readonly next: Map<string, LabelNode<L>>;
-  count?: ScrapeTimeCount<L>;
+/** Label values, one level per label name; the last level's nodes hold the label set's value. */
+interface LabelNode<T> {
+  readonly next: Map<string, LabelNode<T>>;
+  value?: T;
 }
 
-export class ScrapeTimeCounts<L extends string> {
-  private readonly root: LabelNode<L> = { next: new Map() };
-  private readonly counts: ScrapeTimeCount<L>[] = [];
+/** One value per label set, found by walking the label values: no hashing, no string building. */
+export class LabelSets<L extends string, T> {
+  private readonly root: LabelNode<T> = { next: new Map() };
+  /** Every label set's value, in first-use order. */
+  readonly values: T[] = [];
 
-  constructor(private readonly labelNames: readonly L[]) {}
+  constructor(
+    private readonly labelNames: readonly L[],
+    private readonly make: (labels: LabelValues<L>) => T,
+  ) {}
 
-  /**
-   * The count of one label set, values in labelNames order (as prom-client's labels()). A label
-   * set is exported from its first labels() on, at 0 until counted.
-   */
-  labels(...values: string[]): ScrapeTimeCount<L> {
+  /** The value of one label set, values in labelNames order (as prom-client's labels()). */
+  labels(...values: string[]): T {
     let node = this.root;
     for (let i = 0; i < this.labelNames.length; i++) {
       const value = values[i] ?? '';
@@ -54,18 +56,31 @@ export class ScrapeTimeCounts<L extends string> {
       }
       node = next;
     }
-    if (node.count === undefined) {
+    if (node.value === undefined) {
       const labels: LabelValues<L> = {};
       this.labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
-      node.count = new ScrapeTimeCount(labels);
-      this.counts.push(node.count);
+      node.value = this.make(labels);
+      this.values.push(node.value);
     }
-    return node.count;
+    return node.value;
+  }
+}
+
+export class ScrapeTimeCounts<L extends string> {
+  private readonly sets: LabelSets<L, ScrapeTimeCount<L>>;
+
+  constructor(labelNames: readonly L[]) {
+    this.sets = new LabelSets(labelNames, labels => new ScrapeTimeCount(labels));
+  }
+
+  /** The count of one label set (see LabelSets), exported from its first labels() on, at 0. */
+  labels(...values: string[]): ScrapeTimeCount<L> {
+    return this.sets.labels(...values);
   }
 
   /** A counter's collect(): adds what each label set counted since the last collect. */
   addTo(counter: Counter<L>): void {
-    for (const count of this.counts) {
+    for (const count of this.sets.values) {
       counter.inc(count.labels, count.value);
       count.value = 0;
     }
@@ -73,7 +88,7 @@ export class ScrapeTimeCounts<L extends string> {
 
   /** A gauge's collect(): sets each label set's level. */
   setOn(gauge: Gauge<L>): void {
-    for (const count of this.counts) gauge.set(count.labels, count.value);
+    for (const count of this.sets.values) gauge.set(count.labels, count.value);
   }
 }
 
