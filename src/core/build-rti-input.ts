@@ -55,7 +55,6 @@ export function buildRtiInput(
     cheqCookie,
     duidCookie,
     pvidCookie,
-    resourceType: resourceTypeOf(headers.get('accept')),
     ja3: config.ja3Header ? headers.get(config.ja3Header) : undefined,
     ja4: config.ja4Header ? headers.get(config.ja4Header) : undefined,
     channel: eventType === CUSTOM_EVENT_TYPE ? channelOf(attrs, config.channelParam) : undefined,
@@ -89,14 +88,6 @@ function withoutIgnored(names: Iterable<string>, ignored: readonly string[]): st
     if (!exact.has(name) && !prefixes.some(prefix => name.startsWith(prefix))) kept.push(name);
   }
   return kept;
-}
-
-/** The first media type the client accepts, when it names one; text/html otherwise. */
-function resourceTypeOf(accept: string | undefined): string {
-  const first = accept?.split(',', 1)[0]?.split(';', 1)[0]?.trim().toLowerCase();
-  return first && /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(first) && !first.includes('*')
-    ? first
-    : 'text/html';
 }
 
 function channelOf(attrs: RequestAttributes, channelParam: string | undefined): string | undefined {

@@ -104,10 +104,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         admission.leave();
       }
       const rtiCall = { outcome: 'ok' as const, durationMs: performance.now() - started };
-      let outcome = applyPolicy(
-        verdict,
-        mode,
-        config,
+      let outcome = applyPolicy(verdict, mode, config, () =>
         isPageNavigation(attrs.method, attrs.headers),
       );
       if (mode === 'blocking') {

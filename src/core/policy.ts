@@ -55,7 +55,8 @@ export function applyPolicy(
   verdict: RtiVerdict,
   mode: Mode,
   config: PolicyConfig,
-  isNavigation: boolean,
+  /** Asked only when a redirect is configured for the action chosen: it reads several headers. */
+  isNavigation: () => boolean,
 ): PolicyOutcome {
   const { action, rule } = chooseRule(verdict, config);
   const enforced = enforce(action, rule, verdict, config, isNavigation);
@@ -118,7 +119,7 @@ function enforce(
   rule: string,
   verdict: RtiVerdict,
   config: PolicyConfig,
-  isNavigation: boolean,
+  isNavigation: () => boolean,
 ): PolicyOutcome {
   switch (action) {
     case 'allow': {
@@ -144,9 +145,9 @@ function stopVisitor(
   reason: DecisionReason,
   rule: string,
   location: string | undefined,
-  isNavigation: boolean,
+  isNavigation: () => boolean,
 ): PolicyOutcome {
-  if (location && isNavigation) {
+  if (location && isNavigation()) {
     return { action: 'redirect', reason, rule, location, challenge: false };
   }
   return { action: 'deny', reason, rule, challenge: false };

@@ -22,7 +22,6 @@ export interface RtiInput {
   /** `_cq_duid` and `_cq_pvid` cookies: CHEQ's device and page-view ids (v4). */
   readonly duidCookie: string | undefined;
   readonly pvidCookie: string | undefined;
-  readonly resourceType: string;
   /** TLS fingerprints, when the proxy passes them in a header. */
   readonly ja3: string | undefined;
   readonly ja4: string | undefined;

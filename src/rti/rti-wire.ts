@@ -59,11 +59,19 @@ export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string 
   add('Host', input.host);
   for (const [field, header] of HEADER_FIELDS) add(field, input.headers.get(header));
   add('CheqCookie', input.cheqCookie);
-  add('ResourceType', input.resourceType);
+  add('ResourceType', resourceTypeOf(input.headers.get('accept')));
   add('JA3', input.ja3);
   add('Channel', input.channel);
   add('MiddlewareVersion', credentials.middlewareVersion);
   return form;
+}
+
+/** The first media type the client accepts, when it names one; text/html otherwise (v1 only). */
+function resourceTypeOf(accept: string | undefined): string {
+  const first = accept?.split(',', 1)[0]?.split(';', 1)[0]?.trim().toLowerCase();
+  return first && /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(first) && !first.includes('*')
+    ? first
+    : 'text/html';
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

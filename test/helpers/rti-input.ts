@@ -29,7 +29,6 @@ export function rtiInput(
     cheqCookie: undefined,
     duidCookie: undefined,
     pvidCookie: undefined,
-    resourceType: 'text/html',
     ja3: undefined,
     ja4: undefined,
     channel: undefined,

@@ -31,9 +31,10 @@ export function addExtAuthzService(
       try {
         decide(toAttributes(call.request), {
           deadlineMs: deadlineMsOf(call.getDeadline()),
-          // grpc-js reports every stream close as 'cancelled', answered ones too (ignored).
+          // grpc-js reports every stream close as 'cancelled', answered ones too (ignored), and
+          // only once: on() spares once()'s wrapper.
           cancellation: {
-            onCancel: listener => (call.cancelled ? listener() : call.once('cancelled', listener)),
+            onCancel: listener => (call.cancelled ? listener() : call.on('cancelled', listener)),
           },
         })
           .then(decision => callback(null, toCheckResponse(decision)))

@@ -124,28 +124,6 @@ describe('buildRtiInput', () => {
     }
   });
 
-  describe('resourceType', () => {
-    const cases: readonly [string | undefined, string][] = [
-      [undefined, 'text/html'],
-      ['', 'text/html'],
-      ['*/*', 'text/html'],
-      ['image/*', 'text/html'],
-      ['text/html,application/xhtml+xml,*/*;q=0.8', 'text/html'],
-      ['application/json, text/plain, */*', 'application/json'],
-      ['Application/JSON;charset=utf-8', 'application/json'],
-      ['image/avif,image/webp,*/*', 'image/avif'],
-      ['text/css,*/*;q=0.1', 'text/css'],
-      ['garbage', 'text/html'],
-      ['<script>/x', 'text/html'],
-    ];
-    for (const [accept, expected] of cases) {
-      it(`is ${expected} for Accept ${JSON.stringify(accept)}`, () => {
-        const headers: [string, string][] = accept === undefined ? [] : [['accept', accept]];
-        assert.equal(build({ headers }).resourceType, expected);
-      });
-    }
-  });
-
   describe('ja3', () => {
     it('reads the configured JA3 header', () => {
       const input = build({ headers: [['x-ja3', '771,4865-4866,0-23,29-23,0']] }, 'page_load', {

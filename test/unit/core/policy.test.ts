@@ -170,17 +170,37 @@ const BLOCKING_CASES: readonly Case[] = [
 ];
 
 describe('applyPolicy', () => {
+  it('asks whether the request is a navigation only when a redirect target could apply', () => {
+    let asked = 0;
+    const isNavigation = (): boolean => {
+      asked++;
+      return true;
+    };
+    applyPolicy(verdict(false, 0), 'blocking', policyConfig(), isNavigation);
+    applyPolicy(verdict(true, 2), 'blocking', policyConfig(), isNavigation);
+    assert.equal(asked, 0);
+    const redirecting = policyConfig({ redirectUrl: 'https://shop.example.com/blocked' });
+    const outcome = applyPolicy(verdict(true, 2), 'blocking', redirecting, isNavigation);
+    assert.equal(asked, 1);
+    assert.equal(outcome.action, 'redirect');
+  });
+
   describe('blocking mode', () => {
     for (const c of BLOCKING_CASES) {
       it(c.name, () => {
-        const outcome = applyPolicy(c.verdict, 'blocking', policyConfig(c.config), c.navigation);
+        const outcome = applyPolicy(
+          c.verdict,
+          'blocking',
+          policyConfig(c.config),
+          () => c.navigation,
+        );
         assert.deepEqual(withoutRule(outcome), c.expected);
       });
     }
 
     it('acts on every code of the default block group', () => {
       for (const code of BLOCK_CODES) {
-        const outcome = applyPolicy(verdict(true, code), 'blocking', policyConfig(), true);
+        const outcome = applyPolicy(verdict(true, code), 'blocking', policyConfig(), () => true);
         assert.equal(outcome.action, 'deny', `code ${code}`);
         assert.equal(outcome.reason, 'threat_block', `code ${code}`);
       }
@@ -188,7 +208,7 @@ describe('applyPolicy', () => {
 
     it('challenges every code of the default challenge group', () => {
       for (const code of CHALLENGE_CODES) {
-        const outcome = applyPolicy(verdict(true, code), 'blocking', policyConfig(), true);
+        const outcome = applyPolicy(verdict(true, code), 'blocking', policyConfig(), () => true);
         assert.deepEqual(
           withoutRule(outcome),
           { action: 'allow', reason: 'threat_challenge', challenge: true },
@@ -202,7 +222,7 @@ describe('applyPolicy', () => {
     const mode: Mode = 'monitoring';
 
     it('keeps valid traffic as reason valid, with no would', () => {
-      const outcome = applyPolicy(verdict(false, 0), mode, policyConfig(), true);
+      const outcome = applyPolicy(verdict(false, 0), mode, policyConfig(), () => true);
       assert.deepEqual(withoutRule(outcome), ALLOW_VALID);
       assert.equal('would' in outcome, false);
     });
@@ -210,8 +230,8 @@ describe('applyPolicy', () => {
     for (const c of BLOCKING_CASES) {
       it(`allows and reports what blocking would do, where blocking mode ${c.name}`, () => {
         const config = policyConfig(c.config);
-        const blocking = applyPolicy(c.verdict, 'blocking', config, c.navigation);
-        const outcome = applyPolicy(c.verdict, mode, config, c.navigation);
+        const blocking = applyPolicy(c.verdict, 'blocking', config, () => c.navigation);
+        const outcome = applyPolicy(c.verdict, mode, config, () => c.navigation);
         assert.equal(outcome.action, 'allow');
         assert.equal(outcome.location, undefined);
         assert.equal(outcome.challenge, false);
@@ -231,7 +251,7 @@ describe('applyPolicy', () => {
         verdict(true, 2),
         mode,
         policyConfig({ redirectUrl: '/blocked' }),
-        true,
+        () => true,
       );
       assert.deepEqual(withoutRule(outcome), {
         action: 'allow',
@@ -252,7 +272,7 @@ describe('applyPolicy', () => {
           verdict(true, 14),
           mode,
           policyConfig({ challengeAction, challengeUrl: '/challenge' }),
-          true,
+          () => true,
         );
         assert.deepEqual(withoutRule(outcome), {
           action: 'allow',
@@ -264,7 +284,7 @@ describe('applyPolicy', () => {
     }
 
     it('keeps an unlisted invalid code as threat_unlisted without a would', () => {
-      const outcome = applyPolicy(verdict(true, 21), mode, policyConfig(), true);
+      const outcome = applyPolicy(verdict(true, 21), mode, policyConfig(), () => true);
       assert.deepEqual(withoutRule(outcome), {
         action: 'allow',
         reason: 'threat_unlisted',
@@ -276,23 +296,26 @@ describe('applyPolicy', () => {
   describe('rule names (why the action was chosen)', () => {
     it('names the v1 default that acted', () => {
       const config = policyConfig();
-      assert.equal(applyPolicy(verdict(false, 0), 'blocking', config, true).rule, 'default:benign');
       assert.equal(
-        applyPolicy(verdict(true, 2), 'blocking', config, true).rule,
+        applyPolicy(verdict(false, 0), 'blocking', config, () => true).rule,
+        'default:benign',
+      );
+      assert.equal(
+        applyPolicy(verdict(true, 2), 'blocking', config, () => true).rule,
         'default:block_codes',
       );
       assert.equal(
-        applyPolicy(verdict(true, 14), 'blocking', config, true).rule,
+        applyPolicy(verdict(true, 14), 'blocking', config, () => true).rule,
         'default:challenge_codes',
       );
       assert.equal(
-        applyPolicy(verdict(true, 9), 'blocking', config, true).rule,
+        applyPolicy(verdict(true, 9), 'blocking', config, () => true).rule,
         'default:unlisted_code',
       );
     });
 
     it('keeps the rule in monitoring mode', () => {
-      const outcome = applyPolicy(verdict(true, 2), 'monitoring', policyConfig(), true);
+      const outcome = applyPolicy(verdict(true, 2), 'monitoring', policyConfig(), () => true);
       assert.equal(outcome.rule, 'default:block_codes');
     });
   });
@@ -353,7 +376,7 @@ describe('applyPolicy', () => {
     ];
     for (const [name, v, action, reason, rule] of cases) {
       it(name, () => {
-        const outcome = applyPolicy(v, 'blocking', v4(), false);
+        const outcome = applyPolicy(v, 'blocking', v4(), () => false);
         assert.deepEqual([outcome.action, outcome.reason, outcome.rule], [action, reason, rule]);
       });
     }
@@ -363,7 +386,7 @@ describe('applyPolicy', () => {
         rtiVerdict({ verdict: 'malicious', code: 8 }),
         'blocking',
         v4({ redirectUrl: '/blocked' }),
-        true,
+        () => true,
       );
       assert.deepEqual([outcome.action, outcome.location], ['redirect', '/blocked']);
     });
@@ -373,7 +396,7 @@ describe('applyPolicy', () => {
         rtiVerdict({ verdict: 'malicious', code: 9 }),
         'blocking',
         policyConfig(),
-        true,
+        () => true,
       );
       assert.deepEqual([outcome.action, outcome.reason], ['allow', 'threat_unlisted']);
     });
@@ -397,7 +420,7 @@ describe('applyPolicy', () => {
 
     it('the first matching rule acts, before the defaults', () => {
       const v = rtiVerdict({ verdict: 'malicious', code: 2, reasons: [12, 501] });
-      const outcome = applyPolicy(v, 'blocking', config, true);
+      const outcome = applyPolicy(v, 'blocking', config, () => true);
       assert.deepEqual(
         [outcome.action, outcome.reason, outcome.rule],
         ['allow', 'threat_unlisted', 'trusted partner'],
@@ -408,18 +431,18 @@ describe('applyPolicy', () => {
       const high = rtiVerdict({ verdict: 'suspicious', code: 14, riskScore: 85 });
       const low = rtiVerdict({ verdict: 'suspicious', code: 14, riskScore: 40 });
       const none = rtiVerdict({ verdict: 'suspicious', code: 14 });
-      assert.equal(applyPolicy(high, 'blocking', config, false).rule, 'risky');
-      assert.equal(applyPolicy(high, 'blocking', config, false).action, 'deny');
+      assert.equal(applyPolicy(high, 'blocking', config, () => false).rule, 'risky');
+      assert.equal(applyPolicy(high, 'blocking', config, () => false).action, 'deny');
       // Below the score, the next rule matches: VPN shoppers are let through.
       assert.deepEqual(
         [
-          applyPolicy(low, 'blocking', config, false).rule,
-          applyPolicy(low, 'blocking', config, false).action,
+          applyPolicy(low, 'blocking', config, () => false).rule,
+          applyPolicy(low, 'blocking', config, () => false).action,
         ],
         ['vpn shoppers', 'allow'],
       );
       // No score at all never meets a minimum.
-      assert.equal(applyPolicy(none, 'blocking', config, false).rule, 'vpn shoppers');
+      assert.equal(applyPolicy(none, 'blocking', config, () => false).rule, 'vpn shoppers');
     });
 
     it('falls back to the defaults when no rule matches', () => {
@@ -427,7 +450,7 @@ describe('applyPolicy', () => {
         rtiVerdict({ verdict: 'suspicious', code: 21 }),
         'blocking',
         config,
-        false,
+        () => false,
       );
       assert.deepEqual(
         [outcome.action, outcome.reason, outcome.rule],
@@ -439,7 +462,7 @@ describe('applyPolicy', () => {
       const catchAll = policyConfig({
         rules: [{ name: 'observe only', when: {}, action: 'allow' }],
       });
-      const outcome = applyPolicy(verdict(true, 2), 'blocking', catchAll, true);
+      const outcome = applyPolicy(verdict(true, 2), 'blocking', catchAll, () => true);
       assert.deepEqual([outcome.action, outcome.rule], ['allow', 'observe only']);
     });
 
@@ -451,7 +474,7 @@ describe('applyPolicy', () => {
         rtiVerdict({ code: 0, riskScore: 95 }),
         'blocking',
         strict,
-        false,
+        () => false,
       );
       assert.deepEqual([outcome.action, outcome.reason], ['deny', 'threat_block']);
     });
@@ -466,7 +489,7 @@ describe('applyPolicy', () => {
         rtiVerdict({ verdict: 'malicious', code: 2 }),
         'blocking',
         challengeAll,
-        true,
+        () => true,
       );
       assert.deepEqual(
         [outcome.action, outcome.location, outcome.reason],
@@ -476,7 +499,7 @@ describe('applyPolicy', () => {
 
     it('monitoring mode reports what the rule would do', () => {
       const v = rtiVerdict({ verdict: 'suspicious', code: 14, riskScore: 99 });
-      const outcome = applyPolicy(v, 'monitoring', config, false);
+      const outcome = applyPolicy(v, 'monitoring', config, () => false);
       assert.deepEqual(withoutRule(outcome), {
         action: 'allow',
         reason: 'monitoring',

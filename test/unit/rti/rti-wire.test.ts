@@ -51,7 +51,6 @@ describe('toRtiForm', () => {
           cheqCookie: 'cookie-1',
           ja3: '771,4865,0',
           channel: 'newsletter',
-          resourceType: 'application/json',
         },
         [
           ['host', 'shop.example.com'],
@@ -185,6 +184,28 @@ describe('toRtiForm', () => {
     const form = formOf(rtiInput({ requestUrl: url }));
     assert.equal(form.get('RequestURL'), url);
   });
+});
+
+describe('toRtiForm ResourceType', () => {
+  const cases: readonly [string | undefined, string][] = [
+    [undefined, 'text/html'],
+    ['', 'text/html'],
+    ['*/*', 'text/html'],
+    ['image/*', 'text/html'],
+    ['text/html,application/xhtml+xml,*/*;q=0.8', 'text/html'],
+    ['application/json, text/plain, */*', 'application/json'],
+    ['Application/JSON;charset=utf-8', 'application/json'],
+    ['image/avif,image/webp,*/*', 'image/avif'],
+    ['text/css,*/*;q=0.1', 'text/css'],
+    ['garbage', 'text/html'],
+    ['<script>/x', 'text/html'],
+  ];
+  for (const [accept, expected] of cases) {
+    it(`is ${expected} for Accept ${JSON.stringify(accept)}`, () => {
+      const headers: [string, string][] = accept === undefined ? [] : [['accept', accept]];
+      assert.equal(formOf(rtiInput({}, headers)).get('ResourceType'), expected);
+    });
+  }
 });
 
 describe('parseRtiResponse', () => {
