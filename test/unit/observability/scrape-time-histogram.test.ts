@@ -39,6 +39,17 @@ function labelsSorted(text: string): string[] {
     );
 }
 
+/** A histogram `h` by `result` with one bucket, up to 1. */
+function oneBucket(registers: Registry[]): ScrapeTimeHistogram<'result'> {
+  return new ScrapeTimeHistogram({
+    name: 'h',
+    help: 'h',
+    labelNames: ['result'],
+    buckets: [1],
+    registers,
+  });
+}
+
 describe('scrape-time histogram', () => {
   it("exposes exactly what prom-client's Histogram exposes for the same observations", async () => {
     const { ours, theirs } = both();
@@ -72,25 +83,13 @@ describe('scrape-time histogram', () => {
 
   it('keeps one series per label set, from its first labels() on', async () => {
     const registry = new Registry();
-    const histogram = new ScrapeTimeHistogram({
-      name: 'h',
-      help: 'h',
-      labelNames: ['result'],
-      buckets: [1],
-      registers: [registry],
-    });
+    const histogram = oneBucket([registry]);
     assert.equal(histogram.labels('ok'), histogram.labels('ok'));
     assert.match(await registry.metrics(), /^h_count\{result="ok"\} 0$/m);
   });
 
   it('does not count a value that is not a finite number', () => {
-    const histogram = new ScrapeTimeHistogram({
-      name: 'h',
-      help: 'h',
-      labelNames: ['result'],
-      buckets: [1],
-      registers: [],
-    });
+    const histogram = oneBucket([]);
     const series = histogram.labels('ok');
     series.observe(Number.NaN);
     series.observe(Number.POSITIVE_INFINITY);
@@ -100,13 +99,7 @@ describe('scrape-time histogram', () => {
 
   it('resets to zero and keeps counting into the series its holders have', async () => {
     const registry = new Registry();
-    const histogram = new ScrapeTimeHistogram({
-      name: 'h',
-      help: 'h',
-      labelNames: ['result'],
-      buckets: [1],
-      registers: [registry],
-    });
+    const histogram = oneBucket([registry]);
     const series = histogram.labels('ok');
     series.observe(0.5);
     registry.resetMetrics();
