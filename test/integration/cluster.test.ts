@@ -61,6 +61,18 @@ describe('cluster mode: WORKERS=2 (integration)', function () {
         }),
         10,
       );
+      // The latency histograms (ours, not prom-client's) add up across workers too.
+      assert.equal(
+        metricValue(metrics, 'cheq_authz_check_duration_seconds_count', { transport: 'grpc' }),
+        10,
+      );
+      assert.equal(
+        metricValue(metrics, 'cheq_authz_rti_request_duration_seconds_bucket', {
+          result: 'ok',
+          le: '+Inf',
+        }),
+        10,
+      );
       assert.equal(metricValue(metrics, 'cheq_authz_build_info'), 1, 'not summed');
       assert.equal(metricValue(metrics, 'cheq_authz_rti_circuit_state', { state: 'closed' }), 2);
 
