@@ -5,6 +5,12 @@
 //   .heapprofile (bench/alloc-sampler.mjs)      self and inclusive bytes allocated (sampled)
 //
 //   node bench/cpu-profile-summary.mjs FILE... [--top 15] [--json]
+//                                      [--window FROM_US,TO_US --checks N]
+//
+// With --window (microseconds on the monotonic clock V8's profiles and process.hrtime share),
+// only the CPU samples taken within it count, and with --checks the report is in µs of CPU per
+// check: bench/profile.mjs passes the measured load's span and the checks answered in it, so
+// that start-up and warm-up stay out.
 
 import { readFileSync, existsSync } from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -73,8 +79,11 @@ function functionTable() {
   return { functions, keyOfFrame };
 }
 
-/** Aggregates one or more .cpuprofile files; self and total in milliseconds. */
-export function summarise(profiles) {
+/**
+ * Aggregates one or more .cpuprofile files; self and total in milliseconds. With `window`
+ * ({ fromUs, toUs }), only the samples taken within it.
+ */
+export function summarise(profiles, window) {
   const { functions, keyOfFrame } = functionTable();
   const origins = new Map();
   let totalMs = 0;
@@ -90,7 +99,10 @@ export function summarise(profiles) {
       return keyOf.get(node.id);
     };
     const { samples, timeDeltas } = profile;
+    let takenAt = profile.startTime;
     for (let i = 0; i < samples.length; i++) {
+      takenAt += timeDeltas[i] ?? 0;
+      if (window && (takenAt < window.fromUs || takenAt > window.toUs)) continue;
       // timeDeltas[i] is the time before sample i; attribute the next delta to sample i.
       const ms = (timeDeltas[i + 1] ?? timeDeltas[i] ?? 0) / 1000;
       const node = byId.get(samples[i]);
@@ -135,10 +147,10 @@ export function summariseAllocations(profiles) {
   return { unit: 'bytes', total: totalBytes, origins, functions: [...functions.values()] };
 }
 
-/** Either kind of profile file. */
-export function summariseFiles(files) {
+/** Either kind of profile file; `window` applies to CPU profiles (allocations carry no time). */
+export function summariseFiles(files, window) {
   const profiles = files.map(file => JSON.parse(readFileSync(file, 'utf8')));
-  return profiles[0]?.head ? summariseAllocations(profiles) : summarise(profiles);
+  return profiles[0]?.head ? summariseAllocations(profiles) : summarise(profiles, window);
 }
 
 /** Text report: origins, our code by self and inclusive, everything else by self. */
@@ -180,6 +192,38 @@ export function report(summary, top = 15) {
   return lines.join('\n');
 }
 
+/** A CPU summary in µs per check: busy time, by origin, and the top functions of each kind. */
+export function perCheckReport(summary, checks, top = 15) {
+  const { origins, functions } = summary;
+  const usPerCheck = ms => ((ms * 1000) / checks).toFixed(2).padStart(8);
+  const busy = summary.total - (origins.get('idle') ?? 0);
+  const lines = [
+    `${usPerCheck(busy).trim()} µs busy per check (${checks} checks)`,
+    '',
+    'by origin:',
+  ];
+  for (const [origin, ms] of [...origins].sort((a, b) => b[1] - a[1])) {
+    if (origin !== 'idle') lines.push(`  ${usPerCheck(ms)} µs  ${origin}`);
+  }
+  const by = field => (a, b) => b[field] - a[field];
+  const table = (title, rows, field) => {
+    lines.push('', `${title}:`);
+    for (const f of rows) lines.push(`  ${usPerCheck(f[field])} µs  ${f.name}  ${f.where}`);
+  };
+  const ours = functions.filter(f => f.origin === 'ours');
+  table(`our code, top ${top} by self`, [...ours].sort(by('self')).slice(0, top), 'self');
+  table(`our code, top ${top} by inclusive`, [...ours].sort(by('total')).slice(0, top), 'total');
+  table(
+    `everything else, top ${top} by self`,
+    functions
+      .filter(f => f.origin !== 'ours' && f.origin !== 'idle')
+      .sort(by('self'))
+      .slice(0, top),
+    'self',
+  );
+  return lines.join('\n');
+}
+
 /** The JSON form of the same report. */
 export function reportJson(summary, top = 15) {
   const { unit, total, origins, functions } = summary;
@@ -199,18 +243,30 @@ export function reportJson(summary, top = 15) {
   };
 }
 
+const USAGE =
+  'usage: node bench/cpu-profile-summary.mjs FILE... [--top N] [--json] [--window FROM_US,TO_US --checks N]';
+
 function main(argv) {
-  const topIndex = argv.indexOf('--top');
-  const top = topIndex >= 0 ? Number(argv[topIndex + 1]) : 15;
+  const valueOf = flag => {
+    const index = argv.indexOf(flag);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  const top = Number(valueOf('--top') ?? 15);
+  const checks = valueOf('--checks') === undefined ? undefined : Number(valueOf('--checks'));
+  const bounds = valueOf('--window')?.split(',').map(Number);
   const files = argv.filter(
-    (arg, i) => !arg.startsWith('--') && (topIndex < 0 || i !== topIndex + 1),
+    (arg, i) => !arg.startsWith('--') && !argv[i - 1]?.match(/^--(top|window|checks)$/),
   );
-  if (files.length === 0) {
-    console.error('usage: node bench/cpu-profile-summary.mjs FILE... [--top N] [--json]');
+  const badWindow = bounds && (bounds.length !== 2 || bounds.some(b => !Number.isFinite(b)));
+  if (files.length === 0 || badWindow || (checks !== undefined && !(checks > 0))) {
+    console.error(USAGE);
     process.exit(2);
   }
-  const summary = summariseFiles(files);
+  const window = bounds && { fromUs: bounds[0], toUs: bounds[1] };
+  const summary = summariseFiles(files, window);
   if (argv.includes('--json')) console.log(JSON.stringify(reportJson(summary, top), null, 2));
+  else if (checks !== undefined && summary.unit === 'ms')
+    console.log(perCheckReport(summary, checks, top));
   else console.log(report(summary, top));
 }
 

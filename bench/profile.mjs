@@ -3,7 +3,9 @@
 // drives it with h2load (gRPC) or wrk (HTTP auth-request) against the RTI stand-in, stops it
 // with SIGTERM so the profile is written, then prints where the time (or the allocated memory)
 // goes, by function, with our own code apart (bench/cpu-profile-summary.mjs). The profile
-// covers the whole process, start-up included (about half a second).
+// covers the whole process, start-up and warm-up included; a CPU profile is then summarised
+// again over the measured load alone, in µs of CPU per answered check (the figure to compare
+// between builds or against a reference: BENCH_PROFILE_TARGET).
 //
 //   node bench/profile.mjs     BENCH_PROFILE_KIND (cpu | alloc | survivors), BENCH_PROFILE_TRANSPORT
 //                              (grpc | http), BENCH_PROFILE_S (20), BENCH_TOP (15),
@@ -33,7 +35,7 @@ import {
   startStandIn,
   wrk,
 } from './harness.mjs';
-import { report, reportJson, summariseFiles } from './cpu-profile-summary.mjs';
+import { perCheckReport, report, reportJson, summariseFiles } from './cpu-profile-summary.mjs';
 
 const kind = process.env.BENCH_PROFILE_KIND ?? 'cpu';
 const transport = process.env.BENCH_PROFILE_TRANSPORT ?? 'grpc';
@@ -88,6 +90,10 @@ async function main() {
       transport === 'http'
         ? await wrk(work.dir, httpPort, { durationS: seconds })
         : await h2load(work.dir, grpcPort, { durationS: seconds });
+    // The measured load: its last `seconds`, on the monotonic clock the CPU profile uses.
+    const loadEndUs = Number(process.hrtime.bigint() / 1000n);
+    const steadyWindow = { fromUs: loadEndUs - seconds * 1e6, toUs: loadEndUs };
+    const steadyChecks = Math.round(load.reqPerS * seconds);
     if (hung) log(`hung checks: ${JSON.stringify((await hung).hang)}`);
     // Checks served in all (warm-up included): our own count, else the RTI calls made.
     const decisions = isOurs ? await decisionsByReason(ours.info.metricsPort) : undefined;
@@ -110,6 +116,11 @@ async function main() {
       console.log(`≈ ${(summary.total / requests / 1024).toFixed(1)} KiB allocated per check`);
     }
     console.log(report(summary, top));
+    const steady = kind === 'cpu' ? summariseFiles(files, steadyWindow) : undefined;
+    if (steady) {
+      console.log(`\nsteady state, the ${seconds} s of measured load only: CPU per answered check`);
+      console.log(perCheckReport(steady, steadyChecks, top));
+    }
     mkdirSync(RESULTS_DIR, { recursive: true });
     const out = join(RESULTS_DIR, `profile-${kind}-${transport}-${target}-latest.json`);
     const json = {
@@ -119,9 +130,22 @@ async function main() {
       checks: requests,
       files,
       ...reportJson(summary, top),
+      ...(steady && {
+        steady: {
+          windowUs: steadyWindow,
+          checks: steadyChecks,
+          busyUsPerCheck:
+            ((steady.total - (steady.origins.get('idle') ?? 0)) * 1000) / steadyChecks,
+        },
+      }),
     };
     writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
-    console.log(`\nsummary: ${out}\nagain: node bench/cpu-profile-summary.mjs ${files.join(' ')}`);
+    const steadyFlags = steady
+      ? ` --window ${steadyWindow.fromUs},${steadyWindow.toUs} --checks ${steadyChecks}`
+      : '';
+    console.log(
+      `\nsummary: ${out}\nagain: node bench/cpu-profile-summary.mjs ${files.join(' ')}${steadyFlags}`,
+    );
   } finally {
     await standIn.stop();
     work.remove();
