@@ -170,26 +170,38 @@ export function report(summary, top = 15) {
   for (const [origin, x] of [...origins].sort((a, b) => b[1] - a[1])) {
     if (origin !== 'idle') lines.push(`  ${amount(x)} ${share(x)}  ${origin}`);
   }
-  const ours = functions.filter(f => f.origin === 'ours');
-  const table = (title, rows, field) => {
-    lines.push('', `${title}:`);
-    for (const f of rows) {
-      const self = field === 'self' ? '' : `  (self ${share(f.self).trim()})`;
-      lines.push(`  ${amount(f[field])} ${share(f[field])}  ${f.name}  ${f.where}${self}`);
-    }
-  };
+  tables(functions, top, lines, (f, field) => {
+    const self = field === 'self' ? '' : `  (self ${share(f.self).trim()})`;
+    return `  ${amount(f[field])} ${share(f[field])}  ${f.name}  ${f.where}${self}`;
+  });
+  return lines.join('\n');
+}
+
+/** The functions each table lists: ours by self and by inclusive, the others by self. */
+function topFunctions(functions, top, othersTop = top) {
   const by = field => (a, b) => b[field] - a[field];
-  table(`our code, top ${top} by self`, [...ours].sort(by('self')).slice(0, top), 'self');
-  table(`our code, top ${top} by inclusive`, [...ours].sort(by('total')).slice(0, top), 'total');
-  table(
-    `everything else, top ${top} by self`,
-    functions
+  const ours = functions.filter(f => f.origin === 'ours');
+  return {
+    oursBySelf: [...ours].sort(by('self')).slice(0, top),
+    oursByTotal: [...ours].sort(by('total')).slice(0, top),
+    othersBySelf: functions
       .filter(f => f.origin !== 'ours' && f.origin !== 'idle')
       .sort(by('self'))
-      .slice(0, top),
-    'self',
-  );
-  return lines.join('\n');
+      .slice(0, othersTop),
+  };
+}
+
+/** The three function tables into `lines`, each row written by `row(function, field)`. */
+function tables(functions, top, lines, row) {
+  const { oursBySelf, oursByTotal, othersBySelf } = topFunctions(functions, top);
+  for (const [title, rows, field] of [
+    [`our code, top ${top} by self`, oursBySelf, 'self'],
+    [`our code, top ${top} by inclusive`, oursByTotal, 'total'],
+    [`everything else, top ${top} by self`, othersBySelf, 'self'],
+  ]) {
+    lines.push('', `${title}:`);
+    for (const f of rows) lines.push(row(f, field));
+  }
 }
 
 /** A CPU summary in µs per check: busy time, by origin, and the top functions of each kind. */
@@ -205,21 +217,11 @@ export function perCheckReport(summary, checks, top = 15) {
   for (const [origin, ms] of [...origins].sort((a, b) => b[1] - a[1])) {
     if (origin !== 'idle') lines.push(`  ${usPerCheck(ms)} µs  ${origin}`);
   }
-  const by = field => (a, b) => b[field] - a[field];
-  const table = (title, rows, field) => {
-    lines.push('', `${title}:`);
-    for (const f of rows) lines.push(`  ${usPerCheck(f[field])} µs  ${f.name}  ${f.where}`);
-  };
-  const ours = functions.filter(f => f.origin === 'ours');
-  table(`our code, top ${top} by self`, [...ours].sort(by('self')).slice(0, top), 'self');
-  table(`our code, top ${top} by inclusive`, [...ours].sort(by('total')).slice(0, top), 'total');
-  table(
-    `everything else, top ${top} by self`,
-    functions
-      .filter(f => f.origin !== 'ours' && f.origin !== 'idle')
-      .sort(by('self'))
-      .slice(0, top),
-    'self',
+  tables(
+    functions,
+    top,
+    lines,
+    (f, field) => `  ${usPerCheck(f[field])} µs  ${f.name}  ${f.where}`,
   );
   return lines.join('\n');
 }
@@ -227,19 +229,12 @@ export function perCheckReport(summary, checks, top = 15) {
 /** The JSON form of the same report. */
 export function reportJson(summary, top = 15) {
   const { unit, total, origins, functions } = summary;
-  const ours = functions.filter(f => f.origin === 'ours');
-  const by = field => (a, b) => b[field] - a[field];
   return {
     unit,
     total,
     busy: total - (origins.get('idle') ?? 0),
     origins: Object.fromEntries([...origins].sort((a, b) => b[1] - a[1])),
-    oursBySelf: [...ours].sort(by('self')).slice(0, top),
-    oursByTotal: [...ours].sort(by('total')).slice(0, top),
-    othersBySelf: functions
-      .filter(f => f.origin !== 'ours' && f.origin !== 'idle')
-      .sort(by('self'))
-      .slice(0, 2 * top),
+    ...topFunctions(functions, top, 2 * top),
   };
 }
 
