@@ -32,8 +32,18 @@ describe('cluster mode: WORKERS=2 (integration)', function () {
     try {
       const line = await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
       assert.equal(line['workers'], 2);
-      const warmed = proc.stdout.split('\n').filter(l => l.includes('"msg":"warm-up finished"'));
-      assert.equal(warmed.length, 2, 'every worker warmed up before the primary turned ready');
+      // Workers write their log lines asynchronously: the primary's may come first. Compare times.
+      const warmed = await Promise.all(
+        [1, 2].map(worker =>
+          proc.waitForLine(l => l['msg'] === 'warm-up finished' && l['worker'] === worker),
+        ),
+      );
+      for (const warm of warmed) {
+        assert.ok(
+          Date.parse(String(warm['time'])) <= Date.parse(String(line['time'])),
+          'every worker warmed up before the primary turned ready',
+        );
+      }
       const address = `127.0.0.1:${line['grpcPort'] as number}`;
       const metricsUrl = `http://127.0.0.1:${line['metricsPort'] as number}`;
       // One connection per client: the primary hands new connections to workers in turn.
