@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup`: installs the system packages the tests need, on Debian/Ubuntu (apt-get):
 #   nginx      the NGINX auth_request tests run the real nginx binary
+#   caddy      the Caddy forward_auth tests run the README's Caddy recipe in the real caddy
 #   prometheus promtool, for the alert rule tests
 #   openssl    TLS test certificates
 # Idempotent: installs only what is missing. Uses sudo when not run as root. .ci/run runs this too.
@@ -18,11 +19,12 @@ has_nginx() {
   return 1
 }
 has_nginx || missing+=(nginx)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "npm run setup: nothing to install (nginx, promtool and openssl are present)"
+  echo "npm run setup: nothing to install (nginx, caddy, promtool and openssl are present)"
   exit 0
 fi
 
@@ -44,6 +46,7 @@ echo "npm run setup: installing ${missing[*]} with apt-get"
   die "apt-get install ${missing[*]} failed"
 
 has_nginx || die "nginx is still missing after apt-get install"
+command -v caddy >/dev/null 2>&1 || die "caddy is still missing after apt-get install"
 command -v promtool >/dev/null 2>&1 || die "promtool is still missing after installing prometheus"
 command -v openssl >/dev/null 2>&1 || die "openssl is still missing after apt-get install"
 echo "npm run setup: installed ${missing[*]}"
