@@ -139,6 +139,19 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     }
   });
 
+  it('checks the path Caddy serves, not a client-sent X-Forwarded-Uri/-Method/-Host', async () => {
+    const answer = await get(`${caddy.url}/products`, {
+      ...BROWSER,
+      'User-Agent': 'price-bot',
+      'X-Forwarded-Uri': '/excluded',
+      'X-Forwarded-Method': 'OPTIONS',
+      'X-Forwarded-Host': 'other.example',
+    });
+    assert.equal(answer.status, 302);
+    assert.equal(rti.calls[0]?.form.get('RequestURL'), `${caddy.url}/products`);
+    assert.equal(app.seen.length, 0);
+  });
+
   it('serves an excluded path without calling RTI, and sets no cookie', async () => {
     const answer = await get(`${caddy.url}/excluded`, { ...BROWSER, 'User-Agent': 'price-bot' });
     assert.equal(answer.status, 200);
