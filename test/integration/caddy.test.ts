@@ -25,9 +25,12 @@ const BROWSER = {
 };
 const COOKIE = '_cheq_rti=fake-cookie; Path=/; Max-Age=3600';
 const VERDICT_HEADERS: string[] = Object.values<string>({ ...verdictHeaderNames('x-cheq-') });
-/** Every verdict header name and one we do not send, each forged by the client. */
+/**
+ * Every verdict header name, one we do not send and an underscore look-alike (CGI-style apps read
+ * x-cheq_decision as x-cheq-decision), each forged by the client.
+ */
 const FORGED: Record<string, string> = Object.fromEntries(
-  [...VERDICT_HEADERS, 'x-cheq-anything'].map(name => [name, 'FORGED']),
+  [...VERDICT_HEADERS, 'x-cheq-anything', 'x-cheq_decision'].map(name => [name, 'FORGED']),
 );
 
 function recipe(): string {
@@ -136,6 +139,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
         assert.notEqual(seen[name], 'FORGED', `${name} forged through (${path} ${ua})`);
       }
       assert.equal(seen['x-cheq-anything'], undefined);
+      assert.equal(app.seen[0]?.['x-cheq_decision'], undefined);
     }
   });
 
