@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './nginx';
+import { readmeBlock } from './readme';
 
 /** The caddy binary, or undefined when it is not installed. */
 export function findCaddy(): string | undefined {
@@ -78,6 +79,18 @@ ${replaceAddresses(site, `http://127.0.0.1:${port}`)}`;
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output}\n${caddyfile}`);
   }
   return { url: `http://127.0.0.1:${port}`, caddyfile, output: () => output, stop };
+}
+
+/**
+ * The README's Caddy recipe, as written there, in front of `app`, asking our server at `authz`
+ * (both `host:port`).
+ */
+export function startReadmeCaddy(caddy: string, authz: string, app: string): Promise<RunningCaddy> {
+  return startCaddy(caddy, {
+    caddyfile: readmeBlock('Envoy HTTP mode, Traefik and Caddy', 'caddy', 'forward_auth'),
+    site: 'shop.example.com',
+    upstreams: { 'cheq-rti-authz:8080': authz, 'app:3000': app },
+  });
 }
 
 function replaceAddresses(site: CaddySite, siteUrl: string): string {

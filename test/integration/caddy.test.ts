@@ -6,18 +6,13 @@ import { strict as assert } from 'node:assert';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { verdictHeaderNames } from '../../src/core/verdict-headers';
-import { findCaddy, startCaddy, type RunningCaddy } from '../helpers/caddy';
+import { findCaddy, startReadmeCaddy, type RunningCaddy } from '../helpers/caddy';
 import { FakeRti, v4Verdict, verdict } from '../helpers/fake-rti-server';
 import { freePort } from '../helpers/nginx';
-import { readmeBlock } from '../helpers/readme';
 import { startService, type TestService } from '../helpers/start-service';
 import { get, UpstreamApp } from '../helpers/upstream-app';
 
 const CADDY = findCaddy();
-const RECIPE_SITE = 'shop.example.com';
-const RECIPE_AUTHZ = 'cheq-rti-authz:8080';
-const RECIPE_APP = 'app:3000';
-
 const BROWSER = {
   'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
   Accept: 'text/html,application/xhtml+xml',
@@ -32,18 +27,6 @@ const VERDICT_HEADERS: string[] = Object.values<string>({ ...verdictHeaderNames(
 const FORGED: Record<string, string> = Object.fromEntries(
   [...VERDICT_HEADERS, 'x-cheq-anything', 'x-cheq_decision'].map(name => [name, 'FORGED']),
 );
-
-function recipe(): string {
-  return readmeBlock('Envoy HTTP mode, Traefik and Caddy', 'caddy', 'forward_auth');
-}
-
-function startRecipe(authz: string, app: string): Promise<RunningCaddy> {
-  return startCaddy(CADDY!, {
-    caddyfile: recipe(),
-    site: RECIPE_SITE,
-    upstreams: { [RECIPE_AUTHZ]: authz, [RECIPE_APP]: app },
-  });
-}
 
 /** The x-cheq-* headers the app received with a value (empty ones say "does not apply"). */
 function verdictSeen(seen: IncomingHttpHeaders | undefined): Record<string, unknown> {
@@ -80,7 +63,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     });
     app = new UpstreamApp();
     appAddress = await app.start();
-    caddy = await startRecipe(`127.0.0.1:${service.app.httpPort}`, appAddress);
+    caddy = await startReadmeCaddy(CADDY, `127.0.0.1:${service.app.httpPort}`, appAddress);
   });
   after(async () => {
     await caddy?.stop();
@@ -199,7 +182,11 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
       CHEQ_MODE: 'blocking',
       CHEQ_API_VERSION: 'v4',
     });
-    const caddyV4 = await startRecipe(`127.0.0.1:${serviceV4.app.httpPort}`, appAddress);
+    const caddyV4 = await startReadmeCaddy(
+      CADDY!,
+      `127.0.0.1:${serviceV4.app.httpPort}`,
+      appAddress,
+    );
     try {
       const answer = await get(`${caddyV4.url}/`, { ...BROWSER, ...FORGED });
       assert.equal(answer.status, 200);
@@ -231,7 +218,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     });
 
     async function assertServedWithoutVerdict(authz: string): Promise<void> {
-      const down = await startRecipe(authz, appAddress);
+      const down = await startReadmeCaddy(CADDY!, authz, appAddress);
       try {
         const answer = await get(`${down.url}/products`, { ...BROWSER, ...FORGED });
         assert.equal(answer.status, 200, down.output());
