@@ -175,6 +175,14 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     assert.equal(app.seen.length, 0);
   });
 
+  it("passes the app's own 5xx through: not mistaken for an authz failure", async () => {
+    const answer = await get(`${caddy.url}/app-error`, BROWSER);
+    assert.equal(answer.status, 502);
+    assert.equal(answer.body, 'app /app-error');
+    assert.equal(app.seen.length, 1);
+    assert.equal(rti.calls.length, 1);
+  });
+
   it('passes the v4 verdict headers (verdict, risk score, ray id)', async () => {
     const rtiV4 = await FakeRti.start();
     rtiV4.behaviour = () => v4Verdict({});
