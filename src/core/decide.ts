@@ -167,7 +167,7 @@ function buildDecision(
   const { verdict, challenge = false, ...rest } = extra;
   const upstream =
     action === 'allow'
-      ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge)
+      ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge, attrs.headers)
       : undefined;
   return {
     action,

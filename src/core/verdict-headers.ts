@@ -1,7 +1,9 @@
 // The verdict headers the upstream application receives on allow. Every allow also strips
-// client-sent headers of these names, so a client can never forge a verdict.
+// client-sent headers of these names, and any other the client sent under our prefix, so a client
+// can never forge a verdict, today's or one a later version adds.
 
 import type { DecisionReason } from './decision';
+import type { HeaderList } from './header-list';
 import { isInvalid, type RtiVerdict } from './rti-port';
 
 export interface VerdictHeaderNames {
@@ -41,6 +43,18 @@ export interface UpstreamHeaders {
   readonly remove: readonly string[];
 }
 
+/** The prefix of each set of names, worked out once per configuration. */
+const prefixes = new WeakMap<VerdictHeaderNames, string>();
+
+function prefixOf(names: VerdictHeaderNames): string {
+  let prefix = prefixes.get(names);
+  if (prefix === undefined) {
+    prefix = names.decision.slice(0, -'decision'.length);
+    prefixes.set(names, prefix);
+  }
+  return prefix;
+}
+
 /**
  * Headers for the upstream request of an allowed request. With `names` undefined (verdict
  * headers turned off) nothing is set or removed.
@@ -50,6 +64,7 @@ export function upstreamVerdictHeaders(
   reason: DecisionReason,
   verdict: RtiVerdict | undefined,
   challenge: boolean,
+  clientHeaders: HeaderList,
 ): UpstreamHeaders {
   if (!names) return { set: [], remove: [] };
   const set: [string, string][] = [[names.decision, reason]];
@@ -65,5 +80,12 @@ export function upstreamVerdictHeaders(
   put(names.verdict, verdict?.verdict);
   put(names.riskScore, verdict?.riskScore === undefined ? undefined : String(verdict.riskScore));
   put(names.rayId, verdict?.rayId || undefined);
+  const prefix = prefixOf(names);
+  for (const name of clientHeaders.names()) {
+    // CGI-style apps (PHP, WSGI) read `x-cheq_decision` as `x-cheq-decision`.
+    const dashed = name.includes('_') ? name.replace(/_/g, '-') : name;
+    if (!dashed.startsWith(prefix)) continue;
+    if (!set.some(([setName]) => setName === name) && !remove.includes(name)) remove.push(name);
+  }
   return { set, remove };
 }

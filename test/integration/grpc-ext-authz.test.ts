@@ -372,6 +372,8 @@ describe('gRPC ext_authz Check (integration)', function () {
       'x-cheq-verdict': 'benign',
       'x-cheq-risk-score': '0',
       'x-cheq-ray-id': 'forged',
+      'x-cheq-added-later': 'forged',
+      'x-cheq_decision': 'valid',
     };
     const ALL = [
       'x-cheq-threat-type',
@@ -381,6 +383,8 @@ describe('gRPC ext_authz Check (integration)', function () {
       'x-cheq-verdict',
       'x-cheq-risk-score',
       'x-cheq-ray-id',
+      'x-cheq-added-later',
+      'x-cheq_decision',
     ];
 
     function assertNoForgedValueSurvives(response: CheckResponse__Output): void {

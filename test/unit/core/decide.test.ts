@@ -240,6 +240,25 @@ describe('createDecide', () => {
       assert.deepEqual([...d.upstreamHeadersToRemove].sort(), [...REMOVABLE_HEADERS].sort());
       assert.equal(d.upstreamHeadersToRemove.includes('x-cheq-decision'), false);
     });
+
+    it('strips every client-sent header under the prefix, and its x-cheq_ look-alike', async () => {
+      const d = await decideWith(FakeRti.answering(VALID), {
+        headers: [
+          ['x-cheq-next-version', 'trusted'],
+          ['x-cheq_decision', 'valid'],
+          ['x-cheq-decision', 'valid'],
+          ['x-cheqmate', 'kept'],
+        ],
+      });
+      assert.ok(d.upstreamHeadersToRemove.includes('x-cheq-next-version'));
+      assert.ok(d.upstreamHeadersToRemove.includes('x-cheq_decision'));
+      assert.equal(
+        d.upstreamHeadersToRemove.includes('x-cheq-decision'),
+        false,
+        'set, not removed',
+      );
+      assert.equal(d.upstreamHeadersToRemove.includes('x-cheqmate'), false);
+    });
   });
 
   describe('event type', () => {
