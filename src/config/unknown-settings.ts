@@ -9,7 +9,8 @@ import { schema } from './schema';
 
 const ENV_PREFIX = 'CHEQ_';
 
-const SETTINGS = Object.entries(schema as Record<string, { env: string; arg?: string }>);
+const SETTING_NAMES = schema as Record<string, { env: string; arg?: string }>;
+const SETTINGS = Object.entries(SETTING_NAMES);
 
 /** Flags the loader reads itself (load-config's configFileOf). */
 const LOADER_FLAGS = ['config'];
@@ -42,11 +43,10 @@ function isFlag(arg: string): boolean {
 }
 
 function refusedFlagProblem(flag: string, key: string): string {
-  const setting = schema[key as keyof typeof schema];
-  const file = (schema as Record<string, { env: string }>)[`${key}_file`];
+  const file = SETTING_NAMES[`${key}_file`];
   const where = [
     ...(file ? [`${file.env} (a mounted file)`] : []),
-    `${setting.env} (environment)`,
+    `${SETTING_NAMES[key]?.env} (environment)`,
     `${key} in the config file`,
   ];
   return (
