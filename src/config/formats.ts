@@ -82,14 +82,14 @@ export const FORMATS: readonly convict.Format[] = [
     },
   },
   {
-    // The URL is the only part named: its user info or query may be a secret (the setting is
-    // sensitive, so convict does not echo the value either).
+    // Messages never quote the value: its user info or query may be a secret (the setting is
+    // sensitive, so convict does not append it either).
     name: 'rti-endpoint',
     validate: (value: unknown) => {
       if (typeof value !== 'string' || value === '') fail('must be set to an http(s) URL');
       const url = httpUrlOf(value);
       if (!url) fail('must be an absolute http:// or https:// URL');
-      if (url.username !== '' || url.password !== '' || /^[^/]*\/\/[^/?#]*@/.test(value)) {
+      if (hasUserInfo(value, url)) {
         fail('must not hold a user name or password: the API key goes in api_key_file or api_key');
       }
       if (/[?#]/.test(value)) {
@@ -118,7 +118,7 @@ export const FORMATS: readonly convict.Format[] = [
       }
       const url = /^https?:\/\/[^/]/i.test(value) ? httpUrlOf(value) : undefined;
       if (!url) fail('must be an absolute http:// or https:// URL or a path starting with /');
-      if (url.username !== '' || url.password !== '' || /^[^/]*\/\/[^/?#]*@/.test(value)) {
+      if (hasUserInfo(value, url)) {
         fail('must not hold a user name or password (it hides the host it leads to)');
       }
     },
@@ -216,6 +216,11 @@ function httpUrlOf(value: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** User info as parsed, or an `@` before the host ends (`https://@host` parses as no user). */
+function hasUserInfo(value: string, url: URL): boolean {
+  return url.username !== '' || url.password !== '' || /^[^/]*\/\/[^/?#]*@/.test(value);
 }
 
 /** CHEQ's own domain, where every host wants the key over TLS only. */
