@@ -44,10 +44,12 @@ export function checkConfigCommand(
     out(CHECK_CONFIG_USAGE);
     return 0;
   }
-  const { proxyFiles, rest } = splitProxyFiles(args);
+  let proxyFiles: string[] | undefined;
   let config: AppConfig;
   try {
-    config = loadConfig({ env, args: rest });
+    const split = splitProxyFiles(args);
+    proxyFiles = split.proxyFiles;
+    config = loadConfig({ env, args: split.rest });
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error;
     err(`cheq-rti-authz check-config: ${error.message}\n`);
@@ -76,8 +78,13 @@ function splitProxyFiles(args: readonly string[]): {
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
-    if (arg === '--proxy-config' && args[i + 1] !== undefined) proxyFiles.push(args[++i] ?? '');
-    else if (arg.startsWith('--proxy-config='))
+    if (arg === '--proxy-config') {
+      const file = args[++i];
+      if (file === undefined || file.startsWith('--')) {
+        throw new ConfigError(['--proxy-config: needs a file name']);
+      }
+      proxyFiles.push(file);
+    } else if (arg.startsWith('--proxy-config='))
       proxyFiles.push(arg.slice('--proxy-config='.length));
     else rest.push(arg);
   }

@@ -65,6 +65,15 @@ describe('strict configuration through the bin (integration)', function () {
     assert.equal(result.stdout, '');
   });
 
+  it('check-config keeps its own --proxy-config and exits 2 when it lacks a file', async () => {
+    const ok = await runMain(['check-config', '--proxy-config', '/dev/null'], ENV);
+    assert.equal(ok.code, 0, ok.stderr);
+    assertRefused(
+      await runMain(['check-config', '--proxy-config'], ENV),
+      /--proxy-config: needs a file name/,
+    );
+  });
+
   it('check-config exits 2 on an unknown CHEQ_ variable, naming it', async () => {
     const result = await runMain(['check-config'], { ...ENV, CHEQ_TIMOUT_MS: '50' });
     assertRefused(result, /CHEQ_TIMOUT_MS: not a setting \(did you mean CHEQ_TIMEOUT_MS\?\)/);
