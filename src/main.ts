@@ -9,8 +9,11 @@ import { schema } from './config/schema';
 import { VERSION } from './version';
 
 function usage(): string {
-  const settings = Object.entries(schema)
-    .map(([key, s]) => `  --${s.arg.padEnd(28)} ${s.env.padEnd(28)} ${key}`)
+  const settings = Object.entries(schema as Record<string, { env: string; arg?: string }>)
+    .map(
+      ([key, s]) =>
+        `  ${(s.arg ? `--${s.arg}` : '(no flag)').padEnd(30)} ${s.env.padEnd(28)} ${key}`,
+    )
     .join('\n');
   return `cheq-rti-authz ${VERSION}: Envoy/Istio ext_authz and NGINX auth_request server for CHEQ RTI
 
@@ -22,7 +25,9 @@ Usage:
   cheq-rti-authz --help | --version
 
 Configuration: defaults < config file (--config FILE or CONFIG_FILE; JSON or YAML)
-< environment < command-line flags. Settings (flag, environment variable, file key):
+< environment < command-line flags. An unknown flag or CHEQ_ variable is an error. The API key
+is never a flag: CHEQ_API_KEY_FILE (a mounted file), CHEQ_API_KEY or the config file.
+Settings (flag, environment variable, file key):
 ${settings}
 
 ${CHECK_USAGE}

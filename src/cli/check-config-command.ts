@@ -6,13 +6,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { configAdvice, proxyTimeoutsOf, type ProxyTimeout } from '../config/config-advice';
 import { ConfigError, loadConfig, type AppConfig, type SiteConfig } from '../config/load-config';
+import { redactUrl } from '../config/redact-url';
 import { EXIT_CONFIG_ERROR } from './serve-command';
 
 export const CHECK_CONFIG_USAGE = `Usage: cheq-rti-authz check-config [--config FILE] [--proxy-config FILE ...] [--SETTING VALUE ...]
 
 Validates the configuration the server would load from the same file, environment and flags,
-prints the settings that apply to each site (API keys redacted) and warns about dangerous
-combinations: blocking with no exclusion for health checks, proxy timeouts below ours.
+prints the settings that apply to each site (API keys, and URLs' user info, query values and
+fragments redacted) and warns about dangerous combinations: blocking with no exclusion for
+health checks, proxy timeouts below ours.
 Exit status: 0 when valid (warnings or not), 2 when invalid.
 
 Options:
@@ -42,10 +44,12 @@ export function checkConfigCommand(
     out(CHECK_CONFIG_USAGE);
     return 0;
   }
-  const { proxyFiles, rest } = splitProxyFiles(args);
+  let proxyFiles: string[] | undefined;
   let config: AppConfig;
   try {
-    config = loadConfig({ env, args: rest });
+    const split = splitProxyFiles(args);
+    proxyFiles = split.proxyFiles;
+    config = loadConfig({ env, args: split.rest });
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error;
     err(`cheq-rti-authz check-config: ${error.message}\n`);
@@ -74,8 +78,13 @@ function splitProxyFiles(args: readonly string[]): {
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
-    if (arg === '--proxy-config' && args[i + 1] !== undefined) proxyFiles.push(args[++i] ?? '');
-    else if (arg.startsWith('--proxy-config='))
+    if (arg === '--proxy-config') {
+      const file = args[++i];
+      if (file === undefined || file.startsWith('--')) {
+        throw new ConfigError(['--proxy-config: needs a file name']);
+      }
+      proxyFiles.push(file);
+    } else if (arg.startsWith('--proxy-config='))
       proxyFiles.push(arg.slice('--proxy-config='.length));
     else rest.push(arg);
   }
@@ -128,7 +137,8 @@ function settingLines(settings: Readonly<Record<string, unknown>>): string[] {
 function show(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? '(empty)' : value.join(', ');
   if (value === '' || value === undefined) return '(empty)';
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  // Any URL, whatever the setting: its user info, query values and fragment may be secrets.
+  return typeof value === 'string' ? redactUrl(value) : JSON.stringify(value);
 }
 
 function shortPath(file: string): string {

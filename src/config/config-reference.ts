@@ -10,9 +10,14 @@ function formatDefault(value: unknown): string {
 }
 
 export function renderConfigReference(): string {
-  const rows = Object.entries(schema).map(([key, setting]) => {
+  const settings = schema as Record<
+    string,
+    { doc: string; env: string; arg?: string; default: unknown }
+  >;
+  const rows = Object.entries(settings).map(([key, setting]) => {
     const doc = setting.doc.replace(/\|/g, '\\|');
-    return `| \`${key}\` | \`${setting.env}\` | \`--${setting.arg}\` | ${formatDefault(setting.default)} | ${doc} |`;
+    const flag = setting.arg === undefined ? 'none' : `\`--${setting.arg}\``;
+    return `| \`${key}\` | \`${setting.env}\` | ${flag} | ${formatDefault(setting.default)} | ${doc} |`;
   });
   return [
     '| setting (file key) | environment | flag | default | meaning |',

@@ -82,21 +82,44 @@ export const FORMATS: readonly convict.Format[] = [
     },
   },
   {
-    name: 'http-url',
+    // Messages never quote the value: its user info or query may be a secret (the setting is
+    // sensitive, so convict does not append it either).
+    name: 'rti-endpoint',
     validate: (value: unknown) => {
       if (typeof value !== 'string' || value === '') fail('must be set to an http(s) URL');
-      if (!isHttpUrl(value)) fail('must be an absolute http:// or https:// URL');
+      const url = httpUrlOf(value);
+      if (!url) fail('must be an absolute http:// or https:// URL');
+      if (hasUserInfo(value, url)) {
+        fail('must not hold a user name or password: the API key goes in api_key_file or api_key');
+      }
+      if (/[?#]/.test(value)) {
+        fail('must not have a query or fragment: the API key goes in api_key_file or api_key');
+      }
+      if (url.protocol === 'http:' && isCheqHost(url.hostname)) {
+        fail(`must be https:// for CHEQ's hosts: http:// would send the API key in cleartext`);
+      }
     },
   },
   {
+    // A redirect target: a path on the same site or an absolute http(s) URL, and nothing a
+    // browser (which drops tabs and newlines, reads \ as /, and //host as another site) or a
+    // server decoding %2F/%5C first could take to another origin.
     name: 'optional-location',
     validate: (value: unknown) => {
       if (value === '') return;
-      if (typeof value !== 'string' || /[\s\p{Cc}]/u.test(value)) {
-        fail('must be an http(s) URL or an absolute path, without spaces or control characters');
+      if (typeof value !== 'string') fail('must be an http(s) URL or a path starting with /');
+      if (/[\s\p{Cc}]/u.test(value)) fail('must not contain spaces or control characters');
+      if (value.includes('\\')) fail('must not contain \\ (browsers read it as /)');
+      if (value.startsWith('/')) {
+        if (/^\/(\/|%2f|%5c)/i.test(value)) {
+          fail('must not start with //, /\\, /%2F or /%5C: that can lead to another site');
+        }
+        return;
       }
-      if (!isHttpUrl(value) && !(value.startsWith('/') && !value.startsWith('//'))) {
-        fail('must be an http(s) URL or a path starting with /');
+      const url = /^https?:\/\/[^/]/i.test(value) ? httpUrlOf(value) : undefined;
+      if (!url) fail('must be an absolute http:// or https:// URL or a path starting with /');
+      if (hasUserInfo(value, url)) {
+        fail('must not hold a user name or password (it hides the host it leads to)');
       }
     },
   },
@@ -184,13 +207,26 @@ export function parseRouteMap(value: unknown): Record<string, string> {
   return map as Record<string, string>;
 }
 
-function isHttpUrl(value: string): boolean {
+function httpUrlOf(value: string): URL | undefined {
   try {
     const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
+      ? url
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** User info as parsed, or an `@` before the host ends (`https://@host` parses as no user). */
+function hasUserInfo(value: string, url: URL): boolean {
+  return url.username !== '' || url.password !== '' || /^[^/]*\/\/[^/?#]*@/.test(value);
+}
+
+/** CHEQ's own domain, where every host wants the key over TLS only. */
+function isCheqHost(hostname: string): boolean {
+  const host = hostname.replace(/\.$/, '');
+  return host === 'cheqzone.com' || host.endsWith('.cheqzone.com');
 }
 
 function checkPattern(entry: string): void {

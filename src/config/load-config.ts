@@ -20,6 +20,7 @@ import {
 } from './sites';
 import { schema, type Settings } from './schema';
 import { grpcTlsConfigOf, grpcTlsProblems, type GrpcTlsConfig } from './tls-files';
+import { unknownSettingProblems } from './unknown-settings';
 
 export const KNOWN_RTI_ENDPOINTS: readonly string[] = [
   'https://rti-us-east-1.cheqzone.com',
@@ -129,6 +130,8 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     formatsAdded = true;
   }
   const configFile = configFileOf(sources);
+  // Convict ignores flags and variables it does not know: a misspelt one would go unnoticed.
+  const unknownSettings = unknownSettingProblems(sources);
   let config: convict.Config<Settings>;
   try {
     config = convict<Settings>(schema, {
@@ -136,16 +139,19 @@ export function loadConfig(sources: ConfigSources): AppConfig {
       args: [...sources.args],
     });
   } catch (err: unknown) {
-    throw new ConfigError(explainConvictError(err));
+    throw new ConfigError([...unknownSettings, ...explainConvictError(err)]);
   }
   if (configFile !== undefined) {
     try {
       config.load(readConfigFile(configFile));
     } catch (err: unknown) {
-      throw new ConfigError([`config file ${configFile}: ${errorMessage(err)}`]);
+      throw new ConfigError([
+        ...unknownSettings,
+        `config file ${configFile}: ${errorMessage(err)}`,
+      ]);
     }
   }
-  const problems: string[] = [];
+  const problems: string[] = [...unknownSettings];
   try {
     config.validate({ allowed: 'strict' });
   } catch (err: unknown) {

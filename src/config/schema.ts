@@ -15,7 +15,7 @@ export const schema = {
     format: String,
     default: '',
     env: 'CHEQ_API_KEY',
-    arg: 'api-key',
+    // No flag: ps would show the key to every user of the host.
     sensitive: true,
   },
   api_key_file: {
@@ -33,11 +33,13 @@ export const schema = {
     arg: 'tag-hash',
   },
   api_endpoint: {
-    doc: 'RTI base URL (required): https://rti-us-east-1.cheqzone.com, https://rti-eu-west-1.cheqzone.com or https://rti-global.cheqzone.com; any other http(s) URL is accepted with a warning.',
-    format: 'http-url',
+    doc: 'RTI base URL (required): https://rti-us-east-1.cheqzone.com, https://rti-eu-west-1.cheqzone.com or https://rti-global.cheqzone.com; any other http(s) URL is accepted with a warning, except http:// to a cheqzone.com host. No user info, query or fragment.',
+    format: 'rti-endpoint',
     default: '',
     env: 'CHEQ_API_ENDPOINT',
     arg: 'api-endpoint',
+    // Not echoed in error messages: a URL can carry credentials.
+    sensitive: true,
   },
   sites: {
     doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
@@ -75,11 +77,13 @@ export const schema = {
     arg: 'timeout-ms',
   },
   redirect_url: {
-    doc: 'Where blocked page navigations are redirected (302). Empty: deny with 403.',
+    doc: 'Where blocked page navigations are redirected (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
     format: 'optional-location',
     default: '',
     env: 'CHEQ_REDIRECT_URL',
     arg: 'redirect-url',
+    // Not echoed in error messages: a URL can carry credentials.
+    sensitive: true,
   },
   block_redirect_codes: {
     doc: 'Threat type codes that are blocked (redirect or 403).',
@@ -103,11 +107,13 @@ export const schema = {
     arg: 'challenge-action',
   },
   challenge_url: {
-    doc: 'Challenge page for challenge_action `redirect`.',
+    doc: 'Challenge page for challenge_action `redirect` (the same forms as redirect_url).',
     format: 'optional-location',
     default: '',
     env: 'CHEQ_CHALLENGE_URL',
     arg: 'challenge-url',
+    // Not echoed in error messages: a URL can carry credentials.
+    sensitive: true,
   },
   policy_rules: {
     doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge }.',
