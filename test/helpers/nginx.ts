@@ -79,6 +79,14 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+export interface NginxOptions {
+  /**
+   * The protected location's proxy_pass: `http://app` (default) passes the client's URI as
+   * sent; `http://app/` (a URI part) passes NGINX's normalised, decoded path instead.
+   */
+  readonly proxyPass?: 'http://app' | 'http://app/';
+}
+
 /**
  * Starts NGINX with the shipped files in front of `appAddress`, asking `authzAddress`.
  */
@@ -86,6 +94,7 @@ export async function startNginx(
   nginx: string,
   authzAddress: string,
   appAddress: string,
+  options: NginxOptions = {},
 ): Promise<RunningNginx> {
   const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-'));
   const confDir = renderShippedConfig(prefix, authzAddress);
@@ -109,7 +118,7 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
-            proxy_pass http://app;
+            proxy_pass ${options.proxyPass ?? 'http://app'};
         }
     }
 }
