@@ -74,10 +74,12 @@ function compileGlob(entry: string): PathPattern {
     else runs[runs.length - 1]?.push(segment);
   }
   const trailingAny = segments[segments.length - 1] === '**';
+  // Most paths differ before the first `*`: rejected without splitting them into segments.
+  const head = entry.slice(0, entry.indexOf('*'));
   return {
     source: entry,
     form: 'glob',
-    matches: path => globMatches(runs, trailingAny, path.split('/')),
+    matches: path => path.startsWith(head) && globMatches(runs, trailingAny, path.split('/')),
   };
 }
 

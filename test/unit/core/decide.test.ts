@@ -214,7 +214,8 @@ describe('createDecide', () => {
         const d = await decideWith(rti, { path });
         assert.equal(rti.calls.length, 1);
         assert.notEqual(d.action, 'allow');
-        assert.equal(rti.calls[0]?.input.requestUrl, `https://shop.example.com${path}`);
+        const slash = path.startsWith('/') ? '' : '/';
+        assert.equal(rti.calls[0]?.input.requestUrl, `https://shop.example.com${slash}${path}`);
       });
     }
 
