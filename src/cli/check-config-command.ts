@@ -12,7 +12,8 @@ export const CHECK_CONFIG_USAGE = `Usage: cheq-rti-authz check-config [--config 
 
 Validates the configuration the server would load from the same file, environment and flags,
 prints the settings that apply to each site (API keys redacted) and warns about dangerous
-combinations: blocking with no exclusion for health checks, proxy timeouts below ours.
+combinations: blocking with no exclusion for health checks, exclusions that match below any
+path (.*\\.css), proxy timeouts below ours.
 Exit status: 0 when valid (warnings or not), 2 when invalid.
 
 Options:
