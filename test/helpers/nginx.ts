@@ -96,18 +96,9 @@ export async function startNginx(
   appAddress: string,
   options: NginxOptions = {},
 ): Promise<RunningNginx> {
-  const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-'));
-  const confDir = renderShippedConfig(prefix, authzAddress);
-  const port = await freePort();
-  const run = privateRunDirectives(prefix);
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `${run.main}
-events { worker_connections 256; }
-http {
-    ${run.http}
-    access_log ${prefix}/access.log;
+  return startNginxWith(nginx, (prefix, port) => {
+    const confDir = renderShippedConfig(prefix, authzAddress);
+    return `
     include ${confDir}/cheq-authz-upstream.conf;
     upstream app { server ${appAddress}; keepalive 4; }
     server {
@@ -120,7 +111,30 @@ http {
             proxy_set_header Host $host;
             proxy_pass ${options.proxyPass ?? 'http://app'};
         }
-    }
+    }`;
+  });
+}
+
+/**
+ * Starts NGINX in a private prefix with the http {} contents `renderHttp` returns; it must
+ * listen on 127.0.0.1:`port`.
+ */
+export async function startNginxWith(
+  nginx: string,
+  renderHttp: (prefix: string, port: number) => string,
+): Promise<RunningNginx> {
+  const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-'));
+  const port = await freePort();
+  const run = privateRunDirectives(prefix);
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `${run.main}
+events { worker_connections 256; }
+http {
+    ${run.http}
+    access_log ${prefix}/access.log;
+    ${renderHttp(prefix, port)}
 }
 `,
   );

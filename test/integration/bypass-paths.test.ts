@@ -4,9 +4,9 @@
 // Table-driven over proxies and exclusion lists, so another proxy plugs in as one more entry.
 
 import { strict as assert } from 'node:assert';
+import { canonicalPath, unambiguousPath } from '../../src/core/canonical-path';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
-import { findNginx } from '../helpers/nginx';
-import { startNginx } from '../helpers/nginx';
+import { findNginx, startNginx, startNginxWith, type RunningNginx } from '../helpers/nginx';
 import { startService, type TestService } from '../helpers/start-service';
 import { RawUpstreamApp, sendRaw } from '../helpers/upstream-app';
 
@@ -215,4 +215,52 @@ describe('a uri_exclusion pattern that backtracks catastrophically in JavaScript
     assert.equal(match.status, 200, 'excluded');
     assert.equal(rti.calls.length, 1);
   });
+});
+
+// Differential: where a path has one reading, ours is the one NGINX routes on ($uri).
+describe("the canonical path is NGINX's reading of an unambiguous path (real NGINX)", function () {
+  this.timeout(20_000);
+  let nginx: RunningNginx;
+
+  before(async function () {
+    if (!NGINX) {
+      if (process.env['CI']) throw new Error('nginx is required (apt-get install nginx)');
+      this.skip();
+    }
+    nginx = await startNginxWith(
+      NGINX,
+      (_prefix, port) => `server { listen 127.0.0.1:${port}; location / { return 200 "$uri"; } }`,
+    );
+  });
+  after(async () => nginx?.stop());
+
+  const paths: readonly string[] = [
+    '/',
+    '/a/b',
+    '//a//b/',
+    '/a/./b',
+    '/a/../b',
+    '/a/b/..',
+    '/a/b/.',
+    '/a//..//b',
+    '/a/b/./../c',
+    '/a/..b/c',
+    '/.../x',
+    '/.well-known/x',
+    '/st%61tic/x',
+    '/x%41%42%43',
+    '/%7Euser',
+    '/caf%C3%A9',
+    '/%e2%82%ac',
+    '/my%20file',
+    '/%5e%7b%7d%7c',
+  ];
+  for (const path of paths) {
+    it(`reads ${path} as NGINX does`, async () => {
+      assert.notEqual(unambiguousPath(path), undefined, 'unambiguous');
+      const answer = await sendRaw(nginx.url, path);
+      assert.equal(answer.status, 200);
+      assert.equal(Buffer.from(answer.body, 'latin1').toString('utf8'), canonicalPath(path));
+    });
+  }
 });
