@@ -6,8 +6,10 @@
 // number of whole segments, at least one at the end); else a regular expression in RE2 syntax,
 // matching the whole path unless it has its own `^` or `$`. RE2 has no lookaround or
 // backreferences, so no entry can backtrack; an entry it cannot express is refused at load.
+// Exact paths, prefixes and globs are compared in canonical form, as the paths are.
 
 import { RE2JS, RE2JSException } from 're2js';
+import { canonicalPath } from './canonical-path';
 
 /** Characters that make an entry more than an exact path. */
 const REGEX_SYNTAX = /[\\^$*+?()[\]{}|]/;
@@ -31,14 +33,21 @@ export interface PathPattern {
 export function compilePathPattern(entry: string): PathPattern {
   if (entry === '') throw new PatternError('empty pattern');
   if (!REGEX_SYNTAX.test(entry)) {
-    return { source: entry, form: 'exact', matches: path => path === entry };
+    const path = literalPath(entry);
+    return { source: entry, form: 'exact', matches: candidate => candidate === path };
   }
-  const prefix = entry.slice(1);
-  if (entry.startsWith('^') && !REGEX_SYNTAX.test(prefix) && !prefix.includes('.')) {
+  const literal = entry.slice(1);
+  if (entry.startsWith('^') && !REGEX_SYNTAX.test(literal) && !literal.includes('.')) {
+    const prefix = literalPath(literal);
     return { source: entry, form: 'prefix', matches: path => path.startsWith(prefix) };
   }
   if (entry.startsWith('/') && !NON_GLOB_SYNTAX.test(entry)) return compileGlob(entry);
   return compileRegex(entry);
+}
+
+/** A literal written as a path, in canonical form: `/caf%C3%A9` is `/café`. */
+function literalPath(literal: string): string {
+  return literal.startsWith('/') ? canonicalPath(literal) : literal;
 }
 
 function compileRegex(entry: string): PathPattern {
@@ -60,7 +69,8 @@ function compileRegex(entry: string): PathPattern {
 type GlobSegment = readonly string[] | '**';
 
 function compileGlob(entry: string): PathPattern {
-  const segments: GlobSegment[] = entry.split('/').map(segment => {
+  const glob = canonicalPath(entry);
+  const segments: GlobSegment[] = glob.split('/').map(segment => {
     if (segment === '**') return '**';
     if (segment.includes('**')) {
       throw new PatternError(`${JSON.stringify(entry)}: ** must be a whole path segment`);
@@ -75,7 +85,7 @@ function compileGlob(entry: string): PathPattern {
   }
   const trailingAny = segments[segments.length - 1] === '**';
   // Most paths differ before the first `*`: rejected without splitting them into segments.
-  const head = entry.slice(0, entry.indexOf('*'));
+  const head = glob.slice(0, glob.indexOf('*'));
   return {
     source: entry,
     form: 'glob',

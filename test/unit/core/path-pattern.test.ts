@@ -36,7 +36,9 @@ const CASES: readonly { readonly name: string; readonly cases: readonly Case[] }
         rejects: ['//', '/%2f'],
       },
       { pattern: '/café', matches: ['/café'], rejects: ['/caf%C3%A9', '/cafe'] },
-      { pattern: '/caf%C3%A9', matches: ['/caf%C3%A9'], rejects: ['/café', '/caf%c3%a9'] },
+      // Written encoded or with dot segments, an entry still names a canonical path.
+      { pattern: '/caf%C3%A9', matches: ['/café'], rejects: ['/caf%C3%A9', '/cafe'] },
+      { pattern: '/a/./b//c', matches: ['/a/b/c'], rejects: ['/a/./b//c'] },
       {
         pattern: '/robots.txt',
         matches: ['/robots.txt'],
@@ -53,6 +55,7 @@ const CASES: readonly { readonly name: string; readonly cases: readonly Case[] }
         rejects: ['/static', '//static/app.js', '/x/static/', '/STATIC/x'],
       },
       { pattern: '^/api', matches: ['/api', '/api/x', '/apiary'], rejects: ['/ap', '/x/api'] },
+      { pattern: '^/st%61tic/', matches: ['/static/x'], rejects: ['/st%61tic/x'] },
     ],
   },
   {
@@ -79,6 +82,7 @@ const CASES: readonly { readonly name: string; readonly cases: readonly Case[] }
         rejects: ['/a/1-x/b/c', '/a/1-2-x/c', '/a/1-2-x/b/c/d'],
       },
       { pattern: '/*', matches: ['/', '/a', '/a.css'], rejects: ['/a/', '/a/b'] },
+      { pattern: '/caf%C3%A9/**', matches: ['/café/x'], rejects: ['/caf%C3%A9/x'] },
     ],
   },
   {
@@ -134,11 +138,8 @@ const CASES: readonly { readonly name: string; readonly cases: readonly Case[] }
         matches: ['/exact'],
         rejects: ['/exact/', '/exactly', '//exact'],
       },
-      {
-        pattern: '^//admin',
-        matches: ['//admin', '//admin/x'],
-        rejects: ['/admin'],
-      },
+      // A prefix is canonical too: paths never hold `//`.
+      { pattern: '^//admin', matches: ['/admin', '/admin/x'], rejects: ['/x/admin'] },
     ],
   },
 ];
