@@ -14,7 +14,7 @@ export const CHECK_CONFIG_USAGE = `Usage: cheq-rti-authz check-config [--config 
 Validates the configuration the server would load from the same file, environment and flags,
 prints the settings that apply to each site (API keys, and URLs' user info, query values and
 fragments redacted) and warns about dangerous combinations: blocking with no exclusion for
-health checks, proxy timeouts below ours.
+health checks, exclusions that match below any path (.*\\.css), proxy timeouts below ours.
 Exit status: 0 when valid (warnings or not), 2 when invalid.
 
 Options:

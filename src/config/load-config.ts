@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import type { CoreConfig } from '../core/decide';
-import { PathMap, PathPatternList } from '../core/path-pattern';
+import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-pattern';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
@@ -316,6 +316,14 @@ function siteConfigOf(
     warnings.push(
       `${name === DEFAULT_SITE ? '' : `site ${name}: `}api_endpoint ${endpoint.origin}${endpoint.pathname} ` +
         `is not a known CHEQ RTI region (${KNOWN_RTI_ENDPOINTS.join(', ')})`,
+    );
+  }
+  for (const entry of s.uri_exclusion.filter(matchesUnderAnyPath)) {
+    warnings.push(
+      `${name === DEFAULT_SITE ? '' : `site ${name}: `}uri_exclusion entry ${JSON.stringify(entry)} ` +
+        'matches below any path: a client can exclude a protected path by appending e.g. /x.css ' +
+        '(backends that ignore trailing path parts serve the protected page); anchor it to a ' +
+        'directory (^/static/, /assets/**/*.css)',
     );
   }
   const effective: Record<string, unknown> = {};

@@ -1,6 +1,7 @@
 // Resolves what RTI is told about a request (rti-api.md §1): client IP, absolute URL, event
 // type, channel, CHEQ cookie, header names without the ones a proxy adds.
 
+import { canonicalPath } from './canonical-path';
 import { resolveClientIp } from './client-ip';
 import { EVENT_TYPES } from './event-types';
 import { readCookies } from './header-list';
@@ -27,13 +28,16 @@ export interface RtiInputConfig {
 }
 
 /**
- * Event type from the route settings, else the configured path mapping, else page_load.
+ * Event type from the route settings, else the configured path mapping (on the canonical path,
+ * ambiguous or not: the event type is a hint, not a way around the check), else page_load.
  * A route event type outside RTI's list is ignored rather than sent to fail at RTI.
  */
 export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfig): string {
   const fromRoute = attrs.route.eventType;
   if (fromRoute !== undefined && EVENT_TYPES.has(fromRoute)) return fromRoute;
-  return config.routeToEventType.lookup(attrs.path) ?? DEFAULT_EVENT_TYPE;
+  const routes = config.routeToEventType;
+  if (routes.isEmpty) return DEFAULT_EVENT_TYPE;
+  return routes.lookup(canonicalPath(attrs.path)) ?? DEFAULT_EVENT_TYPE;
 }
 
 export function buildRtiInput(
@@ -47,7 +51,7 @@ export function buildRtiInput(
     eventType,
     host: attrs.host,
     clientIp: resolveClientIp(attrs, config.trustedIpHeader),
-    requestUrl: `${attrs.scheme}://${attrs.host}${attrs.path}${attrs.query ? `?${attrs.query}` : ''}`,
+    requestUrl: requestUrlOf(attrs),
     requestTimeMs: attrs.receivedAtMs,
     method: attrs.method,
     headers,
@@ -59,6 +63,12 @@ export function buildRtiInput(
     ja4: config.ja4Header ? headers.get(config.ja4Header) : undefined,
     channel: eventType === CUSTOM_EVENT_TYPE ? channelOf(attrs, config.channelParam) : undefined,
   };
+}
+
+/** The URL as the client sent it; a target that is no path (`*`) still gets its `/`. */
+function requestUrlOf(attrs: RequestAttributes): string {
+  const slash = attrs.path.startsWith('/') ? '' : '/';
+  return `${attrs.scheme}://${attrs.host}${slash}${attrs.path}${attrs.query ? `?${attrs.query}` : ''}`;
 }
 
 interface HeaderNameFilter {

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
+import { unambiguousPath } from './canonical-path';
 import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
 import { statusOf } from './decision';
 import { renderDenyBody } from './deny-body';
@@ -63,7 +64,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
-      if (config.uriExclusion.matches(attrs.path)) return allowWithout('excluded', mode, attrs);
+      if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
       if (isCorsPreflight(attrs.method, attrs.headers)) {
         return allowWithout('preflight', mode, attrs);
       }
@@ -194,6 +195,13 @@ interface DecisionExtra {
   readonly failure?: FailureCause;
   readonly failureDetail?: string;
   readonly rti?: { readonly outcome: 'ok' | RtiCallErrorCode; readonly durationMs: number };
+}
+
+/** Excluded only when the path has one reading and it matches: an ambiguous path is checked. */
+function isExcluded(exclusions: PathPatternList, rawPath: string): boolean {
+  if (exclusions.isEmpty) return false;
+  const path = unambiguousPath(rawPath);
+  return path !== undefined && exclusions.matches(path);
 }
 
 function routeMode(attrs: RequestAttributes): Mode | undefined {

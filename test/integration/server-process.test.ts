@@ -63,6 +63,11 @@ describe('cheq-rti-authz process (integration)', function () {
         { CHEQ_URI_EXCLUSION: '/ok,/bad(' },
         /uri_exclusion \(CHEQ_URI_EXCLUSION\): invalid regular expression/,
       ],
+      [
+        'a lookahead, which RE2 cannot match in linear time',
+        { CHEQ_URI_EXCLUSION: '/(?!admin).*' },
+        /uri_exclusion \(CHEQ_URI_EXCLUSION\): invalid regular expression "\/\(\?!admin\)\.\*" \(RE2 syntax, matched in linear time/,
+      ],
       ['a code in both groups', { CHEQ_CHALLENGE_CODES: '2,4' }, /code 2 is in both groups/],
       [
         'non-integer codes',

@@ -27,9 +27,15 @@ export interface OriginalRequest {
   readonly controlHeaders: ReadonlySet<string>;
 }
 
+/** Longest odd method kept as sent; NGINX passes any method it can parse. */
+const MAX_ODD_METHOD_CHARS = 32;
+
 /**
  * The attributes of the original request, or the 400 for the first control header that is
  * missing or malformed. The socket peer is the proxy itself, never the end user.
+ * Whatever a client puts in its request target or method is decided, never a 400: the shipped
+ * NGINX config fails open on a 400. An absolute-form target's path is `$request_uri`; an odd
+ * target (`?x`, `*`) is an ambiguous path, and an odd method is kept as sent (a signal for RTI).
  */
 export function readOriginalRequest(
   req: IncomingMessage,
@@ -37,10 +43,11 @@ export function readOriginalRequest(
 ): RequestAttributes | Rejection {
   const { target } = original;
   if (target.value === undefined || target.value === '') return reject(target.header, 'missing');
-  if (!target.value.startsWith('/')) return reject(target.header, 'invalid');
-  if (original.method.value === undefined) return reject(original.method.header, 'missing');
-  const method = normalizeMethod(original.method.value);
-  if (!method) return reject(original.method.header, 'invalid');
+  const methodValue = original.method.value;
+  if (methodValue === undefined || methodValue === '') {
+    return reject(original.method.header, 'missing');
+  }
+  const method = normalizeMethod(methodValue) ?? methodValue.slice(0, MAX_ODD_METHOD_CHARS);
   const proto = headerValue(req, 'x-forwarded-proto');
   const scheme = proto === undefined ? 'http' : validScheme(proto);
   if (!scheme) return reject('X-Forwarded-Proto', 'invalid');

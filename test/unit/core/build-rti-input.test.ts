@@ -217,6 +217,9 @@ describe('resolveEventType', () => {
       { path: '/search', route: { eventType: 'x' } },
       'search',
     ],
+    ['the mapped type of the canonical path', { path: '//account/./new' }, 'registration'],
+    ['the mapped type of an ambiguous path', { path: '/search;jsessionid=1' }, 'page_load'],
+    ['the mapped type of an encoded path', { path: '/x/%2e%2e/se%61rch' }, 'search'],
     [
       'page_load when the route type is empty',
       { path: '/', route: { eventType: '' } },

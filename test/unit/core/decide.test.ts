@@ -180,6 +180,45 @@ describe('createDecide', () => {
       });
     }
 
+    it('excludes the canonical reading of a path: dot segments, repeated slashes, escapes', async () => {
+      for (const path of ['//healthz', '/static/./app.js', '/x/../static/app.js', '/st%61tic/a']) {
+        const rti = FakeRti.answering(invalid(2));
+        const d = await decideWith(rti, { path });
+        assert.equal(d.reason, 'excluded', path);
+        assert.equal(rti.calls.length, 0, path);
+      }
+    });
+
+    // Issue #20 rows 1-2: a reading in which the path is protected must not be excluded.
+    const ambiguous: readonly string[] = [
+      '/static/../checkout',
+      '/static/..%2fcheckout',
+      '/static/..%2Fcheckout',
+      '/static/%2e%2e/checkout',
+      '/static/..%252fcheckout',
+      '/static/..;/checkout',
+      '/static/..%5ccheckout',
+      '/static\\..\\checkout',
+      '/static/x#/../../checkout',
+      '/static/%00.css',
+      '/static/%c0%ae%c0%ae/checkout',
+      '/static/%zz',
+      '/healthz;x',
+      '/healthz%3bx',
+      '/../static/x',
+      'static/x',
+    ];
+    for (const path of ambiguous) {
+      it(`asks RTI about the ambiguous path ${JSON.stringify(path)} and acts on its answer`, async () => {
+        const rti = FakeRti.answering(invalid(2));
+        const d = await decideWith(rti, { path });
+        assert.equal(rti.calls.length, 1);
+        assert.notEqual(d.action, 'allow');
+        const slash = path.startsWith('/') ? '' : '/';
+        assert.equal(rti.calls[0]?.input.requestUrl, `https://shop.example.com${slash}${path}`);
+      });
+    }
+
     it('matches exclusions on the path only, not the query', async () => {
       const rti = FakeRti.answering(VALID);
       const d = await decideWith(rti, { path: '/healthz', query: 'x=1' });

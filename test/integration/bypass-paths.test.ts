@@ -1,0 +1,266 @@
+// Issue #20 rows 1, 2 and 6 as an attacker tries them: request targets sent byte for byte through
+// a real proxy with the shipped config, RTI blocking everything. A request the app would route
+// to a protected path must be refused or checked by RTI, never allowed as excluded.
+// Table-driven over proxies and exclusion lists, so another proxy plugs in as one more entry.
+
+import { strict as assert } from 'node:assert';
+import { canonicalPath, unambiguousPath } from '../../src/core/canonical-path';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { findNginx, startNginx, startNginxWith, type RunningNginx } from '../helpers/nginx';
+import { startService, type TestService } from '../helpers/start-service';
+import { RawUpstreamApp, sendRaw } from '../helpers/upstream-app';
+
+const NGINX = findNginx();
+
+/** A proxy in front of the app, asking our service; `url` is where clients connect. */
+interface RunningProxy {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+interface ProxyUnderTest {
+  readonly name: string;
+  /** Why the proxy cannot run here, or undefined. */
+  missing(): string | undefined;
+  start(authzAddress: string, appAddress: string): Promise<RunningProxy>;
+}
+
+const PROXIES: readonly ProxyUnderTest[] = [
+  {
+    name: 'NGINX, proxy_pass http://app (the URI as the client sent it)',
+    missing: () => (NGINX ? undefined : 'nginx is required (apt-get install nginx)'),
+    start: (authz, app) => startNginx(NGINX as string, authz, app),
+  },
+  {
+    name: 'NGINX, proxy_pass http://app/ (NGINX passes its decoded, normalised path)',
+    missing: () => (NGINX ? undefined : 'nginx is required (apt-get install nginx)'),
+    start: (authz, app) => startNginx(NGINX as string, authz, app, { proxyPass: 'http://app/' }),
+  },
+];
+
+const EXCLUSION_LISTS = {
+  /** The README's example. */
+  readme: '/healthz,/robots.txt,^/static/,/assets/**/*.css',
+  /** The issue's example (the README's before): `.*\.css` matches below any path. */
+  issue: '/healthz,^/static/,.*\\.(css|js|png|svg|woff2)',
+} as const;
+
+interface Case {
+  /** The request target exactly as sent; `METHOD target` when not GET. */
+  readonly request: string;
+  readonly expect: 'excluded' | 'protected';
+  /** Exclusion lists the case applies to; all when absent. */
+  readonly only?: keyof typeof EXCLUSION_LISTS;
+}
+
+const CASES: readonly Case[] = [
+  // Excluded as intended: plain, and readings every proxy and backend agree on.
+  { request: '/static/app.css', expect: 'excluded' },
+  { request: '/healthz', expect: 'excluded' },
+  { request: '/static//app.css', expect: 'excluded' },
+  { request: '/static/./app.css', expect: 'excluded' },
+  { request: '/st%61tic/app.css', expect: 'excluded' },
+  { request: 'http://shop.example/static/app.css', expect: 'excluded' },
+  { request: '/robots.txt', expect: 'excluded', only: 'readme' },
+  { request: '/assets/css/site.css', expect: 'excluded', only: 'readme' },
+  // Row 1: an encoded slash or dot that NGINX decodes when it normalises.
+  { request: '/checkout', expect: 'protected' },
+  { request: '/static/..%2fcheckout', expect: 'protected' },
+  { request: '/static/..%2Fcheckout', expect: 'protected' },
+  { request: '/static%2f..%2fcheckout', expect: 'protected' },
+  { request: '/static/%2e%2e/checkout', expect: 'protected' },
+  { request: '/static/%2E%2e/checkout', expect: 'protected' },
+  { request: '/static/.%2e/checkout', expect: 'protected' },
+  { request: '/static/..%252fcheckout', expect: 'protected' },
+  { request: '/static/%252e%252e/checkout', expect: 'protected' },
+  { request: '/static/..%5ccheckout', expect: 'protected' },
+  { request: '/static/..\\checkout', expect: 'protected' },
+  { request: '/static/%c0%ae%c0%ae/checkout', expect: 'protected' },
+  { request: '/static/%00/../../checkout', expect: 'protected' },
+  { request: '/static/%zz/../../checkout', expect: 'protected' },
+  { request: '/static/../checkout', expect: 'protected' },
+  { request: '/../checkout', expect: 'protected' },
+  { request: '/static/x#/../../checkout', expect: 'protected' },
+  // Row 2: path parameters and suffixes that Java/Spring-style backends strip or ignore.
+  { request: '/checkout;x.css', expect: 'protected' },
+  { request: '/checkout%3bx.css', expect: 'protected' },
+  { request: '/checkout%3Bx.css', expect: 'protected' },
+  { request: '/static/..;/checkout', expect: 'protected' },
+  { request: '/static;/../checkout', expect: 'protected' },
+  { request: '/checkout#x.css', expect: 'protected' },
+  // An entry matching below any path excludes this one: check-config warns about it.
+  { request: '/checkout/x.css', expect: 'protected', only: 'readme' },
+  // Absolute-form targets: NGINX's $request_uri is their path and query only.
+  { request: 'http://shop.example/static/..%2fcheckout', expect: 'protected' },
+  { request: 'http://shop.example/checkout', expect: 'protected' },
+  { request: 'http://shop.example?x=1', expect: 'protected' },
+  // A method our parser does not know: NGINX passes it to the app.
+  { request: 'GET_ /checkout', expect: 'protected' },
+];
+
+/** Everything is a bot to this RTI: any request it is asked about is denied. */
+const BLOCK_ALL = verdict({ isInvalid: true, threatTypeCode: 2 });
+
+describe('bypass suite: excluded paths through real proxies (issue #20 rows 1, 2, 6)', function () {
+  this.timeout(30_000);
+  let rti: FakeRti;
+  let app: RawUpstreamApp;
+  let appAddress: string;
+
+  before(async () => {
+    rti = await FakeRti.start();
+    rti.behaviour = () => BLOCK_ALL;
+    app = new RawUpstreamApp();
+    appAddress = await app.start();
+  });
+  after(async () => {
+    await app?.close();
+    await rti?.close();
+  });
+  beforeEach(() => {
+    rti.calls.length = 0;
+    app.seen.length = 0;
+  });
+
+  for (const [listName, exclusions] of Object.entries(EXCLUSION_LISTS)) {
+    describe(`uri_exclusion ${exclusions}`, () => {
+      let service: TestService;
+      before(async () => {
+        service = await startService(rti.url, {
+          CHEQ_MODE: 'blocking',
+          CHEQ_URI_EXCLUSION: exclusions,
+        });
+      });
+      after(async () => service?.close());
+
+      for (const proxy of PROXIES) {
+        describe(proxy.name, () => {
+          let running: RunningProxy;
+          before(async function () {
+            const missing = proxy.missing();
+            if (missing !== undefined) {
+              // Locally a missing proxy skips; CI must never pass without running it.
+              if (process.env['CI']) throw new Error(missing);
+              this.skip();
+            }
+            running = await proxy.start(`127.0.0.1:${service.app.httpPort}`, appAddress);
+          });
+          after(async () => running?.stop());
+
+          for (const c of CASES.filter(c => c.only === undefined || c.only === listName)) {
+            it(`${c.expect === 'excluded' ? 'excludes' : 'protects'} ${c.request}`, async () => {
+              const [method, target] = c.request.includes(' ')
+                ? (c.request.split(' ') as [string, string])
+                : ['GET', c.request];
+              const answer = await sendRaw(running.url, target, method);
+              if (c.expect === 'excluded') {
+                assert.equal(answer.status, 200, answer.body);
+                assert.equal(rti.calls.length, 0, 'RTI not asked');
+                assert.deepEqual(
+                  app.seen.map(seen => seen.decision),
+                  ['excluded'],
+                );
+                return;
+              }
+              assert.deepEqual(app.seen, [], 'the app is never reached');
+              if (rti.calls.length === 0) {
+                // The proxy refused the request itself, before asking us.
+                assert.equal(answer.status, 400, answer.body);
+              } else {
+                assert.equal(answer.status, 403, answer.body);
+                assert.equal(rti.calls.length, 1);
+                const url = rti.calls[0]?.form.get('RequestURL') ?? '';
+                if (target.startsWith('/')) assert.ok(url.endsWith(target), `RTI got ${url}`);
+              }
+            });
+          }
+        });
+      }
+    });
+  }
+});
+
+describe('a uri_exclusion pattern that backtracks catastrophically in JavaScript (issue #20 row 6)', function () {
+  this.timeout(30_000);
+  let rti: FakeRti;
+  let service: TestService;
+
+  before(async () => {
+    rti = await FakeRti.start();
+    rti.behaviour = () => BLOCK_ALL;
+    service = await startService(rti.url, {
+      CHEQ_MODE: 'blocking',
+      CHEQ_URI_EXCLUSION: '^/static/([a-z0-9]+-?)+\\.css$',
+    });
+  });
+  after(async () => {
+    await service?.close();
+    await rti?.close();
+  });
+
+  // A backtracking engine takes seconds at 32 letters and would never finish at 1,000: the
+  // test would hang, and /healthz with it.
+  it('decides a 1,000-letter near miss and keeps answering /healthz', async () => {
+    const check = (path: string): Promise<Response> =>
+      fetch(`${service.httpUrl}/api/authz/auth-request`, {
+        headers: { 'X-Original-URI': path, 'X-Original-Method': 'GET', 'X-Original-Host': 'shop' },
+      });
+    const [nearMiss, health, match] = await Promise.all([
+      check(`/static/${'a'.repeat(1000)}!`),
+      fetch(`${service.metricsUrl}/healthz`),
+      check(`/static/${'a-'.repeat(500)}.css`),
+    ]);
+    assert.equal(nearMiss.status, 403, 'not excluded: RTI asked and blocked');
+    assert.equal(health.status, 200);
+    assert.equal(match.status, 200, 'excluded');
+    assert.equal(rti.calls.length, 1);
+  });
+});
+
+// Differential: where a path has one reading, ours is the one NGINX routes on ($uri).
+describe("the canonical path is NGINX's reading of an unambiguous path (real NGINX)", function () {
+  this.timeout(20_000);
+  let nginx: RunningNginx;
+
+  before(async function () {
+    if (!NGINX) {
+      if (process.env['CI']) throw new Error('nginx is required (apt-get install nginx)');
+      this.skip();
+    }
+    nginx = await startNginxWith(
+      NGINX,
+      (_prefix, port) => `server { listen 127.0.0.1:${port}; location / { return 200 "$uri"; } }`,
+    );
+  });
+  after(async () => nginx?.stop());
+
+  const paths: readonly string[] = [
+    '/',
+    '/a/b',
+    '//a//b/',
+    '/a/./b',
+    '/a/../b',
+    '/a/b/..',
+    '/a/b/.',
+    '/a//..//b',
+    '/a/b/./../c',
+    '/a/..b/c',
+    '/.../x',
+    '/.well-known/x',
+    '/st%61tic/x',
+    '/x%41%42%43',
+    '/%7Euser',
+    '/caf%C3%A9',
+    '/%e2%82%ac',
+    '/my%20file',
+    '/%5e%7b%7d%7c',
+  ];
+  for (const path of paths) {
+    it(`reads ${path} as NGINX does`, async () => {
+      assert.notEqual(unambiguousPath(path), undefined, 'unambiguous');
+      const answer = await sendRaw(nginx.url, path);
+      assert.equal(answer.status, 200);
+      assert.equal(Buffer.from(answer.body, 'latin1').toString('utf8'), canonicalPath(path));
+    });
+  }
+});
