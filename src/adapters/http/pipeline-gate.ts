@@ -8,8 +8,6 @@
 // itself after every parsed request (parserOnMessageComplete → readStart) unless its private
 // `_paused` flag is set. Proxies never pipeline on upstream connections, so they never wait here.
 
-import type { Socket } from 'node:net';
-
 /** Checks one HTTP connection may have in progress at once. */
 export const MAX_CHECKS_PER_CONNECTION = 4;
 /** Requests one connection may have parsed and waiting behind those; past it, it is closed. */
@@ -17,13 +15,19 @@ export const MAX_WAITING_PER_CONNECTION = 64;
 /** Waiting requests across all connections of the process; past it, the connection is closed. */
 export const MAX_WAITING_PER_PROCESS = 1024;
 
+/** What the gate needs of a connection (a net.Socket). */
+export interface GatedConnection {
+  readonly destroyed: boolean;
+  destroy(): void;
+}
+
 interface ConnectionWork {
   running: number;
   readonly waiting: (() => Promise<void>)[];
 }
 
 export class PipelineGate {
-  private readonly connections = new WeakMap<Socket, ConnectionWork>();
+  private readonly connections = new WeakMap<GatedConnection, ConnectionWork>();
   private waitingTotal = 0;
 
   /** @param onOverflow called once per connection closed for pipelining past the bounds. */
@@ -38,7 +42,7 @@ export class PipelineGate {
    * Runs `check` now when the connection has room, later when one of its checks finishes, or
    * never when the connection is closed for pipelining too far ahead. `check` must not reject.
    */
-  admit(socket: Socket, check: () => Promise<void>): void {
+  admit(socket: GatedConnection, check: () => Promise<void>): void {
     let work = this.connections.get(socket);
     if (!work) {
       work = { running: 0, waiting: [] };
@@ -62,7 +66,7 @@ export class PipelineGate {
     this.waitingTotal++;
   }
 
-  private run(socket: Socket, work: ConnectionWork, check: () => Promise<void>): void {
+  private run(socket: GatedConnection, work: ConnectionWork, check: () => Promise<void>): void {
     work.running++;
     void check().finally(() => {
       work.running--;
