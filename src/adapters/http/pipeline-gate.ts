@@ -43,12 +43,12 @@ export class PipelineGate {
    * never when the connection is closed for pipelining too far ahead. `check` must not reject.
    */
   admit(socket: GatedConnection, check: () => Promise<void>): void {
+    if (socket.destroyed) return;
     let work = this.connections.get(socket);
     if (!work) {
       work = { running: 0, waiting: [] };
       this.connections.set(socket, work);
     }
-    if (socket.destroyed) return;
     if (work.running < MAX_CHECKS_PER_CONNECTION) {
       this.run(socket, work, check);
       return;
