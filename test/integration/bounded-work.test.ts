@@ -156,6 +156,38 @@ describe('bounded work per connection and in total', function () {
       assert.ok(rti.calls.length <= MAX_CHECKS_PER_CONNECTION, `${rti.calls.length} RTI calls`);
     });
 
+    it('closes a gRPC connection that keeps resetting its streams (rapid reset), and keeps serving', async () => {
+      rti.behaviour = denyFreshProbes;
+      const grpcPort = Number(service.grpcAddress.split(':')[1]);
+      const session = connectHttp2(`http://127.0.0.1:${grpcPort}`);
+      session.on('error', () => undefined);
+      const goaway = new Promise<number>(resolve => session.once('goaway', resolve));
+      await new Promise(resolve => session.once('remoteSettings', resolve));
+      let sent = 0;
+      // Within the stream limit at every moment: each stream is reset as soon as it is opened.
+      while (sent < 5000 && !session.closed && !session.destroyed) {
+        for (let i = 0; i < 30; i++, sent++) {
+          const stream = session.request({
+            ':method': 'POST',
+            ':path': CHECK_PATH,
+            'content-type': 'application/grpc',
+            te: 'trailers',
+          });
+          stream.on('error', () => undefined);
+          stream.close(http2Constants.NGHTTP2_CANCEL);
+        }
+        await new Promise(resolve => setImmediate(resolve));
+      }
+      // nghttp2's stream reset rate limit (Node 20: 1,000 at once, then 33/s) ends the session.
+      assert.ok(sent < 5000, `session still open after ${sent} resets`);
+      await goaway;
+      session.destroy();
+      const grpc = await service.check(
+        envoyCheckRequest({ headers: { 'user-agent': FRESH_AGENT } }),
+      );
+      assert.equal(grpc.status?.code, GRPC_PERMISSION_DENIED);
+    });
+
     it('closes connections past max_connections on both listeners, counted, and serves again after', async () => {
       rti.behaviour = denyFreshProbes;
       const grpcPort = Number(service.grpcAddress.split(':')[1]);
