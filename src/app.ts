@@ -235,9 +235,11 @@ export async function startListeners(
       keepaliveTimeMs: server.grpcKeepaliveTimeMs,
       maxConnectionAgeMs: server.grpcMaxConnectionAgeMs,
       maxConcurrentStreams: server.grpcMaxConcurrentStreams,
+      maxConnections: server.maxConnections,
       tls: server.grpcTls,
     },
     decide,
+    metrics,
     log,
   );
   const http = await startHttpServer(
@@ -246,6 +248,7 @@ export async function startListeners(
       port: server.httpPort,
       keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
       headersTimeoutMs: server.httpHeadersTimeoutMs,
+      maxConnections: server.maxConnections,
     },
     decide,
     metrics,

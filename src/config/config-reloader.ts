@@ -17,6 +17,7 @@ const RESTART_ONLY: readonly (readonly [setting: string, read: (c: AppConfig) =>
   ['grpc_keepalive_time_ms', c => c.server.grpcKeepaliveTimeMs],
   ['grpc_max_connection_age_ms', c => c.server.grpcMaxConnectionAgeMs],
   ['grpc_max_concurrent_streams', c => c.server.grpcMaxConcurrentStreams],
+  ['max_connections', c => c.server.maxConnections],
   ['http_keepalive_timeout_ms', c => c.server.httpKeepAliveTimeoutMs],
   ['http_headers_timeout_ms', c => c.server.httpHeadersTimeoutMs],
   ['workers', c => c.server.workers],

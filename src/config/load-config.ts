@@ -88,6 +88,8 @@ export interface AppConfig {
     readonly grpcKeepaliveTimeMs: number;
     readonly grpcMaxConnectionAgeMs: number;
     readonly grpcMaxConcurrentStreams: number;
+    /** Connections each listener keeps open at once. */
+    readonly maxConnections: number;
     /** Undefined: the gRPC listener is plaintext. */
     readonly grpcTls: GrpcTlsConfig | undefined;
     /** Cluster workers serving checks; 1: this process serves them itself. */
@@ -425,6 +427,7 @@ function buildAppConfig(
       grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
       grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
       grpcMaxConcurrentStreams: s.grpc_max_concurrent_streams,
+      maxConnections: s.max_connections,
       grpcTls: grpcTlsConfigOf(s),
       workers: s.workers,
       overloadShedding: s.overload_shedding,

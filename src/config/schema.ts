@@ -325,6 +325,13 @@ export const schema = {
     env: 'GRPC_MAX_CONCURRENT_STREAMS',
     arg: 'grpc-max-concurrent-streams',
   },
+  max_connections: {
+    doc: 'Connections the gRPC listener and the HTTP listener each keep open at once, per process (per worker); a connection past it is closed as it arrives and counted in cheq_authz_rejected_requests_total{reason="too_many_connections"}. Far above what proxies open (NGINX keeps 32 idle per worker; Envoy a few per worker thread).',
+    format: 'positive-int',
+    default: 4096,
+    env: 'CHEQ_MAX_CONNECTIONS',
+    arg: 'max-connections',
+  },
   grpc_tls_cert_file: {
     doc: 'PEM certificate (chain) of the gRPC listener. Set with grpc_tls_key_file to serve TLS; empty: plaintext.',
     format: String,

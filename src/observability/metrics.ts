@@ -155,7 +155,7 @@ export function createMetrics(
   });
   const rejectedRequests = new Counter({
     name: 'cheq_authz_rejected_requests_total',
-    help: 'HTTP requests answered 4xx without a decision (unknown path, missing or malformed control headers), by reason.',
+    help: 'HTTP requests answered 4xx without a decision (unknown path, missing or malformed control headers), and connections closed unanswered (too_many_connections, pipeline_overflow; also on gRPC), by reason.',
     labelNames: ['transport', 'reason'] as const,
     registers,
   });

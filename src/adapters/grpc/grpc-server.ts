@@ -1,11 +1,14 @@
 // The gRPC listener: ext_authz Check and grpc.health.v1 on one port, with server options for
 // long-lived proxy connections (integration-contracts.md §5.2), plaintext or TLS/mTLS.
 
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { GrpcTlsConfig } from '../../config/tls-files';
 import type { Decide } from '../../core/decide';
+import { LogThrottle } from '../../observability/log-throttle';
 import type { Logger } from '../../observability/logger';
+import type { Metrics } from '../../observability/metrics';
 import { addExtAuthzService } from './ext-authz-service';
 import { AUTHORIZATION_SERVICE_NAME, loadExtAuthzPackage } from './load-protos';
 import { createReloadingTlsCredentials, type ReloadingTlsCredentials } from './tls-credentials';
@@ -17,6 +20,8 @@ export interface GrpcServerOptions {
   readonly maxConnectionAgeMs: number;
   /** Checks one connection may have in flight (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly maxConcurrentStreams: number;
+  /** Connections open at once; more are closed as they arrive. */
+  readonly maxConnections: number;
   /** Undefined: plaintext. */
   readonly tls?: GrpcTlsConfig | undefined;
 }
@@ -33,10 +38,13 @@ export interface RunningGrpcServer {
 }
 
 const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME];
+/** At most one log line per interval about refused connections. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export async function startGrpcServer(
   options: GrpcServerOptions,
   decide: Decide,
+  metrics: Metrics,
   log: Logger,
 ): Promise<RunningGrpcServer> {
   const server = new grpc.Server({
@@ -56,24 +64,32 @@ export async function startGrpcServer(
   addExtAuthzService(server, loadExtAuthzPackage(), decide, log);
 
   const tls = options.tls && createReloadingTlsCredentials(options.tls, log);
-  const address = options.host.includes(':') ? `[${options.host}]` : options.host;
-  let port: number;
+  let listener: NetServer;
   try {
-    port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(
-        `${address}:${options.port}`,
-        tls?.credentials ?? grpc.ServerCredentials.createInsecure(),
-        (err, boundPort) => (err ? reject(err) : resolve(boundPort)),
-      );
-    });
+    const injector = server.createConnectionInjector(
+      tls?.credentials ?? grpc.ServerCredentials.createInsecure(),
+    );
+    listener = await listen(options, socket => injector.injectConnection(socket));
   } catch (err: unknown) {
     tls?.close();
     throw err;
   }
+  // Accept errors (EMFILE): logged, not thrown from an unhandled 'error' event.
+  listener.on('error', (err: unknown) => log.error({ err }, 'gRPC listener error'));
+  const refusals = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  listener.on('drop', () => {
+    metrics.rejectedRequests.inc({ transport: 'grpc', reason: 'too_many_connections' });
+    const suppressed = refusals.admit('too_many_connections');
+    if (suppressed === undefined) return;
+    log.warn(
+      { reason: 'too_many_connections', suppressed },
+      `gRPC connection closed: ${options.maxConnections} (max_connections) already open`,
+    );
+  });
   logSecurity(options.tls, tls, log);
 
   return {
-    port,
+    port: (listener.address() as AddressInfo).port,
     security: tls?.mode ?? 'plaintext',
     markServing() {
       if (draining) return;
@@ -84,6 +100,7 @@ export async function startGrpcServer(
       for (const service of HEALTH_SERVICES) health.setStatus(service, 'NOT_SERVING');
     },
     shutdown(graceMs) {
+      listener.close();
       return new Promise<void>(resolve => {
         const timer = setTimeout(() => {
           log.warn({ graceMs }, 'grace period over; cancelling the checks still in flight');
@@ -97,6 +114,22 @@ export async function startGrpcServer(
       }).finally(() => tls?.close());
     },
   };
+}
+
+/**
+ * Our own listener, handing accepted sockets to grpc-js: grpc-js has no option to bound the
+ * connections of a server it binds itself, net.Server has maxConnections.
+ */
+function listen(options: GrpcServerOptions, accept: (socket: Socket) => void): Promise<NetServer> {
+  const listener = createServer(accept);
+  listener.maxConnections = options.maxConnections;
+  return new Promise((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(options.port, options.host, () => {
+      listener.off('error', reject);
+      resolve(listener);
+    });
+  });
 }
 
 /** Whether the listener is encrypted, and with which files; never what they hold. */

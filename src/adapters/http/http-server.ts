@@ -4,13 +4,16 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import type { Cancellation } from '../../core/cancellation';
 import type { Decide } from '../../core/decide';
+import { LogThrottle } from '../../observability/log-throttle';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { envoyHttp, EXT_AUTHZ_PREFIX } from './envoy-http';
 import { forwardAuth, FORWARD_AUTH_PATH } from './forward-auth';
 import { isRejection, writeAnswer, type HttpEndpoint } from './http-endpoint';
 import { AUTH_REQUEST_PATH, nginxAuthRequest } from './nginx-auth-request';
+import { PipelineGate } from './pipeline-gate';
 
 /** Above Envoy's 60 KiB default request-header limit: Node's 16 KiB would answer 431. */
 export const MAX_HEADER_BYTES = 96 * 1024;
@@ -22,6 +25,8 @@ export interface HttpServerOptions {
   readonly keepAliveTimeoutMs: number;
   /** Complete request headers must arrive within this (slow-header attacks). */
   readonly headersTimeoutMs: number;
+  /** Connections open at once; more are closed as they arrive. */
+  readonly maxConnections: number;
 }
 
 export interface RunningHttpServer {
@@ -32,6 +37,9 @@ export interface RunningHttpServer {
    */
   close(graceMs: number): Promise<void>;
 }
+
+/** At most one log line per interval about refused connections or pipelines. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /** Node's parser errors → our answer and the metric reason. */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
@@ -52,6 +60,33 @@ function route(url: string): { endpoint: HttpEndpoint; path: string } | undefine
   return undefined;
 }
 
+/**
+ * The proxy gave up on a check: its connection or its answer closed before the answer was
+ * complete ('close' also follows every answer). The connection is watched too because an
+ * answer queued behind another (pipelined) gets no 'close' of its own when the connection closes.
+ */
+function cancellationOf(req: IncomingMessage, res: ServerResponse): Cancellation {
+  const socket = req.socket;
+  const listeners: (() => void)[] = [];
+  let closedEarly: boolean | undefined;
+  const closed = (): void => {
+    if (closedEarly !== undefined) return;
+    closedEarly = !res.writableFinished;
+    socket.off('close', closed);
+    res.off('close', closed);
+    if (closedEarly) for (const listener of listeners) listener();
+  };
+  return {
+    onCancel(listener) {
+      if (closedEarly !== undefined) return void (closedEarly && listener());
+      if (listeners.push(listener) > 1) return;
+      if (res.closed) return closed();
+      socket.once('close', closed);
+      res.once('close', closed);
+    },
+  };
+}
+
 export async function startHttpServer(
   options: HttpServerOptions,
   decide: Decide,
@@ -69,6 +104,22 @@ export async function startHttpServer(
       connectionsCheckingInterval: Math.min(1000, Math.ceil(options.headersTimeoutMs / 2)),
     },
     (req, res) => handle(req, res),
+  );
+  server.maxConnections = options.maxConnections;
+  const refusals = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  const refused = (reason: 'too_many_connections' | 'pipeline_overflow', message: string): void => {
+    metrics.rejectedRequests.inc({ transport: 'http', reason });
+    const suppressed = refusals.admit(reason);
+    if (suppressed !== undefined) log.warn({ reason, suppressed }, message);
+  };
+  server.on('drop', () =>
+    refused(
+      'too_many_connections',
+      `HTTP connection closed: ${options.maxConnections} (max_connections) already open`,
+    ),
+  );
+  const gate = new PipelineGate(() =>
+    refused('pipeline_overflow', 'HTTP connection closed: too many requests pipelined ahead'),
   );
 
   let closing = false;
@@ -97,17 +148,11 @@ export async function startHttpServer(
         writeAnswer(res, attrs.status, [['content-type', 'text/plain']], `${attrs.message}\n`);
         return;
       }
-      const cancellation = {
-        onCancel(listener: () => void): void {
-          // 'close' also follows every answer: only a close before it is the proxy giving up.
-          const closed = (): void => void (res.writableFinished || listener());
-          if (res.closed) closed();
-          else res.once('close', closed);
-        },
-      };
-      decide(attrs, { cancellation })
-        .then(decision => endpoint.respond(res, decision))
-        .catch(fallback);
+      gate.admit(req.socket, () =>
+        decide(attrs, { cancellation: cancellationOf(req, res) })
+          .then(decision => endpoint.respond(res, decision))
+          .catch(fallback),
+      );
     } catch (err: unknown) {
       fallback(err);
     }
