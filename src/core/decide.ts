@@ -1,6 +1,7 @@
 // The decision core: one request's attributes in, one Decision out, for every transport.
 // The only place that knows RTI exists; never rejects (any failure is a fail-open Decision).
 
+import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
@@ -27,6 +28,8 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly mode: Mode;
   /** Blocking mode: share (0-100) of would-block visitors acted on; the rest are allowed. */
   readonly enforcePercent: number;
+  /** Keys the enforce_percent bucket hash: secret, so a bot cannot compute its bucket. */
+  readonly enforceKey: KeyObject;
   /** RTI budget per request: connect, headers and body together. */
   readonly timeoutMs: number;
   /** Kept back from the proxy's deadline so our answer still reaches it in time. */
@@ -109,7 +112,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       );
       if (mode === 'blocking') {
         const percent = resolveEnforcePercent(attrs.route.enforcePercent, config.enforcePercent);
-        outcome = enforceGradually(outcome, percent, input);
+        outcome = enforceGradually(outcome, percent, input, config.enforceKey);
       }
       return decision(outcome.action, outcome.reason, mode, attrs, {
         eventType,
