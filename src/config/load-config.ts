@@ -1,11 +1,12 @@
 // Reads the configuration once: defaults < config file < environment < command-line flags.
 // Validates every setting, reports every problem at once, returns a frozen AppConfig.
 
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import type { CoreConfig } from '../core/decide';
+import { BucketKey } from '../core/enforcement';
 import { PathMap, PathPatternList } from '../core/path-pattern';
 import { TrustedProxies } from '../core/trusted-proxies';
 import { verdictHeaderNames } from '../core/verdict-headers';
@@ -305,8 +306,8 @@ function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxie
  * The enforce_percent hash key, derived from the API key: secret from clients, the same on every
  * replica without a setting of its own, and new (reshuffling the buckets) when the key rotates.
  */
-function enforceKeyOf(apiKey: string): KeyObject {
-  return createSecretKey(
+function enforceKeyOf(apiKey: string): BucketKey {
+  return new BucketKey(
     createHmac('sha256', apiKey).update('cheq-rti-authz enforce_percent bucket').digest(),
   );
 }

@@ -1,7 +1,6 @@
 // The decision core: one request's attributes in, one Decision out, for every transport.
 // The only place that knows RTI exists; never rejects (any failure is a fail-open Decision).
 
-import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
@@ -9,7 +8,7 @@ import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rt
 import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
 import { statusOf } from './decision';
 import { renderDenyBody } from './deny-body';
-import { enforceGradually, resolveEnforcePercent } from './enforcement';
+import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
 import { applyPolicy, type PolicyConfig } from './policy';
@@ -29,7 +28,7 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   /** Blocking mode: share (0-100) of would-block visitors acted on; the rest are allowed. */
   readonly enforcePercent: number;
   /** Keys the enforce_percent bucket hash: secret, so a bot cannot compute its bucket. */
-  readonly enforceKey: KeyObject;
+  readonly enforceKey: BucketKey;
   /** RTI budget per request: connect, headers and body together. */
   readonly timeoutMs: number;
   /** Kept back from the proxy's deadline so our answer still reaches it in time. */

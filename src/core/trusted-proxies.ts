@@ -19,7 +19,16 @@ export interface HopAddress {
   readonly family: 'ipv4' | 'ipv6';
 }
 
+/** Answers remembered per address; past this many they are forgotten at once (a flood of new ones). */
+const MAX_REMEMBERED = 4096;
+
 export class TrustedProxies {
+  /**
+   * BlockList.check costs microseconds (it builds a SocketAddress per call), and the same
+   * addresses recur: the proxies on every request, a visitor on each of theirs.
+   */
+  private readonly remembered = new Map<string, boolean>();
+
   private constructor(private readonly ranges: BlockList | undefined) {}
 
   /** Trusts no address: every peer is the client. */
@@ -39,7 +48,14 @@ export class TrustedProxies {
   }
 
   includes(address: HopAddress): boolean {
-    return this.ranges?.check(address.ip, address.family) ?? false;
+    if (!this.ranges) return false;
+    let trusted = this.remembered.get(address.ip);
+    if (trusted === undefined) {
+      trusted = this.ranges.check(address.ip, address.family);
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+      this.remembered.set(address.ip, trusted);
+    }
+    return trusted;
   }
 }
 

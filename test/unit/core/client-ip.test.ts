@@ -302,6 +302,17 @@ describe('TrustedProxies.parse', () => {
     assert.ok(!includes('127.0.0.1'));
   });
 
+  it('answers the same past the addresses it remembers', () => {
+    const trusted = TrustedProxies.parse(['10.0.0.0/8']);
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < 10_000; n++) {
+        const inside = { ip: `10.0.${n >> 8}.${n & 255}`, family: 'ipv4' } as const;
+        const outside = { ip: `11.0.${n >> 8}.${n & 255}`, family: 'ipv4' } as const;
+        assert.ok(trusted.includes(inside) && !trusted.includes(outside), `${n}`);
+      }
+    }
+  });
+
   it('trusts nobody with none or an empty list', () => {
     for (const entries of [['none'], []]) {
       assert.ok(!TrustedProxies.parse(entries).includes({ ip: '127.0.0.1', family: 'ipv4' }));

@@ -1,8 +1,8 @@
 import type { Cancellation } from '../../../src/core/cancellation';
 import { strict as assert } from 'node:assert';
-import { createSecretKey } from 'node:crypto';
 import type { AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
+import { BucketKey } from '../../../src/core/enforcement';
 import type { Decision } from '../../../src/core/decision';
 import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
 import type { RouteSettings } from '../../../src/core/request-attributes';
@@ -83,7 +83,7 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     rules: [],
     mode: 'blocking',
     enforcePercent: 100,
-    enforceKey: createSecretKey(Buffer.from('test-enforce-key')),
+    enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
     timeoutMs: 100,
     deadlineMarginMs: 10,
     blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { createSecretKey } from 'node:crypto';
 import { buildRtiInput, type RtiInputConfig } from '../../../src/core/build-rti-input';
 import {
+  BucketKey,
   bucketSubject,
   enforceGradually,
   isEnforced,
@@ -23,8 +23,8 @@ const INPUT_CONFIG: RtiInputConfig = {
   ignoredHeaderNames: [],
 };
 
-const KEY = createSecretKey(Buffer.from('site-a enforce key'));
-const OTHER_KEY = createSecretKey(Buffer.from('site-b enforce key'));
+const KEY = new BucketKey(Buffer.from('site-a enforce key'));
+const OTHER_KEY = new BucketKey(Buffer.from('site-b enforce key'));
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36';
 
 /** A visitor as the core sees one: RTI's input for a request, its client IP resolved. */

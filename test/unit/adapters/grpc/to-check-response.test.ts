@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { createSecretKey } from 'node:crypto';
 import { checkCodec } from '../../../../src/adapters/grpc/check-codec';
 import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
 import { toCheckResponse, type CheckAnswer } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
 import type { Decision } from '../../../../src/core/decision';
+import { BucketKey } from '../../../../src/core/enforcement';
 import { HeaderList, type HeaderEntry } from '../../../../src/core/header-list';
 import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
@@ -21,7 +21,7 @@ const CONFIG: CoreConfig = {
   rules: [],
   mode: 'blocking',
   enforcePercent: 100,
-  enforceKey: createSecretKey(Buffer.from('test-enforce-key')),
+  enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
   timeoutMs: 100,
   deadlineMarginMs: 10,
   blockRedirectCodes: new Set([2, 3]),
