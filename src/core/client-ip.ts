@@ -3,29 +3,30 @@
 // untrusted address is the client. Imports only ./ and node: builtins.
 
 import type { RequestAttributes } from './request-attributes';
-import { readHopAddress, type HopAddress, type TrustedProxies } from './trusted-proxies';
+import { readHopAddress, type TrustedProxies } from './trusted-proxies';
 
 /**
  * The hops, nearest first: `peerAddress` (the HTTP socket peer, or gRPC source.address), then
  * `proxyClientIp` (the proxy's own peer as it reports it), then, if both were trusted, the
- * operator's `trustedIpHeader`, then `X-Forwarded-For` read from the right. Unreadable hops end
- * the walk; when it ends without an untrusted address, the last address read is the client.
+ * operator's `trustedIpHeader`, then `X-Forwarded-For` read from the right. Without a readable
+ * peer nothing is believed (undefined). An unreadable hop ends the walk; when it ends without
+ * an untrusted address, the last address read is the client.
  */
 export function resolveClientIp(
   attrs: RequestAttributes,
   trustedIpHeader: string | undefined,
   trusted: TrustedProxies,
 ): string | undefined {
-  let last: HopAddress | undefined;
-  for (let nearest = 0; nearest < 2; nearest++) {
-    const reported = nearest === 0 ? attrs.peerAddress : attrs.proxyClientIp;
-    if (reported === undefined) continue;
-    const hop = readHopAddress(reported);
-    if (!hop) return last?.ip;
-    if (!trusted.includes(hop)) return hop.ip;
-    last = hop;
+  const peer = attrs.peerAddress === undefined ? undefined : readHopAddress(attrs.peerAddress);
+  if (!peer) return undefined;
+  if (!trusted.includes(peer)) return peer.ip;
+  let last = peer;
+  if (attrs.proxyClientIp !== undefined) {
+    const reported = readHopAddress(attrs.proxyClientIp);
+    if (!reported) return last.ip;
+    if (!trusted.includes(reported)) return reported.ip;
+    last = reported;
   }
-  if (!last) return undefined;
   if (trustedIpHeader) {
     const value = attrs.headers.get(trustedIpHeader);
     const hop = value === undefined ? undefined : readHopAddress(lastItem(value));

@@ -189,6 +189,13 @@ const CASES: readonly Case[] = [
     expected: undefined,
   },
   {
+    name: 'no peer: an external address or XFF is not believed from nobody',
+    peerAddress: undefined,
+    proxyClientIp: '198.51.100.7',
+    xff: '198.51.100.7',
+    expected: undefined,
+  },
+  {
     name: 'an unreadable peer and nothing else: undefined',
     peerAddress: '/var/run/envoy.sock',
     proxyClientIp: '198.51.100.7',
