@@ -74,6 +74,15 @@ describe('client IP from trusted hops only (integration)', function () {
       assert.deepEqual(clientIps(), ['127.0.0.1']);
     });
 
+    it('reads an IPv4 peer of a dual-stack listener (::ffff:127.0.0.1) as IPv4', async () => {
+      const trusting = await start('127.0.0.1', { HOST: '::' });
+      await nginx(trusting, { 'X-Real-IP': '203.0.113.9' });
+      await trusting.close();
+      const trustingNobody = await start('none', { HOST: '::' });
+      await nginx(trustingNobody, { 'X-Real-IP': '203.0.113.9' });
+      assert.deepEqual(clientIps(), ['203.0.113.9', '127.0.0.1']);
+    });
+
     it('believes trusted_ip_header only when the peer that set it is trusted', async () => {
       const svc = await start('127.0.0.1, 10.0.0.0/8', {
         CHEQ_TRUSTED_IP_HEADER: 'cf-connecting-ip',
