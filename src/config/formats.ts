@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type convict from 'convict';
 import { EVENT_TYPES } from '../core/event-types';
 import { compilePathPattern, PatternError } from '../core/path-pattern';
+import { TrustedProxies } from '../core/trusted-proxies';
 import { parsePolicyRules } from './policy-rules';
 
 function fail(message: string): never {
@@ -167,6 +168,16 @@ export const FORMATS: readonly convict.Format[] = [
     name: 'policy-rules',
     validate: (value: unknown) => {
       parsePolicyRules(value);
+    },
+  },
+  {
+    name: 'ip-ranges',
+    coerce: (value: string) => splitList(value),
+    validate: (value: unknown) => {
+      if (!Array.isArray(value) || !value.every(item => typeof item === 'string')) {
+        fail('must be a comma list of IP addresses and CIDR ranges, or none');
+      }
+      TrustedProxies.parse(value);
     },
   },
   {

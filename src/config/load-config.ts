@@ -1,12 +1,14 @@
 // Reads the configuration once: defaults < config file < environment < command-line flags.
 // Validates every setting, reports every problem at once, returns a frozen AppConfig.
 
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import type { CoreConfig } from '../core/decide';
+import { BucketKey } from '../core/enforcement';
 import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-pattern';
+import { TrustedProxies } from '../core/trusted-proxies';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
@@ -282,12 +284,13 @@ function crossFieldProblems(s: Settings, tagHash: 'top level' | 'site' | 'option
 }
 
 /** The decision settings of the top level or of one site. */
-function coreConfigOf(s: Settings): CoreConfig {
+function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxies): CoreConfig {
   return Object.freeze({
     apiVersion: s.api_version as CoreConfig['apiVersion'],
     rules: parsePolicyRules(s.policy_rules),
     mode: s.mode as CoreConfig['mode'],
     enforcePercent: s.enforce_percent,
+    enforceKey: enforceKeyOf(apiKey),
     timeoutMs: s.timeout_ms,
     deadlineMarginMs: s.deadline_margin_ms,
     blockRedirectCodes: new Set(s.block_redirect_codes.map(Number)),
@@ -298,6 +301,7 @@ function coreConfigOf(s: Settings): CoreConfig {
     uriExclusion: new PathPatternList(s.uri_exclusion),
     routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
     trustedIpHeader: s.trusted_ip_header || undefined,
+    trustedProxies,
     ja3Header: s.ja3_header || undefined,
     ja4Header: s.ja4_header || undefined,
     channelParam: s.channel_param || undefined,
@@ -306,11 +310,22 @@ function coreConfigOf(s: Settings): CoreConfig {
   });
 }
 
+/**
+ * The enforce_percent hash key, derived from the API key: secret from clients, the same on every
+ * replica without a setting of its own, and new (reshuffling the buckets) when the key rotates.
+ */
+function enforceKeyOf(apiKey: string): BucketKey {
+  return new BucketKey(
+    createHmac('sha256', apiKey).update('cheq-rti-authz enforce_percent bucket').digest(),
+  );
+}
+
 function siteConfigOf(
   name: string,
   hosts: readonly string[],
   s: Settings,
   apiKey: string,
+  trustedProxies: TrustedProxies,
   warnings: string[],
 ): SiteConfig {
   const endpoint = new URL(s.api_endpoint);
@@ -334,7 +349,7 @@ function siteConfigOf(
   return Object.freeze({
     name,
     hosts: Object.freeze([...hosts]),
-    core: coreConfigOf(s),
+    core: coreConfigOf(s, apiKey, trustedProxies),
     endpoint,
     apiKey,
     tagHash: s.tag_hash.trim(),
@@ -354,13 +369,21 @@ function buildAppConfig(
   configFile: string | undefined,
 ): AppConfig {
   const warnings: string[] = [];
+  const trustedProxies = TrustedProxies.parse(s.trusted_proxies);
   const defaultSite = servesTopLevel
-    ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, warnings)
+    ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, trustedProxies, warnings)
     : undefined;
   const siteConfigs = sites.map(site =>
-    siteConfigOf(site.entry.name, site.entry.hosts, site.settings, site.apiKey, warnings),
+    siteConfigOf(
+      site.entry.name,
+      site.entry.hosts,
+      site.settings,
+      site.apiKey,
+      trustedProxies,
+      warnings,
+    ),
   );
-  const core = defaultSite?.core ?? coreConfigOf(s);
+  const core = defaultSite?.core ?? coreConfigOf(s, apiKey, trustedProxies);
   const files = [
     ...(configFile === undefined ? [] : [configFile]),
     ...new Set(

@@ -1,6 +1,8 @@
 // Every setting: its doc, format, default, environment variable and command-line flag.
 // The README's configuration table is checked against this schema by a test.
 
+import { DEFAULT_TRUSTED_PROXIES } from '../core/trusted-proxies';
+
 export const DEFAULT_IGNORED_HEADER_NAMES = [
   'x-envoy-*',
   'x-request-id',
@@ -63,7 +65,7 @@ export const schema = {
     arg: 'mode',
   },
   enforce_percent: {
-    doc: 'Blocking mode only: the share (0-100) of would-block visitors acted on, chosen stably per visitor (CHEQ cookie, else IP + User-Agent); the rest are allowed and counted as would. A route can set its own with context_extensions cheq_enforce_percent.',
+    doc: 'Blocking mode only: the share (0-100) of would-block visitors acted on, chosen stably per client IP (IPv6 per /64) with a hash keyed by the API key, so a client cannot pick its bucket; a request without a client IP is acted on. The rest are allowed and counted as would. A route can set its own with context_extensions cheq_enforce_percent.',
     format: 'percent',
     default: 100,
     env: 'CHEQ_ENFORCE_PERCENT',
@@ -136,8 +138,15 @@ export const schema = {
     env: 'CHEQ_ROUTE_TO_EVENT_TYPE',
     arg: 'route-to-event-type',
   },
+  trusted_proxies: {
+    doc: "Proxies believed about the client address (comma list of IPv4/IPv6 addresses and CIDR ranges; `none`: trust no one). From the peer that called us, each trusted hop's report of the next (X-Real-IP, x-envoy-external-address, X-Forwarded-For from the right) is followed; the first untrusted address is the client.",
+    format: 'ip-ranges',
+    default: [...DEFAULT_TRUSTED_PROXIES],
+    env: 'CHEQ_TRUSTED_PROXIES',
+    arg: 'trusted-proxies',
+  },
   trusted_ip_header: {
-    doc: 'Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip). Empty: x-envoy-external-address (Envoy) or X-Real-IP (NGINX), else the peer address.',
+    doc: 'Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip); believed only when the proxy and its peer are in trusted_proxies. Empty: the trusted_proxies walk alone.',
     format: 'header-name',
     default: '',
     env: 'CHEQ_TRUSTED_IP_HEADER',

@@ -8,6 +8,7 @@ import { readCookies } from './header-list';
 import type { PathMap } from './path-pattern';
 import type { RequestAttributes } from './request-attributes';
 import type { RtiInput } from './rti-port';
+import type { TrustedProxies } from './trusted-proxies';
 
 export const DEFAULT_EVENT_TYPE = 'page_load';
 export const CUSTOM_EVENT_TYPE = 'custom';
@@ -20,6 +21,8 @@ const CHEQ_COOKIES = [CHEQ_COOKIE, DUID_COOKIE, PVID_COOKIE];
 export interface RtiInputConfig {
   readonly routeToEventType: PathMap<string>;
   readonly trustedIpHeader: string | undefined;
+  /** The proxies believed about the client address (process-wide: the same for every site). */
+  readonly trustedProxies: TrustedProxies;
   readonly ja3Header: string | undefined;
   readonly ja4Header: string | undefined;
   readonly channelParam: string | undefined;
@@ -50,7 +53,7 @@ export function buildRtiInput(
   return {
     eventType,
     host: attrs.host,
-    clientIp: resolveClientIp(attrs, config.trustedIpHeader),
+    clientIp: resolveClientIp(attrs, config.trustedIpHeader, config.trustedProxies),
     requestUrl: requestUrlOf(attrs),
     requestTimeMs: attrs.receivedAtMs,
     method: attrs.method,

@@ -1,24 +1,61 @@
-// Chooses the end user's IP address for RTI. Order: the operator's trusted header, then what
-// the proxy determined (Envoy x-envoy-external-address, NGINX X-Real-IP), then the L4 peer.
+// Chooses the end user's IP address, one rule for every endpoint: start at the nearest hop,
+// and while that hop is a trusted proxy believe what it says about the next one. The first
+// untrusted address is the client. Imports only ./ and node: builtins.
 
-import { isIP } from 'node:net';
 import type { RequestAttributes } from './request-attributes';
+import { readHopAddress, type TrustedProxies } from './trusted-proxies';
 
+/**
+ * The hops, nearest first: `peerAddress` (the HTTP socket peer, or gRPC source.address), then
+ * `proxyClientIp` (the proxy's own peer as it reports it), then, if both were trusted, the
+ * operator's `trustedIpHeader`, then `X-Forwarded-For` read from the right. Without a readable
+ * peer nothing is believed (undefined). An unreadable hop ends the walk; when it ends without
+ * an untrusted address, the last address read is the client.
+ */
 export function resolveClientIp(
   attrs: RequestAttributes,
   trustedIpHeader: string | undefined,
+  trusted: TrustedProxies,
 ): string | undefined {
-  if (trustedIpHeader) {
-    const ip = firstIp(attrs.headers.get(trustedIpHeader));
-    if (ip) return ip;
+  const peer = attrs.peerAddress === undefined ? undefined : readHopAddress(attrs.peerAddress);
+  if (!peer) return undefined;
+  if (!trusted.includes(peer)) return peer.ip;
+  let last = peer;
+  if (attrs.proxyClientIp !== undefined) {
+    const reported = readHopAddress(attrs.proxyClientIp);
+    if (!reported) return last.ip;
+    if (!trusted.includes(reported)) return reported.ip;
+    last = reported;
   }
-  return firstIp(attrs.proxyClientIp) ?? firstIp(attrs.peerAddress);
+  if (trustedIpHeader) {
+    const value = attrs.headers.get(trustedIpHeader);
+    const hop = value === undefined ? undefined : readHopAddress(lastItem(value));
+    if (hop) return hop.ip;
+  }
+  return walkForwardedFor(attrs.headers.get('x-forwarded-for'), trusted) ?? last.ip;
 }
 
-/** First element of a comma list, when it is an IP address (a port-less IPv4 or IPv6 literal). */
-function firstIp(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  const comma = value.indexOf(',');
-  const candidate = (comma < 0 ? value : value.slice(0, comma)).trim();
-  return isIP(candidate) ? candidate : undefined;
+/** The first untrusted address of an X-Forwarded-For list read from the right, else its leftmost. */
+function walkForwardedFor(list: string | undefined, trusted: TrustedProxies): string | undefined {
+  if (list === undefined) return undefined;
+  let last: string | undefined;
+  let end = list.length;
+  // Sliced entry by entry from the right: no array, and the walk stops at the client.
+  while (end > 0) {
+    const comma = list.lastIndexOf(',', end - 1);
+    const entry = list.slice(comma + 1, end);
+    end = comma < 0 ? 0 : comma;
+    if (entry.trim() === '') continue;
+    const hop = readHopAddress(entry);
+    if (!hop) return last;
+    if (!trusted.includes(hop)) return hop.ip;
+    last = hop.ip;
+  }
+  return last;
+}
+
+/** A custom header set by a CDN holds one address; a list keeps the hop nearest to us. */
+function lastItem(value: string): string {
+  const comma = value.lastIndexOf(',');
+  return comma < 0 ? value : value.slice(comma + 1);
 }

@@ -9,7 +9,7 @@ import { unambiguousPath } from './canonical-path';
 import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
 import { statusOf } from './decision';
 import { renderDenyBody } from './deny-body';
-import { enforceGradually, resolveEnforcePercent } from './enforcement';
+import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
 import { applyPolicy, type PolicyConfig } from './policy';
@@ -28,6 +28,8 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly mode: Mode;
   /** Blocking mode: share (0-100) of would-block visitors acted on; the rest are allowed. */
   readonly enforcePercent: number;
+  /** Keys the enforce_percent bucket hash: secret, so a bot cannot compute its bucket. */
+  readonly enforceKey: BucketKey;
   /** RTI budget per request: connect, headers and body together. */
   readonly timeoutMs: number;
   /** Kept back from the proxy's deadline so our answer still reaches it in time. */
@@ -110,7 +112,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       );
       if (mode === 'blocking') {
         const percent = resolveEnforcePercent(attrs.route.enforcePercent, config.enforcePercent);
-        outcome = enforceGradually(outcome, percent, input);
+        outcome = enforceGradually(outcome, percent, input, config.enforceKey);
       }
       return decision(outcome.action, outcome.reason, mode, attrs, {
         eventType,

@@ -1,17 +1,19 @@
-// Gradual enforcement (enforce_percent): which visitors blocking mode acts on. Imports only ./.
-// A visitor's bucket is a hash of what identifies them across requests, not a coin toss, so one
-// visitor is never blocked on one page and let through on the next, and raising the percent only
-// adds visitors. FNV-1a, then MurmurHash3's finalizer: fast, no dependency; it need not resist
-// forging (a visitor who could pick a bucket could as well drop the cookie and be judged by IP).
+// Gradual enforcement (enforce_percent): which visitors blocking mode acts on. Imports only ./
+// and node: builtins. A visitor's bucket is a keyed hash of its trusted client IP, not a coin
+// toss: one visitor is never blocked on one page and let through on the next, and raising the
+// percent only adds visitors. Cookies and User-Agent are left out because a client picks them
+// freely; IPv6 counts by /64, which one host can fill; the key is secret, so a bot cannot work
+// out offline which addresses pass.
 
+import { createHmac } from 'node:crypto';
 import type { PolicyOutcome } from './policy';
 import type { RtiInput } from './rti-port';
 
 /** Visitors are spread over this many buckets: enforce_percent acts on percent × 100 of them. */
 export const ENFORCE_BUCKETS = 10_000;
 
-/** What identifies a visitor: the fields RTI is told about (the resolved client IP included). */
-export type Visitor = Pick<RtiInput, 'duidCookie' | 'cheqCookie' | 'clientIp' | 'headers'>;
+/** What identifies a visitor: the client IP resolved from trusted hops only. */
+export type Visitor = Pick<RtiInput, 'clientIp'>;
 
 const PERCENT = /^\d{1,3}$/;
 
@@ -31,50 +33,62 @@ export function enforceGradually(
   outcome: PolicyOutcome,
   percent: number,
   visitor: Visitor,
+  key: BucketKey,
 ): PolicyOutcome {
   const acts = outcome.action !== 'allow' || outcome.challenge;
-  if (!acts || isEnforced(visitor, percent)) return outcome;
+  if (!acts || isEnforced(visitor, percent, key)) return outcome;
   const would = { action: outcome.action, reason: outcome.reason };
   return { action: 'allow', reason: 'not_enforced', rule: outcome.rule, challenge: false, would };
 }
 
-/** Whether a visitor is in the enforced share; 100 and 0 are answered without hashing. */
-export function isEnforced(visitor: Visitor, percent: number): boolean {
-  if (percent >= 100) return true;
+/**
+ * Whether a visitor is in the enforced share; 100 and 0 are answered without hashing. A visitor
+ * without a client IP cannot be placed, and is enforced.
+ */
+export function isEnforced(visitor: Visitor, percent: number, key: BucketKey): boolean {
+  if (percent >= 100 || visitor.clientIp === undefined) return true;
   if (percent <= 0) return false;
-  return visitorBucket(visitor) < percent * (ENFORCE_BUCKETS / 100);
+  return visitorBucket(visitor.clientIp, key) < percent * (ENFORCE_BUCKETS / 100);
 }
 
-/** The visitor's bucket in [0, ENFORCE_BUCKETS). */
-export function visitorBucket(visitor: Visitor): number {
-  return Math.floor((mix32(fnv1a32(visitorKey(visitor))) * ENFORCE_BUCKETS) / 2 ** 32);
-}
+/** The secret key of the bucket hash. Its bytes stay inside: not in a log, not in a dump. */
+export class BucketKey {
+  readonly #secret: Buffer;
 
-/**
- * CHEQ's device id cookie (`_cq_duid`), else the RTI cookie (`_cheq_rti`), else client IP and
- * User-Agent. Prefixed by kind so that a cookie value cannot stand for an IP + User-Agent.
- */
-export function visitorKey(visitor: Visitor): string {
-  const cookie = visitor.duidCookie || visitor.cheqCookie;
-  if (cookie) return `c:${cookie}`;
-  return `a:${visitor.clientIp ?? ''}\n${visitor.headers.get('user-agent') ?? ''}`;
-}
-
-/** FNV-1a, 32 bits, over the UTF-16 code units (the bytes, for ASCII text). */
-function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  constructor(secret: Uint8Array) {
+    // A Buffer key: HMAC over a KeyObject costs about three times as much per call.
+    this.#secret = Buffer.from(secret);
   }
-  return hash >>> 0;
+
+  /** HMAC-SHA256 of `subject`, its first 32 bits. */
+  hash32(subject: string): number {
+    return createHmac('sha256', this.#secret).update(subject).digest().readUInt32BE(0);
+  }
 }
 
-/**
- * MurmurHash3's finalizer. FNV-1a alone spreads its last characters poorly: keys that differ only
- * at the end, as numbered cookies do, crowd into a few buckets (1,000 such visitors gave 41 % at 30).
- */
-function mix32(hash: number): number {
-  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
-  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
-  return (hash ^ (hash >>> 16)) >>> 0;
+/** The bucket in [0, ENFORCE_BUCKETS) of a client IP. */
+export function visitorBucket(clientIp: string, key: BucketKey): number {
+  return Math.floor((key.hash32(bucketSubject(clientIp)) * ENFORCE_BUCKETS) / 2 ** 32);
+}
+
+/** An IPv4 address as it is; an IPv6 address as its /64 prefix (four hex groups, normalised). */
+export function bucketSubject(clientIp: string): string {
+  if (!clientIp.includes(':')) return clientIp;
+  const split = clientIp.indexOf('::');
+  const head = groupsOf(split < 0 ? clientIp : clientIp.slice(0, split));
+  if (split >= 0) {
+    const tail = groupsOf(clientIp.slice(split + 2));
+    // `::` stands for the zero groups that make eight; an IPv4 tail counts as two groups.
+    const tailGroups = tail.length + (tail.at(-1)?.includes('.') ? 1 : 0);
+    while (head.length < 8 - tailGroups) head.push('0');
+    head.push(...tail);
+  }
+  return head
+    .slice(0, 4)
+    .map(group => parseInt(group, 16).toString(16))
+    .join(':');
+}
+
+function groupsOf(text: string): string[] {
+  return text === '' ? [] : text.split(':');
 }

@@ -39,10 +39,17 @@ export interface RequestAttributes {
   readonly query: string;
   /** End-user request headers (no HTTP/2 pseudo-headers). */
   readonly headers: HeaderList;
-  /** Client IP as the proxy determined it (Envoy x-envoy-external-address); may be undefined. */
-  readonly proxyClientIp: string | undefined;
-  /** Address of the proxy's downstream peer (the L4 client); undefined when unknown. */
+  /**
+   * The nearest hop: the HTTP socket peer (the proxy calling us), or gRPC source.address (the
+   * proxy's own peer, as Envoy reports it); undefined when unknown.
+   */
   readonly peerAddress: string | undefined;
+  /**
+   * The next hop, as the proxy reports it: NGINX X-Real-IP, Envoy HTTP x-real-ip, else
+   * x-envoy-external-address, forward auth the rightmost X-Forwarded-For entry, gRPC
+   * x-envoy-external-address. Believed only when `peerAddress` is a trusted proxy.
+   */
+  readonly proxyClientIp: string | undefined;
   /** When the proxy received the request, epoch milliseconds. */
   readonly receivedAtMs: number;
   readonly route: RouteSettings;

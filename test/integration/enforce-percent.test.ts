@@ -14,11 +14,12 @@ const BOT_HEADERS = { 'user-agent': 'price-bot/2.1', accept: 'application/json' 
 /** Checks in flight at once: enough to be quick, few enough to stay clear of overload shedding. */
 const CONCURRENCY = 50;
 
-/** The `n`th visitor's request: a CHEQ cookie of its own, on `path`. */
+/** The `n`th visitor's request: an address and a CHEQ cookie of its own, on `path`. */
 function visit(n: number, path: string, contextExtensions: Record<string, string> = {}): unknown {
   return envoyCheckRequest({
     url: `https://shop.example.com${path}`,
     headers: { ...BOT_HEADERS, cookie: `_cheq_rti=visitor-${n}` },
+    peer: `198.18.${n >> 8}.${n & 255}`,
     contextExtensions,
     requestId: `req-${n}`,
   });
@@ -118,12 +119,26 @@ describe('gradual enforcement: enforce_percent (integration)', function () {
     assert.deepEqual(notEnforced(await svc.metrics()), { decisions: 0, would: 0 });
   });
 
-  it('tells visitors without a cookie apart by client IP and User-Agent', async () => {
+  it('gives one bot from one IP one outcome, whatever cookie or User-Agent it sends', async () => {
+    const svc = await start({ CHEQ_ENFORCE_PERCENT: '50' });
+    const from = (n: number, headers: Record<string, string>): unknown =>
+      envoyCheckRequest({ headers, peer: '198.51.100.23', requestId: `req-${n}` });
+    const byCookie = Array.from({ length: 40 }, (_, n) =>
+      from(n, { ...BOT_HEADERS, cookie: `_cq_duid=bot${n}; _cheq_rti=bot${n}` }),
+    );
+    const byAgent = Array.from({ length: 40 }, (_, n) =>
+      from(n, { ...BOT_HEADERS, 'user-agent': `price-bot/${n}` }),
+    );
+    const answers = new Set(await answersTo(svc, [...byCookie, ...byAgent]));
+    assert.equal(answers.size, 1, `answers: ${[...answers].join(', ')}`);
+  });
+
+  it('tells visitors apart by client IP', async () => {
     const svc = await start({ CHEQ_ENFORCE_PERCENT: '30' });
     const requests = Array.from({ length: VISITORS }, (_, n) =>
       envoyCheckRequest({
         headers: BOT_HEADERS,
-        peer: `10.1.${n >> 8}.${n & 255}`,
+        peer: `198.19.${n >> 8}.${n & 255}`,
         requestId: `req-${n}`,
       }),
     );

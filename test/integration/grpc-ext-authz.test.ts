@@ -93,6 +93,7 @@ describe('gRPC ext_authz Check (integration)', function () {
             'x-envoy-external-address': '203.0.113.50',
             cookie: 'a=1; _cheq_rti=visitor-cookie; b=2',
           },
+          peer: '10.0.0.1',
         }),
       );
       assert.equal(suite.rti.calls.length, 1);
@@ -138,15 +139,19 @@ describe('gRPC ext_authz Check (integration)', function () {
       });
     });
 
-    it('takes ClientIP from the trusted header, else x-envoy-external-address, else the peer', async () => {
+    it("takes ClientIP from a trusted peer's header, else x-envoy-external-address, else the peer", async () => {
       const svc = await start({ CHEQ_TRUSTED_IP_HEADER: 'CF-Connecting-IP' });
       await svc.check(
         envoyCheckRequest({
-          headers: { 'cf-connecting-ip': '192.0.2.77', 'x-envoy-external-address': '203.0.113.1' },
+          headers: { 'cf-connecting-ip': '192.0.2.77', 'x-envoy-external-address': '10.0.0.9' },
+          peer: '10.0.0.2',
         }),
       );
       await svc.check(
-        envoyCheckRequest({ headers: { 'x-envoy-external-address': '203.0.113.1' } }),
+        envoyCheckRequest({
+          headers: { 'x-envoy-external-address': '203.0.113.1' },
+          peer: '10.0.0.2',
+        }),
       );
       await svc.check(envoyCheckRequest({ headers: {}, peer: '198.51.100.99' }));
       assert.deepEqual(

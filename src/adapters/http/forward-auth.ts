@@ -5,8 +5,8 @@
 import type { IncomingMessage } from 'node:http';
 import {
   allowHeaders,
-  firstListItem,
   headerValue,
+  lastListItem,
   readOriginalRequest,
   stopHeaders,
   writeAnswer,
@@ -35,8 +35,8 @@ export const forwardAuth: HttpEndpoint = {
       method: { value: headerValue(req, 'x-forwarded-method'), header: 'X-Forwarded-Method' },
       target: { value: headerValue(req, 'x-forwarded-uri'), header: 'X-Forwarded-Uri' },
       host: headerValue(req, 'x-forwarded-host'),
-      // Both proxies set X-Forwarded-For to the client chain they trust, client first.
-      proxyClientIp: firstListItem(headerValue(req, 'x-forwarded-for')),
+      // Both proxies append their own peer to X-Forwarded-For: its last entry.
+      proxyClientIp: lastListItem(req, 'x-forwarded-for'),
       controlHeaders: CONTROL_HEADERS,
     });
   },

@@ -2,6 +2,7 @@
 // listener: how to read the original request, and how to render a Decision for its proxy.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIPv4 } from 'node:net';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
 import type { Decision } from '../../core/decision';
 import {
@@ -21,7 +22,7 @@ export interface OriginalRequest {
   readonly target: { readonly value: string | undefined; readonly header: string };
   /** The original host, else the request's Host. */
   readonly host: string | undefined;
-  /** The client address as the proxy determined it. */
+  /** The proxy's own peer, as it reports it: believed only from a trusted proxy. */
   readonly proxyClientIp: string | undefined;
   /** Headers the proxy added for us: not the end user's. */
   readonly controlHeaders: ReadonlySet<string>;
@@ -32,7 +33,7 @@ const MAX_ODD_METHOD_CHARS = 32;
 
 /**
  * The attributes of the original request, or the 400 for the first control header that is
- * missing or malformed. The socket peer is the proxy itself, never the end user.
+ * missing or malformed. The socket peer is the proxy itself: the first hop to the client.
  * Whatever a client puts in its request target or method is decided, never a 400: the shipped
  * NGINX config fails open on a 400. An absolute-form target's path is `$request_uri`; an odd
  * target (`?x`, `*`) is an ambiguous path, and an odd method is kept as sent (a signal for RTI).
@@ -60,8 +61,8 @@ export function readOriginalRequest(
     host,
     ...splitPathAndQuery(target.value),
     headers: endUserHeaders(req, original.controlHeaders, host),
+    peerAddress: socketPeer(req),
     proxyClientIp: original.proxyClientIp,
-    peerAddress: undefined,
     receivedAtMs: Date.now(),
     route: {},
   };
@@ -134,9 +135,26 @@ function validScheme(value: string | undefined): string | undefined {
   return scheme && SCHEMES.has(scheme) ? scheme : undefined;
 }
 
-/** First address of an X-Forwarded-For style list. */
-export function firstListItem(value: string | undefined): string | undefined {
-  return value?.split(',', 1)[0]?.trim() || undefined;
+/**
+ * The last entry of a list header such as X-Forwarded-For, over all its lines: the one the
+ * proxy appended, nearest to us.
+ */
+export function lastListItem(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    const rawName = raw[i] as string;
+    if (rawName.length !== name.length || rawName.toLowerCase() !== name) continue;
+    const value = raw[i + 1] as string;
+    const item = value.slice(value.lastIndexOf(',') + 1).trim();
+    if (item !== '') return item;
+  }
+  return undefined;
+}
+
+/** The socket peer (the proxy calling us), an IPv4-mapped IPv6 address read as IPv4. */
+function socketPeer(req: IncomingMessage): string | undefined {
+  const address = req.socket.remoteAddress;
+  return address?.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 /**

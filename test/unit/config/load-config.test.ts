@@ -8,6 +8,8 @@ import {
   type AppConfig,
   type ConfigSources,
 } from '../../../src/config/load-config';
+import { visitorBucket } from '../../../src/core/enforcement';
+import { readHopAddress } from '../../../src/core/trusted-proxies';
 
 const SECRET = 'SECRET-KEY-123';
 
@@ -823,4 +825,65 @@ describe('loadConfig: warm-up and connections opened ahead', () => {
       );
     });
   }
+});
+
+describe('loadConfig: trusted_proxies and the enforce_percent key', () => {
+  const trusts = (config: AppConfig, ip: string): boolean =>
+    config.core.trustedProxies.includes(readHopAddress(ip)!);
+  const buckets = (config: AppConfig): number[] =>
+    Array.from({ length: 200 }, (_, n) => visitorBucket(`198.51.${n}.7`, config.core.enforceKey));
+
+  it('trusts loopback and private ranges by default, and no public address', () => {
+    const config = load({ ...REQUIRED });
+    for (const ip of ['127.0.0.1', '::1', '10.1.2.3', '172.31.0.1', '192.168.1.1', 'fd12::1']) {
+      assert.ok(trusts(config, ip), ip);
+    }
+    for (const ip of ['198.51.100.7', '172.32.0.1', '2001:db8::1']) {
+      assert.ok(!trusts(config, ip), ip);
+    }
+  });
+
+  it('reads CHEQ_TRUSTED_PROXIES and --trusted-proxies; none trusts nobody', () => {
+    const fromEnv = load({ ...REQUIRED, CHEQ_TRUSTED_PROXIES: ' 198.51.100.0/24 , 2001:db8::7' });
+    assert.ok(trusts(fromEnv, '198.51.100.7') && trusts(fromEnv, '2001:db8::7'));
+    assert.ok(!trusts(fromEnv, '10.1.2.3'));
+    const none = load({ ...REQUIRED }, ['--trusted-proxies', 'none']);
+    assert.ok(!trusts(none, '127.0.0.1'));
+  });
+
+  for (const entry of ['10.0.0.0/33', 'proxy.internal', '10.0.0.1/']) {
+    it(`refuses ${entry}, naming the setting and the entry (exit 2 at start)`, () => {
+      const err = configErrorOf({
+        env: { ...REQUIRED, CHEQ_TRUSTED_PROXIES: `127.0.0.1,${entry}` },
+        args: [],
+      });
+      assert.match(err.message, /trusted_proxies \(CHEQ_TRUSTED_PROXIES\)/);
+      assert.ok(err.message.includes(JSON.stringify(entry)), err.message);
+    });
+  }
+
+  it('derives the key from the API key: the same on every replica, new when the key rotates', () => {
+    const first = buckets(load({ ...REQUIRED }));
+    assert.deepEqual(buckets(load({ ...REQUIRED })), first);
+    const rotated = buckets(load({ ...REQUIRED, CHEQ_API_KEY: 'ROTATED-KEY-456' }));
+    assert.ok(rotated.filter((b, i) => b !== first[i]).length > 150);
+  });
+
+  it('gives each site the key of its own API key and the process-wide trusted proxies', () => {
+    const config = load({
+      ...REQUIRED,
+      CHEQ_TRUSTED_PROXIES: '192.0.2.0/24',
+      CHEQ_SITES: JSON.stringify([
+        { name: 'same', hosts: ['a.example'] },
+        { name: 'own', hosts: ['b.example'], api_key: 'OTHER-KEY-789' },
+      ]),
+    });
+    const [same, own] = config.sites;
+    assert.ok(same && own);
+    assert.equal(same.core.trustedProxies, config.core.trustedProxies);
+    assert.equal(own.core.trustedProxies, config.core.trustedProxies);
+    const top = buckets(config);
+    assert.deepEqual(buckets({ ...config, core: same.core }), top);
+    assert.notDeepEqual(buckets({ ...config, core: own.core }), top);
+  });
 });

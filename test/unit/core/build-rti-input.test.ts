@@ -5,6 +5,7 @@ import {
   type RtiInputConfig,
 } from '../../../src/core/build-rti-input';
 import { PathMap } from '../../../src/core/path-pattern';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../src/core/trusted-proxies';
 import { makeAttributes, type AttributesOverrides } from './make-attributes';
 
 const IGNORED = ['x-envoy-*', 'x-request-id', 'x-forwarded-proto', 'x-b3-*'];
@@ -13,6 +14,7 @@ function inputConfig(overrides: Partial<RtiInputConfig> = {}): RtiInputConfig {
   return {
     routeToEventType: new PathMap([['/search', 'search']]),
     trustedIpHeader: undefined,
+    trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
     ja3Header: undefined,
     ja4Header: undefined,
     channelParam: undefined,
@@ -192,11 +194,17 @@ describe('buildRtiInput', () => {
     }
   });
 
-  it('resolves the client IP from the trusted header', () => {
-    const input = build({ headers: [['cf-connecting-ip', '203.0.113.9']] }, 'page_load', {
-      trustedIpHeader: 'cf-connecting-ip',
-    });
-    assert.equal(input.clientIp, '203.0.113.9');
+  it('resolves the client IP from the trusted header when a trusted proxy passed it on', () => {
+    const header = { headers: [['cf-connecting-ip', '203.0.113.9']] as const };
+    const config = { trustedIpHeader: 'cf-connecting-ip' };
+    assert.equal(
+      build({ ...header, peerAddress: '10.0.0.2' }, 'page_load', config).clientIp,
+      '203.0.113.9',
+    );
+    assert.equal(
+      build({ ...header, peerAddress: '198.51.100.2' }, 'page_load', config).clientIp,
+      '198.51.100.2',
+    );
   });
 });
 

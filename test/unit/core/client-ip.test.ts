@@ -1,122 +1,344 @@
 import { strict as assert } from 'node:assert';
 import { resolveClientIp } from '../../../src/core/client-ip';
 import type { HeaderEntry } from '../../../src/core/header-list';
+import type { Transport } from '../../../src/core/request-attributes';
+import { readHopAddress, TrustedProxies } from '../../../src/core/trusted-proxies';
 import { makeAttributes } from './make-attributes';
+
+/** Proxies in 10.0.0.0/8 and fd00::/8, and the loopback proxy of the HTTP endpoints. */
+const TRUSTED = TrustedProxies.parse(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
 
 interface Case {
   readonly name: string;
-  readonly trustedIpHeader: string | undefined;
-  readonly headers?: readonly HeaderEntry[];
+  readonly transport?: Transport;
+  readonly peerAddress: string | undefined;
   readonly proxyClientIp?: string;
-  readonly peerAddress?: string;
+  readonly xff?: string;
+  readonly trustedIpHeader?: string;
+  readonly headers?: readonly HeaderEntry[];
+  readonly trusted?: TrustedProxies;
   readonly expected: string | undefined;
 }
 
-const PROXY = '198.51.100.20';
-const PEER = '10.0.0.5';
-
 const CASES: readonly Case[] = [
+  // Where each endpoint starts: the address its proxy reports, believed from a trusted caller.
   {
-    name: 'uses the trusted header when present and an IP',
-    trustedIpHeader: 'cf-connecting-ip',
-    headers: [['cf-connecting-ip', '203.0.113.7']],
-    expected: '203.0.113.7',
+    name: 'NGINX: X-Real-IP from a trusted NGINX',
+    transport: 'nginx',
+    peerAddress: '127.0.0.1',
+    proxyClientIp: '198.51.100.7',
+    xff: '6.6.6.6, 198.51.100.7',
+    expected: '198.51.100.7',
   },
   {
-    name: 'takes the first element of a comma list in the trusted header',
-    trustedIpHeader: 'x-forwarded-for',
-    headers: [['x-forwarded-for', ' 203.0.113.7 , 10.0.0.1, 10.0.0.2']],
-    expected: '203.0.113.7',
+    name: 'NGINX: an untrusted caller is the client, whatever X-Real-IP and XFF say',
+    transport: 'nginx',
+    peerAddress: '192.0.2.50',
+    proxyClientIp: '6.6.6.6',
+    xff: '6.6.6.6',
+    expected: '192.0.2.50',
   },
   {
-    name: 'takes the first of repeated trusted headers',
-    trustedIpHeader: 'x-forwarded-for',
+    name: 'Envoy HTTP: x-real-ip from a trusted Envoy',
+    transport: 'envoy_http',
+    peerAddress: '10.0.0.9',
+    proxyClientIp: '198.51.100.7',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'Envoy HTTP: a client-sent x-real-ip reaching us from an untrusted peer is ignored',
+    transport: 'envoy_http',
+    peerAddress: '203.0.113.80',
+    proxyClientIp: '6.6.6.6',
+    expected: '203.0.113.80',
+  },
+  {
+    name: 'forward auth: the rightmost XFF entry Caddy appended, not the forged one left of it',
+    transport: 'forward_auth',
+    peerAddress: '127.0.0.1',
+    proxyClientIp: '198.51.100.7',
+    xff: '6.6.6.6, 198.51.100.7',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'gRPC: an untrusted source.address is the client, external address and XFF ignored',
+    peerAddress: '198.51.100.7',
+    proxyClientIp: '6.6.6.6',
+    xff: '6.6.6.6',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'gRPC: a trusted source.address, then x-envoy-external-address',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '198.51.100.7',
+    xff: '6.6.6.6, 198.51.100.7, 10.0.0.3',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'gRPC: a trusted source.address without external address: XFF from the right',
+    peerAddress: '10.0.0.3',
+    xff: '6.6.6.6, 198.51.100.7, 10.0.0.3',
+    expected: '198.51.100.7',
+  },
+  // Stepping left through trusted hops.
+  {
+    name: 'steps over every trusted hop to the first untrusted one',
+    peerAddress: '127.0.0.1',
+    proxyClientIp: '10.0.0.2',
+    xff: '6.6.6.6, 198.51.100.7, 10.1.1.1, 10.0.0.2',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'a trusted external address leads on to XFF',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '10.0.0.4',
+    xff: '198.51.100.7, 10.0.0.4',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'all hops trusted: the leftmost address read',
+    peerAddress: '127.0.0.1',
+    proxyClientIp: '10.0.0.2',
+    xff: '10.0.0.8, 10.0.0.2',
+    expected: '10.0.0.8',
+  },
+  {
+    name: 'no XFF: the last trusted hop',
+    peerAddress: '127.0.0.1',
+    proxyClientIp: '10.0.0.2',
+    expected: '10.0.0.2',
+  },
+  {
+    name: 'trusts nobody with none: the caller itself',
+    peerAddress: '127.0.0.1',
+    proxyClientIp: '198.51.100.7',
+    trusted: TrustedProxies.NONE,
+    expected: '127.0.0.1',
+  },
+  {
+    name: 'repeated XFF lines are read as one list',
+    peerAddress: '10.0.0.3',
     headers: [
-      ['x-forwarded-for', '203.0.113.8'],
-      ['x-forwarded-for', '10.0.0.1'],
+      ['x-forwarded-for', '6.6.6.6'],
+      ['x-forwarded-for', '198.51.100.7, 10.0.0.3'],
     ],
-    expected: '203.0.113.8',
+    expected: '198.51.100.7',
+  },
+  // IPv6, IPv4-mapped, ports.
+  {
+    name: 'IPv6 hops',
+    peerAddress: 'fd00::1',
+    proxyClientIp: 'FD00::2',
+    xff: '2001:db8::6, 2001:DB8::7, fd00::2',
+    expected: '2001:db8::7',
   },
   {
-    name: 'accepts an IPv6 literal in the trusted header',
-    trustedIpHeader: 'true-client-ip',
-    headers: [['true-client-ip', '2001:db8::1']],
-    expected: '2001:db8::1',
+    name: 'an IPv4-mapped IPv6 peer is read as IPv4',
+    peerAddress: '::ffff:127.0.0.1',
+    proxyClientIp: '::ffff:198.51.100.7',
+    expected: '198.51.100.7',
   },
   {
-    name: 'ignores garbage in the trusted header and falls through to the proxy client IP',
-    trustedIpHeader: 'x-forwarded-for',
-    headers: [['x-forwarded-for', 'unknown, 203.0.113.7']],
-    proxyClientIp: PROXY,
-    expected: PROXY,
+    name: 'ports and brackets in XFF entries',
+    peerAddress: '10.0.0.3',
+    xff: '6.6.6.6:1, [2001:db8::7]:443, 10.0.0.9:8080, [fd00::3]',
+    expected: '2001:db8::7',
   },
   {
-    name: 'ignores an IP:port in the trusted header',
-    trustedIpHeader: 'x-real-ip',
-    headers: [['x-real-ip', '203.0.113.7:4431']],
-    proxyClientIp: PROXY,
-    expected: PROXY,
+    name: 'an IPv4 entry with a port',
+    peerAddress: '10.0.0.3',
+    xff: '198.51.100.7:52100',
+    expected: '198.51.100.7',
+  },
+  // Garbage.
+  {
+    name: 'garbage left of the client is never read',
+    peerAddress: '10.0.0.3',
+    xff: 'unknown, <script>, 198.51.100.7, 10.0.0.3',
+    expected: '198.51.100.7',
   },
   {
-    name: 'ignores a bracketed IPv6 in the trusted header',
-    trustedIpHeader: 'x-real-ip',
-    headers: [['x-real-ip', '[2001:db8::1]']],
-    expected: PEER,
+    name: 'garbage between trusted hops ends the walk at the last trusted hop',
+    peerAddress: '10.0.0.3',
+    xff: '6.6.6.6, unknown, 10.0.0.3',
+    expected: '10.0.0.3',
   },
   {
-    name: 'ignores an empty trusted header',
-    trustedIpHeader: 'x-real-ip',
-    headers: [['x-real-ip', '']],
-    proxyClientIp: PROXY,
-    expected: PROXY,
-  },
-  {
-    name: 'uses the proxy client IP when the trusted header is absent',
-    trustedIpHeader: 'cf-connecting-ip',
-    headers: [['x-forwarded-for', '203.0.113.7']],
-    proxyClientIp: PROXY,
-    expected: PROXY,
-  },
-  {
-    name: 'does not read client headers when no trusted header is configured',
-    trustedIpHeader: undefined,
-    headers: [
-      ['x-forwarded-for', '203.0.113.7'],
-      ['x-real-ip', '203.0.113.8'],
-    ],
-    proxyClientIp: PROXY,
-    expected: PROXY,
-  },
-  {
-    name: 'uses the peer address when neither trusted header nor proxy client IP is usable',
-    trustedIpHeader: 'x-real-ip',
+    name: 'an unreadable X-Real-IP ends the walk at the caller',
+    transport: 'nginx',
+    peerAddress: '127.0.0.1',
     proxyClientIp: 'not-an-ip',
-    expected: PEER,
+    xff: '198.51.100.7',
+    expected: '127.0.0.1',
   },
   {
-    name: 'uses the peer address with nothing else',
-    trustedIpHeader: undefined,
-    expected: PEER,
+    name: 'empty entries are skipped',
+    peerAddress: '10.0.0.3',
+    xff: '198.51.100.7, , 10.0.0.3,',
+    expected: '198.51.100.7',
   },
   {
-    name: 'returns undefined when nothing is an IP',
-    trustedIpHeader: 'x-real-ip',
-    headers: [['x-real-ip', 'garbage']],
-    proxyClientIp: 'garbage',
-    peerAddress: '/var/run/envoy.sock',
+    name: 'a zone index is no address',
+    peerAddress: '10.0.0.3',
+    xff: 'fe80::1%eth0',
+    expected: '10.0.0.3',
+  },
+  {
+    name: 'no peer at all: undefined',
+    peerAddress: undefined,
     expected: undefined,
+  },
+  {
+    name: 'no peer: an external address or XFF is not believed from nobody',
+    peerAddress: undefined,
+    proxyClientIp: '198.51.100.7',
+    xff: '198.51.100.7',
+    expected: undefined,
+  },
+  {
+    name: 'an unreadable peer and nothing else: undefined',
+    peerAddress: '/var/run/envoy.sock',
+    proxyClientIp: '198.51.100.7',
+    expected: undefined,
+  },
+  {
+    name: 'many trusted entries: still the first untrusted from the right',
+    peerAddress: '10.0.0.3',
+    xff: `198.51.100.7, ${Array.from({ length: 500 }, (_, n) => `10.2.${n >> 8}.${n & 255}`).join(', ')}`,
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'many forged entries cost nothing: the walk stops at the client',
+    peerAddress: '10.0.0.3',
+    xff: `${'6.6.6.6, '.repeat(2000)}198.51.100.7`,
+    expected: '198.51.100.7',
+  },
+  // trusted_ip_header.
+  {
+    name: 'trusted_ip_header from a trusted proxy',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '10.0.0.4',
+    trustedIpHeader: 'cf-connecting-ip',
+    headers: [['cf-connecting-ip', '192.0.2.33']],
+    xff: '198.51.100.7, 10.0.0.4',
+    expected: '192.0.2.33',
+  },
+  {
+    name: 'trusted_ip_header ignored when the proxy reports an untrusted peer',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '198.51.100.7',
+    trustedIpHeader: 'cf-connecting-ip',
+    headers: [['cf-connecting-ip', '6.6.6.6']],
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'trusted_ip_header ignored from an untrusted caller',
+    peerAddress: '198.51.100.7',
+    trustedIpHeader: 'cf-connecting-ip',
+    headers: [['cf-connecting-ip', '6.6.6.6']],
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'trusted_ip_header with a list: the entry nearest us',
+    peerAddress: '10.0.0.3',
+    trustedIpHeader: 'true-client-ip',
+    headers: [['true-client-ip', '6.6.6.6, 192.0.2.33']],
+    expected: '192.0.2.33',
+  },
+  {
+    name: 'trusted_ip_header unreadable: the walk goes on',
+    peerAddress: '10.0.0.3',
+    trustedIpHeader: 'cf-connecting-ip',
+    headers: [['cf-connecting-ip', 'garbage']],
+    xff: '198.51.100.7',
+    expected: '198.51.100.7',
   },
 ];
 
 describe('resolveClientIp', () => {
   for (const c of CASES) {
     it(c.name, () => {
+      const headers = [...(c.headers ?? [])];
+      if (c.xff !== undefined) headers.push(['x-forwarded-for', c.xff]);
       const attrs = makeAttributes({
-        headers: c.headers ?? [],
+        transport: c.transport ?? 'grpc',
+        headers,
+        peerAddress: c.peerAddress,
         proxyClientIp: c.proxyClientIp,
-        peerAddress: c.peerAddress ?? PEER,
       });
-      assert.equal(resolveClientIp(attrs, c.trustedIpHeader), c.expected);
+      assert.equal(resolveClientIp(attrs, c.trustedIpHeader, c.trusted ?? TRUSTED), c.expected);
+    });
+  }
+});
+
+describe('readHopAddress', () => {
+  const cases: readonly (readonly [string, string | undefined])[] = [
+    ['198.51.100.7', '198.51.100.7'],
+    ['  198.51.100.7\t', '198.51.100.7'],
+    ['198.51.100.7:8080', '198.51.100.7'],
+    ['2001:DB8::7', '2001:db8::7'],
+    ['[2001:db8::7]', '2001:db8::7'],
+    ['[2001:db8::7]:443', '2001:db8::7'],
+    ['::ffff:198.51.100.7', '198.51.100.7'],
+    ['::FFFF:198.51.100.7', '198.51.100.7'],
+    ['[2001:db8::7', undefined],
+    ['[2001:db8::7]x', undefined],
+    ['198.51.100.256', undefined],
+    ['unknown', undefined],
+    ['', undefined],
+    ['fe80::1%eth0', undefined],
+    ['_hidden', undefined],
+  ];
+  for (const [text, expected] of cases) {
+    it(`reads ${JSON.stringify(text)} as ${String(expected)}`, () => {
+      assert.equal(readHopAddress(text)?.ip, expected);
+    });
+  }
+});
+
+describe('TrustedProxies.parse', () => {
+  it('matches addresses and ranges of both families', () => {
+    const trusted = TrustedProxies.parse(['192.0.2.1', '10.0.0.0/8', '2001:db8::/32', '::1']);
+    const includes = (ip: string): boolean => trusted.includes(readHopAddress(ip)!);
+    assert.ok(includes('192.0.2.1'));
+    assert.ok(!includes('192.0.2.2'));
+    assert.ok(includes('10.255.1.1'));
+    assert.ok(includes('2001:db8:ffff::1'));
+    assert.ok(!includes('2001:db9::1'));
+    assert.ok(includes('::1'));
+    assert.ok(!includes('127.0.0.1'));
+  });
+
+  it('answers the same past the addresses it remembers', () => {
+    const trusted = TrustedProxies.parse(['10.0.0.0/8']);
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < 10_000; n++) {
+        const inside = { ip: `10.0.${n >> 8}.${n & 255}`, family: 'ipv4' } as const;
+        const outside = { ip: `11.0.${n >> 8}.${n & 255}`, family: 'ipv4' } as const;
+        assert.ok(trusted.includes(inside) && !trusted.includes(outside), `${n}`);
+      }
+    }
+  });
+
+  it('trusts nobody with none or an empty list', () => {
+    for (const entries of [['none'], []]) {
+      assert.ok(!TrustedProxies.parse(entries).includes({ ip: '127.0.0.1', family: 'ipv4' }));
+    }
+  });
+
+  for (const bad of [
+    '10.0.0.0/33',
+    '2001:db8::/129',
+    'localhost',
+    '10.0.0.0/',
+    '10.0.0.0/x',
+    'none',
+  ]) {
+    it(`refuses ${JSON.stringify(bad)} in a list, naming it`, () => {
+      assert.throws(
+        () => TrustedProxies.parse(['10.0.0.1', bad]),
+        (err: Error) => err.message.includes(JSON.stringify(bad)),
+      );
     });
   }
 });

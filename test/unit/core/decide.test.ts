@@ -2,9 +2,11 @@ import type { Cancellation } from '../../../src/core/cancellation';
 import { strict as assert } from 'node:assert';
 import type { AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
+import { BucketKey } from '../../../src/core/enforcement';
 import type { Decision } from '../../../src/core/decision';
 import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
 import type { RouteSettings } from '../../../src/core/request-attributes';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../src/core/trusted-proxies';
 import {
   RtiError,
   type RtiCheck,
@@ -81,6 +83,7 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     rules: [],
     mode: 'blocking',
     enforcePercent: 100,
+    enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
     timeoutMs: 100,
     deadlineMarginMs: 10,
     blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),
@@ -94,6 +97,7 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
       ['/cart/.*', 'add_to_cart'],
     ]),
     trustedIpHeader: undefined,
+    trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
     ja3Header: undefined,
     ja4Header: undefined,
     channelParam: undefined,
@@ -399,11 +403,11 @@ describe('createDecide', () => {
   describe('gradual enforcement (enforce_percent)', () => {
     const BOTS = 200;
 
-    /** The `n`th bot visitor, known by its CHEQ cookie, on the page `extra` says. */
+    /** The `n`th bot visitor, known by its client IP, on the page `extra` says. */
     function bot(n: number, extra: AttributesOverrides = {}): AttributesOverrides {
       return {
         headers: [...XHR_HEADERS, ['cookie', `_cheq_rti=visitor-${n}`]],
-        peerAddress: '198.51.100.50',
+        peerAddress: `198.18.${n >> 8}.${n & 255}`,
         ...extra,
       };
     }
@@ -916,6 +920,7 @@ describe('createDecide', () => {
           ['x-envoy-external-address', '198.51.100.9'],
           ['cookie', 'a=1; _cheq_rti=cookie-value'],
         ],
+        peerAddress: '10.0.0.7',
         proxyClientIp: '198.51.100.9',
       });
       const { input } = onlyCall(rti);

@@ -1,25 +1,30 @@
 import { strict as assert } from 'node:assert';
 import { buildRtiInput, type RtiInputConfig } from '../../../src/core/build-rti-input';
 import {
+  BucketKey,
+  bucketSubject,
   enforceGradually,
   isEnforced,
   resolveEnforcePercent,
   type Visitor,
 } from '../../../src/core/enforcement';
-import type { HeaderEntry } from '../../../src/core/header-list';
 import { PathMap } from '../../../src/core/path-pattern';
 import type { PolicyOutcome } from '../../../src/core/policy';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../src/core/trusted-proxies';
 import { makeAttributes, type AttributesOverrides } from './make-attributes';
 
 const INPUT_CONFIG: RtiInputConfig = {
   routeToEventType: new PathMap([]),
-  trustedIpHeader: 'x-real-client-ip',
+  trustedIpHeader: undefined,
+  trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
   ja3Header: undefined,
   ja4Header: undefined,
   channelParam: undefined,
   ignoredHeaderNames: [],
 };
 
+const KEY = new BucketKey(Buffer.from('site-a enforce key'));
+const OTHER_KEY = new BucketKey(Buffer.from('site-b enforce key'));
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36';
 
 /** A visitor as the core sees one: RTI's input for a request, its client IP resolved. */
@@ -27,144 +32,134 @@ function visitor(overrides: AttributesOverrides = {}): Visitor {
   return buildRtiInput(makeAttributes(overrides), 'page_load', INPUT_CONFIG);
 }
 
-function withCookie(cookie: string, extra: AttributesOverrides = {}): Visitor {
+/** The `n`th of many visitors: one public IPv4 address each. */
+function byAddress(n: number): Visitor {
   return visitor({
-    headers: [
-      ['user-agent', UA],
-      ['cookie', cookie],
-    ],
-    ...extra,
+    headers: [['user-agent', UA]],
+    peerAddress: `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`,
   });
 }
 
-/** The `n`th of many visitors without cookies: one IP each, the same browser. */
-function byAddress(n: number): Visitor {
-  const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-  return visitor({ headers: [['user-agent', UA]], peerAddress: ip });
+/** The `n`th of many IPv6 visitors: one /64 each. */
+function byPrefix(n: number): Visitor {
+  return { clientIp: `2001:db8:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}::1` };
 }
 
-/** Visitors told apart by cookie only, named as a tag would number them. */
-function byCookie(n: number): Visitor {
-  return withCookie(`_cq_duid=${n.toString(16)}.${1_700_000_000 + n}`);
-}
-
-function share(visitors: readonly Visitor[], percent: number): number {
-  return (100 * visitors.filter(v => isEnforced(v, percent)).length) / visitors.length;
+function share(visitors: readonly Visitor[], percent: number, key = KEY): number {
+  return (100 * visitors.filter(v => isEnforced(v, percent, key)).length) / visitors.length;
 }
 
 const PERCENTS = [1, 10, 25, 50, 90];
 
 describe('gradual enforcement', () => {
   describe('which visitors are acted on', () => {
-    const cookieVisitors = Array.from({ length: 10_000 }, (_, n) => byCookie(n));
     const addressVisitors = Array.from({ length: 10_000 }, (_, n) => byAddress(n));
+    const prefixVisitors = Array.from({ length: 10_000 }, (_, n) => byPrefix(n));
 
     for (const percent of PERCENTS) {
-      it(`acts on ${percent} % (± 2) of 10,000 visitors told apart by cookie`, () => {
-        const actual = share(cookieVisitors, percent);
+      it(`acts on ${percent} % (± 2) of 10,000 visitors told apart by IPv4 address`, () => {
+        const actual = share(addressVisitors, percent);
         assert.ok(Math.abs(actual - percent) <= 2, `${actual} % acted on`);
       });
 
-      it(`acts on ${percent} % (± 2) of 10,000 visitors told apart by IP`, () => {
-        const actual = share(addressVisitors, percent);
+      it(`acts on ${percent} % (± 2) of 10,000 visitors told apart by IPv6 /64`, () => {
+        const actual = share(prefixVisitors, percent);
         assert.ok(Math.abs(actual - percent) <= 2, `${actual} % acted on`);
       });
     }
 
-    it('spreads cookies that differ only in their last characters (± 5 of 30 % of 1,000)', () => {
-      const numbered = Array.from({ length: 1000 }, (_, n) => withCookie(`_cheq_rti=visitor-${n}`));
-      const actual = share(numbered, 30);
-      assert.ok(Math.abs(actual - 30) <= 5, `${actual} % acted on`);
-    });
-
     it('acts on nobody at 0 and on everybody at 100', () => {
-      for (const visitors of [cookieVisitors, addressVisitors]) {
+      for (const visitors of [addressVisitors, prefixVisitors]) {
         assert.equal(share(visitors, 0), 0);
         assert.equal(share(visitors, 100), 100);
       }
     });
 
     it('only adds visitors as the percent rises', () => {
-      for (const v of [...cookieVisitors.slice(0, 1000), ...addressVisitors.slice(0, 1000)]) {
-        const from = Array.from({ length: 101 }, (_, p) => p).find(p => isEnforced(v, p));
+      for (const v of [...addressVisitors.slice(0, 1000), ...prefixVisitors.slice(0, 1000)]) {
+        const from = Array.from({ length: 101 }, (_, p) => p).find(p => isEnforced(v, p, KEY));
         assert.ok(from !== undefined);
-        for (let p = from; p <= 100; p++) assert.ok(isEnforced(v, p), `dropped at ${p} %`);
+        for (let p = from; p <= 100; p++) assert.ok(isEnforced(v, p, KEY), `dropped at ${p} %`);
       }
+    });
+
+    it('acts on a visitor without a client IP', () => {
+      assert.ok(isEnforced({ clientIp: undefined }, 1, KEY));
+    });
+
+    it('places visitors by the secret key: another key picks other visitors', () => {
+      const a = addressVisitors.slice(0, 2000).map(v => isEnforced(v, 50, KEY));
+      const b = addressVisitors.slice(0, 2000).map(v => isEnforced(v, 50, OTHER_KEY));
+      const differ = a.filter((enforced, i) => enforced !== b[i]).length;
+      // Independent placements disagree on about half the visitors.
+      assert.ok(differ > 800 && differ < 1200, `${differ} of 2000 placed differently`);
     });
   });
 
-  describe('stability', () => {
-    it('gives a visitor the same answer on every page and every call', () => {
-      const pages: AttributesOverrides[] = [
-        { path: '/' },
-        { path: '/checkout', query: 'step=2' },
-        { path: '/api/cart', method: 'POST', requestId: 'req-2' },
-      ];
-      for (let n = 0; n < 200; n++) {
-        const cookie = `_cheq_rti=rti-${n}`;
+  describe('what a client cannot change', () => {
+    it('gives one IP one answer whatever cookies and User-Agent it sends (40 of each)', () => {
+      for (let ip = 0; ip < 50; ip++) {
+        const peerAddress = `203.0.113.${ip}`;
         for (const percent of [10, 50, 90]) {
-          const first = isEnforced(withCookie(cookie), percent);
-          const firstByIp = isEnforced(byAddress(n), percent);
-          for (const page of pages) {
-            for (let call = 0; call < 5; call++) {
-              assert.equal(isEnforced(withCookie(cookie, page), percent), first);
-              assert.equal(isEnforced(byAddress(n), percent), firstByIp);
-            }
+          const first = isEnforced(visitor({ peerAddress }), percent, KEY);
+          for (let n = 0; n < 40; n++) {
+            const cookie = visitor({
+              headers: [
+                ['user-agent', UA],
+                ['cookie', `_cq_duid=bot${n}; _cheq_rti=bot${n}`],
+              ],
+              peerAddress,
+            });
+            const agent = visitor({ headers: [['user-agent', `bot/${n}`]], peerAddress });
+            assert.equal(isEnforced(cookie, percent, KEY), first);
+            assert.equal(isEnforced(agent, percent, KEY), first);
           }
         }
       }
     });
 
-    it('knows a visitor by cookie whatever their IP and User-Agent', () => {
+    it('gives every address of one IPv6 /64 one answer', () => {
       for (let n = 0; n < 200; n++) {
-        const cookie = `_cq_duid=duid-${n}`;
-        const home = withCookie(cookie, { peerAddress: '198.51.100.1' });
-        const elsewhere = visitor({
+        const prefix = `2001:db8:${n.toString(16)}:7`;
+        const first = isEnforced({ clientIp: `${prefix}::1` }, 50, KEY);
+        for (const host of ['::2', ':dead:beef:0:1', ':ffff:ffff:ffff:ffff']) {
+          assert.equal(isEnforced({ clientIp: `${prefix}${host}` }, 50, KEY), first);
+        }
+      }
+    });
+
+    it('ignores forged hops: the bucket follows the address the trusted walk ends at', () => {
+      for (let n = 0; n < 100; n++) {
+        const real = visitor({ peerAddress: `203.0.113.${n}` });
+        const forged = visitor({
           headers: [
-            ['user-agent', `other-agent/${n}`],
-            ['cookie', cookie],
+            ['x-forwarded-for', `6.6.${n}.6`],
+            ['x-envoy-external-address', `6.6.${n}.7`],
           ],
           peerAddress: `203.0.113.${n}`,
+          proxyClientIp: `6.6.${n}.8`,
         });
-        for (const percent of [10, 50, 90]) {
-          assert.equal(isEnforced(elsewhere, percent), isEnforced(home, percent));
-        }
+        assert.equal(forged.clientIp, real.clientIp);
+        assert.equal(isEnforced(forged, 50, KEY), isEnforced(real, 50, KEY));
       }
     });
+  });
 
-    it('prefers the _cq_duid cookie over _cheq_rti', () => {
-      for (let n = 0; n < 200; n++) {
-        const duidOnly = withCookie(`_cq_duid=duid-${n}`);
-        const both = withCookie(`_cheq_rti=rti-${n}; _cq_duid=duid-${n}`);
-        for (const percent of [10, 50, 90]) {
-          assert.equal(isEnforced(both, percent), isEnforced(duidOnly, percent));
-        }
-      }
-    });
-
-    it('tells visitors apart by cookie even behind one IP and User-Agent', () => {
-      const behindOneNat = Array.from({ length: 2000 }, (_, n) => withCookie(`_cheq_rti=r${n}`));
-      const actual = share(behindOneNat, 50);
-      assert.ok(Math.abs(actual - 50) <= 5, `${actual} % acted on`);
-    });
-
-    it('knows a visitor without cookies by the client IP RTI is told, then the User-Agent', () => {
-      const headers: HeaderEntry[] = [
-        ['user-agent', UA],
-        ['x-real-client-ip', '198.51.100.23'],
-      ];
-      const viaPeers = Array.from({ length: 200 }, (_, n) =>
-        visitor({ headers, peerAddress: `10.0.0.${n}` }),
-      );
-      const otherAgents = Array.from({ length: 2000 }, (_, n) =>
-        visitor({ headers: [['user-agent', `bot/${n}`]], peerAddress: '198.51.100.23' }),
-      );
-      const first = viaPeers[0];
-      assert.ok(first);
-      for (const v of viaPeers) assert.equal(isEnforced(v, 50), isEnforced(first, 50));
-      const actual = share(otherAgents, 50);
-      assert.ok(Math.abs(actual - 50) <= 5, `${actual} % acted on`);
-    });
+  describe('bucketSubject', () => {
+    const cases: readonly (readonly [string, string])[] = [
+      ['198.51.100.7', '198.51.100.7'],
+      ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2'],
+      ['2001:0DB8:0001:0002::6', '2001:db8:1:2'],
+      ['2001:db8::1', '2001:db8:0:0'],
+      ['::1', '0:0:0:0'],
+      ['2001:db8:1::', '2001:db8:1:0'],
+      ['1::2:3:4:5:6:7', '1:0:2:3'],
+      ['1:2::1.2.3.4', '1:2:0:0'],
+      ['1:2:3:4:5::1.2.3.4', '1:2:3:4'],
+    ];
+    for (const [ip, expected] of cases) {
+      it(`keys ${ip} as ${expected}`, () => assert.equal(bucketSubject(ip), expected));
+    }
   });
 
   describe('resolveEnforcePercent', () => {
@@ -209,11 +204,11 @@ describe('gradual enforcement', () => {
       rule: 'default:challenge_codes',
       challenge: true,
     };
-    const v = byCookie(1);
+    const v = byAddress(1);
 
     for (const outcome of [deny, redirect, challenge]) {
       it(`allows a visitor outside the share instead of ${outcome.action} (${outcome.reason})`, () => {
-        assert.deepEqual(enforceGradually(outcome, 0, v), {
+        assert.deepEqual(enforceGradually(outcome, 0, v, KEY), {
           action: 'allow',
           reason: 'not_enforced',
           rule: outcome.rule,
@@ -223,7 +218,7 @@ describe('gradual enforcement', () => {
       });
 
       it(`keeps ${outcome.action} (${outcome.reason}) for a visitor inside the share`, () => {
-        assert.equal(enforceGradually(outcome, 100, v), outcome);
+        assert.equal(enforceGradually(outcome, 100, v, KEY), outcome);
       });
     }
 
@@ -236,7 +231,7 @@ describe('gradual enforcement', () => {
       };
       const unlisted: PolicyOutcome = { ...valid, reason: 'threat_unlisted' };
       for (const outcome of [valid, unlisted]) {
-        assert.equal(enforceGradually(outcome, 0, v), outcome);
+        assert.equal(enforceGradually(outcome, 0, v, KEY), outcome);
       }
     });
   });

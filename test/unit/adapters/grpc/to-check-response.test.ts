@@ -4,10 +4,12 @@ import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
 import { toCheckResponse, type CheckAnswer } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
 import type { Decision } from '../../../../src/core/decision';
+import { BucketKey } from '../../../../src/core/enforcement';
 import { HeaderList, type HeaderEntry } from '../../../../src/core/header-list';
 import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
 import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../../src/core/trusted-proxies';
 import { verdictHeaderNames } from '../../../../src/core/verdict-headers';
 import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
 import { rtiVerdict, v1 } from '../../../helpers/verdicts';
@@ -19,6 +21,7 @@ const CONFIG: CoreConfig = {
   rules: [],
   mode: 'blocking',
   enforcePercent: 100,
+  enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
   timeoutMs: 100,
   deadlineMarginMs: 10,
   blockRedirectCodes: new Set([2, 3]),
@@ -29,6 +32,7 @@ const CONFIG: CoreConfig = {
   uriExclusion: new PathPatternList(['/healthz']),
   routeToEventType: new PathMap([]),
   trustedIpHeader: undefined,
+  trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
   ja3Header: undefined,
   ja4Header: undefined,
   channelParam: undefined,

@@ -1,0 +1,110 @@
+// The proxies whose word about the client address is believed (trusted_proxies), and the one
+// reading of an address that every hop goes through. Imports only node: builtins.
+
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+/** Loopback and private ranges: where proxies in front of this server usually run. */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = [
+  '127.0.0.0/8',
+  '::1',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  'fc00::/7',
+];
+
+/** An IP address as one hop reported it, normalised: no port, brackets or IPv4-mapped prefix. */
+export interface HopAddress {
+  readonly ip: string;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+/** Answers remembered per address; past this many they are forgotten at once (a flood of new ones). */
+const MAX_REMEMBERED = 4096;
+
+export class TrustedProxies {
+  /**
+   * BlockList.check costs microseconds (it builds a SocketAddress per call), and the same
+   * addresses recur: the proxies on every request, a visitor on each of theirs.
+   */
+  private readonly remembered = new Map<string, boolean>();
+
+  private constructor(private readonly ranges: BlockList | undefined) {}
+
+  /** Trusts no address: every peer is the client. */
+  static readonly NONE = new TrustedProxies(undefined);
+
+  /**
+   * `entries`: addresses or CIDR ranges, IPv4 or IPv6; `none` alone trusts nothing.
+   * @throws Error naming the first entry that is neither
+   */
+  static parse(entries: readonly string[]): TrustedProxies {
+    if (entries.length === 0 || (entries.length === 1 && entries[0] === 'none')) {
+      return TrustedProxies.NONE;
+    }
+    const ranges = new BlockList();
+    for (const entry of entries) addEntry(ranges, entry);
+    return new TrustedProxies(ranges);
+  }
+
+  includes(address: HopAddress): boolean {
+    if (!this.ranges) return false;
+    let trusted = this.remembered.get(address.ip);
+    if (trusted === undefined) {
+      trusted = this.ranges.check(address.ip, address.family);
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+      this.remembered.set(address.ip, trusted);
+    }
+    return trusted;
+  }
+}
+
+function addEntry(ranges: BlockList, entry: string): void {
+  const slash = entry.indexOf('/');
+  const ip = slash < 0 ? entry : entry.slice(0, slash);
+  const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) && !ip.includes('%') ? 'ipv6' : undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix =
+    slash < 0
+      ? max
+      : /^\d{1,3}$/.test(entry.slice(slash + 1))
+        ? Number(entry.slice(slash + 1))
+        : NaN;
+  if (family === undefined || !(prefix <= max)) {
+    throw new Error(
+      `${JSON.stringify(entry)} is not an IP address or CIDR range (e.g. 10.0.0.0/8, fc00::/7)`,
+    );
+  }
+  if (prefix === max) ranges.addAddress(ip, family);
+  else ranges.addSubnet(ip, prefix, family);
+}
+
+const MAPPED_PREFIX = '::ffff:';
+
+/**
+ * One hop's address as proxies write it: `a.b.c.d`, `a.b.c.d:port`, an IPv6 literal, `[v6]` or
+ * `[v6]:port`, surrounding spaces allowed. IPv4-mapped IPv6 (`::ffff:a.b.c.d`, Node's form of
+ * an IPv4 peer on a dual-stack socket) is read as IPv4. Anything else (`unknown`, a host name,
+ * a zone index) is undefined.
+ */
+export function readHopAddress(text: string): HopAddress | undefined {
+  let value = text.trim();
+  if (value.charCodeAt(0) === 91 /* [ */) {
+    const close = value.indexOf(']');
+    if (close < 0 || (close + 1 < value.length && value.charCodeAt(close + 1) !== 58)) {
+      return undefined;
+    }
+    value = value.slice(1, close);
+  } else {
+    const colon = value.indexOf(':');
+    // One colon: IPv4 with a port. An IPv6 literal has at least two.
+    if (colon > 0 && value.indexOf(':', colon + 1) < 0) value = value.slice(0, colon);
+  }
+  if (isIPv4(value)) return { ip: value, family: 'ipv4' };
+  if (!isIPv6(value) || value.includes('%')) return undefined;
+  if (value.length > MAPPED_PREFIX.length && value.slice(0, 7).toLowerCase() === MAPPED_PREFIX) {
+    const v4 = value.slice(MAPPED_PREFIX.length);
+    if (isIPv4(v4)) return { ip: v4, family: 'ipv4' };
+  }
+  return { ip: value.toLowerCase(), family: 'ipv6' };
+}

@@ -1,0 +1,312 @@
+// The client IP RTI is told, per endpoint, over real sockets: addresses are believed only from
+// trusted proxies (trusted_proxies). Every test client connects from loopback, so each test
+// names the loopback addresses it trusts; a client bound to 127.0.0.2 plays an untrusted visitor.
+
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { envoyCheckRequest } from '../helpers/envoy-check-request';
+import { findNginx, freePort, startNginx, type RunningNginx } from '../helpers/nginx';
+import { rtiPerSuite } from '../helpers/rti-per-test';
+import { startService, type TestService } from '../helpers/start-service';
+import { UpstreamApp } from '../helpers/upstream-app';
+
+const UA = { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
+
+/** A GET from `localAddress` with exactly these headers; resolves with the status. */
+function send(url: string, headers: Record<string, string>, localAddress = '127.0.0.1') {
+  return new Promise<number>((resolve, reject) => {
+    const req = request(url, { headers, localAddress }, res => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('client IP from trusted hops only (integration)', function () {
+  this.timeout(20_000);
+  const suite = rtiPerSuite();
+
+  beforeEach(() => suite.rti.reset());
+
+  async function start(trustedProxies: string, env: Record<string, string> = {}) {
+    suite.service = await startService(suite.rti.url, {
+      CHEQ_TRUSTED_PROXIES: trustedProxies,
+      ...env,
+    });
+    return suite.service;
+  }
+
+  function clientIps(): (string | null)[] {
+    return suite.rti.calls.map(call => call.form.get('ClientIP'));
+  }
+
+  describe('NGINX endpoint', () => {
+    const nginx = (svc: TestService, headers: Record<string, string>) =>
+      send(`${svc.httpUrl}/api/authz/auth-request`, {
+        'X-Original-URI': '/cart',
+        'X-Original-Method': 'GET',
+        'X-Original-Host': 'shop.example.com',
+        ...UA,
+        ...headers,
+      });
+
+    it('believes X-Real-IP from a trusted peer and steps left through trusted hops', async () => {
+      const svc = await start('127.0.0.1, 10.0.0.0/8');
+      await nginx(svc, { 'X-Real-IP': '203.0.113.9' });
+      // A trusted load balancer (10.1.1.1) in front of NGINX appended the visitor.
+      await nginx(svc, {
+        'X-Real-IP': '10.1.1.1',
+        'X-Forwarded-For': '6.6.6.6, 198.51.100.7, 10.1.1.1',
+      });
+      assert.deepEqual(clientIps(), ['203.0.113.9', '198.51.100.7']);
+    });
+
+    it('ignores X-Real-IP and X-Forwarded-For from an untrusted peer', async () => {
+      const svc = await start('192.0.2.1');
+      await nginx(svc, { 'X-Real-IP': '6.6.6.6', 'X-Forwarded-For': '6.6.6.6' });
+      assert.deepEqual(clientIps(), ['127.0.0.1']);
+    });
+
+    it('reads an IPv4 peer of a dual-stack listener (::ffff:127.0.0.1) as IPv4', async () => {
+      const trusting = await start('127.0.0.1', { HOST: '::' });
+      await nginx(trusting, { 'X-Real-IP': '203.0.113.9' });
+      await trusting.close();
+      const trustingNobody = await start('none', { HOST: '::' });
+      await nginx(trustingNobody, { 'X-Real-IP': '203.0.113.9' });
+      assert.deepEqual(clientIps(), ['203.0.113.9', '127.0.0.1']);
+    });
+
+    it('believes trusted_ip_header only when the peer that set it is trusted', async () => {
+      const svc = await start('127.0.0.1, 10.0.0.0/8', {
+        CHEQ_TRUSTED_IP_HEADER: 'cf-connecting-ip',
+      });
+      await nginx(svc, { 'X-Real-IP': '10.9.9.9', 'CF-Connecting-IP': '192.0.2.33' });
+      await nginx(svc, { 'X-Real-IP': '198.51.100.7', 'CF-Connecting-IP': '6.6.6.6' });
+      assert.deepEqual(clientIps(), ['192.0.2.33', '198.51.100.7']);
+    });
+  });
+
+  describe('Envoy HTTP endpoint', () => {
+    const envoy = (svc: TestService, headers: Record<string, string>) =>
+      send(`${svc.httpUrl}/api/authz/ext-authz/cart`, {
+        Host: 'shop.example.com',
+        ...UA,
+        ...headers,
+      });
+
+    it('takes the x-real-ip Envoy adds from a trusted Envoy, then steps left', async () => {
+      const svc = await start('127.0.0.1, 10.0.0.0/8');
+      await envoy(svc, { 'X-Real-IP': '198.51.100.7', 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' });
+      await envoy(svc, {
+        'X-Real-IP': '10.1.1.1',
+        'X-Envoy-External-Address': '10.1.1.1',
+        'X-Forwarded-For': '6.6.6.6, 198.51.100.8, 10.1.1.1',
+      });
+      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8']);
+    });
+
+    it('never takes a client-sent X-Real-IP from an untrusted peer', async () => {
+      const svc = await start('none');
+      await envoy(svc, {
+        'X-Real-IP': '6.6.6.6',
+        'X-Envoy-External-Address': '6.6.6.6',
+        'X-Forwarded-For': '6.6.6.6',
+      });
+      assert.deepEqual(clientIps(), ['127.0.0.1']);
+    });
+  });
+
+  describe('forward-auth endpoint', () => {
+    const forward = (svc: TestService, headers: Record<string, string>) =>
+      send(`${svc.httpUrl}/api/authz/forward-auth`, {
+        'X-Forwarded-Method': 'GET',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'shop.example.com',
+        'X-Forwarded-Uri': '/cart',
+        ...UA,
+        ...headers,
+      });
+
+    it('reads X-Forwarded-For from the right: a client-sent entry to the left is never taken', async () => {
+      const svc = await start('127.0.0.1');
+      // Caddy with trusted_proxies appends its peer to what the client sent.
+      await forward(svc, { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' });
+      await forward(svc, { 'X-Forwarded-For': '6.6.6.6,198.51.100.8:4711' });
+      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8']);
+    });
+
+    it('ignores X-Forwarded-For from an untrusted peer', async () => {
+      const svc = await start('none');
+      await forward(svc, { 'X-Forwarded-For': '198.51.100.7' });
+      assert.deepEqual(clientIps(), ['127.0.0.1']);
+    });
+  });
+
+  describe('gRPC Check', () => {
+    it('takes source.address when it is not a trusted proxy, whatever the headers say', async () => {
+      const svc = await start('10.0.0.0/8', { CHEQ_TRUSTED_IP_HEADER: 'cf-connecting-ip' });
+      await svc.check(
+        envoyCheckRequest({
+          peer: '198.51.100.7',
+          headers: {
+            ...UA,
+            'x-envoy-external-address': '6.6.6.6',
+            'x-forwarded-for': '6.6.6.6',
+            'cf-connecting-ip': '6.6.6.6',
+          },
+        }),
+      );
+      assert.deepEqual(clientIps(), ['198.51.100.7']);
+    });
+
+    it('steps from a trusted source.address to x-envoy-external-address, then X-Forwarded-For', async () => {
+      const svc = await start('10.0.0.0/8');
+      await svc.check(
+        envoyCheckRequest({
+          peer: '10.0.0.3',
+          headers: { ...UA, 'x-envoy-external-address': '198.51.100.7' },
+        }),
+      );
+      await svc.check(
+        envoyCheckRequest({
+          peer: '10.0.0.3',
+          headers: { ...UA, 'x-forwarded-for': '6.6.6.6, 198.51.100.8, 10.0.0.3' },
+        }),
+      );
+      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8']);
+    });
+  });
+
+  describe('through the shipped NGINX configuration', () => {
+    const NGINX = findNginx();
+    let proxy: RunningNginx | undefined;
+    let app: UpstreamApp | undefined;
+
+    before(function () {
+      if (!NGINX) {
+        if (process.env['CI']) throw new Error('nginx is required in CI');
+        this.skip();
+      }
+    });
+    afterEach(async () => {
+      await proxy?.stop();
+      await app?.close();
+      proxy = undefined;
+      app = undefined;
+    });
+
+    async function through(trustedProxies: string, from: string, headers: Record<string, string>) {
+      const svc = await start(trustedProxies);
+      app = new UpstreamApp();
+      const appAddress = await app.start();
+      proxy = await startNginx(NGINX!, new URL(svc.httpUrl).host, appAddress);
+      assert.equal(await send(`${proxy.url}/products`, { ...UA, ...headers }, from), 200);
+      return clientIps();
+    }
+
+    it('a visitor is its own address, whatever it forges', async () => {
+      const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.6' };
+      assert.deepEqual(await through('127.0.0.1', '127.0.0.2', forged), ['127.0.0.2']);
+    });
+
+    it('behind a trusted hop, the address that hop appended is the visitor', async () => {
+      const hop = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
+      assert.deepEqual(await through('127.0.0.1, 127.0.0.3', '127.0.0.3', hop), ['198.51.100.7']);
+    });
+  });
+
+  describe('through a real Caddy forward_auth', () => {
+    const CADDY = spawnSync('sh', ['-c', 'command -v caddy'], { encoding: 'utf8' }).stdout.trim();
+    let caddy: { url: string; stop(): Promise<void> } | undefined;
+
+    before(function () {
+      if (!CADDY) {
+        if (process.env['CI']) throw new Error('caddy is required in CI');
+        this.skip();
+      }
+    });
+    afterEach(async () => {
+      await caddy?.stop();
+      caddy = undefined;
+    });
+
+    /** Caddy on loopback, its forward_auth trusting `caddyTrusts` (it then appends to XFF). */
+    async function startCaddy(authzHost: string, caddyTrusts: string) {
+      const dir = mkdtempSync(join(tmpdir(), 'cheq-caddy-'));
+      const port = await freePort();
+      writeFileSync(
+        join(dir, 'Caddyfile'),
+        `{
+\tadmin off
+\tauto_https off
+}
+http://127.0.0.1:${port} {
+\tforward_auth ${authzHost} {
+\t\turi /api/authz/forward-auth
+\t\ttrusted_proxies ${caddyTrusts}
+\t}
+\trespond "app"
+}
+`,
+      );
+      const child: ChildProcess = spawn(
+        CADDY,
+        ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'],
+        {
+          stdio: 'ignore',
+          env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+        },
+      );
+      await listening(port, child);
+      return {
+        url: `http://127.0.0.1:${port}`,
+        async stop() {
+          const exited = new Promise(resolve => child.once('exit', resolve));
+          child.kill('SIGTERM');
+          await exited;
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+
+    async function through(from: string, headers: Record<string, string>) {
+      const svc = await start('127.0.0.1, 127.0.0.3');
+      caddy = await startCaddy(new URL(svc.httpUrl).host, '127.0.0.3/32');
+      assert.equal(await send(`${caddy.url}/products`, { ...UA, ...headers }, from), 200);
+      return clientIps();
+    }
+
+    it('a visitor is its own address: Caddy replaces the X-Forwarded-For it forged', async () => {
+      assert.deepEqual(await through('127.0.0.2', { 'X-Forwarded-For': '6.6.6.6' }), ['127.0.0.2']);
+    });
+
+    it('behind a hop Caddy trusts, the entry that hop appended, not the forged one left of it', async () => {
+      const forwarded = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
+      assert.deepEqual(await through('127.0.0.3', forwarded), ['198.51.100.7']);
+    });
+  });
+});
+
+/** Resolves once `port` accepts connections; rejects if `child` exits first. */
+async function listening(port: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    const open = await new Promise<boolean>(resolve => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise(resolve => setTimeout(resolve, 20));
+  }
+}
