@@ -1,5 +1,5 @@
 // Valid but dangerous configurations, for check-config: blocking with nothing excluded for health
-// checks, and proxies (the shipped Envoy, Istio and NGINX files, or the operator's own) that give
+// checks, hosts no site serves, and proxies (the shipped Envoy, Istio and NGINX files, or the operator's own) that give
 // up on a check before this server's own deadline would answer it.
 
 import { parse as parseYaml } from 'yaml';
@@ -91,6 +91,14 @@ export function durationMs(value: unknown): number | undefined {
 /** Warnings about a valid configuration, each naming the site (and the proxy file) concerned. */
 export function configAdvice(config: AppConfig, proxyTimeouts: readonly ProxyTimeout[]): string[] {
   const advice: string[] = [];
+  if (config.sites.length > 0 && config.defaultSite === undefined) {
+    advice.push(
+      'sites without a top-level tag_hash: a request for a host no site lists is allowed without ' +
+        'asking RTI, and the client chooses its Host header. Route only the listed hosts to ' +
+        'protected apps (NGINX: a default_server that answers return 444; Envoy: cheq_site in ' +
+        'context_extensions, no catch-all "*" domain), or set a top-level tag_hash',
+    );
+  }
   for (const site of servedSites(config)) {
     const name = `site ${site.name}`;
     if (site.core.mode === 'blocking' && !HEALTH_CHECK_PATHS.some(excludes(site))) {

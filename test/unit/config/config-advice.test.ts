@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { durationMs, proxyTimeoutsOf } from '../../../src/config/config-advice';
+import { configAdvice, durationMs, proxyTimeoutsOf } from '../../../src/config/config-advice';
+import { loadConfig } from '../../../src/config/load-config';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
@@ -44,5 +45,25 @@ describe('config advice: proxy timeouts', () => {
       { file: 'nginx.conf', setting: 'proxy_read_timeout', ms: 1000 },
     ]);
     assert.deepEqual(proxyTimeoutsOf('broken.yaml', 'a: [\n'), []);
+  });
+});
+
+describe('config advice: hosts no site serves', () => {
+  const ENV = {
+    CHEQ_API_KEY: 'k',
+    CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
+    CHEQ_SITES: JSON.stringify([{ name: 'shop', hosts: ['shop.example.com'], tag_hash: 't' }]),
+  };
+  const unserved = (env: Record<string, string>): string[] =>
+    configAdvice(loadConfig({ env, args: [] }), []).filter(a => a.includes('host no site lists'));
+
+  it('warns that a client-chosen Host escapes the sites when the top level serves none', () => {
+    const [warning] = unserved(ENV);
+    assert.match(warning ?? '', /allowed without asking RTI/);
+    assert.match(warning ?? '', /default_server/);
+  });
+
+  it('says nothing when the top level has a tag hash and so checks every other host', () => {
+    assert.deepEqual(unserved({ ...ENV, CHEQ_TAG_HASH: 'top' }), []);
   });
 });
