@@ -139,14 +139,14 @@ export const schema = {
     arg: 'route-to-event-type',
   },
   trusted_proxies: {
-    doc: "Proxies believed about the client address (comma list of IPv4/IPv6 addresses and CIDR ranges; `none`: trust no one). From the peer that called us, each trusted hop's report of the next (X-Real-IP, x-envoy-external-address, X-Forwarded-For from the right) is followed; the first untrusted address is the client.",
+    doc: "Proxies in front of the calling one whose word about the client address is believed (comma list of IPv4/IPv6 addresses and CIDR ranges; empty or `none`: nobody). The walk starts at the calling proxy's own peer as it reports it (NGINX X-Real-IP; Envoy HTTP x-real-ip, else x-envoy-external-address; forward auth the last X-Forwarded-For entry; gRPC source.address); while a hop is listed, its report of the next (gRPC x-envoy-external-address, trusted_ip_header, X-Forwarded-For from the right) is followed; the first unlisted address is the client.",
     format: 'ip-ranges',
     default: [...DEFAULT_TRUSTED_PROXIES],
     env: 'CHEQ_TRUSTED_PROXIES',
     arg: 'trusted-proxies',
   },
   trusted_ip_header: {
-    doc: 'Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip); believed only when the proxy and its peer are in trusted_proxies. Empty: the trusted_proxies walk alone.',
+    doc: "Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip); believed only when every hop before it, from the calling proxy's peer on, is in trusted_proxies. Empty: the trusted_proxies walk alone.",
     format: 'header-name',
     default: '',
     env: 'CHEQ_TRUSTED_IP_HEADER',

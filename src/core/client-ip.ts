@@ -1,16 +1,17 @@
-// Chooses the end user's IP address, one rule for every endpoint: start at the nearest hop,
-// and while that hop is a trusted proxy believe what it says about the next one. The first
-// untrusted address is the client. Imports only ./ and node: builtins.
+// Chooses the end user's IP address, one rule for every endpoint: start at the calling proxy's
+// own peer, and while that hop is a trusted proxy believe what it says about the next one. The
+// first untrusted address is the client. Imports only ./ and node: builtins.
 
 import type { RequestAttributes } from './request-attributes';
 import { readHopAddress, type TrustedProxies } from './trusted-proxies';
 
 /**
- * The hops, nearest first: `peerAddress` (the HTTP socket peer, or gRPC source.address), then
- * `proxyClientIp` (the proxy's own peer as it reports it), then, if both were trusted, the
- * operator's `trustedIpHeader`, then `X-Forwarded-For` read from the right. Without a readable
- * peer nothing is believed (undefined). An unreadable hop ends the walk; when it ends without
- * an untrusted address, the last address read is the client.
+ * The hops, nearest first: `peerAddress` (what the calling proxy reports about its own peer,
+ * else the HTTP socket peer; gRPC source.address), then gRPC's `proxyClientIp`
+ * (x-envoy-external-address), then, if every hop so far was trusted, the operator's
+ * `trustedIpHeader`, then `X-Forwarded-For` read from the right. Without a readable first hop
+ * nothing is believed (undefined). An unreadable hop ends the walk; when it ends without an
+ * untrusted address, the last address read is the client.
  */
 export function resolveClientIp(
   attrs: RequestAttributes,

@@ -40,14 +40,15 @@ export interface RequestAttributes {
   /** End-user request headers (no HTTP/2 pseudo-headers). */
   readonly headers: HeaderList;
   /**
-   * The nearest hop: the HTTP socket peer (the proxy calling us), or gRPC source.address (the
-   * proxy's own peer, as Envoy reports it); undefined when unknown.
+   * The first hop toward the client: the calling proxy's own downstream peer, as it reports it
+   * (the proxy is trusted by construction). NGINX X-Real-IP; Envoy HTTP x-real-ip, else
+   * x-envoy-external-address; forward auth the rightmost X-Forwarded-For entry; without such a
+   * header the HTTP socket peer (the proxy itself). gRPC: source.address. Undefined when unknown.
    */
   readonly peerAddress: string | undefined;
   /**
-   * The next hop, as the proxy reports it: NGINX X-Real-IP, Envoy HTTP x-real-ip, else
-   * x-envoy-external-address, forward auth the rightmost X-Forwarded-For entry, gRPC
-   * x-envoy-external-address. Believed only when `peerAddress` is a trusted proxy.
+   * gRPC only: x-envoy-external-address, the next hop as an Envoy in front reports it; believed
+   * only when `peerAddress` is in trusted_proxies. The HTTP endpoints leave it undefined.
    */
   readonly proxyClientIp: string | undefined;
   /** When the proxy received the request, epoch milliseconds. */

@@ -3,15 +3,12 @@
 
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
-/** Loopback and private ranges: where proxies in front of this server usually run. */
-export const DEFAULT_TRUSTED_PROXIES: readonly string[] = [
-  '127.0.0.0/8',
-  '::1',
-  '10.0.0.0/8',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  'fc00::/7',
-];
+/**
+ * Nobody beyond the proxy that calls us. A private range is no sign of a proxy: an L4 load
+ * balancer that SNATs gives NGINX a private peer, and trusting it would believe the
+ * X-Forwarded-For the client wrote.
+ */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = [];
 
 /** An IP address as one hop reported it, normalised: no port, brackets or IPv4-mapped prefix. */
 export interface HopAddress {

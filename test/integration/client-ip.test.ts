@@ -1,6 +1,7 @@
-// The client IP RTI is told, per endpoint, over real sockets: addresses are believed only from
-// trusted proxies (trusted_proxies). Every test client connects from loopback, so each test
-// names the loopback addresses it trusts; a client bound to 127.0.0.2 plays an untrusted visitor.
+// The client IP RTI is told, per endpoint, over real sockets. The proxy calling us is trusted;
+// what it reports about its own peer is the first hop, and an address further left is believed
+// only from hops listed in trusted_proxies (by default none). Every test client connects from
+// loopback; through a real proxy, a client bound to 127.0.0.2 plays a visitor.
 
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -35,9 +36,10 @@ describe('client IP from trusted hops only (integration)', function () {
 
   beforeEach(() => suite.rti.reset());
 
-  async function start(trustedProxies: string, env: Record<string, string> = {}) {
+  /** `trustedProxies` undefined: the default. */
+  async function start(trustedProxies?: string, env: Record<string, string> = {}) {
     suite.service = await startService(suite.rti.url, {
-      CHEQ_TRUSTED_PROXIES: trustedProxies,
+      ...(trustedProxies === undefined ? {} : { CHEQ_TRUSTED_PROXIES: trustedProxies }),
       ...env,
     });
     return suite.service;
@@ -57,34 +59,40 @@ describe('client IP from trusted hops only (integration)', function () {
         ...headers,
       });
 
-    it('believes X-Real-IP from a trusted peer and steps left through trusted hops', async () => {
-      const svc = await start('127.0.0.1, 10.0.0.0/8');
-      await nginx(svc, { 'X-Real-IP': '203.0.113.9' });
-      // A trusted load balancer (10.1.1.1) in front of NGINX appended the visitor.
-      await nginx(svc, {
-        'X-Real-IP': '10.1.1.1',
-        'X-Forwarded-For': '6.6.6.6, 198.51.100.7, 10.1.1.1',
-      });
-      assert.deepEqual(clientIps(), ['203.0.113.9', '198.51.100.7']);
+    it('by default X-Real-IP is the client, even a private one, whatever XFF says', async () => {
+      const svc = await start();
+      await nginx(svc, { 'X-Real-IP': '203.0.113.9', 'X-Forwarded-For': '6.6.6.6, 203.0.113.9' });
+      await nginx(svc, { 'X-Real-IP': '10.1.1.1', 'X-Forwarded-For': '6.6.6.6, 10.1.1.1' });
+      assert.deepEqual(clientIps(), ['203.0.113.9', '10.1.1.1']);
     });
 
-    it('ignores X-Real-IP and X-Forwarded-For from an untrusted peer', async () => {
-      const svc = await start('192.0.2.1');
-      await nginx(svc, { 'X-Real-IP': '6.6.6.6', 'X-Forwarded-For': '6.6.6.6' });
+    it('steps left from a listed X-Real-IP through listed hops', async () => {
+      const svc = await start('10.0.0.0/8');
+      // A listed load balancer (10.1.1.1) in front of NGINX appended the visitor.
+      await nginx(svc, {
+        'X-Real-IP': '10.1.1.1',
+        'X-Forwarded-For': '6.6.6.6, 198.51.100.7, 10.2.2.2, 10.1.1.1',
+      });
+      assert.deepEqual(clientIps(), ['198.51.100.7']);
+    });
+
+    it('without X-Real-IP, its socket peer (NGINX itself) is the first hop', async () => {
+      const svc = await start();
+      await nginx(svc, { 'X-Forwarded-For': '6.6.6.6' });
       assert.deepEqual(clientIps(), ['127.0.0.1']);
     });
 
     it('reads an IPv4 peer of a dual-stack listener (::ffff:127.0.0.1) as IPv4', async () => {
       const trusting = await start('127.0.0.1', { HOST: '::' });
-      await nginx(trusting, { 'X-Real-IP': '203.0.113.9' });
+      await nginx(trusting, { 'X-Forwarded-For': '203.0.113.9' });
       await trusting.close();
-      const trustingNobody = await start('none', { HOST: '::' });
-      await nginx(trustingNobody, { 'X-Real-IP': '203.0.113.9' });
+      const byDefault = await start(undefined, { HOST: '::' });
+      await nginx(byDefault, { 'X-Forwarded-For': '203.0.113.9' });
       assert.deepEqual(clientIps(), ['203.0.113.9', '127.0.0.1']);
     });
 
-    it('believes trusted_ip_header only when the peer that set it is trusted', async () => {
-      const svc = await start('127.0.0.1, 10.0.0.0/8', {
+    it('believes trusted_ip_header only when the hop that set it is listed', async () => {
+      const svc = await start('10.0.0.0/8', {
         CHEQ_TRUSTED_IP_HEADER: 'cf-connecting-ip',
       });
       await nginx(svc, { 'X-Real-IP': '10.9.9.9', 'CF-Connecting-IP': '192.0.2.33' });
@@ -101,25 +109,29 @@ describe('client IP from trusted hops only (integration)', function () {
         ...headers,
       });
 
-    it('takes the x-real-ip Envoy adds from a trusted Envoy, then steps left', async () => {
-      const svc = await start('127.0.0.1, 10.0.0.0/8');
-      await envoy(svc, { 'X-Real-IP': '198.51.100.7', 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' });
+    it('by default takes the x-real-ip Envoy adds, else x-envoy-external-address, else Envoy', async () => {
+      const svc = await start();
+      await envoy(svc, {
+        'X-Real-IP': '198.51.100.7',
+        'X-Envoy-External-Address': '6.6.6.6',
+        'X-Forwarded-For': '6.6.6.6, 198.51.100.7',
+      });
+      await envoy(svc, {
+        'X-Envoy-External-Address': '198.51.100.8',
+        'X-Forwarded-For': '6.6.6.6',
+      });
+      await envoy(svc, { 'X-Forwarded-For': '6.6.6.6' });
+      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8', '127.0.0.1']);
+    });
+
+    it('steps left from a listed x-real-ip', async () => {
+      const svc = await start('10.0.0.0/8');
       await envoy(svc, {
         'X-Real-IP': '10.1.1.1',
         'X-Envoy-External-Address': '10.1.1.1',
         'X-Forwarded-For': '6.6.6.6, 198.51.100.8, 10.1.1.1',
       });
-      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8']);
-    });
-
-    it('never takes a client-sent X-Real-IP from an untrusted peer', async () => {
-      const svc = await start('none');
-      await envoy(svc, {
-        'X-Real-IP': '6.6.6.6',
-        'X-Envoy-External-Address': '6.6.6.6',
-        'X-Forwarded-For': '6.6.6.6',
-      });
-      assert.deepEqual(clientIps(), ['127.0.0.1']);
+      assert.deepEqual(clientIps(), ['198.51.100.8']);
     });
   });
 
@@ -134,22 +146,35 @@ describe('client IP from trusted hops only (integration)', function () {
         ...headers,
       });
 
-    it('reads X-Forwarded-For from the right: a client-sent entry to the left is never taken', async () => {
-      const svc = await start('127.0.0.1');
+    it('by default the rightmost X-Forwarded-For entry is the client, never one left of it', async () => {
+      const svc = await start();
       // Caddy with trusted_proxies appends its peer to what the client sent.
       await forward(svc, { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' });
       await forward(svc, { 'X-Forwarded-For': '6.6.6.6,198.51.100.8:4711' });
-      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8']);
+      await forward(svc, { 'X-Forwarded-For': '6.6.6.6, 10.1.1.1' });
+      await forward(svc, {});
+      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8', '10.1.1.1', '127.0.0.1']);
     });
 
-    it('ignores X-Forwarded-For from an untrusted peer', async () => {
-      const svc = await start('none');
-      await forward(svc, { 'X-Forwarded-For': '198.51.100.7' });
-      assert.deepEqual(clientIps(), ['127.0.0.1']);
+    it('steps left from a listed rightmost entry', async () => {
+      const svc = await start('10.0.0.0/8');
+      await forward(svc, { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7, 10.1.1.1' });
+      assert.deepEqual(clientIps(), ['198.51.100.7']);
     });
   });
 
   describe('gRPC Check', () => {
+    it('by default takes source.address, even a private one, whatever the headers say', async () => {
+      const svc = await start();
+      await svc.check(
+        envoyCheckRequest({
+          peer: '10.0.0.3',
+          headers: { ...UA, 'x-envoy-external-address': '6.6.6.6', 'x-forwarded-for': '6.6.6.6' },
+        }),
+      );
+      assert.deepEqual(clientIps(), ['10.0.0.3']);
+    });
+
     it('takes source.address when it is not a trusted proxy, whatever the headers say', async () => {
       const svc = await start('10.0.0.0/8', { CHEQ_TRUSTED_IP_HEADER: 'cf-connecting-ip' });
       await svc.check(
@@ -202,7 +227,11 @@ describe('client IP from trusted hops only (integration)', function () {
       app = undefined;
     });
 
-    async function through(trustedProxies: string, from: string, headers: Record<string, string>) {
+    async function through(
+      trustedProxies: string | undefined,
+      from: string,
+      headers: Record<string, string>,
+    ) {
       const svc = await start(trustedProxies);
       app = new UpstreamApp();
       const appAddress = await app.start();
@@ -213,12 +242,12 @@ describe('client IP from trusted hops only (integration)', function () {
 
     it('a visitor is its own address, whatever it forges', async () => {
       const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.6' };
-      assert.deepEqual(await through('127.0.0.1', '127.0.0.2', forged), ['127.0.0.2']);
+      assert.deepEqual(await through(undefined, '127.0.0.2', forged), ['127.0.0.2']);
     });
 
-    it('behind a trusted hop, the address that hop appended is the visitor', async () => {
+    it('behind a listed hop, the address that hop appended is the visitor', async () => {
       const hop = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
-      assert.deepEqual(await through('127.0.0.1, 127.0.0.3', '127.0.0.3', hop), ['198.51.100.7']);
+      assert.deepEqual(await through('127.0.0.3', '127.0.0.3', hop), ['198.51.100.7']);
     });
   });
 
@@ -277,7 +306,7 @@ http://127.0.0.1:${port} {
     }
 
     async function through(from: string, headers: Record<string, string>) {
-      const svc = await start('127.0.0.1, 127.0.0.3');
+      const svc = await start('127.0.0.3');
       caddy = await startCaddy(new URL(svc.httpUrl).host, '127.0.0.3/32');
       assert.equal(await send(`${caddy.url}/products`, { ...UA, ...headers }, from), 200);
       return clientIps();
@@ -291,6 +320,66 @@ http://127.0.0.1:${port} {
       const forwarded = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
       assert.deepEqual(await through('127.0.0.3', forwarded), ['198.51.100.7']);
     });
+  });
+});
+
+// The common Kubernetes setup: NGINX behind an L4 load balancer that SNATs (a LoadBalancer
+// Service with externalTrafficPolicy: Cluster), so NGINX's peer is a private node address. Here
+// every peer is 127.0.0.1 and NGINX's $remote_addr plays that node address.
+describe('client IP behind NGINX whose peer is a private address (SNAT, integration)', function () {
+  this.timeout(20_000);
+  const NGINX = findNginx();
+  const suite = rtiPerSuite();
+  let proxy: RunningNginx | undefined;
+  let app: UpstreamApp | undefined;
+
+  before(function () {
+    if (!NGINX) {
+      if (process.env['CI']) throw new Error('nginx is required in CI');
+      this.skip();
+    }
+  });
+  beforeEach(() => suite.rti.reset());
+  afterEach(async () => {
+    await proxy?.stop();
+    await app?.close();
+    proxy = undefined;
+    app = undefined;
+  });
+
+  /** The ClientIP RTI is told for each header set sent through the shipped NGINX config. */
+  async function clientIpsThrough(
+    env: Record<string, string>,
+    requests: readonly Record<string, string>[],
+  ): Promise<(string | null)[]> {
+    suite.service = await startService(suite.rti.url, env);
+    app = new UpstreamApp();
+    const appAddress = await app.start();
+    proxy = await startNginx(NGINX!, new URL(suite.service.httpUrl).host, appAddress);
+    for (const headers of requests) {
+      assert.equal(await send(`${proxy.url}/products`, { ...UA, ...headers }), 200);
+    }
+    return suite.rti.calls.map(call => call.form.get('ClientIP'));
+  }
+
+  it("by default, NGINX's peer is the client: a forged X-Forwarded-For never is", async () => {
+    const forged: Record<string, string>[] = [
+      { 'X-Forwarded-For': '6.6.6.6' },
+      { 'X-Forwarded-For': '6.6.6.6, 10.0.0.1' },
+      { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.6' },
+    ];
+    assert.deepEqual(await clientIpsThrough({}, forged), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+  });
+
+  it("with the balancer's range in trusted_proxies, the walk reaches the visitor it appended", async () => {
+    const chains = [
+      { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' },
+      { 'X-Forwarded-For': '6.6.6.6, 198.51.100.8, 127.0.0.9' },
+    ];
+    assert.deepEqual(await clientIpsThrough({ CHEQ_TRUSTED_PROXIES: '127.0.0.0/8' }, chains), [
+      '198.51.100.7',
+      '198.51.100.8',
+    ]);
   });
 });
 

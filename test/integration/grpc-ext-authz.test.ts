@@ -68,7 +68,7 @@ describe('gRPC ext_authz Check (integration)', function () {
     });
 
     it('sends RTI every v1 form field, exactly', async () => {
-      const svc = await start();
+      const svc = await start({ CHEQ_TRUSTED_PROXIES: '10.0.0.0/8' });
       await svc.check(
         envoyCheckRequest({
           url: 'https://shop.example.com/cart?item=7&q=a%20b',
@@ -139,8 +139,11 @@ describe('gRPC ext_authz Check (integration)', function () {
       });
     });
 
-    it("takes ClientIP from a trusted peer's header, else x-envoy-external-address, else the peer", async () => {
-      const svc = await start({ CHEQ_TRUSTED_IP_HEADER: 'CF-Connecting-IP' });
+    it("takes ClientIP from a listed peer's header, else x-envoy-external-address, else the peer", async () => {
+      const svc = await start({
+        CHEQ_TRUSTED_IP_HEADER: 'CF-Connecting-IP',
+        CHEQ_TRUSTED_PROXIES: '10.0.0.0/8',
+      });
       await svc.check(
         envoyCheckRequest({
           headers: { 'cf-connecting-ip': '192.0.2.77', 'x-envoy-external-address': '10.0.0.9' },

@@ -263,7 +263,8 @@ describe('HTTP endpoints (integration)', () => {
         'X-Forwarded-Proto': 'https',
         'X-Forwarded-Host': 'shop.example.com',
         'X-Forwarded-Uri': '/account?tab=2',
-        'X-Forwarded-For': '192.0.2.10, 10.0.0.1',
+        // Caddy and Traefik append their peer: the rightmost entry.
+        'X-Forwarded-For': '6.6.6.6, 192.0.2.10',
         ...headers,
       });
 

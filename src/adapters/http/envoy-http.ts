@@ -30,8 +30,8 @@ export const envoyHttp: HttpEndpoint = {
       host: headerValue(req, 'host'),
       // The shipped config adds x-real-ip: %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, Envoy's
       // client address (after its xff_num_trusted_hops); Istio's HTTP provider sends only
-      // x-envoy-external-address. Either is believed only when Envoy itself is trusted.
-      proxyClientIp: headerValue(req, 'x-real-ip') ?? headerValue(req, 'x-envoy-external-address'),
+      // x-envoy-external-address.
+      reportedPeer: headerValue(req, 'x-real-ip') || headerValue(req, 'x-envoy-external-address'),
       controlHeaders: CONTROL_HEADERS,
     });
   },

@@ -36,7 +36,7 @@ export const forwardAuth: HttpEndpoint = {
       target: { value: headerValue(req, 'x-forwarded-uri'), header: 'X-Forwarded-Uri' },
       host: headerValue(req, 'x-forwarded-host'),
       // Both proxies append their own peer to X-Forwarded-For: its last entry.
-      proxyClientIp: lastListItem(req, 'x-forwarded-for'),
+      reportedPeer: lastListItem(req, 'x-forwarded-for'),
       controlHeaders: CONTROL_HEADERS,
     });
   },

@@ -22,8 +22,11 @@ export interface OriginalRequest {
   readonly target: { readonly value: string | undefined; readonly header: string };
   /** The original host, else the request's Host. */
   readonly host: string | undefined;
-  /** The proxy's own peer, as it reports it: believed only from a trusted proxy. */
-  readonly proxyClientIp: string | undefined;
+  /**
+   * The proxy's own downstream peer, as it reports it: the first hop toward the client (the
+   * proxy calling us is trusted by construction). Absent or empty: the socket peer is.
+   */
+  readonly reportedPeer: string | undefined;
   /** Headers the proxy added for us: not the end user's. */
   readonly controlHeaders: ReadonlySet<string>;
 }
@@ -33,7 +36,8 @@ const MAX_ODD_METHOD_CHARS = 32;
 
 /**
  * The attributes of the original request, or the 400 for the first control header that is
- * missing or malformed. The socket peer is the proxy itself: the first hop to the client.
+ * missing or malformed. The first hop to the client is the peer the proxy reports, else the
+ * socket peer (the proxy itself).
  * Whatever a client puts in its request target or method is decided, never a 400: the shipped
  * NGINX config fails open on a 400. An absolute-form target's path is `$request_uri`; an odd
  * target (`?x`, `*`) is an ambiguous path, and an odd method is kept as sent (a signal for RTI).
@@ -61,8 +65,8 @@ export function readOriginalRequest(
     host,
     ...splitPathAndQuery(target.value),
     headers: endUserHeaders(req, original.controlHeaders, host),
-    peerAddress: socketPeer(req),
-    proxyClientIp: original.proxyClientIp,
+    peerAddress: original.reportedPeer || socketPeer(req),
+    proxyClientIp: undefined,
     receivedAtMs: Date.now(),
     route: {},
   };

@@ -32,7 +32,8 @@ export const nginxAuthRequest: HttpEndpoint = {
       method: { value: headerValue(req, 'x-original-method'), header: 'X-Original-Method' },
       target: { value: headerValue(req, 'x-original-uri'), header: 'X-Original-URI' },
       host: headerValue(req, 'x-original-host'),
-      proxyClientIp: headerValue(req, 'x-real-ip'),
+      // The shipped config sets X-Real-IP to $remote_addr.
+      reportedPeer: headerValue(req, 'x-real-ip'),
       controlHeaders: CONTROL_HEADERS,
     });
   },

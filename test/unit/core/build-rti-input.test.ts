@@ -196,7 +196,10 @@ describe('buildRtiInput', () => {
 
   it('resolves the client IP from the trusted header when a trusted proxy passed it on', () => {
     const header = { headers: [['cf-connecting-ip', '203.0.113.9']] as const };
-    const config = { trustedIpHeader: 'cf-connecting-ip' };
+    const config = {
+      trustedIpHeader: 'cf-connecting-ip',
+      trustedProxies: TrustedProxies.parse(['10.0.0.0/8']),
+    };
     assert.equal(
       build({ ...header, peerAddress: '10.0.0.2' }, 'page_load', config).clientIp,
       '203.0.113.9',

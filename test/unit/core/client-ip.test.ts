@@ -2,12 +2,21 @@ import { strict as assert } from 'node:assert';
 import { resolveClientIp } from '../../../src/core/client-ip';
 import type { HeaderEntry } from '../../../src/core/header-list';
 import type { Transport } from '../../../src/core/request-attributes';
-import { readHopAddress, TrustedProxies } from '../../../src/core/trusted-proxies';
+import {
+  DEFAULT_TRUSTED_PROXIES,
+  readHopAddress,
+  TrustedProxies,
+} from '../../../src/core/trusted-proxies';
 import { makeAttributes } from './make-attributes';
 
-/** Proxies in 10.0.0.0/8 and fd00::/8, and the loopback proxy of the HTTP endpoints. */
+/** Hops in front of the calling proxy, as an operator lists them. */
 const TRUSTED = TrustedProxies.parse(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
+const DEFAULT = TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES);
 
+/**
+ * `peerAddress` is what the adapter hands over: the HTTP proxy's report of its own peer (else
+ * its socket peer), gRPC source.address; `proxyClientIp` is gRPC's x-envoy-external-address.
+ */
 interface Case {
   readonly name: string;
   readonly transport?: Transport;
@@ -21,61 +30,94 @@ interface Case {
 }
 
 const CASES: readonly Case[] = [
-  // Where each endpoint starts: the address its proxy reports, believed from a trusted caller.
+  // The default trusts nobody beyond the calling proxy: the peer it reports is the client.
   {
-    name: 'NGINX: X-Real-IP from a trusted NGINX',
+    name: 'default: NGINX behind a load balancer that SNATs: its private peer, never the XFF',
+    transport: 'nginx',
+    peerAddress: '10.0.0.9',
+    xff: '6.6.6.6, 10.0.0.9',
+    trusted: DEFAULT,
+    expected: '10.0.0.9',
+  },
+  {
+    name: 'default: loopback is no proxy either',
     transport: 'nginx',
     peerAddress: '127.0.0.1',
-    proxyClientIp: '198.51.100.7',
-    xff: '6.6.6.6, 198.51.100.7',
+    xff: '6.6.6.6',
+    trusted: DEFAULT,
+    expected: '127.0.0.1',
+  },
+  {
+    name: 'default: Envoy HTTP: the x-real-ip Envoy added',
+    transport: 'envoy_http',
+    peerAddress: '198.51.100.7',
+    xff: '6.6.6.6',
+    trusted: DEFAULT,
     expected: '198.51.100.7',
   },
   {
-    name: 'NGINX: an untrusted caller is the client, whatever X-Real-IP and XFF say',
+    name: 'default: forward auth: the entry Caddy appended, not the forged one left of it',
+    transport: 'forward_auth',
+    peerAddress: '198.51.100.7',
+    xff: '6.6.6.6, 198.51.100.7',
+    trusted: DEFAULT,
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'default: gRPC: source.address, whatever x-envoy-external-address and XFF say',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '6.6.6.6',
+    xff: '6.6.6.6, 10.0.0.3',
+    trusted: DEFAULT,
+    expected: '10.0.0.3',
+  },
+  {
+    name: 'default: trusted_ip_header is not believed',
+    peerAddress: '10.0.0.3',
+    trustedIpHeader: 'cf-connecting-ip',
+    headers: [['cf-connecting-ip', '6.6.6.6']],
+    trusted: DEFAULT,
+    expected: '10.0.0.3',
+  },
+  {
+    name: 'none trusts nobody, as the default',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '198.51.100.7',
+    xff: '198.51.100.8',
+    trusted: TrustedProxies.NONE,
+    expected: '10.0.0.3',
+  },
+  // With the hops in front listed.
+  {
+    name: 'NGINX: a listed balancer in front: the visitor it appended to XFF',
+    transport: 'nginx',
+    peerAddress: '10.1.1.1',
+    xff: '6.6.6.6, 198.51.100.7, 10.1.1.1',
+    expected: '198.51.100.7',
+  },
+  {
+    name: 'an unlisted first hop is the client, whatever XFF says',
     transport: 'nginx',
     peerAddress: '192.0.2.50',
-    proxyClientIp: '6.6.6.6',
     xff: '6.6.6.6',
     expected: '192.0.2.50',
   },
   {
-    name: 'Envoy HTTP: x-real-ip from a trusted Envoy',
-    transport: 'envoy_http',
-    peerAddress: '10.0.0.9',
-    proxyClientIp: '198.51.100.7',
-    expected: '198.51.100.7',
-  },
-  {
-    name: 'Envoy HTTP: a client-sent x-real-ip reaching us from an untrusted peer is ignored',
-    transport: 'envoy_http',
-    peerAddress: '203.0.113.80',
-    proxyClientIp: '6.6.6.6',
-    expected: '203.0.113.80',
-  },
-  {
-    name: 'forward auth: the rightmost XFF entry Caddy appended, not the forged one left of it',
-    transport: 'forward_auth',
-    peerAddress: '127.0.0.1',
-    proxyClientIp: '198.51.100.7',
-    xff: '6.6.6.6, 198.51.100.7',
-    expected: '198.51.100.7',
-  },
-  {
-    name: 'gRPC: an untrusted source.address is the client, external address and XFF ignored',
+    name: 'gRPC: an unlisted source.address is the client, external address and XFF ignored',
     peerAddress: '198.51.100.7',
     proxyClientIp: '6.6.6.6',
     xff: '6.6.6.6',
     expected: '198.51.100.7',
   },
   {
-    name: 'gRPC: a trusted source.address, then x-envoy-external-address',
+    name: 'gRPC: a listed source.address, then x-envoy-external-address',
     peerAddress: '10.0.0.3',
     proxyClientIp: '198.51.100.7',
     xff: '6.6.6.6, 198.51.100.7, 10.0.0.3',
     expected: '198.51.100.7',
   },
   {
-    name: 'gRPC: a trusted source.address without external address: XFF from the right',
+    name: 'gRPC: a listed source.address without external address: XFF from the right',
     peerAddress: '10.0.0.3',
     xff: '6.6.6.6, 198.51.100.7, 10.0.0.3',
     expected: '198.51.100.7',
@@ -109,13 +151,6 @@ const CASES: readonly Case[] = [
     expected: '10.0.0.2',
   },
   {
-    name: 'trusts nobody with none: the caller itself',
-    peerAddress: '127.0.0.1',
-    proxyClientIp: '198.51.100.7',
-    trusted: TrustedProxies.NONE,
-    expected: '127.0.0.1',
-  },
-  {
     name: 'repeated XFF lines are read as one list',
     peerAddress: '10.0.0.3',
     headers: [
@@ -134,7 +169,7 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'an IPv4-mapped IPv6 peer is read as IPv4',
-    peerAddress: '::ffff:127.0.0.1',
+    peerAddress: '::ffff:10.0.0.3',
     proxyClientIp: '::ffff:198.51.100.7',
     expected: '198.51.100.7',
   },
@@ -164,12 +199,11 @@ const CASES: readonly Case[] = [
     expected: '10.0.0.3',
   },
   {
-    name: 'an unreadable X-Real-IP ends the walk at the caller',
+    name: 'an unreadable first hop (X-Real-IP: unix:) gives no address, whatever XFF says',
     transport: 'nginx',
-    peerAddress: '127.0.0.1',
-    proxyClientIp: 'not-an-ip',
+    peerAddress: 'unix:',
     xff: '198.51.100.7',
-    expected: '127.0.0.1',
+    expected: undefined,
   },
   {
     name: 'empty entries are skipped',

@@ -920,8 +920,7 @@ describe('createDecide', () => {
           ['x-envoy-external-address', '198.51.100.9'],
           ['cookie', 'a=1; _cheq_rti=cookie-value'],
         ],
-        peerAddress: '10.0.0.7',
-        proxyClientIp: '198.51.100.9',
+        peerAddress: '198.51.100.9',
       });
       const { input } = onlyCall(rti);
       assert.equal(input.eventType, 'add_to_cart');
