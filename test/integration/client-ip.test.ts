@@ -109,7 +109,7 @@ describe('client IP from trusted hops only (integration)', function () {
         ...headers,
       });
 
-    it('by default takes the x-real-ip Envoy adds, else x-envoy-external-address, else Envoy', async () => {
+    it('by default takes the x-real-ip Envoy adds, else Envoy: never x-envoy-external-address', async () => {
       const svc = await start();
       await envoy(svc, {
         'X-Real-IP': '198.51.100.7',
@@ -121,7 +121,16 @@ describe('client IP from trusted hops only (integration)', function () {
         'X-Forwarded-For': '6.6.6.6',
       });
       await envoy(svc, { 'X-Forwarded-For': '6.6.6.6' });
-      assert.deepEqual(clientIps(), ['198.51.100.7', '198.51.100.8', '127.0.0.1']);
+      assert.deepEqual(clientIps(), ['198.51.100.7', '127.0.0.1', '127.0.0.1']);
+    });
+
+    it('believes x-envoy-external-address from a listed Envoy only (Istio HTTP provider)', async () => {
+      const svc = await start('127.0.0.0/8');
+      await envoy(svc, {
+        'X-Envoy-External-Address': '198.51.100.8',
+        'X-Forwarded-For': '6.6.6.6',
+      });
+      assert.deepEqual(clientIps(), ['198.51.100.8']);
     });
 
     it('steps left from a listed x-real-ip', async () => {

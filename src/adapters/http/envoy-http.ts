@@ -29,9 +29,11 @@ export const envoyHttp: HttpEndpoint = {
       target: { value: path || '/', header: ':path' },
       host: headerValue(req, 'host'),
       // The shipped config adds x-real-ip: %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, Envoy's
-      // client address (after its xff_num_trusted_hops); Istio's HTTP provider sends only
-      // x-envoy-external-address.
-      reportedPeer: headerValue(req, 'x-real-ip') || headerValue(req, 'x-envoy-external-address'),
+      // client address (after its xff_num_trusted_hops). x-envoy-external-address is no first
+      // hop: Envoy leaves a client-sent one alone on requests from private peers (a load
+      // balancer that SNATs), so it is believed only from a listed peer.
+      reportedPeer: headerValue(req, 'x-real-ip'),
+      reportedClient: headerValue(req, 'x-envoy-external-address'),
       controlHeaders: CONTROL_HEADERS,
     });
   },

@@ -27,6 +27,11 @@ export interface OriginalRequest {
    * proxy calling us is trusted by construction). Absent or empty: the socket peer is.
    */
   readonly reportedPeer: string | undefined;
+  /**
+   * What that peer said of the client (Envoy's x-envoy-external-address): believed only when
+   * the peer is in trusted_proxies, as on the gRPC path.
+   */
+  readonly reportedClient?: string | undefined;
   /** Headers the proxy added for us: not the end user's. */
   readonly controlHeaders: ReadonlySet<string>;
 }
@@ -66,7 +71,7 @@ export function readOriginalRequest(
     ...splitPathAndQuery(target.value),
     headers: endUserHeaders(req, original.controlHeaders, host),
     peerAddress: original.reportedPeer || socketPeer(req),
-    proxyClientIp: undefined,
+    proxyClientIp: original.reportedClient,
     receivedAtMs: Date.now(),
     route: {},
   };
