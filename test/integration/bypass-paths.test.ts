@@ -9,10 +9,10 @@ import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { findNginx, startNginx, startNginxWith, type RunningNginx } from '../helpers/nginx';
 import { startService, type TestService } from '../helpers/start-service';
+import { requireProxy } from '../helpers/require-proxy';
 import { RawUpstreamApp, sendRaw } from '../helpers/upstream-app';
 
 const NGINX = findNginx();
-const CADDY = findCaddy();
 
 type ProxyKind = 'nginx' | 'caddy';
 
@@ -24,37 +24,35 @@ interface RunningProxy {
 
 interface ProxyUnderTest {
   readonly name: string;
+  /** Its Debian package. */
   readonly kind: ProxyKind;
-  /** Why the proxy cannot run here, or undefined. */
-  missing(): string | undefined;
-  start(authzAddress: string, appAddress: string): Promise<RunningProxy>;
+  /** Its binary, or undefined when it is not installed. */
+  readonly binary: string | undefined;
+  start(binary: string, authzAddress: string, appAddress: string): Promise<RunningProxy>;
   /** An origin-form target as the proxy hands it to us (and RTI gets it). */
   forwarded(target: string): string;
 }
-
-const NGINX_MISSING = (): string | undefined =>
-  NGINX ? undefined : 'nginx is required (apt-get install nginx)';
 
 const PROXIES: readonly ProxyUnderTest[] = [
   {
     name: 'NGINX, proxy_pass http://app (the URI as the client sent it)',
     kind: 'nginx',
-    missing: NGINX_MISSING,
-    start: (authz, app) => startNginx(NGINX as string, authz, app),
+    binary: NGINX,
+    start: (nginx, authz, app) => startNginx(nginx, authz, app),
     forwarded: target => target,
   },
   {
     name: 'NGINX, proxy_pass http://app/ (NGINX passes its decoded, normalised path)',
     kind: 'nginx',
-    missing: NGINX_MISSING,
-    start: (authz, app) => startNginx(NGINX as string, authz, app, { proxyPass: 'http://app/' }),
+    binary: NGINX,
+    start: (nginx, authz, app) => startNginx(nginx, authz, app, { proxyPass: 'http://app/' }),
     forwarded: target => target,
   },
   {
     name: "Caddy, the README's forward_auth recipe (the same URI to us and to the app)",
     kind: 'caddy',
-    missing: () => (CADDY ? undefined : 'caddy is required (apt-get install caddy)'),
-    start: (authz, app) => startReadmeCaddy(CADDY as string, authz, app),
+    binary: findCaddy(),
+    start: startReadmeCaddy,
     // Go keeps a validly escaped path as sent and re-escapes one it cannot: `\` and `#`.
     forwarded: target => target.replaceAll('\\', '%5C').replaceAll('#', '%23'),
   },
@@ -175,13 +173,8 @@ describe('bypass suite: excluded paths through real proxies (issue #20 rows 1, 2
         describe(proxy.name, () => {
           let running: RunningProxy;
           before(async function () {
-            const missing = proxy.missing();
-            if (missing !== undefined) {
-              // Locally a missing proxy skips; CI must never pass without running it.
-              if (process.env['CI']) throw new Error(missing);
-              this.skip();
-            }
-            running = await proxy.start(`127.0.0.1:${service.app.httpPort}`, appAddress);
+            const binary = requireProxy(this, proxy.kind, proxy.binary);
+            running = await proxy.start(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
           });
           after(async () => running?.stop());
 
@@ -271,12 +264,8 @@ describe("the canonical path is NGINX's reading of an unambiguous path (real NGI
   let nginx: RunningNginx;
 
   before(async function () {
-    if (!NGINX) {
-      if (process.env['CI']) throw new Error('nginx is required (apt-get install nginx)');
-      this.skip();
-    }
     nginx = await startNginxWith(
-      NGINX,
+      requireProxy(this, 'nginx', NGINX),
       (_prefix, port) => `server { listen 127.0.0.1:${port}; location / { return 200 "$uri"; } }`,
     );
   });
