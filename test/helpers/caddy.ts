@@ -81,13 +81,32 @@ ${replaceAddresses(site, `http://127.0.0.1:${port}`)}`;
   return { url: `http://127.0.0.1:${port}`, caddyfile, output: () => output, stop };
 }
 
+export interface ReadmeCaddyOptions {
+  /**
+   * `trusted_proxies` inside `forward_auth` (Caddy 2.6 has no global setting): X-Forwarded-For
+   * from a peer in these ranges is appended to, from any other replaced by the peer's address.
+   */
+  readonly trustedProxies?: string;
+}
+
 /**
  * The README's Caddy recipe, as written there, in front of `app`, asking our server at `authz`
  * (both `host:port`).
  */
-export function startReadmeCaddy(caddy: string, authz: string, app: string): Promise<RunningCaddy> {
+export function startReadmeCaddy(
+  caddy: string,
+  authz: string,
+  app: string,
+  { trustedProxies }: ReadmeCaddyOptions = {},
+): Promise<RunningCaddy> {
+  let caddyfile = readmeBlock('Envoy HTTP mode, Traefik and Caddy', 'caddy', 'forward_auth');
+  if (trustedProxies !== undefined) {
+    const uri = /^([\t ]*)uri \/api\/authz\/forward-auth\n/m;
+    if (!uri.test(caddyfile)) throw new Error('forward_auth has no uri line');
+    caddyfile = caddyfile.replace(uri, `$&$1trusted_proxies ${trustedProxies}\n`);
+  }
   return startCaddy(caddy, {
-    caddyfile: readmeBlock('Envoy HTTP mode, Traefik and Caddy', 'caddy', 'forward_auth'),
+    caddyfile,
     site: 'shop.example.com',
     upstreams: { 'cheq-rti-authz:8080': authz, 'app:3000': app },
   });

@@ -1,16 +1,20 @@
 // Issue #20 rows 1, 2 and 6 as an attacker tries them: request targets sent byte for byte through
-// a real proxy with the shipped config, RTI blocking everything. A request the app would route
+// a real proxy (the shipped NGINX config, the README's Caddy recipe), RTI blocking everything. A request the app would route
 // to a protected path must be refused or checked by RTI, never allowed as excluded.
 // Table-driven over proxies and exclusion lists, so another proxy plugs in as one more entry.
 
 import { strict as assert } from 'node:assert';
 import { canonicalPath, unambiguousPath } from '../../src/core/canonical-path';
+import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { findNginx, startNginx, startNginxWith, type RunningNginx } from '../helpers/nginx';
 import { startService, type TestService } from '../helpers/start-service';
+import { requireProxy } from '../helpers/require-proxy';
 import { RawUpstreamApp, sendRaw } from '../helpers/upstream-app';
 
 const NGINX = findNginx();
+
+type ProxyKind = 'nginx' | 'caddy';
 
 /** A proxy in front of the app, asking our service; `url` is where clients connect. */
 interface RunningProxy {
@@ -20,21 +24,37 @@ interface RunningProxy {
 
 interface ProxyUnderTest {
   readonly name: string;
-  /** Why the proxy cannot run here, or undefined. */
-  missing(): string | undefined;
-  start(authzAddress: string, appAddress: string): Promise<RunningProxy>;
+  /** Its Debian package. */
+  readonly kind: ProxyKind;
+  /** Its binary, or undefined when it is not installed. */
+  readonly binary: string | undefined;
+  start(binary: string, authzAddress: string, appAddress: string): Promise<RunningProxy>;
+  /** An origin-form target as the proxy hands it to us (and RTI gets it). */
+  forwarded(target: string): string;
 }
 
 const PROXIES: readonly ProxyUnderTest[] = [
   {
     name: 'NGINX, proxy_pass http://app (the URI as the client sent it)',
-    missing: () => (NGINX ? undefined : 'nginx is required (apt-get install nginx)'),
-    start: (authz, app) => startNginx(NGINX as string, authz, app),
+    kind: 'nginx',
+    binary: NGINX,
+    start: (nginx, authz, app) => startNginx(nginx, authz, app),
+    forwarded: target => target,
   },
   {
     name: 'NGINX, proxy_pass http://app/ (NGINX passes its decoded, normalised path)',
-    missing: () => (NGINX ? undefined : 'nginx is required (apt-get install nginx)'),
-    start: (authz, app) => startNginx(NGINX as string, authz, app, { proxyPass: 'http://app/' }),
+    kind: 'nginx',
+    binary: NGINX,
+    start: (nginx, authz, app) => startNginx(nginx, authz, app, { proxyPass: 'http://app/' }),
+    forwarded: target => target,
+  },
+  {
+    name: "Caddy, the README's forward_auth recipe (the same URI to us and to the app)",
+    kind: 'caddy',
+    binary: findCaddy(),
+    start: startReadmeCaddy,
+    // Go keeps a validly escaped path as sent and re-escapes one it cannot: `\` and `#`.
+    forwarded: target => target.replaceAll('\\', '%5C').replaceAll('#', '%23'),
   },
 ];
 
@@ -45,10 +65,19 @@ const EXCLUSION_LISTS = {
   issue: '/healthz,^/static/,.*\\.(css|js|png|svg|woff2)',
 } as const;
 
+/**
+ * What a request comes to: `excluded`, allowed without RTI and the app told so; `checked`, RTI
+ * asked and its block answered (403); `refused`, the proxy answers 400 itself (405 to a method
+ * it does not proxy); `unserved`, the proxy has no site for the request's host. In all but
+ * `excluded` the app is never reached.
+ */
+type Outcome = 'excluded' | 'checked' | 'refused' | 'unserved';
+
 interface Case {
-  /** The request target exactly as sent; `METHOD target` when not GET. */
+  /** The request target exactly as sent (`{site}`: the proxy's host); `METHOD target` when not GET. */
   readonly request: string;
-  readonly expect: 'excluded' | 'protected';
+  /** The outcome, or per proxy where they read the request differently. */
+  readonly expect: Outcome | Readonly<Record<ProxyKind, Outcome>>;
   /** Exclusion lists the case applies to; all when absent. */
   readonly only?: keyof typeof EXCLUSION_LISTS;
 }
@@ -60,42 +89,49 @@ const CASES: readonly Case[] = [
   { request: '/static//app.css', expect: 'excluded' },
   { request: '/static/./app.css', expect: 'excluded' },
   { request: '/st%61tic/app.css', expect: 'excluded' },
-  { request: 'http://shop.example/static/app.css', expect: 'excluded' },
+  { request: 'http://{site}/static/app.css', expect: 'excluded' },
   { request: '/robots.txt', expect: 'excluded', only: 'readme' },
   { request: '/assets/css/site.css', expect: 'excluded', only: 'readme' },
   // Row 1: an encoded slash or dot that NGINX decodes when it normalises.
-  { request: '/checkout', expect: 'protected' },
-  { request: '/static/..%2fcheckout', expect: 'protected' },
-  { request: '/static/..%2Fcheckout', expect: 'protected' },
-  { request: '/static%2f..%2fcheckout', expect: 'protected' },
-  { request: '/static/%2e%2e/checkout', expect: 'protected' },
-  { request: '/static/%2E%2e/checkout', expect: 'protected' },
-  { request: '/static/.%2e/checkout', expect: 'protected' },
-  { request: '/static/..%252fcheckout', expect: 'protected' },
-  { request: '/static/%252e%252e/checkout', expect: 'protected' },
-  { request: '/static/..%5ccheckout', expect: 'protected' },
-  { request: '/static/..\\checkout', expect: 'protected' },
-  { request: '/static/%c0%ae%c0%ae/checkout', expect: 'protected' },
-  { request: '/static/%00/../../checkout', expect: 'protected' },
-  { request: '/static/%zz/../../checkout', expect: 'protected' },
-  { request: '/static/../checkout', expect: 'protected' },
-  { request: '/../checkout', expect: 'protected' },
-  { request: '/static/x#/../../checkout', expect: 'protected' },
+  { request: '/checkout', expect: 'checked' },
+  { request: '/static/..%2fcheckout', expect: 'checked' },
+  { request: '/static/..%2Fcheckout', expect: 'checked' },
+  { request: '/static%2f..%2fcheckout', expect: 'checked' },
+  { request: '/static/%2e%2e/checkout', expect: 'checked' },
+  { request: '/static/%2E%2e/checkout', expect: 'checked' },
+  { request: '/static/.%2e/checkout', expect: 'checked' },
+  { request: '/static/..%252fcheckout', expect: 'checked' },
+  { request: '/static/%252e%252e/checkout', expect: 'checked' },
+  { request: '/static/..%5ccheckout', expect: 'checked' },
+  { request: '/static/..\\checkout', expect: 'checked' },
+  { request: '/static/%c0%ae%c0%ae/checkout', expect: 'checked' },
+  // NGINX refuses an encoded NUL and `..` above the root; Go's parser passes both on.
+  { request: '/static/%00/../../checkout', expect: { nginx: 'refused', caddy: 'checked' } },
+  { request: '/../checkout', expect: { nginx: 'refused', caddy: 'checked' } },
+  { request: '/static/\x00/../../checkout', expect: 'refused' },
+  { request: '/static/%zz/../../checkout', expect: 'refused' },
+  { request: '/static/../checkout', expect: 'checked' },
+  { request: '/static/x#/../../checkout', expect: 'checked' },
   // Row 2: path parameters and suffixes that Java/Spring-style backends strip or ignore.
-  { request: '/checkout;x.css', expect: 'protected' },
-  { request: '/checkout%3bx.css', expect: 'protected' },
-  { request: '/checkout%3Bx.css', expect: 'protected' },
-  { request: '/static/..;/checkout', expect: 'protected' },
-  { request: '/static;/../checkout', expect: 'protected' },
-  { request: '/checkout#x.css', expect: 'protected' },
+  { request: '/checkout;x.css', expect: 'checked' },
+  { request: '/checkout%3bx.css', expect: 'checked' },
+  { request: '/checkout%3Bx.css', expect: 'checked' },
+  { request: '/static/..;/checkout', expect: 'checked' },
+  { request: '/static;/../checkout', expect: 'checked' },
+  { request: '/checkout#x.css', expect: 'checked' },
   // An entry matching below any path excludes this one: check-config warns about it.
-  { request: '/checkout/x.css', expect: 'protected', only: 'readme' },
-  // Absolute-form targets: NGINX's $request_uri is their path and query only.
-  { request: 'http://shop.example/static/..%2fcheckout', expect: 'protected' },
-  { request: 'http://shop.example/checkout', expect: 'protected' },
-  { request: 'http://shop.example?x=1', expect: 'protected' },
-  // A method our parser does not know: NGINX passes it to the app.
-  { request: 'GET_ /checkout', expect: 'protected' },
+  { request: '/checkout/x.css', expect: 'checked', only: 'readme' },
+  // Absolute-form targets: the proxies pass on their path and query only.
+  { request: 'http://{site}/static/..%2fcheckout', expect: 'checked' },
+  { request: 'http://{site}/checkout', expect: 'checked' },
+  { request: 'http://{site}?x=1', expect: 'checked' },
+  // NGINX's test server is the default one, for any host; Caddy serves only the recipe's site.
+  { request: 'http://other.example/checkout', expect: { nginx: 'checked', caddy: 'unserved' } },
+  // Targets and methods NGINX refuses and Go passes on: we decide them (an odd path is ambiguous).
+  { request: '*', expect: { nginx: 'refused', caddy: 'checked' } },
+  { request: 'CONNECT /checkout', expect: { nginx: 'refused', caddy: 'checked' } },
+  // A method our parser does not know: both proxies pass it to the app.
+  { request: 'GET_ /checkout', expect: 'checked' },
 ];
 
 /** Everything is a bot to this RTI: any request it is asked about is denied. */
@@ -137,41 +173,46 @@ describe('bypass suite: excluded paths through real proxies (issue #20 rows 1, 2
         describe(proxy.name, () => {
           let running: RunningProxy;
           before(async function () {
-            const missing = proxy.missing();
-            if (missing !== undefined) {
-              // Locally a missing proxy skips; CI must never pass without running it.
-              if (process.env['CI']) throw new Error(missing);
-              this.skip();
-            }
-            running = await proxy.start(`127.0.0.1:${service.app.httpPort}`, appAddress);
+            const binary = requireProxy(this, proxy.kind, proxy.binary);
+            running = await proxy.start(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
           });
           after(async () => running?.stop());
 
           for (const c of CASES.filter(c => c.only === undefined || c.only === listName)) {
-            it(`${c.expect === 'excluded' ? 'excludes' : 'protects'} ${c.request}`, async () => {
+            const outcome = typeof c.expect === 'string' ? c.expect : c.expect[proxy.kind];
+            it(`${outcome}: ${JSON.stringify(c.request)}`, async () => {
               const [method, target] = c.request.includes(' ')
                 ? (c.request.split(' ') as [string, string])
                 : ['GET', c.request];
-              const answer = await sendRaw(running.url, target, method);
-              if (c.expect === 'excluded') {
-                assert.equal(answer.status, 200, answer.body);
-                assert.equal(rti.calls.length, 0, 'RTI not asked');
-                assert.deepEqual(
-                  app.seen.map(seen => seen.decision),
-                  ['excluded'],
-                );
-                return;
+              const site = new URL(running.url).host;
+              const answer = await sendRaw(running.url, target.replace('{site}', site), method);
+              switch (outcome) {
+                case 'excluded':
+                  assert.equal(answer.status, 200, answer.body);
+                  assert.equal(rti.calls.length, 0, 'RTI not asked');
+                  break;
+                case 'checked': {
+                  assert.equal(answer.status, 403, answer.body);
+                  assert.equal(rti.calls.length, 1);
+                  const url = rti.calls[0]?.form.get('RequestURL') ?? '';
+                  const forwarded = proxy.forwarded(target);
+                  if (target.startsWith('/')) assert.ok(url.endsWith(forwarded), `RTI got ${url}`);
+                  break;
+                }
+                case 'refused':
+                  assert.ok([400, 405].includes(answer.status), answer.body);
+                  assert.equal(rti.calls.length, 0, 'the proxy answered without asking us');
+                  break;
+                case 'unserved':
+                  assert.equal(answer.status, 200, answer.body);
+                  assert.equal(rti.calls.length, 0, 'the proxy answered without asking us');
+                  break;
               }
-              assert.deepEqual(app.seen, [], 'the app is never reached');
-              if (rti.calls.length === 0) {
-                // The proxy refused the request itself, before asking us.
-                assert.equal(answer.status, 400, answer.body);
-              } else {
-                assert.equal(answer.status, 403, answer.body);
-                assert.equal(rti.calls.length, 1);
-                const url = rti.calls[0]?.form.get('RequestURL') ?? '';
-                if (target.startsWith('/')) assert.ok(url.endsWith(target), `RTI got ${url}`);
-              }
+              assert.deepEqual(
+                app.seen.map(seen => seen.decision),
+                outcome === 'excluded' ? ['excluded'] : [],
+                'what reached the app',
+              );
             });
           }
         });
@@ -223,12 +264,8 @@ describe("the canonical path is NGINX's reading of an unambiguous path (real NGI
   let nginx: RunningNginx;
 
   before(async function () {
-    if (!NGINX) {
-      if (process.env['CI']) throw new Error('nginx is required (apt-get install nginx)');
-      this.skip();
-    }
     nginx = await startNginxWith(
-      NGINX,
+      requireProxy(this, 'nginx', NGINX),
       (_prefix, port) => `server { listen 127.0.0.1:${port}; location / { return 200 "$uri"; } }`,
     );
   });

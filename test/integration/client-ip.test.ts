@@ -4,14 +4,11 @@
 // loopback; through a real proxy, a client bound to 127.0.0.2 plays a visitor.
 
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
-import { findNginx, freePort, startNginx, type RunningNginx } from '../helpers/nginx';
+import { findNginx, startNginx, type RunningNginx } from '../helpers/nginx';
+import { requireProxy } from '../helpers/require-proxy';
 import { rtiPerSuite } from '../helpers/rti-per-test';
 import { startService, type TestService } from '../helpers/start-service';
 import { UpstreamApp } from '../helpers/upstream-app';
@@ -218,17 +215,10 @@ describe('client IP from trusted hops only (integration)', function () {
     });
   });
 
-  describe('through the shipped NGINX configuration', () => {
-    const NGINX = findNginx();
-    let proxy: RunningNginx | undefined;
+  describe('through real proxies (the service trusting 127.0.0.1 and 127.0.0.3)', () => {
+    let proxy: { stop(): Promise<void> } | undefined;
     let app: UpstreamApp | undefined;
 
-    before(function () {
-      if (!NGINX) {
-        if (process.env['CI']) throw new Error('nginx is required in CI');
-        this.skip();
-      }
-    });
     afterEach(async () => {
       await proxy?.stop();
       await app?.close();
@@ -236,99 +226,51 @@ describe('client IP from trusted hops only (integration)', function () {
       app = undefined;
     });
 
-    async function through(
-      trustedProxies: string | undefined,
-      from: string,
-      headers: Record<string, string>,
-    ) {
-      const svc = await start(trustedProxies);
-      app = new UpstreamApp();
-      const appAddress = await app.start();
-      proxy = await startNginx(NGINX!, new URL(svc.httpUrl).host, appAddress);
-      assert.equal(await send(`${proxy.url}/products`, { ...UA, ...headers }, from), 200);
-      return clientIps();
+    const PROXIES = [
+      {
+        name: 'the shipped NGINX configuration',
+        pkg: 'nginx',
+        find: findNginx,
+        start: (nginx: string, authz: string, app: string) => startNginx(nginx, authz, app),
+      },
+      {
+        name: "the README's Caddy forward_auth recipe, Caddy trusting 127.0.0.3",
+        pkg: 'caddy',
+        find: findCaddy,
+        // Caddy appends to the X-Forwarded-For of a peer it trusts and replaces anyone else's.
+        start: (caddy: string, authz: string, app: string) =>
+          startReadmeCaddy(caddy, authz, app, { trustedProxies: '127.0.0.3/32' }),
+      },
+    ] as const;
+
+    for (const { name, pkg, find, start: startProxy } of PROXIES) {
+      describe(name, () => {
+        let binary: string;
+        before(function () {
+          binary = requireProxy(this, pkg, find());
+        });
+
+        /** One GET through the proxy from `from`; the ClientIP values RTI got. */
+        async function through(from: string, headers: Record<string, string>) {
+          const svc = await start('127.0.0.1, 127.0.0.3');
+          app = new UpstreamApp();
+          const running = await startProxy(binary, new URL(svc.httpUrl).host, await app.start());
+          proxy = running;
+          assert.equal(await send(`${running.url}/products`, { ...UA, ...headers }, from), 200);
+          return clientIps();
+        }
+
+        it('a visitor is its own address, whatever X-Forwarded-For or X-Real-IP it forges', async () => {
+          const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.6' };
+          assert.deepEqual(await through('127.0.0.2', forged), ['127.0.0.2']);
+        });
+
+        it('behind a trusted hop, the entry that hop appended, not the forged one left of it', async () => {
+          const forwarded = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
+          assert.deepEqual(await through('127.0.0.3', forwarded), ['198.51.100.7']);
+        });
+      });
     }
-
-    it('a visitor is its own address, whatever it forges', async () => {
-      const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.6' };
-      assert.deepEqual(await through(undefined, '127.0.0.2', forged), ['127.0.0.2']);
-    });
-
-    it('behind a listed hop, the address that hop appended is the visitor', async () => {
-      const hop = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
-      assert.deepEqual(await through('127.0.0.3', '127.0.0.3', hop), ['198.51.100.7']);
-    });
-  });
-
-  describe('through a real Caddy forward_auth', () => {
-    const CADDY = spawnSync('sh', ['-c', 'command -v caddy'], { encoding: 'utf8' }).stdout.trim();
-    let caddy: { url: string; stop(): Promise<void> } | undefined;
-
-    before(function () {
-      if (!CADDY) {
-        if (process.env['CI']) throw new Error('caddy is required in CI');
-        this.skip();
-      }
-    });
-    afterEach(async () => {
-      await caddy?.stop();
-      caddy = undefined;
-    });
-
-    /** Caddy on loopback, its forward_auth trusting `caddyTrusts` (it then appends to XFF). */
-    async function startCaddy(authzHost: string, caddyTrusts: string) {
-      const dir = mkdtempSync(join(tmpdir(), 'cheq-caddy-'));
-      const port = await freePort();
-      writeFileSync(
-        join(dir, 'Caddyfile'),
-        `{
-\tadmin off
-\tauto_https off
-}
-http://127.0.0.1:${port} {
-\tforward_auth ${authzHost} {
-\t\turi /api/authz/forward-auth
-\t\ttrusted_proxies ${caddyTrusts}
-\t}
-\trespond "app"
-}
-`,
-      );
-      const child: ChildProcess = spawn(
-        CADDY,
-        ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'],
-        {
-          stdio: 'ignore',
-          env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
-        },
-      );
-      await listening(port, child);
-      return {
-        url: `http://127.0.0.1:${port}`,
-        async stop() {
-          const exited = new Promise(resolve => child.once('exit', resolve));
-          child.kill('SIGTERM');
-          await exited;
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
-
-    async function through(from: string, headers: Record<string, string>) {
-      const svc = await start('127.0.0.3');
-      caddy = await startCaddy(new URL(svc.httpUrl).host, '127.0.0.3/32');
-      assert.equal(await send(`${caddy.url}/products`, { ...UA, ...headers }, from), 200);
-      return clientIps();
-    }
-
-    it('a visitor is its own address: Caddy replaces the X-Forwarded-For it forged', async () => {
-      assert.deepEqual(await through('127.0.0.2', { 'X-Forwarded-For': '6.6.6.6' }), ['127.0.0.2']);
-    });
-
-    it('behind a hop Caddy trusts, the entry that hop appended, not the forged one left of it', async () => {
-      const forwarded = { 'X-Forwarded-For': '6.6.6.6, 198.51.100.7' };
-      assert.deepEqual(await through('127.0.0.3', forwarded), ['198.51.100.7']);
-    });
   });
 });
 
@@ -337,16 +279,13 @@ http://127.0.0.1:${port} {
 // every peer is 127.0.0.1 and NGINX's $remote_addr plays that node address.
 describe('client IP behind NGINX whose peer is a private address (SNAT, integration)', function () {
   this.timeout(20_000);
-  const NGINX = findNginx();
   const suite = rtiPerSuite();
+  let nginx: string;
   let proxy: RunningNginx | undefined;
   let app: UpstreamApp | undefined;
 
   before(function () {
-    if (!NGINX) {
-      if (process.env['CI']) throw new Error('nginx is required in CI');
-      this.skip();
-    }
+    nginx = requireProxy(this, 'nginx', findNginx());
   });
   beforeEach(() => suite.rti.reset());
   afterEach(async () => {
@@ -364,7 +303,7 @@ describe('client IP behind NGINX whose peer is a private address (SNAT, integrat
     suite.service = await startService(suite.rti.url, env);
     app = new UpstreamApp();
     const appAddress = await app.start();
-    proxy = await startNginx(NGINX!, new URL(suite.service.httpUrl).host, appAddress);
+    proxy = await startNginx(nginx, new URL(suite.service.httpUrl).host, appAddress);
     for (const headers of requests) {
       assert.equal(await send(`${proxy.url}/products`, { ...UA, ...headers }), 200);
     }
@@ -391,20 +330,3 @@ describe('client IP behind NGINX whose peer is a private address (SNAT, integrat
     ]);
   });
 });
-
-/** Resolves once `port` accepts connections; rejects if `child` exits first. */
-async function listening(port: number, child: ChildProcess): Promise<void> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-    const open = await new Promise<boolean>(resolve => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise(resolve => setTimeout(resolve, 20));
-  }
-}
