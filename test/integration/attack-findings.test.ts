@@ -249,4 +249,31 @@ describe('attack findings (h7): each asserts the safe behaviour', function () {
       });
     }
   });
+
+  // Finding A5: a uri_exclusion prefix that is every path (`^`, `^/`, or one whose canonical form
+  // is `/`, such as `^/static/../`) turns blocking off for the whole site, and check-config says
+  // `warnings: none`: the suffix heuristic (matchesUnderAnyPath) answers false for every prefix.
+  describe('A5: a uri_exclusion prefix that excludes every path', () => {
+    for (const entry of ['^', '^/', '^/static/../']) {
+      it(`check-config refuses or warns about uri_exclusion ${entry}`, async () => {
+        const { code, stdout, stderr } = await runMain(
+          [
+            'check-config',
+            '--api-endpoint',
+            'https://rti-us-east-1.cheqzone.com',
+            '--tag-hash',
+            't',
+            '--mode',
+            'blocking',
+            '--uri-exclusion',
+            `/healthz,${entry}`,
+          ],
+          { CHEQ_API_KEY: 'k' },
+        );
+        const warned = code === 0 && /warnings:[^\n]*\n[\s\S]*uri_exclusion/.test(stdout);
+        const said = /^warnings:.*$/m.exec(stdout)?.[0] ?? stderr;
+        assert.ok(code === 2 || warned, `exit ${code}; ${said}`);
+      });
+    }
+  });
 });
