@@ -276,4 +276,32 @@ describe('attack findings (h7): each asserts the safe behaviour', function () {
       });
     }
   });
+
+  // Finding A7: RE2 keeps matching linear in the path, but not in the pattern: RE2JS accepts
+  // counted repetitions up to 1000 each, and an entry such as the one below costs ~0.4-0.5 s
+  // per check of an 8 KB path (NGINX accepts an 8 KB request line). That is past the recipe's
+  // 250 ms proxy_read_timeout, so the request fails open, and the event loop stalls for every
+  // other check meanwhile. check-config only says the entry matches below any path.
+  describe('A7: a uri_exclusion entry RE2 accepts that costs ~0.5 s per 8 KB path', () => {
+    const entry = '[a-z]{1000}[a-z]{1000}[a-z]{1000}[0-9]$';
+    it(`check-config refuses or warns about the cost of ${entry}`, async () => {
+      const { code, stdout, stderr } = await runMain(
+        [
+          'check-config',
+          '--api-endpoint',
+          'https://rti-us-east-1.cheqzone.com',
+          '--tag-hash',
+          't',
+          '--uri-exclusion',
+          `/healthz,${entry}`,
+        ],
+        { CHEQ_API_KEY: 'k' },
+      );
+      const about = stdout
+        .split('\n')
+        .filter(line => line.startsWith('  - ') && line.includes(entry))
+        .filter(line => !line.includes('matches below any path'));
+      assert.ok(code === 2 || about.length > 0, `exit ${code}; ${stderr}`);
+    });
+  });
 });
