@@ -304,4 +304,42 @@ describe('attack findings (h7): each asserts the safe behaviour', function () {
       assert.ok(code === 2 || about.length > 0, `exit ${code}; ${stderr}`);
     });
   });
+
+  // Finding A8: the circuit breaker holds every RTI HTTP error against RTI's health, 4xx
+  // included. A 4xx answers one request's shape (a field RTI refuses, a body over its limit),
+  // and the client shapes the request: if RTI answers 4xx to any input a client can send (not
+  // shown for the real RTI; the stand-in below does for one User-Agent), 20 such requests open
+  // the circuit and every visitor fails open for rti_circuit_open_ms, again and again.
+  describe('A8: RTI 4xx answers to client-shaped requests open the circuit for everyone', () => {
+    let service: TestService;
+    before(async () => {
+      service = await startService(rti.url, {
+        CHEQ_MODE: 'blocking',
+        // A long window: the test does not depend on how fast 40 requests are sent.
+        CHEQ_RTI_CIRCUIT_WINDOW_MS: '60000',
+        CHEQ_RTI_CIRCUIT_OPEN_MS: '60000',
+      });
+    });
+    after(async () => {
+      rti.behaviour = () => BLOCK_ALL;
+      await service?.close();
+    });
+
+    it('still asks RTI about the next visitor after 40 requests RTI refused as malformed', async () => {
+      rti.behaviour = form =>
+        form.get('UserAgent') === 'poison'
+          ? { kind: 'raw', status: 400, body: '{"error":"bad request"}' }
+          : BLOCK_ALL;
+      const check = (ua: string): Promise<number> =>
+        sendHead(
+          service.httpUrl,
+          'GET /api/authz/auth-request HTTP/1.1\r\nHost: authz\r\nX-Original-URI: /checkout\r\n' +
+            `X-Original-Method: GET\r\nX-Real-IP: 203.0.113.9\r\nUser-Agent: ${ua}`,
+        );
+      for (let i = 0; i < 40; i++) await check('poison');
+      rti.calls.length = 0;
+      assert.equal(await check('a visitor'), 403, 'the visitor was allowed without RTI');
+      assert.equal(rti.calls.length, 1);
+    });
+  });
 });
