@@ -3,9 +3,17 @@
 // server, an RTI stand-in that calls every visitor a bot, and raw bytes from a TCP client.
 
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
-import { findNginx, startNginx, startNginxWith, renderShippedConfig } from '../helpers/nginx';
+import {
+  DEPLOY_NGINX,
+  findNginx,
+  renderShippedConfig,
+  startNginx,
+  startNginxWith,
+} from '../helpers/nginx';
 import type { RunningNginx } from '../helpers/nginx';
 import { runMain } from '../helpers/server-process';
 import { startService, type TestService } from '../helpers/start-service';
@@ -341,5 +349,55 @@ describe('attack findings (h7): each asserts the safe behaviour', function () {
       assert.equal(await check('a visitor'), 403, 'the visitor was allowed without RTI');
       assert.equal(rti.calls.length, 1);
     });
+  });
+
+  // Finding A9 (NGINX part): deploy/nginx/example.conf leaves `location /static/` without
+  // auth_request, so NGINX itself skips the check for any $uri under /static/. NGINX resolves
+  // only real dot segments: `/static/..;/checkout` stays under /static/, goes to the app as sent
+  // (proxy_pass without a URI), and Tomcat/Spring-style backends strip `;` parameters and route
+  // it to /checkout. uri_exclusion (`^/static/`) reads it as ambiguous and checks it; the
+  // location bypasses uri_exclusion altogether.
+  describe('A9: deploy/nginx/example.conf, whose /static/ location has no auth_request', () => {
+    let service: TestService;
+    let nginx: RunningNginx;
+    before(async function () {
+      const binary = requireNginx(this);
+      service = await startService(rti.url, { CHEQ_MODE: 'blocking' });
+      const authz = `127.0.0.1:${service.app.httpPort}`;
+      const example = readFileSync(join(DEPLOY_NGINX, 'example.conf'), 'utf8');
+      const http = /^http \{\n([\s\S]*)\n\}\s*$/m.exec(example)?.[1];
+      if (http === undefined) throw new Error('no http {} in example.conf');
+      nginx = await startNginxWith(binary, (prefix, port) => {
+        const conf = renderShippedConfig(prefix, authz);
+        const rendered = http
+          .replaceAll('/etc/nginx/cheq-authz', conf)
+          .replace('server 127.0.0.1:3000;', `server ${appAddress};`)
+          .replace('listen 80;', `listen 127.0.0.1:${port};`)
+          .replace('logs/access.log', `${prefix}/access.log`);
+        for (const part of [conf, appAddress, `127.0.0.1:${port}`, `${prefix}/access.log`]) {
+          if (!rendered.includes(part)) throw new Error(`example.conf changed: ${part} not set`);
+        }
+        return rendered;
+      });
+    });
+    after(async () => {
+      await nginx?.stop();
+      await service?.close();
+    });
+
+    it('checks /checkout (control case)', async () => {
+      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example.com');
+      assert.equal(status, 403);
+    });
+
+    for (const target of ['/static/..;/checkout', '/static/.;/../checkout']) {
+      it(`does not pass ${target} to the app unchecked`, async () => {
+        const status = await sendHead(
+          nginx.url,
+          `GET ${target} HTTP/1.1\r\nHost: shop.example.com`,
+        );
+        assert.deepEqual(app.seen, [], `the app got it unchecked (status ${status})`);
+      });
+    }
   });
 });
