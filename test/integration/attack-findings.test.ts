@@ -1,0 +1,403 @@
+// Findings of the attacker's read of issue #20 (branch h7): each test asserts the SAFE behaviour,
+// so each fails until its finding is fixed. Real parts only: the shipped NGINX files, the real
+// server, an RTI stand-in that calls every visitor a bot, and raw bytes from a TCP client.
+
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import {
+  DEPLOY_NGINX,
+  findNginx,
+  renderShippedConfig,
+  startNginx,
+  startNginxWith,
+} from '../helpers/nginx';
+import type { RunningNginx } from '../helpers/nginx';
+import { runMain } from '../helpers/server-process';
+import { startService, type TestService } from '../helpers/start-service';
+
+const NGINX = findNginx();
+
+/** Everything is a bot to this RTI: any request it is asked about is denied. */
+const BLOCK_ALL = verdict({ isInvalid: true, threatTypeCode: 2 });
+
+/** The protected app: records each request head that reaches it, answers 200 `app`. */
+class RecordingApp {
+  readonly seen: string[] = [];
+  private readonly server: Server = createServer(socket => {
+    let head = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      head += chunk;
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      this.seen.push(head.slice(0, end));
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\napp');
+    });
+    socket.on('error', () => socket.destroy());
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    await new Promise(resolve => this.server.close(resolve));
+  }
+}
+
+/** Sends `head` (request line and headers, CRLF-separated, no final blank line) byte for byte. */
+function sendHead(url: string, head: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`${head}\r\nConnection: close\r\n\r\n`, 'latin1');
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(Buffer.concat(chunks).toString('latin1'));
+      if (status?.[1] === undefined) reject(new Error(`no HTTP answer to ${head}`));
+      else resolve(Number(status[1]));
+    });
+  });
+}
+
+function requireNginx(context: Mocha.Context): string {
+  if (NGINX) return NGINX;
+  if (process.env['CI']) throw new Error('nginx is required (apt-get install nginx)');
+  context.skip();
+}
+
+describe('attack findings (h7): each asserts the safe behaviour', function () {
+  this.timeout(60_000);
+  let rti: FakeRti;
+  let app: RecordingApp;
+  let appAddress: string;
+
+  before(async () => {
+    rti = await FakeRti.start();
+    rti.behaviour = () => BLOCK_ALL;
+    app = new RecordingApp();
+    appAddress = await app.start();
+  });
+  after(async () => {
+    await app?.close();
+    await rti?.close();
+  });
+  beforeEach(() => {
+    rti.calls.length = 0;
+    app.seen.length = 0;
+  });
+
+  // Finding A1: NGINX passes any byte but NUL, CR and LF in a header value; Node's parser
+  // refuses control characters and answers the auth subrequest 400 before routing, and the
+  // shipped cheq-authz.conf turns a 400 into an allow (@cheq_fail_open). One byte in
+  // User-Agent takes any bot past RTI.
+  describe('A1: a control character in any request header, through the shipped NGINX config', () => {
+    let service: TestService;
+    let nginx: RunningNginx;
+    before(async function () {
+      const binary = requireNginx(this);
+      service = await startService(rti.url, { CHEQ_MODE: 'blocking' });
+      nginx = await startNginx(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
+    });
+    after(async () => {
+      await nginx?.stop();
+      await service?.close();
+    });
+
+    it('is checked by RTI like any request (control case: no control character)', async () => {
+      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example');
+      assert.equal(status, 403);
+      assert.equal(rti.calls.length, 1);
+      assert.deepEqual(app.seen, []);
+    });
+
+    for (const byte of [0x01, 0x08, 0x0b, 0x1b, 0x1f, 0x7f]) {
+      const hex = `0x${byte.toString(16).padStart(2, '0')}`;
+      it(`never reaches the app unchecked with ${hex} in User-Agent`, async () => {
+        const ua = `bot${String.fromCharCode(byte)}`;
+        const status = await sendHead(
+          nginx.url,
+          `GET /checkout HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: ${ua}`,
+        );
+        assert.deepEqual(app.seen, [], `the app was reached (status ${status}), RTI not asked`);
+        assert.notEqual(status, 200);
+      });
+    }
+  });
+
+  // Finding A2: a TCP connection that sends nothing (or one byte) is never closed: neither
+  // http_headers_timeout_ms nor http_keepalive_timeout_ms applies before a first request. Anyone
+  // who can reach HTTP_PORT (any pod, with no NetworkPolicy) holds max_connections open with
+  // idle sockets; the proxy's own connections are then closed as they arrive, and the shipped
+  // NGINX config fails open on the resulting 502: every visitor passes unchecked.
+  describe('A2: idle connections holding max_connections', () => {
+    let service: TestService;
+    let nginx: RunningNginx;
+    const idle: Socket[] = [];
+    before(async function () {
+      const binary = requireNginx(this);
+      service = await startService(rti.url, {
+        CHEQ_MODE: 'blocking',
+        CHEQ_MAX_CONNECTIONS: '8',
+        HTTP_HEADERS_TIMEOUT_MS: '500',
+        HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
+      });
+      nginx = await startNginx(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
+    });
+    after(async () => {
+      for (const socket of idle) socket.destroy();
+      await nginx?.stop();
+      await service?.close();
+    });
+
+    it('closes connections that send no request within http_headers_timeout_ms, so the proxy is served again', async () => {
+      const closed: Promise<void>[] = [];
+      for (let i = 0; i < 8; i++) {
+        const socket = connect(service.app.httpPort, '127.0.0.1');
+        socket.on('error', () => undefined);
+        if (i % 2 === 0) socket.write('G'); // half send the first byte of a request line
+        closed.push(new Promise(resolve => socket.once('close', () => resolve())));
+        idle.push(socket);
+      }
+      // 20 × http_headers_timeout_ms: a bound for a close that never comes today, not a margin.
+      const gaveUp = new Promise<'still open'>(resolve =>
+        setTimeout(() => resolve('still open'), 10_000),
+      );
+      const outcome = await Promise.race([Promise.all(closed).then(() => 'closed'), gaveUp]);
+      assert.equal(outcome, 'closed', 'idle connections still hold every max_connections slot');
+      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example');
+      assert.deepEqual(app.seen, [], 'the app was reached unchecked');
+      assert.equal(status, 403);
+    });
+  });
+
+  // Finding A3: with `sites` and no top-level tag_hash (the README's Many sites example), a
+  // request whose host no site lists is allowed without RTI. The NGINX recipe sends
+  // X-Original-Host $host, which the client picks, and a server {} that is its port's default
+  // server (deploy/nginx/example.conf has one) serves any Host: `Host: x` reaches the shop app
+  // unchecked. The site should follow NGINX's own choice of server {}, not the client's Host.
+  describe('A3: a Host no site lists, through a server {} that is its port default (example.conf)', () => {
+    let service: TestService;
+    let nginx: RunningNginx;
+    before(async function () {
+      const binary = requireNginx(this);
+      service = await startService(rti.url, {
+        CHEQ_TAG_HASH: '',
+        CHEQ_SITES: JSON.stringify([
+          { name: 'shop', hosts: ['shop.example.com'], tag_hash: 'shop-tag', mode: 'blocking' },
+        ]),
+      });
+      const authz = `127.0.0.1:${service.app.httpPort}`;
+      // example.conf's server {}, on loopback: one server_name, the only (default) server.
+      nginx = await startNginxWith(binary, (prefix, port) => {
+        const conf = renderShippedConfig(prefix, authz);
+        return `
+        include ${conf}/cheq-authz-upstream.conf;
+        upstream app { server ${appAddress}; }
+        server {
+            listen 127.0.0.1:${port};
+            server_name shop.example.com;
+            include ${conf}/cheq-authz.conf;
+            location / {
+                include ${conf}/cheq-authz-protect.conf;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+                proxy_set_header Host $host;
+                proxy_pass http://app;
+            }
+        }`;
+      });
+    });
+    after(async () => {
+      await nginx?.stop();
+      await service?.close();
+    });
+
+    it('checks the shop server {} with its site (control case: Host shop.example.com)', async () => {
+      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example.com');
+      assert.equal(status, 403);
+      assert.equal(rti.calls.length, 1);
+    });
+
+    for (const host of ['other.example', 'shop.example.com#', '127.0.0.1']) {
+      it(`does not let Host: ${host} reach the shop server {} unchecked`, async () => {
+        const status = await sendHead(nginx.url, `GET /checkout HTTP/1.1\r\nHost: ${host}`);
+        assert.deepEqual(app.seen, [], `the app was reached unchecked (status ${status})`);
+      });
+    }
+  });
+
+  // Finding A4: trusted_proxies that trust every address pass the strict configuration with
+  // `warnings: none`. ::ffff:0:0/96 reads as "IPv4-mapped IPv6 only", but Node's BlockList
+  // matches every IPv4 peer against it: each client then picks its IP (and its enforce_percent
+  // bucket) with X-Forwarded-For. An entry of every address should be refused or warned about.
+  describe('A4: trusted_proxies that trust the whole Internet', () => {
+    const base = [
+      'check-config',
+      '--api-endpoint',
+      'https://rti-us-east-1.cheqzone.com',
+      '--tag-hash',
+      't',
+    ];
+    for (const entry of ['0.0.0.0/0', '::/0', '::ffff:0:0/96', '203.0.113.9/0']) {
+      it(`check-config refuses or warns about trusted_proxies ${entry}`, async () => {
+        const { code, stdout, stderr } = await runMain([...base, '--trusted-proxies', entry], {
+          CHEQ_API_KEY: 'k',
+        });
+        const warned = code === 0 && /warnings:[^\n]*\n[\s\S]*trusted_proxies/.test(stdout);
+        const said = /^warnings:.*$/m.exec(stdout)?.[0] ?? stderr;
+        assert.ok(code === 2 || warned, `exit ${code}; ${said}`);
+      });
+    }
+  });
+
+  // Finding A5: a uri_exclusion prefix that is every path (`^`, `^/`, or one whose canonical form
+  // is `/`, such as `^/static/../`) turns blocking off for the whole site, and check-config says
+  // `warnings: none`: the suffix heuristic (matchesUnderAnyPath) answers false for every prefix.
+  describe('A5: a uri_exclusion prefix that excludes every path', () => {
+    for (const entry of ['^', '^/', '^/static/../']) {
+      it(`check-config refuses or warns about uri_exclusion ${entry}`, async () => {
+        const { code, stdout, stderr } = await runMain(
+          [
+            'check-config',
+            '--api-endpoint',
+            'https://rti-us-east-1.cheqzone.com',
+            '--tag-hash',
+            't',
+            '--mode',
+            'blocking',
+            '--uri-exclusion',
+            `/healthz,${entry}`,
+          ],
+          { CHEQ_API_KEY: 'k' },
+        );
+        const warned = code === 0 && /warnings:[^\n]*\n[\s\S]*uri_exclusion/.test(stdout);
+        const said = /^warnings:.*$/m.exec(stdout)?.[0] ?? stderr;
+        assert.ok(code === 2 || warned, `exit ${code}; ${said}`);
+      });
+    }
+  });
+
+  // Finding A7: RE2 keeps matching linear in the path, but not in the pattern: RE2JS accepts
+  // counted repetitions up to 1000 each, and an entry such as the one below costs ~0.4-0.5 s
+  // per check of an 8 KB path (NGINX accepts an 8 KB request line). That is past the recipe's
+  // 250 ms proxy_read_timeout, so the request fails open, and the event loop stalls for every
+  // other check meanwhile. check-config only says the entry matches below any path.
+  describe('A7: a uri_exclusion entry RE2 accepts that costs ~0.5 s per 8 KB path', () => {
+    const entry = '[a-z]{1000}[a-z]{1000}[a-z]{1000}[0-9]$';
+    it(`check-config refuses or warns about the cost of ${entry}`, async () => {
+      const { code, stdout, stderr } = await runMain(
+        [
+          'check-config',
+          '--api-endpoint',
+          'https://rti-us-east-1.cheqzone.com',
+          '--tag-hash',
+          't',
+          '--uri-exclusion',
+          `/healthz,${entry}`,
+        ],
+        { CHEQ_API_KEY: 'k' },
+      );
+      const about = stdout
+        .split('\n')
+        .filter(line => line.startsWith('  - ') && line.includes(entry))
+        .filter(line => !line.includes('matches below any path'));
+      assert.ok(code === 2 || about.length > 0, `exit ${code}; ${stderr}`);
+    });
+  });
+
+  // Finding A8: the circuit breaker holds every RTI HTTP error against RTI's health, 4xx
+  // included. A 4xx answers one request's shape (a field RTI refuses, a body over its limit),
+  // and the client shapes the request: if RTI answers 4xx to any input a client can send (not
+  // shown for the real RTI; the stand-in below does for one User-Agent), 20 such requests open
+  // the circuit and every visitor fails open for rti_circuit_open_ms, again and again.
+  describe('A8: RTI 4xx answers to client-shaped requests open the circuit for everyone', () => {
+    let service: TestService;
+    before(async () => {
+      service = await startService(rti.url, {
+        CHEQ_MODE: 'blocking',
+        // A long window: the test does not depend on how fast 40 requests are sent.
+        CHEQ_RTI_CIRCUIT_WINDOW_MS: '60000',
+        CHEQ_RTI_CIRCUIT_OPEN_MS: '60000',
+      });
+    });
+    after(async () => {
+      rti.behaviour = () => BLOCK_ALL;
+      await service?.close();
+    });
+
+    it('still asks RTI about the next visitor after 40 requests RTI refused as malformed', async () => {
+      rti.behaviour = form =>
+        form.get('UserAgent') === 'poison'
+          ? { kind: 'raw', status: 400, body: '{"error":"bad request"}' }
+          : BLOCK_ALL;
+      const check = (ua: string): Promise<number> =>
+        sendHead(
+          service.httpUrl,
+          'GET /api/authz/auth-request HTTP/1.1\r\nHost: authz\r\nX-Original-URI: /checkout\r\n' +
+            `X-Original-Method: GET\r\nX-Real-IP: 203.0.113.9\r\nUser-Agent: ${ua}`,
+        );
+      for (let i = 0; i < 40; i++) await check('poison');
+      rti.calls.length = 0;
+      assert.equal(await check('a visitor'), 403, 'the visitor was allowed without RTI');
+      assert.equal(rti.calls.length, 1);
+    });
+  });
+
+  // Finding A9 (NGINX part): deploy/nginx/example.conf leaves `location /static/` without
+  // auth_request, so NGINX itself skips the check for any $uri under /static/. NGINX resolves
+  // only real dot segments: `/static/..;/checkout` stays under /static/, goes to the app as sent
+  // (proxy_pass without a URI), and Tomcat/Spring-style backends strip `;` parameters and route
+  // it to /checkout. uri_exclusion (`^/static/`) reads it as ambiguous and checks it; the
+  // location bypasses uri_exclusion altogether.
+  describe('A9: deploy/nginx/example.conf, whose /static/ location has no auth_request', () => {
+    let service: TestService;
+    let nginx: RunningNginx;
+    before(async function () {
+      const binary = requireNginx(this);
+      service = await startService(rti.url, { CHEQ_MODE: 'blocking' });
+      const authz = `127.0.0.1:${service.app.httpPort}`;
+      const example = readFileSync(join(DEPLOY_NGINX, 'example.conf'), 'utf8');
+      const http = /^http \{\n([\s\S]*)\n\}\s*$/m.exec(example)?.[1];
+      if (http === undefined) throw new Error('no http {} in example.conf');
+      nginx = await startNginxWith(binary, (prefix, port) => {
+        const conf = renderShippedConfig(prefix, authz);
+        const rendered = http
+          .replaceAll('/etc/nginx/cheq-authz', conf)
+          .replace('server 127.0.0.1:3000;', `server ${appAddress};`)
+          .replace('listen 80;', `listen 127.0.0.1:${port};`)
+          .replace('logs/access.log', `${prefix}/access.log`);
+        for (const part of [conf, appAddress, `127.0.0.1:${port}`, `${prefix}/access.log`]) {
+          if (!rendered.includes(part)) throw new Error(`example.conf changed: ${part} not set`);
+        }
+        return rendered;
+      });
+    });
+    after(async () => {
+      await nginx?.stop();
+      await service?.close();
+    });
+
+    it('checks /checkout (control case)', async () => {
+      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example.com');
+      assert.equal(status, 403);
+    });
+
+    for (const target of ['/static/..;/checkout', '/static/.;/../checkout']) {
+      it(`does not pass ${target} to the app unchecked`, async () => {
+        const status = await sendHead(
+          nginx.url,
+          `GET ${target} HTTP/1.1\r\nHost: shop.example.com`,
+        );
+        assert.deepEqual(app.seen, [], `the app got it unchecked (status ${status})`);
+      });
+    }
+  });
+});
