@@ -119,6 +119,33 @@ export async function startNginx(
  * Starts NGINX in a private prefix with the http {} contents `renderHttp` returns; it must
  * listen on 127.0.0.1:`port`.
  */
+/**
+ * The shipped deploy/nginx/example.conf on loopback, as written but for its addresses: the
+ * authz upstream, the app, both listen lines (the site and the catch-all default server).
+ */
+export function startExampleNginx(
+  nginx: string,
+  authzAddress: string,
+  appAddress: string,
+): Promise<RunningNginx> {
+  const example = readFileSync(join(DEPLOY_NGINX, 'example.conf'), 'utf8');
+  const http = /^http \{\n([\s\S]*)\n\}\s*$/m.exec(example)?.[1];
+  if (http === undefined) throw new Error('no http {} in example.conf');
+  return startNginxWith(nginx, (prefix, port) => {
+    const conf = renderShippedConfig(prefix, authzAddress);
+    const rendered = http
+      .replaceAll('/etc/nginx/cheq-authz', conf)
+      .replace('server 127.0.0.1:3000;', `server ${appAddress};`)
+      .replace('listen 80;', `listen 127.0.0.1:${port};`)
+      .replace('listen 80 default_server;', `listen 127.0.0.1:${port} default_server;`)
+      .replace('logs/access.log', `${prefix}/access.log`);
+    for (const part of [conf, appAddress, `${port};`, `${port} default_server;`]) {
+      if (!rendered.includes(part)) throw new Error(`example.conf changed: ${part} not set`);
+    }
+    return rendered;
+  });
+}
+
 export async function startNginxWith(
   nginx: string,
   renderHttp: (prefix: string, port: number) => string,
