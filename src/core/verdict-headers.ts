@@ -81,11 +81,19 @@ export function upstreamVerdictHeaders(
   put(names.riskScore, verdict?.riskScore === undefined ? undefined : String(verdict.riskScore));
   put(names.rayId, verdict?.rayId || undefined);
   const prefix = prefixOf(names);
-  for (const name of clientHeaders.names()) {
+  for (const [name] of clientHeaders.entries) {
+    // Most names differ in their first character: no string is made for them.
+    if (name.length < prefix.length || !sameChar(name, prefix, 0)) continue;
     // CGI-style apps (PHP, WSGI) read `x-cheq_decision` as `x-cheq-decision`.
     const dashed = name.includes('_') ? name.replace(/_/g, '-') : name;
     if (!dashed.startsWith(prefix)) continue;
     if (!set.some(([setName]) => setName === name) && !remove.includes(name)) remove.push(name);
   }
   return { set, remove };
+}
+
+/** Whether `name` and `prefix` agree at `i`, reading `_` in `name` as `-`. */
+function sameChar(name: string, prefix: string, i: number): boolean {
+  const c = name.charCodeAt(i);
+  return c === prefix.charCodeAt(i) || (c === 95 /* _ */ && prefix.charCodeAt(i) === 45); /* - */
 }

@@ -62,17 +62,17 @@ function route(url: string): { endpoint: HttpEndpoint; path: string } | undefine
 
 /**
  * The proxy gave up on a check: its connection or its answer closed before the answer was
- * complete ('close' also follows every answer). The connection is watched too because an
- * answer queued behind another (pipelined) gets no 'close' of its own when the connection closes.
+ * complete ('close' also follows every answer). For an answer queued behind another (pipelined)
+ * the connection is watched too: it gets no 'close' of its own when the connection closes.
  */
-function cancellationOf(req: IncomingMessage, res: ServerResponse): Cancellation {
-  const socket = req.socket;
+function cancellationOf(req: IncomingMessage, res: ServerResponse, queued: boolean): Cancellation {
+  const socket = queued ? req.socket : undefined;
   const listeners: (() => void)[] = [];
   let closedEarly: boolean | undefined;
   const closed = (): void => {
     if (closedEarly !== undefined) return;
     closedEarly = !res.writableFinished;
-    socket.off('close', closed);
+    socket?.off('close', closed);
     res.off('close', closed);
     if (closedEarly) for (const listener of listeners) listener();
   };
@@ -81,7 +81,7 @@ function cancellationOf(req: IncomingMessage, res: ServerResponse): Cancellation
       if (closedEarly !== undefined) return void (closedEarly && listener());
       if (listeners.push(listener) > 1) return;
       if (res.closed) return closed();
-      socket.once('close', closed);
+      socket?.once('close', closed);
       res.once('close', closed);
     },
   };
@@ -148,8 +148,8 @@ export async function startHttpServer(
         writeAnswer(res, attrs.status, [['content-type', 'text/plain']], `${attrs.message}\n`);
         return;
       }
-      gate.admit(req.socket, () =>
-        decide(attrs, { cancellation: cancellationOf(req, res) })
+      gate.admit(req.socket, queued =>
+        decide(attrs, { cancellation: cancellationOf(req, res, queued) })
           .then(decision => endpoint.respond(res, decision))
           .catch(fallback),
       );

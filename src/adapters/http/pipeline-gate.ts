@@ -21,9 +21,12 @@ export interface GatedConnection {
   destroy(): void;
 }
 
+/** A check to run; `queued`: its answer waits behind another on the same connection. */
+export type GatedCheck = (queued: boolean) => Promise<void>;
+
 interface ConnectionWork {
   running: number;
-  readonly waiting: (() => Promise<void>)[];
+  readonly waiting: GatedCheck[];
 }
 
 export class PipelineGate {
@@ -42,7 +45,7 @@ export class PipelineGate {
    * Runs `check` now when the connection has room, later when one of its checks finishes, or
    * never when the connection is closed for pipelining too far ahead. `check` must not reject.
    */
-  admit(socket: GatedConnection, check: () => Promise<void>): void {
+  admit(socket: GatedConnection, check: GatedCheck): void {
     if (socket.destroyed) return;
     let work = this.connections.get(socket);
     if (!work) {
@@ -50,7 +53,7 @@ export class PipelineGate {
       this.connections.set(socket, work);
     }
     if (work.running < MAX_CHECKS_PER_CONNECTION) {
-      this.run(socket, work, check);
+      this.run(socket, work, check, work.running > 0);
       return;
     }
     if (
@@ -66,9 +69,15 @@ export class PipelineGate {
     this.waitingTotal++;
   }
 
-  private run(socket: GatedConnection, work: ConnectionWork, check: () => Promise<void>): void {
+  /** `queued`: checks that started earlier may not have had their answers written yet. */
+  private run(
+    socket: GatedConnection,
+    work: ConnectionWork,
+    check: GatedCheck,
+    queued: boolean,
+  ): void {
     work.running++;
-    void check().finally(() => {
+    void check(queued).finally(() => {
       work.running--;
       if (socket.destroyed) {
         this.drop(work);
@@ -77,7 +86,7 @@ export class PipelineGate {
       const next = work.waiting.shift();
       if (next === undefined) return;
       this.waitingTotal--;
-      this.run(socket, work, next);
+      this.run(socket, work, next, true);
     });
   }
 
