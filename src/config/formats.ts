@@ -154,9 +154,12 @@ export const FORMATS: readonly convict.Format[] = [
       for (const entry of value as unknown[]) {
         if (typeof entry !== 'string') fail('entries must be strings');
         checkPattern(entry);
-        if (matchesEveryPath(entry)) {
+        if (matchesEveryPath([entry])) {
           fail(`${JSON.stringify(entry)} excludes every path: nothing would be checked`);
         }
+      }
+      if (matchesEveryPath(value as string[])) {
+        fail('the entries together exclude every path: nothing would be checked');
       }
     },
   },

@@ -182,10 +182,13 @@ function segmentMatches(pieces: readonly string[], segment: string): boolean {
 /** Paths unlike each other: an entry matching them all leaves next to nothing to check. */
 const PROBE_PATHS = ['/checkout', '/login/x', '/a/b/c/d/e/f', '/cheq-probe-7Q.x_~'];
 
-/** Whether an entry matches every path (`^/`, `.*`, `/**`), or every path but `/` (`^/.`). */
-export function matchesEveryPath(entry: string): boolean {
-  const pattern = compilePathPattern(entry);
-  return PROBE_PATHS.every(path => pattern.matches(path));
+/**
+ * Whether entries together match every path (`^/`, `.*`, `/**`; `/*` with `/*\/**`), or every
+ * path but `/`.
+ */
+export function matchesEveryPath(entries: readonly string[]): boolean {
+  const list = new PathPatternList(entries);
+  return PROBE_PATHS.every(path => list.matches(path));
 }
 
 /**

@@ -476,6 +476,11 @@ describe('loadConfig', () => {
         names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', '"/**" excludes every path'],
       },
       {
+        name: 'uri_exclusion entries that together exclude every path',
+        env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '/healthz,/*,/*/**' },
+        names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', 'together exclude every path'],
+      },
+      {
         name: 'a uri_exclusion prefix with dot segments (^/static/../)',
         env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '^/static/../' },
         names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', 'as a path it reads "^/"'],

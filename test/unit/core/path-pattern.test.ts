@@ -386,9 +386,16 @@ describe('matchesEveryPath (uri_exclusion entries that would turn checking off)'
   ];
   for (const [entry, everyPath] of cases) {
     it(`${everyPath ? 'flags' : 'does not flag'} ${JSON.stringify(entry)}`, () => {
-      assert.equal(matchesEveryPath(entry), everyPath);
+      assert.equal(matchesEveryPath([entry]), everyPath);
     });
   }
+
+  it('flags entries that only together match every path', () => {
+    assert.equal(matchesEveryPath(['/*', '/*/**']), true);
+    assert.equal(matchesEveryPath(['^/static/', '/assets/**', '/healthz', '.*\\.css']), false);
+    assert.equal(matchesEveryPath(['^/[a-z]', '^/[^a-z]']), true);
+    assert.equal(matchesEveryPath([]), false);
+  });
 });
 
 describe('matchesUnderAnyPath (uri_exclusion entries a client can reach by a suffix)', () => {
