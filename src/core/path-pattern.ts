@@ -40,7 +40,10 @@ export interface PathPattern {
   matches(path: string): boolean;
 }
 
-/** @throws PatternError when the entry is empty or a regular expression RE2 cannot compile */
+/**
+ * @throws PatternError when the entry is empty, has dot segments or `//`, or is a regular
+ * expression RE2 cannot compile or that is over MAX_REGEX_PROGRAM_SIZE
+ */
 export function compilePathPattern(entry: string): PathPattern {
   if (entry === '') throw new PatternError('empty pattern');
   if (NON_CANONICAL.test(entry)) throw nonCanonical(entry);
@@ -179,12 +182,12 @@ function segmentMatches(pieces: readonly string[], segment: string): boolean {
   return true;
 }
 
-/** Paths unlike each other: an entry matching them all leaves next to nothing to check. */
+/** Paths unlike each other: entries matching them all leave next to nothing to check. */
 const PROBE_PATHS = ['/checkout', '/login/x', '/a/b/c/d/e/f', '/cheq-probe-7Q.x_~'];
 
 /**
  * Whether entries together match every path (`^/`, `.*`, `/**`; `/*` with `/*\/**`), or every
- * path but `/`.
+ * path but `/`, judged on PROBE_PATHS.
  */
 export function matchesEveryPath(entries: readonly string[]): boolean {
   const list = new PathPatternList(entries);
