@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type convict from 'convict';
 import { EVENT_TYPES } from '../core/event-types';
-import { compilePathPattern, PatternError } from '../core/path-pattern';
+import { compilePathPattern, matchesEveryPath, PatternError } from '../core/path-pattern';
 import { TrustedProxies } from '../core/trusted-proxies';
 import { parsePolicyRules } from './policy-rules';
 
@@ -154,6 +154,12 @@ export const FORMATS: readonly convict.Format[] = [
       for (const entry of value as unknown[]) {
         if (typeof entry !== 'string') fail('entries must be strings');
         checkPattern(entry);
+        if (matchesEveryPath([entry])) {
+          fail(`${JSON.stringify(entry)} excludes every path: nothing would be checked`);
+        }
+      }
+      if (matchesEveryPath(value as string[])) {
+        fail('the entries together exclude every path: nothing would be checked');
       }
     },
   },

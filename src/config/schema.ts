@@ -125,14 +125,14 @@ export const schema = {
     arg: 'policy-rules',
   },
   uri_exclusion: {
-    doc: 'Paths allowed without calling RTI (comma list), matched on the canonical path; an ambiguous path is never excluded. Entries: exact path (/robots.txt), prefix (^/static/), glob (/assets/**/*.css: * within a segment, ** across segments) or RE2 regular expression matching the whole path unless it has its own ^ or $ (no lookaround or backreferences).',
+    doc: 'Paths allowed without calling RTI (comma list), matched on the canonical path; an ambiguous path is never excluded. Entries: exact path (/robots.txt), prefix (^/static/), glob (/assets/**/*.css: * within a segment, ** across segments) or RE2 regular expression matching the whole path unless it has its own ^ or $ (no lookaround or backreferences; at most 200 RE2 instructions; paths over 2 KiB match none). Refused: an entry excluding every path, or with dot segments or //.',
     format: 'path-patterns',
     default: [] as string[],
     env: 'CHEQ_URI_EXCLUSION',
     arg: 'uri-exclusion',
   },
   route_to_event_type: {
-    doc: 'JSON object: path pattern (as uri_exclusion) to RTI event type, matched on the canonical path; first match wins; default page_load.',
+    doc: 'JSON object: path pattern (as uri_exclusion) to RTI event type, matched on the canonical path (an ambiguous path: on any reading, e.g. without ; parameters); first match wins; default page_load.',
     format: 'route-map',
     default: '{}',
     env: 'CHEQ_ROUTE_TO_EVENT_TYPE',

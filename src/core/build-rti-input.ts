@@ -1,7 +1,7 @@
 // Resolves what RTI is told about a request (rti-api.md §1): client IP, absolute URL, event
 // type, channel, CHEQ cookie, header names without the ones a proxy adds.
 
-import { canonicalPath } from './canonical-path';
+import { pathReadings, unambiguousPath } from './canonical-path';
 import { resolveClientIp } from './client-ip';
 import { EVENT_TYPES } from './event-types';
 import { readCookies } from './header-list';
@@ -31,8 +31,10 @@ export interface RtiInputConfig {
 }
 
 /**
- * Event type from the route settings, else the configured path mapping (on the canonical path,
- * ambiguous or not: the event type is a hint, not a way around the check), else page_load.
+ * Event type from the route settings, else the configured path mapping, else page_load. The
+ * event type sets how strictly RTI judges, so a client must not pick a milder one by writing a
+ * path the backend reads as another: an ambiguous path takes the first entry that any of its
+ * readings matches (`/login;jsessionid=1` maps as /login).
  * A route event type outside RTI's list is ignored rather than sent to fail at RTI.
  */
 export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfig): string {
@@ -40,7 +42,10 @@ export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfi
   if (fromRoute !== undefined && EVENT_TYPES.has(fromRoute)) return fromRoute;
   const routes = config.routeToEventType;
   if (routes.isEmpty) return DEFAULT_EVENT_TYPE;
-  return routes.lookup(canonicalPath(attrs.path)) ?? DEFAULT_EVENT_TYPE;
+  const path = unambiguousPath(attrs.path);
+  const mapped =
+    path === undefined ? routes.lookupAny(pathReadings(attrs.path)) : routes.lookup(path);
+  return mapped ?? DEFAULT_EVENT_TYPE;
 }
 
 export function buildRtiInput(

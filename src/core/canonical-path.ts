@@ -5,8 +5,9 @@
 // path that proxies and backends may read differently is ambiguous and never excluded (RTI is
 // asked). Ambiguous: a percent-encoded delimiter (`%2F` `%5C` `%2E` `%3B` `%3F` `%23` `%25` and
 // the other gen-/sub-delims), an encoded control character or non-UTF-8 byte sequence (overlong
-// `%C0%AE`), invalid percent-encoding, a raw `\`, `;` (path parameters), `#` or control
-// character, `..` above the root, and a path not starting with `/`.
+// `%C0%AE`), invalid percent-encoding, a raw `\`, `;` (path parameters), `#`, control character
+// or character outside printable ASCII (browsers percent-encode those; a raw one is read by each
+// hop in its own charset), `..` above the root, and a path not starting with `/`.
 // The canonical reading, as NGINX normalises: unreserved and UTF-8 escapes decoded, other escapes
 // kept (hex upper-cased), `.`/`..` segments resolved, repeated slashes merged.
 
@@ -22,26 +23,57 @@ export function unambiguousPath(rawPath: string): string | undefined {
   return reading.ambiguous ? undefined : reading.path;
 }
 
+/**
+ * The readings a backend may take of an ambiguous path, the canonical one first: also with `;`
+ * parameters stripped from each segment (Tomcat, Spring), fully percent-decoded with `\` as `/`,
+ * and both. For route lookups, where any reading may be what the backend serves.
+ */
+export function pathReadings(rawPath: string): readonly string[] {
+  const decoded = `/${decodeAll(rawPath).replaceAll('\\', '/')}`;
+  const readings = [
+    readPath(rawPath).path,
+    readPath(withoutParameters(rawPath)).path,
+    resolveSegments(decoded).path,
+    resolveSegments(withoutParameters(decoded)).path,
+  ];
+  return [...new Set(readings)];
+}
+
+function withoutParameters(path: string): string {
+  return path.replace(/;[^/]*/g, '');
+}
+
+const LENIENT_UTF8 = new TextDecoder('utf-8');
+
+/** Every valid escape decoded, as a backend that decodes once before routing reads it. */
+function decodeAll(raw: string): string {
+  return raw.replace(/(?:%[0-9A-Fa-f]{2})+/g, run =>
+    LENIENT_UTF8.decode(Uint8Array.from(run.slice(1).split('%'), hex => parseInt(hex, 16))),
+  );
+}
+
 const SLASH = 0x2f;
 const DOT = 0x2e;
 
 /**
- * True when the path is already canonical and unambiguous: starts with `/`, and has no `%`, `\`,
- * `;`, `#`, control character, `//` or `/.`. The hot path: a scan, no allocation.
+ * True when the path is already canonical and unambiguous: starts with `/`, is printable ASCII,
+ * and has no `%`, `\`, `;`, `#`, `//` or `/.`. The hot path: a scan, no allocation.
  */
 function isPlain(path: string): boolean {
   if (path.charCodeAt(0) !== SLASH) return false;
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || c === 0x25 || c === 0x5c || c === 0x3b || c === 0x23) {
-      return false;
-    }
+    if (!isPrintableAscii(c) || c === 0x25 || c === 0x5c || c === 0x3b || c === 0x23) return false;
     if (c === SLASH) {
       const next = path.charCodeAt(i + 1);
       if (next === SLASH || next === DOT) return false;
     }
   }
   return true;
+}
+
+function isPrintableAscii(c: number): boolean {
+  return c >= 0x20 && c < 0x7f;
 }
 
 interface Reading {
@@ -59,7 +91,7 @@ function readPath(raw: string): Reading {
   for (let i = 0; i < raw.length;) {
     const c = raw.charCodeAt(i);
     if (c !== 0x25) {
-      if (c < 0x20 || c === 0x7f || c === 0x5c || c === 0x3b || c === 0x23) ambiguous = true;
+      if (!isPrintableAscii(c) || c === 0x5c || c === 0x3b || c === 0x23) ambiguous = true;
       decoded += raw[i];
       i++;
       continue;

@@ -6,7 +6,10 @@
 // number of whole segments, at least one at the end); else a regular expression in RE2 syntax,
 // matching the whole path unless it has its own `^` or `$`. RE2 has no lookaround or
 // backreferences, so no entry can backtrack; an entry it cannot express is refused at load.
-// Exact paths, prefixes and globs are compared in canonical form, as the paths are.
+// Exact paths, prefixes and globs are compared in canonical form, as the paths are; an entry
+// with dot segments or `//`, which no canonical path holds, is refused.
+// A regex costs time in its program size times the path length: entries over
+// MAX_REGEX_PROGRAM_SIZE are refused, and a path over MAX_REGEX_PATH_LENGTH matches no regex.
 
 import { RE2JS, RE2JSException } from 're2js';
 import { canonicalPath } from './canonical-path';
@@ -15,6 +18,14 @@ import { canonicalPath } from './canonical-path';
 const REGEX_SYNTAX = /[\\^$*+?()[\]{}|]/;
 /** Regex syntax other than `*`: an entry with `*` and none of these (nor `.*`) is a glob. */
 const NON_GLOB_SYNTAX = /[\\^$+?()[\]{}|]|\.\*/;
+
+/** RE2 instructions a regex entry may compile to (`[a-z]{1000}` is over 1,000). */
+export const MAX_REGEX_PROGRAM_SIZE = 200;
+/** Longer paths match no regex entry (never excluded; the default event type). */
+export const MAX_REGEX_PATH_LENGTH = 2048;
+
+/** A `//` or a `.`/`..` segment (also encoded, or before a regex `$`). */
+const NON_CANONICAL = /\/\/|\/(?:\.|%2e){1,2}(?=\/|\$|$)/i;
 
 export class PatternError extends Error {
   override readonly name = 'PatternError';
@@ -29,9 +40,13 @@ export interface PathPattern {
   matches(path: string): boolean;
 }
 
-/** @throws PatternError when the entry is empty or a regular expression RE2 cannot compile */
+/**
+ * @throws PatternError when the entry is empty, has dot segments or `//`, or is a regular
+ * expression RE2 cannot compile or that is over MAX_REGEX_PROGRAM_SIZE
+ */
 export function compilePathPattern(entry: string): PathPattern {
   if (entry === '') throw new PatternError('empty pattern');
+  if (NON_CANONICAL.test(entry)) throw nonCanonical(entry);
   if (!REGEX_SYNTAX.test(entry)) {
     const path = literalPath(entry);
     return { source: entry, form: 'exact', matches: candidate => candidate === path };
@@ -43,6 +58,18 @@ export function compilePathPattern(entry: string): PathPattern {
   }
   if (entry.startsWith('/') && !NON_GLOB_SYNTAX.test(entry)) return compileGlob(entry);
   return compileRegex(entry);
+}
+
+function nonCanonical(entry: string): PatternError {
+  const anchor = entry.startsWith('^') ? '^' : '';
+  const literal = entry.slice(anchor.length);
+  const reading =
+    REGEX_SYNTAX.test(literal) || !literal.startsWith('/')
+      ? 'a regular expression is matched against canonical paths; in it . is any character'
+      : `as a path it reads ${JSON.stringify(anchor + canonicalPath(literal))}`;
+  return new PatternError(
+    `${JSON.stringify(entry)} has dot segments or //, which no canonical path holds (${reading})`,
+  );
 }
 
 /** A literal written as a path, in canonical form: `/caf%C3%A9` is `/café`. */
@@ -62,7 +89,18 @@ function compileRegex(entry: string): PathPattern {
         `time: no lookaround or backreferences): ${err.message}`,
     );
   }
-  return { source: entry, form: 'regex', matches: path => regex.test(path) };
+  if (regex.programSize() > MAX_REGEX_PROGRAM_SIZE) {
+    throw new PatternError(
+      `${JSON.stringify(entry)} compiles to ${regex.programSize()} RE2 instructions, over ` +
+        `${MAX_REGEX_PROGRAM_SIZE}: each costs time on every path (counted repetitions such as ` +
+        '{1000} count that many); write a prefix or glob, or a smaller expression',
+    );
+  }
+  return {
+    source: entry,
+    form: 'regex',
+    matches: path => path.length <= MAX_REGEX_PATH_LENGTH && regex.test(path),
+  };
 }
 
 /** A glob as segments; each segment is the literal pieces between its `*`s, or `**`. */
@@ -144,6 +182,18 @@ function segmentMatches(pieces: readonly string[], segment: string): boolean {
   return true;
 }
 
+/** Paths unlike each other: entries matching them all leave next to nothing to check. */
+const PROBE_PATHS = ['/checkout', '/login/x', '/a/b/c/d/e/f', '/cheq-probe-7Q.x_~'];
+
+/**
+ * Whether entries together match every path (`^/`, `.*`, `/**`; `/*` with `/*\/**`), or every
+ * path but `/`, judged on PROBE_PATHS.
+ */
+export function matchesEveryPath(entries: readonly string[]): boolean {
+  const list = new PathPatternList(entries);
+  return PROBE_PATHS.every(path => list.matches(path));
+}
+
 /**
  * Whether an entry can match below any first path segment (`.*\.css`, `\.css$`, `/**\/*.css`):
  * in uri_exclusion it lets a client exclude a protected path by appending `/x.css` on backends
@@ -221,5 +271,10 @@ export class PathMap<T> {
 
   lookup(path: string): T | undefined {
     return this.entries.find(([pattern]) => pattern.matches(path))?.[1];
+  }
+
+  /** The value of the first entry that matches any of the paths. */
+  lookupAny(paths: readonly string[]): T | undefined {
+    return this.entries.find(([pattern]) => paths.some(path => pattern.matches(path)))?.[1];
   }
 }

@@ -356,6 +356,19 @@ describe('gRPC ext_authz Check (integration)', function () {
       );
     });
 
+    it('maps a path written with ; parameters or escapes as the backend reads it', async () => {
+      const svc = await start({
+        CHEQ_ROUTE_TO_EVENT_TYPE: JSON.stringify({ '/checkout/**': 'purchase' }),
+      });
+      for (const path of ['/checkout;jsessionid=1/pay', '/checkout%3Bx/pay', '/checkout/pay']) {
+        await svc.check(envoyCheckRequest({ url: `https://a.example${path}` }));
+      }
+      assert.deepEqual(
+        suite.rti.calls.map(c => c.form.get('EventType')),
+        ['purchase', 'purchase', 'purchase'],
+      );
+    });
+
     it('sends Channel for custom events from the configured query parameter', async () => {
       const svc = await start({ CHEQ_CHANNEL_PARAM: 'evt' });
       await svc.check(

@@ -336,6 +336,13 @@ describe('loadConfig', () => {
       assert.equal(config.core.deadlineMarginMs, 10, 'default when set nowhere');
     });
 
+    it('accepts a route_to_event_type key mapping every path (a catch-all after the others)', () => {
+      const routes = JSON.stringify({ '/checkout': 'purchase', '/**': 'page_load' });
+      const map = load({ ...REQUIRED, CHEQ_ROUTE_TO_EVENT_TYPE: routes }).core.routeToEventType;
+      assert.equal(map.lookup('/checkout'), 'purchase');
+      assert.equal(map.lookup('/any/path'), 'page_load');
+    });
+
     it('keeps route_to_event_type keys with dots and slashes whole (JSON and YAML files)', () => {
       const routes = { '/static/.*\\.js': 'page_load', '/v1.2/checkout': 'purchase' };
       const json = tempFile('json', JSON.stringify({ route_to_event_type: routes }));
@@ -457,6 +464,36 @@ describe('loadConfig', () => {
         name: 'bad regex in uri_exclusion',
         env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '/ok,/static/[' },
         names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION'],
+      },
+      {
+        name: 'a uri_exclusion entry that excludes every path (^/)',
+        env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '/healthz,^/' },
+        names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', '"^/" excludes every path'],
+      },
+      {
+        name: 'a uri_exclusion glob that excludes every path (/**)',
+        env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '/**' },
+        names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', '"/**" excludes every path'],
+      },
+      {
+        name: 'uri_exclusion entries that together exclude every path',
+        env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '/healthz,/*,/*/**' },
+        names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', 'together exclude every path'],
+      },
+      {
+        name: 'a uri_exclusion prefix with dot segments (^/static/../)',
+        env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '^/static/../' },
+        names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', 'as a path it reads "^/"'],
+      },
+      {
+        name: 'a uri_exclusion regex over the program size bound',
+        env: { ...REQUIRED, CHEQ_URI_EXCLUSION: '[a-z]{1000}[0-9]$' },
+        names: ['uri_exclusion', 'CHEQ_URI_EXCLUSION', '"[a-z]{1000}[0-9]$" compiles to'],
+      },
+      {
+        name: 'a route_to_event_type key with dot segments',
+        env: { ...REQUIRED, CHEQ_ROUTE_TO_EVENT_TYPE: '{"/shop/../cart":"add_to_cart"}' },
+        names: ['route_to_event_type', 'CHEQ_ROUTE_TO_EVENT_TYPE', 'as a path it reads "/cart"'],
       },
       {
         name: 'bad regex in a route_to_event_type key',

@@ -229,7 +229,17 @@ describe('resolveEventType', () => {
       'search',
     ],
     ['the mapped type of the canonical path', { path: '//account/./new' }, 'registration'],
-    ['the mapped type of an ambiguous path', { path: '/search;jsessionid=1' }, 'page_load'],
+    [
+      'the mapped type of the path without ; parameters',
+      { path: '/search;jsessionid=1' },
+      'search',
+    ],
+    ['the mapped type of the decoded path', { path: '/search%3Bx' }, 'search'],
+    [
+      'page_load for a regex entry past its length bound',
+      { path: `/account/${'a'.repeat(2100)}` },
+      'page_load',
+    ],
     ['the mapped type of an encoded path', { path: '/x/%2e%2e/se%61rch' }, 'search'],
     [
       'page_load when the route type is empty',
@@ -242,4 +252,17 @@ describe('resolveEventType', () => {
       assert.equal(resolveEventType(makeAttributes(attrs), config), expected);
     });
   }
+
+  it('takes the first entry in configuration order that any reading matches', () => {
+    const ordered = inputConfig({
+      routeToEventType: new PathMap([
+        ['/checkout/pay', 'purchase'],
+        ['/checkout;x/**', 'page_load'],
+      ]),
+    });
+    assert.equal(
+      resolveEventType(makeAttributes({ path: '/checkout;x/pay' }), ordered),
+      'purchase',
+    );
+  });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { canonicalPath, unambiguousPath } from '../../../src/core/canonical-path';
+import { canonicalPath, pathReadings, unambiguousPath } from '../../../src/core/canonical-path';
 
 /** [raw path as the client sent it, canonical reading, ambiguous (never excluded)] */
 const CASES: readonly (readonly [raw: string, canonical: string, ambiguous: boolean])[] = [
@@ -7,7 +7,6 @@ const CASES: readonly (readonly [raw: string, canonical: string, ambiguous: bool
   ['/', '/', false],
   ['/static/app.css', '/static/app.css', false],
   ['/a.b/c-d_e~f/', '/a.b/c-d_e~f/', false],
-  ['/café', '/café', false],
   // Dot segments and repeated slashes, as NGINX resolves them.
   ['/static/./x.css', '/static/x.css', false],
   ['/static/../checkout', '/checkout', false],
@@ -52,6 +51,12 @@ const CASES: readonly (readonly [raw: string, canonical: string, ambiguous: bool
   ['/static/\tx.css', '/static/\tx.css', true],
   ['/static/%7Fx.css', '/static/%7Fx.css', true],
   ['/static/%0d%0ax.css', '/static/%0D%0Ax.css', true],
+  // Raw characters outside printable ASCII: browsers percent-encode them, and Node reads header
+  // bytes as latin1, so a raw byte is read in a different charset by each hop.
+  ['/café', '/café', true],
+  ['/static/\xC0\xAE\xC0\xAE/checkout', '/static/\xC0\xAE\xC0\xAE/checkout', true],
+  ['/static/\xFF', '/static/\xFF', true],
+  ['/static/\u2215checkout', '/static/\u2215checkout', true],
   // Invalid percent-encoding and bytes that are not UTF-8.
   ['/static/%zz.css', '/static/%zz.css', true],
   ['/static/%', '/static/%', true],
@@ -86,4 +91,23 @@ describe('canonicalPath and unambiguousPath', () => {
     assert.equal(unambiguousPath(raw), undefined);
     assert.ok(canonicalPath(raw).startsWith('/static/%C0%AE'));
   });
+});
+
+describe('pathReadings (route lookups of an ambiguous path)', () => {
+  /** [raw path, readings a backend may take, canonical first] */
+  const cases: readonly (readonly [raw: string, readings: readonly string[]])[] = [
+    ['/login;jsessionid=1', ['/login;jsessionid=1', '/login']],
+    ['/login%3Bjsessionid=1', ['/login%3Bjsessionid=1', '/login;jsessionid=1', '/login']],
+    ['/checkout;x/pay', ['/checkout;x/pay', '/checkout/pay']],
+    ['/static/..;/checkout', ['/static/..;/checkout', '/checkout']],
+    ['/static/..%2Fcheckout', ['/static/..%2Fcheckout', '/checkout']],
+    ['/static\\..\\checkout', ['/static\\..\\checkout', '/checkout']],
+    ['/%63heckout', ['/checkout']],
+    ['/static/%ff', ['/static/%FF', '/static/\uFFFD']],
+  ];
+  for (const [raw, readings] of cases) {
+    it(`reads ${JSON.stringify(raw)} as ${readings.map(r => JSON.stringify(r)).join(', ')}`, () => {
+      assert.deepEqual(pathReadings(raw), readings);
+    });
+  }
 });

@@ -206,6 +206,9 @@ describe('createDecide', () => {
       '/static/x#/../../checkout',
       '/static/%00.css',
       '/static/%c0%ae%c0%ae/checkout',
+      // Raw bytes (Node reads header bytes as latin1): browsers never send them unencoded.
+      '/static/\xC0\xAE\xC0\xAE/checkout',
+      '/static/caf\u00e9.css',
       '/static/%zz',
       '/healthz;x',
       '/healthz%3bx',

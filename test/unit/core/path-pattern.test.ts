@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
 import {
   compilePathPattern,
+  matchesEveryPath,
   matchesUnderAnyPath,
+  MAX_REGEX_PATH_LENGTH,
   PathMap,
   PathPatternList,
   PatternError,
@@ -36,9 +38,8 @@ const CASES: readonly { readonly name: string; readonly cases: readonly Case[] }
         rejects: ['//', '/%2f'],
       },
       { pattern: '/café', matches: ['/café'], rejects: ['/caf%C3%A9', '/cafe'] },
-      // Written encoded or with dot segments, an entry still names a canonical path.
+      // Written encoded, an entry still names a canonical path.
       { pattern: '/caf%C3%A9', matches: ['/café'], rejects: ['/caf%C3%A9', '/cafe'] },
-      { pattern: '/a/./b//c', matches: ['/a/b/c'], rejects: ['/a/./b//c'] },
       {
         pattern: '/robots.txt',
         matches: ['/robots.txt'],
@@ -138,8 +139,6 @@ const CASES: readonly { readonly name: string; readonly cases: readonly Case[] }
         matches: ['/exact'],
         rejects: ['/exact/', '/exactly', '//exact'],
       },
-      // A prefix is canonical too: paths never hold `//`.
-      { pattern: '^//admin', matches: ['/admin', '/admin/x'], rejects: ['/x/admin'] },
     ],
   },
 ];
@@ -226,6 +225,65 @@ describe('compilePathPattern', () => {
     });
   }
 
+  // No canonical path holds a dot segment or `//`: as written, such an entry never matches, and
+  // read as a path it silently means another one (`^/static/../` is every path).
+  const nonCanonical: readonly (readonly [entry: string, reading: string | undefined])[] = [
+    ['/a/./b//c', '"/a/b/c"'],
+    ['/a//b', '"/a/b"'],
+    ['/static/..', '"/"'],
+    ['/x/%2e%2e/login', '"/login"'],
+    ['^/static/../', '"^/"'],
+    ['^//admin', '"^/admin"'],
+    ['/static/../**', undefined],
+    ['^/static/./.*\\.css$', undefined],
+  ];
+  for (const [entry, reading] of nonCanonical) {
+    it(`refuses ${JSON.stringify(entry)}: no canonical path has dot segments or //`, () => {
+      assert.throws(
+        () => compilePathPattern(entry),
+        (err: unknown) =>
+          err instanceof PatternError &&
+          err.message.includes(JSON.stringify(entry)) &&
+          err.message.includes('dot segments or //') &&
+          (reading === undefined || err.message.includes(`reads ${reading}`)),
+      );
+    });
+  }
+
+  // Matching costs the program size times the path length: [a-z]{1000} x3 took ~0.5 s per 8 KB.
+  const costly: readonly string[] = [
+    '[a-z]{1000}[a-z]{1000}[a-z]{1000}[0-9]$',
+    '/[a-z]{201}',
+    '/((a|b){15}){15}',
+  ];
+  for (const entry of costly) {
+    it(`refuses ${JSON.stringify(entry)}: its RE2 program is over the size bound`, () => {
+      assert.throws(
+        () => compilePathPattern(entry),
+        (err: unknown) =>
+          err instanceof PatternError &&
+          err.message.includes(JSON.stringify(entry)) &&
+          /RE2 instructions, over \d+/.test(err.message),
+      );
+    });
+  }
+
+  it('accepts an everyday regular expression with counted repetitions', () => {
+    const pattern = compilePathPattern('^/assets/[a-f0-9]{8,64}\\.(js|css|map)$');
+    assert.equal(pattern.matches(`/assets/${'0a'.repeat(8)}.js`), true);
+  });
+
+  it('matches no regex entry against a path over MAX_REGEX_PATH_LENGTH (RTI is asked)', () => {
+    const head = '/static/';
+    const fits = head + 'a'.repeat(MAX_REGEX_PATH_LENGTH - head.length);
+    const over = `${fits}a`;
+    assert.equal(compilePathPattern('/static/.*').matches(fits), true);
+    assert.equal(compilePathPattern('/static/.*').matches(over), false);
+    // The other forms cost no more than a comparison per character and keep matching.
+    assert.equal(compilePathPattern('^/static/').matches(over), true);
+    assert.equal(compilePathPattern('/static/*').matches(over), true);
+  });
+
   it('throws PatternError for an empty entry', () => {
     assert.throws(
       () => compilePathPattern(''),
@@ -290,8 +348,53 @@ describe('PathMap', () => {
     assert.equal(map.lookup('/s'), 'search');
   });
 
+  it('lookupAny: the first entry, in configuration order, that any of the paths matches', () => {
+    const map = new PathMap([
+      ['/login', 'login'],
+      ['/checkout/**', 'purchase'],
+      ['/**', 'page_load'],
+    ]);
+    assert.equal(map.lookupAny(['/x;y', '/checkout/pay', '/login']), 'login');
+    assert.equal(map.lookupAny(['/checkout;x/pay', '/checkout/pay']), 'purchase');
+    assert.equal(map.lookupAny(['/other']), 'page_load');
+    assert.equal(new PathMap([['/login', 'login']]).lookupAny(['/a', '/b']), undefined);
+  });
+
   it('throws PatternError for an invalid key', () => {
     assert.throws(() => new PathMap([['/a[', 'search']]), PatternError);
+  });
+});
+
+describe('matchesEveryPath (uri_exclusion entries that would turn checking off)', () => {
+  const cases: readonly (readonly [entry: string, everyPath: boolean])[] = [
+    ['^', true],
+    ['^/', true],
+    ['.*', true],
+    ['^.*', true],
+    ['.+', true],
+    ['/.*', true],
+    ['^/.+$', true],
+    ['/**', true],
+    ['[^?]*', true],
+    ['/', false],
+    ['/healthz', false],
+    ['^/static/', false],
+    ['/*', false],
+    ['/*/**', false],
+    ['.*\\.(css|js)', false],
+    ['^/[^/]*$', false],
+  ];
+  for (const [entry, everyPath] of cases) {
+    it(`${everyPath ? 'flags' : 'does not flag'} ${JSON.stringify(entry)}`, () => {
+      assert.equal(matchesEveryPath([entry]), everyPath);
+    });
+  }
+
+  it('flags entries that only together match every path', () => {
+    assert.equal(matchesEveryPath(['/*', '/*/**']), true);
+    assert.equal(matchesEveryPath(['^/static/', '/assets/**', '/healthz', '.*\\.css']), false);
+    assert.equal(matchesEveryPath(['^/[a-z]', '^/[^a-z]']), true);
+    assert.equal(matchesEveryPath([]), false);
   });
 });
 
