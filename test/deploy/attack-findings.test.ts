@@ -1,5 +1,5 @@
-// Finding A9 of the attacker's read of issue #20 (branch h7): the shipped gateway configs still
-// exclude paths themselves, before any request reaches the server's canonical path, with the
+// Finding A9 of the attacker's read of issue #20's work (fixed; a regression test): the shipped
+// gateway configs excluded paths themselves, before any request reaches the server's canonical path, with the
 // very patterns issue #20 rows 1-2 closed on our side. Istio's CUSTOM policy skips ext_authz for
 // notPaths `*.css`, `*.js`, ... and `/static/*`; envoy.yaml disables ext_authz on prefix
 // /static/. Envoy's normalize_path resolves only real dot segments (`..;` is not one), so

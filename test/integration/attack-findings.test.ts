@@ -1,5 +1,5 @@
-// Findings of the attacker's read of issue #20 (branch h7): each test asserts the SAFE behaviour,
-// so each fails until its finding is fixed. Real parts only: the shipped NGINX files, the real
+// Regressions from the attacker's read of issue #20's work: each test asserts the safe behaviour,
+// and each failed before its finding was fixed. Real parts only: the shipped NGINX files, the real
 // server, an RTI stand-in that calls every visitor a bot, and raw bytes from a TCP client.
 
 import { strict as assert } from 'node:assert';
@@ -65,7 +65,7 @@ function requireNginx(context: Mocha.Context): string {
   context.skip();
 }
 
-describe('attack findings (h7): each asserts the safe behaviour', function () {
+describe('attacks found in review (issue #20): the safe behaviour holds', function () {
   this.timeout(60_000);
   let rti: FakeRti;
   let app: RecordingApp;

@@ -1,5 +1,5 @@
-// Findings of the attacker's read of issue #20 (branch h7) that need no network: each test
-// asserts the SAFE behaviour, so each fails until its finding is fixed.
+// Regressions from the attacker's read of issue #20's work that need no network: each test
+// asserts the safe behaviour, and each failed before its finding was fixed.
 
 import { strict as assert } from 'node:assert';
 import { resolveEventType, type RtiInputConfig } from '../../../src/core/build-rti-input';
