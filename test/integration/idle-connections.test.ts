@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { healthStatus } from '../helpers/grpc-health';
 import { startService, type TestService } from '../helpers/start-service';
 
 const HEADERS_TIMEOUT_MS = 300;
@@ -56,6 +57,16 @@ async function answeredWithin(port: number, boundMs: number): Promise<number | u
   }
 }
 
+/** Retries a gRPC health check on a fresh client until it is answered. */
+async function servingWithin(address: string, boundMs: number): Promise<string | undefined> {
+  const until = performance.now() + boundMs;
+  for (;;) {
+    const status = await healthStatus(address).catch(() => undefined);
+    if (status !== undefined || performance.now() > until) return status;
+    await sleep(50);
+  }
+}
+
 describe('idle and unfinished connections', function () {
   this.timeout(60_000);
   let rti: FakeRti;
@@ -89,6 +100,33 @@ describe('idle and unfinished connections', function () {
     const port = service.app.httpPort;
     for (let i = 0; i < 2; i++) sockets.push(openSilent(port, i === 0 ? '' : 'GET / HT'));
     assert.equal(await answeredWithin(port, BOUND_MS), 200, 'the slots are still held');
+  });
+
+  // The gRPC listener holds a plaintext connection until its HTTP/2 preface has arrived.
+  const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+  for (const [what, send] of [
+    ['nothing', ''],
+    ['part of the HTTP/2 preface', PREFACE.slice(0, 10)],
+    ['the preface magic without its SETTINGS frame', PREFACE],
+  ] as const) {
+    it(`frees the gRPC slots of peers that send ${what} and never read`, async () => {
+      for (let i = 0; i < 2; i++) sockets.push(openSilent(service.app.grpcPort, send));
+      assert.equal(await servingWithin(service.grpcAddress, BOUND_MS), 'SERVING');
+    });
+  }
+
+  it('closes a gRPC connection whose first bytes are no HTTP/2 preface at once', async () => {
+    const socket = connect(service.app.grpcPort, '127.0.0.1');
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>(resolve => socket.once('close', () => resolve()));
+    socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    const text = await service.metrics();
+    assert.match(
+      text,
+      /cheq_authz_rejected_requests_total\{transport="grpc",reason="bad_preface"\} [1-9]/,
+    );
   });
 
   it('keeps an idle keep-alive connection open past http_headers_timeout_ms', async () => {
