@@ -236,6 +236,7 @@ export async function startListeners(
       maxConnectionAgeMs: server.grpcMaxConnectionAgeMs,
       maxConcurrentStreams: server.grpcMaxConcurrentStreams,
       maxConnections: server.maxConnections,
+      prefaceTimeoutMs: server.httpHeadersTimeoutMs,
       tls: server.grpcTls,
     },
     decide,

@@ -8,7 +8,7 @@ import { parse as parseYaml, YAMLError } from 'yaml';
 import type { CoreConfig } from '../core/decide';
 import { BucketKey } from '../core/enforcement';
 import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-pattern';
-import { TrustedProxies } from '../core/trusted-proxies';
+import { broadPublicEntries, TrustedProxies } from '../core/trusted-proxies';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { FORMATS, parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
@@ -370,6 +370,12 @@ function buildAppConfig(
 ): AppConfig {
   const warnings: string[] = [];
   const trustedProxies = TrustedProxies.parse(s.trusted_proxies);
+  for (const entry of broadPublicEntries(s.trusted_proxies)) {
+    warnings.push(
+      `trusted_proxies entry ${JSON.stringify(entry)} trusts a broad range of public addresses: ` +
+        "a client there picks its own IP with X-Forwarded-For; list your proxies' own ranges",
+    );
+  }
   const defaultSite = servesTopLevel
     ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, trustedProxies, warnings)
     : undefined;

@@ -223,7 +223,7 @@ export const schema = {
     arg: 'rti-circuit-breaker',
   },
   rti_circuit_failure_ratio: {
-    doc: 'Share of failed calls (connection errors, HTTP errors, bad answers, timeouts while this process was responsive) within rti_circuit_window_ms that opens the circuit.',
+    doc: 'Share of failed calls (connection errors, HTTP errors other than 400, 413, 414, 422 and 431, which refuse one request, bad answers, timeouts while this process was responsive) within rti_circuit_window_ms that opens the circuit.',
     format: 'ratio',
     default: 0.5,
     env: 'CHEQ_RTI_CIRCUIT_FAILURE_RATIO',
@@ -300,7 +300,7 @@ export const schema = {
     arg: 'http-keepalive-timeout-ms',
   },
   http_headers_timeout_ms: {
-    doc: 'A client must send complete request headers within this, milliseconds, or the HTTP listener closes the connection (slow-header attacks). Idle keep-alive connections are not affected.',
+    doc: "A client must send complete request headers within this (milliseconds, counted from the connection's opening for its first request), or the HTTP listener closes the connection unanswered (slow-header attacks, idle sockets). A plaintext gRPC connection must send its HTTP/2 preface within it too. Idle keep-alive connections are not affected.",
     format: 'positive-int',
     default: 10_000,
     env: 'HTTP_HEADERS_TIMEOUT_MS',

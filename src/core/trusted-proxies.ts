@@ -33,7 +33,8 @@ export class TrustedProxies {
 
   /**
    * `entries`: addresses or CIDR ranges, IPv4 or IPv6; `none` alone trusts nothing.
-   * @throws Error naming the first entry that is neither
+   * @throws Error naming the first entry that is neither, or that trusts every address of a
+   *   family (a /0; an IPv6 range holding all IPv4-mapped addresses, which matches IPv4 peers)
    */
   static parse(entries: readonly string[]): TrustedProxies {
     if (entries.length === 0 || (entries.length === 1 && entries[0] === 'none')) {
@@ -56,7 +57,14 @@ export class TrustedProxies {
   }
 }
 
-function addEntry(ranges: BlockList, entry: string): void {
+/** One trusted_proxies entry: an address is a range of its family's full length. */
+interface Range {
+  readonly ip: string;
+  readonly family: 'ipv4' | 'ipv6';
+  readonly prefix: number;
+}
+
+function parseRange(entry: string): Range {
   const slash = entry.indexOf('/');
   const ip = slash < 0 ? entry : entry.slice(0, slash);
   const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) && !ip.includes('%') ? 'ipv6' : undefined;
@@ -72,8 +80,63 @@ function addEntry(ranges: BlockList, entry: string): void {
       `${JSON.stringify(entry)} is not an IP address or CIDR range (e.g. 10.0.0.0/8, fc00::/7)`,
     );
   }
-  if (prefix === max) ranges.addAddress(ip, family);
+  return { ip, family, prefix };
+}
+
+function addEntry(ranges: BlockList, entry: string): void {
+  const { ip, family, prefix } = parseRange(entry);
+  if (prefix === 0 || ipv4PrefixOf({ ip, family, prefix }) === 0) {
+    const every = family === 'ipv6' && prefix === 0 ? 'IPv4 and IPv6' : 'IPv4';
+    throw new Error(
+      `${JSON.stringify(entry)} trusts every ${every} address: each client could pick its own ` +
+        "IP with X-Forwarded-For; list your proxies' addresses or ranges",
+    );
+  }
+  if (prefix === (family === 'ipv4' ? 32 : 128)) ranges.addAddress(ip, family);
   else ranges.addSubnet(ip, prefix, family);
+}
+
+function blockListOf(ip: string, prefix: number, family: 'ipv4' | 'ipv6'): BlockList {
+  const list = new BlockList();
+  list.addSubnet(ip, prefix, family);
+  return list;
+}
+
+/** IPv4-mapped IPv6: Node's BlockList matches IPv4 peers against IPv6 ranges holding it. */
+const IPV4_MAPPED = blockListOf('::ffff:0:0', 96, 'ipv6');
+/** IPv6 global unicast: the public IPv6 Internet. */
+const IPV6_GLOBAL = blockListOf('2000::', 3, 'ipv6');
+
+/** The IPv4 prefix length a range reaches IPv4 peers with; undefined if it reaches none. */
+function ipv4PrefixOf(range: Range): number | undefined {
+  if (range.family === 'ipv4') return range.prefix;
+  if (range.prefix <= 96) {
+    return blockListOf(range.ip, range.prefix, 'ipv6').check('::ffff:0:0', 'ipv6') ? 0 : undefined;
+  }
+  return IPV4_MAPPED.check(range.ip, 'ipv6') ? range.prefix - 96 : undefined;
+}
+
+/** Below these prefix lengths a trusted range holds public addresses of many networks. */
+const BROAD_IPV4_PREFIX = 8;
+const BROAD_IPV6_PREFIX = 16;
+
+/**
+ * The valid entries that trust a broad range of public addresses (IPv4 shorter than /8, IPv6
+ * shorter than /16 reaching global unicast): worth a warning, not a refusal. Private ranges
+ * such as fc00::/7 are not listed.
+ */
+export function broadPublicEntries(entries: readonly string[]): string[] {
+  return entries.filter(entry => {
+    if (entry === 'none') return false;
+    const range = parseRange(entry);
+    const ipv4Prefix = ipv4PrefixOf(range);
+    if (ipv4Prefix !== undefined) return ipv4Prefix < BROAD_IPV4_PREFIX;
+    return (
+      range.prefix < BROAD_IPV6_PREFIX &&
+      (IPV6_GLOBAL.check(range.ip, 'ipv6') ||
+        blockListOf(range.ip, range.prefix, 'ipv6').check('2000::', 'ipv6'))
+    );
+  });
 }
 
 const MAPPED_PREFIX = '::ffff:';

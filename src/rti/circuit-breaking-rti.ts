@@ -1,7 +1,7 @@
 // Stops calling RTI while it keeps failing: the breaker decides whether a call may go out, and
 // learns from how each one ended. A refused call fails open at once (RTI_CIRCUIT_OPEN).
-// Only evidence against RTI counts: connection errors, HTTP errors, bad answers, and timeouts
-// during which this process stayed responsive. A timeout while our own event loop lagged
+// Only evidence against RTI counts: connection errors, HTTP errors other than a refusal of one
+// request's content, bad answers, and timeouts during which this process stayed responsive. A timeout while our own event loop lagged
 // (a burst, a GC pause, cold code) may hide an answer that arrived but was not read in time.
 
 import { performance } from 'node:perf_hooks';
@@ -11,6 +11,14 @@ import type { CircuitBreaker } from './circuit-breaker';
 
 /** Share of the RTI budget our event loop may have been delayed for a timeout to still count. */
 export const LAG_TOLERANCE_SHARE = 0.25;
+
+/**
+ * RTI statuses that refuse one request's content (malformed, too large, unprocessable). The
+ * visitor shapes that content (URL, headers), so counting them would let ~20 crafted requests
+ * open the circuit for everyone. Every other status still counts: 401/403 (our key refused) and
+ * 404 (our endpoint) refuse every request alike, 408 and 429 are RTI shedding load, 5xx is RTI.
+ */
+export const REQUEST_SHAPED_STATUSES: ReadonlySet<number> = new Set([400, 413, 414, 422, 431]);
 
 export interface Responsiveness {
   /** Longest event-loop delay since `sinceMs` (performance.now() time), milliseconds. */
@@ -43,8 +51,13 @@ export class CircuitBreakingRti implements RtiCheck {
     } catch (err: unknown) {
       if (!(err instanceof RtiError)) {
         this.breaker.abandoned(permit);
-      } else if (err.code === 'RTI_ABORTED' || err.code === 'RTI_OVERLOADED') {
-        // Says nothing about RTI's health: the caller went away, or we were too busy.
+      } else if (
+        err.code === 'RTI_ABORTED' ||
+        err.code === 'RTI_OVERLOADED' ||
+        (err.statusCode !== undefined && REQUEST_SHAPED_STATUSES.has(err.statusCode))
+      ) {
+        // Says nothing about RTI's health: the caller went away, we were too busy, or RTI
+        // refused this one request (the check still fails open).
         this.breaker.abandoned(permit);
       } else if (
         err.code === 'RTI_TIMEOUT' &&

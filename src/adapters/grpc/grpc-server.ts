@@ -12,6 +12,7 @@ import type { Metrics } from '../../observability/metrics';
 import { addExtAuthzService } from './ext-authz-service';
 import { AUTHORIZATION_SERVICE_NAME, loadExtAuthzPackage } from './load-protos';
 import { createReloadingTlsCredentials, type ReloadingTlsCredentials } from './tls-credentials';
+import { whenHttp2Preface } from './when-http2-preface';
 
 export interface GrpcServerOptions {
   readonly host: string;
@@ -22,6 +23,8 @@ export interface GrpcServerOptions {
   readonly maxConcurrentStreams: number;
   /** Connections open at once; more are closed as they arrive. */
   readonly maxConnections: number;
+  /** A plaintext connection must send its HTTP/2 preface within this, or it is closed. */
+  readonly prefaceTimeoutMs: number;
   /** Undefined: plaintext. */
   readonly tls?: GrpcTlsConfig | undefined;
 }
@@ -69,7 +72,13 @@ export async function startGrpcServer(
     const injector = server.createConnectionInjector(
       tls?.credentials ?? grpc.ServerCredentials.createInsecure(),
     );
-    listener = await listen(options, socket => injector.injectConnection(socket));
+    const inject = (socket: Socket): void => injector.injectConnection(socket);
+    // TLS hides the preface from us; Node's TLS handshake timeout (120 s) bounds those.
+    const gate = (socket: Socket): void =>
+      whenHttp2Preface(socket, options.prefaceTimeoutMs, inject, reason =>
+        metrics.rejectedRequests.inc({ transport: 'grpc', reason }),
+      );
+    listener = await listen(options, tls ? inject : gate);
   } catch (err: unknown) {
     tls?.close();
     throw err;

@@ -44,7 +44,7 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** Node's parser errors → our answer and the metric reason. */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
   HPE_HEADER_OVERFLOW: [431, 'headers_too_large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'headers_timeout'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'headers_timeout'], // closed unanswered (below)
   ECONNRESET: [400, 'connection_reset'],
 };
 
@@ -97,7 +97,8 @@ export async function startHttpServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
       keepAliveTimeout: options.keepAliveTimeoutMs,
-      // Counted from a request's first byte, so idle keep-alive connections are unaffected.
+      // Counted from a connection's opening, then from each request's first byte: bounds a
+      // connection that never sends a request; idle keep-alive ones fall to keepAliveTimeout.
       headersTimeout: options.headersTimeoutMs,
       requestTimeout: Math.max(30_000, options.headersTimeoutMs),
       // Node enforces those timeouts on this tick (30 s by default): check often enough.
@@ -159,12 +160,18 @@ export async function startHttpServer(
   }
 
   // Requests Node rejects before they reach us (bad framing, headers too large or too slow):
-  // answered as Node would, and counted.
+  // answered, and counted. Node's headers clock starts when a connection opens, so one that
+  // sends nothing or an unfinished head times out here too, and so does one answered below
+  // whose peer never closes its side.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_http_request'];
     metrics.rejectedRequests.inc({ transport: 'http', reason });
     log.debug({ reason, code: err.code }, 'HTTP request rejected before routing');
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A timeout is destroyed unanswered, as NGINX closes on client_header_timeout: an end()
+    // would leave the socket half-open, holding a max_connections slot, for as long as a peer
+    // that never reads and never closes wants.
+    const silent = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ECONNRESET';
+    if (silent || !socket.writable) {
       socket.destroy();
       return;
     }

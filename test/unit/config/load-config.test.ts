@@ -784,6 +784,42 @@ describe('loadConfig', () => {
         assert.equal(config.rti.endpoint.href, new URL(endpoint).href);
       });
     }
+
+    // A client anywhere in a trusted range picks its own IP (and enforce_percent bucket).
+    for (const entry of ['0.0.0.0/0', '::/0', '::ffff:0:0/96', '203.0.113.9/0', '::/64']) {
+      it(`refuses trusted_proxies ${entry}, which trusts every IPv4 address`, () => {
+        const err = configErrorOf({
+          env: { ...REQUIRED, CHEQ_TRUSTED_PROXIES: `10.0.0.0/8,${entry}` },
+          args: [],
+        });
+        assert.match(err.message, /trusted_proxies \(CHEQ_TRUSTED_PROXIES\): .* trusts every IPv4/);
+        assert.ok(err.message.includes(JSON.stringify(entry)), err.message);
+      });
+    }
+
+    for (const entry of ['1.0.0.0/7', '128.0.0.0/1', '::ffff:0:0/97', '2000::/3', '2c00::/10']) {
+      it(`accepts and warns for the broad public trusted_proxies ${entry}`, () => {
+        const config = load({ ...REQUIRED, CHEQ_TRUSTED_PROXIES: `10.0.0.0/8,${entry}` });
+        assert.deepEqual(
+          config.warnings.map(
+            warning => /^trusted_proxies entry (".*?") trusts/.exec(warning)?.[1],
+          ),
+          [JSON.stringify(entry)],
+        );
+      });
+    }
+
+    for (const entry of [
+      '10.0.0.0/8',
+      '203.0.113.0/24',
+      'fc00::/7',
+      'fe80::/10',
+      '2001:db8::/32',
+    ]) {
+      it(`does not warn for trusted_proxies ${entry}`, () => {
+        assert.deepEqual(load({ ...REQUIRED, CHEQ_TRUSTED_PROXIES: entry }).warnings, []);
+      });
+    }
   });
 });
 

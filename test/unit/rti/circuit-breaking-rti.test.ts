@@ -21,11 +21,15 @@ const INPUT: RtiInput = rtiInput({
 /** An RTI that fails every call with the given code (or succeeds with undefined). */
 class ScriptedRti implements RtiCheck {
   calls = 0;
-  constructor(public failWith: RtiErrorCode | undefined) {}
+  constructor(
+    public failWith: RtiErrorCode | undefined,
+    private readonly statusCode?: number,
+  ) {}
   check(): Promise<RtiVerdict> {
     this.calls++;
-    if (this.failWith) return Promise.reject(new RtiError(this.failWith, 'scripted'));
-    return Promise.resolve(rtiVerdict());
+    if (!this.failWith) return Promise.resolve(rtiVerdict());
+    const options = this.statusCode === undefined ? {} : { statusCode: this.statusCode };
+    return Promise.reject(new RtiError(this.failWith, 'scripted', options));
   }
 }
 
@@ -39,8 +43,8 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 /** The event loop's longest delay during any call, as the monitor would report it. */
-function setup(failWith: RtiErrorCode | undefined, loopDelayMs = 0) {
-  const rti = new ScriptedRti(failWith);
+function setup(failWith: RtiErrorCode | undefined, loopDelayMs = 0, statusCode?: number) {
+  const rti = new ScriptedRti(failWith, statusCode);
   const breaker = new CircuitBreaker({
     failureRatio: 0.5,
     windowMs: 10_000,
@@ -80,6 +84,28 @@ describe('CircuitBreakingRti', () => {
       const { breaker, guarded } = setup(code);
       for (let i = 0; i < 4; i++) assert.equal(await outcome(guarded.check(INPUT, 100)), code);
       assert.equal(breaker.current, 'closed');
+    });
+  }
+
+  // A visitor shapes the request RTI judges: a refusal of its content is no evidence against RTI.
+  for (const status of [400, 413, 414, 422, 431]) {
+    it(`does not hold HTTP ${status} (this request refused) against RTI`, async () => {
+      const { rti, breaker, guarded } = setup('RTI_HTTP_STATUS', 0, status);
+      for (let i = 0; i < 10; i++) {
+        assert.equal(await outcome(guarded.check(INPUT, 100)), 'RTI_HTTP_STATUS');
+      }
+      assert.equal(breaker.current, 'closed');
+      assert.equal(rti.calls, 10);
+    });
+  }
+
+  // Every request alike is refused (key, endpoint), or RTI is shedding load or failing.
+  for (const status of [401, 403, 404, 408, 429, 500, 502, 503]) {
+    it(`opens on repeated HTTP ${status}`, async () => {
+      const { breaker, guarded } = setup('RTI_HTTP_STATUS', 0, status);
+      await outcome(guarded.check(INPUT, 100));
+      await outcome(guarded.check(INPUT, 100));
+      assert.equal(breaker.current, 'open');
     });
   }
 
