@@ -102,9 +102,14 @@ export class FakeRti {
 
   static async start(): Promise<FakeRti> {
     const fake = new FakeRti();
-    fake.server.on('connection', () => fake.connections++);
-    await new Promise<void>(resolve => fake.server.listen(0, '127.0.0.1', resolve));
+    await fake.listen();
     return fake;
+  }
+
+  /** Listens on a free loopback port: for one made with `new` (FakeRti.start() does both). */
+  async listen(): Promise<void> {
+    this.server.on('connection', () => this.connections++);
+    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
   }
 
   get url(): string {

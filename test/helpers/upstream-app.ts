@@ -1,8 +1,13 @@
-// Both ends of a test through NGINX: the protected application behind it, which records what
-// reaches it, and a plain HTTP GET for the client in front of it.
+// Both ends of a test through a proxy: the protected application behind it, which records what
+// reaches it, and the client in front of it (a plain HTTP GET, or a request head sent raw).
 
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
+import {
+  connect,
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server as TcpServer,
+} from 'node:net';
 
 /** What a GET got back: status, headers and the whole body. */
 export interface HttpAnswer {
@@ -25,22 +30,23 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
+/** What a raw request got back: the status, and the body as latin1 text. */
+export interface RawAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
 /**
- * Sends `method target HTTP/1.1` byte for byte (no client normalises the target: `..`, `%2f`,
- * `\\`, `#` and absolute-form reach the proxy as written) and reads the status and body.
+ * Sends `head` (request line and headers, CRLF-separated, no final blank line) byte for byte,
+ * adding `Connection: close`, and reads the status and body. No client normalises it: `..`,
+ * `%2f`, `\\`, `#`, absolute-form targets and control bytes reach the server as written. Rejects
+ * with `no HTTP answer to …` when the connection closes without one.
  */
-export function sendRaw(
-  url: string,
-  target: string,
-  method = 'GET',
-): Promise<{ status: number; body: string }> {
+export function sendHead(url: string, head: string): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.write(
-        `${method} ${target} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`,
-        'latin1',
-      );
+      socket.write(`${head}\r\nConnection: close\r\n\r\n`, 'latin1');
     });
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -48,17 +54,35 @@ export function sendRaw(
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const status = /^HTTP\/1\.[01] (\d{3}) /.exec(text)?.[1];
-      if (status === undefined) reject(new Error(`no HTTP answer to ${method} ${target}`));
+      if (status === undefined) reject(new Error(`no HTTP answer to ${head}`));
       else resolve({ status: Number(status), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
     });
   });
+}
+
+/** Sends `method target HTTP/1.1` with only a Host header, byte for byte (see sendHead). */
+export function sendRaw(url: string, target: string, method = 'GET'): Promise<RawAnswer> {
+  return sendHead(url, `${method} ${target} HTTP/1.1\r\nHost: ${new URL(url).hostname}`);
+}
+
+/** An application behind the proxy that records, in `seen`, each request reaching it. */
+export interface RecordingApp {
+  readonly seen: unknown[];
+  /** Listens on a free loopback port; returns `127.0.0.1:<port>`. */
+  start(): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function listenOnLoopback(server: TcpServer): Promise<string> {
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /**
  * The protected application: records the headers of every request that reaches it and answers
  * `app <url>`, with 502 on /app-error and 200 elsewhere.
  */
-export class UpstreamApp {
+export class UpstreamApp implements RecordingApp {
   readonly seen: IncomingHttpHeaders[] = [];
   private readonly server: Server = createServer((req, res) => {
     this.seen.push(req.headers);
@@ -67,10 +91,8 @@ export class UpstreamApp {
     res.end(`app ${req.url ?? ''}`);
   });
 
-  /** Listens on a free loopback port; returns `127.0.0.1:<port>`. */
-  async start(): Promise<string> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  start(): Promise<string> {
+    return listenOnLoopback(this.server);
   }
 
   async close(): Promise<void> {
@@ -91,7 +113,7 @@ export interface SeenRequest {
  * A protected application that takes any method and target (Node's HTTP parser refuses methods
  * such as `GET_`, which NGINX passes on): records each request line, answers 200 and closes.
  */
-export class RawUpstreamApp {
+export class RawUpstreamApp implements RecordingApp {
   readonly seen: SeenRequest[] = [];
   private readonly server = createTcpServer(socket => {
     let head = '';
@@ -111,10 +133,8 @@ export class RawUpstreamApp {
     socket.on('error', () => socket.destroy());
   });
 
-  /** Listens on a free loopback port; returns `127.0.0.1:<port>`. */
-  async start(): Promise<string> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  start(): Promise<string> {
+    return listenOnLoopback(this.server);
   }
 
   async close(): Promise<void> {

@@ -3,108 +3,47 @@
 // server, an RTI stand-in that calls every visitor a bot, and raw bytes from a TCP client.
 
 import { strict as assert } from 'node:assert';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { appBehindProxy, serviceBehindProxy } from '../helpers/behind-proxy';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { findNginx, startExampleNginx, startNginx } from '../helpers/nginx';
 import type { RunningNginx } from '../helpers/nginx';
+import { requireProxy } from '../helpers/require-proxy';
 import { runMain } from '../helpers/server-process';
 import { startService, type TestService } from '../helpers/start-service';
+import { RawUpstreamApp, sendHead } from '../helpers/upstream-app';
 
 const NGINX = findNginx();
 
 /** Everything is a bot to this RTI: any request it is asked about is denied. */
 const BLOCK_ALL = verdict({ isInvalid: true, threatTypeCode: 2 });
 
-/** The protected app: records each request head that reaches it, answers 200 `app`. */
-class RecordingApp {
-  readonly seen: string[] = [];
-  private readonly server: Server = createServer(socket => {
-    let head = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      head += chunk;
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      this.seen.push(head.slice(0, end));
-      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\napp');
-    });
-    socket.on('error', () => socket.destroy());
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    await new Promise(resolve => this.server.close(resolve));
-  }
+/** `check-config` with a minimal valid configuration and `args`. */
+function checkConfig(args: readonly string[]): ReturnType<typeof runMain> {
+  const base = ['--api-endpoint', 'https://rti-us-east-1.cheqzone.com', '--tag-hash', 't'];
+  return runMain(['check-config', ...base, ...args], { CHEQ_API_KEY: 'k' });
 }
 
-/** Sends `head` (request line and headers, CRLF-separated, no final blank line) byte for byte. */
-function sendHead(url: string, head: string): Promise<number> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => {
-      socket.write(`${head}\r\nConnection: close\r\n\r\n`, 'latin1');
-    });
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(Buffer.concat(chunks).toString('latin1'));
-      if (status?.[1] === undefined) reject(new Error(`no HTTP answer to ${head}`));
-      else resolve(Number(status[1]));
-    });
-  });
-}
-
-function requireNginx(context: Mocha.Context): string {
-  if (NGINX) return NGINX;
-  if (process.env['CI']) throw new Error('nginx is required (apt-get install nginx)');
-  context.skip();
-}
+/** The shipped NGINX files in front of the app, and the shipped deploy/nginx/example.conf. */
+const SHIPPED_NGINX = { pkg: 'nginx', binary: NGINX, start: startNginx } as const;
+const EXAMPLE_NGINX = { pkg: 'nginx', binary: NGINX, start: startExampleNginx } as const;
 
 describe('attacks found in review (issue #20): the safe behaviour holds', function () {
   this.timeout(60_000);
-  let rti: FakeRti;
-  let app: RecordingApp;
-  let appAddress: string;
-
-  before(async () => {
-    rti = await FakeRti.start();
-    rti.behaviour = () => BLOCK_ALL;
-    app = new RecordingApp();
-    appAddress = await app.start();
-  });
-  after(async () => {
-    await app?.close();
-    await rti?.close();
-  });
-  beforeEach(() => {
-    rti.calls.length = 0;
-    app.seen.length = 0;
-  });
+  const rti = new FakeRti();
+  rti.behaviour = () => BLOCK_ALL;
+  const app = new RawUpstreamApp();
+  const site = appBehindProxy(rti, app);
 
   // Finding A1: NGINX passes any byte but NUL, CR and LF in a header value; Node's parser
   // refuses control characters and answers the auth subrequest 400 before routing, and the
   // shipped cheq-authz.conf turns a 400 into an allow (@cheq_fail_open). One byte in
   // User-Agent takes any bot past RTI.
   describe('A1: a control character in any request header, through the shipped NGINX config', () => {
-    let service: TestService;
-    let nginx: RunningNginx;
-    before(async function () {
-      const binary = requireNginx(this);
-      service = await startService(rti.url, { CHEQ_MODE: 'blocking' });
-      nginx = await startNginx(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
-    });
-    after(async () => {
-      await nginx?.stop();
-      await service?.close();
-    });
+    const nginx = serviceBehindProxy(site, { CHEQ_MODE: 'blocking' }, SHIPPED_NGINX);
 
     it('is checked by RTI like any request (control case: no control character)', async () => {
-      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example');
+      const { status } = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example');
       assert.equal(status, 403);
       assert.equal(rti.calls.length, 1);
       assert.deepEqual(app.seen, []);
@@ -114,7 +53,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
       const hex = `0x${byte.toString(16).padStart(2, '0')}`;
       it(`never reaches the app unchecked with ${hex} in User-Agent`, async () => {
         const ua = `bot${String.fromCharCode(byte)}`;
-        const status = await sendHead(
+        const { status } = await sendHead(
           nginx.url,
           `GET /checkout HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: ${ua}`,
         );
@@ -134,14 +73,14 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
     let nginx: RunningNginx;
     const idle: Socket[] = [];
     before(async function () {
-      const binary = requireNginx(this);
+      const binary = requireProxy(this, 'nginx', NGINX);
       service = await startService(rti.url, {
         CHEQ_MODE: 'blocking',
         CHEQ_MAX_CONNECTIONS: '8',
         HTTP_HEADERS_TIMEOUT_MS: '500',
         HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
       });
-      nginx = await startNginx(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
+      nginx = await startNginx(binary, `127.0.0.1:${service.app.httpPort}`, site.appAddress);
     });
     after(async () => {
       for (const socket of idle) socket.destroy();
@@ -164,7 +103,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
       );
       const outcome = await Promise.race([Promise.all(closed).then(() => 'closed'), gaveUp]);
       assert.equal(outcome, 'closed', 'idle connections still hold every max_connections slot');
-      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example');
+      const { status } = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example');
       assert.deepEqual(app.seen, [], 'the app was reached unchecked');
       assert.equal(status, 403);
     });
@@ -176,27 +115,23 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
   // default server, `Host: x` reached the shop app unchecked. Fixed in the recipe: example.conf
   // closes hosts no server {} names with a catch-all default_server (check-config warns too).
   describe('A3: a Host no site lists, through the shipped example.conf', () => {
-    let service: TestService;
-    let nginx: RunningNginx;
-    before(async function () {
-      const binary = requireNginx(this);
-      service = await startService(rti.url, {
+    // The shipped example.conf: the shop server {} and a catch-all default server.
+    const nginx = serviceBehindProxy(
+      site,
+      {
         CHEQ_TAG_HASH: '',
         CHEQ_SITES: JSON.stringify([
           { name: 'shop', hosts: ['shop.example.com'], tag_hash: 'shop-tag', mode: 'blocking' },
         ]),
-      });
-      const authz = `127.0.0.1:${service.app.httpPort}`;
-      // The shipped example.conf: the shop server {} and a catch-all default server.
-      nginx = await startExampleNginx(binary, authz, appAddress);
-    });
-    after(async () => {
-      await nginx?.stop();
-      await service?.close();
-    });
+      },
+      EXAMPLE_NGINX,
+    );
 
     it('checks the shop server {} with its site (control case: Host shop.example.com)', async () => {
-      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example.com');
+      const { status } = await sendHead(
+        nginx.url,
+        'GET /checkout HTTP/1.1\r\nHost: shop.example.com',
+      );
       assert.equal(status, 403);
       assert.equal(rti.calls.length, 1);
     });
@@ -204,7 +139,8 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
     for (const host of ['other.example', 'shop.example.com#', '127.0.0.1']) {
       it(`does not let Host: ${host} reach the shop server {} unchecked`, async () => {
         // The catch-all default_server closes the connection without an answer (return 444).
-        const answer = await sendHead(nginx.url, `GET /checkout HTTP/1.1\r\nHost: ${host}`).catch(
+        const answer = await sendHead(nginx.url, `GET /checkout HTTP/1.1\r\nHost: ${host}`).then(
+          ({ status }) => status,
           (err: unknown) => String(err),
         );
         assert.deepEqual(app.seen, [], `the app was reached unchecked (${answer})`);
@@ -243,20 +179,12 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
   describe('A5: a uri_exclusion prefix that excludes every path', () => {
     for (const entry of ['^', '^/', '^/static/../']) {
       it(`check-config refuses or warns about uri_exclusion ${entry}`, async () => {
-        const { code, stdout, stderr } = await runMain(
-          [
-            'check-config',
-            '--api-endpoint',
-            'https://rti-us-east-1.cheqzone.com',
-            '--tag-hash',
-            't',
-            '--mode',
-            'blocking',
-            '--uri-exclusion',
-            `/healthz,${entry}`,
-          ],
-          { CHEQ_API_KEY: 'k' },
-        );
+        const { code, stdout, stderr } = await checkConfig([
+          '--mode',
+          'blocking',
+          '--uri-exclusion',
+          `/healthz,${entry}`,
+        ]);
         const warned = code === 0 && /warnings:[^\n]*\n[\s\S]*uri_exclusion/.test(stdout);
         const said = /^warnings:.*$/m.exec(stdout)?.[0] ?? stderr;
         assert.ok(code === 2 || warned, `exit ${code}; ${said}`);
@@ -272,18 +200,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
   describe('A7: a uri_exclusion entry RE2 accepts that costs ~0.5 s per 8 KB path', () => {
     const entry = '[a-z]{1000}[a-z]{1000}[a-z]{1000}[0-9]$';
     it(`check-config refuses or warns about the cost of ${entry}`, async () => {
-      const { code, stdout, stderr } = await runMain(
-        [
-          'check-config',
-          '--api-endpoint',
-          'https://rti-us-east-1.cheqzone.com',
-          '--tag-hash',
-          't',
-          '--uri-exclusion',
-          `/healthz,${entry}`,
-        ],
-        { CHEQ_API_KEY: 'k' },
-      );
+      const { code, stdout, stderr } = await checkConfig(['--uri-exclusion', `/healthz,${entry}`]);
       const about = stdout
         .split('\n')
         .filter(line => line.startsWith('  - ') && line.includes(entry))
@@ -322,7 +239,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
           service.httpUrl,
           'GET /api/authz/auth-request HTTP/1.1\r\nHost: authz\r\nX-Original-URI: /checkout\r\n' +
             `X-Original-Method: GET\r\nX-Real-IP: 203.0.113.9\r\nUser-Agent: ${ua}`,
-        );
+        ).then(answer => answer.status);
       for (let i = 0; i < 40; i++) await check('poison');
       rti.calls.length = 0;
       assert.equal(await check('a visitor'), 403, 'the visitor was allowed without RTI');
@@ -337,27 +254,19 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
   // it to /checkout. uri_exclusion (`^/static/`) reads it as ambiguous and checks it; the
   // location bypasses uri_exclusion altogether.
   describe('A9: deploy/nginx/example.conf, whose /static/ location has no auth_request', () => {
-    let service: TestService;
-    let nginx: RunningNginx;
-    before(async function () {
-      const binary = requireNginx(this);
-      service = await startService(rti.url, { CHEQ_MODE: 'blocking' });
-      const authz = `127.0.0.1:${service.app.httpPort}`;
-      nginx = await startExampleNginx(binary, authz, appAddress);
-    });
-    after(async () => {
-      await nginx?.stop();
-      await service?.close();
-    });
+    const nginx = serviceBehindProxy(site, { CHEQ_MODE: 'blocking' }, EXAMPLE_NGINX);
 
     it('checks /checkout (control case)', async () => {
-      const status = await sendHead(nginx.url, 'GET /checkout HTTP/1.1\r\nHost: shop.example.com');
+      const { status } = await sendHead(
+        nginx.url,
+        'GET /checkout HTTP/1.1\r\nHost: shop.example.com',
+      );
       assert.equal(status, 403);
     });
 
     for (const target of ['/static/..;/checkout', '/static/.;/../checkout']) {
       it(`does not pass ${target} to the app unchecked`, async () => {
-        const status = await sendHead(
+        const { status } = await sendHead(
           nginx.url,
           `GET ${target} HTTP/1.1\r\nHost: shop.example.com`,
         );

@@ -4,7 +4,12 @@
 
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { connect as connectHttp2, constants as http2Constants } from 'node:http2';
+import {
+  connect as connectHttp2,
+  constants as http2Constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+} from 'node:http2';
 import { connect as connectTcp, type Socket } from 'node:net';
 import {
   MAX_CHECKS_PER_CONNECTION,
@@ -47,6 +52,18 @@ function denyFreshProbes(form: URLSearchParams): ReturnType<typeof verdict> {
   return (form.get('UserAgent') ?? '').includes(FRESH_AGENT)
     ? verdict({ isInvalid: true, threatTypeCode: 2 })
     : verdict({});
+}
+
+/** Opens a gRPC Check stream on `session` (headers only: the caller sends any message). */
+function openCheckStream(session: ClientHttp2Session): ClientHttp2Stream {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': CHECK_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => undefined);
+  return stream;
 }
 
 function openSocket(port: number): Promise<Socket> {
@@ -167,14 +184,7 @@ describe('bounded work per connection and in total', function () {
       // Within the stream limit at every moment: each stream is reset as soon as it is opened.
       while (sent < 5000 && !session.closed && !session.destroyed) {
         for (let i = 0; i < 30; i++, sent++) {
-          const stream = session.request({
-            ':method': 'POST',
-            ':path': CHECK_PATH,
-            'content-type': 'application/grpc',
-            te: 'trailers',
-          });
-          stream.on('error', () => undefined);
-          stream.close(http2Constants.NGHTTP2_CANCEL);
+          openCheckStream(session).close(http2Constants.NGHTTP2_CANCEL);
         }
         await new Promise(resolve => setImmediate(resolve));
       }
@@ -299,19 +309,9 @@ describe('bounded work per connection and in total', function () {
         frame.writeUInt32BE(body.length, 1);
         const session = connectHttp2(`http://127.0.0.1:${grpcPort}`);
         session.on('error', () => undefined);
-        const request = (): ReturnType<typeof session.request> => {
-          const stream = session.request({
-            ':method': 'POST',
-            ':path': CHECK_PATH,
-            'content-type': 'application/grpc',
-            te: 'trailers',
-          });
-          stream.on('error', () => undefined);
-          return stream;
-        };
-        for (let i = 0; i < 32; i++) request();
+        for (let i = 0; i < 32; i++) openCheckStream(session);
         for (let i = 0; i < 200 && !session.destroyed; i++) {
-          const stream = request();
+          const stream = openCheckStream(session);
           stream.write(frame);
           stream.close(http2Constants.NGHTTP2_CANCEL);
         }

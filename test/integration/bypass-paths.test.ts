@@ -5,6 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import { canonicalPath, unambiguousPath } from '../../src/core/canonical-path';
+import { appBehindProxy, type ProxyRecipe, type RunningProxy } from '../helpers/behind-proxy';
 import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { findNginx, startNginx, startNginxWith, type RunningNginx } from '../helpers/nginx';
@@ -14,21 +15,10 @@ import { RawUpstreamApp, sendRaw } from '../helpers/upstream-app';
 
 const NGINX = findNginx();
 
-type ProxyKind = 'nginx' | 'caddy';
+type ProxyKind = ProxyRecipe<RunningProxy>['pkg'];
 
-/** A proxy in front of the app, asking our service; `url` is where clients connect. */
-interface RunningProxy {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-interface ProxyUnderTest {
+interface ProxyUnderTest extends ProxyRecipe<RunningProxy> {
   readonly name: string;
-  /** Its Debian package. */
-  readonly kind: ProxyKind;
-  /** Its binary, or undefined when it is not installed. */
-  readonly binary: string | undefined;
-  start(binary: string, authzAddress: string, appAddress: string): Promise<RunningProxy>;
   /** An origin-form target as the proxy hands it to us (and RTI gets it). */
   forwarded(target: string): string;
 }
@@ -36,21 +26,21 @@ interface ProxyUnderTest {
 const PROXIES: readonly ProxyUnderTest[] = [
   {
     name: 'NGINX, proxy_pass http://app (the URI as the client sent it)',
-    kind: 'nginx',
+    pkg: 'nginx',
     binary: NGINX,
     start: (nginx, authz, app) => startNginx(nginx, authz, app),
     forwarded: target => target,
   },
   {
     name: 'NGINX, proxy_pass http://app/ (NGINX passes its decoded, normalised path)',
-    kind: 'nginx',
+    pkg: 'nginx',
     binary: NGINX,
     start: (nginx, authz, app) => startNginx(nginx, authz, app, { proxyPass: 'http://app/' }),
     forwarded: target => target,
   },
   {
     name: "Caddy, the README's forward_auth recipe (the same URI to us and to the app)",
-    kind: 'caddy',
+    pkg: 'caddy',
     binary: findCaddy(),
     start: startReadmeCaddy,
     // Go keeps a validly escaped path as sent and re-escapes one it cannot: `\` and `#`.
@@ -139,24 +129,10 @@ const BLOCK_ALL = verdict({ isInvalid: true, threatTypeCode: 2 });
 
 describe('bypass suite: excluded paths through real proxies (issue #20 rows 1, 2, 6)', function () {
   this.timeout(30_000);
-  let rti: FakeRti;
-  let app: RawUpstreamApp;
-  let appAddress: string;
-
-  before(async () => {
-    rti = await FakeRti.start();
-    rti.behaviour = () => BLOCK_ALL;
-    app = new RawUpstreamApp();
-    appAddress = await app.start();
-  });
-  after(async () => {
-    await app?.close();
-    await rti?.close();
-  });
-  beforeEach(() => {
-    rti.calls.length = 0;
-    app.seen.length = 0;
-  });
+  const rti = new FakeRti();
+  rti.behaviour = () => BLOCK_ALL;
+  const app = new RawUpstreamApp();
+  const site = appBehindProxy(rti, app);
 
   for (const [listName, exclusions] of Object.entries(EXCLUSION_LISTS)) {
     describe(`uri_exclusion ${exclusions}`, () => {
@@ -173,13 +149,14 @@ describe('bypass suite: excluded paths through real proxies (issue #20 rows 1, 2
         describe(proxy.name, () => {
           let running: RunningProxy;
           before(async function () {
-            const binary = requireProxy(this, proxy.kind, proxy.binary);
-            running = await proxy.start(binary, `127.0.0.1:${service.app.httpPort}`, appAddress);
+            const binary = requireProxy(this, proxy.pkg, proxy.binary);
+            const authz = `127.0.0.1:${service.app.httpPort}`;
+            running = await proxy.start(binary, authz, site.appAddress);
           });
           after(async () => running?.stop());
 
           for (const c of CASES.filter(c => c.only === undefined || c.only === listName)) {
-            const outcome = typeof c.expect === 'string' ? c.expect : c.expect[proxy.kind];
+            const outcome = typeof c.expect === 'string' ? c.expect : c.expect[proxy.pkg];
             it(`${outcome}: ${JSON.stringify(c.request)}`, async () => {
               const [method, target] = c.request.includes(' ')
                 ? (c.request.split(' ') as [string, string])

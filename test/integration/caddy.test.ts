@@ -6,18 +6,14 @@ import { strict as assert } from 'node:assert';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { verdictHeaderNames } from '../../src/core/verdict-headers';
-import { findCaddy, startReadmeCaddy, type RunningCaddy } from '../helpers/caddy';
-import { FakeRti, v4Verdict, verdict } from '../helpers/fake-rti-server';
+import { appBehindProxy, BROWSER, byUserAgent, serviceBehindProxy } from '../helpers/behind-proxy';
+import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
+import { FakeRti, v4Verdict } from '../helpers/fake-rti-server';
 import { freePort } from '../helpers/nginx';
-import { startService, type TestService } from '../helpers/start-service';
+import { startService } from '../helpers/start-service';
 import { get, UpstreamApp } from '../helpers/upstream-app';
 
 const CADDY = findCaddy();
-const BROWSER = {
-  'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
-  Accept: 'text/html,application/xhtml+xml',
-  'Sec-Fetch-Mode': 'navigate',
-};
 const COOKIE = '_cheq_rti=fake-cookie; Path=/; Max-Age=3600';
 const VERDICT_HEADERS: string[] = Object.values<string>({ ...verdictHeaderNames('x-cheq-') });
 /**
@@ -38,47 +34,25 @@ function verdictSeen(seen: IncomingHttpHeaders | undefined): Record<string, unkn
 
 describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
   this.timeout(20_000);
-  let rti: FakeRti;
-  let service: TestService;
-  let app: UpstreamApp;
-  let appAddress: string;
-  let caddy: RunningCaddy;
-
-  before(async function () {
-    if (!CADDY) throw new Error('caddy is required (apt-get install caddy)');
-    rti = await FakeRti.start();
-    rti.behaviour = form => {
-      const ua = form.get('UserAgent') ?? '';
-      if (ua.includes('bot')) return verdict({ isInvalid: true, threatTypeCode: 2 });
-      if (ua.includes('vpn')) return verdict({ isInvalid: true, threatTypeCode: 14 });
-      if (ua.includes('slow')) return { kind: 'hang' };
-      return verdict({});
-    };
-    service = await startService(rti.url, {
+  const rti = new FakeRti();
+  rti.behaviour = byUserAgent;
+  const app = new UpstreamApp();
+  const site = appBehindProxy(rti, app);
+  const caddy = serviceBehindProxy(
+    site,
+    {
       CHEQ_MODE: 'blocking',
       CHEQ_TIMEOUT_MS: '100',
       CHEQ_URI_EXCLUSION: '/excluded',
       CHEQ_CHALLENGE_ACTION: 'allow',
       CHEQ_REDIRECT_URL: 'https://www.example.com/blocked?from=caddy',
-    });
-    app = new UpstreamApp();
-    appAddress = await app.start();
-    caddy = await startReadmeCaddy(CADDY, `127.0.0.1:${service.app.httpPort}`, appAddress);
-  });
-  after(async () => {
-    await caddy?.stop();
-    await service?.close();
-    await app?.close();
-    await rti?.close();
-  });
-  beforeEach(() => {
-    if (rti) rti.calls.length = 0;
-    if (app) app.seen.length = 0;
-  });
+    },
+    { pkg: 'caddy', binary: CADDY, missing: 'fail', start: startReadmeCaddy },
+  );
 
   it('serves a valid visitor; the app gets the verdict headers; the browser gets the cookie', async () => {
     const answer = await get(`${caddy.url}/products?id=7`, BROWSER);
-    assert.equal(answer.status, 200, caddy.output());
+    assert.equal(answer.status, 200, caddy.proxy.output());
     assert.equal(answer.body, 'app /products?id=7');
     assert.deepEqual(answer.headers['set-cookie'], [COOKIE]);
     assert.deepEqual(verdictSeen(app.seen[0]), {
@@ -193,7 +167,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     const caddyV4 = await startReadmeCaddy(
       CADDY!,
       `127.0.0.1:${serviceV4.app.httpPort}`,
-      appAddress,
+      site.appAddress,
     );
     try {
       const answer = await get(`${caddyV4.url}/`, { ...BROWSER, ...FORGED });
@@ -226,7 +200,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     });
 
     async function assertServedWithoutVerdict(authz: string): Promise<void> {
-      const down = await startReadmeCaddy(CADDY!, authz, appAddress);
+      const down = await startReadmeCaddy(CADDY!, authz, site.appAddress);
       try {
         const answer = await get(`${down.url}/products`, { ...BROWSER, ...FORGED });
         assert.equal(answer.status, 200, down.output());

@@ -6,7 +6,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { appBehindProxy, BROWSER, byUserAgent, serviceBehindProxy } from '../helpers/behind-proxy';
+import { FakeRti } from '../helpers/fake-rti-server';
 import {
   DEPLOY_NGINX,
   findNginx,
@@ -14,59 +15,30 @@ import {
   privateRunDirectives,
   SHIPPED_FILES,
   startNginx,
-  type RunningNginx,
 } from '../helpers/nginx';
-import { startService, type TestService } from '../helpers/start-service';
 import { get, UpstreamApp } from '../helpers/upstream-app';
 
 const NGINX = findNginx();
 
-const BROWSER = {
-  'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
-  Accept: 'text/html,application/xhtml+xml',
-  'Sec-Fetch-Mode': 'navigate',
-};
 const COOKIE = '_cheq_rti=fake-cookie; Path=/; Max-Age=3600';
 
 describe('NGINX auth_request with the shipped config (real NGINX)', function () {
   this.timeout(20_000);
-  let rti: FakeRti;
-  let service: TestService;
-  let app: UpstreamApp;
-  let nginx: RunningNginx;
-  let appAddress: string;
-
-  before(async function () {
-    if (!NGINX) throw new Error('nginx is required (apt-get install nginx)');
-    rti = await FakeRti.start();
-    rti.behaviour = form => {
-      const ua = form.get('UserAgent') ?? '';
-      if (ua.includes('bot')) return verdict({ isInvalid: true, threatTypeCode: 2 });
-      if (ua.includes('vpn')) return verdict({ isInvalid: true, threatTypeCode: 14 });
-      if (ua.includes('slow')) return { kind: 'hang' };
-      return verdict({});
-    };
-    service = await startService(rti.url, {
+  const rti = new FakeRti();
+  rti.behaviour = byUserAgent;
+  const app = new UpstreamApp();
+  const site = appBehindProxy(rti, app);
+  const nginx = serviceBehindProxy(
+    site,
+    {
       CHEQ_MODE: 'blocking',
       CHEQ_TIMEOUT_MS: '100',
       CHEQ_URI_EXCLUSION: '/excluded',
       CHEQ_CHALLENGE_ACTION: 'redirect',
       CHEQ_CHALLENGE_URL: 'https://www.example.com/challenge?from=nginx',
-    });
-    app = new UpstreamApp();
-    appAddress = await app.start();
-    nginx = await startNginx(NGINX, `127.0.0.1:${service.app.httpPort}`, appAddress);
-  });
-  after(async () => {
-    await nginx?.stop();
-    await service?.close();
-    await app?.close();
-    await rti?.close();
-  });
-  beforeEach(() => {
-    if (rti) rti.calls.length = 0;
-    if (app) app.seen.length = 0;
-  });
+    },
+    { pkg: 'nginx', binary: NGINX, missing: 'fail', start: startNginx },
+  );
 
   it('passes nginx -t on the shipped example configuration', () => {
     const prefix = mkdtempSync(join(tmpdir(), 'cheq-nginx-t-'));
@@ -172,7 +144,7 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     let connections = 0;
     const counter = createTcpServer(client => {
       connections++;
-      const upstream = connect(service.app.httpPort, '127.0.0.1');
+      const upstream = connect(nginx.service.app.httpPort, '127.0.0.1');
       client.pipe(upstream).pipe(client);
       client.on('error', () => upstream.destroy());
       upstream.on('error', () => client.destroy());
@@ -181,7 +153,7 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     const counted = await startNginx(
       NGINX!,
       `127.0.0.1:${(counter.address() as AddressInfo).port}`,
-      appAddress,
+      site.appAddress,
     );
     try {
       for (let i = 0; i < 20; i++) {
@@ -204,7 +176,7 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     const blackHole = createTcpServer(socket => sockets.push(socket));
     await new Promise<void>(resolve => blackHole.listen(0, '127.0.0.1', resolve));
     const slowAuthz = `127.0.0.1:${(blackHole.address() as AddressInfo).port}`;
-    const second = await startNginx(NGINX!, slowAuthz, appAddress);
+    const second = await startNginx(NGINX!, slowAuthz, site.appAddress);
     try {
       const started = Date.now();
       const answer = await get(`${second.url}/`, BROWSER);
@@ -220,11 +192,11 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
   });
 
   it('still serves the site when the authz service is stopped (fail open)', async () => {
-    await service.app.shutdown();
+    await nginx.service.app.shutdown();
     const answer = await get(`${nginx.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
     assert.equal(answer.status, 200);
     assert.equal(answer.body, 'app /products');
     assert.equal(app.seen[0]?.['x-cheq-decision'], undefined);
-    assert.match(nginx.errorLog(), /connect\(\) failed \(111: Connection refused\)/);
+    assert.match(nginx.proxy.errorLog(), /connect\(\) failed \(111: Connection refused\)/);
   });
 });
