@@ -274,4 +274,38 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
       });
     }
   });
+
+  // Findings B1, B2 of the second attacker's read (h12), failing until fixed: with the route map
+  // deploy/kubernetes/kustomization.yaml suggests, a bot asks for /checkout/ or /CHECKOUT, which
+  // Express (its defaults), Rails, Spring MVC before 6 and ASP.NET Core serve as /checkout, and
+  // RTI judges it as a page_load instead of a purchase. B3 (an ambiguous path picks the first
+  // entry any reading matches) is in test/unit/core/attack-findings.test.ts.
+  describe('B1, B2: the event type of /checkout/ and /CHECKOUT through the shipped NGINX config', () => {
+    const nginx = serviceBehindProxy(
+      site,
+      { CHEQ_ROUTE_TO_EVENT_TYPE: '{"/checkout":"purchase","/cart/add":"add_to_cart"}' },
+      SHIPPED_NGINX,
+    );
+    const eventTypeOf = async (target: string): Promise<string | null> => {
+      await sendHead(nginx.url, `POST ${target} HTTP/1.1\r\nHost: shop.example`);
+      assert.equal(rti.calls.length, 1, 'RTI was not asked');
+      return rti.calls[0]?.form.get('EventType') ?? null;
+    };
+
+    it('tells RTI /checkout is a purchase (control case)', async () => {
+      assert.equal(await eventTypeOf('/checkout'), 'purchase');
+    });
+
+    for (const [finding, target] of [
+      ['B1', '/checkout/'],
+      ['B1', '/cart/add/'],
+      ['B2', '/CHECKOUT'],
+      ['B2', '/Cart/Add'],
+    ] as const) {
+      it(`${finding}: tells RTI ${target} is what the route map says of its backend route`, async () => {
+        const expected = target.toLowerCase().startsWith('/checkout') ? 'purchase' : 'add_to_cart';
+        assert.equal(await eventTypeOf(target), expected);
+      });
+    }
+  });
 });

@@ -37,3 +37,64 @@ describe('A6: route_to_event_type is not escaped with path parameters', () => {
     });
   }
 });
+
+// Findings of the second attacker's read (h12), failing until fixed. route_to_event_type is
+// meant to be unescapable ("a client must not pick it"), but only the path's own spelling and,
+// when it is ambiguous, its `;`-stripped and decoded readings are looked up.
+describe('B1-B3: route_to_event_type readings a bot can still pick', () => {
+  /** As deploy/kubernetes/kustomization.yaml suggests, plus a section listed first. */
+  const config: RtiInputConfig = {
+    routeToEventType: new PathMap([
+      ['/search/**', 'search'],
+      ['/checkout', 'purchase'],
+      ['/cart/add', 'add_to_cart'],
+    ]),
+    trustedIpHeader: undefined,
+    trustedProxies: TrustedProxies.NONE,
+    ja3Header: undefined,
+    ja4Header: undefined,
+    channelParam: undefined,
+    ignoredHeaderNames: [],
+  };
+  const eventType = (path: string): string => resolveEventType(makeAttributes({ path }), config);
+
+  it('maps /checkout and /cart/add (control case)', () => {
+    assert.equal(eventType('/checkout'), 'purchase');
+    assert.equal(eventType('/cart/add'), 'add_to_cart');
+  });
+
+  // B1: Express (strict routing off by default), Rails, Spring MVC before 6 and ASP.NET Core
+  // route /checkout/ to the /checkout handler; the exact entry does not match it.
+  for (const [path, expected] of [
+    ['/checkout/', 'purchase'],
+    ['/cart/add/', 'add_to_cart'],
+    ['/cart/add;x/', 'add_to_cart'],
+  ] as const) {
+    it(`B1: a trailing slash keeps ${path} ${expected}`, () => {
+      assert.equal(eventType(path), expected);
+    });
+  }
+
+  // B2: Express (caseSensitive off by default) and ASP.NET Core match routes case-insensitively.
+  for (const [path, expected] of [
+    ['/CHECKOUT', 'purchase'],
+    ['/Cart/Add', 'add_to_cart'],
+  ] as const) {
+    it(`B2: letter case keeps ${path} ${expected}`, () => {
+      assert.equal(eventType(path), expected);
+    });
+  }
+
+  // B3: an ambiguous path takes the first entry (in configuration order) that any reading
+  // matches, so the bot picks among its readings: the canonical reading of /search/..;/checkout
+  // is under /search/ (listed first), while Tomcat and Spring serve /checkout.
+  for (const path of [
+    '/search/..;/checkout',
+    '/search/..%2Fcheckout',
+    '/search/x%2F..%2F..%2Fcheckout',
+  ]) {
+    it(`B3: ${path}, which a backend serves as /checkout, is purchase`, () => {
+      assert.equal(eventType(path), 'purchase');
+    });
+  }
+});
