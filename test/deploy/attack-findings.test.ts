@@ -82,3 +82,39 @@ describe('A9: gateway-level exclusions in the shipped Istio and Envoy configs', 
     }
   }
 });
+
+// Finding B4 of the second attacker's read (h12), failing until fixed: A9's event-type sibling.
+// envoy.yaml tells the server `cheq_event_type: purchase` on the route `prefix: /checkout`;
+// Envoy's normalize_path leaves `..;` and `.;` segments alone, so /x/..;/checkout and
+// /.;/checkout take the catch-all route and are judged as page_load, while Tomcat/Spring-style
+// backends serve /checkout. Safe: every target a backend may route to /checkout gets the
+// event type /checkout gets (the same context_extensions, or none and the server's
+// route_to_event_type, which maps such a path by its readings).
+describe('B4: the event type the shipped envoy.yaml gives by route', () => {
+  interface Route {
+    match?: { prefix?: string; path?: string };
+    typed_per_filter_config?: Record<
+      string,
+      { check_settings?: { context_extensions?: { cheq_event_type?: string } } }
+    >;
+  }
+  const routes = yamlDocuments('envoy/envoy.yaml')
+    .flatMap(doc => valuesOf(doc, 'routes'))
+    .flat() as Route[];
+  const eventTypeOf = (target: string): string | undefined => {
+    const first = routes.find(route =>
+      route.match?.prefix !== undefined
+        ? target.startsWith(route.match.prefix)
+        : route.match?.path === target,
+    );
+    return Object.values(first?.typed_per_filter_config ?? {})
+      .map(config => config.check_settings?.context_extensions?.cheq_event_type)
+      .find(type => type !== undefined);
+  };
+
+  for (const target of ['/x/..;/checkout', '/.;/checkout']) {
+    it(`gives ${target} the event type of /checkout`, () => {
+      assert.equal(eventTypeOf(target), eventTypeOf('/checkout'));
+    });
+  }
+});
