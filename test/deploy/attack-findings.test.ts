@@ -118,3 +118,57 @@ describe('B4: the event type the shipped envoy.yaml gives by route', () => {
     });
   }
 });
+
+// Finding B6 of the second attacker's read (h12), failing until fixed: in HTTP mode the server
+// sees only the headers Envoy is allowed to forward, and neither envoy-http.yaml nor the Istio
+// HTTP provider forwards a client's `x-cheq_decision` (or other `x-cheq_` name), so the server
+// cannot list it in x-envoy-auth-headers-to-remove; headersToUpstreamOnAllow / allowed upstream
+// headers overwrite only the dashed names it sets. Envoy allows underscores in header names by
+// default, so the forged look-alike reaches the app, which CGI-style stacks (uWSGI, Puma before
+// 6.4.3, Werkzeug) read as x-cheq-decision. The README says the Envoy paths remove it.
+// Safe: the HTTP-mode configs forward every name under the prefix (and its `_` look-alike) to
+// the server, or drop or reject names with underscores.
+describe('B6: a forged x-cheq_ look-alike in the shipped HTTP-mode Envoy and Istio configs', () => {
+  /** Dashed names the server sets or removes on every allow; their look-alikes it must see. */
+  const FORGED = ['x-cheq_decision', 'x-cheq_invalid', 'x-cheq_challenge'];
+
+  /** Envoy's StringMatcher on a lower-case header name. */
+  function envoyMatches(pattern: Record<string, string>, name: string): boolean {
+    if (pattern['exact'] !== undefined) return name === pattern['exact'];
+    if (pattern['prefix'] !== undefined) return name.startsWith(pattern['prefix']);
+    if (pattern['suffix'] !== undefined) return name.endsWith(pattern['suffix']);
+    if (pattern['contains'] !== undefined) return name.includes(pattern['contains']);
+    return false;
+  }
+
+  it('envoy-http.yaml lets the server see or drops each of them', () => {
+    const docs = yamlDocuments('envoy/envoy-http.yaml');
+    const underscores = valuesOf(docs, 'headers_with_underscores_action');
+    const dropped = underscores.some(
+      action => action === 'DROP_HEADER' || action === 'REJECT_REQUEST',
+    );
+    const patterns = valuesOf(docs, 'allowed_headers').flatMap(
+      allowed => (allowed as { patterns?: Record<string, string>[] }).patterns ?? [],
+    );
+    assert.ok(patterns.length > 0, 'no allowed_headers found');
+    const unseen = FORGED.filter(
+      name =>
+        !(dropped && name.includes('_')) && !patterns.some(pattern => envoyMatches(pattern, name)),
+    );
+    assert.deepEqual(unseen, [], 'reach the app, unseen by the server');
+  });
+
+  for (const file of ['istio/extension-providers.yaml', 'istio/istiod-values.yaml']) {
+    it(`${file} lets the server see each of them`, () => {
+      const included = valuesOf(
+        yamlDocuments(file),
+        'includeRequestHeadersInCheck',
+      ).flat() as string[];
+      assert.ok(included.length > 0, 'no includeRequestHeadersInCheck found');
+      const unseen = FORGED.filter(
+        name => !included.some(pattern => istioPathMatches(pattern, name)),
+      );
+      assert.deepEqual(unseen, [], 'reach the app, unseen by the server');
+    });
+  }
+});
