@@ -82,3 +82,93 @@ describe('A9: gateway-level exclusions in the shipped Istio and Envoy configs', 
     }
   }
 });
+
+// Finding B4 of the second attacker's read (h12), failing until fixed: A9's event-type sibling.
+// envoy.yaml tells the server `cheq_event_type: purchase` on the route `prefix: /checkout`;
+// Envoy's normalize_path leaves `..;` and `.;` segments alone, so /x/..;/checkout and
+// /.;/checkout take the catch-all route and are judged as page_load, while Tomcat/Spring-style
+// backends serve /checkout. Safe: every target a backend may route to /checkout gets the
+// event type /checkout gets (the same context_extensions, or none and the server's
+// route_to_event_type, which maps such a path by its readings).
+describe('B4: the event type the shipped envoy.yaml gives by route', () => {
+  interface Route {
+    match?: { prefix?: string; path?: string };
+    typed_per_filter_config?: Record<
+      string,
+      { check_settings?: { context_extensions?: { cheq_event_type?: string } } }
+    >;
+  }
+  const routes = yamlDocuments('envoy/envoy.yaml')
+    .flatMap(doc => valuesOf(doc, 'routes'))
+    .flat() as Route[];
+  const eventTypeOf = (target: string): string | undefined => {
+    const first = routes.find(route =>
+      route.match?.prefix !== undefined
+        ? target.startsWith(route.match.prefix)
+        : route.match?.path === target,
+    );
+    return Object.values(first?.typed_per_filter_config ?? {})
+      .map(config => config.check_settings?.context_extensions?.cheq_event_type)
+      .find(type => type !== undefined);
+  };
+
+  for (const target of ['/x/..;/checkout', '/.;/checkout']) {
+    it(`gives ${target} the event type of /checkout`, () => {
+      assert.equal(eventTypeOf(target), eventTypeOf('/checkout'));
+    });
+  }
+});
+
+// Finding B6 of the second attacker's read (h12), failing until fixed: in HTTP mode the server
+// sees only the headers Envoy is allowed to forward, and neither envoy-http.yaml nor the Istio
+// HTTP provider forwards a client's `x-cheq_decision` (or other `x-cheq_` name), so the server
+// cannot list it in x-envoy-auth-headers-to-remove; headersToUpstreamOnAllow / allowed upstream
+// headers overwrite only the dashed names it sets. Envoy allows underscores in header names by
+// default, so the forged look-alike reaches the app, which CGI-style stacks (uWSGI, Puma before
+// 6.4.3, Werkzeug) read as x-cheq-decision. The README says the Envoy paths remove it.
+// Safe: the HTTP-mode configs forward every name under the prefix (and its `_` look-alike) to
+// the server, or drop or reject names with underscores.
+describe('B6: a forged x-cheq_ look-alike in the shipped HTTP-mode Envoy and Istio configs', () => {
+  /** Dashed names the server sets or removes on every allow; their look-alikes it must see. */
+  const FORGED = ['x-cheq_decision', 'x-cheq_invalid', 'x-cheq_challenge'];
+
+  /** Envoy's StringMatcher on a lower-case header name. */
+  function envoyMatches(pattern: Record<string, string>, name: string): boolean {
+    if (pattern['exact'] !== undefined) return name === pattern['exact'];
+    if (pattern['prefix'] !== undefined) return name.startsWith(pattern['prefix']);
+    if (pattern['suffix'] !== undefined) return name.endsWith(pattern['suffix']);
+    if (pattern['contains'] !== undefined) return name.includes(pattern['contains']);
+    return false;
+  }
+
+  it('envoy-http.yaml lets the server see or drops each of them', () => {
+    const docs = yamlDocuments('envoy/envoy-http.yaml');
+    const underscores = valuesOf(docs, 'headers_with_underscores_action');
+    const dropped = underscores.some(
+      action => action === 'DROP_HEADER' || action === 'REJECT_REQUEST',
+    );
+    const patterns = valuesOf(docs, 'allowed_headers').flatMap(
+      allowed => (allowed as { patterns?: Record<string, string>[] }).patterns ?? [],
+    );
+    assert.ok(patterns.length > 0, 'no allowed_headers found');
+    const unseen = FORGED.filter(
+      name =>
+        !(dropped && name.includes('_')) && !patterns.some(pattern => envoyMatches(pattern, name)),
+    );
+    assert.deepEqual(unseen, [], 'reach the app, unseen by the server');
+  });
+
+  for (const file of ['istio/extension-providers.yaml', 'istio/istiod-values.yaml']) {
+    it(`${file} lets the server see each of them`, () => {
+      const included = valuesOf(
+        yamlDocuments(file),
+        'includeRequestHeadersInCheck',
+      ).flat() as string[];
+      assert.ok(included.length > 0, 'no includeRequestHeadersInCheck found');
+      const unseen = FORGED.filter(
+        name => !included.some(pattern => istioPathMatches(pattern, name)),
+      );
+      assert.deepEqual(unseen, [], 'reach the app, unseen by the server');
+    });
+  }
+});

@@ -274,4 +274,70 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
       });
     }
   });
+
+  // Findings B1, B2 of the second attacker's read (h12), failing until fixed: with the route map
+  // deploy/kubernetes/kustomization.yaml suggests, a bot asks for /checkout/ or /CHECKOUT, which
+  // Express (its defaults), Rails, Spring MVC before 6 and ASP.NET Core serve as /checkout, and
+  // RTI judges it as a page_load instead of a purchase. B3 (an ambiguous path picks the first
+  // entry any reading matches) is in test/unit/core/attack-findings.test.ts.
+  describe('B1, B2: the event type of /checkout/ and /CHECKOUT through the shipped NGINX config', () => {
+    const nginx = serviceBehindProxy(
+      site,
+      { CHEQ_ROUTE_TO_EVENT_TYPE: '{"/checkout":"purchase","/cart/add":"add_to_cart"}' },
+      SHIPPED_NGINX,
+    );
+    const eventTypeOf = async (target: string): Promise<string | null> => {
+      await sendHead(nginx.url, `POST ${target} HTTP/1.1\r\nHost: shop.example`);
+      assert.equal(rti.calls.length, 1, 'RTI was not asked');
+      return rti.calls[0]?.form.get('EventType') ?? null;
+    };
+
+    it('tells RTI /checkout is a purchase (control case)', async () => {
+      assert.equal(await eventTypeOf('/checkout'), 'purchase');
+    });
+
+    for (const [finding, target] of [
+      ['B1', '/checkout/'],
+      ['B1', '/cart/add/'],
+      ['B2', '/CHECKOUT'],
+      ['B2', '/Cart/Add'],
+    ] as const) {
+      it(`${finding}: tells RTI ${target} is what the route map says of its backend route`, async () => {
+        const expected = target.toLowerCase().startsWith('/checkout') ? 'purchase' : 'add_to_cart';
+        assert.equal(await eventTypeOf(target), expected);
+      });
+    }
+  });
+
+  // Finding B5 (h12), failing until fixed; the rule is in test/unit/core/attack-findings.test.ts.
+  // The test client stands in for an L7 balancer at 127.0.0.1 in front of the shipped NGINX
+  // config: it appends its peer, a bot that reached it directly (not through Cloudflare), to
+  // X-Forwarded-For, and passes on the bot's own CF-Connecting-IP.
+  describe('B5: CF-Connecting-IP from a bot that bypassed the CDN, through the shipped NGINX config', () => {
+    const nginx = serviceBehindProxy(
+      site,
+      {
+        CHEQ_TRUSTED_PROXIES: '127.0.0.1,173.245.48.0/20',
+        CHEQ_TRUSTED_IP_HEADER: 'cf-connecting-ip',
+      },
+      SHIPPED_NGINX,
+    );
+    const clientIpOf = async (xff: string, cfConnectingIp: string): Promise<string | null> => {
+      await sendHead(
+        nginx.url,
+        `GET /checkout HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: ${xff}\r\n` +
+          `CF-Connecting-IP: ${cfConnectingIp}`,
+      );
+      assert.equal(rti.calls.length, 1, 'RTI was not asked');
+      return rti.calls[0]?.form.get('ClientIP') ?? null;
+    };
+
+    it('tells RTI the CF-Connecting-IP a listed Cloudflare edge sent (control case)', async () => {
+      assert.equal(await clientIpOf('192.0.2.33, 173.245.48.10', '192.0.2.33'), '192.0.2.33');
+    });
+
+    it("tells RTI the balancer's peer, not the CF-Connecting-IP the bot picked", async () => {
+      assert.equal(await clientIpOf('198.51.100.7', '203.0.113.99'), '198.51.100.7');
+    });
+  });
 });
