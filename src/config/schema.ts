@@ -139,14 +139,14 @@ export const schema = {
     arg: 'route-to-event-type',
   },
   trusted_proxies: {
-    doc: "Proxies in front of the calling one whose word about the client address is believed (comma list of IPv4/IPv6 addresses and CIDR ranges; empty or `none`: nobody). The walk starts at the calling proxy's own peer as it reports it (NGINX X-Real-IP; Envoy HTTP x-real-ip, else x-envoy-external-address; forward auth the last X-Forwarded-For entry; gRPC source.address); while a hop is listed, its report of the next (gRPC x-envoy-external-address, trusted_ip_header, X-Forwarded-For from the right) is followed; the first unlisted address is the client.",
+    doc: "Proxies in front of the calling one whose word about the client address is believed (comma list of IPv4/IPv6 addresses and CIDR ranges; empty or `none`: nobody). The walk starts at the calling proxy's own peer as it reports it (NGINX X-Real-IP; Envoy HTTP x-real-ip; forward auth the last X-Forwarded-For entry; gRPC source.address); while a hop is listed, its report of the next (Envoy's x-envoy-external-address, then X-Forwarded-For from the right) is followed; the first unlisted address is the client.",
     format: 'ip-ranges',
     default: [...DEFAULT_TRUSTED_PROXIES],
     env: 'CHEQ_TRUSTED_PROXIES',
     arg: 'trusted-proxies',
   },
   trusted_ip_header: {
-    doc: "Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip); believed only when every hop before it, from the calling proxy's peer on, is in trusted_proxies. Empty: the trusted_proxies walk alone.",
+    doc: "Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip); believed only when every hop the walk reads, from the calling proxy's peer on, is in trusted_proxies (a client that went around the CDN ends the walk with its own address). Empty: the trusted_proxies walk alone.",
     format: 'header-name',
     default: '',
     env: 'CHEQ_TRUSTED_IP_HEADER',

@@ -7,9 +7,9 @@ import { readHopAddress, type TrustedProxies } from './trusted-proxies';
 
 /**
  * The hops, nearest first: `peerAddress` (what the calling proxy reports about its own peer,
- * else the HTTP socket peer; gRPC source.address), then gRPC's `proxyClientIp`
- * (x-envoy-external-address), then, if every hop so far was trusted, the operator's
- * `trustedIpHeader`, then `X-Forwarded-For` read from the right. Without a readable first hop
+ * else the HTTP socket peer; gRPC source.address), then Envoy's `proxyClientIp`
+ * (x-envoy-external-address), then `X-Forwarded-For` read from the right, and only when every
+ * hop read was trusted, the operator's `trustedIpHeader`. Without a readable first hop
  * nothing is believed (undefined). An unreadable hop ends the walk; when it ends without an
  * untrusted address, the last address read is the client.
  */
@@ -28,17 +28,27 @@ export function resolveClientIp(
     if (!trusted.includes(reported)) return reported.ip;
     last = reported;
   }
+  const walked = walkForwardedFor(attrs.headers.get('x-forwarded-for'), trusted);
+  if (walked.client !== undefined) return walked.client;
+  // Every hop read is listed: the header was set by one of them (a CDN edge), not by a client
+  // that went around it (its own address would have ended the walk above).
   if (trustedIpHeader) {
     const value = attrs.headers.get(trustedIpHeader);
     const hop = value === undefined ? undefined : readHopAddress(lastItem(value));
     if (hop) return hop.ip;
   }
-  return walkForwardedFor(attrs.headers.get('x-forwarded-for'), trusted) ?? last.ip;
+  return walked.last ?? last.ip;
 }
 
-/** The first untrusted address of an X-Forwarded-For list read from the right, else its leftmost. */
-function walkForwardedFor(list: string | undefined, trusted: TrustedProxies): string | undefined {
-  if (list === undefined) return undefined;
+/**
+ * X-Forwarded-For read from the right: the first untrusted address (`client`), else the last
+ * trusted one read (`last`). An unreadable entry ends the walk.
+ */
+function walkForwardedFor(
+  list: string | undefined,
+  trusted: TrustedProxies,
+): { client?: string; last?: string } {
+  if (list === undefined) return {};
   let last: string | undefined;
   let end = list.length;
   // Sliced entry by entry from the right: no array, and the walk stops at the client.
@@ -48,11 +58,11 @@ function walkForwardedFor(list: string | undefined, trusted: TrustedProxies): st
     end = comma < 0 ? 0 : comma;
     if (entry.trim() === '') continue;
     const hop = readHopAddress(entry);
-    if (!hop) return last;
-    if (!trusted.includes(hop)) return hop.ip;
+    if (!hop) break;
+    if (!trusted.includes(hop)) return { client: hop.ip };
     last = hop.ip;
   }
-  return last;
+  return last === undefined ? {} : { last };
 }
 
 /** A custom header set by a CDN holds one address; a list keeps the hop nearest to us. */

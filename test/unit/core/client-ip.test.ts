@@ -249,13 +249,22 @@ const CASES: readonly Case[] = [
   },
   // trusted_ip_header.
   {
-    name: 'trusted_ip_header from a trusted proxy',
+    name: 'trusted_ip_header when every hop the walk reads is trusted',
     peerAddress: '10.0.0.3',
     proxyClientIp: '10.0.0.4',
     trustedIpHeader: 'cf-connecting-ip',
     headers: [['cf-connecting-ip', '192.0.2.33']],
-    xff: '198.51.100.7, 10.0.0.4',
+    xff: '10.0.0.4',
     expected: '192.0.2.33',
+  },
+  {
+    name: 'trusted_ip_header ignored when the walk reaches an untrusted address (set by a client)',
+    peerAddress: '10.0.0.3',
+    proxyClientIp: '10.0.0.4',
+    trustedIpHeader: 'cf-connecting-ip',
+    headers: [['cf-connecting-ip', '6.6.6.6']],
+    xff: '198.51.100.7, 10.0.0.4',
+    expected: '198.51.100.7',
   },
   {
     name: 'trusted_ip_header ignored when the proxy reports an untrusted peer',
