@@ -1168,11 +1168,15 @@ describe('deploy manifests', () => {
               assert.ok(EVENT_TYPES.has(value), `${value} is not an RTI event type`);
               eventTypes++;
             }
-            if (key === CONTEXT_EXTENSION_KEYS.mode) assert.ok(schema.mode.format.includes(value));
+            if (key === CONTEXT_EXTENSION_KEYS.mode)
+              assert.fail(`cheq_mode ${value} by route match`);
           }
         }
       }
-      assert.ok(eventTypes > 0 && disabled > 0, 'an event-type route and a route without check');
+      // A path-matched event type or mode is stepped around with `..;` (Envoy keeps it, Tomcat
+      // resolves it): the shipped config leaves them to the server's route_to_event_type.
+      assert.equal(eventTypes, 0, 'no event type chosen by an Envoy route match');
+      assert.ok(disabled > 0, 'a route without check (an exact path)');
       assert.equal(routes.at(-1)?.match.prefix, '/', 'a catch-all route last');
     });
 
