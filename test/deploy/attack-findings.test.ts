@@ -83,7 +83,7 @@ describe('A9: gateway-level exclusions in the shipped Istio and Envoy configs', 
   }
 });
 
-// Finding B4 of the second attacker's read (h12), failing until fixed: A9's event-type sibling.
+// Finding B4 of the second attacker's read (fixed; a regression test): A9's event-type sibling.
 // envoy.yaml tells the server `cheq_event_type: purchase` on the route `prefix: /checkout`;
 // Envoy's normalize_path leaves `..;` and `.;` segments alone, so /x/..;/checkout and
 // /.;/checkout take the catch-all route and are judged as page_load, while Tomcat/Spring-style
@@ -119,7 +119,7 @@ describe('B4: the event type the shipped envoy.yaml gives by route', () => {
   }
 });
 
-// Finding B6 of the second attacker's read (h12), failing until fixed: in HTTP mode the server
+// Finding B6 of the second attacker's read (fixed; a regression test): in HTTP mode the server
 // sees only the headers Envoy is allowed to forward, and neither envoy-http.yaml nor the Istio
 // HTTP provider forwards a client's `x-cheq_decision` (or other `x-cheq_` name), so the server
 // cannot list it in x-envoy-auth-headers-to-remove; headersToUpstreamOnAllow / allowed upstream

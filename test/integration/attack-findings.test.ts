@@ -275,7 +275,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
     }
   });
 
-  // Findings B1, B2 of the second attacker's read (h12), failing until fixed: with the route map
+  // Findings B1, B2 of the second attacker's read (fixed; a regression test): with the route map
   // deploy/kubernetes/kustomization.yaml suggests, a bot asks for /checkout/ or /CHECKOUT, which
   // Express (its defaults), Rails, Spring MVC before 6 and ASP.NET Core serve as /checkout, and
   // RTI judges it as a page_load instead of a purchase. B3 (an ambiguous path picks the first
@@ -309,7 +309,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
     }
   });
 
-  // Finding B5 (h12), failing until fixed; the rule is in test/unit/core/attack-findings.test.ts.
+  // Finding B5 (fixed; a regression test); the rule is in test/unit/core/attack-findings.test.ts.
   // The test client stands in for an L7 balancer at 127.0.0.1 in front of the shipped NGINX
   // config: it appends its peer, a bot that reached it directly (not through Cloudflare), to
   // X-Forwarded-For, and passes on the bot's own CF-Connecting-IP.

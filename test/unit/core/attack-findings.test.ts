@@ -39,7 +39,7 @@ describe('A6: route_to_event_type is not escaped with path parameters', () => {
   }
 });
 
-// Findings of the second attacker's read (h12), failing until fixed. route_to_event_type is
+// Findings of the second attacker's read (fixed; a regression test). route_to_event_type is
 // meant to be unescapable ("a client must not pick it"), but only the path's own spelling and,
 // when it is ambiguous, its `;`-stripped and decoded readings are looked up.
 describe('B1-B3: route_to_event_type readings a bot can still pick', () => {
@@ -100,7 +100,7 @@ describe('B1-B3: route_to_event_type readings a bot can still pick', () => {
   }
 });
 
-// Finding B5 of the second attacker's read (h12), failing until fixed: trusted_ip_header is
+// Finding B5 of the second attacker's read (fixed; a regression test): trusted_ip_header is
 // believed as soon as the calling proxy's peer is listed, whoever set it. With the README's
 // example (trusted_proxies [10.0.0.0/8, 173.245.48.0/20], trusted_ip_header cf-connecting-ip)
 // and the NGINX recipe behind an L7 balancer, a bot that reaches the balancer directly, not
