@@ -35,7 +35,8 @@ export interface RtiInputConfig {
  * event type sets how strictly RTI judges, so a client must not pick a milder one by writing a
  * path the backend reads as another: an ambiguous path is mapped by its most resolved reading
  * that an entry matches (`/search/..;/checkout` as /checkout), and a path no entry matches by
- * its form without a trailing slash or in lower case (`/CHECKOUT/` as /checkout).
+ * its form without a trailing slash or in lower case when that matches an earlier entry
+ * (`/CHECKOUT/` as /checkout).
  * A route event type outside RTI's list is ignored rather than sent to fail at RTI.
  */
 export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfig): string {
@@ -60,9 +61,13 @@ function lookupReadings(routes: PathMap<string>, readings: readonly string[]): s
   return undefined;
 }
 
-/** A reading, else its loose forms (tried only on a miss, to keep the common path cheap). */
+/**
+ * A reading with its loose forms, by the earliest entry any matches: a catch-all listed last
+ * (`/**`) must not take `/CHECKOUT` from `/checkout`. Most paths have no loose form.
+ */
 function lookupReading(routes: PathMap<string>, reading: string): string | undefined {
-  return routes.lookup(reading) ?? routes.lookupAny(looseReadings(reading));
+  const loose = looseReadings(reading);
+  return loose.length === 0 ? routes.lookup(reading) : routes.lookupAny([reading, ...loose]);
 }
 
 export function buildRtiInput(

@@ -273,12 +273,8 @@ export class PathMap<T> {
     return this.entries.find(([pattern]) => pattern.matches(path))?.[1];
   }
 
-  /** The value for the first of the paths that any entry matches (readings, most likely first). */
+  /** The value of the first entry that matches any of the paths. */
   lookupAny(paths: readonly string[]): T | undefined {
-    for (const path of paths) {
-      const value = this.lookup(path);
-      if (value !== undefined) return value;
-    }
-    return undefined;
+    return this.entries.find(([pattern]) => paths.some(path => pattern.matches(path)))?.[1];
   }
 }

@@ -278,7 +278,21 @@ describe('resolveEventType', () => {
     assert.equal(eventType('/searches/'), 'page_load');
   });
 
-  it('tries the loose readings only when the path itself misses', () => {
+  it('maps a loose reading by an entry listed before a catch-all', () => {
+    const catchAll = inputConfig({
+      routeToEventType: new PathMap([
+        ['/checkout', 'purchase'],
+        ['/**', 'page_load'],
+      ]),
+    });
+    const eventType = (path: string): string =>
+      resolveEventType(makeAttributes({ path }), catchAll);
+    assert.equal(eventType('/CHECKOUT'), 'purchase');
+    assert.equal(eventType('/checkout/'), 'purchase');
+    assert.equal(eventType('/Other/'), 'page_load');
+  });
+
+  it('keeps the entry the path itself matches when a loose reading matches only later', () => {
     const exact = inputConfig({
       routeToEventType: new PathMap([
         ['/checkout/', 'add_to_cart'],
