@@ -34,9 +34,9 @@ export interface RtiInputConfig {
  * Event type from the route settings, else the configured path mapping, else page_load. The
  * event type sets how strictly RTI judges, so a client must not pick a milder one by writing a
  * path the backend reads as another: an ambiguous path is mapped by its most resolved reading
- * that an entry matches (`/search/..;/checkout` as /checkout), and a path no entry matches by
- * its form without a trailing slash or in lower case when that matches an earlier entry
- * (`/CHECKOUT/` as /checkout).
+ * that an entry matches (`/search/..;/checkout` as /checkout), and a reading's forms without a
+ * trailing slash or in lower case count as it when they match an earlier entry (`/CHECKOUT/` as
+ * /checkout), as many backends route them.
  * A route event type outside RTI's list is ignored rather than sent to fail at RTI.
  */
 export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfig): string {
