@@ -132,7 +132,7 @@ export const schema = {
     arg: 'uri-exclusion',
   },
   route_to_event_type: {
-    doc: 'JSON object: path pattern (as uri_exclusion) to RTI event type, matched on the canonical path (an ambiguous path: on any reading, e.g. without ; parameters); first match wins; default page_load.',
+    doc: 'JSON object: path pattern (as uri_exclusion) to RTI event type, matched on the canonical path (an ambiguous path: its most resolved reading an entry matches, e.g. without ; parameters; each reading also without a trailing slash and lower-cased); first match wins; default page_load.',
     format: 'route-map',
     default: '{}',
     env: 'CHEQ_ROUTE_TO_EVENT_TYPE',

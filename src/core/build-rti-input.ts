@@ -1,7 +1,7 @@
 // Resolves what RTI is told about a request (rti-api.md §1): client IP, absolute URL, event
 // type, channel, CHEQ cookie, header names without the ones a proxy adds.
 
-import { pathReadings, unambiguousPath } from './canonical-path';
+import { looseReadings, pathReadings, unambiguousPath } from './canonical-path';
 import { resolveClientIp } from './client-ip';
 import { EVENT_TYPES } from './event-types';
 import { readCookies } from './header-list';
@@ -33,8 +33,10 @@ export interface RtiInputConfig {
 /**
  * Event type from the route settings, else the configured path mapping, else page_load. The
  * event type sets how strictly RTI judges, so a client must not pick a milder one by writing a
- * path the backend reads as another: an ambiguous path takes the first entry that any of its
- * readings matches (`/login;jsessionid=1` maps as /login).
+ * path the backend reads as another: an ambiguous path is mapped by its most resolved reading
+ * that an entry matches (`/search/..;/checkout` as /checkout), and a reading's forms without a
+ * trailing slash or in lower case count as it when they match an earlier entry (`/CHECKOUT/` as
+ * /checkout), as many backends route them.
  * A route event type outside RTI's list is ignored rather than sent to fail at RTI.
  */
 export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfig): string {
@@ -44,8 +46,28 @@ export function resolveEventType(attrs: RequestAttributes, config: RtiInputConfi
   if (routes.isEmpty) return DEFAULT_EVENT_TYPE;
   const path = unambiguousPath(attrs.path);
   const mapped =
-    path === undefined ? routes.lookupAny(pathReadings(attrs.path)) : routes.lookup(path);
+    path === undefined
+      ? lookupReadings(routes, pathReadings(attrs.path))
+      : lookupReading(routes, path);
   return mapped ?? DEFAULT_EVENT_TYPE;
+}
+
+/** Readings most resolved first: the one the backend most likely serves wins over entry order. */
+function lookupReadings(routes: PathMap<string>, readings: readonly string[]): string | undefined {
+  for (const reading of readings) {
+    const mapped = lookupReading(routes, reading);
+    if (mapped !== undefined) return mapped;
+  }
+  return undefined;
+}
+
+/**
+ * A reading with its loose forms, by the earliest entry any matches: a catch-all listed last
+ * (`/**`) must not take `/CHECKOUT` from `/checkout`. Most paths have no loose form.
+ */
+function lookupReading(routes: PathMap<string>, reading: string): string | undefined {
+  const loose = looseReadings(reading);
+  return loose.length === 0 ? routes.lookup(reading) : routes.lookupAny([reading, ...loose]);
 }
 
 export function buildRtiInput(

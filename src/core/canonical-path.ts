@@ -24,19 +24,46 @@ export function unambiguousPath(rawPath: string): string | undefined {
 }
 
 /**
- * The readings a backend may take of an ambiguous path, the canonical one first: also with `;`
- * parameters stripped from each segment (Tomcat, Spring), fully percent-decoded with `\` as `/`,
- * and both. For route lookups, where any reading may be what the backend serves.
+ * The readings a backend may take of an ambiguous path, the most resolved first: fully
+ * percent-decoded with `\` as `/` and `;` parameters stripped from each segment (Tomcat,
+ * Spring), decoded only, parameters stripped only, and the canonical reading last. For route
+ * lookups, where the backend most likely serves the most resolved reading.
  */
 export function pathReadings(rawPath: string): readonly string[] {
   const decoded = `/${decodeAll(rawPath).replaceAll('\\', '/')}`;
   const readings = [
-    readPath(rawPath).path,
-    readPath(withoutParameters(rawPath)).path,
-    resolveSegments(decoded).path,
     resolveSegments(withoutParameters(decoded)).path,
+    resolveSegments(decoded).path,
+    readPath(withoutParameters(rawPath)).path,
+    readPath(rawPath).path,
   ];
   return [...new Set(readings)];
+}
+
+const NO_READINGS: readonly string[] = [];
+
+/**
+ * Looser readings of a canonical path that many backends route as the path itself (Express by
+ * default, Rails, Spring MVC before 6, ASP.NET Core): without its trailing slash (never `/`
+ * itself), lower-cased, and both. For route lookups only: in uri_exclusion a miss is the safe
+ * direction. Empty, after one scan and no allocation, when the path has neither.
+ */
+export function looseReadings(path: string): readonly string[] {
+  const trailingSlash = path.length > 1 && path.charCodeAt(path.length - 1) === SLASH;
+  const upperCase = hasUpperCase(path);
+  if (!trailingSlash && !upperCase) return NO_READINGS;
+  const trimmed = trailingSlash ? path.slice(0, -1) : path;
+  if (!upperCase) return [trimmed];
+  const lower = path.toLowerCase();
+  return trailingSlash ? [trimmed, lower, lower.slice(0, -1)] : [lower];
+}
+
+function hasUpperCase(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return true;
+  }
+  return false;
 }
 
 function withoutParameters(path: string): string {

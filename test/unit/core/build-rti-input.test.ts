@@ -253,16 +253,56 @@ describe('resolveEventType', () => {
     });
   }
 
-  it('takes the first entry in configuration order that any reading matches', () => {
+  // Readings go most resolved first (what Tomcat and Spring serve), and within one reading the
+  // configuration order holds: an earlier entry matching only a less resolved reading loses.
+  it('maps the most resolved reading an entry matches, then by configuration order', () => {
     const ordered = inputConfig({
       routeToEventType: new PathMap([
-        ['/checkout/pay', 'purchase'],
         ['/checkout;x/**', 'page_load'],
+        ['/checkout/**', 'add_payment'],
+        ['/checkout/pay', 'purchase'],
       ]),
     });
-    assert.equal(
-      resolveEventType(makeAttributes({ path: '/checkout;x/pay' }), ordered),
-      'purchase',
-    );
+    const eventType = (path: string): string => resolveEventType(makeAttributes({ path }), ordered);
+    assert.equal(eventType('/checkout;x/pay'), 'add_payment');
+    assert.equal(eventType('/checkout;x/PAY/'), 'add_payment');
+  });
+
+  it('reads a path no entry matches without its trailing slash and in lower case', () => {
+    const eventType = (path: string): string => resolveEventType(makeAttributes({ path }), config);
+    assert.equal(eventType('/search/'), 'search');
+    assert.equal(eventType('/SEARCH'), 'search');
+    assert.equal(eventType('/Account/New/'), 'registration');
+    assert.equal(eventType('/x/..;/Search/'), 'search');
+    assert.equal(eventType('/'), 'page_load');
+    assert.equal(eventType('/searches/'), 'page_load');
+  });
+
+  it('maps a loose reading by an entry listed before a catch-all', () => {
+    const catchAll = inputConfig({
+      routeToEventType: new PathMap([
+        ['/checkout', 'purchase'],
+        ['/**', 'page_load'],
+      ]),
+    });
+    const eventType = (path: string): string =>
+      resolveEventType(makeAttributes({ path }), catchAll);
+    assert.equal(eventType('/CHECKOUT'), 'purchase');
+    assert.equal(eventType('/checkout/'), 'purchase');
+    assert.equal(eventType('/Other/'), 'page_load');
+  });
+
+  it('keeps the entry the path itself matches when a loose reading matches only later', () => {
+    const exact = inputConfig({
+      routeToEventType: new PathMap([
+        ['/checkout/', 'add_to_cart'],
+        ['/Checkout', 'search'],
+        ['/checkout', 'purchase'],
+      ]),
+    });
+    const eventType = (path: string): string => resolveEventType(makeAttributes({ path }), exact);
+    assert.equal(eventType('/checkout/'), 'add_to_cart');
+    assert.equal(eventType('/Checkout'), 'search');
+    assert.equal(eventType('/CHECKOUT'), 'purchase');
   });
 });

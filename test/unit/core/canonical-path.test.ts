@@ -1,5 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { canonicalPath, pathReadings, unambiguousPath } from '../../../src/core/canonical-path';
+import {
+  canonicalPath,
+  looseReadings,
+  pathReadings,
+  unambiguousPath,
+} from '../../../src/core/canonical-path';
 
 /** [raw path as the client sent it, canonical reading, ambiguous (never excluded)] */
 const CASES: readonly (readonly [raw: string, canonical: string, ambiguous: boolean])[] = [
@@ -94,20 +99,41 @@ describe('canonicalPath and unambiguousPath', () => {
 });
 
 describe('pathReadings (route lookups of an ambiguous path)', () => {
-  /** [raw path, readings a backend may take, canonical first] */
+  /** [raw path, readings a backend may take, most resolved first] */
   const cases: readonly (readonly [raw: string, readings: readonly string[]])[] = [
-    ['/login;jsessionid=1', ['/login;jsessionid=1', '/login']],
-    ['/login%3Bjsessionid=1', ['/login%3Bjsessionid=1', '/login;jsessionid=1', '/login']],
-    ['/checkout;x/pay', ['/checkout;x/pay', '/checkout/pay']],
-    ['/static/..;/checkout', ['/static/..;/checkout', '/checkout']],
-    ['/static/..%2Fcheckout', ['/static/..%2Fcheckout', '/checkout']],
-    ['/static\\..\\checkout', ['/static\\..\\checkout', '/checkout']],
+    ['/login;jsessionid=1', ['/login', '/login;jsessionid=1']],
+    ['/login%3Bjsessionid=1', ['/login', '/login;jsessionid=1', '/login%3Bjsessionid=1']],
+    ['/checkout;x/pay', ['/checkout/pay', '/checkout;x/pay']],
+    ['/static/..;/checkout', ['/checkout', '/static/..;/checkout']],
+    ['/static/..%2Fcheckout', ['/checkout', '/static/..%2Fcheckout']],
+    ['/static\\..\\checkout', ['/checkout', '/static\\..\\checkout']],
     ['/%63heckout', ['/checkout']],
-    ['/static/%ff', ['/static/%FF', '/static/\uFFFD']],
+    ['/static/%ff', ['/static/\uFFFD', '/static/%FF']],
   ];
   for (const [raw, readings] of cases) {
     it(`reads ${JSON.stringify(raw)} as ${readings.map(r => JSON.stringify(r)).join(', ')}`, () => {
       assert.deepEqual(pathReadings(raw), readings);
     });
   }
+});
+
+describe('looseReadings (route lookups of a path no entry matches)', () => {
+  /** [canonical path, its forms without a trailing slash and in lower case] */
+  const cases: readonly (readonly [path: string, readings: readonly string[]])[] = [
+    ['/checkout/', ['/checkout']],
+    ['/CHECKOUT', ['/checkout']],
+    ['/Cart/Add/', ['/Cart/Add', '/cart/add/', '/cart/add']],
+    ['/checkout', []],
+    ['/', []],
+    ['', []],
+  ];
+  for (const [path, readings] of cases) {
+    it(`reads ${JSON.stringify(path)} also as ${JSON.stringify(readings)}`, () => {
+      assert.deepEqual(looseReadings(path), readings);
+    });
+  }
+
+  it('allocates nothing for a path with neither (the same empty list every time)', () => {
+    assert.equal(looseReadings('/checkout'), looseReadings('/cart/add'));
+  });
 });
