@@ -8,17 +8,10 @@ import { PathMap } from '../../../src/core/path-pattern';
 import { TrustedProxies } from '../../../src/core/trusted-proxies';
 import { makeAttributes } from './make-attributes';
 
-// Finding A6: route_to_event_type reads the canonical path with `;` parameters kept, so a bot
-// picks the event type RTI evaluates: `/login;jsessionid=1` (which Tomcat and Spring route to
-// /login) is sent as page_load, not login. The exclusion rule ("every reasonable reading") has
-// an event-type counterpart: a mapped type of any reasonable reading, here the path without its
-// `;` parameters. (test/unit/core/build-rti-input.test.ts asserts today's page_load.)
-describe('A6: route_to_event_type is not escaped with path parameters', () => {
-  const config: RtiInputConfig = {
-    routeToEventType: new PathMap([
-      ['/login', 'login'],
-      ['/checkout/**', 'purchase'],
-    ]),
+/** Settings with this route_to_event_type and nothing else. */
+function eventTypeConfig(routes: readonly (readonly [string, string])[]): RtiInputConfig {
+  return {
+    routeToEventType: new PathMap(routes),
     trustedIpHeader: undefined,
     trustedProxies: TrustedProxies.NONE,
     ja3Header: undefined,
@@ -26,6 +19,18 @@ describe('A6: route_to_event_type is not escaped with path parameters', () => {
     channelParam: undefined,
     ignoredHeaderNames: [],
   };
+}
+
+// Finding A6: route_to_event_type reads the canonical path with `;` parameters kept, so a bot
+// picks the event type RTI evaluates: `/login;jsessionid=1` (which Tomcat and Spring route to
+// /login) is sent as page_load, not login. The exclusion rule ("every reasonable reading") has
+// an event-type counterpart: a mapped type of any reasonable reading, here the path without its
+// `;` parameters.
+describe('A6: route_to_event_type is not escaped with path parameters', () => {
+  const config = eventTypeConfig([
+    ['/login', 'login'],
+    ['/checkout/**', 'purchase'],
+  ]);
   const cases: readonly [string, string][] = [
     ['/login', 'login'],
     ['/login;jsessionid=1', 'login'],
@@ -41,22 +46,14 @@ describe('A6: route_to_event_type is not escaped with path parameters', () => {
 
 // Findings of the second attacker's read (fixed; a regression test). route_to_event_type is
 // meant to be unescapable ("a client must not pick it"), but only the path's own spelling and,
-// when it is ambiguous, its `;`-stripped and decoded readings are looked up.
+// when it was ambiguous, its `;`-stripped and decoded readings were looked up.
 describe('B1-B3: route_to_event_type readings a bot can still pick', () => {
   /** As deploy/kubernetes/kustomization.yaml suggests, plus a section listed first. */
-  const config: RtiInputConfig = {
-    routeToEventType: new PathMap([
-      ['/search/**', 'search'],
-      ['/checkout', 'purchase'],
-      ['/cart/add', 'add_to_cart'],
-    ]),
-    trustedIpHeader: undefined,
-    trustedProxies: TrustedProxies.NONE,
-    ja3Header: undefined,
-    ja4Header: undefined,
-    channelParam: undefined,
-    ignoredHeaderNames: [],
-  };
+  const config = eventTypeConfig([
+    ['/search/**', 'search'],
+    ['/checkout', 'purchase'],
+    ['/cart/add', 'add_to_cart'],
+  ]);
   const eventType = (path: string): string => resolveEventType(makeAttributes({ path }), config);
 
   it('maps /checkout and /cart/add (control case)', () => {
