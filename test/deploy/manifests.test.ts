@@ -129,6 +129,12 @@ interface ServiceMonitor extends KObject {
     endpoints: { port: string; path?: string }[];
   };
 }
+interface NetworkPolicy extends KObject {
+  spec: {
+    podSelector: { matchLabels: Labels };
+    ingress: { from: unknown[]; ports: { port: string | number }[] }[];
+  };
+}
 interface Secret extends KObject {
   stringData?: Labels;
   data?: Labels;
@@ -367,7 +373,7 @@ type Model = new (data: unknown) => { validate(): void };
 type ModelClass = Model & { apiVersion: string; kind: string };
 
 async function loadModels(): Promise<Map<string, Model>> {
-  const [core, apps, autoscaling, policy, security, networking, install, monitoring] =
+  const [core, apps, autoscaling, policy, security, networking, install, monitoring, k8sNet] =
     await Promise.all([
       import('kubernetes-models/v1'),
       import('kubernetes-models/apps/v1'),
@@ -377,6 +383,7 @@ async function loadModels(): Promise<Map<string, Model>> {
       import('@kubernetes-models/istio/networking.istio.io/v1'),
       import('@kubernetes-models/istio/install.istio.io/v1alpha1'),
       import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
+      import('kubernetes-models/networking.k8s.io/v1'),
     ]);
   const classes: ModelClass[] = [
     core.Namespace,
@@ -391,6 +398,7 @@ async function loadModels(): Promise<Map<string, Model>> {
     networking.DestinationRule,
     install.IstioOperator,
     monitoring.ServiceMonitor,
+    k8sNet.NetworkPolicy,
   ] as unknown as ModelClass[];
   return new Map(classes.map(c => [`${c.apiVersion}/${c.kind}`, c]));
 }
@@ -1013,6 +1021,32 @@ describe('deploy manifests', () => {
       const monitor = findObject<ServiceMonitor>(objects, 'ServiceMonitor');
       assert.equal(monitor.metadata.namespace, 'cheq');
       assert.equal(objects.length, rendered.length + 1);
+    });
+
+    it('the networkpolicy component lets only listed peers reach the check ports', async function () {
+      const objects = withOverlay(
+        base => `resources: [${base}]\ncomponents: [${base}/components/networkpolicy]\n`,
+        kustomize,
+      );
+      assert.equal(objects.length, rendered.length + 1);
+      const policy = findObject<NetworkPolicy>(objects, 'NetworkPolicy');
+      assert.equal(schemaErrors(await loadModels(), policy), '');
+      assert.equal(policy.metadata.namespace, 'cheq');
+      const d = findObject<Deployment>(rendered, 'Deployment');
+      assert.deepEqual(policy.spec.podSelector.matchLabels, d.spec.selector.matchLabels);
+      const containerPorts = (d.spec.template.spec.containers[0]?.ports ?? []).map(p => p.name);
+      const rules = policy.spec.ingress;
+      for (const port of ['grpc', 'http', 'metrics']) {
+        assert.ok(containerPorts.includes(port), `${port}: a container port`);
+        const rule = rules.find(r => r.ports.some(p => p.port === port));
+        // A rule without `from` admits every peer: exactly what the policy exists to prevent.
+        assert.ok((rule?.from.length ?? 0) > 0, `${port}: reachable from listed peers only`);
+      }
+      assert.deepEqual(
+        rules.flatMap(r => r.ports.map(p => p.port)).sort(),
+        ['grpc', 'http', 'metrics'],
+        'no other port is opened',
+      );
     });
 
     it('the ConfigMap name hashes its settings, so changing one rolls the pods out', () => {
