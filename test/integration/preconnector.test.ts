@@ -71,13 +71,26 @@ describe('Preconnector (integration)', () => {
     socket.destroy();
   });
 
-  it('closes connections nobody took within maxIdleMs', async () => {
+  it('closes connections nobody took within maxIdleMs, and hands out a new one after', async () => {
     preconnector = new Preconnector(origin, 50);
     await preconnector.open(1, 1000);
     await until(() => accepted.length === 1);
-    const closed = new Promise(resolve => accepted[0]?.once('close', resolve));
+    const closed = new Promise<'closed'>(resolve =>
+      accepted[0]?.once('close', () => resolve('closed')),
+    );
     accepted[0]?.resume();
-    await closed;
+    // 100 × maxIdleMs: a bound for a close that would never come, not a timing margin.
+    const bound = new AbortController();
+    const gaveUp = sleep(5000, 'still open' as const, { signal: bound.signal }).catch(
+      () => 'ended',
+    );
+    const outcome = await Promise.race([closed, gaveUp]);
+    bound.abort();
+    assert.equal(outcome, 'closed');
+    const socket = await take(preconnector, origin);
+    await until(() => accepted.length === 2);
+    assert.ok(!socket.destroyed && socket.writable, 'a new, open connection');
+    socket.destroy();
   });
 
   it('reports the first failure when nothing can be opened', async () => {

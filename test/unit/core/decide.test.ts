@@ -645,7 +645,7 @@ describe('createDecide', () => {
       });
     }
 
-    it('allows when RTI does not answer within timeoutMs (fail open)', async () => {
+    it('gives RTI timeoutMs as its budget, and allows on RTI_TIMEOUT (fail open)', async () => {
       const rti = new FakeRti(call => {
         throw new RtiError('RTI_TIMEOUT', `no answer within ${call.timeoutMs} ms`);
       });
