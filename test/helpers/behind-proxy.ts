@@ -65,8 +65,6 @@ export interface ProxyRecipe<Proxy extends RunningProxy> {
   readonly pkg: 'nginx' | 'caddy';
   /** Its binary, or undefined when it is not installed. */
   readonly binary: string | undefined;
-  /** What a missing binary does (requireProxy); `skip-locally` unless told. */
-  readonly missing?: 'skip-locally' | 'fail';
   start(binary: string, authzAddress: string, appAddress: string): Promise<Proxy>;
 }
 
@@ -93,7 +91,7 @@ export function serviceBehindProxy<Proxy extends RunningProxy>(
     },
   } as { service: TestService; proxy: Proxy; readonly url: string };
   before(async function () {
-    const binary = requireProxy(this, recipe.pkg, recipe.binary, recipe.missing);
+    const binary = requireProxy(recipe.pkg, recipe.binary);
     context.service = await startService(site.rti.url, env);
     const authz = `127.0.0.1:${context.service.app.httpPort}`;
     context.proxy = await recipe.start(binary, authz, site.appAddress);

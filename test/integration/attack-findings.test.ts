@@ -73,7 +73,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
     let nginx: RunningNginx;
     const idle: Socket[] = [];
     before(async function () {
-      const binary = requireProxy(this, 'nginx', NGINX);
+      const binary = requireProxy('nginx', NGINX);
       service = await startService(rti.url, {
         CHEQ_MODE: 'blocking',
         CHEQ_MAX_CONNECTIONS: '8',

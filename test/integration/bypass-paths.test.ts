@@ -149,7 +149,7 @@ describe('bypass suite: excluded paths through real proxies (issue #20 rows 1, 2
         describe(proxy.name, () => {
           let running: RunningProxy;
           before(async function () {
-            const binary = requireProxy(this, proxy.pkg, proxy.binary);
+            const binary = requireProxy(proxy.pkg, proxy.binary);
             const authz = `127.0.0.1:${service.app.httpPort}`;
             running = await proxy.start(binary, authz, site.appAddress);
           });
@@ -242,7 +242,7 @@ describe("the canonical path is NGINX's reading of an unambiguous path (real NGI
 
   before(async function () {
     nginx = await startNginxWith(
-      requireProxy(this, 'nginx', NGINX),
+      requireProxy('nginx', NGINX),
       (_prefix, port) => `server { listen 127.0.0.1:${port}; location / { return 200 "$uri"; } }`,
     );
   });

@@ -47,7 +47,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
       CHEQ_CHALLENGE_ACTION: 'allow',
       CHEQ_REDIRECT_URL: 'https://www.example.com/blocked?from=caddy',
     },
-    { pkg: 'caddy', binary: CADDY, missing: 'fail', start: startReadmeCaddy },
+    { pkg: 'caddy', binary: CADDY, start: startReadmeCaddy },
   );
 
   it('serves a valid visitor; the app gets the verdict headers; the browser gets the cookie', async () => {

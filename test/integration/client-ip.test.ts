@@ -247,7 +247,7 @@ describe('client IP from trusted hops only (integration)', function () {
       describe(name, () => {
         let binary: string;
         before(function () {
-          binary = requireProxy(this, pkg, find());
+          binary = requireProxy(pkg, find());
         });
 
         /** One GET through the proxy from `from`; the ClientIP values RTI got. */
@@ -285,7 +285,7 @@ describe('client IP behind NGINX whose peer is a private address (SNAT, integrat
   let app: UpstreamApp | undefined;
 
   before(function () {
-    nginx = requireProxy(this, 'nginx', findNginx());
+    nginx = requireProxy('nginx', findNginx());
   });
   beforeEach(() => suite.rti.reset());
   afterEach(async () => {
