@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './nginx';
-import { readmeBlock } from './readme';
+import { recipeBlock } from './doc-recipes';
 
 /** The caddy binary, or undefined when it is not installed. */
 export function findCaddy(): string | undefined {
@@ -81,7 +81,7 @@ ${replaceAddresses(site, `http://127.0.0.1:${port}`)}`;
   return { url: `http://127.0.0.1:${port}`, caddyfile, output: () => output, stop };
 }
 
-export interface ReadmeCaddyOptions {
+export interface RecipeCaddyOptions {
   /**
    * `trusted_proxies` inside `forward_auth` (Caddy 2.6 has no global setting): X-Forwarded-For
    * from a peer in these ranges is appended to, from any other replaced by the peer's address.
@@ -90,16 +90,16 @@ export interface ReadmeCaddyOptions {
 }
 
 /**
- * The README's Caddy recipe, as written there, in front of `app`, asking our server at `authz`
+ * The Caddy recipe of docs/caddy.md, as written there, in front of `app`, asking our server at `authz`
  * (both `host:port`).
  */
-export function startReadmeCaddy(
+export function startRecipeCaddy(
   caddy: string,
   authz: string,
   app: string,
-  { trustedProxies }: ReadmeCaddyOptions = {},
+  { trustedProxies }: RecipeCaddyOptions = {},
 ): Promise<RunningCaddy> {
-  let caddyfile = readmeBlock('Envoy HTTP mode, Traefik and Caddy', 'caddy', 'forward_auth');
+  let caddyfile = recipeBlock('caddy.md', 'caddy', 'forward_auth');
   if (trustedProxies !== undefined) {
     const uri = /^([\t ]*)uri \/api\/authz\/forward-auth\n/m;
     if (!uri.test(caddyfile)) throw new Error('forward_auth has no uri line');

@@ -1,12 +1,12 @@
 // Issue #20 rows 1, 2 and 6 as an attacker tries them: request targets sent byte for byte through
-// a real proxy (the shipped NGINX config, the README's Caddy recipe), RTI blocking everything. A request the app would route
+// a real proxy (the shipped NGINX config, the Caddy recipe of docs/caddy.md), RTI blocking everything. A request the app would route
 // to a protected path must be refused or checked by RTI, never allowed as excluded.
 // Table-driven over proxies and exclusion lists, so another proxy plugs in as one more entry.
 
 import { strict as assert } from 'node:assert';
 import { canonicalPath, unambiguousPath } from '../../src/core/canonical-path';
 import { appBehindProxy, type ProxyRecipe, type RunningProxy } from '../helpers/behind-proxy';
-import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
+import { findCaddy, startRecipeCaddy } from '../helpers/caddy';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { findNginx, startNginx, startNginxWith, type RunningNginx } from '../helpers/nginx';
 import { startService, type TestService } from '../helpers/start-service';
@@ -39,19 +39,19 @@ const PROXIES: readonly ProxyUnderTest[] = [
     forwarded: target => target,
   },
   {
-    name: "Caddy, the README's forward_auth recipe (the same URI to us and to the app)",
+    name: 'Caddy, the forward_auth recipe of docs/caddy.md (the same URI to us and to the app)',
     pkg: 'caddy',
     binary: findCaddy(),
-    start: startReadmeCaddy,
+    start: startRecipeCaddy,
     // Go keeps a validly escaped path as sent and re-escapes one it cannot: `\` and `#`.
     forwarded: target => target.replaceAll('\\', '%5C').replaceAll('#', '%23'),
   },
 ];
 
 const EXCLUSION_LISTS = {
-  /** The README's example. */
-  readme: '/healthz,/robots.txt,^/static/,/assets/**/*.css',
-  /** The issue's example (the README's before): `.*\.css` matches below any path. */
+  /** The config file example of docs/configuration.md. */
+  documented: '/healthz,/robots.txt,^/static/,/assets/**/*.css',
+  /** The issue's example (the documentation's before): `.*\.css` matches below any path. */
   issue: '/healthz,^/static/,.*\\.(css|js|png|svg|woff2)',
 } as const;
 
@@ -80,8 +80,8 @@ const CASES: readonly Case[] = [
   { request: '/static/./app.css', expect: 'excluded' },
   { request: '/st%61tic/app.css', expect: 'excluded' },
   { request: 'http://{site}/static/app.css', expect: 'excluded' },
-  { request: '/robots.txt', expect: 'excluded', only: 'readme' },
-  { request: '/assets/css/site.css', expect: 'excluded', only: 'readme' },
+  { request: '/robots.txt', expect: 'excluded', only: 'documented' },
+  { request: '/assets/css/site.css', expect: 'excluded', only: 'documented' },
   // Row 1: an encoded slash or dot that NGINX decodes when it normalises.
   { request: '/checkout', expect: 'checked' },
   { request: '/static/..%2fcheckout', expect: 'checked' },
@@ -110,7 +110,7 @@ const CASES: readonly Case[] = [
   { request: '/static;/../checkout', expect: 'checked' },
   { request: '/checkout#x.css', expect: 'checked' },
   // An entry matching below any path excludes this one: check-config warns about it.
-  { request: '/checkout/x.css', expect: 'checked', only: 'readme' },
+  { request: '/checkout/x.css', expect: 'checked', only: 'documented' },
   // Absolute-form targets: the proxies pass on their path and query only.
   { request: 'http://{site}/static/..%2fcheckout', expect: 'checked' },
   { request: 'http://{site}/checkout', expect: 'checked' },

@@ -1,13 +1,13 @@
-// End to end through a real Caddy running the README's Caddy recipe, as written there (only its
-// addresses swapped for loopback ones): Caddy → our forward-auth endpoint → fake RTI, in front of
-// a tiny upstream app that records what reaches it.
+// End to end through a real Caddy running the Caddy recipe of docs/caddy.md, as written there
+// (only its addresses swapped for loopback ones): Caddy → our forward-auth endpoint → fake RTI, in
+// front of a tiny upstream app that records what reaches it.
 
 import { strict as assert } from 'node:assert';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { verdictHeaderNames } from '../../src/core/verdict-headers';
 import { appBehindProxy, BROWSER, byUserAgent, serviceBehindProxy } from '../helpers/behind-proxy';
-import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
+import { findCaddy, startRecipeCaddy } from '../helpers/caddy';
 import { FakeRti, v4Verdict } from '../helpers/fake-rti-server';
 import { freePort } from '../helpers/nginx';
 import { startService } from '../helpers/start-service';
@@ -32,7 +32,7 @@ function verdictSeen(seen: IncomingHttpHeaders | undefined): Record<string, unkn
   );
 }
 
-describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
+describe('Caddy forward_auth with the docs/caddy.md recipe (real Caddy)', function () {
   this.timeout(20_000);
   const rti = new FakeRti();
   rti.behaviour = byUserAgent;
@@ -47,7 +47,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
       CHEQ_CHALLENGE_ACTION: 'allow',
       CHEQ_REDIRECT_URL: 'https://www.example.com/blocked?from=caddy',
     },
-    { pkg: 'caddy', binary: CADDY, start: startReadmeCaddy },
+    { pkg: 'caddy', binary: CADDY, start: startRecipeCaddy },
   );
 
   it('serves a valid visitor; the app gets the verdict headers; the browser gets the cookie', async () => {
@@ -164,7 +164,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
       CHEQ_MODE: 'blocking',
       CHEQ_API_VERSION: 'v4',
     });
-    const caddyV4 = await startReadmeCaddy(
+    const caddyV4 = await startRecipeCaddy(
       CADDY!,
       `127.0.0.1:${serviceV4.app.httpPort}`,
       site.appAddress,
@@ -200,7 +200,7 @@ describe('Caddy forward_auth with the README recipe (real Caddy)', function () {
     });
 
     async function assertServedWithoutVerdict(authz: string): Promise<void> {
-      const down = await startReadmeCaddy(CADDY!, authz, site.appAddress);
+      const down = await startRecipeCaddy(CADDY!, authz, site.appAddress);
       try {
         const answer = await get(`${down.url}/products`, { ...BROWSER, ...FORGED });
         assert.equal(answer.status, 200, down.output());

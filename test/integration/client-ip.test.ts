@@ -5,7 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import { request } from 'node:http';
-import { findCaddy, startReadmeCaddy } from '../helpers/caddy';
+import { findCaddy, startRecipeCaddy } from '../helpers/caddy';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { findNginx, startNginx, type RunningNginx } from '../helpers/nginx';
 import { requireProxy } from '../helpers/require-proxy';
@@ -234,12 +234,12 @@ describe('client IP from trusted hops only (integration)', function () {
         start: (nginx: string, authz: string, app: string) => startNginx(nginx, authz, app),
       },
       {
-        name: "the README's Caddy forward_auth recipe, Caddy trusting 127.0.0.3",
+        name: 'the Caddy forward_auth recipe of docs/caddy.md, Caddy trusting 127.0.0.3',
         pkg: 'caddy',
         find: findCaddy,
         // Caddy appends to the X-Forwarded-For of a peer it trusts and replaces anyone else's.
         start: (caddy: string, authz: string, app: string) =>
-          startReadmeCaddy(caddy, authz, app, { trustedProxies: '127.0.0.3/32' }),
+          startRecipeCaddy(caddy, authz, app, { trustedProxies: '127.0.0.3/32' }),
       },
     ] as const;
 

@@ -1,4 +1,4 @@
-// The README's proxy recipes against the endpoint's own verdict header list, so a header added
+// The proxy recipes of docs/ against the endpoint's own verdict header list, so a header added
 // to the server cannot be left out of a recipe (or forged through it). Traefik cannot run here;
 // Caddy's recipe also runs in the real Caddy (test/integration/caddy.test.ts).
 
@@ -7,9 +7,8 @@ import { parse } from 'yaml';
 import { FORWARD_AUTH_PATH } from '../../../src/adapters/http/forward-auth';
 import { schema } from '../../../src/config/schema';
 import { verdictHeaderNames } from '../../../src/core/verdict-headers';
-import { readmeBlock } from '../../helpers/readme';
+import { recipeBlock } from '../../helpers/doc-recipes';
 
-const SECTION = 'Envoy HTTP mode, Traefik and Caddy';
 const NAMES: string[] = Object.values<string>({
   ...verdictHeaderNames(schema.verdict_header_prefix.default),
 });
@@ -37,9 +36,9 @@ function covers(pattern: unknown, name: string): boolean {
   );
 }
 
-describe('README proxy recipes against the verdict header list', () => {
+describe('proxy recipes of docs/ against the verdict header list', () => {
   describe('Traefik ForwardAuth', () => {
-    const config = parse(readmeBlock(SECTION, 'yaml', 'forwardAuth')) as {
+    const config = parse(recipeBlock('traefik.md', 'yaml', 'forwardAuth')) as {
       http: { middlewares: Record<string, { forwardAuth: Record<string, unknown> }> };
     };
     const [forwardAuth] = Object.values(config.http.middlewares).map(m => m.forwardAuth);
@@ -70,7 +69,7 @@ describe('README proxy recipes against the verdict header list', () => {
   });
 
   describe('Caddy forward_auth', () => {
-    const caddyfile = readmeBlock(SECTION, 'caddy', 'forward_auth');
+    const caddyfile = recipeBlock('caddy.md', 'caddy', 'forward_auth');
 
     it('copies every verdict header', () => {
       const copied = /^\s*copy_headers (.+)$/m.exec(caddyfile)?.[1]?.split(/\s+/) ?? [];
@@ -89,7 +88,7 @@ describe('README proxy recipes against the verdict header list', () => {
 
   describe('Envoy HTTP mode and Istio', () => {
     it('Envoy passes every verdict header to the upstream (allowed_upstream_headers)', () => {
-      const [filter] = parse(readmeBlock(SECTION, 'yaml', 'allowed_upstream_headers')) as {
+      const [filter] = parse(recipeBlock('envoy.md', 'yaml', 'allowed_upstream_headers')) as {
         typed_config: {
           http_service: { authorization_response: { allowed_upstream_headers: { patterns: [] } } };
         };
@@ -104,7 +103,7 @@ describe('README proxy recipes against the verdict header list', () => {
     });
 
     it('Istio passes every verdict header to the upstream (headersToUpstreamOnAllow)', () => {
-      const [provider] = parse(readmeBlock(SECTION, 'yaml', 'headersToUpstreamOnAllow')) as {
+      const [provider] = parse(recipeBlock('istio.md', 'yaml', 'headersToUpstreamOnAllow')) as {
         envoyExtAuthzHttp: { headersToUpstreamOnAllow: string[] };
       }[];
       const patterns = provider?.envoyExtAuthzHttp.headersToUpstreamOnAllow;
@@ -114,5 +113,10 @@ describe('README proxy recipes against the verdict header list', () => {
           name,
         );
     });
+  });
+
+  it('fails when a page lacks the recipe, rather than checking nothing', () => {
+    assert.throws(() => recipeBlock('caddy.md', 'caddy', 'no such directive'), /0 ```caddy blocks/);
+    assert.throws(() => recipeBlock('no-such-proxy.md', 'yaml', 'x'), /does not exist/);
   });
 });
