@@ -11,7 +11,7 @@ export const EMULATOR_V4_PATH = '/defend/4.0/traffic';
 /** Request bodies larger than this are refused with 413, whatever the API generation. */
 const MAX_BODY_BYTES = 256 * 1024;
 
-/** User-Agent substring → threat type code, first match wins (documented in the README). */
+/** User-Agent substring → threat type code, first match wins (docs/development.md). */
 export const EMULATED_THREATS: readonly (readonly [needle: string, code: number])[] = [
   ['googlebot', 19], // Good Bot: not invalid
   ['headless', 3], // Automation Tools: block group

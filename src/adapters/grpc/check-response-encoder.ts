@@ -1,7 +1,7 @@
 // The bytes of a CheckAnswer (./to-check-response), written straight into one buffer.
 // protobufjs's writer allocates an object for every field and every nested message it writes; an
 // allow carries some sixty of them (verdict headers, dynamic metadata), and encoding them that way
-// cost a tenth of the server's throughput (README, design notes). Each message is described once,
+// cost a tenth of the server's throughput (docs/design-notes.md). Each message is described once,
 // by a walk function, and walked twice: a sizing pass records the byte length of every string and
 // nested message, a writing pass fills a buffer of exactly the total size. protobufjs stays the
 // authority: the tests hold these bytes to its encoding, byte for byte.
