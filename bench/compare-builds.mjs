@@ -57,6 +57,7 @@ if (argv.includes('--help')) {
       });
     const builds = { A: await start(ours(mainA, {})), B: await start(ours(mainB, knobs.abEnvB)) };
     for (const key of /** @type {const} */ (['A', 'B'])) {
+      if (knobs.abWarmupS === 0) break;
       log(`warming ${key} up for ${knobs.abWarmupS} s`);
       await load(builds[key], knobs.abWarmupS);
     }

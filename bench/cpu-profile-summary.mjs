@@ -343,6 +343,10 @@ const USAGE =
 
 /** @param {string[]} argv */
 function main(argv) {
+  if (argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
   /** @param {string} flag */
   const valueOf = flag => {
     const index = argv.indexOf(flag);
