@@ -3,7 +3,7 @@
 // system time over the checks h2load or wrk got answered) at saturation, in short rounds that
 // alternate, the order swapped each round, and the paired median of B ÷ A. On a shared VM whose
 // speed drifts, checks/s of runs minutes apart differ by more than most changes do; CPU per
-// check in rounds seconds apart drifts much less. The README's side-by-side figures come from it.
+// check in rounds seconds apart drifts much less. The side-by-side rows of RESULTS.md come from it.
 //
 //   git worktree add /tmp/before <rev> && ln -s "$PWD/node_modules" /tmp/before/node_modules
 //   (cd /tmp/before && npx tsc -p tsconfig.build.json)
