@@ -3,8 +3,21 @@
 // parsed and validated here and nowhere else (`node bench/run.mjs --help` prints it). No other
 // bench module reads process.env; those that start processes take a copy from `environment()`.
 
+import {
+  cpuList,
+  decimal,
+  envObject,
+  flag,
+  grpcTimeout,
+  integer,
+  oneOf,
+  positiveInteger,
+  text,
+  words,
+} from './knob-forms.mjs';
+
 /** The phases of `npm run bench`, in the order they run. */
-export const PHASES = /** @type {const} */ ([
+const PHASES = /** @type {const} */ ([
   'grpc',
   'grpc-v4',
   'rate',
@@ -35,65 +48,6 @@ export const PHASES = /** @type {const} */ ([
  * @property {(text: string) => T} parse throws a plain message when the text is not valid
  */
 
-/** @param {string} text */
-const integer = text => {
-  if (!/^\d+$/.test(text)) throw new Error('not a whole number ≥ 0');
-  return Number(text);
-};
-/** @param {string} text */
-const positiveInteger = text => {
-  const n = integer(text);
-  if (n === 0) throw new Error('must be ≥ 1');
-  return n;
-};
-/** @param {string} text */
-const decimal = text => {
-  if (!/^\d+(\.\d+)?$/.test(text)) throw new Error('not a number ≥ 0');
-  return Number(text);
-};
-/** @param {string} text */
-const cpuList = text => {
-  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(text)) throw new Error('not a taskset core list');
-  return text;
-};
-/**
- * @template {string} T
- * @param {readonly T[]} values
- * @returns {(text: string) => T}
- */
-const oneOf = values => text => {
-  const found = values.find(value => value === text);
-  if (found === undefined) throw new Error(`not one of ${values.join(', ')}`);
-  return found;
-};
-/** @param {string} text */
-const text = text => text;
-/** @param {string} text */
-const flag = text => {
-  if (text !== '0' && text !== '1') throw new Error('not 0 or 1');
-  return text === '1';
-};
-/** @param {string} text */
-const words = text => text.split(' ').filter(Boolean);
-/** @param {string} text @returns {Record<string, string>} */
-const envObject = text => {
-  /** @type {unknown} */
-  let parsed;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error('not JSON');
-  }
-  if (
-    typeof parsed !== 'object' ||
-    parsed === null ||
-    Array.isArray(parsed) ||
-    Object.values(parsed).some(value => typeof value !== 'string')
-  ) {
-    throw new Error('not a JSON object of strings');
-  }
-  return /** @type {Record<string, string>} */ (parsed);
-};
 /** @param {string} text @returns {Set<Phase>} */
 const phaseList = text => {
   const given = text.split(',').map(x => x.trim());
@@ -101,14 +55,6 @@ const phaseList = text => {
   if (unknown.length > 0) throw new Error(`unknown ${unknown.join(', ')}`);
   return new Set(PHASES.filter(phase => given.includes(phase)));
 };
-/** grpc-timeout as h2load sends it (gRPC's TimeoutValue TimeoutUnit), or empty for none. */
-const grpcTimeout = /** @param {string} text */ text => {
-  if (text !== '' && !/^\d{1,8}[HMSmun]$/.test(text)) {
-    throw new Error('not a gRPC timeout such as 200m, nor empty');
-  }
-  return text;
-};
-
 /**
  * One knob.
  * @template T

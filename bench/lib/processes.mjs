@@ -142,7 +142,7 @@ export function killChildrenOnExit() {
   process.on('SIGTERM', shutdown);
 }
 
-export function killChildren() {
+function killChildren() {
   for (const child of children) child.kill('SIGKILL');
 }
 

@@ -28,7 +28,7 @@ export const AS_SHIPPED = {
  * as shipped, and the references on the same runtime settings, so that ratios compare code.
  * @returns {string[]}
  */
-export function shippedNodeFlags() {
+function shippedNodeFlags() {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   /** @type {unknown} */
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]');
