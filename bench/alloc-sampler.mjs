@@ -1,3 +1,4 @@
+// @ts-check
 // Preloaded into our server by bench/profile.mjs (node --import) for BENCH_PROFILE_KIND=alloc:
 // V8's sampling heap profiler, keeping samples of objects that were collected since, so the
 // profile shows allocation volume by stack (what makes the GC work), not what is still live.
@@ -7,25 +8,28 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
+import { readKnobsOrExit } from './lib/knobs.mjs';
 
-const dir = process.env.BENCH_ALLOC_DIR;
+const knobs = readKnobsOrExit('alloc-sampler');
+const dir = knobs.allocDir;
 if (dir) {
   const session = new Session();
   session.connect();
   session.post('HeapProfiler.startSampling', {
-    samplingInterval: Number(process.env.BENCH_ALLOC_INTERVAL ?? 16384),
+    samplingInterval: knobs.allocInterval,
     includeObjectsCollectedByMajorGC: true,
     // survivors: only objects that outlived a scavenge (promoted to the old generation).
-    includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_KEEP !== 'survivors',
+    includeObjectsCollectedByMinorGC: knobs.allocKeep !== 'survivors',
   });
   // An in-process inspector session answers synchronously, so this works in 'exit'.
   process.on('exit', () => {
     session.post('HeapProfiler.stopSampling', (err, result) => {
-      if (!err)
+      if (!err) {
         writeFileSync(
           join(dir, `alloc.${process.pid}.heapprofile`),
           JSON.stringify(result.profile),
         );
+      }
     });
   });
 }

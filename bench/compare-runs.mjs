@@ -1,3 +1,4 @@
+// @ts-check
 // Several bench runs side by side, with the best, the median and the spread of each number:
 // the machine is shared and one run is one sample.
 //
@@ -6,10 +7,16 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RESULTS_DIR } from './harness.mjs';
+import { RESULTS_DIR } from './lib/paths.mjs';
+import { median } from './lib/stats.mjs';
 
-const files = process.argv.slice(2).length
-  ? process.argv.slice(2)
+const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  console.log('usage: node bench/compare-runs.mjs [bench/results/run-*.json ...]');
+  process.exit(0);
+}
+const files = argv.length
+  ? argv
   : readdirSync(RESULTS_DIR)
       .filter(file => /^run-.*\.json$/.test(file))
       .sort()
@@ -18,9 +25,18 @@ if (files.length === 0) {
   console.error('no runs: npm run bench first');
   process.exit(2);
 }
-const runs = files.map(file => JSON.parse(readFileSync(file, 'utf8')));
+/** A run as bench/run.mjs wrote it: read loosely, a missing phase shows as –. @type {any[]} */
+const runs = [];
+for (const file of files) {
+  try {
+    runs.push(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    console.error(`${file}: not a bench run (${err instanceof Error ? err.message : err})`);
+    process.exit(2);
+  }
+}
 
-/** [label, read(results), higher is better?] */
+/** [label, read(results), higher is better?] @type {[string, (r: any) => number, boolean][]} */
 const METRICS = [
   ['gRPC req/s ours', r => r.grpc.median.ours.reqPerS, true],
   ['gRPC req/s (2) grpc-js + undici', r => r.grpc.median.grpcUndici.reqPerS, true],
@@ -68,6 +84,7 @@ const METRICS = [
   ],
 ];
 
+/** @param {number} x */
 const round = x => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
 const rows = METRICS.map(([label, read, higherIsBetter]) => {
   const values = runs.map(run => {
@@ -78,10 +95,15 @@ const rows = METRICS.map(([label, read, higherIsBetter]) => {
     }
   });
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  const median = sorted[Math.floor((sorted.length - 1) / 2)];
   const best = higherIsBetter ? sorted.at(-1) : sorted[0];
-  const spread = sorted.at(-1) - sorted[0];
-  return [label, ...values.map(round), round(best), round(median), round(spread)].map(String);
+  const spread = Number(sorted.at(-1)) - Number(sorted[0]);
+  return [
+    label,
+    ...values.map(round),
+    round(Number(best)),
+    round(Number(median(sorted))),
+    round(spread),
+  ].map(String);
 });
 
 const header = [
@@ -91,9 +113,12 @@ const header = [
   'median',
   'spread',
 ];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map(row => row[i].length)));
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map(row => row[i]?.length ?? 0)));
+/** @param {string[]} cells */
 const line = cells =>
-  cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  cells
+    .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+    .join('  ');
 console.log(`${runs.length} runs (column: start time UTC and 1-min load average before it)\n`);
 console.log(line(header));
 console.log(line(widths.map(w => '-'.repeat(w))));

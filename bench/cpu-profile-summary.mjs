@@ -1,3 +1,4 @@
+// @ts-check
 // Summarises V8 profiles by function, split into our code (dist/, mapped back to src/*.ts through
 // the source maps) and everything else grouped by origin (node internals, grpc-js, undici,
 // protobufjs, pino, prom-client, GC, ...):
@@ -19,7 +20,44 @@ import { dirname, join, relative } from 'node:path';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Where a frame comes from: 'ours' for the project's own dist/ or src/ code. */
+/**
+ * @typedef {object} CallFrame
+ * @property {string} functionName
+ * @property {string} url
+ * @property {number} lineNumber 0-based
+ * @property {number} columnNumber 0-based
+ */
+/**
+ * @typedef {object} CpuProfile a .cpuprofile
+ * @property {{ id: number, callFrame: CallFrame, children?: number[] }[]} nodes
+ * @property {number} startTime µs
+ * @property {number[]} samples node ids
+ * @property {number[]} timeDeltas µs before each sample
+ */
+/** @typedef {{ callFrame: CallFrame, selfSize?: number, children?: HeapNode[] }} HeapNode */
+/** @typedef {{ head: HeapNode }} HeapProfile a .heapprofile */
+/**
+ * @typedef {object} FunctionEntry
+ * @property {string} origin
+ * @property {string} name
+ * @property {string} where
+ * @property {number} self
+ * @property {number} total inclusive
+ */
+/**
+ * @typedef {object} Summary
+ * @property {'ms' | 'bytes'} unit
+ * @property {number} total
+ * @property {Map<string, number>} origins
+ * @property {FunctionEntry[]} functions
+ */
+/** @typedef {{ fromUs: number, toUs: number }} Window */
+
+/**
+ * Where a frame comes from: 'ours' for the project's own dist/ or src/ code.
+ * @param {string} url
+ * @param {string} functionName
+ */
 export function originOf(url, functionName) {
   if (!url) {
     if (functionName === '(garbage collector)') return 'gc';
@@ -30,15 +68,21 @@ export function originOf(url, functionName) {
   if (url.startsWith('node:')) return 'node internals';
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
-  if (modules) return modules[1];
+  if (modules?.[1]) return modules[1];
   if (path.startsWith(join(ROOT, 'dist')) || path.startsWith(join(ROOT, 'src'))) return 'ours';
   if (path.startsWith(join(ROOT, 'bench'))) return 'bench';
   return 'other';
 }
 
+/** @type {Map<string, SourceMap | undefined>} */
 const sourceMaps = new Map();
 
-/** dist/x.js:line → src/x.ts:line through dist/x.js.map (when present). */
+/**
+ * dist/x.js:line → src/x.ts:line through dist/x.js.map (when present).
+ * @param {string} url
+ * @param {number} lineNumber
+ * @param {number} columnNumber
+ */
 function sourceLocation(url, lineNumber, columnNumber) {
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
   if (!sourceMaps.has(path)) {
@@ -49,19 +93,23 @@ function sourceLocation(url, lineNumber, columnNumber) {
     );
   }
   const map = sourceMaps.get(path);
-  const entry = map?.findEntry(lineNumber, columnNumber);
+  const entry = /** @type {Partial<import('node:module').SourceMapping> | undefined} */ (
+    map?.findEntry(lineNumber, columnNumber)
+  );
   if (entry?.originalSource) {
     const source = entry.originalSource.startsWith('file://')
       ? fileURLToPath(entry.originalSource)
       : join(dirname(path), entry.originalSource);
-    return `${relative(ROOT, source)}:${entry.originalLine + 1}`;
+    return `${relative(ROOT, source)}:${Number(entry.originalLine) + 1}`;
   }
   return `${relative(ROOT, path)}:${lineNumber + 1}`;
 }
 
 /** Per-function accumulators keyed by origin, name and (source-mapped) location. */
 function functionTable() {
+  /** @type {Map<string, FunctionEntry>} */
   const functions = new Map();
+  /** @param {CallFrame} callFrame */
   const keyOfFrame = callFrame => {
     const { functionName, url, lineNumber, columnNumber } = callFrame;
     const origin = originOf(url, functionName);
@@ -82,21 +130,30 @@ function functionTable() {
 /**
  * Aggregates one or more .cpuprofile files; self and total in milliseconds. With `window`
  * ({ fromUs, toUs }), only the samples taken within it.
+ * @param {CpuProfile[]} profiles
+ * @param {Window} [window]
+ * @returns {Summary}
  */
 export function summarise(profiles, window) {
+  /** @param {string} key */
+  const entry = key => /** @type {FunctionEntry} */ (functions.get(key));
   const { functions, keyOfFrame } = functionTable();
   const origins = new Map();
   let totalMs = 0;
   for (const profile of profiles) {
     const byId = new Map(profile.nodes.map(node => [node.id, node]));
+    /** @type {Map<number, number>} */
     const parent = new Map();
     for (const node of profile.nodes) {
       for (const child of node.children ?? []) parent.set(child, node.id);
     }
+    /** @type {Map<number, string>} */
     const keyOf = new Map();
+    /** @param {CpuProfile['nodes'][number]} node */
     const key = node => {
-      if (!keyOf.has(node.id)) keyOf.set(node.id, keyOfFrame(node.callFrame));
-      return keyOf.get(node.id);
+      let k = keyOf.get(node.id);
+      if (k === undefined) keyOf.set(node.id, (k = keyOfFrame(node.callFrame)));
+      return k;
     };
     const { samples, timeDeltas } = profile;
     let takenAt = profile.startTime;
@@ -105,41 +162,55 @@ export function summarise(profiles, window) {
       if (window && (takenAt < window.fromUs || takenAt > window.toUs)) continue;
       // timeDeltas[i] is the time before sample i; attribute the next delta to sample i.
       const ms = (timeDeltas[i + 1] ?? timeDeltas[i] ?? 0) / 1000;
-      const node = byId.get(samples[i]);
+      const node = byId.get(Number(samples[i]));
       if (!node) continue;
       totalMs += ms;
-      const self = functions.get(key(node));
+      const self = entry(key(node));
       self.self += ms;
       origins.set(self.origin, (origins.get(self.origin) ?? 0) + ms);
       // Inclusive time: once per distinct function on the stack (recursion counted once).
       const seen = new Set();
-      for (let id = node.id; id !== undefined; id = parent.get(id)) {
-        const k = key(byId.get(id));
+      for (
+        let id = /** @type {number | undefined} */ (node.id);
+        id !== undefined;
+        id = parent.get(id)
+      ) {
+        const above = byId.get(id);
+        if (!above) break;
+        const k = key(above);
         if (seen.has(k)) continue;
         seen.add(k);
-        functions.get(k).total += ms;
+        entry(k).total += ms;
       }
     }
   }
   return { unit: 'ms', total: totalMs, origins, functions: [...functions.values()] };
 }
 
-/** Aggregates .heapprofile files (sampled allocations); self and total in bytes. */
+/**
+ * Aggregates .heapprofile files (sampled allocations); self and total in bytes.
+ * @param {HeapProfile[]} profiles
+ * @returns {Summary}
+ */
 export function summariseAllocations(profiles) {
   const { functions, keyOfFrame } = functionTable();
   const origins = new Map();
   let totalBytes = 0;
   for (const profile of profiles) {
+    /** @param {HeapNode} node @param {string[]} onStack */
     const visit = (node, onStack) => {
       const k = keyOfFrame(node.callFrame);
-      const entry = functions.get(k);
+      const entry = /** @type {FunctionEntry} */ (functions.get(k));
       const self = node.selfSize ?? 0;
       totalBytes += self;
       entry.self += self;
       origins.set(entry.origin, (origins.get(entry.origin) ?? 0) + self);
       const stack = onStack.includes(k) ? onStack : [...onStack, k];
       // Inclusive: this node's own bytes count for every distinct function above it.
-      for (const above of stack) functions.get(above).total += self;
+      for (const above of stack) {
+        const f = functions.get(above);
+        if (f) f.total += self;
+      }
       for (const child of node.children ?? []) visit(child, stack);
     };
     visit(profile.head, []);
@@ -147,18 +218,28 @@ export function summariseAllocations(profiles) {
   return { unit: 'bytes', total: totalBytes, origins, functions: [...functions.values()] };
 }
 
-/** Either kind of profile file; `window` applies to CPU profiles (allocations carry no time). */
+/**
+ * Either kind of profile file; `window` applies to CPU profiles (allocations carry no time).
+ * @param {string[]} files
+ * @param {Window} [window]
+ * @returns {Summary}
+ */
 export function summariseFiles(files, window) {
   const profiles = files.map(file => JSON.parse(readFileSync(file, 'utf8')));
   return profiles[0]?.head ? summariseAllocations(profiles) : summarise(profiles, window);
 }
 
-/** Text report: origins, our code by self and inclusive, everything else by self. */
+/**
+ * Text report: origins, our code by self and inclusive, everything else by self.
+ * @param {Summary} summary
+ */
 export function report(summary, top = 15) {
   const { unit, total, origins, functions } = summary;
   const busy = total - (origins.get('idle') ?? 0);
+  /** @param {number} x */
   const amount = x =>
     unit === 'ms' ? `${x.toFixed(0).padStart(7)} ms` : `${(x / 1048576).toFixed(1).padStart(7)} MB`;
+  /** @param {number} x */
   const share = x => `${((x / busy) * 100).toFixed(1).padStart(5)}%`;
   const lines = [];
   lines.push(
@@ -177,8 +258,13 @@ export function report(summary, top = 15) {
   return lines.join('\n');
 }
 
-/** The functions each table lists: ours by self and by inclusive, the others by self. */
+/**
+ * The functions each table lists: ours by self and by inclusive, the others by self.
+ * @param {FunctionEntry[]} functions
+ * @param {number} top
+ */
 function topFunctions(functions, top, othersTop = top) {
+  /** @param {'self' | 'total'} field @returns {(a: FunctionEntry, b: FunctionEntry) => number} */
   const by = field => (a, b) => b[field] - a[field];
   const ours = functions.filter(f => f.origin === 'ours');
   return {
@@ -191,22 +277,33 @@ function topFunctions(functions, top, othersTop = top) {
   };
 }
 
-/** The three function tables into `lines`, each row written by `row(function, field)`. */
+/**
+ * The three function tables into `lines`, each row written by `row(function, field)`.
+ * @param {FunctionEntry[]} functions
+ * @param {number} top
+ * @param {string[]} lines
+ * @param {(f: FunctionEntry, field: 'self' | 'total') => string} row
+ */
 function tables(functions, top, lines, row) {
   const { oursBySelf, oursByTotal, othersBySelf } = topFunctions(functions, top);
-  for (const [title, rows, field] of [
+  for (const [title, rows, field] of /** @type {[string, FunctionEntry[], 'self' | 'total'][]} */ ([
     [`our code, top ${top} by self`, oursBySelf, 'self'],
     [`our code, top ${top} by inclusive`, oursByTotal, 'total'],
     [`everything else, top ${top} by self`, othersBySelf, 'self'],
-  ]) {
+  ])) {
     lines.push('', `${title}:`);
     for (const f of rows) lines.push(row(f, field));
   }
 }
 
-/** A CPU summary in µs per check: busy time, by origin, and the top functions of each kind. */
+/**
+ * A CPU summary in µs per check: busy time, by origin, and the top functions of each kind.
+ * @param {Summary} summary
+ * @param {number} checks
+ */
 export function perCheckReport(summary, checks, top = 15) {
   const { origins, functions } = summary;
+  /** @param {number} ms */
   const usPerCheck = ms => ((ms * 1000) / checks).toFixed(2).padStart(8);
   const busy = summary.total - (origins.get('idle') ?? 0);
   const lines = [
@@ -226,7 +323,10 @@ export function perCheckReport(summary, checks, top = 15) {
   return lines.join('\n');
 }
 
-/** The JSON form of the same report. */
+/**
+ * The JSON form of the same report.
+ * @param {Summary} summary
+ */
 export function reportJson(summary, top = 15) {
   const { unit, total, origins, functions } = summary;
   return {
@@ -241,7 +341,13 @@ export function reportJson(summary, top = 15) {
 const USAGE =
   'usage: node bench/cpu-profile-summary.mjs FILE... [--top N] [--json] [--window FROM_US,TO_US --checks N]';
 
+/** @param {string[]} argv */
 function main(argv) {
+  if (argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
+  /** @param {string} flag */
   const valueOf = flag => {
     const index = argv.indexOf(flag);
     return index >= 0 ? argv[index + 1] : undefined;
@@ -257,7 +363,7 @@ function main(argv) {
     console.error(USAGE);
     process.exit(2);
   }
-  const window = bounds && { fromUs: bounds[0], toUs: bounds[1] };
+  const window = bounds && { fromUs: Number(bounds[0]), toUs: Number(bounds[1]) };
   const summary = summariseFiles(files, window);
   if (argv.includes('--json')) console.log(JSON.stringify(reportJson(summary, top), null, 2));
   else if (checks !== undefined && summary.unit === 'ms')

@@ -1,3 +1,4 @@
+// @ts-check
 // Open-loop gRPC load at a fixed rate with a grpc-js client that checks every answer: sends the
 // realistic CheckRequest (and, at hangRate, the variant the RTI stand-in never answers) on a
 // schedule that does not wait for answers, and records each call's latency from the moment it
@@ -13,17 +14,65 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
 import * as grpc from '@grpc/grpc-js';
+import { percentilesOf, round3 } from './lib/stats.mjs';
 import { CHECK_PATH, checkRequestObject, loadExtAuthz } from './realistic-request.mjs';
 
-const options = {
-  rate: 1000,
-  durationS: 10,
-  warmupS: 1,
-  hangRate: 0,
-  deadlineMs: 200,
-  channels: 1,
-  ...JSON.parse(process.argv[2] ?? '{}'),
-};
+/**
+ * @typedef {object} Options
+ * @property {string} target host:port
+ * @property {number} rate checks/s
+ * @property {number} durationS
+ * @property {number} warmupS
+ * @property {number} hangRate
+ * @property {number} deadlineMs
+ * @property {number} channels
+ */
+/** @typedef {'normal' | 'hang'} Kind */
+/**
+ * @typedef {object} KindRecord
+ * @property {number} sent
+ * @property {number} ok
+ * @property {Record<string, number>} errors
+ * @property {Record<string, string>} errorDetails
+ * @property {number[]} latenciesMs
+ * @property {number[]} lagsMs
+ */
+
+/** The JSON argument over the defaults; a bad one ends the process with its reason. */
+function readOptions() {
+  /** @type {unknown} */
+  let given;
+  try {
+    given = JSON.parse(process.argv[2] ?? '{}');
+  } catch (err) {
+    given = err instanceof Error ? err.message : err;
+  }
+  /** @type {Options} */
+  const options = {
+    target: '',
+    rate: 1000,
+    durationS: 10,
+    warmupS: 1,
+    hangRate: 0,
+    deadlineMs: 200,
+    channels: 1,
+    ...(typeof given === 'object' ? given : {}),
+  };
+  const numbers = Object.entries(options).filter(([key]) => key !== 'target');
+  if (
+    typeof given !== 'object' ||
+    !options.target ||
+    numbers.some(([, value]) => typeof value !== 'number' || !(value >= 0))
+  ) {
+    console.error(
+      `usage: node bench/grpc-rate-client.mjs '{"target":"127.0.0.1:9001","rate":2000,"durationS":10}' (numbers ≥ 0); got ${JSON.stringify(given)}`,
+    );
+    process.exit(2);
+  }
+  return options;
+}
+
+const options = readOptions();
 
 const { check } = loadExtAuthz();
 const messages = {
@@ -31,40 +80,56 @@ const messages = {
   hang: check.requestSerialize(checkRequestObject({ hang: true })),
 };
 // The request is serialized once; answers are decoded with our CheckResponse type.
-const Client = grpc.makeGenericClientConstructor({
-  Check: {
-    path: CHECK_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: buffer => buffer,
-    requestDeserialize: buffer => buffer,
-    responseSerialize: check.responseSerialize,
-    responseDeserialize: check.responseDeserialize,
+const Client = grpc.makeGenericClientConstructor(
+  {
+    Check: {
+      path: CHECK_PATH,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: /** @param {Buffer} buffer */ buffer => buffer,
+      requestDeserialize: /** @param {Buffer} buffer */ buffer => buffer,
+      responseSerialize: check.responseSerialize,
+      responseDeserialize: check.responseDeserialize,
+    },
   },
-});
-const clients = Array.from(
-  { length: options.channels },
-  (_, i) =>
-    new Client(options.target, grpc.credentials.createInsecure(), {
-      'grpc.bench_channel': i, // distinct options: one connection per client
-    }),
+  'envoy.service.auth.v3.Authorization',
 );
+/**
+ * @typedef {(message: Buffer, options: grpc.CallOptions,
+ *   callback: (err: grpc.ServiceError | null, res?: import('./realistic-request.mjs').CheckResponse) => void) => void} CheckMethod
+ */
+const clients = Array.from({ length: options.channels }, (_, i) => {
+  const client = new Client(options.target, grpc.credentials.createInsecure(), {
+    'grpc.bench_channel': i, // distinct options: one connection per client
+  });
+  return { client, check: /** @type {CheckMethod} */ (client['Check']).bind(client) };
+});
 await Promise.all(
   clients.map(
-    client =>
-      new Promise((resolve, reject) =>
-        client.waitForReady(Date.now() + 5000, err => (err ? reject(err) : resolve())),
+    ({ client }) =>
+      /** @type {Promise<void>} */ (
+        new Promise((resolve, reject) =>
+          client.waitForReady(Date.now() + 5000, err => (err ? reject(err) : resolve())),
+        )
       ),
   ),
 );
 
+/** @returns {KindRecord} */
 function newRecord() {
   return { sent: 0, ok: 0, errors: {}, errorDetails: {}, latenciesMs: [], lagsMs: [] };
 }
 
-/** Sends at `rate` and `hangRate` for durationS seconds; resolves when every call is answered. */
+/**
+ * Sends at `rate` and `hangRate` for durationS seconds; resolves when every call is answered.
+ * @param {number} durationS
+ * @param {boolean} record whether latencies are kept (not during the warm-up)
+ * @returns {Promise<Record<Kind, KindRecord>>}
+ */
 function drive(durationS, record) {
+  /** @type {Record<Kind, KindRecord>} */
   const kinds = { normal: newRecord(), hang: newRecord() };
+  /** @type {Record<Kind, number>} */
   const rates = { normal: options.rate, hang: options.hangRate };
   let inFlight = 0;
   let done = false;
@@ -72,15 +137,18 @@ function drive(durationS, record) {
   const start = performance.now();
   const end = start + durationS * 1000;
   return new Promise(resolve => {
+    /** @param {Kind} kind @param {number} scheduledAt */
     const send = (kind, scheduledAt) => {
       const stats = kinds[kind];
       stats.sent++;
       inFlight++;
-      const client = clients[next++ % clients.length];
+      const { check: call } = /** @type {(typeof clients)[number]} */ (
+        clients[next++ % clients.length]
+      );
       const issuedAt = performance.now();
       if (record) stats.lagsMs.push(issuedAt - scheduledAt);
       const callOptions = options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {};
-      client.Check(messages[kind], callOptions, (err, res) => {
+      call(messages[kind], callOptions, (err, res) => {
         const latencyMs = performance.now() - issuedAt;
         inFlight--;
         if (err) {
@@ -99,7 +167,7 @@ function drive(durationS, record) {
     };
     const tick = () => {
       const now = Math.min(performance.now(), end);
-      for (const kind of ['normal', 'hang']) {
+      for (const kind of /** @type {Kind[]} */ (['normal', 'hang'])) {
         const rate = rates[kind];
         if (!rate) continue;
         const due = Math.floor(((now - start) / 1000) * rate);
@@ -115,26 +183,16 @@ function drive(durationS, record) {
   });
 }
 
-function percentiles(values) {
-  if (values.length === 0) return {};
-  const sorted = Float64Array.from(values).sort();
-  const at = q => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: at(1) };
-}
-
-function round(ms) {
-  return Math.round(ms * 1000) / 1000;
-}
-
+/** @param {KindRecord} stats @param {number} durationS */
 function summary(stats, durationS) {
   return {
     sent: stats.sent,
     ok: stats.ok,
     errors: stats.errors,
     ...(stats.ok < stats.sent ? { errorDetails: stats.errorDetails } : {}),
-    ratePerS: round(stats.sent / durationS),
-    latencyMs: percentiles(stats.latenciesMs),
-    scheduleLagMs: percentiles(stats.lagsMs),
+    ratePerS: round3(stats.sent / durationS),
+    latencyMs: percentilesOf(stats.latenciesMs),
+    scheduleLagMs: percentilesOf(stats.lagsMs),
   };
 }
 
@@ -143,11 +201,11 @@ const started = performance.now();
 const kinds = await drive(options.durationS, true);
 const result = {
   options,
-  elapsedS: round((performance.now() - started) / 1000),
+  elapsedS: round3((performance.now() - started) / 1000),
   normal: summary(kinds.normal, options.durationS),
   ...(options.hangRate ? { hang: summary(kinds.hang, options.durationS) } : {}),
 };
-for (const client of clients) client.close();
+for (const { client } of clients) client.close();
 console.log(JSON.stringify(result));
 // A channel still reconnecting (server gone) would keep the process alive.
 process.exit(0);

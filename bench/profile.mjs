@@ -1,3 +1,4 @@
+// @ts-check
 // Profile of our server under saturation: runs dist/main.js on the server core with V8's CPU
 // profiler (--cpu-prof) or with the sampling allocation profiler (bench/alloc-sampler.mjs),
 // drives it with h2load (gRPC) or wrk (HTTP auth-request) against the RTI stand-in, stops it
@@ -7,75 +8,63 @@
 // again over the measured load alone, in µs of CPU per answered check (the figure to compare
 // between builds or against a reference: BENCH_PROFILE_TARGET).
 //
-//   node bench/profile.mjs     BENCH_PROFILE_KIND (cpu | alloc | survivors), BENCH_PROFILE_TRANSPORT
-//                              (grpc | http), BENCH_PROFILE_S (20), BENCH_TOP (15),
-//                              BENCH_PROFILE_DIR (default: a new temporary directory),
-//                              BENCH_PROFILE_HANG_RPS (0: checks/s whose RTI call hangs, gRPC),
-//                              BENCH_PROFILE_TARGET (ours, ours-v4 with CHEQ_API_VERSION=v4,
-//                              or a reference: grpc-undici, grpc-undici-v4, ...)
+//   node bench/profile.mjs     settings BENCH_PROFILE_*, BENCH_TOP: node bench/run.mjs --help
 
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BENCH_DIR,
-  RESULTS_DIR,
-  config,
-  decisionsByReason,
-  h2load,
-  killChildren,
-  killChildrenOnExit,
-  log,
-  preflight,
-  prepareWorkDir,
-  rateClient,
-  standInStats,
-  startOurs,
-  startReference,
-  startStandIn,
-  wrk,
-} from './harness.mjs';
 import { perCheckReport, report, reportJson, summariseFiles } from './cpu-profile-summary.mjs';
-
-const kind = process.env.BENCH_PROFILE_KIND ?? 'cpu';
-const transport = process.env.BENCH_PROFILE_TRANSPORT ?? 'grpc';
-const seconds = Number(process.env.BENCH_PROFILE_S ?? 20);
-const top = Number(process.env.BENCH_TOP ?? 15);
-const hangRate = Number(process.env.BENCH_PROFILE_HANG_RPS ?? 0);
-const target = process.env.BENCH_PROFILE_TARGET ?? 'ours';
-const profileDir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'cheq-prof-'));
+import { readKnobs } from './lib/knobs.mjs';
+import { loadGenerators } from './lib/load-generators.mjs';
+import { BENCH_DIR, RESULTS_DIR } from './lib/paths.mjs';
+import { exitOnFailure, killChildrenOnExit, log } from './lib/processes.mjs';
+import { decidedChecks, decisionsByReason, standInStats } from './lib/scrape.mjs';
+import { serverStarters } from './lib/servers.mjs';
+import { preflight, prepareWorkDir } from './lib/setup.mjs';
 
 async function main() {
-  if (!['cpu', 'alloc', 'survivors'].includes(kind)) {
-    throw new Error('BENCH_PROFILE_KIND: cpu, alloc or survivors');
+  if (process.argv.includes('--help')) {
+    console.log('usage: [BENCH_PROFILE_*=…] node bench/profile.mjs (node bench/run.mjs --help)');
+    return;
   }
-  preflight();
+  const knobs = readKnobs('profile');
+  const {
+    profileKind: kind,
+    profileTransport: transport,
+    profileS: seconds,
+    top,
+    profileHangRate: hangRate,
+    profileTarget: target,
+  } = knobs;
+  const profileDir = knobs.profileDir || mkdtempSync(join(tmpdir(), 'cheq-prof-'));
+  preflight(knobs);
   killChildrenOnExit();
   mkdirSync(profileDir, { recursive: true });
   const work = prepareWorkDir();
-  const standIn = await startStandIn();
+  const servers = serverStarters(knobs);
+  const { h2load, wrk, rateClient } = loadGenerators(knobs, work.dir);
+  const standIn = await servers.standIn();
   try {
     const profilerArgs =
       kind === 'cpu'
         ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
         : [`--import=${join(BENCH_DIR, 'alloc-sampler.mjs')}`];
+    /** @type {Record<string, string>} */
     const profilerEnv =
       kind === 'cpu' ? {} : { BENCH_ALLOC_DIR: profileDir, BENCH_ALLOC_KEEP: kind };
     const isOurs = target === 'ours' || target === 'ours-v4';
     const ours = isOurs
-      ? await startOurs(standIn.url, [...config.ourNodeArgs, ...profilerArgs], {
-          ...profilerEnv,
-          ...(target === 'ours-v4' ? { CHEQ_API_VERSION: 'v4' } : {}),
+      ? await servers.ours(standIn.url, {
+          nodeArgs: [...servers.ourNodeArgs, ...profilerArgs],
+          env: { ...profilerEnv, ...(target === 'ours-v4' ? { CHEQ_API_VERSION: 'v4' } : {}) },
         })
-      : await startReference(
-          target,
-          standIn.url,
-          [...config.referenceNodeArgs, ...profilerArgs],
-          profilerEnv,
-        );
+      : await servers.reference(target, standIn.url, {
+          nodeArgs: [...servers.referenceNodeArgs, ...profilerArgs],
+          env: profilerEnv,
+        });
     const rtiBefore = await standInStats(standIn.url);
-    const grpcPort = ours.info.grpcPort ?? ours.info.port;
-    const httpPort = ours.info.httpPort ?? ours.info.port;
+    const grpcPort = Number(ours.info['grpcPort'] ?? ours.info['port']);
+    const httpPort = Number(ours.info['httpPort'] ?? ours.info['port']);
     log(`${kind} profile of ${target} (pid ${ours.pid}) under ${transport} load, ${seconds} s`);
     const hung =
       hangRate > 0
@@ -83,24 +72,21 @@ async function main() {
             rate: 0,
             hangRate,
             warmupS: 0,
-            durationS: seconds + config.warmupS,
+            durationS: seconds + knobs.warmupS,
           })
         : undefined;
     const load =
       transport === 'http'
-        ? await wrk(work.dir, httpPort, { durationS: seconds })
-        : await h2load(work.dir, grpcPort, { durationS: seconds });
+        ? await wrk(httpPort, { durationS: seconds })
+        : await h2load(grpcPort, { durationS: seconds });
     // The measured load: its last `seconds`, on the monotonic clock the CPU profile uses.
     const loadEndUs = Number(process.hrtime.bigint() / 1000n);
     const steadyWindow = { fromUs: loadEndUs - seconds * 1e6, toUs: loadEndUs };
     const steadyChecks = Math.round(load.reqPerS * seconds);
     if (hung) log(`hung checks: ${JSON.stringify((await hung).hang)}`);
     // Checks served in all (warm-up included): our own count, else the RTI calls made.
-    const decisions = isOurs ? await decisionsByReason(ours.info.metricsPort) : undefined;
-    const requests = decisions
-      ? Object.entries(decisions)
-          .filter(([reason]) => !reason.includes(':'))
-          .reduce((sum, [, count]) => sum + count, 0)
+    const requests = isOurs
+      ? decidedChecks(await decisionsByReason(Number(ours.info['metricsPort'])))
       : (await standInStats(standIn.url)).verdicts - rtiBefore.verdicts || load.done;
     log(`${Math.round(load.reqPerS)} req/s; stopping it with SIGTERM to write the profile`);
     await ours.stop();
@@ -152,8 +138,4 @@ async function main() {
   }
 }
 
-main().catch(err => {
-  console.error(err);
-  killChildren();
-  process.exitCode = 2;
-});
+exitOnFailure(main());

@@ -1,3 +1,4 @@
+// @ts-check
 // Reference servers for the bench, written as plainly as possible: what the same runtime and
 // libraries can do at best, so our numbers read as a share of a ceiling measured in the same run.
 //
@@ -11,34 +12,59 @@
 // The undici kinds POST the v1 form to /v1/realtime-interception, the -v4 kinds the v4 JSON
 // (rti-api.md §5) to /defend/4.0/traffic, and read the JSON answer either way.
 //
-// Environment: BENCH_PORT (0), BENCH_RTI_URL (for the undici kinds), BENCH_RTI_CONNECTIONS (64),
-// BENCH_TIMEOUT_MS (100; failing open like ours). Prints {"ready":KIND,"port":N} once listening.
+// Settings: BENCH_PORT, BENCH_RTI_URL (for the undici kinds), BENCH_RTI_CONNECTIONS,
+// BENCH_TIMEOUT_MS (failing open like ours): node bench/run.mjs --help. Prints
+// {"ready":KIND,"port":N} once listening.
 
 import { createServer } from 'node:http';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { URLSearchParams } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { Pool } from 'undici';
+import { readKnobsOrExit } from './lib/knobs.mjs';
 import { loadExtAuthz } from './realistic-request.mjs';
 
 const kind = process.argv[2];
-const port = Number(process.env.BENCH_PORT ?? 0);
-const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? 100);
+const knobs = readKnobsOrExit('reference-servers');
+const { port, timeoutMs } = knobs;
 const OK = { status: { code: 0 } };
 
 function rtiPool() {
-  const url = process.env.BENCH_RTI_URL;
-  if (!url) throw new Error('BENCH_RTI_URL is required');
-  return new Pool(url, {
-    connections: Number(process.env.BENCH_RTI_CONNECTIONS ?? 64),
+  if (!knobs.rtiUrl) throw new Error('BENCH_RTI_URL is required');
+  return new Pool(knobs.rtiUrl, {
+    connections: knobs.rtiConnections,
     pipelining: 1,
     keepAliveTimeout: 30_000,
   });
 }
 
 /**
+ * @typedef {object} RtiRequest
+ * @property {string} path
+ * @property {string} contentType
+ * @property {string} body
+ */
+/**
+ * What a check says of the page load, from the CheckRequest or the auth_request headers.
+ * @typedef {object} PageLoad
+ * @property {string | undefined} method
+ * @property {string | undefined} scheme
+ * @property {string | undefined} host
+ * @property {string | undefined} uri
+ * @property {string | undefined} clientIp
+ */
+/**
+ * Lower-case header names to values: node joins a request's repeated headers (set-cookie aside)
+ * and the CheckRequest's are a map of strings.
+ * @typedef {Record<string, string | undefined>} Headers
+ */
+/** @typedef {(headers: Headers, page: PageLoad) => RtiRequest} RtiCall */
+
+/**
  * One RTI call under a deadline; any failure is ignored (fail open), as the server under test
  * does. undici's own headersTimeout/bodyTimeout are not used: they fire on a ~1 s clock.
+ * @param {Pool} pool
+ * @param {RtiRequest} request
  */
 function callRti(pool, { path, contentType, body }) {
   const controller = new globalThis.AbortController();
@@ -56,7 +82,10 @@ function callRti(pool, { path, contentType, body }) {
     .finally(() => clearTimeout(timer));
 }
 
-/** The v1 call: the form fields, read the plain way from a header record (lower-case names). */
+/**
+ * The v1 call: the form fields, read the plain way from a header record (lower-case names).
+ * @type {RtiCall}
+ */
 function rtiV1Call(headers, { method, scheme, host, uri, clientIp }) {
   const fields = {
     ApiKey: 'bench-api-key',
@@ -65,16 +94,16 @@ function rtiV1Call(headers, { method, scheme, host, uri, clientIp }) {
     ClientIP: clientIp ?? '',
     RequestURL: `${scheme}://${host}${uri}`,
     RequestTime: String(Date.now()),
-    Method: method,
+    Method: String(method),
     HeaderNames: Object.keys(headers)
       .filter(name => !name.startsWith(':') && !name.startsWith('x-original'))
       .join(','),
-    Host: host,
+    Host: String(host),
     UserAgent: headers['user-agent'] ?? '',
-    Accept: headers.accept ?? '',
+    Accept: headers['accept'] ?? '',
     AcceptEncoding: headers['accept-encoding'] ?? '',
     AcceptLanguage: headers['accept-language'] ?? '',
-    Referer: headers.referer ?? '',
+    Referer: headers['referer'] ?? '',
     XForwardedFor: headers['x-forwarded-for'] ?? '',
     MiddlewareVersion: 'bench-reference_0',
   };
@@ -95,8 +124,12 @@ const V4_HEADERS = [
   'x-forwarded-for',
 ];
 
-/** The v4 call (rti-api.md §5): JSON.stringify of the fields, read from the same header record. */
+/**
+ * The v4 call (rti-api.md §5): JSON.stringify of the fields, read from the same header record.
+ * @type {RtiCall}
+ */
 function rtiV4Call(headers, { method, scheme, host, uri, clientIp }) {
+  /** @type {Headers} */
   const endUserHeaders = { host };
   for (const name of V4_HEADERS) {
     if (headers[name] !== undefined) endUserHeaders[name] = headers[name];
@@ -124,13 +157,20 @@ function rtiV4Call(headers, { method, scheme, host, uri, clientIp }) {
   };
 }
 
-/** `rtiCall` (rtiV1Call or rtiV4Call) builds the one RTI call per check; none: answer at once. */
+/**
+ * `rtiCall` (rtiV1Call or rtiV4Call) builds the one RTI call per check; none: answer at once.
+ * @param {RtiCall | undefined} rtiCall
+ */
 function startGrpc(rtiCall) {
   const pool = rtiCall ? rtiPool() : undefined;
   const server = new grpc.Server();
   server.addService(loadExtAuthz().service, {
+    /**
+     * @param {grpc.ServerUnaryCall<any, typeof OK>} call
+     * @param {grpc.sendUnaryData<typeof OK>} callback
+     */
     Check(call, callback) {
-      if (!pool) return callback(null, OK);
+      if (!pool || !rtiCall) return callback(null, OK);
       const http = call.request.attributes?.request?.http ?? {};
       const headers = http.headers ?? {};
       const rtiRequest = rtiCall(headers, {
@@ -140,7 +180,7 @@ function startGrpc(rtiCall) {
         uri: http.path,
         clientIp: headers['x-envoy-external-address'],
       });
-      callRti(pool, rtiRequest).then(() => callback(null, OK));
+      void callRti(pool, rtiRequest).then(() => callback(null, OK));
     },
   });
   server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
@@ -153,15 +193,17 @@ function startGrpc(rtiCall) {
   });
 }
 
+/** @param {RtiCall | undefined} rtiCall */
 function startHttp(rtiCall) {
   const pool = rtiCall ? rtiPool() : undefined;
+  /** @param {import('node:http').ServerResponse} res */
   const answer = res => {
     res.writeHead(200, { 'content-length': 0 });
     res.end();
   };
   const server = createServer((req, res) => {
-    if (!pool) return answer(res);
-    const { headers } = req;
+    if (!pool || !rtiCall) return answer(res);
+    const headers = /** @type {Headers} */ (req.headers);
     const rtiRequest = rtiCall(headers, {
       method: headers['x-original-method'],
       scheme: headers['x-forwarded-proto'] ?? 'http',
@@ -169,16 +211,19 @@ function startHttp(rtiCall) {
       uri: headers['x-original-uri'],
       clientIp: headers['x-real-ip'],
     });
-    callRti(pool, rtiRequest).then(() => answer(res));
+    void callRti(pool, rtiRequest).then(() => answer(res));
   });
   server.keepAliveTimeout = 75_000;
-  server.listen(port, '127.0.0.1', () => ready(server.address().port));
+  server.listen(port, '127.0.0.1', () =>
+    ready(/** @type {import('node:net').AddressInfo} */ (server.address()).port),
+  );
   process.on('SIGTERM', () => {
     server.closeAllConnections();
     server.close(() => process.exit(0));
   });
 }
 
+/** @param {number} boundPort */
 function ready(boundPort) {
   console.log(JSON.stringify({ ready: kind, port: boundPort }));
 }

@@ -1,11 +1,12 @@
+// @ts-check
 // RTI stand-in for the bench: node:http answering the RTI v4 contract (JSON POST to
 // /defend/4.0/traffic → v4 JSON verdict) and the v1 one (any other POST, the form to
 // /v1/realtime-interception → v1 JSON verdict) after a fixed latency, keep-alive. Requests whose
 // body (form or JSON) contains the hang marker (User-Agent of the hang scenario) are never answered.
 //
-// Environment: BENCH_RTI_PORT (0), BENCH_RTI_LATENCY_MS (2), BENCH_RTI_VERDICT (valid | invalid:
-// v1 isInvalid false, v4 benign, code 0 | v1 isInvalid true, v4 malicious, code 2),
-// BENCH_RTI_HANG (marked | all | none: which requests hang; marked by default).
+// Settings (node bench/run.mjs --help): BENCH_RTI_PORT, BENCH_RTI_LATENCY_MS, BENCH_RTI_VERDICT
+// (valid: v1 isInvalid false, v4 benign, code 0; invalid: v1 isInvalid true, v4 malicious,
+// code 2), BENCH_RTI_HANG (marked, all or none: which requests hang).
 // Prints {"ready":"rti-stand-in","port":N} once listening. GET /stats answers the counters
 // (verdicts answered, hung, v4: the POSTs of either kind to /defend/4.0/traffic), and
 // how long each hung request was held open (until the client aborted it) since the last GET:
@@ -15,11 +16,13 @@ import { Buffer } from 'node:buffer';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
+import { readKnobsOrExit } from './lib/knobs.mjs';
 import { HANG_MARKER } from './realistic-request.mjs';
 
-const latencyMs = Number(process.env.BENCH_RTI_LATENCY_MS ?? 2);
-const hangMode = process.env.BENCH_RTI_HANG ?? 'marked';
-const invalid = process.env.BENCH_RTI_VERDICT === 'invalid';
+const knobs = readKnobsOrExit('rti-stand-in');
+const latencyMs = knobs.rtiLatencyMs;
+const hangMode = knobs.rtiHang;
+const invalid = knobs.rtiVerdict === 'invalid';
 
 const V4_PATH = '/defend/4.0/traffic';
 
@@ -58,7 +61,7 @@ const V4_ANSWER = answerOf({
   },
 });
 const stats = { verdicts: 0, hung: 0, other: 0, aborted: 0, v4: 0 };
-/** Milliseconds from a hung request's complete arrival to its connection closing. */
+/** Milliseconds from a hung request's complete arrival to its connection closing. @type {number[]} */
 let heldMs = [];
 
 const server = createServer((req, res) => {
@@ -70,6 +73,7 @@ const server = createServer((req, res) => {
     return;
   }
   const v4 = req.url?.endsWith(V4_PATH) === true;
+  /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', chunk => chunks.push(chunk));
   req.on('end', () => {
@@ -93,12 +97,19 @@ const server = createServer((req, res) => {
   });
 });
 
-/** A verdict encoded once, with its response headers: the stand-in must cost next to nothing. */
+/** @typedef {{ bytes: Buffer, headers: Record<string, string | number> }} Answer */
+
+/**
+ * A verdict encoded once, with its response headers: the stand-in must cost next to nothing.
+ * @param {object} body
+ * @returns {Answer}
+ */
 function answerOf(body) {
   const bytes = Buffer.from(JSON.stringify(body));
   return { bytes, headers: { 'content-type': 'application/json', 'content-length': bytes.length } };
 }
 
+/** @param {import('node:http').ServerResponse} res @param {Answer} verdict */
 function answer(res, verdict) {
   if (res.destroyed) return;
   res.writeHead(200, verdict.headers);
@@ -108,8 +119,9 @@ function answer(res, verdict) {
 // Longer than the clients' own keep-alive, so the stand-in never closes a pooled connection.
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 125_000;
-server.listen(Number(process.env.BENCH_RTI_PORT ?? 0), '127.0.0.1', () => {
-  console.log(JSON.stringify({ ready: 'rti-stand-in', port: server.address().port, latencyMs }));
+server.listen(knobs.rtiPort, '127.0.0.1', () => {
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  console.log(JSON.stringify({ ready: 'rti-stand-in', port, latencyMs }));
 });
 process.on('SIGTERM', () => {
   server.closeAllConnections();
