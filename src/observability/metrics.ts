@@ -12,8 +12,7 @@ import { createRtiMetrics, type RtiReadings } from './metric-families/rti-metric
 import { createStartupMetrics } from './metric-families/startup-metrics';
 
 export type { RtiReadings } from './metric-families/rti-metrics';
-export { failOpenCauseLabel } from './metric-families/fail-open-metrics';
-export { rtiResultLabel, threatTypeLabel } from './metric-families/rti-metrics';
+export { threatTypeLabel } from './metric-families/rti-metrics';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 

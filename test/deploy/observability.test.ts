@@ -708,7 +708,7 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
       assert.deepEqual(
         [
           ...metricNames(
-            'histogram_quantile(0.99, sum by (le) (rate(cheq_authz_rti_request_duration_seconds_bucket{job=~"$job", result!="aborted"}[$__rate_interval])))',
+            'histogram_quantile(0.99, sum by (le) (rate(cheq_authz_rti_request_duration_seconds_bucket{job=~"$job", result!="cancelled"}[$__rate_interval])))',
           ),
         ],
         ['cheq_authz_rti_request_duration_seconds_bucket'],
@@ -741,7 +741,7 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
         { where: 'e', expr: 'rate(cheq_authz_fail_open_total{cause!="canceled"}[5m])' },
         {
           where: 'f',
-          expr: 'rate(cheq_authz_rti_requests_total{result!~"ok|aborted|timeuot"}[5m])',
+          expr: 'rate(cheq_authz_rti_requests_total{result!~"ok|cancelled|timeuot"}[5m])',
         },
         { where: 'g', expr: 'cheq_authz:nothing:records_this' },
         {

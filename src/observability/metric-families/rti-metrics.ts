@@ -2,7 +2,7 @@
 // client's live state (calls in flight, keep-alive pool), read at scrape time.
 
 import { Gauge, type Registry } from 'prom-client';
-import type { RtiCallErrorCode } from '../../core/rti-port';
+import { RTI_CALL_ERROR_CODES } from '../../core/rti-port';
 import { scrapeTimeCounter } from '../scrape-time-counts';
 import { ScrapeTimeHistogram } from '../scrape-time-histogram';
 
@@ -14,28 +14,21 @@ export interface RtiReadings {
   readonly pool: Readonly<Record<'connected' | 'free' | 'pending' | 'running', number>>;
 }
 
-const RTI_RESULTS: Record<'ok' | RtiCallErrorCode, string> = {
-  ok: 'ok',
-  RTI_TIMEOUT: 'timeout',
-  RTI_CONNECT: 'connect_error',
-  RTI_HTTP_STATUS: 'http_status',
-  RTI_BAD_RESPONSE: 'bad_response',
-  RTI_ABORTED: 'aborted',
-};
+/** An RTI call's result label: ok, or how it failed (the failure's one spelling). */
+const RTI_RESULTS = ['ok', ...RTI_CALL_ERROR_CODES] as const;
 
 /** Threat type codes RTI documents (rti-api.md §4); others are counted as `other`. */
 const KNOWN_THREAT_TYPES = new Set([
   0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21,
 ]);
 
-export const rtiResultLabel = (outcome: 'ok' | RtiCallErrorCode): string => RTI_RESULTS[outcome];
 export const threatTypeLabel = (code: number): string =>
   KNOWN_THREAT_TYPES.has(code) ? String(code) : 'other';
 
 export function createRtiMetrics(registers: Registry[], readRti: () => RtiReadings) {
   const rtiRequests = scrapeTimeCounter({
     name: 'cheq_authz_rti_requests_total',
-    help: 'RTI calls by result: ok, timeout, connect_error, http_status, bad_response, aborted.',
+    help: `RTI calls by result: ${RTI_RESULTS.join(', ')}.`,
     labelNames: ['result'] as const,
     registers,
   });
@@ -79,6 +72,6 @@ export function createRtiMetrics(registers: Registry[], readRti: () => RtiReadin
     },
   });
 
-  for (const result of Object.values(RTI_RESULTS)) rtiRequests.labels(result);
+  for (const result of RTI_RESULTS) rtiRequests.labels(result);
   return { rtiRequests, rtiDuration, threatTypes, verdicts };
 }
