@@ -6,7 +6,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Mode } from '../../core/decision';
 
 /** The configuration in use, as the gauges describe it. */
-export interface ConfigInUse {
+interface ConfigInUse {
   /** A short one-way hash of the effective settings. */
   readonly hash: string;
   readonly mode: Mode;
