@@ -1,14 +1,41 @@
-// Writes deploy/prometheus/prometheusrule.yaml: the groups of cheq-rti-authz-alerts.yaml, verbatim
-// (comments included), inside a prometheus-operator PrometheusRule, so the two cannot drift.
-//   node scripts/gen-prometheusrule.mjs          rewrite the PrometheusRule
-//   node scripts/gen-prometheusrule.mjs --check  exit 1 when it is out of date
+// Writes the generated parts of deploy/prometheus (run `npm run build` first):
+// - in cheq-rti-authz-alerts.yaml, the protected reasons (the `# protected reasons:` comment and
+//   the reason=~"..." of the protected-checks rule), from PROTECTED_REASONS in
+//   src/core/protected-reasons.ts, so the rules count what the bench and the tests count;
+// - prometheusrule.yaml: that file's groups, verbatim (comments included), inside a
+//   prometheus-operator PrometheusRule, so the two cannot drift.
+//   node scripts/gen-prometheusrule.mjs          rewrite both
+//   node scripts/gen-prometheusrule.mjs --check  exit 1 when either is out of date
+//   --dir <path>                                 another copy of deploy/prometheus (tests)
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import process from 'node:process';
-import { URL } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 
-const dir = new URL('../deploy/prometheus/', import.meta.url);
-const source = new URL('cheq-rti-authz-alerts.yaml', dir);
-const target = new URL('prometheusrule.yaml', dir);
+/** A problem that the script reports in one line, without a stack trace. */
+class Refusal extends Error {}
+
+function protectedReasons() {
+  try {
+    return createRequire(import.meta.url)('../dist/core/protected-reasons.js').PROTECTED_REASONS;
+  } catch (err) {
+    throw new Refusal(
+      `cannot load dist/core/protected-reasons.js (run npm run build): ${err.message}`,
+    );
+  }
+}
+
+/** deploy/prometheus, or the copy named by --dir. */
+function prometheusDir() {
+  const at = process.argv.indexOf('--dir');
+  if (at < 0) return fileURLToPath(new URL('../deploy/prometheus/', import.meta.url));
+  const dir = process.argv[at + 1];
+  if (!dir) throw new Refusal('--dir needs a directory');
+  return dir;
+}
+
+const PROTECTED_CHECKS_RULE = 'namespace_job_transport:cheq_authz_protected_checks:rate5m';
 
 const HEADER = `# GENERATED from cheq-rti-authz-alerts.yaml by \`node scripts/gen-prometheusrule.mjs\`: edit that
 # file and rerun the script (test/deploy/observability.test.ts fails when they differ).
@@ -28,9 +55,37 @@ metadata:
 spec:
 `;
 
+/** `text` with `pattern` (one match, exactly) replaced; else an error naming `what`. */
+function replaceOnce(text, pattern, replacement, what) {
+  const matches = text.match(new RegExp(pattern.source, `${pattern.flags}g`)) ?? [];
+  if (matches.length !== 1) {
+    throw new Refusal(`cheq-rti-authz-alerts.yaml: expected one ${what}, found ${matches.length}`);
+  }
+  return text.replace(pattern, replacement);
+}
+
+/** The rule file with PROTECTED_REASONS in the comment and in the protected-checks rule. */
+function withProtectedReasons(rulesText, reasons) {
+  const listed = replaceOnce(
+    rulesText,
+    /^(\s*# protected reasons: ).*$/m,
+    `$1${reasons.join(', ')}`,
+    '"# protected reasons:" line',
+  );
+  const rule = new RegExp(
+    `(- record: ${PROTECTED_CHECKS_RULE}\\n\\s+expr: \\|\\n(?:\\s+[^\\n-].*\\n)*?.*reason=~")[^"]*(")`,
+  );
+  return replaceOnce(
+    listed,
+    rule,
+    `$1${reasons.join('|')}$2`,
+    `${PROTECTED_CHECKS_RULE} rule with reason=~`,
+  );
+}
+
 function render(rulesText) {
   const start = rulesText.search(/^groups:/m);
-  if (start < 0) throw new Error('cheq-rti-authz-alerts.yaml has no top-level groups:');
+  if (start < 0) throw new Refusal('cheq-rti-authz-alerts.yaml has no top-level groups:');
   const body = rulesText
     .slice(start)
     .split('\n')
@@ -39,20 +94,46 @@ function render(rulesText) {
   return `${HEADER}${body}`;
 }
 
-const wanted = render(readFileSync(source, 'utf8'));
-if (process.argv.includes('--check')) {
-  let current = '';
+function readOrEmpty(file) {
   try {
-    current = readFileSync(target, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
-    // missing: out of date
+    return ''; // missing: out of date
   }
-  if (current !== wanted) {
-    process.stderr.write(
-      'deploy/prometheus/prometheusrule.yaml is out of date: run node scripts/gen-prometheusrule.mjs\n',
+}
+
+function main() {
+  const dir = prometheusDir();
+  const source = join(dir, 'cheq-rti-authz-alerts.yaml');
+  const target = join(dir, 'prometheusrule.yaml');
+  const reasons = protectedReasons();
+  const rules = readFileSync(source, 'utf8');
+  const wantedRules = withProtectedReasons(rules, reasons);
+  const wantedResource = render(wantedRules);
+  if (!process.argv.includes('--check')) {
+    writeFileSync(source, wantedRules);
+    writeFileSync(target, wantedResource);
+    return;
+  }
+  const stale = [];
+  if (rules !== wantedRules) {
+    stale.push(
+      `${source}: its protected reasons are not PROTECTED_REASONS (src/core/protected-reasons.ts): ${reasons.join(', ')}`,
     );
+  }
+  if (readOrEmpty(target) !== wantedResource) stale.push(`${target} is out of date`);
+  for (const line of stale) process.stderr.write(`${line}\n`);
+  if (stale.length > 0) {
+    process.stderr.write('run npm run build && node scripts/gen-prometheusrule.mjs\n');
     process.exitCode = 1;
   }
-} else {
-  writeFileSync(target, wanted);
+}
+
+try {
+  main();
+} catch (err) {
+  // A refusal or a missing file is the caller's to fix: one line, no stack.
+  if (!(err instanceof Refusal) && err?.code !== 'ENOENT') throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exitCode = 2;
 }

@@ -72,7 +72,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       }
       const eventType = resolveEventType(attrs, config);
       let budgetMs = timeBudgetMs(options.deadlineMs);
-      if (budgetMs <= 0) return failOpen('NO_TIME_BUDGET', mode, attrs, { eventType });
+      if (budgetMs <= 0) return failOpen('no_time_budget', mode, attrs, { eventType });
 
       // Before building the RTI call: a check that is not admitted must cost as little as can be.
       // Waiting in line spends the check's own budget, so that it is still answered within it;
@@ -81,10 +81,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       const entry = admission.enter(answerByMs - budgetMs / 2, options.cancellation);
       if (entry !== 'admitted') {
         const outcome = await entry;
-        if (outcome !== 'admitted') {
-          const cause = outcome === 'cancelled' ? 'RTI_ABORTED' : 'OVERLOADED';
-          return failOpen(cause, mode, attrs, { eventType });
-        }
+        if (outcome !== 'admitted') return failOpen(outcome, mode, attrs, { eventType });
         budgetMs = answerByMs - now();
       }
       const started = performance.now();
@@ -125,7 +122,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       });
     } catch (err: unknown) {
       // A bug of ours must never become the site's outage: allow, and say why.
-      return failOpen('INTERNAL', mode, attrs, { failureDetail: String(err) });
+      return failOpen('internal_error', mode, attrs, { failureDetail: String(err) });
     }
   };
 

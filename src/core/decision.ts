@@ -1,7 +1,12 @@
 // Decision values: what the core answers for one request, whatever the transport.
 // Built only through the functions below so their invariants live in one place.
 
-import type { RtiCallErrorCode, RtiErrorCode, RtiVerdict } from './rti-port';
+import {
+  RTI_CALL_ERROR_CODES,
+  RTI_SKIP_CODES,
+  type RtiCallErrorCode,
+  type RtiVerdict,
+} from './rti-port';
 
 export type Action = 'allow' | 'deny' | 'redirect';
 export type Mode = 'monitoring' | 'blocking';
@@ -19,9 +24,20 @@ export type DecisionReason =
   | 'no_site' // no configured site serves this host, and the top level has no tag hash
   | 'fail_open'; // RTI failed or the server did: allowed
 
-/** Why a request failed open; a bounded metric label. */
-/** OVERLOADED: this process was saturated and shed the check without calling RTI. */
-export type FailureCause = RtiErrorCode | 'OVERLOADED' | 'NO_TIME_BUDGET' | 'INTERNAL';
+/**
+ * Why a request failed open, spelled the same in the log line and the `cause` metric label:
+ * an RTI error code, or `overloaded` (this process was saturated and shed the check without
+ * calling RTI), `no_time_budget` (the proxy's deadline left no time for RTI) or `internal_error`
+ * (a bug of ours).
+ */
+export const FAILURE_CAUSES = [
+  ...RTI_CALL_ERROR_CODES,
+  ...RTI_SKIP_CODES,
+  'overloaded',
+  'no_time_budget',
+  'internal_error',
+] as const;
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 export interface DenyBody {
   readonly contentType: string;

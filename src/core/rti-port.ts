@@ -63,27 +63,37 @@ export function isInvalid(verdict: RtiVerdict): boolean {
 export interface RtiCheck {
   /**
    * Asks RTI for a verdict within `timeoutMs` (connect, headers and body together).
-   * Rejects only with {@link RtiError}; a cancellation rejects with code RTI_ABORTED.
+   * Rejects only with {@link RtiError}; a cancellation rejects with code `cancelled`.
    */
   check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict>;
 }
 
-/** How a call made to RTI failed: a stable code, log field and metric label. */
-export type RtiCallErrorCode =
-  'RTI_TIMEOUT' | 'RTI_CONNECT' | 'RTI_HTTP_STATUS' | 'RTI_BAD_RESPONSE' | 'RTI_ABORTED';
+/**
+ * How a call made to RTI failed. A failure's one spelling: the error code, the log line's
+ * `failure` field, and the metric labels (`result` of RTI calls, `cause` of fail-opens).
+ */
+export const RTI_CALL_ERROR_CODES = [
+  'rti_timeout',
+  'rti_connect_error',
+  'rti_http_status',
+  'rti_bad_response',
+  'cancelled',
+] as const;
+export type RtiCallErrorCode = (typeof RTI_CALL_ERROR_CODES)[number];
 
 /** Why RTI was not called at all: its circuit is open, or too many calls are in flight. */
-export type RtiSkipCode = 'RTI_CIRCUIT_OPEN' | 'RTI_OVERLOADED';
+export const RTI_SKIP_CODES = ['rti_circuit_open', 'rti_overloaded'] as const;
+export type RtiSkipCode = (typeof RTI_SKIP_CODES)[number];
 
 export type RtiErrorCode = RtiCallErrorCode | RtiSkipCode;
 
 export function isRtiSkip(code: RtiErrorCode): code is RtiSkipCode {
-  return code === 'RTI_CIRCUIT_OPEN' || code === 'RTI_OVERLOADED';
+  return (RTI_SKIP_CODES as readonly string[]).includes(code);
 }
 
 export class RtiError extends Error {
   override readonly name = 'RtiError';
-  /** RTI's HTTP status, set for RTI_HTTP_STATUS. */
+  /** RTI's HTTP status, set for rti_http_status. */
   readonly statusCode: number | undefined;
 
   constructor(

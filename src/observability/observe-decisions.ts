@@ -8,7 +8,7 @@ import type { RequestAttributes } from '../core/request-attributes';
 import { isInvalid } from '../core/rti-port';
 import type { Logger } from './logger';
 import { LogThrottle } from './log-throttle';
-import { failOpenCauseLabel, rtiResultLabel, threatTypeLabel, type Metrics } from './metrics';
+import { threatTypeLabel, type Metrics } from './metrics';
 
 const FAIL_OPEN_LOG_INTERVAL_MS = 1000;
 const MAX_LOGGED_PATH = 256;
@@ -38,9 +38,9 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     metrics.decisions.labels(transport, decision.action, decision.reason, site).inc();
     metrics.checkDuration.labels(transport).observe(durationMs / 1000);
     if (decision.rti) {
-      const result = rtiResultLabel(decision.rti.outcome);
-      metrics.rtiRequests.labels(result).inc();
-      metrics.rtiDuration.labels(result).observe(decision.rti.durationMs / 1000);
+      const { outcome } = decision.rti;
+      metrics.rtiRequests.labels(outcome).inc();
+      metrics.rtiDuration.labels(outcome).observe(decision.rti.durationMs / 1000);
     }
     const { verdict, failure } = decision;
     // Keyed by label, not code: RTI's codes are not a bounded set.
@@ -48,7 +48,7 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       metrics.threatTypes.labels(threatTypeLabel(verdict.code), String(isInvalid(verdict))).inc();
       metrics.verdicts.labels(verdict.verdict, decision.rule ?? '', site).inc();
     }
-    if (failure) metrics.failOpen.labels(transport, failOpenCauseLabel(failure), site).inc();
+    if (failure) metrics.failOpen.labels(transport, failure, site).inc();
     if (decision.would) metrics.monitoringWouldAct.inc({ transport, site, ...decision.would });
   }
 

@@ -1,5 +1,5 @@
 // Stops calling RTI while it keeps failing: the breaker decides whether a call may go out, and
-// learns from how each one ended. A refused call fails open at once (RTI_CIRCUIT_OPEN).
+// learns from how each one ended. A refused call fails open at once (rti_circuit_open).
 // Only evidence against RTI counts: connection errors, HTTP errors other than a refusal of one
 // request's content, bad answers, and timeouts during which this process stayed responsive. A timeout while our own event loop lagged
 // (a burst, a GC pause, cold code) may hide an answer that arrived but was not read in time.
@@ -41,7 +41,7 @@ export class CircuitBreakingRti implements RtiCheck {
   ): Promise<RtiVerdict> {
     const permit = this.breaker.tryAcquire();
     if (permit === undefined) {
-      throw new RtiError('RTI_CIRCUIT_OPEN', 'RTI circuit open after repeated failures');
+      throw new RtiError('rti_circuit_open', 'RTI circuit open after repeated failures');
     }
     const started = performance.now();
     try {
@@ -52,15 +52,15 @@ export class CircuitBreakingRti implements RtiCheck {
       if (!(err instanceof RtiError)) {
         this.breaker.abandoned(permit);
       } else if (
-        err.code === 'RTI_ABORTED' ||
-        err.code === 'RTI_OVERLOADED' ||
+        err.code === 'cancelled' ||
+        err.code === 'rti_overloaded' ||
         (err.statusCode !== undefined && REQUEST_SHAPED_STATUSES.has(err.statusCode))
       ) {
         // Says nothing about RTI's health: the caller went away, we were too busy, or RTI
         // refused this one request (the check still fails open).
         this.breaker.abandoned(permit);
       } else if (
-        err.code === 'RTI_TIMEOUT' &&
+        err.code === 'rti_timeout' &&
         this.loop.maxDelaySince(started) > timeoutMs * LAG_TOLERANCE_SHARE
       ) {
         this.breaker.abandoned(permit);

@@ -16,13 +16,13 @@ const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 export interface RtiEndpointOptions {
   /** Keep-alive connections to this endpoint, at most. */
   readonly connections: number;
-  /** Answers larger than this are not read: RTI_BAD_RESPONSE. */
+  /** Answers larger than this are not read: rti_bad_response. */
   readonly maxResponseBytes: number;
   /** RTI calls in flight, shared by every endpoint of the process. */
   readonly calls: InFlightCalls;
 }
 
-/** RTI calls in flight in this process, counted until undici lets go of them; past max: RTI_OVERLOADED. */
+/** RTI calls in flight in this process, counted until undici lets go of them; past max: rti_overloaded. */
 export class InFlightCalls {
   count = 0;
 
@@ -74,7 +74,7 @@ export class RtiEndpoint {
     const { calls } = this.options;
     if (calls.count >= calls.max) {
       return Promise.reject(
-        new RtiError('RTI_OVERLOADED', `${calls.max} RTI calls already in flight`),
+        new RtiError('rti_overloaded', `${calls.max} RTI calls already in flight`),
       );
     }
     calls.count++;
@@ -172,13 +172,13 @@ class RtiExchange implements Dispatcher.DispatchHandler {
   private expire(): void {
     setImmediate(() => {
       const { timeoutMs } = this.options;
-      this.fail(new RtiError('RTI_TIMEOUT', `RTI did not answer within ${timeoutMs} ms`));
+      this.fail(new RtiError('rti_timeout', `RTI did not answer within ${timeoutMs} ms`));
     });
   }
 
   /** The proxy gave up: answer at once and abort the request. */
   cancel(): void {
-    if (!this.settled) this.fail(new RtiError('RTI_ABORTED', 'the proxy cancelled the check'));
+    if (!this.settled) this.fail(new RtiError('cancelled', 'the proxy cancelled the check'));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -191,7 +191,7 @@ class RtiExchange implements Dispatcher.DispatchHandler {
     // the cap) so the keep-alive connection survives.
     if (statusCode !== 200) {
       this.settleWith(
-        new RtiError('RTI_HTTP_STATUS', `RTI answered HTTP ${statusCode}`, { statusCode }),
+        new RtiError('rti_http_status', `RTI answered HTTP ${statusCode}`, { statusCode }),
       );
     }
   }
@@ -200,7 +200,7 @@ class RtiExchange implements Dispatcher.DispatchHandler {
     this.size += chunk.length;
     if (this.size > this.options.maxResponseBytes) {
       const error = new RtiError(
-        'RTI_BAD_RESPONSE',
+        'rti_bad_response',
         `RTI answer exceeds ${this.options.maxResponseBytes} bytes`,
       );
       this.fail(error);
@@ -220,7 +220,7 @@ class RtiExchange implements Dispatcher.DispatchHandler {
       verdict = this.options.parse(body.toString('utf8'));
     } catch (err: unknown) {
       this.settleWith(
-        err instanceof RtiError ? err : new RtiError('RTI_BAD_RESPONSE', String(err)),
+        err instanceof RtiError ? err : new RtiError('rti_bad_response', String(err)),
       );
       return;
     }
@@ -272,7 +272,7 @@ const TIMEOUT_CODES = new Set([
 
 function networkErrorCode(err: unknown): RtiCallErrorCode {
   const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
-  return typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'RTI_TIMEOUT' : 'RTI_CONNECT';
+  return typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'rti_timeout' : 'rti_connect_error';
 }
 
 function describe(err: unknown): string {

@@ -62,34 +62,34 @@ function optional(value: string | undefined): string | undefined {
 
 /**
  * Reads RTI's v4 JSON answer. No verdict (not a JSON object, no decision.verdict RTI defines, no
- * integer classification.code) is an RTI_BAD_RESPONSE; an odd optional field is only dropped.
+ * integer classification.code) fails with rti_bad_response; an odd optional field is only dropped.
  */
 export function parseRtiV4Response(text: string): RtiVerdict {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err: unknown) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI v4 answered with something that is not JSON', {
+    throw new RtiError('rti_bad_response', 'RTI v4 answered with something that is not JSON', {
       cause: err,
     });
   }
   if (!isObject(body)) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI v4 answered with JSON that is not an object');
+    throw new RtiError('rti_bad_response', 'RTI v4 answered with JSON that is not an object');
   }
   const { decision, classification, ids, cheqDetection } = body;
   if (!isObject(decision)) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI v4 answer has no decision object');
+    throw new RtiError('rti_bad_response', 'RTI v4 answer has no decision object');
   }
   const { verdict, riskScore, ruleName } = decision;
   if (!isVerdict(verdict)) {
     throw new RtiError(
-      'RTI_BAD_RESPONSE',
+      'rti_bad_response',
       'RTI v4 answer has no decision.verdict of benign, suspicious or malicious',
     );
   }
   const code = isObject(classification) ? classification['code'] : undefined;
   if (typeof code !== 'number' || !Number.isSafeInteger(code)) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI v4 answer has no integer classification.code');
+    throw new RtiError('rti_bad_response', 'RTI v4 answer has no integer classification.code');
   }
   return {
     verdict,

@@ -96,26 +96,26 @@ export function v1Verdict(isInvalid: boolean, threatTypeCode: number): Verdict {
 
 /**
  * Reads RTI's JSON answer. No verdict (not JSON, no integer threatTypeCode, isInvalid not a
- * boolean) is an RTI_BAD_RESPONSE.
+ * boolean) fails with rti_bad_response.
  */
 export function parseRtiResponse(text: string): RtiVerdict {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err: unknown) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answered with something that is not JSON', {
+    throw new RtiError('rti_bad_response', 'RTI answered with something that is not JSON', {
       cause: err,
     });
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answered with JSON that is not an object');
+    throw new RtiError('rti_bad_response', 'RTI answered with JSON that is not an object');
   }
   const { isInvalid, threatTypeCode, requestId, setCookie } = body as Record<string, unknown>;
   if (typeof isInvalid !== 'boolean') {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answer has no boolean isInvalid');
+    throw new RtiError('rti_bad_response', 'RTI answer has no boolean isInvalid');
   }
   if (typeof threatTypeCode !== 'number' || !Number.isSafeInteger(threatTypeCode)) {
-    throw new RtiError('RTI_BAD_RESPONSE', 'RTI answer has no integer threatTypeCode');
+    throw new RtiError('rti_bad_response', 'RTI answer has no integer threatTypeCode');
   }
   return {
     verdict: v1Verdict(isInvalid, threatTypeCode),

@@ -11,7 +11,7 @@ export interface WireFormat {
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly encode: (input: RtiInput, credentials: RtiCredentials) => string;
-  /** @throws RtiError RTI_BAD_RESPONSE when the answer holds no verdict */
+  /** @throws RtiError rti_bad_response when the answer holds no verdict */
   readonly parse: (text: string) => RtiVerdict;
 }
 

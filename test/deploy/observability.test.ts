@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { PROTECTED_REASONS } from '../../src/core/protected-reasons';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti } from '../helpers/fake-rti-server';
 import { startService, type TestService } from '../helpers/start-service';
@@ -59,17 +60,9 @@ const EXPECTED_PANELS = [
   'RTI reachable at start',
 ];
 /**
- * Decision reasons answered from a real RTI verdict: protected checks. fail_open is unprotected;
- * excluded and preflight are not screened by design and count for neither.
+ * Decision reasons not answered from an RTI verdict (PROTECTED_REASONS are): fail_open is
+ * unprotected; excluded, preflight and no_site are not screened and count for neither.
  */
-const PROTECTED_REASONS = [
-  'valid',
-  'threat_block',
-  'threat_challenge',
-  'threat_unlisted',
-  'monitoring',
-  'not_enforced',
-];
 const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight', 'no_site'];
 /** Server metrics (and a fail-open cause) the dashboard must show by name. */
 const PROTECTION_METRICS = [
@@ -557,6 +550,29 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
       const result = spawnSync(process.execPath, [GENERATOR, '--check'], { encoding: 'utf8' });
       assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
     });
+
+    it('is refused by the generator when the rules count other reasons than PROTECTED_REASONS', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cheq-prometheus-'));
+      try {
+        const [first, ...rest] = PROTECTED_REASONS;
+        const text = readFileSync(RULES_FILE, 'utf8');
+        const list = `reason=~"${PROTECTED_REASONS.join('|')}"`;
+        assert.ok(text.includes(list), `the rules select ${list}`);
+        writeFileSync(
+          join(dir, 'cheq-rti-authz-alerts.yaml'),
+          text.replace(list, `reason=~"${[...rest, 'fail_open'].join('|')}"`),
+        );
+        writeFileSync(join(dir, 'prometheusrule.yaml'), readFileSync(PROMETHEUS_RULE_FILE));
+        const result = spawnSync(process.execPath, [GENERATOR, '--check', '--dir', dir], {
+          encoding: 'utf8',
+        });
+        assert.equal(result.status, 1, result.stderr);
+        assert.match(result.stderr, /protected reasons are not PROTECTED_REASONS/);
+        assert.ok(result.stderr.includes(first), result.stderr);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('dashboard', () => {
@@ -708,7 +724,7 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
       assert.deepEqual(
         [
           ...metricNames(
-            'histogram_quantile(0.99, sum by (le) (rate(cheq_authz_rti_request_duration_seconds_bucket{job=~"$job", result!="aborted"}[$__rate_interval])))',
+            'histogram_quantile(0.99, sum by (le) (rate(cheq_authz_rti_request_duration_seconds_bucket{job=~"$job", result!="cancelled"}[$__rate_interval])))',
           ),
         ],
         ['cheq_authz_rti_request_duration_seconds_bucket'],
@@ -741,7 +757,7 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
         { where: 'e', expr: 'rate(cheq_authz_fail_open_total{cause!="canceled"}[5m])' },
         {
           where: 'f',
-          expr: 'rate(cheq_authz_rti_requests_total{result!~"ok|aborted|timeuot"}[5m])',
+          expr: 'rate(cheq_authz_rti_requests_total{result!~"ok|cancelled|timeuot"}[5m])',
         },
         { where: 'g', expr: 'cheq_authz:nothing:records_this' },
         {

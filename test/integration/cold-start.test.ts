@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { join } from 'node:path';
+import { PROTECTED_REASONS } from '../../src/core/protected-reasons';
 import { MAIN, startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { loopbackSettings, metricValue } from '../helpers/start-service';
 import {
@@ -16,7 +17,6 @@ import {
 
 const RATE_PER_SECOND = 600;
 const SECONDS = 4;
-const PROTECTED_REASONS = ['valid', 'threat_block', 'threat_challenge', 'threat_unlisted'];
 
 describe('cold start (integration, server process)', function () {
   this.timeout(60_000);
@@ -68,6 +68,7 @@ describe('cold start (integration, server process)', function () {
     const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
     const decided = (reason: string): number =>
       metricValue(metrics, 'cheq_authz_decisions_total', { transport: 'grpc', reason });
+    // Answered from an RTI verdict: the protected reasons, as the alert rules and the bench count.
     const verdicts = PROTECTED_REASONS.reduce((sum, reason) => sum + decided(reason), 0);
     const failedOpen = decided('fail_open');
     const byCause = metrics

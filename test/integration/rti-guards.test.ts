@@ -39,7 +39,7 @@ describe('RTI guards (integration)', () => {
       10,
     );
     assert.equal(
-      metricValue(metrics, 'cheq_authz_rti_requests_total', { result: 'http_status' }),
+      metricValue(metrics, 'cheq_authz_rti_requests_total', { result: 'rti_http_status' }),
       5,
     );
 

@@ -218,7 +218,7 @@ describe('cheq-rti-authz process (integration)', function () {
     );
     await proc.stop();
     for (const output of [proc.stdout, proc.stderr, ...pages]) assert.ok(!output.includes(KEY));
-    assert.match(proc.stdout, /"failure":"RTI_HTTP_STATUS"/);
+    assert.match(proc.stdout, /"failure":"rti_http_status"/);
     assert.match(proc.stdout, /RTI circuit open/);
     assert.match(proc.stdout, /"transport":"nginx"/);
   });

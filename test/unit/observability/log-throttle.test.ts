@@ -12,25 +12,25 @@ class FakeClock {
 describe('LogThrottle', () => {
   it('admits the first line of a key with nothing suppressed', () => {
     const clock = new FakeClock();
-    assert.equal(new LogThrottle(1_000, clock.now).admit('RTI_TIMEOUT'), 0);
+    assert.equal(new LogThrottle(1_000, clock.now).admit('rti_timeout'), 0);
   });
 
   it('suppresses lines within the interval and reports how many at the next admitted line', () => {
     const clock = new FakeClock();
     const throttle = new LogThrottle(1_000, clock.now);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), 0);
+    assert.equal(throttle.admit('rti_timeout'), 0);
     clock.advance(100);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), undefined);
+    assert.equal(throttle.admit('rti_timeout'), undefined);
     clock.advance(500);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), undefined);
+    assert.equal(throttle.admit('rti_timeout'), undefined);
     clock.advance(399);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), undefined);
+    assert.equal(throttle.admit('rti_timeout'), undefined);
     clock.advance(1);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), 3);
+    assert.equal(throttle.admit('rti_timeout'), 3);
     clock.advance(1);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), undefined);
+    assert.equal(throttle.admit('rti_timeout'), undefined);
     clock.advance(1_000);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), 1);
+    assert.equal(throttle.admit('rti_timeout'), 1);
   });
 
   it('restarts the interval from the last admitted line, not from suppressed ones', () => {
@@ -54,14 +54,14 @@ describe('LogThrottle', () => {
   it('throttles each key on its own', () => {
     const clock = new FakeClock();
     const throttle = new LogThrottle(1_000, clock.now);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), 0);
-    assert.equal(throttle.admit('RTI_CONNECT'), 0);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), undefined);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), undefined);
-    assert.equal(throttle.admit('RTI_CONNECT'), undefined);
+    assert.equal(throttle.admit('rti_timeout'), 0);
+    assert.equal(throttle.admit('rti_connect_error'), 0);
+    assert.equal(throttle.admit('rti_timeout'), undefined);
+    assert.equal(throttle.admit('rti_timeout'), undefined);
+    assert.equal(throttle.admit('rti_connect_error'), undefined);
     clock.advance(1_000);
-    assert.equal(throttle.admit('RTI_CONNECT'), 1);
-    assert.equal(throttle.admit('RTI_TIMEOUT'), 2);
+    assert.equal(throttle.admit('rti_connect_error'), 1);
+    assert.equal(throttle.admit('rti_timeout'), 2);
   });
 
   it('admits every line with a zero interval', () => {

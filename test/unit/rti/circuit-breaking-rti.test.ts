@@ -64,22 +64,22 @@ function setup(failWith: RtiErrorCode | undefined, loopDelayMs = 0, statusCode?:
 
 describe('CircuitBreakingRti', () => {
   for (const code of [
-    'RTI_TIMEOUT',
-    'RTI_CONNECT',
-    'RTI_HTTP_STATUS',
-    'RTI_BAD_RESPONSE',
+    'rti_timeout',
+    'rti_connect_error',
+    'rti_http_status',
+    'rti_bad_response',
   ] as const) {
-    it(`opens on repeated ${code} and then fails with RTI_CIRCUIT_OPEN without calling RTI`, async () => {
+    it(`opens on repeated ${code} and then fails with rti_circuit_open without calling RTI`, async () => {
       const { rti, breaker, guarded } = setup(code);
       assert.equal(await outcome(guarded.check(INPUT, 100)), code);
       assert.equal(await outcome(guarded.check(INPUT, 100)), code);
       assert.equal(breaker.current, 'open');
-      assert.equal(await outcome(guarded.check(INPUT, 100)), 'RTI_CIRCUIT_OPEN');
+      assert.equal(await outcome(guarded.check(INPUT, 100)), 'rti_circuit_open');
       assert.equal(rti.calls, 2);
     });
   }
 
-  for (const code of ['RTI_ABORTED', 'RTI_OVERLOADED'] as const) {
+  for (const code of ['cancelled', 'rti_overloaded'] as const) {
     it(`does not hold ${code} against RTI`, async () => {
       const { breaker, guarded } = setup(code);
       for (let i = 0; i < 4; i++) assert.equal(await outcome(guarded.check(INPUT, 100)), code);
@@ -90,9 +90,9 @@ describe('CircuitBreakingRti', () => {
   // A visitor shapes the request RTI judges: a refusal of its content is no evidence against RTI.
   for (const status of [400, 413, 414, 422, 431]) {
     it(`does not hold HTTP ${status} (this request refused) against RTI`, async () => {
-      const { rti, breaker, guarded } = setup('RTI_HTTP_STATUS', 0, status);
+      const { rti, breaker, guarded } = setup('rti_http_status', 0, status);
       for (let i = 0; i < 10; i++) {
-        assert.equal(await outcome(guarded.check(INPUT, 100)), 'RTI_HTTP_STATUS');
+        assert.equal(await outcome(guarded.check(INPUT, 100)), 'rti_http_status');
       }
       assert.equal(breaker.current, 'closed');
       assert.equal(rti.calls, 10);
@@ -102,7 +102,7 @@ describe('CircuitBreakingRti', () => {
   // Every request alike is refused (key, endpoint), or RTI is shedding load or failing.
   for (const status of [401, 403, 404, 408, 429, 500, 502, 503]) {
     it(`opens on repeated HTTP ${status}`, async () => {
-      const { breaker, guarded } = setup('RTI_HTTP_STATUS', 0, status);
+      const { breaker, guarded } = setup('rti_http_status', 0, status);
       await outcome(guarded.check(INPUT, 100));
       await outcome(guarded.check(INPUT, 100));
       assert.equal(breaker.current, 'open');
@@ -110,16 +110,16 @@ describe('CircuitBreakingRti', () => {
   }
 
   it('does not hold a timeout against RTI when the event loop lagged over a quarter of the budget', async () => {
-    const { breaker, guarded, ignored } = setup('RTI_TIMEOUT', 26);
+    const { breaker, guarded, ignored } = setup('rti_timeout', 26);
     for (let i = 0; i < 10; i++) {
-      assert.equal(await outcome(guarded.check(INPUT, 100)), 'RTI_TIMEOUT');
+      assert.equal(await outcome(guarded.check(INPUT, 100)), 'rti_timeout');
     }
     assert.equal(breaker.current, 'closed');
     assert.equal(ignored(), 10);
   });
 
   it('holds a timeout against RTI when the loop lag stayed within a quarter of the budget', async () => {
-    const { breaker, guarded, ignored } = setup('RTI_TIMEOUT', 25);
+    const { breaker, guarded, ignored } = setup('rti_timeout', 25);
     await outcome(guarded.check(INPUT, 100));
     await outcome(guarded.check(INPUT, 100));
     assert.equal(breaker.current, 'open');
@@ -127,7 +127,7 @@ describe('CircuitBreakingRti', () => {
   });
 
   it('holds connection errors against RTI whatever the loop lag', async () => {
-    const { breaker, guarded } = setup('RTI_CONNECT', 500);
+    const { breaker, guarded } = setup('rti_connect_error', 500);
     await outcome(guarded.check(INPUT, 100));
     await outcome(guarded.check(INPUT, 100));
     assert.equal(breaker.current, 'open');

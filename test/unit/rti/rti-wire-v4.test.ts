@@ -262,7 +262,7 @@ function assertBadResponse(text: string, field: RegExp): void {
   assert.throws(
     () => parseRtiV4Response(text),
     (err: unknown) =>
-      err instanceof RtiError && err.code === 'RTI_BAD_RESPONSE' && field.test(err.message),
+      err instanceof RtiError && err.code === 'rti_bad_response' && field.test(err.message),
   );
 }
 
@@ -332,7 +332,7 @@ describe('parseRtiV4Response', () => {
     ],
   ];
   for (const [name, text, field] of bad) {
-    it(`rejects ${name} with RTI_BAD_RESPONSE naming what is wrong`, () => {
+    it(`rejects ${name} with rti_bad_response naming what is wrong`, () => {
       assertBadResponse(text, field);
     });
   }

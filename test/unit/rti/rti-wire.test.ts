@@ -269,10 +269,10 @@ describe('parseRtiResponse', () => {
     ['truncated JSON', '{"isInvalid":false,"threatTypeCode":'],
   ];
   for (const [name, text] of bad) {
-    it(`rejects ${name} with RTI_BAD_RESPONSE`, () => {
+    it(`rejects ${name} with rti_bad_response`, () => {
       assert.throws(
         () => parseRtiResponse(text),
-        (err: unknown) => err instanceof RtiError && err.code === 'RTI_BAD_RESPONSE',
+        (err: unknown) => err instanceof RtiError && err.code === 'rti_bad_response',
       );
     });
   }

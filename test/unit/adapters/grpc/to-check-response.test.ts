@@ -130,7 +130,7 @@ describe('toCheckResponse', () => {
 
     it('removes forged verdict headers on fail open', async () => {
       const rti: RtiCheck = {
-        check: () => Promise.reject(new RtiError('RTI_TIMEOUT', 'slow')),
+        check: () => Promise.reject(new RtiError('rti_timeout', 'slow')),
       };
       const response = toCheckResponse(await decision(rti));
       assert.equal(response.status?.code, 0);
@@ -307,7 +307,7 @@ describe('toCheckResponse', () => {
       ['allow on a challenge', () => decision(answering(verdict(true, 14, SET_COOKIE)))],
       [
         'fail open',
-        () => decision({ check: () => Promise.reject(new RtiError('RTI_TIMEOUT', 'slow')) }),
+        () => decision({ check: () => Promise.reject(new RtiError('rti_timeout', 'slow')) }),
       ],
       [
         'allow without verdict headers',
