@@ -23,7 +23,7 @@ import type { WarmUpTarget } from './warmup/warm-up';
 /** Answers larger than this are not RTI verdicts. */
 const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 /** After a reload, how long an RTI endpoint no site uses any more stays open for older checks. */
-export const ENDPOINT_LINGER_MS = 30_000;
+const ENDPOINT_LINGER_MS = 30_000;
 
 export interface DecisionServiceOptions {
   /** Where its metrics are registered. */
