@@ -34,8 +34,8 @@ export interface RunOptions {
   readonly events?: ProcessEvents;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
 
 /**
  * Starts a mode with `start` and runs it until it has stopped; resolves with the exit code once
@@ -66,10 +66,14 @@ export function runUntilSignalled(
         let stopping = false;
         const onStopSignal = (signal: StopSignal): void => {
           if (!stopSignals.includes(signal)) return;
+          if (stopping && running.stopNow) {
+            running.stopNow(signal);
+            return;
+          }
           if (stopping) {
-            if (running.stopNow) return running.stopNow(signal);
             log.warn({ signal }, 'second signal: exiting now');
-            return end(EXIT_FAILURE);
+            end(EXIT_FAILURE);
+            return;
           }
           stopping = true;
           running.stop(signal).then(
