@@ -34,6 +34,7 @@ export async function startClusterPrimary(
   const listening = new Set<number>();
   let stopping = false;
   let ports: ListeningPorts | undefined;
+  // Settled by the cluster events below: every worker listening, every worker gone.
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>(resolve => (onReady = resolve));
   let onAllExited: () => void = () => undefined;
