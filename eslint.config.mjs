@@ -49,7 +49,22 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/main.ts', 'src/cli/**/*.ts'],
+    // Only main ends the process or sets its exit code; the rest returns or throws.
+    files: ['src/**/*.ts'],
+    ignores: ['src/main.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "AssignmentExpression > MemberExpression.left[object.name='process'][property.name='exitCode']",
+          message: 'Return the exit code; only src/main.ts sets it.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/main.ts'],
     rules: { 'n/no-process-exit': 'off' },
   },
   {

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Entry point and bin of cheq-rti-authz: `serve` (the default), `check`, `check-config` and `demo`.
+// The only module that ends the process or sets its exit code: the others return or throw.
 
 import { checkCommand, CHECK_USAGE } from './cli/check-command';
 import { checkConfigCommand, CHECK_CONFIG_USAGE } from './cli/check-config-command';
 import { demo } from './cli/demo-command';
-import { serve } from './cli/serve-command';
+import { EXIT_CONFIG_ERROR, serve } from './cli/serve-command';
+import { ConfigError } from './config/load-config';
 import { schema } from './config/schema';
 import { VERSION } from './version';
 
@@ -45,9 +47,10 @@ async function main(argv: string[]): Promise<void> {
   } else if (command === 'check-config') {
     process.exitCode = checkConfigCommand(rest, process.env);
   } else if (command === 'demo') {
-    await demo(rest);
+    // A stopped server's handles (the RTI emulator, workers, timers) may still be open.
+    process.exit(await demo(rest));
   } else if (command === undefined || command.startsWith('-')) {
-    await serve({ env: process.env, args: argv });
+    process.exit(await serve({ env: process.env, args: argv }));
   } else {
     process.stderr.write(
       `cheq-rti-authz: unknown command ${JSON.stringify(command)}\n\n${usage()}`,
@@ -57,6 +60,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`cheq-rti-authz: ${err.message}\n`);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
   process.stderr.write(
     `cheq-rti-authz: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );

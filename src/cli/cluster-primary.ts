@@ -1,39 +1,25 @@
 // WORKERS > 1: this process forks the workers that serve checks (they share the gRPC and HTTP
 // ports through node:cluster), serves /metrics (the workers' metrics, summed), /healthz and
-// /readyz itself, replaces a worker that dies, and stops them all gracefully on SIGTERM/SIGINT.
+// /readyz itself, replaces a worker that dies, and stops them all gracefully.
 
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { AppConfig, ConfigSources } from '../config/load-config';
+import { logListening } from '../lifecycle/log-listening';
+import type { Running } from '../lifecycle/run-until-signalled';
 import type { Logger } from '../observability/logger';
 import { startOpsServer } from '../observability/ops-server';
-import { VERSION } from '../version';
-import type { ServeHooks } from './serve-command';
-
-/** What a worker tells the primary once its listeners are bound and it has warmed up. */
-export interface WorkerListening {
-  readonly type: 'cheq-rti-authz:listening';
-  readonly grpcPort: number;
-  readonly grpcSecurity: string;
-  readonly httpPort: number;
-}
+import type { ListeningPorts, ServeHooks } from './serve-hooks';
+import { isWorkerListening } from './worker-listening';
 
 const RESPAWN_DELAY_MS = 1000;
 
-export function isWorkerListening(message: unknown): message is WorkerListening {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    (message as { type?: unknown }).type === 'cheq-rti-authz:listening'
-  );
-}
-
-export async function runPrimary(
+export async function startClusterPrimary(
   config: AppConfig,
   log: Logger,
   sources: ConfigSources,
   hooks: ServeHooks,
-): Promise<void> {
+): Promise<Running> {
   for (const warning of config.warnings) log.warn(warning);
   const { server } = config;
   const aggregator = new AggregatorRegistry();
@@ -47,40 +33,34 @@ export async function runPrimary(
 
   const listening = new Set<number>();
   let stopping = false;
-  let announced = false;
+  let ports: ListeningPorts | undefined;
+  // Settled by the cluster events below: every worker listening, every worker gone.
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>(resolve => (onReady = resolve));
+  let onAllExited: () => void = () => undefined;
   // Workers read the same configuration: the same flags, the same (possibly adjusted) env.
   cluster.setupPrimary({ args: [...sources.args] });
   const env = Object.fromEntries(
     Object.entries(sources.env).filter((e): e is [string, string] => e[1] !== undefined),
   );
   const fork = (): Worker => cluster.fork(env);
+  const workers = (): (Worker | undefined)[] => Object.values(cluster.workers ?? {});
 
   cluster.on('message', (worker, message: unknown) => {
     if (!isWorkerListening(message)) return;
     listening.add(worker.id);
     if (listening.size < server.workers || stopping) return;
     ops.markReady();
-    if (announced) return;
-    announced = true;
-    log.info(
-      {
-        version: VERSION,
-        mode: config.core.mode,
-        workers: server.workers,
-        grpcPort: message.grpcPort,
-        grpcSecurity: message.grpcSecurity,
-        httpPort: message.httpPort,
-        metricsPort: ops.port,
-        rtiEndpoint: config.rti.endpoint.origin,
-        timeoutMs: config.core.timeoutMs,
-      },
-      'cheq-rti-authz listening',
-    );
-    hooks.onListening?.({
+    if (ports) return;
+    ports = { grpcPort: message.grpcPort, httpPort: message.httpPort, metricsPort: ops.port };
+    logListening(log, config, {
+      workers: server.workers,
       grpcPort: message.grpcPort,
+      grpcSecurity: message.grpcSecurity,
       httpPort: message.httpPort,
       metricsPort: ops.port,
     });
+    onReady();
   });
 
   cluster.on('exit', (worker, code, signal) => {
@@ -88,7 +68,7 @@ export async function runPrimary(
     if (stopping) {
       // Not `cluster.workers` being empty: a worker stays listed until its IPC channel has
       // closed too, which can come after its 'exit' event, and then no event would follow.
-      if (Object.values(cluster.workers ?? {}).every(w => w?.isDead() ?? true)) void finish();
+      if (workers().every(w => w?.isDead() ?? true)) onAllExited();
       return;
     }
     // A worker should never die on its own: replace it, and stay unready until it is warm.
@@ -99,33 +79,35 @@ export async function runPrimary(
     }, RESPAWN_DELAY_MS).unref();
   });
 
-  const finish = async (): Promise<void> => {
-    await ops.close();
-    await hooks.onStopped?.();
-    log.info('stopped');
-    log.flush(() => process.exit(0));
-  };
-
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: stopping the workers now');
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
-      return;
-    }
-    stopping = true;
-    ops.markNotReady();
-    log.info({ signal, workers: listening.size }, 'shutting down: workers finish in-flight checks');
-    const workers = Object.values(cluster.workers ?? {});
-    if (workers.length === 0) void finish();
-    for (const worker of workers) worker?.process.kill('SIGTERM');
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  // Every worker reloads its configuration (they also watch the files themselves).
-  process.on('SIGHUP', () => {
-    log.info({ workers: listening.size }, 'SIGHUP: workers reload the configuration');
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
-  });
-
   for (let i = 0; i < server.workers; i++) fork();
+  return {
+    ready,
+    announce() {
+      if (ports) hooks.onListening?.(ports);
+    },
+    // Every worker reloads its configuration (they also watch the files themselves).
+    reload() {
+      log.info({ workers: listening.size }, 'SIGHUP: workers reload the configuration');
+      for (const worker of workers()) worker?.process.kill('SIGHUP');
+    },
+    async stop(signal) {
+      stopping = true;
+      ops.markNotReady();
+      log.info(
+        { signal, workers: listening.size },
+        'shutting down: workers finish in-flight checks',
+      );
+      const running = workers();
+      const exited = new Promise<void>(resolve => (onAllExited = resolve));
+      for (const worker of running) worker?.process.kill('SIGTERM');
+      if (running.length > 0) await exited;
+      await ops.close();
+      await hooks.onStopped?.();
+      log.info('stopped');
+    },
+    stopNow(signal) {
+      log.warn({ signal }, 'second signal: stopping the workers now');
+      for (const worker of workers()) worker?.process.kill('SIGKILL');
+    },
+  };
 }

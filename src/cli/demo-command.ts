@@ -4,11 +4,13 @@
 
 import { relative } from 'node:path';
 import { startRtiEmulator } from '../emulator/rti-emulator';
-import { serve, type ListeningPorts } from './serve-command';
+import { serve } from './serve-command';
+import type { ListeningPorts } from './serve-hooks';
 
 export const DEMO_CHALLENGE_URL = 'https://www.example.com/verify-you-are-human';
 
-export async function demo(args: readonly string[]): Promise<void> {
+/** Runs the demo until it has stopped; resolves with the exit code. */
+export async function demo(args: readonly string[]): Promise<number> {
   const emulator = await startRtiEmulator();
   const env: Record<string, string | undefined> = {
     HOST: '127.0.0.1',
@@ -21,7 +23,7 @@ export async function demo(args: readonly string[]): Promise<void> {
     CHEQ_CHALLENGE_ACTION: 'redirect',
     CHEQ_CHALLENGE_URL: DEMO_CHALLENGE_URL,
   };
-  await serve(
+  return serve(
     { env, args },
     {
       onListening: ports => printTryIt(ports),

@@ -28,48 +28,6 @@ export async function getReady(deps: ReadyDeps): Promise<void> {
   await Promise.all([openRtiConnections(deps), runWarmUp(deps)]);
 }
 
-/**
- * The configuration of the warm-up chain: this one's top-level decision settings, but asking
- * the emulator (with a made-up key: the real ones go nowhere else), on loopback ports of its
- * own, plaintext. Sites are left out: they run the same code.
- */
-export function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
-  return {
-    ...config,
-    warnings: [],
-    sites: [],
-    defaultSite: {
-      name: 'default',
-      hosts: [],
-      core: config.core,
-      endpoint: emulator,
-      apiKey: 'warm-up',
-      tagHash: 'warm-up',
-      effective: {},
-    },
-    rti: {
-      ...config.rti,
-      endpoint: emulator,
-      apiKey: 'warm-up',
-      tagHash: 'warm-up',
-      preconnect: 0,
-      // The emulator's first, cold answers may time out: an open circuit would then keep the
-      // rest of the warm-up off the RTI call path.
-      circuit: undefined,
-    },
-    server: {
-      ...config.server,
-      host: '127.0.0.1',
-      grpcPort: 0,
-      httpPort: 0,
-      grpcTls: undefined,
-      warmupChecks: 0,
-      shutdownDelayMs: 0,
-      shutdownGraceMs: 1000,
-    },
-  };
-}
-
 async function openRtiConnections({ config, rti, metrics, log }: ReadyDeps): Promise<void> {
   const count = config.rti.preconnect;
   if (count === 0) return;

@@ -15,7 +15,7 @@ import { toAuthRequestHeaders, toCheckRequest, warmUpRequest } from './warm-up-r
 export interface WarmUpTarget {
   readonly grpcPort: number;
   readonly httpPort: number;
-  shutdown(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface WarmUpReport {
@@ -96,7 +96,7 @@ export async function warmUp(
   } finally {
     client?.close();
     await pool?.destroy();
-    await target?.shutdown();
+    await target?.close();
     await emulator.close();
   }
 }

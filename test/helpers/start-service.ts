@@ -100,7 +100,7 @@ export async function startService(
     },
     async close() {
       client?.close();
-      await app.shutdown();
+      await app.close();
     },
   };
 }

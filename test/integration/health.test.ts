@@ -53,7 +53,7 @@ describe('health (integration)', () => {
     rti.behaviour = () => verdict({}, 100);
     const inFlight = service.check(envoyCheckRequest());
     await rti.waitForCalls(1);
-    const stopping = service.app.shutdown();
+    const stopping = service.app.close();
     assert.equal((await fetch(`${service.metricsUrl}/readyz`)).status, 503);
     assert.equal(await healthCheck(client, ''), 'NOT_SERVING');
     assert.equal((await inFlight).status?.code ?? 0, 0);

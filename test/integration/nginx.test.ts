@@ -192,7 +192,7 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
   });
 
   it('still serves the site when the authz service is stopped (fail open)', async () => {
-    await nginx.service.app.shutdown();
+    await nginx.service.app.close();
     const answer = await get(`${nginx.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
     assert.equal(answer.status, 200);
     assert.equal(answer.body, 'app /products');

@@ -1,0 +1,70 @@
+// The decision service applying reloads: the checks that start after a reload take the new
+// configuration; a refused one is counted and changes nothing. No RTI call is made: the paths
+// checked are excluded by the configuration in use.
+
+import { strict as assert } from 'node:assert';
+import { Registry } from 'prom-client';
+import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
+import { DecisionService } from '../../../src/decision-service';
+import { createLogger } from '../../../src/observability/logger';
+import { metricValue } from '../../helpers/start-service';
+import { makeAttributes } from '../core/make-attributes';
+
+function configExcluding(path: string): AppConfig {
+  return loadConfig({
+    env: {
+      CHEQ_API_KEY: 'test-api-key',
+      CHEQ_TAG_HASH: 'test-tag-hash',
+      // Nothing listens there: a check that reached RTI would fail open, not be excluded.
+      CHEQ_API_ENDPOINT: 'http://127.0.0.1:9/',
+      CHEQ_URI_EXCLUSION: path,
+    },
+    args: [],
+  });
+}
+
+describe('DecisionService', () => {
+  const quiet = createLogger('info', { write: () => undefined });
+  let service: DecisionService | undefined;
+  afterEach(async () => {
+    await service?.close();
+    service = undefined;
+  });
+
+  async function reasonFor(path: string): Promise<string> {
+    return (await service!.decide(makeAttributes({ path }))).reason;
+  }
+
+  it('decides the checks that start after a reload on the new configuration', async () => {
+    const registry = new Registry();
+    const next = configExcluding('/b');
+    service = new DecisionService(configExcluding('/a'), {
+      registry,
+      log: quiet,
+      load: () => next,
+    });
+    assert.equal(await reasonFor('/a'), 'excluded');
+    service.reload('SIGHUP');
+    assert.equal(await reasonFor('/b'), 'excluded');
+    const metrics = await registry.metrics();
+    assert.equal(metricValue(metrics, 'cheq_authz_config_info', { hash: next.hash }), 1);
+    assert.equal(metricValue(metrics, 'cheq_authz_config_reload_failures_total'), 0);
+  });
+
+  it('counts a refused reload and keeps deciding on the configuration in use', async () => {
+    const registry = new Registry();
+    const initial = configExcluding('/a');
+    service = new DecisionService(initial, {
+      registry,
+      log: quiet,
+      load: () => {
+        throw new ConfigError(['uri_exclusion (CHEQ_URI_EXCLUSION): invalid']);
+      },
+    });
+    service.reload('SIGHUP');
+    assert.equal(await reasonFor('/a'), 'excluded');
+    const metrics = await registry.metrics();
+    assert.equal(metricValue(metrics, 'cheq_authz_config_reload_failures_total'), 1);
+    assert.equal(metricValue(metrics, 'cheq_authz_config_info', { hash: initial.hash }), 1);
+  });
+});
