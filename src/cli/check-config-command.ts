@@ -81,7 +81,7 @@ function splitProxyFiles(args: readonly string[]): {
     if (arg === '--proxy-config') {
       const file = args[++i];
       if (file === undefined || file.startsWith('--')) {
-        throw new ConfigError(['--proxy-config: needs a file name']);
+        throw new ConfigError([{ setting: '--proxy-config', message: 'needs a file name' }]);
       }
       proxyFiles.push(file);
     } else if (arg.startsWith('--proxy-config='))

@@ -13,9 +13,9 @@ const ENV: Readonly<Record<string, string>> = {
   CHEQ_TAG_HASH: 'tag-hash-1',
   CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
   // Were a bad configuration ever started, it would bind ports of its own and stay cold.
-  GRPC_PORT: '0',
-  HTTP_PORT: '0',
-  METRICS_PORT: '0',
+  CHEQ_GRPC_PORT: '0',
+  CHEQ_HTTP_PORT: '0',
+  CHEQ_METRICS_PORT: '0',
   CHEQ_WARMUP_CHECKS: '0',
   CHEQ_RTI_PRECONNECT: '0',
 };
