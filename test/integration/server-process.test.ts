@@ -53,7 +53,7 @@ describe('cheq-rti-authz process (integration)', function () {
       [
         'missing API key',
         { CHEQ_API_KEY: '' },
-        /api_key \(CHEQ_API_KEY or CHEQ_API_KEY_FILE\): must be set/,
+        /api_key \(CHEQ_API_KEY\) or api_key_file \(CHEQ_API_KEY_FILE\): must be set/,
       ],
       ['missing tag hash', { CHEQ_TAG_HASH: '' }, /tag_hash \(CHEQ_TAG_HASH\): must be set/],
       ['unknown mode', { CHEQ_MODE: 'block' }, /mode \(CHEQ_MODE\): must be one of/],
@@ -116,7 +116,7 @@ describe('cheq-rti-authz process (integration)', function () {
       writeFileSync(file, 'mode: blocking\ntimeout: 100\n');
       const { code, stderr } = await runMain(['--config', file], baseEnv());
       assert.equal(code, 2);
-      assert.match(stderr, /timeout.*not declared/);
+      assert.match(stderr, /config file .*bad.yaml: timeout: not a setting/);
     });
   });
 
