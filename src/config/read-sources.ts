@@ -79,8 +79,10 @@ export function readSources(sources: ConfigSources): RawSettings {
   }
   for (const { flag, name, value } of parseCommandLine(sources.args).flags) {
     const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
+    if (key === undefined) continue;
     // A bare flag is true, as `--verdict-headers`.
-    if (key !== undefined) values.set(key, value ?? 'true');
+    values.set(key, value ?? 'true');
+    legacyEnv.delete(key);
   }
   return { values, legacyEnv, configFile, warnings, problems };
 }

@@ -62,8 +62,8 @@ export function grpcTlsProblems(s: Settings): ConfigProblem[] {
   const key = text(s.grpc_tls_key_file);
   const clientCa = text(s.grpc_tls_client_ca_file);
   const problems: ConfigProblem[] = [];
-  if (cert !== '' && key === '') problems.push(settingProblem(KEY, 'must be set with ' + CERT));
-  if (key !== '' && cert === '') problems.push(settingProblem(CERT, 'must be set with ' + KEY));
+  if (cert !== '' && key === '') problems.push(settingProblem(KEY, `must be set with ${CERT}`));
+  if (key !== '' && cert === '') problems.push(settingProblem(CERT, `must be set with ${KEY}`));
   if (clientCa !== '' && (cert === '' || key === '')) {
     problems.push(settingProblem(CLIENT_CA, `needs ${CERT} and ${KEY} (mTLS is TLS)`));
   }

@@ -61,6 +61,20 @@ describe('loadConfig: old variable names', () => {
     ]);
   });
 
+  it('names the flag, not the old variable, for a bad value a flag gave', () => {
+    const err = (() => {
+      try {
+        loadConfig({ env: { ...REQUIRED, GRPC_PORT: '9002' }, args: ['--grpc-port', 'x'] });
+      } catch (e: unknown) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.details[0]?.legacyEnv, undefined);
+    assert.match(err.problems[0] ?? '', /^grpc_port \(CHEQ_GRPC_PORT\): must be a TCP port number/);
+  });
+
   it('uses the new name even when the old one holds something that is not a setting', () => {
     const config = load({ HTTP_PORT: 'http://10.0.0.1:8080', CHEQ_HTTP_PORT: '8081' });
     assert.equal(config.server.httpPort, 8081);
