@@ -58,25 +58,7 @@ export function readSources(sources: ConfigSources): RawSettings {
     }
     readFileSettings(configFile, parsed, values, warnings, problems);
   }
-  for (const [key, spec] of SETTINGS) {
-    const current = variable(sources.env, spec.env);
-    const old = spec.legacyEnv === undefined ? undefined : variable(sources.env, spec.legacyEnv);
-    if (current !== undefined) {
-      values.set(key, current);
-      if (old !== undefined) {
-        warnings.push(
-          `${spec.legacyEnv} and ${spec.env} are both set: ${spec.env} is used; ` +
-            `${spec.legacyEnv} is its old name, remove it`,
-        );
-      }
-    } else if (old !== undefined && spec.legacyEnv !== undefined) {
-      values.set(key, old);
-      legacyEnv.set(key, spec.legacyEnv);
-      warnings.push(
-        `${spec.legacyEnv} is the old name of ${spec.env}: it is read for now; rename it`,
-      );
-    }
-  }
+  readEnvironment(sources.env, values, legacyEnv, warnings);
   for (const { flag, name, value } of parseCommandLine(sources.args).flags) {
     const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
     if (key === undefined) continue;
@@ -85,6 +67,33 @@ export function readSources(sources: ConfigSources): RawSettings {
     legacyEnv.delete(key);
   }
   return { values, legacyEnv, configFile, warnings, problems };
+}
+
+/** Every setting's variable, or its old name when only that is set (with a warning). */
+function readEnvironment(
+  env: ConfigSources['env'],
+  values: Map<SettingName, unknown>,
+  legacyEnv: Map<SettingName, string>,
+  warnings: string[],
+): void {
+  for (const [key, spec] of SETTINGS) {
+    const current = variable(env, spec.env);
+    const old = spec.legacyEnv === undefined ? undefined : variable(env, spec.legacyEnv);
+    if (current !== undefined) values.set(key, current);
+    if (old === undefined || spec.legacyEnv === undefined) continue;
+    warnings.push(renamedWarning(spec.legacyEnv, spec.env, current !== undefined));
+    if (current === undefined) {
+      values.set(key, old);
+      legacyEnv.set(key, spec.legacyEnv);
+    }
+  }
+}
+
+/** The one line an old variable name gets: read for now, or ignored for the new one. */
+function renamedWarning(old: string, current: string, bothSet: boolean): string {
+  return bothSet
+    ? `${old} and ${current} are both set: ${current} is used; ${old} is its old name, remove it`
+    : `${old} is the old name of ${current}: it is read for now; rename it`;
 }
 
 /**
@@ -109,12 +118,7 @@ function configFileOf(sources: ConfigSources, warnings: string[]): string | unde
   const current = sources.env[CONFIG_FILE_ENV] || undefined;
   const old = sources.env[LEGACY_CONFIG_FILE_ENV] || undefined;
   if (old !== undefined) {
-    warnings.push(
-      current === undefined
-        ? `${LEGACY_CONFIG_FILE_ENV} is the old name of ${CONFIG_FILE_ENV}: it is read for now; rename it`
-        : `${LEGACY_CONFIG_FILE_ENV} and ${CONFIG_FILE_ENV} are both set: ${CONFIG_FILE_ENV} is used; ` +
-            `${LEGACY_CONFIG_FILE_ENV} is its old name, remove it`,
-    );
+    warnings.push(renamedWarning(LEGACY_CONFIG_FILE_ENV, CONFIG_FILE_ENV, current !== undefined));
   }
   return current ?? old;
 }
