@@ -9,8 +9,8 @@ import { ConfigError, type AppConfig } from './load-config';
 import { RESTART_ONLY_SETTINGS } from './setting-lists';
 
 /**
- * The restart-only settings (the schema says which) whose values differ between two
- * configurations, compared as they apply to the process.
+ * The restart-only settings (the schema says which) whose resolved values (AppConfig.effective)
+ * differ between two configurations.
  */
 export function restartOnlyChanges(from: AppConfig, to: AppConfig): string[] {
   return RESTART_ONLY_SETTINGS.filter(
