@@ -30,7 +30,7 @@ USER node
 # gRPC ext_authz + health, HTTP endpoints (NGINX, Envoy HTTP, forward auth), metrics + health.
 EXPOSE 9001 8080 9464
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CHEQ_METRICS_PORT||process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself; it handles it (graceful drain).
 # --heap-growing-percent=100: V8 collects the old generation when it has doubled rather than
 # when it has grown by V8's own (larger) factor. Measured at saturation by the bench: resident

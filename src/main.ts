@@ -26,7 +26,7 @@ Usage:
   cheq-rti-authz check-config [--config FILE] [...]     validate and print the configuration
   cheq-rti-authz --help | --version
 
-Configuration: defaults < config file (--config FILE or CONFIG_FILE; JSON or YAML)
+Configuration: defaults < config file (--config FILE or CHEQ_CONFIG_FILE; JSON or YAML)
 < environment < command-line flags. An unknown flag or CHEQ_ variable is an error. The API key
 is never a flag: CHEQ_API_KEY_FILE (a mounted file), CHEQ_API_KEY or the config file.
 Settings (flag, environment variable, file key):

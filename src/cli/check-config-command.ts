@@ -18,7 +18,7 @@ health checks, exclusions that match below any path (.*\\.css), proxy timeouts b
 Exit status: 0 when valid (warnings or not), 2 when invalid.
 
 Options:
-  --config FILE           the config file (default: CONFIG_FILE)
+  --config FILE           the config file (default: CHEQ_CONFIG_FILE)
   --proxy-config FILE     an Envoy or Istio YAML, or an NGINX file, whose ext_authz /
                           auth_request timeout to compare with ours; repeatable (default: the
                           shipped deploy/ files, when this is a checkout of the project)
@@ -81,7 +81,7 @@ function splitProxyFiles(args: readonly string[]): {
     if (arg === '--proxy-config') {
       const file = args[++i];
       if (file === undefined || file.startsWith('--')) {
-        throw new ConfigError(['--proxy-config: needs a file name']);
+        throw new ConfigError([{ setting: '--proxy-config', message: 'needs a file name' }]);
       }
       proxyFiles.push(file);
     } else if (arg.startsWith('--proxy-config='))

@@ -1,7 +1,8 @@
-// The configuration reference as a Markdown table, rendered from the schema so the README
-// cannot drift from the code (a test compares them; `npm run docs` rewrites the README).
+// The configuration reference as Markdown, rendered from the schema so the documentation cannot
+// drift from the code (a test compares them; `npm run docs` rewrites the generated part). The
+// everyday settings come first; the advanced ones (tuning knobs) in a table apart.
 
-import { schema } from './schema';
+import { schema, type SettingSpec } from './schema';
 
 function formatDefault(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? 'empty' : `\`${value.join(',')}\``;
@@ -9,19 +10,51 @@ function formatDefault(value: unknown): string {
   return `\`${String(value)}\``;
 }
 
+function envCell(spec: SettingSpec): string {
+  return spec.legacyEnv === undefined
+    ? `\`${spec.env}\``
+    : `\`${spec.env}\` (old name \`${spec.legacyEnv}\`)`;
+}
+
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
 export function renderConfigReference(): string {
-  const settings = schema as Record<
-    string,
-    { doc: string; env: string; arg?: string; default: unknown }
-  >;
-  const rows = Object.entries(settings).map(([key, setting]) => {
-    const doc = setting.doc.replace(/\|/g, '\\|');
-    const flag = setting.arg === undefined ? 'none' : `\`--${setting.arg}\``;
-    return `| \`${key}\` | \`${setting.env}\` | ${flag} | ${formatDefault(setting.default)} | ${doc} |`;
-  });
+  const entries = Object.entries(schema) as [string, SettingSpec][];
+  const doc = (spec: SettingSpec): string => spec.doc.replace(/\|/g, '\\|');
+  const everyday = entries
+    .filter(([, spec]) => !spec.advanced)
+    .map(([key, spec]) =>
+      row([
+        `\`${key}\``,
+        envCell(spec),
+        spec.arg === undefined ? 'none' : `\`--${spec.arg}\``,
+        formatDefault(spec.default),
+        spec.scope,
+        spec.applies,
+        doc(spec),
+      ]),
+    );
+  const advanced = entries
+    .filter(([, spec]) => spec.advanced)
+    .map(([key, spec]) =>
+      row([`\`${key}\``, envCell(spec), formatDefault(spec.default), spec.applies, doc(spec)]),
+    );
   return [
-    '| setting (file key) | environment | flag | default | meaning |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows,
+    'Scope `site`: a site in `sites` may set its own. On reload: `live` applies at once, `restart` ' +
+      'is refused until a restart.',
+    '',
+    row(['setting (file key)', 'environment', 'flag', 'default', 'scope', 'on reload', 'meaning']),
+    row(Array(7).fill('---')),
+    ...everyday,
+    '',
+    'Advanced settings: tuning knobs whose defaults suit nearly every deployment. In the config ' +
+      'file they go under `advanced:` (`advanced: { rti_preconnect: 8 }`); in the environment ' +
+      'they have their CHEQ_ names; they have no command-line flag.',
+    '',
+    row(['setting (under `advanced:`)', 'environment', 'default', 'on reload', 'meaning']),
+    row(Array(5).fill('---')),
+    ...advanced,
   ].join('\n');
 }

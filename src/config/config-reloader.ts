@@ -6,37 +6,16 @@
 import type { Logger } from '../observability/logger';
 import { ConfigWatcher } from './config-watcher';
 import { ConfigError, type AppConfig } from './load-config';
+import { RESTART_ONLY_SETTINGS } from './setting-lists';
 
-/** Settings a running process cannot take: sockets, pools, workers, the shutdown it planned. */
-const RESTART_ONLY: readonly (readonly [setting: string, read: (c: AppConfig) => unknown])[] = [
-  ['host', c => c.server.host],
-  ['grpc_port', c => c.server.grpcPort],
-  ['http_port', c => c.server.httpPort],
-  ['metrics_port', c => c.server.metricsPort],
-  ['grpc_tls_*', c => c.server.grpcTls],
-  ['grpc_keepalive_time_ms', c => c.server.grpcKeepaliveTimeMs],
-  ['grpc_max_connection_age_ms', c => c.server.grpcMaxConnectionAgeMs],
-  ['grpc_max_concurrent_streams', c => c.server.grpcMaxConcurrentStreams],
-  ['max_connections', c => c.server.maxConnections],
-  ['http_keepalive_timeout_ms', c => c.server.httpKeepAliveTimeoutMs],
-  ['http_headers_timeout_ms', c => c.server.httpHeadersTimeoutMs],
-  ['workers', c => c.server.workers],
-  ['warmup_checks', c => c.server.warmupChecks],
-  ['overload_shedding', c => c.server.overloadShedding],
-  ['shutdown_delay_ms', c => c.server.shutdownDelayMs],
-  ['shutdown_grace_ms', c => c.server.shutdownGraceMs],
-  ['rti_connections', c => c.rti.connections],
-  ['rti_preconnect', c => c.rti.preconnect],
-  ['rti_max_in_flight', c => c.rti.maxInFlight],
-  ['rti_circuit_*', c => c.rti.circuit],
-  ['log_level', c => c.logLevel],
-];
-
-/** The restart-only settings whose values differ between two configurations. */
+/**
+ * The restart-only settings (the schema says which) whose resolved values (AppConfig.effective)
+ * differ between two configurations.
+ */
 export function restartOnlyChanges(from: AppConfig, to: AppConfig): string[] {
-  return RESTART_ONLY.filter(
-    ([, read]) => JSON.stringify(read(from)) !== JSON.stringify(read(to)),
-  ).map(([setting]) => setting);
+  return RESTART_ONLY_SETTINGS.filter(
+    setting => JSON.stringify(from.effective[setting]) !== JSON.stringify(to.effective[setting]),
+  );
 }
 
 export interface ReloaderOptions {

@@ -1,12 +1,19 @@
-// Convict formats for our settings. Coercion never throws: a value that cannot be coerced is
-// passed on as it is, and validation then names the setting with a clear message.
+// The formats of our settings. Coercion (of text from the environment, a flag or the file) never
+// throws: a value that cannot be coerced is passed on as it is, and validation then names the
+// setting with a clear message.
 
 import { availableParallelism } from 'node:os';
-import type convict from 'convict';
 import { EVENT_TYPES } from '../core/event-types';
 import { compilePathPattern, matchesEveryPath, PatternError } from '../core/path-pattern';
 import { TrustedProxies } from '../core/trusted-proxies';
 import { parsePolicyRules } from './policy-rules';
+
+/** How text becomes a value, and whether a value is valid (validate throws the problem). */
+export interface SettingFormat {
+  readonly name: string;
+  readonly coerce?: (value: string) => unknown;
+  readonly validate: (value: unknown) => void;
+}
 
 function fail(message: string): never {
   throw new Error(message);
@@ -20,7 +27,7 @@ function splitList(value: string): string[] {
 }
 
 /** Whole numbers within [min, max]; text that is not all digits stays text and fails. */
-function integerFormat(name: string, min: number, max: number, message: string): convict.Format {
+function integerFormat(name: string, min: number, max: number, message: string): SettingFormat {
   return {
     name,
     coerce: (value: string) => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
@@ -36,7 +43,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
-export const FORMATS: readonly convict.Format[] = [
+const FORMATS: readonly SettingFormat[] = [
   // Capped at what a Node timer can wait (2^31 - 1 ms); larger values would fire at once.
   integerFormat('positive-int', 1, MAX_TIMER_MS, `must be an integer from 1 to ${MAX_TIMER_MS}`),
   integerFormat(
@@ -84,7 +91,7 @@ export const FORMATS: readonly convict.Format[] = [
   },
   {
     // Messages never quote the value: its user info or query may be a secret (the setting is
-    // sensitive, so convict does not append it either).
+    // sensitive, so its value is not appended either).
     name: 'rti-endpoint',
     validate: (value: unknown) => {
       if (typeof value !== 'string' || value === '') fail('must be set to an http(s) URL');
@@ -164,7 +171,7 @@ export const FORMATS: readonly convict.Format[] = [
     },
   },
   {
-    // Kept as JSON text inside convict, whose dotted-path handling would split regex keys.
+    // Kept as JSON text, like the environment variable holds it.
     name: 'route-map',
     validate: (value: unknown) => {
       parseRouteMap(value);
@@ -197,6 +204,11 @@ export const FORMATS: readonly convict.Format[] = [
     },
   },
 ];
+
+/** The formats by name, as the schema names them. */
+export const FORMAT_BY_NAME: ReadonlyMap<string, SettingFormat> = new Map(
+  FORMATS.map(format => [format.name, format]),
+);
 
 /**
  * Parses route_to_event_type: a JSON object mapping path patterns to RTI event types.

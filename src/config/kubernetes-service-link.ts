@@ -1,7 +1,8 @@
 // Kubernetes service links: unless a pod sets enableServiceLinks: false, kubelet gives it
 // Docker-link variables for every Service in its namespace (pkg/kubelet/envvars), so a Service
-// named cheq-rti-authz yields CHEQ_RTI_AUTHZ_SERVICE_HOST and friends. They name no setting and
-// must not stop the server: recognised here by name and value, exactly as kubelet writes them.
+// named cheq-rti-authz yields CHEQ_RTI_AUTHZ_SERVICE_HOST and friends, and one named cheq-grpc
+// CHEQ_GRPC_PORT=tcp://…. They must neither stop the server nor be read as a setting: recognised
+// here by name and value, exactly as kubelet writes them.
 
 import { isIP } from 'node:net';
 

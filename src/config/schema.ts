@@ -1,5 +1,6 @@
-// Every setting: its doc, format, default, environment variable and command-line flag.
-// The README's configuration table is checked against this schema by a test.
+// Every setting, described once: its doc, format, default, scope, when a change applies, its
+// environment variable (and old name) and command-line flag. Every list of settings elsewhere
+// (site settings, restart-only ones, the configuration reference) is derived from this schema.
 
 import { DEFAULT_TRUSTED_PROXIES } from '../core/trusted-proxies';
 
@@ -11,9 +12,35 @@ export const DEFAULT_IGNORED_HEADER_NAMES = [
   'x-b3-*',
 ];
 
+/** How one setting is read, checked and applied. */
+export interface SettingSpec {
+  readonly doc: string;
+  /** `process`: one value for the process; `site`: a site in `sites` may set its own. */
+  readonly scope: 'process' | 'site';
+  /** `live`: a reload applies a change; `restart`: a reload that changes it is refused. */
+  readonly applies: 'live' | 'restart';
+  /** A format name (formats.ts), the allowed values, or String: any text. */
+  readonly format: string | readonly string[] | StringConstructor;
+  readonly default: unknown;
+  /** `CHEQ_` and the file key in upper case. */
+  readonly env: `CHEQ_${string}`;
+  /** The variable read before the CHEQ_ prefix was everywhere: still read, with a warning. */
+  readonly legacyEnv?: string;
+  /** The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings. */
+  readonly arg?: string;
+  /** A tuning knob: under `advanced:` in the config file, no flag, its own reference table. */
+  readonly advanced?: true;
+  /** A list or object in the config file, JSON text in the environment and on the command line. */
+  readonly structured?: true;
+  /** Never echoed in messages: the value is, or may carry, a secret. */
+  readonly sensitive?: true;
+}
+
 export const schema = {
   api_key: {
     doc: 'CHEQ API key (required; or api_key_file). Never logged.',
+    scope: 'site',
+    applies: 'live',
     format: String,
     default: '',
     env: 'CHEQ_API_KEY',
@@ -22,6 +49,8 @@ export const schema = {
   },
   api_key_file: {
     doc: 'File holding the CHEQ API key, e.g. a mounted Kubernetes Secret.',
+    scope: 'site',
+    applies: 'live',
     format: String,
     default: '',
     env: 'CHEQ_API_KEY_FILE',
@@ -29,6 +58,8 @@ export const schema = {
   },
   tag_hash: {
     doc: 'CHEQ tag hash of the site (required).',
+    scope: 'site',
+    applies: 'live',
     format: String,
     default: '',
     env: 'CHEQ_TAG_HASH',
@@ -36,6 +67,8 @@ export const schema = {
   },
   api_endpoint: {
     doc: 'RTI base URL (required): https://rti-us-east-1.cheqzone.com, https://rti-eu-west-1.cheqzone.com or https://rti-global.cheqzone.com; any other http(s) URL is accepted with a warning, except http:// to a cheqzone.com host. No user info, query or fragment.',
+    scope: 'site',
+    applies: 'live',
     format: 'rti-endpoint',
     default: '',
     env: 'CHEQ_API_ENDPOINT',
@@ -45,13 +78,18 @@ export const schema = {
   },
   sites: {
     doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
+    scope: 'process',
+    applies: 'live',
     format: String,
     default: '[]',
     env: 'CHEQ_SITES',
     arg: 'sites',
+    structured: true,
   },
   api_version: {
     doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception) or `v4` (JSON POST to /defend/4.0/traffic, CHEQ's current one).",
+    scope: 'site',
+    applies: 'live',
     format: ['v1', 'v4'],
     default: 'v1',
     env: 'CHEQ_API_VERSION',
@@ -59,6 +97,8 @@ export const schema = {
   },
   mode: {
     doc: '`monitoring` calls RTI and records the verdict but never acts; `blocking` acts on it.',
+    scope: 'site',
+    applies: 'live',
     format: ['monitoring', 'blocking'],
     default: 'monitoring',
     env: 'CHEQ_MODE',
@@ -66,6 +106,8 @@ export const schema = {
   },
   enforce_percent: {
     doc: 'Blocking mode only: the share (0-100) of would-block visitors acted on, chosen stably per client IP (IPv6 per /64) with a hash keyed by the API key, so a client cannot pick its bucket; a request without a client IP is acted on. The rest are allowed and counted as would. A route can set its own with context_extensions cheq_enforce_percent.',
+    scope: 'site',
+    applies: 'live',
     format: 'percent',
     default: 100,
     env: 'CHEQ_ENFORCE_PERCENT',
@@ -73,6 +115,8 @@ export const schema = {
   },
   timeout_ms: {
     doc: 'RTI time budget per request (connect, headers and body), milliseconds. Past it the request is allowed (fail open).',
+    scope: 'site',
+    applies: 'live',
     format: 'positive-int',
     default: 100,
     env: 'CHEQ_TIMEOUT_MS',
@@ -80,6 +124,8 @@ export const schema = {
   },
   redirect_url: {
     doc: 'Where blocked page navigations are redirected (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
+    scope: 'site',
+    applies: 'live',
     format: 'optional-location',
     default: '',
     env: 'CHEQ_REDIRECT_URL',
@@ -89,6 +135,8 @@ export const schema = {
   },
   block_redirect_codes: {
     doc: 'Threat type codes that are blocked (redirect or 403).',
+    scope: 'site',
+    applies: 'live',
     format: 'code-list',
     default: [2, 3, 6, 7, 10, 11, 16, 18],
     env: 'CHEQ_BLOCK_REDIRECT_CODES',
@@ -96,6 +144,8 @@ export const schema = {
   },
   challenge_codes: {
     doc: 'Threat type codes that get the challenge action.',
+    scope: 'site',
+    applies: 'live',
     format: 'code-list',
     default: [4, 5, 13, 14, 15, 17],
     env: 'CHEQ_CHALLENGE_CODES',
@@ -103,6 +153,8 @@ export const schema = {
   },
   challenge_action: {
     doc: '`allow` (the upstream is told to challenge, header <prefix>challenge: 1), `deny` (403) or `redirect` (to challenge_url).',
+    scope: 'site',
+    applies: 'live',
     format: ['allow', 'deny', 'redirect'],
     default: 'allow',
     env: 'CHEQ_CHALLENGE_ACTION',
@@ -110,6 +162,8 @@ export const schema = {
   },
   challenge_url: {
     doc: 'Challenge page for challenge_action `redirect` (the same forms as redirect_url).',
+    scope: 'site',
+    applies: 'live',
     format: 'optional-location',
     default: '',
     env: 'CHEQ_CHALLENGE_URL',
@@ -119,13 +173,18 @@ export const schema = {
   },
   policy_rules: {
     doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge }.',
+    scope: 'site',
+    applies: 'live',
     format: 'policy-rules',
     default: '[]',
     env: 'CHEQ_POLICY_RULES',
     arg: 'policy-rules',
+    structured: true,
   },
   uri_exclusion: {
     doc: 'Paths allowed without calling RTI (comma list), matched on the canonical path; an ambiguous path is never excluded. Entries: exact path (/robots.txt), prefix (^/static/), glob (/assets/**/*.css: * within a segment, ** across segments) or RE2 regular expression matching the whole path unless it has its own ^ or $ (no lookaround or backreferences; at most 200 RE2 instructions; paths over 2 KiB match none). Refused: an entry excluding every path, or with dot segments or //.',
+    scope: 'site',
+    applies: 'live',
     format: 'path-patterns',
     default: [] as string[],
     env: 'CHEQ_URI_EXCLUSION',
@@ -133,13 +192,18 @@ export const schema = {
   },
   route_to_event_type: {
     doc: 'JSON object: path pattern (as uri_exclusion) to RTI event type, matched on the canonical path (an ambiguous path: its most resolved reading an entry matches, e.g. without ; parameters; each reading also without a trailing slash and lower-cased); first match wins; default page_load.',
+    scope: 'site',
+    applies: 'live',
     format: 'route-map',
     default: '{}',
     env: 'CHEQ_ROUTE_TO_EVENT_TYPE',
     arg: 'route-to-event-type',
+    structured: true,
   },
   trusted_proxies: {
     doc: "Proxies in front of the calling one whose word about the client address is believed (comma list of IPv4/IPv6 addresses and CIDR ranges; empty or `none`: nobody). The walk starts at the calling proxy's own peer as it reports it (NGINX X-Real-IP; Envoy HTTP x-real-ip; forward auth the last X-Forwarded-For entry; gRPC source.address); while a hop is listed, its report of the next (Envoy's x-envoy-external-address, then X-Forwarded-For from the right) is followed; the first unlisted address is the client.",
+    scope: 'process',
+    applies: 'live',
     format: 'ip-ranges',
     default: [...DEFAULT_TRUSTED_PROXIES],
     env: 'CHEQ_TRUSTED_PROXIES',
@@ -147,6 +211,8 @@ export const schema = {
   },
   trusted_ip_header: {
     doc: "Request header holding the end user IP, set by a proxy you trust (e.g. cf-connecting-ip); believed only when every hop the walk reads, from the calling proxy's peer on, is in trusted_proxies (a client that went around the CDN ends the walk with its own address). Empty: the trusted_proxies walk alone.",
+    scope: 'process',
+    applies: 'live',
     format: 'header-name',
     default: '',
     env: 'CHEQ_TRUSTED_IP_HEADER',
@@ -154,6 +220,8 @@ export const schema = {
   },
   ja3_header: {
     doc: 'Request header in which the proxy passes the TLS (JA3) fingerprint.',
+    scope: 'process',
+    applies: 'live',
     format: 'header-name',
     default: '',
     env: 'CHEQ_JA3_HEADER',
@@ -161,6 +229,8 @@ export const schema = {
   },
   ja4_header: {
     doc: 'Request header in which the proxy passes the TLS (JA4) fingerprint (sent to v4 only).',
+    scope: 'process',
+    applies: 'live',
     format: 'header-name',
     default: '',
     env: 'CHEQ_JA4_HEADER',
@@ -168,6 +238,8 @@ export const schema = {
   },
   channel_param: {
     doc: 'Query parameter holding the custom event name (event type `custom`).',
+    scope: 'site',
+    applies: 'live',
     format: String,
     default: '',
     env: 'CHEQ_CHANNEL_PARAM',
@@ -175,6 +247,8 @@ export const schema = {
   },
   verdict_headers: {
     doc: 'Send the verdict to the upstream in request headers on allow (and strip client-sent ones).',
+    scope: 'process',
+    applies: 'live',
     format: 'bool',
     default: true,
     env: 'CHEQ_VERDICT_HEADERS',
@@ -182,6 +256,8 @@ export const schema = {
   },
   verdict_header_prefix: {
     doc: 'Prefix of the verdict header names (<prefix>decision, threat-type, invalid, rti-request-id, challenge).',
+    scope: 'process',
+    applies: 'live',
     format: 'header-name',
     default: 'x-cheq-',
     env: 'CHEQ_VERDICT_HEADER_PREFIX',
@@ -189,6 +265,8 @@ export const schema = {
   },
   ignored_header_names: {
     doc: 'Headers a proxy adds, left out of the HeaderNames sent to RTI (comma list; a trailing * matches a prefix).',
+    scope: 'process',
+    applies: 'live',
     format: 'string-list',
     default: DEFAULT_IGNORED_HEADER_NAMES,
     env: 'CHEQ_IGNORED_HEADER_NAMES',
@@ -196,215 +274,294 @@ export const schema = {
   },
   rti_connections: {
     doc: 'Keep-alive connections to RTI, at most (opened as needed); with overload_shedding, also the RTI calls in flight at most.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 256,
     env: 'CHEQ_RTI_CONNECTIONS',
-    arg: 'rti-connections',
+    advanced: true,
   },
   rti_preconnect: {
     doc: 'Connections to RTI (TCP and TLS, no request) opened at start, before reporting ready, so the first checks do not pay for handshakes; at most rti_connections. 0: none.',
+    scope: 'process',
+    applies: 'restart',
     format: 'non-negative-int',
     default: 4,
     env: 'CHEQ_RTI_PRECONNECT',
-    arg: 'rti-preconnect',
+    advanced: true,
   },
   rti_max_in_flight: {
     doc: 'RTI calls in flight, at most; past it checks fail open at once, so a slow RTI cannot pile up memory.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 1000,
     env: 'CHEQ_RTI_MAX_IN_FLIGHT',
-    arg: 'rti-max-in-flight',
+    advanced: true,
   },
   rti_circuit_breaker: {
     doc: 'Stop calling RTI while it keeps failing: checks fail open at once; after rti_circuit_open_ms, rti_circuit_probes calls test it. Timeouts during which this process lagged do not count.',
+    scope: 'process',
+    applies: 'restart',
     format: 'bool',
     default: true,
     env: 'CHEQ_RTI_CIRCUIT_BREAKER',
-    arg: 'rti-circuit-breaker',
+    advanced: true,
   },
   rti_circuit_failure_ratio: {
     doc: 'Share of failed calls (connection errors, HTTP errors other than 400, 413, 414, 422 and 431, which refuse one request, bad answers, timeouts while this process was responsive) within rti_circuit_window_ms that opens the circuit.',
+    scope: 'process',
+    applies: 'restart',
     format: 'ratio',
     default: 0.5,
     env: 'CHEQ_RTI_CIRCUIT_FAILURE_RATIO',
-    arg: 'rti-circuit-failure-ratio',
+    advanced: true,
   },
   rti_circuit_window_ms: {
     doc: 'Time window the circuit breaker judges RTI over, milliseconds (in 10 slices).',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 2000,
     env: 'CHEQ_RTI_CIRCUIT_WINDOW_MS',
-    arg: 'rti-circuit-window-ms',
+    advanced: true,
   },
   rti_circuit_min_calls: {
     doc: 'RTI calls the window must hold before the circuit can open.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 20,
     env: 'CHEQ_RTI_CIRCUIT_MIN_CALLS',
-    arg: 'rti-circuit-min-calls',
+    advanced: true,
   },
   rti_circuit_open_ms: {
     doc: 'How long the circuit stays open before probe calls are let through, milliseconds.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 5000,
     env: 'CHEQ_RTI_CIRCUIT_OPEN_MS',
-    arg: 'rti-circuit-open-ms',
+    advanced: true,
   },
   rti_circuit_probes: {
     doc: 'Probe calls let through when the circuit is half-open; it closes once that many succeeded, and opens again on any failure.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 5,
     env: 'CHEQ_RTI_CIRCUIT_PROBES',
-    arg: 'rti-circuit-probes',
+    advanced: true,
   },
   overload_shedding: {
     doc: 'At most rti_connections RTI calls in flight; checks past that wait in line while they can still get a verdict in time, the rest fail open at once (cause overloaded). Off: calls queue in the RTI pool.',
+    scope: 'process',
+    applies: 'restart',
     format: 'bool',
     default: true,
     env: 'CHEQ_OVERLOAD_SHEDDING',
-    arg: 'overload-shedding',
+    advanced: true,
   },
   deadline_margin_ms: {
     doc: "Milliseconds kept back from the proxy's deadline (gRPC grpc-timeout), so the answer arrives in time.",
+    scope: 'process',
+    applies: 'live',
     format: 'non-negative-int',
     default: 10,
     env: 'CHEQ_DEADLINE_MARGIN_MS',
-    arg: 'deadline-margin-ms',
+    advanced: true,
   },
   host: {
     doc: 'Bind address of every listener.',
+    scope: 'process',
+    applies: 'restart',
     format: String,
     default: '0.0.0.0',
-    env: 'HOST',
+    env: 'CHEQ_HOST',
+    legacyEnv: 'HOST',
     arg: 'host',
   },
   grpc_port: {
     doc: 'gRPC listener: Envoy ext_authz Check and grpc.health.v1.',
+    scope: 'process',
+    applies: 'restart',
     format: 'tcp-port',
     default: 9001,
-    env: 'GRPC_PORT',
+    env: 'CHEQ_GRPC_PORT',
+    legacyEnv: 'GRPC_PORT',
     arg: 'grpc-port',
   },
   http_port: {
     doc: 'HTTP listener: NGINX auth_request (/api/authz/auth-request), Envoy HTTP ext_authz (/api/authz/ext-authz/...), forward auth (/api/authz/forward-auth).',
+    scope: 'process',
+    applies: 'restart',
     format: 'tcp-port',
     default: 8080,
-    env: 'HTTP_PORT',
+    env: 'CHEQ_HTTP_PORT',
+    legacyEnv: 'HTTP_PORT',
     arg: 'http-port',
   },
   http_keepalive_timeout_ms: {
     doc: "Idle keep-alive connections on the HTTP listener are closed after this, milliseconds. Keep it above the proxies' own idle timeout (NGINX upstream keepalive_timeout, Envoy cluster idle_timeout).",
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 75_000,
-    env: 'HTTP_KEEPALIVE_TIMEOUT_MS',
-    arg: 'http-keepalive-timeout-ms',
+    env: 'CHEQ_HTTP_KEEPALIVE_TIMEOUT_MS',
+    legacyEnv: 'HTTP_KEEPALIVE_TIMEOUT_MS',
+    advanced: true,
   },
   http_headers_timeout_ms: {
     doc: "A client must send complete request headers within this (milliseconds, counted from the connection's opening for its first request), or the HTTP listener closes the connection unanswered (slow-header attacks, idle sockets). A plaintext gRPC connection must send its HTTP/2 preface within it too. Idle keep-alive connections are not affected.",
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 10_000,
-    env: 'HTTP_HEADERS_TIMEOUT_MS',
-    arg: 'http-headers-timeout-ms',
+    env: 'CHEQ_HTTP_HEADERS_TIMEOUT_MS',
+    legacyEnv: 'HTTP_HEADERS_TIMEOUT_MS',
+    advanced: true,
   },
   metrics_port: {
     doc: 'Metrics and health listener: /metrics, /healthz, /readyz. Keep it cluster-internal.',
+    scope: 'process',
+    applies: 'restart',
     format: 'tcp-port',
     default: 9464,
-    env: 'METRICS_PORT',
+    env: 'CHEQ_METRICS_PORT',
+    legacyEnv: 'METRICS_PORT',
     arg: 'metrics-port',
   },
   grpc_keepalive_time_ms: {
     doc: 'Interval of gRPC keepalive pings to idle proxies, milliseconds.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 30_000,
-    env: 'GRPC_KEEPALIVE_TIME_MS',
-    arg: 'grpc-keepalive-time-ms',
+    env: 'CHEQ_GRPC_KEEPALIVE_TIME_MS',
+    legacyEnv: 'GRPC_KEEPALIVE_TIME_MS',
+    advanced: true,
   },
   grpc_max_connection_age_ms: {
     doc: 'gRPC connections are closed gracefully after this age (milliseconds), so proxies rebalance onto new replicas.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 300_000,
-    env: 'GRPC_MAX_CONNECTION_AGE_MS',
-    arg: 'grpc-max-connection-age-ms',
+    env: 'CHEQ_GRPC_MAX_CONNECTION_AGE_MS',
+    legacyEnv: 'GRPC_MAX_CONNECTION_AGE_MS',
+    advanced: true,
   },
   grpc_max_concurrent_streams: {
     doc: 'Checks one proxy connection may have in flight at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). More wait in the proxy instead of here, so an overloaded replica keeps answering the checks it took from RTI verdicts; Envoy opens another connection at the limit, up to its cluster circuit breakers.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 32,
-    env: 'GRPC_MAX_CONCURRENT_STREAMS',
-    arg: 'grpc-max-concurrent-streams',
+    env: 'CHEQ_GRPC_MAX_CONCURRENT_STREAMS',
+    legacyEnv: 'GRPC_MAX_CONCURRENT_STREAMS',
+    advanced: true,
   },
   max_connections: {
     doc: 'Connections the gRPC listener and the HTTP listener each keep open at once, per process (per worker); a connection past it is closed as it arrives and counted in cheq_authz_rejected_requests_total{reason="too_many_connections"}. Far above what proxies open (NGINX keeps 32 idle per worker; Envoy a few per worker thread).',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 4096,
     env: 'CHEQ_MAX_CONNECTIONS',
-    arg: 'max-connections',
+    advanced: true,
   },
   grpc_tls_cert_file: {
     doc: 'PEM certificate (chain) of the gRPC listener. Set with grpc_tls_key_file to serve TLS; empty: plaintext.',
+    scope: 'process',
+    applies: 'restart',
     format: String,
     default: '',
-    env: 'GRPC_TLS_CERT_FILE',
+    env: 'CHEQ_GRPC_TLS_CERT_FILE',
+    legacyEnv: 'GRPC_TLS_CERT_FILE',
     arg: 'grpc-tls-cert-file',
   },
   grpc_tls_key_file: {
     doc: 'PEM private key of grpc_tls_cert_file, unencrypted. Its contents are never logged.',
+    scope: 'process',
+    applies: 'restart',
     format: String,
     default: '',
-    env: 'GRPC_TLS_KEY_FILE',
+    env: 'CHEQ_GRPC_TLS_KEY_FILE',
+    legacyEnv: 'GRPC_TLS_KEY_FILE',
     arg: 'grpc-tls-key-file',
   },
   grpc_tls_client_ca_file: {
     doc: 'PEM CA certificate(s) for mTLS: when set, gRPC clients must present a certificate signed by one of them. Needs grpc_tls_cert_file.',
+    scope: 'process',
+    applies: 'restart',
     format: String,
     default: '',
-    env: 'GRPC_TLS_CLIENT_CA_FILE',
+    env: 'CHEQ_GRPC_TLS_CLIENT_CA_FILE',
+    legacyEnv: 'GRPC_TLS_CLIENT_CA_FILE',
     arg: 'grpc-tls-client-ca-file',
   },
   grpc_tls_reload_interval_ms: {
     doc: 'How often the TLS files are re-read, milliseconds. Changed, valid files serve new connections from then on; invalid ones are logged and the previous certificate kept.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 60_000,
-    env: 'GRPC_TLS_RELOAD_INTERVAL_MS',
-    arg: 'grpc-tls-reload-interval-ms',
+    env: 'CHEQ_GRPC_TLS_RELOAD_INTERVAL_MS',
+    legacyEnv: 'GRPC_TLS_RELOAD_INTERVAL_MS',
+    advanced: true,
   },
   workers: {
     doc: 'Processes serving checks (node cluster), sharing the gRPC and HTTP ports; `auto` is one per available CPU. /metrics (one port, the primary process) sums them.',
+    scope: 'process',
+    applies: 'restart',
     format: 'worker-count',
     default: 1,
-    env: 'WORKERS',
+    env: 'CHEQ_WORKERS',
+    legacyEnv: 'WORKERS',
     arg: 'workers',
   },
   warmup_checks: {
     doc: 'Checks run at start, before reporting ready, through both listeners and the decision core against an in-process RTI emulator (never the configured RTI), so the first real checks run optimized code. 0: ready at once.',
+    scope: 'process',
+    applies: 'restart',
     format: 'non-negative-int',
     default: 1000,
     env: 'CHEQ_WARMUP_CHECKS',
-    arg: 'warmup-checks',
+    advanced: true,
   },
   shutdown_delay_ms: {
     doc: 'On SIGTERM/SIGINT, how long to keep serving while reporting NOT_SERVING/unready before refusing new connections, milliseconds. Set a few seconds behind Kubernetes or a load balancer, so they stop routing here first.',
+    scope: 'process',
+    applies: 'restart',
     format: 'non-negative-int',
     default: 0,
-    env: 'SHUTDOWN_DELAY_MS',
+    env: 'CHEQ_SHUTDOWN_DELAY_MS',
+    legacyEnv: 'SHUTDOWN_DELAY_MS',
     arg: 'shutdown-delay-ms',
   },
   shutdown_grace_ms: {
     doc: 'On SIGTERM/SIGINT, how long in-flight checks may take before the server exits, milliseconds.',
+    scope: 'process',
+    applies: 'restart',
     format: 'positive-int',
     default: 10_000,
-    env: 'SHUTDOWN_GRACE_MS',
+    env: 'CHEQ_SHUTDOWN_GRACE_MS',
+    legacyEnv: 'SHUTDOWN_GRACE_MS',
     arg: 'shutdown-grace-ms',
   },
   log_level: {
     doc: 'fatal, error, warn, info, debug or trace. debug logs every decision.',
+    scope: 'process',
+    applies: 'restart',
     format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
     default: 'info',
-    env: 'LOG_LEVEL',
+    env: 'CHEQ_LOG_LEVEL',
+    legacyEnv: 'LOG_LEVEL',
     arg: 'log-level',
   },
-};
+} satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof schema;
 
 export type Settings = {
   [K in keyof typeof schema]: (typeof schema)[K]['default'] extends readonly (infer E)[]

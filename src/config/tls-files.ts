@@ -6,7 +6,8 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import type { Settings } from './schema';
+import { settingProblem, type ConfigProblem } from './config-error';
+import type { SettingName, Settings } from './schema';
 
 export interface GrpcTlsConfig {
   readonly certFile: string;
@@ -33,11 +34,13 @@ export interface TlsMaterial extends TlsFileContents {
 
 export type TlsCheck =
   | { readonly ok: true; readonly material: TlsMaterial }
-  | { readonly ok: false; readonly problems: readonly string[] };
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-const CERT = 'grpc_tls_cert_file (GRPC_TLS_CERT_FILE)';
-const KEY = 'grpc_tls_key_file (GRPC_TLS_KEY_FILE)';
-const CLIENT_CA = 'grpc_tls_client_ca_file (GRPC_TLS_CLIENT_CA_FILE)';
+const CERT = 'grpc_tls_cert_file';
+const KEY = 'grpc_tls_key_file';
+const CLIENT_CA = 'grpc_tls_client_ca_file';
+/** A problem with both the certificate and its key. */
+const WITH_KEY = { with: { join: 'and', settings: [KEY] } } as const;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /** The TLS settings, or undefined when TLS is off; settings already checked. */
@@ -52,17 +55,17 @@ export function grpcTlsConfigOf(s: Settings): GrpcTlsConfig | undefined {
 }
 
 /** Problems with the TLS settings, including files that cannot be read or used. */
-export function grpcTlsProblems(s: Settings): string[] {
-  // Tolerant of non-string values from a config file, which convict reports separately.
+export function grpcTlsProblems(s: Settings): ConfigProblem[] {
+  // Tolerant of non-string values from a config file, which validation reports separately.
   const text = (value: unknown): string => (typeof value === 'string' ? value : '');
   const cert = text(s.grpc_tls_cert_file);
   const key = text(s.grpc_tls_key_file);
   const clientCa = text(s.grpc_tls_client_ca_file);
-  const problems: string[] = [];
-  if (cert !== '' && key === '') problems.push(`${KEY}: must be set with grpc_tls_cert_file`);
-  if (key !== '' && cert === '') problems.push(`${CERT}: must be set with grpc_tls_key_file`);
+  const problems: ConfigProblem[] = [];
+  if (cert !== '' && key === '') problems.push(settingProblem(KEY, `must be set with ${CERT}`));
+  if (key !== '' && cert === '') problems.push(settingProblem(CERT, `must be set with ${KEY}`));
   if (clientCa !== '' && (cert === '' || key === '')) {
-    problems.push(`${CLIENT_CA}: needs grpc_tls_cert_file and grpc_tls_key_file (mTLS is TLS)`);
+    problems.push(settingProblem(CLIENT_CA, `needs ${CERT} and ${KEY} (mTLS is TLS)`));
   }
   if (problems.length > 0 || cert === '') return problems;
   const check = loadTlsFiles({ certFile: cert, keyFile: key, clientCaFile: clientCa || undefined });
@@ -71,12 +74,12 @@ export function grpcTlsProblems(s: Settings): string[] {
 
 /** Reads and checks the files now (startup). */
 export function loadTlsFiles(files: Omit<GrpcTlsConfig, 'reloadIntervalMs'>): TlsCheck {
-  const problems: string[] = [];
-  const read = (setting: string, file: string): Buffer | undefined => {
+  const problems: ConfigProblem[] = [];
+  const read = (setting: SettingName, file: string): Buffer | undefined => {
     try {
       return readFileSync(file);
     } catch (err: unknown) {
-      problems.push(`${setting}: cannot read ${file} (${codeOf(err)})`);
+      problems.push(settingProblem(setting, `cannot read ${file} (${codeOf(err)})`));
       return undefined;
     }
   };
@@ -92,15 +95,19 @@ export function loadTlsFiles(files: Omit<GrpcTlsConfig, 'reloadIntervalMs'>): Tl
 /** Reads the files without blocking (reloads); a file that cannot be read is a problem. */
 export async function readTlsFiles(
   files: Omit<GrpcTlsConfig, 'reloadIntervalMs'>,
-): Promise<TlsFileContents | readonly string[]> {
-  const read = (setting: string, file: string): Promise<Buffer | string> =>
-    readFile(file).catch((err: unknown) => `${setting}: cannot read ${file} (${codeOf(err)})`);
+): Promise<TlsFileContents | readonly ConfigProblem[]> {
+  const read = (setting: SettingName, file: string): Promise<Buffer | ConfigProblem> =>
+    readFile(file).catch((err: unknown) =>
+      settingProblem(setting, `cannot read ${file} (${codeOf(err)})`),
+    );
   const [cert, key, clientCa] = await Promise.all([
     read(CERT, files.certFile),
     read(KEY, files.keyFile),
     files.clientCaFile === undefined ? undefined : read(CLIENT_CA, files.clientCaFile),
   ]);
-  const problems = [cert, key, clientCa].filter(value => typeof value === 'string');
+  const problems = [cert, key, clientCa].filter(
+    (value): value is ConfigProblem => value !== undefined && !Buffer.isBuffer(value),
+  );
   if (problems.length > 0) return problems;
   return { cert: cert as Buffer, key: key as Buffer, clientCa: clientCa as Buffer | undefined };
 }
@@ -110,7 +117,7 @@ export function checkTlsFiles(
   files: Omit<GrpcTlsConfig, 'reloadIntervalMs'>,
   contents: TlsFileContents,
 ): TlsCheck {
-  const problems: string[] = [];
+  const problems: ConfigProblem[] = [];
   const leaf = parseCertificates(CERT, files.certFile, contents.cert, problems)[0];
   if (contents.clientCa !== undefined && files.clientCaFile !== undefined) {
     parseCertificates(CLIENT_CA, files.clientCaFile, contents.clientCa, problems);
@@ -123,12 +130,15 @@ export function checkTlsFiles(
     const what = encrypted
       ? 'is an encrypted private key: give it unencrypted'
       : 'is not a PEM private key';
-    problems.push(`${KEY}: ${files.keyFile} ${what} (${codeOf(err)})`);
+    problems.push(settingProblem(KEY, `${files.keyFile} ${what} (${codeOf(err)})`));
   }
   if (leaf !== undefined && key !== undefined && !leaf.checkPrivateKey(key)) {
     problems.push(
-      `${CERT} and ${KEY}: the key in ${files.keyFile} does not belong to the certificate ` +
-        `in ${files.certFile}`,
+      settingProblem(
+        CERT,
+        `the key in ${files.keyFile} does not belong to the certificate in ${files.certFile}`,
+        WITH_KEY,
+      ),
     );
   }
   if (leaf === undefined || problems.length > 0) return { ok: false, problems };
@@ -138,7 +148,7 @@ export function checkTlsFiles(
   } catch (err: unknown) {
     return {
       ok: false,
-      problems: [`${CERT} and ${KEY}: TLS refuses ${files.certFile} (${codeOf(err)})`],
+      problems: [settingProblem(CERT, `TLS refuses ${files.certFile} (${codeOf(err)})`, WITH_KEY)],
     };
   }
   return {
@@ -154,14 +164,16 @@ export function checkTlsFiles(
 }
 
 function parseCertificates(
-  setting: string,
+  setting: SettingName,
   file: string,
   pem: Buffer,
-  problems: string[],
+  problems: ConfigProblem[],
 ): X509Certificate[] {
   const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
-    problems.push(`${setting}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    problems.push(
+      settingProblem(setting, `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`),
+    );
     return [];
   }
   const certificates: X509Certificate[] = [];
@@ -170,7 +182,10 @@ function parseCertificates(
       certificates.push(new X509Certificate(block));
     } catch (err: unknown) {
       problems.push(
-        `${setting}: certificate ${index + 1} in ${file} is not valid (${codeOf(err)})`,
+        settingProblem(
+          setting,
+          `certificate ${index + 1} in ${file} is not valid (${codeOf(err)})`,
+        ),
       );
     }
   }

@@ -4,25 +4,30 @@
 // or variable, never its value, which may be a secret.
 
 import { closestName } from './closest-name';
+import { parseCommandLine } from './command-line';
+import type { ConfigProblem } from './config-error';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
-import { schema } from './schema';
+import { schema, type SettingName, type SettingSpec } from './schema';
 
 const ENV_PREFIX = 'CHEQ_';
 
-const SETTING_NAMES = schema as Record<string, { env: string; arg?: string }>;
-const SETTINGS = Object.entries(SETTING_NAMES);
+/** Read by the loader itself (load-config's configFileOf), not settings. */
+export const CONFIG_FLAG = 'config';
+export const CONFIG_FILE_ENV = 'CHEQ_CONFIG_FILE';
 
-/** Flags the loader reads itself (load-config's configFileOf). */
-const LOADER_FLAGS = ['config'];
+const SETTINGS = Object.entries(schema) as [SettingName, SettingSpec][];
 
-const FLAGS: ReadonlySet<string> = new Set([
-  ...SETTINGS.flatMap(([, setting]) => (setting.arg === undefined ? [] : [setting.arg])),
-  ...LOADER_FLAGS,
-]);
-
-const ENV_NAMES: ReadonlySet<string> = new Set(
-  SETTINGS.map(([, setting]) => setting.env).filter(name => name.startsWith(ENV_PREFIX)),
+/** Every flag a setting has, by flag name. */
+export const FLAG_SETTINGS: ReadonlyMap<string, SettingName> = new Map(
+  SETTINGS.flatMap(([key, spec]) => (spec.arg === undefined ? [] : [[spec.arg, key] as const])),
 );
+
+const FLAGS: ReadonlySet<string> = new Set([...FLAG_SETTINGS.keys(), CONFIG_FLAG]);
+
+const ENV_NAMES: ReadonlySet<string> = new Set([
+  ...SETTINGS.map(([, spec]) => spec.env),
+  CONFIG_FILE_ENV,
+]);
 
 /** `apikey` for --api-key, --api_key, --apiKey: the spellings that would name one setting. */
 function squash(name: string): string {
@@ -31,45 +36,43 @@ function squash(name: string): string {
 
 /**
  * Settings without a flag, by their squashed key: secrets, which `ps` would show to every user of
- * the host, so a flag that carries one is refused with where to put it instead.
+ * the host, and advanced settings; a flag that gives one is refused with where to put it instead.
  */
-const REFUSED_FLAGS: ReadonlyMap<string, string> = new Map(
-  SETTINGS.filter(([, setting]) => setting.arg === undefined).map(([key]) => [squash(key), key]),
+const REFUSED_FLAGS: ReadonlyMap<string, SettingName> = new Map(
+  SETTINGS.filter(([, spec]) => spec.arg === undefined).map(([key]) => [squash(key), key]),
 );
 
-/** A flag (`--x`, `-x`), not a value such as `-5` or `-`, nor the `--` separator. */
-function isFlag(arg: string): boolean {
-  return arg.startsWith('-') && arg !== '-' && arg !== '--' && !/^-\d/.test(arg);
-}
-
-function refusedFlagProblem(flag: string, key: string): string {
-  const file = SETTING_NAMES[`${key}_file`];
+function refusedFlagProblem(flag: string, key: SettingName): ConfigProblem {
+  const spec: SettingSpec = schema[key];
+  if (spec.advanced) {
+    return {
+      setting: flag,
+      message:
+        `${key} is an advanced setting, not read from the command line: ` +
+        `use ${spec.env} (environment) or advanced.${key} in the config file`,
+    };
+  }
+  const file = (schema as Record<string, SettingSpec | undefined>)[`${key}_file`];
   const where = [
     ...(file ? [`${file.env} (a mounted file)`] : []),
-    `${SETTING_NAMES[key]?.env} (environment)`,
+    `${spec.env} (environment)`,
     `${key} in the config file`,
   ];
-  return (
-    `${flag}: ${key} is not read from the command line, where ps shows it to every user: ` +
-    `use ${where.slice(0, -1).join(', ')} or ${where.at(-1)}`
-  );
+  return {
+    setting: flag,
+    message:
+      `${key} is not read from the command line, where ps shows it to every user: ` +
+      `use ${where.slice(0, -1).join(', ')} or ${where.at(-1)}`,
+  };
 }
 
-function flagProblems(args: readonly string[]): string[] {
-  const problems: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (!isFlag(arg)) {
-      problems.push(
-        `argument ${i + 1}: not a --flag; settings are given as --flag value or --flag=value`,
-      );
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq < 0 ? arg : arg.slice(0, eq);
-    // `--flag value`: the next argument is the value, unless it is a flag itself.
-    if (eq < 0 && i + 1 < args.length && !isFlag(args[i + 1] ?? '')) i++;
-    const name = flag.replace(/^--?/, '');
+function flagProblems(args: readonly string[]): ConfigProblem[] {
+  const { flags, strays } = parseCommandLine(args);
+  const problems: ConfigProblem[] = strays.map(position => ({
+    setting: `argument ${position}`,
+    message: 'not a --flag; settings are given as --flag value or --flag=value',
+  }));
+  for (const { flag, name } of flags) {
     if (flag.startsWith('--') && FLAGS.has(name)) continue;
     const refused = REFUSED_FLAGS.get(squash(name));
     if (refused !== undefined) {
@@ -77,19 +80,25 @@ function flagProblems(args: readonly string[]): string[] {
       continue;
     }
     const hint = closestName(name, FLAGS);
-    problems.push(`${flag}: not a setting${hint ? ` (did you mean --${hint}?)` : ''}`);
+    problems.push({
+      setting: flag,
+      message: `not a setting${hint ? ` (did you mean --${hint}?)` : ''}`,
+    });
   }
   return problems;
 }
 
-function envProblems(env: Readonly<Record<string, string | undefined>>): string[] {
-  const problems: string[] = [];
+function envProblems(env: Readonly<Record<string, string | undefined>>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ENV_NAMES.has(name)) continue;
     if (!name.toUpperCase().startsWith(ENV_PREFIX)) continue;
     if (isKubernetesServiceLink(name, value)) continue;
     const hint = closestName(name, ENV_NAMES);
-    problems.push(`${name}: not a setting${hint ? ` (did you mean ${hint}?)` : ''}`);
+    problems.push({
+      setting: name,
+      message: `not a setting${hint ? ` (did you mean ${hint}?)` : ''}`,
+    });
   }
   return problems;
 }
@@ -98,6 +107,6 @@ function envProblems(env: Readonly<Record<string, string | undefined>>): string[
 export function unknownSettingProblems(sources: {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly args: readonly string[];
-}): string[] {
+}): ConfigProblem[] {
   return [...flagProblems(sources.args), ...envProblems(sources.env)];
 }

@@ -82,7 +82,6 @@ interface Container {
 interface PodSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
-  enableServiceLinks?: boolean;
   terminationGracePeriodSeconds?: number;
   securityContext?: ContainerSecurityContext & { fsGroup?: number };
   topologySpreadConstraints?: {
@@ -420,10 +419,10 @@ function schemaErrors(models: Map<string, Model>, object: KObject): string {
 
 type PortSetting = 'grpc_port' | 'http_port' | 'metrics_port';
 
-/** Environment variable names the server reads: the schema's, plus CONFIG_FILE. */
+/** Environment variable names the server reads: the schema's, plus CHEQ_CONFIG_FILE. */
 const SETTING_ENV_NAMES: ReadonlySet<string> = new Set([
   ...Object.values(schema).map(s => s.env),
-  'CONFIG_FILE',
+  'CHEQ_CONFIG_FILE',
 ]);
 
 function unknownEnvNames(names: Iterable<string>): string[] {
@@ -817,7 +816,7 @@ describe('deploy manifests', () => {
       }
     });
 
-    it('container ports and Service ports are the server ports (GRPC_PORT, HTTP_PORT, METRICS_PORT)', () => {
+    it('container ports and Service ports are the server ports (CHEQ_GRPC_PORT, CHEQ_HTTP_PORT, CHEQ_METRICS_PORT)', () => {
       const expected: [string, PortSetting][] = [
         ['grpc', 'grpc_port'],
         ['http', 'http_port'],
@@ -913,12 +912,12 @@ describe('deploy manifests', () => {
       }
     });
 
-    it('terminationGracePeriodSeconds exceeds SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS', () => {
+    it('terminationGracePeriodSeconds exceeds CHEQ_SHUTDOWN_DELAY_MS + CHEQ_SHUTDOWN_GRACE_MS', () => {
       const delay = Number(setting('shutdown_delay_ms') ?? schema.shutdown_delay_ms.default);
       const grace = Number(setting('shutdown_grace_ms') ?? schema.shutdown_grace_ms.default);
       assert.ok(
         delay >= 1000,
-        `SHUTDOWN_DELAY_MS=${delay}: a few seconds, so endpoints are removed first`,
+        `CHEQ_SHUTDOWN_DELAY_MS=${delay}: a few seconds, so endpoints are removed first`,
       );
       assert.ok((pod.terminationGracePeriodSeconds ?? 30) > (delay + grace) / 1000);
     });
@@ -934,7 +933,6 @@ describe('deploy manifests', () => {
       assert.equal(sc.capabilities?.add, undefined);
       assert.equal((sc.seccompProfile ?? podSc.seccompProfile)?.type, 'RuntimeDefault');
       assert.equal(pod.automountServiceAccountToken, false);
-      assert.equal(pod.enableServiceLinks, false, 'service links could set GRPC_PORT=tcp://...');
       const ns = findObject<KObject>(k8s, 'Namespace', kustomization.namespace);
       assert.equal(ns.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
     });

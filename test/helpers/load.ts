@@ -178,7 +178,7 @@ export function loadServerEnv(rtiUrl: string, timeoutMs: number): Record<string,
     CHEQ_TIMEOUT_MS: String(timeoutMs),
     CHEQ_RTI_CIRCUIT_BREAKER: 'false',
     CHEQ_RTI_MAX_IN_FLIGHT: '100000',
-    LOG_LEVEL: 'info',
+    CHEQ_LOG_LEVEL: 'info',
   };
 }
 

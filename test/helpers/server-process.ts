@@ -25,11 +25,14 @@ export interface ServerProcess {
   ): Promise<Record<string, unknown>>;
 }
 
-/** Environment with nothing of the developer's CHEQ_* settings leaking into a test. */
+/** Environment with nothing of the developer's settings (CHEQ_* and the old names) leaking into a test. */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(CHEQ_|GRPC_|METRICS_|HOST$|CONFIG_FILE$|LOG_LEVEL$)/.test(key)) {
+    if (
+      value !== undefined &&
+      !/^(CHEQ_|GRPC_|HTTP_|METRICS_|SHUTDOWN_|HOST$|WORKERS$|CONFIG_FILE$|LOG_LEVEL$)/.test(key)
+    ) {
       env[key] = value;
     }
   }

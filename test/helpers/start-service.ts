@@ -20,10 +20,10 @@ export function loopbackSettings(rtiUrl: string, apiKey = TEST_API_KEY): Record<
     CHEQ_API_KEY: apiKey,
     CHEQ_TAG_HASH: 'test-tag-hash',
     CHEQ_API_ENDPOINT: rtiUrl,
-    HOST: '127.0.0.1',
-    GRPC_PORT: '0',
-    HTTP_PORT: '0',
-    METRICS_PORT: '0',
+    CHEQ_HOST: '127.0.0.1',
+    CHEQ_GRPC_PORT: '0',
+    CHEQ_HTTP_PORT: '0',
+    CHEQ_METRICS_PORT: '0',
   };
 }
 
@@ -62,7 +62,7 @@ export async function startService(
   const sources = {
     env: {
       ...loopbackSettings(rtiUrl),
-      LOG_LEVEL: 'debug',
+      CHEQ_LOG_LEVEL: 'debug',
       CHEQ_WARMUP_CHECKS: '0',
       CHEQ_RTI_PRECONNECT: '0',
       ...env,

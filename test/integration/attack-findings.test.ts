@@ -65,7 +65,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
 
   // Finding A2: a TCP connection that sends nothing (or one byte) is never closed: neither
   // http_headers_timeout_ms nor http_keepalive_timeout_ms applies before a first request. Anyone
-  // who can reach HTTP_PORT (any pod, with no NetworkPolicy) holds max_connections open with
+  // who can reach CHEQ_HTTP_PORT (any pod, with no NetworkPolicy) holds max_connections open with
   // idle sockets; the proxy's own connections are then closed as they arrive, and the shipped
   // NGINX config fails open on the resulting 502: every visitor passes unchecked.
   describe('A2: idle connections holding max_connections', () => {
@@ -77,8 +77,8 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
       service = await startService(rti.url, {
         CHEQ_MODE: 'blocking',
         CHEQ_MAX_CONNECTIONS: '8',
-        HTTP_HEADERS_TIMEOUT_MS: '500',
-        HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
+        CHEQ_HTTP_HEADERS_TIMEOUT_MS: '500',
+        CHEQ_HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
       });
       nginx = await startNginx(binary, `127.0.0.1:${service.app.httpPort}`, site.appAddress);
     });

@@ -1459,13 +1459,13 @@ describe('bad input (integration): answers, logs, counts, keeps serving', functi
     });
   });
 
-  describe('slow headers (HTTP_HEADERS_TIMEOUT_MS=500)', () => {
+  describe('slow headers (CHEQ_HTTP_HEADERS_TIMEOUT_MS=500)', () => {
     let slow: TestService;
 
     before(async () => {
       slow = await startService(rti.url, {
         CHEQ_MODE: 'blocking',
-        HTTP_HEADERS_TIMEOUT_MS: '500',
+        CHEQ_HTTP_HEADERS_TIMEOUT_MS: '500',
       });
     });
     after(async () => {

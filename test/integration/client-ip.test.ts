@@ -80,10 +80,10 @@ describe('client IP from trusted hops only (integration)', function () {
     });
 
     it('reads an IPv4 peer of a dual-stack listener (::ffff:127.0.0.1) as IPv4', async () => {
-      const trusting = await start('127.0.0.1', { HOST: '::' });
+      const trusting = await start('127.0.0.1', { CHEQ_HOST: '::' });
       await nginx(trusting, { 'X-Forwarded-For': '203.0.113.9' });
       await trusting.close();
-      const byDefault = await start(undefined, { HOST: '::' });
+      const byDefault = await start(undefined, { CHEQ_HOST: '::' });
       await nginx(byDefault, { 'X-Forwarded-For': '203.0.113.9' });
       assert.deepEqual(clientIps(), ['203.0.113.9', '127.0.0.1']);
     });

@@ -1,4 +1,4 @@
-// WORKERS > 1: worker processes share the gRPC and HTTP ports, the primary serves their summed
+// CHEQ_WORKERS > 1: worker processes share the gRPC and HTTP ports, the primary serves their summed
 // metrics and health, replaces a worker that dies, and stops them all gracefully.
 
 import { strict as assert } from 'node:assert';
@@ -17,7 +17,7 @@ function childPids(pid: number): number[] {
     .filter(n => n > 0);
 }
 
-describe('cluster mode: WORKERS=2 (integration)', function () {
+describe('cluster mode: CHEQ_WORKERS=2 (integration)', function () {
   this.timeout(30_000);
 
   it('spreads checks over the workers, sums their metrics, replaces a dead worker, stops cleanly', async () => {
@@ -25,9 +25,9 @@ describe('cluster mode: WORKERS=2 (integration)', function () {
     rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
     const proc = startServerProcess([], {
       ...loopbackSettings(rti.url),
-      WORKERS: '2',
+      CHEQ_WORKERS: '2',
       CHEQ_MODE: 'blocking',
-      LOG_LEVEL: 'debug',
+      CHEQ_LOG_LEVEL: 'debug',
     });
     try {
       const line = await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');

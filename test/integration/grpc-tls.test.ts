@@ -26,9 +26,9 @@ const REQUIRED = {
 
 function tlsEnv(server: TestCert, clientCa?: TestCert): Record<string, string> {
   return {
-    GRPC_TLS_CERT_FILE: server.certFile,
-    GRPC_TLS_KEY_FILE: server.keyFile,
-    ...(clientCa ? { GRPC_TLS_CLIENT_CA_FILE: clientCa.certFile } : {}),
+    CHEQ_GRPC_TLS_CERT_FILE: server.certFile,
+    CHEQ_GRPC_TLS_KEY_FILE: server.keyFile,
+    ...(clientCa ? { CHEQ_GRPC_TLS_CLIENT_CA_FILE: clientCa.certFile } : {}),
   };
 }
 
@@ -155,9 +155,9 @@ describe('gRPC listener TLS and mTLS (integration, openssl certificates)', funct
       const certFile = pki.file('live.crt', server.cert);
       const keyFile = pki.file('live.key', server.key);
       service = await startService(rti.url, {
-        GRPC_TLS_CERT_FILE: certFile,
-        GRPC_TLS_KEY_FILE: keyFile,
-        GRPC_TLS_RELOAD_INTERVAL_MS: '100',
+        CHEQ_GRPC_TLS_CERT_FILE: certFile,
+        CHEQ_GRPC_TLS_KEY_FILE: keyFile,
+        CHEQ_GRPC_TLS_RELOAD_INTERVAL_MS: '100',
       });
       const port = service.app.grpcPort;
       const errors = (): Record<string, unknown>[] =>
@@ -192,11 +192,11 @@ describe('gRPC listener TLS and mTLS (integration, openssl certificates)', funct
 
   describe('configuration errors (checked before listening)', () => {
     it('needs the key with the certificate, and the certificate with a client CA', () => {
-      assert.deepEqual(configProblems({ GRPC_TLS_CERT_FILE: server.certFile }), [
-        'grpc_tls_key_file (GRPC_TLS_KEY_FILE): must be set with grpc_tls_cert_file',
+      assert.deepEqual(configProblems({ CHEQ_GRPC_TLS_CERT_FILE: server.certFile }), [
+        'grpc_tls_key_file (CHEQ_GRPC_TLS_KEY_FILE): must be set with grpc_tls_cert_file',
       ]);
-      assert.deepEqual(configProblems({ GRPC_TLS_CLIENT_CA_FILE: ca.certFile }), [
-        'grpc_tls_client_ca_file (GRPC_TLS_CLIENT_CA_FILE): needs grpc_tls_cert_file and ' +
+      assert.deepEqual(configProblems({ CHEQ_GRPC_TLS_CLIENT_CA_FILE: ca.certFile }), [
+        'grpc_tls_client_ca_file (CHEQ_GRPC_TLS_CLIENT_CA_FILE): needs grpc_tls_cert_file and ' +
           'grpc_tls_key_file (mTLS is TLS)',
       ]);
       assert.deepEqual(configProblems(tlsEnv(server, ca)), []);
@@ -204,39 +204,42 @@ describe('gRPC listener TLS and mTLS (integration, openssl certificates)', funct
 
     it('names an unreadable file and its error code', () => {
       const missing = `${pki.dir}/missing.key`;
-      assert.deepEqual(configProblems({ ...tlsEnv(server), GRPC_TLS_KEY_FILE: missing }), [
-        `grpc_tls_key_file (GRPC_TLS_KEY_FILE): cannot read ${missing} (ENOENT)`,
+      assert.deepEqual(configProblems({ ...tlsEnv(server), CHEQ_GRPC_TLS_KEY_FILE: missing }), [
+        `grpc_tls_key_file (CHEQ_GRPC_TLS_KEY_FILE): cannot read ${missing} (ENOENT)`,
       ]);
     });
 
     it('rejects files that are not PEM, or a key of another certificate, never quoting them', () => {
       const garbage = pki.file('garbage.pem', 'SECRET-LOOKING TEXT\n');
       const problems = configProblems({
-        GRPC_TLS_CERT_FILE: garbage,
-        GRPC_TLS_KEY_FILE: garbage,
-        GRPC_TLS_CLIENT_CA_FILE: garbage,
+        CHEQ_GRPC_TLS_CERT_FILE: garbage,
+        CHEQ_GRPC_TLS_KEY_FILE: garbage,
+        CHEQ_GRPC_TLS_CLIENT_CA_FILE: garbage,
       });
       assert.deepEqual(problems, [
-        `grpc_tls_cert_file (GRPC_TLS_CERT_FILE): ${garbage} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
-        `grpc_tls_client_ca_file (GRPC_TLS_CLIENT_CA_FILE): ${garbage} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
-        `grpc_tls_key_file (GRPC_TLS_KEY_FILE): ${garbage} is not a PEM private key (ERR_OSSL_UNSUPPORTED)`,
+        `grpc_tls_cert_file (CHEQ_GRPC_TLS_CERT_FILE): ${garbage} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        `grpc_tls_client_ca_file (CHEQ_GRPC_TLS_CLIENT_CA_FILE): ${garbage} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        `grpc_tls_key_file (CHEQ_GRPC_TLS_KEY_FILE): ${garbage} is not a PEM private key (ERR_OSSL_UNSUPPORTED)`,
       ]);
-      assert.deepEqual(configProblems({ ...tlsEnv(server), GRPC_TLS_KEY_FILE: client.keyFile }), [
-        'grpc_tls_cert_file (GRPC_TLS_CERT_FILE) and grpc_tls_key_file (GRPC_TLS_KEY_FILE): ' +
-          `the key in ${client.keyFile} does not belong to the certificate in ${server.certFile}`,
-      ]);
+      assert.deepEqual(
+        configProblems({ ...tlsEnv(server), CHEQ_GRPC_TLS_KEY_FILE: client.keyFile }),
+        [
+          'grpc_tls_cert_file (CHEQ_GRPC_TLS_CERT_FILE) and grpc_tls_key_file (CHEQ_GRPC_TLS_KEY_FILE): ' +
+            `the key in ${client.keyFile} does not belong to the certificate in ${server.certFile}`,
+        ],
+      );
     });
 
     it('makes the server exit 2 with the message on stderr', async () => {
       const proc = startServerProcess([], {
         ...REQUIRED,
-        GRPC_TLS_CERT_FILE: server.certFile,
-        GRPC_TLS_KEY_FILE: `${pki.dir}/missing.key`,
+        CHEQ_GRPC_TLS_CERT_FILE: server.certFile,
+        CHEQ_GRPC_TLS_KEY_FILE: `${pki.dir}/missing.key`,
       });
       assert.equal(await proc.exited, 2);
       assert.match(
         proc.stderr,
-        /grpc_tls_key_file \(GRPC_TLS_KEY_FILE\): cannot read .* \(ENOENT\)/,
+        /grpc_tls_key_file \(CHEQ_GRPC_TLS_KEY_FILE\): cannot read .* \(ENOENT\)/,
       );
     });
   });

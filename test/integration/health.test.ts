@@ -46,7 +46,7 @@ describe('health (integration)', () => {
 
   it('turns NOT_SERVING and unready for the shutdown delay, still answering checks', async () => {
     await service.close();
-    service = await startService(rti.url, { SHUTDOWN_DELAY_MS: '300' });
+    service = await startService(rti.url, { CHEQ_SHUTDOWN_DELAY_MS: '300' });
     client.close();
     client = healthClient(service.grpcAddress);
     assert.equal(await healthCheck(client, ''), 'SERVING');

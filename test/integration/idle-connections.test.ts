@@ -78,8 +78,8 @@ describe('idle and unfinished connections', function () {
     rti.behaviour = () => verdict({});
     service = await startService(rti.url, {
       CHEQ_MAX_CONNECTIONS: '2',
-      HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
-      HTTP_KEEPALIVE_TIMEOUT_MS: '60000',
+      CHEQ_HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+      CHEQ_HTTP_KEEPALIVE_TIMEOUT_MS: '60000',
     });
   });
   afterEach(() => {

@@ -229,7 +229,7 @@ describe('protection under load (integration)', function () {
   describe('checks in flight per connection (grpc_max_concurrent_streams)', () => {
     it('takes at most the limit from one connection; the rest wait in the client and get verdicts', async () => {
       const svc = await startService(test.rti.url, {
-        GRPC_MAX_CONCURRENT_STREAMS: '4',
+        CHEQ_GRPC_MAX_CONCURRENT_STREAMS: '4',
         CHEQ_TIMEOUT_MS: '2000',
       });
       test.service = svc;

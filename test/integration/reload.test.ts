@@ -172,7 +172,7 @@ describe('configuration reload (integration)', function () {
         String(l['msg']).startsWith('configuration reload refused'),
       )!;
       assert.deepEqual(refused['problems'], [
-        'workers, rti_connections: cannot change without a restart',
+        'rti_connections, workers: cannot change without a restart',
       ]);
       assert.equal(ruleOf(await service.check(envoyCheckRequest())), 'rule-a');
     });
@@ -205,12 +205,12 @@ describe('configuration reload (integration)', function () {
   });
 
   for (const workers of ['1', '2']) {
-    it(`reloads on SIGHUP in a real process (WORKERS=${workers})`, async () => {
+    it(`reloads on SIGHUP in a real process (CHEQ_WORKERS=${workers})`, async () => {
       const file = join(tmp, `sighup-${workers}.yaml`);
       writeFileSync(file, BLOCK_ALL);
       const proc = startServerProcess(['--config', file], {
         ...loopbackSettings(rti.url),
-        WORKERS: workers,
+        CHEQ_WORKERS: workers,
         CHEQ_WARMUP_CHECKS: '0',
       });
       try {

@@ -169,8 +169,8 @@ function describeFaults(apiVersion: 'v1' | 'v4'): void {
           // The RTI client under faults, its pool full: no admission line in front of it.
           CHEQ_OVERLOAD_SHEDDING: 'false',
           // The whole burst on the test's one connection at once, none waiting in the client.
-          GRPC_MAX_CONCURRENT_STREAMS: String(BURST),
-          LOG_LEVEL: 'warn',
+          CHEQ_GRPC_MAX_CONCURRENT_STREAMS: String(BURST),
+          CHEQ_LOG_LEVEL: 'warn',
         });
         suite.service = svc;
         await svc.check(envoyCheckRequest({ url: 'https://a.example/warm-up' }));

@@ -3,7 +3,7 @@
 // Kubernetes injects does not; and check-config never prints a URL's secrets.
 
 import { strict as assert } from 'node:assert';
-import { runMain } from '../helpers/server-process';
+import { runMain, startServerProcess } from '../helpers/server-process';
 
 const KEY = 'TOP-SECRET-KEY-4711';
 const PASSWORD = 'PW-SECRET-0815';
@@ -13,9 +13,9 @@ const ENV: Readonly<Record<string, string>> = {
   CHEQ_TAG_HASH: 'tag-hash-1',
   CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
   // Were a bad configuration ever started, it would bind ports of its own and stay cold.
-  GRPC_PORT: '0',
-  HTTP_PORT: '0',
-  METRICS_PORT: '0',
+  CHEQ_GRPC_PORT: '0',
+  CHEQ_HTTP_PORT: '0',
+  CHEQ_METRICS_PORT: '0',
   CHEQ_WARMUP_CHECKS: '0',
   CHEQ_RTI_PRECONNECT: '0',
 };
@@ -83,6 +83,42 @@ describe('strict configuration through the bin (integration)', function () {
     const result = await runMain(['check-config'], { ...ENV, ...SERVICE_LINKS });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /configuration valid/);
+  });
+
+  it('check-config exits 0 with the service links of Services named grpc, http and metrics', async () => {
+    // Their GRPC_PORT=tcp://… once collided with the old names of the port settings.
+    const result = await runMain(['check-config'], {
+      ...ENV,
+      GRPC_PORT: 'tcp://10.96.0.30:9001',
+      HTTP_PORT: 'tcp://10.96.0.31:80',
+      METRICS_PORT: 'tcp://10.96.0.32:9090',
+      CHEQ_GRPC_PORT: 'tcp://10.96.0.33:9001',
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\nwarnings: none\n/);
+  });
+
+  it('the server reads an old variable name, logging one warning line that names the new one', async () => {
+    const proc = startServerProcess([], { ...ENV, LOG_LEVEL: 'info', CHEQ_HOST: '127.0.0.1' });
+    try {
+      await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
+      const renamed = proc.stdout
+        .split('\n')
+        .filter(line => line.includes('LOG_LEVEL is the old name of CHEQ_LOG_LEVEL'));
+      assert.equal(renamed.length, 1, proc.stdout);
+      assert.equal((JSON.parse(renamed[0] ?? '{}') as { level?: string }).level, 'warn');
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it("the server exits 2 on an old name holding another program's value, naming both names", async () => {
+    const result = await runMain([], { ...ENV, WORKERS: 'many' });
+    assertRefused(
+      result,
+      /workers \(WORKERS, the old name of CHEQ_WORKERS\): must be auto or a whole number .*if another program set WORKERS, set CHEQ_WORKERS/,
+    );
+    assert.equal(result.stdout, '', 'nothing logged, nothing listening');
   });
 
   it('the server refuses --api-key, saying where the key goes', async () => {

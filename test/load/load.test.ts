@@ -181,8 +181,8 @@ describe('load: mixed verdicts at high concurrency over gRPC and HTTP', function
       const standIn = installStandIn(rti, LOAD_CASES, { verdictDelayMs: 100, recordSeen: true });
       const server = await startLoadServer({
         ...loadServerEnv(rti.url, TIMEOUT_MS),
-        SHUTDOWN_DELAY_MS: '0',
-        SHUTDOWN_GRACE_MS: String(GRACE_MS),
+        CHEQ_SHUTDOWN_DELAY_MS: '0',
+        CHEQ_SHUTDOWN_GRACE_MS: String(GRACE_MS),
       });
       let exitedAt: number | undefined;
       void server.exited.then(() => (exitedAt = Date.now()));

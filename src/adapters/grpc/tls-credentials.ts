@@ -9,6 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { formatProblem, type ConfigProblem } from '../../config/config-error';
 import {
   checkTlsFiles,
   loadTlsFiles,
@@ -80,7 +81,9 @@ class ReloadingTlsFiles implements grpc.experimental.CertificateProvider {
     private readonly log: Logger,
   ) {
     const check = loadTlsFiles(config);
-    if (!check.ok) throw new Error(`gRPC TLS files unusable: ${check.problems.join('; ')}`);
+    if (!check.ok) {
+      throw new Error(`gRPC TLS files unusable: ${check.problems.map(formatProblem).join('; ')}`);
+    }
     this.current = check.material;
     warnIfNotValidNow(check.material, log);
     // Past 2^31-1 ms Node would fire every millisecond instead.
@@ -133,7 +136,7 @@ class ReloadingTlsFiles implements grpc.experimental.CertificateProvider {
       const read = await readTlsFiles(this.config);
       if (this.timer === undefined) return;
       if (isProblems(read)) {
-        this.reject(read, read.join('\n'));
+        this.reject(read, read.map(formatProblem).join('\n'));
       } else if (sameContents(read, this.current)) {
         this.rejected = undefined;
       } else {
@@ -161,11 +164,11 @@ class ReloadingTlsFiles implements grpc.experimental.CertificateProvider {
     for (const listener of this.caListeners) listener(this.caUpdate());
   }
 
-  private reject(problems: readonly string[], signature: string): void {
+  private reject(problems: readonly ConfigProblem[], signature: string): void {
     if (this.rejected === signature) return;
     this.rejected = signature;
     this.log.error(
-      { problems, certificate: describeCertificate(this.current) },
+      { problems: problems.map(formatProblem), certificate: describeCertificate(this.current) },
       'gRPC TLS files changed but are unusable; keeping the previous certificate',
     );
   }
@@ -176,7 +179,9 @@ function digestOf(contents: TlsFileContents): string {
   return hash.update(contents.clientCa ?? '').digest('hex');
 }
 
-function isProblems(read: TlsFileContents | readonly string[]): read is readonly string[] {
+function isProblems(
+  read: TlsFileContents | readonly ConfigProblem[],
+): read is readonly ConfigProblem[] {
   return Array.isArray(read);
 }
 

@@ -1,4 +1,4 @@
-// The HTTP listener (HTTP_PORT): NGINX auth_request, Envoy HTTP ext_authz and forward-auth
+// The HTTP listener (CHEQ_HTTP_PORT): NGINX auth_request, Envoy HTTP ext_authz and forward-auth
 // endpoints onto the decision core. Node's own http server: no framework on the hot path.
 
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -145,8 +145,8 @@ describe('loadConfig', () => {
         CHEQ_IGNORED_HEADER_NAMES: 'X-Envoy-*,x-trace',
         CHEQ_RTI_CONNECTIONS: '8',
         CHEQ_DEADLINE_MARGIN_MS: '0',
-        GRPC_PORT: '0',
-        LOG_LEVEL: 'debug',
+        CHEQ_GRPC_PORT: '0',
+        CHEQ_LOG_LEVEL: 'debug',
       });
       const { core } = config;
       assert.equal(core.mode, 'blocking');
@@ -253,7 +253,7 @@ describe('loadConfig', () => {
           '',
         ].join('\n'),
       );
-      const config = load({ ...REQUIRED, CONFIG_FILE: file });
+      const config = load({ ...REQUIRED, CHEQ_CONFIG_FILE: file });
       assert.equal(config.core.apiVersion, 'v4');
       assert.equal(config.core.ja4Header, 'x-ja4');
       assert.deepEqual(config.core.rules, [
@@ -280,7 +280,7 @@ describe('loadConfig', () => {
       assert.match(err.message, /policy_rules \(CHEQ_POLICY_RULES\): .*rule 1: when\.verdict/);
     });
 
-    it('reads a YAML file given with CONFIG_FILE', () => {
+    it('reads a YAML file given with CHEQ_CONFIG_FILE', () => {
       const file = tempFile(
         'yaml',
         [
@@ -295,7 +295,7 @@ describe('loadConfig', () => {
           '',
         ].join('\n'),
       );
-      const config = load({ ...REQUIRED, CONFIG_FILE: file });
+      const config = load({ ...REQUIRED, CHEQ_CONFIG_FILE: file });
       assert.equal(config.core.mode, 'blocking');
       assert.equal(config.core.timeoutMs, 43);
       assert.deepEqual([...config.core.challengeCodes], [4, 5]);
@@ -303,10 +303,10 @@ describe('loadConfig', () => {
       assert.equal(config.core.routeToEventType.lookup('/search'), 'search');
     });
 
-    it('reads a .yml file with --config=FILE, which wins over CONFIG_FILE', () => {
+    it('reads a .yml file with --config=FILE, which wins over CHEQ_CONFIG_FILE', () => {
       const yml = tempFile('yml', 'timeout_ms: 44\n');
       const other = tempFile('json', '{"timeout_ms": 99}');
-      const config = load({ ...REQUIRED, CONFIG_FILE: other }, [`--config=${yml}`]);
+      const config = load({ ...REQUIRED, CHEQ_CONFIG_FILE: other }, [`--config=${yml}`]);
       assert.equal(config.core.timeoutMs, 44);
     });
 
@@ -315,7 +315,7 @@ describe('loadConfig', () => {
         'yaml',
         `api_key: ${SECRET}\ntag_hash: th\napi_endpoint: https://rti-us-east-1.cheqzone.com\n`,
       );
-      const config = load({ CONFIG_FILE: file });
+      const config = load({ CHEQ_CONFIG_FILE: file });
       assert.equal(config.rti.apiKey, SECRET);
       assert.equal(config.rti.endpoint.origin, 'https://rti-us-east-1.cheqzone.com');
     });
@@ -326,7 +326,12 @@ describe('loadConfig', () => {
         'timeout_ms: 41\nmode: blocking\nchallenge_action: deny\nlog_level: warn\n',
       );
       const config = load(
-        { ...REQUIRED, CONFIG_FILE: file, CHEQ_TIMEOUT_MS: '42', CHEQ_CHALLENGE_ACTION: 'allow' },
+        {
+          ...REQUIRED,
+          CHEQ_CONFIG_FILE: file,
+          CHEQ_TIMEOUT_MS: '42',
+          CHEQ_CHALLENGE_ACTION: 'allow',
+        },
         ['--timeout-ms', '43'],
       );
       assert.equal(config.core.timeoutMs, 43, 'flag beats env and file');
@@ -351,7 +356,7 @@ describe('loadConfig', () => {
         'route_to_event_type:\n  "/static/.*\\\\.js": page_load\n  /v1.2/checkout: purchase\n',
       );
       for (const file of [json, yaml]) {
-        const map = load({ ...REQUIRED, CONFIG_FILE: file }).core.routeToEventType;
+        const map = load({ ...REQUIRED, CHEQ_CONFIG_FILE: file }).core.routeToEventType;
         assert.equal(map.lookup('/static/a/b.js'), 'page_load', file);
         assert.equal(map.lookup('/static/a/bXjs'), undefined, file);
         assert.equal(map.lookup('/v1.2/checkout'), 'purchase', file);
@@ -360,7 +365,7 @@ describe('loadConfig', () => {
 
     it('accepts an empty YAML file', () => {
       const file = tempFile('yaml', '');
-      assert.equal(load({ ...REQUIRED, CONFIG_FILE: file }).core.timeoutMs, 100);
+      assert.equal(load({ ...REQUIRED, CHEQ_CONFIG_FILE: file }).core.timeoutMs, 100);
     });
   });
 
@@ -567,8 +572,8 @@ describe('loadConfig', () => {
       },
       {
         name: 'port out of range',
-        env: { ...REQUIRED, GRPC_PORT: '70000' },
-        names: ['grpc_port', 'GRPC_PORT'],
+        env: { ...REQUIRED, CHEQ_GRPC_PORT: '70000' },
+        names: ['grpc_port', 'CHEQ_GRPC_PORT'],
       },
       {
         name: 'an unknown API version',
@@ -663,20 +668,19 @@ describe('loadConfig', () => {
 
     it('throws a ConfigError naming an undeclared key in a config file (strict)', () => {
       const file = tempFile('json', JSON.stringify({ timeout_ms: 50, timeout: 50 }));
-      const err = configErrorOf({ env: { ...REQUIRED, CONFIG_FILE: file }, args: [] });
-      assert.match(err.message, /'timeout'/);
-      assert.match(err.message, /not declared/);
+      const err = configErrorOf({ env: { ...REQUIRED, CHEQ_CONFIG_FILE: file }, args: [] });
+      assert.match(err.message, /config file .*: timeout: not a setting/);
     });
 
     it('throws a ConfigError naming the file for unparsable YAML', () => {
       const file = tempFile('yaml', 'mode: blocking\ntimeout_ms: [1,\n  x: : :\n');
-      const err = configErrorOf({ env: { ...REQUIRED, CONFIG_FILE: file }, args: [] });
+      const err = configErrorOf({ env: { ...REQUIRED, CHEQ_CONFIG_FILE: file }, args: [] });
       assert.ok(err.message.includes(file), err.message);
     });
 
     it('throws a ConfigError naming the file for unparsable JSON', () => {
       const file = tempFile('json', '{"mode": "blocking",}');
-      const err = configErrorOf({ env: { ...REQUIRED, CONFIG_FILE: file }, args: [] });
+      const err = configErrorOf({ env: { ...REQUIRED, CHEQ_CONFIG_FILE: file }, args: [] });
       assert.ok(err.message.includes(file), err.message);
     });
 
@@ -688,7 +692,7 @@ describe('loadConfig', () => {
 
     it('throws a ConfigError naming the setting for a bad value in a config file', () => {
       const file = tempFile('yaml', 'timeout_ms: fast\n');
-      const err = configErrorOf({ env: { ...REQUIRED, CONFIG_FILE: file }, args: [] });
+      const err = configErrorOf({ env: { ...REQUIRED, CHEQ_CONFIG_FILE: file }, args: [] });
       assert.match(err.message, /timeout_ms \(CHEQ_TIMEOUT_MS\)/);
     });
 
@@ -729,13 +733,13 @@ describe('loadConfig', () => {
 
       it('keeps the key out of the message when the key itself is invalid (not a string)', () => {
         const file = tempFile('json', JSON.stringify({ api_key: 123_456, mode: SECRET }));
-        const err = configErrorOf({ env: { ...withoutKey, CONFIG_FILE: file }, args: [] });
+        const err = configErrorOf({ env: { ...withoutKey, CHEQ_CONFIG_FILE: file }, args: [] });
         assert.match(err.message, /api_key \(CHEQ_API_KEY\)/);
       });
 
       it('keeps the key out of the message when YAML reads it as a mapping (api_key: {KEY})', () => {
         const file = tempFile('yaml', `api_key: {${SECRET}}\n`);
-        const err = configErrorOf({ env: { ...withoutKey, CONFIG_FILE: file }, args: [] });
+        const err = configErrorOf({ env: { ...withoutKey, CHEQ_CONFIG_FILE: file }, args: [] });
         assert.equal(err.message.includes(SECRET), false, err.message);
         assert.match(
           err.message,
@@ -745,14 +749,14 @@ describe('loadConfig', () => {
 
       it('keeps the key out of the message for an unparsable YAML file holding it', () => {
         const file = tempFile('yaml', `timeout_ms: 50\napi_key: "${SECRET}\n`);
-        const err = configErrorOf({ env: { ...withoutKey, CONFIG_FILE: file }, args: [] });
+        const err = configErrorOf({ env: { ...withoutKey, CHEQ_CONFIG_FILE: file }, args: [] });
         assert.ok(err.message.includes(file), err.message);
         assert.equal(err.message.includes(SECRET), false, err.message);
       });
 
       it('keeps any part of the key out of the message for an unparsable JSON file holding it', () => {
         const file = tempFile('json', `{"api_key": ${SECRET}}`);
-        const err = configErrorOf({ env: { ...withoutKey, CONFIG_FILE: file }, args: [] });
+        const err = configErrorOf({ env: { ...withoutKey, CHEQ_CONFIG_FILE: file }, args: [] });
         assert.ok(err.message.includes(file), err.message);
         assert.equal(err.message.includes('SECRET'), false, err.message);
       });
@@ -832,13 +836,13 @@ describe('loadConfig: durations Node timers can wait', () => {
             CHEQ_API_KEY: 'k',
             CHEQ_TAG_HASH: 't',
             CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
-            SHUTDOWN_GRACE_MS: String(2 ** 31),
+            CHEQ_SHUTDOWN_GRACE_MS: String(2 ** 31),
           },
           args: [],
         }),
       (err: unknown) =>
         err instanceof ConfigError &&
-        /shutdown_grace_ms \(SHUTDOWN_GRACE_MS\): must be an integer from 1 to 2147483647/.test(
+        /shutdown_grace_ms \(CHEQ_SHUTDOWN_GRACE_MS\): must be an integer from 1 to 2147483647/.test(
           err.message,
         ),
     );
@@ -858,19 +862,26 @@ describe('loadConfig: warm-up and connections opened ahead', () => {
     assert.equal(config.rti.preconnect, 4);
   });
 
-  it('reads CHEQ_WARMUP_CHECKS and CHEQ_RTI_PRECONNECT, flags winning; 0 turns them off', () => {
+  it('reads CHEQ_WARMUP_CHECKS and CHEQ_RTI_PRECONNECT; 0 turns them off', () => {
     const fromEnv = loadConfig({
       env: { ...required, CHEQ_WARMUP_CHECKS: '500', CHEQ_RTI_PRECONNECT: '0' },
       args: [],
     });
     assert.equal(fromEnv.server.warmupChecks, 500);
     assert.equal(fromEnv.rti.preconnect, 0);
-    const fromFlags = loadConfig({
-      env: { ...required, CHEQ_WARMUP_CHECKS: '500' },
-      args: ['--warmup-checks', '0', '--rti-preconnect=2'],
-    });
-    assert.equal(fromFlags.server.warmupChecks, 0);
-    assert.equal(fromFlags.rti.preconnect, 2);
+  });
+
+  it('refuses them as flags (advanced settings have none), naming where they go', () => {
+    assert.throws(
+      () => loadConfig({ env: required, args: ['--warmup-checks', '0', '--rti-preconnect=2'] }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 2 &&
+        err.problems.includes(
+          '--warmup-checks: warmup_checks is an advanced setting, not read from the command ' +
+            'line: use CHEQ_WARMUP_CHECKS (environment) or advanced.warmup_checks in the config file',
+        ),
+    );
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
+import { settingProblem } from '../../../src/config/config-error';
 import { DecisionService } from '../../../src/decision-service';
 import { createLogger } from '../../../src/observability/logger';
 import { metricValue } from '../../helpers/start-service';
@@ -58,7 +59,7 @@ describe('DecisionService', () => {
       registry,
       log: quiet,
       load: () => {
-        throw new ConfigError(['uri_exclusion (CHEQ_URI_EXCLUSION): invalid']);
+        throw new ConfigError([settingProblem('uri_exclusion', 'invalid')]);
       },
     });
     service.reload('SIGHUP');

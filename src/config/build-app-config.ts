@@ -1,0 +1,213 @@
+// Builds the runtime configuration (AppConfig, one SiteConfig per site) from settings that are
+// already valid: typed values, parsed patterns and rules, and the warnings that do not stop a start.
+
+import { createHash, createHmac } from 'node:crypto';
+import type { CoreConfig } from '../core/decide';
+import { BucketKey } from '../core/enforcement';
+import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-pattern';
+import { broadPublicEntries, TrustedProxies } from '../core/trusted-proxies';
+import { verdictHeaderNames } from '../core/verdict-headers';
+import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
+import { parseRouteMap } from './formats';
+import { parsePolicyRules } from './policy-rules';
+import type { Settings } from './schema';
+import { SITE_SETTINGS } from './setting-lists';
+import { DEFAULT_SITE, type SiteEntry } from './sites';
+import { grpcTlsConfigOf } from './tls-files';
+
+export const KNOWN_RTI_ENDPOINTS: readonly string[] = [
+  'https://rti-us-east-1.cheqzone.com',
+  'https://rti-eu-west-1.cheqzone.com',
+  'https://rti-global.cheqzone.com',
+];
+
+/** A site's validated settings and API key. */
+export interface ResolvedSite {
+  readonly entry: SiteEntry;
+  readonly settings: Settings;
+  readonly apiKey: string;
+}
+
+/** The decision settings of the top level or of one site. */
+function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxies): CoreConfig {
+  return Object.freeze({
+    apiVersion: s.api_version as CoreConfig['apiVersion'],
+    rules: parsePolicyRules(s.policy_rules),
+    mode: s.mode as CoreConfig['mode'],
+    enforcePercent: s.enforce_percent,
+    enforceKey: enforceKeyOf(apiKey),
+    timeoutMs: s.timeout_ms,
+    deadlineMarginMs: s.deadline_margin_ms,
+    blockRedirectCodes: new Set(s.block_redirect_codes.map(Number)),
+    challengeCodes: new Set(s.challenge_codes.map(Number)),
+    redirectUrl: s.redirect_url || undefined,
+    challengeAction: s.challenge_action as CoreConfig['challengeAction'],
+    challengeUrl: s.challenge_url || undefined,
+    uriExclusion: new PathPatternList(s.uri_exclusion),
+    routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
+    trustedIpHeader: s.trusted_ip_header || undefined,
+    trustedProxies,
+    ja3Header: s.ja3_header || undefined,
+    ja4Header: s.ja4_header || undefined,
+    channelParam: s.channel_param || undefined,
+    ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
+    verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,
+  });
+}
+
+/**
+ * The enforce_percent hash key, derived from the API key: secret from clients, the same on every
+ * replica without a setting of its own, and new (reshuffling the buckets) when the key rotates.
+ */
+function enforceKeyOf(apiKey: string): BucketKey {
+  return new BucketKey(
+    createHmac('sha256', apiKey).update('cheq-rti-authz enforce_percent bucket').digest(),
+  );
+}
+
+function siteConfigOf(
+  name: string,
+  hosts: readonly string[],
+  s: Settings,
+  apiKey: string,
+  trustedProxies: TrustedProxies,
+  warnings: string[],
+): SiteConfig {
+  const endpoint = new URL(s.api_endpoint);
+  if (!KNOWN_RTI_ENDPOINTS.includes(endpoint.origin) || endpoint.pathname !== '/') {
+    warnings.push(
+      `${name === DEFAULT_SITE ? '' : `site ${name}: `}api_endpoint ${endpoint.origin}${endpoint.pathname} ` +
+        `is not a known CHEQ RTI region (${KNOWN_RTI_ENDPOINTS.join(', ')})`,
+    );
+  }
+  for (const entry of s.uri_exclusion.filter(matchesUnderAnyPath)) {
+    warnings.push(
+      `${name === DEFAULT_SITE ? '' : `site ${name}: `}uri_exclusion entry ${JSON.stringify(entry)} ` +
+        'matches below any path: a client can exclude a protected path by appending e.g. /x.css ' +
+        '(backends that ignore trailing path parts serve the protected page); anchor it to a ' +
+        'directory (^/static/, /assets/**/*.css)',
+    );
+  }
+  const effective: Record<string, unknown> = {};
+  for (const key of SITE_SETTINGS) effective[key] = s[key];
+  effective['api_key'] = apiKey === '' ? '' : REDACTED;
+  return Object.freeze({
+    name,
+    hosts: Object.freeze([...hosts]),
+    core: coreConfigOf(s, apiKey, trustedProxies),
+    endpoint,
+    apiKey,
+    tagHash: s.tag_hash.trim(),
+    effective: Object.freeze(effective),
+  });
+}
+
+/** Builds the typed configuration from settings already validated. */
+export function buildAppConfig(
+  s: Settings,
+  apiKey: string,
+  servesTopLevel: boolean,
+  sites: readonly ResolvedSite[],
+  configFile: string | undefined,
+  /** Warnings from reading the sources (old names and places still read). */
+  sourceWarnings: readonly string[],
+): AppConfig {
+  const warnings: string[] = [...sourceWarnings];
+  const trustedProxies = TrustedProxies.parse(s.trusted_proxies);
+  for (const entry of broadPublicEntries(s.trusted_proxies)) {
+    warnings.push(
+      `trusted_proxies entry ${JSON.stringify(entry)} trusts a broad range of public addresses: ` +
+        "a client there picks its own IP with X-Forwarded-For; list your proxies' own ranges",
+    );
+  }
+  const defaultSite = servesTopLevel
+    ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, trustedProxies, warnings)
+    : undefined;
+  const siteConfigs = sites.map(site =>
+    siteConfigOf(
+      site.entry.name,
+      site.entry.hosts,
+      site.settings,
+      site.apiKey,
+      trustedProxies,
+      warnings,
+    ),
+  );
+  const core = defaultSite?.core ?? coreConfigOf(s, apiKey, trustedProxies);
+  const files = [
+    ...(configFile === undefined ? [] : [configFile]),
+    ...new Set(
+      [s, ...sites.map(site => site.settings)].map(x => x.api_key_file).filter(file => file !== ''),
+    ),
+  ];
+  // Over the resolved settings in schema order, not the file's text: an equivalent file written
+  // in another order is the same configuration.
+  const withoutSites = (settings: Settings): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(settings).filter(([key]) => key !== 'sites'));
+  const hash = createHash('sha256')
+    .update(
+      JSON.stringify({
+        settings: withoutSites(s),
+        apiKey,
+        sites: sites.map(site => ({
+          name: site.entry.name,
+          hosts: [...site.entry.hosts].sort(),
+          settings: withoutSites(site.settings),
+          apiKey: site.apiKey,
+        })),
+      }),
+    )
+    .digest('hex')
+    .slice(0, 12);
+  return Object.freeze({
+    core,
+    sites: Object.freeze(siteConfigs),
+    defaultSite,
+    files: Object.freeze(files),
+    hash,
+    effective: Object.freeze(
+      Object.fromEntries(
+        Object.entries(s).filter(
+          ([key]) => key !== 'sites' && !(SITE_SETTINGS as readonly string[]).includes(key),
+        ),
+      ),
+    ),
+    rti: Object.freeze({
+      endpoint: new URL(s.api_endpoint),
+      apiKey,
+      tagHash: s.tag_hash.trim(),
+      connections: s.rti_connections,
+      preconnect: s.rti_preconnect,
+      maxInFlight: s.rti_max_in_flight,
+      circuit: s.rti_circuit_breaker
+        ? {
+            failureRatio: s.rti_circuit_failure_ratio,
+            windowMs: s.rti_circuit_window_ms,
+            minCalls: s.rti_circuit_min_calls,
+            openMs: s.rti_circuit_open_ms,
+            probes: s.rti_circuit_probes,
+          }
+        : undefined,
+    }),
+    server: Object.freeze({
+      host: s.host,
+      grpcPort: s.grpc_port,
+      httpPort: s.http_port,
+      httpKeepAliveTimeoutMs: s.http_keepalive_timeout_ms,
+      httpHeadersTimeoutMs: s.http_headers_timeout_ms,
+      metricsPort: s.metrics_port,
+      warmupChecks: s.warmup_checks,
+      grpcKeepaliveTimeMs: s.grpc_keepalive_time_ms,
+      grpcMaxConnectionAgeMs: s.grpc_max_connection_age_ms,
+      grpcMaxConcurrentStreams: s.grpc_max_concurrent_streams,
+      maxConnections: s.max_connections,
+      grpcTls: grpcTlsConfigOf(s),
+      workers: s.workers,
+      overloadShedding: s.overload_shedding,
+      shutdownDelayMs: s.shutdown_delay_ms,
+      shutdownGraceMs: s.shutdown_grace_ms,
+    }),
+    logLevel: s.log_level,
+    warnings: Object.freeze(warnings),
+  });
+}
