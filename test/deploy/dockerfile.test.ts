@@ -52,7 +52,10 @@ describe('Dockerfile (its steps performed without Docker)', function () {
       'dist/main.js',
     ]);
     const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-    assert.ok(!parseDockerfile(text).some(i => i.keyword === 'CMD' && !i.args.startsWith('[')));
+    const shellForm = parseDockerfile(text).filter(
+      i => i.getKeyword() === 'CMD' && !i.getArgumentsContent()?.startsWith('['),
+    );
+    assert.deepEqual(shellForm, []);
   });
 
   it('ships production dependencies, compiled code and protos only', () => {

@@ -5,32 +5,19 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import {
+  DockerfileParser,
+  type Arg,
+  type Copy,
+  type Entrypoint,
+  type Env,
+  type From,
+  type Instruction,
+} from 'dockerfile-ast';
 
-export interface Instruction {
-  readonly keyword: string;
-  readonly args: string;
-}
-
-/** Instructions, with continuation lines joined and comments dropped. */
+/** The instructions of a Dockerfile, as parsed by dockerfile-ast (Docker's own grammar). */
 export function parseDockerfile(text: string): Instruction[] {
-  const instructions: Instruction[] = [];
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
-    if (line.endsWith('\\')) {
-      pending += `${line.slice(0, -1)} `;
-      continue;
-    }
-    const full = `${pending}${line}`;
-    pending = '';
-    const space = full.indexOf(' ');
-    instructions.push({
-      keyword: full.slice(0, space).toUpperCase(),
-      args: full.slice(space + 1).trim(),
-    });
-  }
-  return instructions;
+  return DockerfileParser.parse(text).getInstructions();
 }
 
 export interface StageResult {
@@ -71,18 +58,21 @@ export function emulateBuild(context: string, dockerfile: string, workRoot: stri
     });
   const hostPath = (dir: string): string => join(current!.root, dir);
 
-  for (const { keyword, args: rest } of parseDockerfile(
-    readFileSync(join(context, dockerfile), 'utf8'),
-  )) {
+  for (const instruction of parseDockerfile(readFileSync(join(context, dockerfile), 'utf8'))) {
+    const keyword = instruction.getKeyword();
+    const rest = instruction.getArgumentsContent() ?? '';
     switch (keyword) {
       case 'ARG': {
-        const [name, value = ''] = rest.split('=');
-        if (name && !args.has(name)) args.set(name, value);
+        const property = (instruction as Arg).getProperty();
+        const name = property?.getName();
+        if (name && !args.has(name)) args.set(name, property?.getValue() ?? '');
         break;
       }
       case 'FROM': {
         finish();
-        const [base = '', , name = String(stages.length)] = expand(rest).split(/\s+/);
+        const from = instruction as From;
+        const base = expand(from.getImage() ?? '');
+        const name = from.getBuildStage() ?? String(stages.length);
         const root = join(workRoot, `stage-${name}`);
         mkdirSync(root, { recursive: true });
         current = {
@@ -101,15 +91,15 @@ export function emulateBuild(context: string, dockerfile: string, workRoot: stri
         current!.workdir = posix.resolve(current!.workdir, expand(rest));
         mkdirSync(hostPath(current!.workdir), { recursive: true });
         break;
-      case 'ENV': {
-        const eq = rest.indexOf('=');
-        current!.env[rest.slice(0, eq)] = expand(rest.slice(eq + 1));
+      case 'ENV':
+        for (const property of (instruction as Env).getProperties()) {
+          current!.env[property.getName()] = expand(property.getValue() ?? '');
+        }
         break;
-      }
       case 'COPY': {
-        const words = rest.split(/\s+/);
-        const from = words.find(w => w.startsWith('--from='))?.slice('--from='.length);
-        const paths = words.filter(w => !w.startsWith('--'));
+        const copy = instruction as Copy;
+        const from = copy.getFromFlag()?.getValue() ?? undefined;
+        const paths = copy.getArguments().map(arg => arg.getValue());
         const destArg = paths.pop() as string;
         const dest = posix.resolve(current!.workdir, destArg);
         const intoDirectory = paths.length > 1 || destArg.endsWith('/');
@@ -138,11 +128,16 @@ export function emulateBuild(context: string, dockerfile: string, workRoot: stri
         current!.user = rest;
         break;
       case 'EXPOSE':
-        current!.exposed.push(...rest.split(/\s+/).map(port => Number.parseInt(port, 10)));
+        current!.exposed.push(
+          ...instruction.getArguments().map(arg => Number.parseInt(arg.getValue(), 10)),
+        );
         break;
-      case 'ENTRYPOINT':
-        current!.entrypoint = JSON.parse(rest) as string[];
+      case 'ENTRYPOINT': {
+        const words = (instruction as Entrypoint).getJSONStrings().map(w => w.getJSONValue());
+        if (words.length === 0) throw new Error(`ENTRYPOINT ${rest}: not in exec (JSON) form`);
+        current!.entrypoint = words;
         break;
+      }
       case 'HEALTHCHECK':
         break;
       default:

@@ -20,7 +20,9 @@ export type RtiBehaviour =
   /** Headers at once, then the body one byte every intervalMs. */
   | { readonly kind: 'drip'; readonly intervalMs: number }
   /** Headers and half a JSON body, then a TCP reset. */
-  | { readonly kind: 'reset-mid-body' };
+  | { readonly kind: 'reset-mid-body' }
+  /** Nothing until the test resolves `gate`, then `then`: an answer held as long as a test needs. */
+  | { readonly kind: 'held'; readonly gate: Promise<unknown>; readonly then: RtiBehaviour };
 
 export interface RecordedCall {
   readonly method: string;
@@ -209,6 +211,11 @@ export class FakeRti {
       case 'reset-mid-body':
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 200 });
         res.write('{"isInvalid":false,', () => res.socket?.resetAndDestroy());
+        return;
+      case 'held':
+        void behaviour.gate.then(() => {
+          if (!res.destroyed) this.answer(behaviour.then, res, call);
+        });
         return;
     }
   }

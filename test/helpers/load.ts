@@ -1,4 +1,4 @@
-// Load driver for the CI load test (test/load/load.test.ts) and the soak (npm run soak): the
+// Load driver for the CI load test (test/slow/load.test.ts) and the soak (npm run soak): the
 // built bin in its own process (so its crashes and memory are its own), the RTI stand-in
 // answering each request as its case says, and N workers sending checks over gRPC and HTTP.
 // Every answer is checked against the outcome its case must produce. Loopback only; every

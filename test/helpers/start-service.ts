@@ -14,12 +14,17 @@ import type { CheckResponse__Output } from '../../src/generated/envoy/service/au
 
 export const TEST_API_KEY = 'test-api-key-7f3a9c';
 
-/** Settings for a server on loopback with OS-chosen ports, asking the RTI at `rtiUrl`. */
+/**
+ * Settings for a server on loopback with OS-chosen ports, asking the RTI at `rtiUrl`. The RTI
+ * budget is roomy: on a busy machine a first RTI call can outlast the 100 ms default and turn a
+ * verdict into a fail-open. Tests of timeouts set their own.
+ */
 export function loopbackSettings(rtiUrl: string, apiKey = TEST_API_KEY): Record<string, string> {
   return {
     CHEQ_API_KEY: apiKey,
     CHEQ_TAG_HASH: 'test-tag-hash',
     CHEQ_API_ENDPOINT: rtiUrl,
+    CHEQ_TIMEOUT_MS: '2000',
     CHEQ_HOST: '127.0.0.1',
     CHEQ_GRPC_PORT: '0',
     CHEQ_HTTP_PORT: '0',

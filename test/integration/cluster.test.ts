@@ -33,9 +33,14 @@ describe('cluster mode: CHEQ_WORKERS=2 (integration)', function () {
       const line = await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
       assert.equal(line['workers'], 2);
       // Workers write their log lines asynchronously: the primary's may come first. Compare times.
+      // On a busy machine the warm-up may end at its time budget instead: ended all the same.
+      const warmUpEnded = new Set([
+        'warm-up finished',
+        'warm-up ran out of time: ready anyway, partly warm',
+      ]);
       const warmed = await Promise.all(
         [1, 2].map(worker =>
-          proc.waitForLine(l => l['msg'] === 'warm-up finished' && l['worker'] === worker),
+          proc.waitForLine(l => warmUpEnded.has(String(l['msg'])) && l['worker'] === worker),
         ),
       );
       for (const warm of warmed) {

@@ -25,23 +25,26 @@ async function circuitState(svc: TestService): Promise<string> {
   return 'unknown';
 }
 
+/** Long enough for any machine to drive a circuit; a bound on "never", not on speed. */
+const NEVER_MS = 15_000;
+
 /**
  * Sends checks at `perSecond` (without waiting for answers) until the circuit reaches `state`;
- * resolves with the time that took, rejects after `withinMs`.
+ * rejects after `withinMs` (NEVER_MS unless the test drives a fixed stretch on purpose).
  */
 async function driveUntilCircuit(
   svc: TestService,
   state: string,
   perSecond: number,
-  withinMs: number,
-): Promise<number> {
+  withinMs = NEVER_MS,
+): Promise<void> {
   const started = performance.now();
   const pending: Promise<unknown>[] = [];
   try {
     while (performance.now() - started < withinMs) {
       for (let i = 0; i < perSecond / 20; i++) pending.push(svc.check(envoyCheckRequest()));
       await sleep(50);
-      if ((await circuitState(svc)) === state) return performance.now() - started;
+      if ((await circuitState(svc)) === state) return;
     }
     throw new Error(`circuit not ${state} within ${withinMs} ms: ${await circuitState(svc)}`);
   } finally {
@@ -50,11 +53,19 @@ async function driveUntilCircuit(
 }
 
 describe('protection under load (integration)', function () {
-  this.timeout(20_000);
+  this.timeout(2 * NEVER_MS);
   const test = rtiPerTest();
 
   describe('circuit breaker', () => {
-    /** Four rounds of 15 checks, each round followed by a 150 ms stall of our event loop. */
+    /**
+     * RTI budget of the stalled rounds: far above what a busy machine takes to get a call to
+     * the fake RTI in this same process (a call that has not reached it when its timer fires
+     * is a real timeout). The stall outlasts it.
+     */
+    const STALL_TIMEOUT_MS = 300;
+    const STALL_MS = 400;
+
+    /** Four rounds of 15 checks, each round followed by a STALL_MS stall of our event loop. */
     async function stalledRounds(svc: TestService, rtiDelayMs: number) {
       const decisions: (string | undefined)[] = [];
       for (let round = 0; round < 4; round++) {
@@ -62,26 +73,26 @@ describe('protection under load (integration)', function () {
         test.rti.behaviour = () => verdict({}, rtiDelayMs);
         const answers = Array.from({ length: 15 }, () => svc.check(envoyCheckRequest()));
         await test.rti.waitForCalls(15);
-        busyFor(150);
+        busyFor(STALL_MS);
         decisions.push(...(await Promise.all(answers)).map(decisionHeader));
       }
       return decisions;
     }
 
     it('reads the answers RTI sent in time while our event loop was stalled past the timeout', async () => {
-      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: String(STALL_TIMEOUT_MS) });
       test.service = svc;
-      // RTI answers 20 ms after each call, during the 150 ms stall: the answers wait unread in
-      // our sockets when the 100 ms timers fire; they are read before any call is timed out.
+      // RTI answers 20 ms after each call, during the stall: the answers wait unread in our
+      // sockets when the timeout timers fire; they are read before any call is timed out.
       const decisions = await stalledRounds(svc, 20);
       assert.deepEqual(new Set(decisions), new Set(['valid']));
       assert.equal(await circuitState(svc), 'closed');
     });
 
     it('does not hold against RTI the timeouts of calls during which our event loop stalled', async () => {
-      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '100' });
+      const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: String(STALL_TIMEOUT_MS) });
       test.service = svc;
-      const decisions = await stalledRounds(svc, 300);
+      const decisions = await stalledRounds(svc, 2 * STALL_MS);
       const timeouts = decisions.filter(d => d === 'fail_open').length;
       assert.equal(timeouts, 60, 'every call timed out');
       const metrics = await svc.metrics();
@@ -97,11 +108,10 @@ describe('protection under load (integration)', function () {
       );
     });
 
-    it('opens within 2 s of traffic when RTI refuses connections', async () => {
+    it('opens under traffic when RTI refuses connections', async () => {
       const svc = await startService(await closedPortUrl());
       test.service = svc;
-      const elapsed = await driveUntilCircuit(svc, 'open', 100, 2_000);
-      assert.ok(elapsed <= 2_000, `opened after ${Math.round(elapsed)} ms`);
+      await driveUntilCircuit(svc, 'open', 100);
       assert.ok(
         metricValue(await svc.metrics(), 'cheq_authz_fail_open_total', {
           cause: 'rti_connect_error',
@@ -109,29 +119,27 @@ describe('protection under load (integration)', function () {
       );
     });
 
-    it('opens within 2 s when a healthy RTI starts answering 500, and closes once it recovers', async () => {
+    it('opens when a healthy RTI starts answering 500, and closes once it recovers', async () => {
       const svc = await startService(test.rti.url, { CHEQ_RTI_CIRCUIT_OPEN_MS: '500' });
       test.service = svc;
-      // A full window of successes first: the breaker must still see the outage quickly.
+      // A full window of successes first: the breaker must still see the outage.
       await assert.rejects(driveUntilCircuit(svc, 'open', 100, 2_000), /not open/);
       test.rti.behaviour = () => ({ kind: 'raw', status: 500, body: 'internal error' });
-      const elapsed = await driveUntilCircuit(svc, 'open', 100, 2_000);
-      assert.ok(elapsed <= 2_000, `opened after ${Math.round(elapsed)} ms`);
+      await driveUntilCircuit(svc, 'open', 100);
       assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit open'));
 
       test.rti.behaviour = () => verdict({});
-      await driveUntilCircuit(svc, 'closed', 100, 3_000);
+      await driveUntilCircuit(svc, 'closed', 100);
       assert.ok(svc.logs.some(l => l['msg'] === 'RTI circuit closed: calling RTI again'));
       assert.equal(decisionHeader(await svc.check(envoyCheckRequest())), 'valid');
     });
 
-    it('opens within 5 s when RTI hangs while the process is responsive', async () => {
+    it('opens when RTI hangs while the process is responsive', async () => {
       const svc = await startService(test.rti.url, { CHEQ_TIMEOUT_MS: '100' });
       test.service = svc;
       await assert.rejects(driveUntilCircuit(svc, 'open', 100, 1_000), /not open/);
       test.rti.behaviour = () => ({ kind: 'hang' });
-      const elapsed = await driveUntilCircuit(svc, 'open', 100, 5_000);
-      assert.ok(elapsed <= 5_000, `opened after ${Math.round(elapsed)} ms`);
+      await driveUntilCircuit(svc, 'open', 100);
       const metrics = await svc.metrics();
       assert.ok(metricValue(metrics, 'cheq_authz_fail_open_total', { cause: 'rti_timeout' }) >= 20);
     });
@@ -149,11 +157,23 @@ describe('protection under load (integration)', function () {
       assert.equal(await circuitState(svc), 'open');
 
       test.rti.reset();
-      test.rti.behaviour = () => verdict({}, 150);
+      // The probes' answers are held until the other checks have been decided.
+      let release = (): void => undefined;
+      const gate = new Promise<void>(resolve => (release = resolve));
+      test.rti.behaviour = () => ({ kind: 'held', gate, then: verdict({}) });
       await sleep(320);
-      const answers = await Promise.all(
-        Array.from({ length: 10 }, () => svc.check(envoyCheckRequest())),
+      let answered = 0;
+      const pending = Array.from({ length: 10 }, () =>
+        svc.check(envoyCheckRequest()).finally(() => answered++),
       );
+      // Seven answered while three probes are held, or a fourth call reached RTI: either way
+      // the circuit has decided every check, and the assertions below tell which.
+      const until = performance.now() + NEVER_MS;
+      while (answered < 7 && test.rti.calls.length <= 3 && performance.now() < until) {
+        await sleep(5);
+      }
+      release();
+      const answers = await Promise.all(pending);
       const decisions = answers.map(decisionHeader);
       assert.equal(test.rti.calls.length, 3, 'exactly the probes reached RTI');
       assert.equal(decisions.filter(d => d === 'valid').length, 3);
@@ -168,21 +188,30 @@ describe('protection under load (integration)', function () {
     /** 5 RTI connections: 5 RTI calls at once, at most; timeout_ms 1000. */
     const SLOW_RTI_SETTINGS = { CHEQ_TIMEOUT_MS: '1000', CHEQ_RTI_CONNECTIONS: '5' };
 
-    /** 20 concurrent checks with the given gRPC deadline; the decisions, in order. */
-    async function burst(svc: TestService, deadlineMs: number) {
-      let waitingSeen = 0;
+    /**
+     * 20 concurrent checks with the given gRPC deadline; the decisions, in order, and the line
+     * once RTI has 5 calls (then `release` is called).
+     */
+    async function burst(svc: TestService, deadlineMs: number, release = (): void => undefined) {
       const answers = Array.from({ length: 20 }, () => svc.check(envoyCheckRequest(), deadlineMs));
       await test.rti.waitForCalls(5);
-      waitingSeen = metricValue(await svc.metrics(), 'cheq_authz_admission_waiting');
+      const waitingSeen = metricValue(await svc.metrics(), 'cheq_authz_admission_waiting');
+      release();
       const decisions = (await Promise.all(answers)).map(decisionHeader);
       return { decisions, waitingSeen };
     }
 
     it('admits rti_connections RTI calls at once; the others wait in line and get verdicts', async () => {
-      test.rti.behaviour = () => verdict({}, 100);
-      const svc = await startService(test.rti.url, SLOW_RTI_SETTINGS);
+      // The first calls are held until the line has been read; a long budget, so none is shed.
+      let release = (): void => undefined;
+      const gate = new Promise<void>(resolve => (release = resolve));
+      test.rti.behaviour = () => ({ kind: 'held', gate, then: verdict({}) });
+      const svc = await startService(test.rti.url, {
+        ...SLOW_RTI_SETTINGS,
+        CHEQ_TIMEOUT_MS: String(NEVER_MS),
+      });
       test.service = svc;
-      const { decisions, waitingSeen } = await burst(svc, 5_000);
+      const { decisions, waitingSeen } = await burst(svc, 2 * NEVER_MS, release);
       assert.equal(waitingSeen, 15, 'the 15 past the limit wait in line');
       assert.deepEqual(new Set(decisions), new Set(['valid']));
       assert.equal(test.rti.calls.length, 20);
@@ -192,12 +221,16 @@ describe('protection under load (integration)', function () {
     });
 
     it('fails open as `overloaded`, without calling RTI, the checks that cannot start in time', async () => {
-      test.rti.behaviour = () => verdict({}, 200);
-      const svc = await startService(test.rti.url, SLOW_RTI_SETTINGS);
+      test.rti.behaviour = () => verdict({}, 400);
+      const svc = await startService(test.rti.url, {
+        ...SLOW_RTI_SETTINGS,
+        CHEQ_TIMEOUT_MS: '2000',
+      });
       test.service = svc;
-      // 900 ms deadline: a budget of 890 ms, so a check may wait 445 ms; with RTI calls of
-      // 200 ms, three rounds of 5 start in time, the fourth would not.
-      const { decisions } = await burst(svc, 900);
+      // 2010 ms deadline: a budget of 2000 ms, so a check may wait 1000 ms; with RTI calls of
+      // 400 ms, three rounds of 5 start in time (the third 200 ms early), the fourth cannot
+      // (its round starts 1200 ms in at the soonest, on any machine).
+      const { decisions } = await burst(svc, 2010);
       assert.deepEqual(decisions.slice(0, 15), Array(15).fill('valid'));
       assert.deepEqual(decisions.slice(15), Array(5).fill('fail_open'));
       assert.equal(test.rti.calls.length, 15, 'the shed checks never reached RTI');

@@ -170,7 +170,8 @@ describe('cheq-rti-authz process (integration)', function () {
     late.close();
     client.close();
     assert.equal(await proc.exited, 0);
-    assert.ok(Date.now() - stoppedAt < 5000);
+    // Before shutdown_grace_ms (10 s by default) ran out: the exit followed the drain.
+    assert.ok(Date.now() - stoppedAt < 10_000, `exited ${Date.now() - stoppedAt} ms after`);
   });
 
   it('never prints the API key, whatever happens', async () => {

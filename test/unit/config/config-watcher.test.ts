@@ -14,19 +14,28 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import { install as installFakeTimers, type Clock } from '@sinonjs/fake-timers';
 import { ConfigWatcher, type ConfigWatcherOptions } from '../../../src/config/config-watcher';
 
+// The watcher's timers and clock are fake, its fs.watch events real: a test makes its change,
+// lets the loop deliver the events, then moves the clock. No test waits on the wall clock.
+
 const DEBOUNCE_MS = 50;
-/** So long that a change reported within REPORT_TIMEOUT_MS came from fs.watch, not the poll. */
+/** So long that a change reported after DEBOUNCE_MS came from fs.watch, not the poll. */
 const NO_POLL_MS = 60_000;
-/** Polls many times within QUIET_MS, so a "does not report" case covers the poll too. */
 const FAST_POLL_MS = 40;
-const REPORT_TIMEOUT_MS = 2_000;
-/** How long a report that must not come (or a second one) is waited for. */
-const QUIET_MS = 200;
 const MODULE_FILE = join(__dirname, '../../../src/config/config-watcher.js');
+
+/**
+ * Hands the watcher the fs.watch events of what the test just did. inotify queues them during
+ * the test's (synchronous) syscalls; the loop's next poll phase dispatches them, and it runs
+ * before the check phase that ends the second of these turns.
+ */
+async function fsEvents(): Promise<void> {
+  await nextLoopTurn();
+  await nextLoopTurn();
+}
 
 /** The volume kubelet mounts for a ConfigMap or Secret, each key a symlink through `..data`. */
 function createConfigMapVolume(dir: string, stamp: string, files: Record<string, string>): void {
@@ -54,36 +63,27 @@ function writeTimestampedDir(dir: string, stamp: string, files: Record<string, s
     writeFileSync(join(dir, stamp, name), content);
 }
 
-/** The watchers and timers that config-watcher created and has not released yet. */
-function trackHandles(): { live(): string[]; stop(): void } {
-  const live = new Map<number, string>();
+/** The directory watchers that config-watcher created and has not released yet. */
+function trackDirWatchers(): { live(): number; stop(): void } {
+  const live = new Set<number>();
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 50;
   const hook = createHook({
     init(asyncId, type) {
       const fromModule = /[\\/]config-watcher\.[jt]s:/.test(new Error().stack ?? '');
-      if (fromModule && (type === 'FSEVENTWRAP' || type === 'Timeout')) live.set(asyncId, type);
+      if (fromModule && type === 'FSEVENTWRAP') live.add(asyncId);
     },
     destroy(asyncId) {
       live.delete(asyncId);
     },
   }).enable();
   return {
-    live: () => [...live.values()].sort(),
+    live: () => live.size,
     stop: () => {
       hook.disable();
       Error.stackTraceLimit = stackTraceLimit;
     },
   };
-}
-
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadlineMs = performance.now() + REPORT_TIMEOUT_MS;
-  while (!condition()) {
-    if (performance.now() > deadlineMs)
-      assert.fail(`expected ${what} within ${REPORT_TIMEOUT_MS} ms`);
-    await sleep(10);
-  }
 }
 
 describe('ConfigWatcher', () => {
@@ -92,6 +92,7 @@ describe('ConfigWatcher', () => {
   let dir: string;
   let calls: (readonly string[])[];
   let watcher: ConfigWatcher | undefined;
+  let clock: Clock;
 
   before(() => {
     root = mkdtempSync(join(tmpdir(), 'cheq-rti-authz-watcher-'));
@@ -106,11 +107,15 @@ describe('ConfigWatcher', () => {
     dir = join(root, `case-${caseCount}`);
     mkdirSync(dir);
     calls = [];
+    clock = installFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
   });
 
   afterEach(() => {
     watcher?.close();
     watcher = undefined;
+    clock.uninstall();
   });
 
   function start(
@@ -127,10 +132,23 @@ describe('ConfigWatcher', () => {
     return watcher;
   }
 
-  /** Waits for the count-th onChange, then QUIET_MS more so that an extra call would show. */
-  async function reported(count = 1): Promise<void> {
-    await waitUntil(() => calls.length >= count, `onChange call ${count}`);
-    await sleep(QUIET_MS);
+  /** Delivers the fs.watch events, then lets `ms` pass on the clock: the debounce, unless told. */
+  async function pass(ms = DEBOUNCE_MS): Promise<void> {
+    await fsEvents();
+    clock.tick(ms);
+  }
+
+  /** Lets a poll and its debounce pass too: whatever fs.watch missed has been read by then. */
+  async function afterPoll(pollIntervalMs = NO_POLL_MS): Promise<void> {
+    await pass(pollIntervalMs + DEBOUNCE_MS);
+  }
+
+  /** Reported after the debounce, so by fs.watch; and nothing more after the next poll. */
+  async function reported(expected: (readonly string[])[]): Promise<void> {
+    await pass();
+    assert.deepEqual(calls, expected);
+    await afterPoll();
+    assert.deepEqual(calls, expected, 'nothing more after the next poll');
   }
 
   it('reports a file rewritten in place', async () => {
@@ -140,8 +158,7 @@ describe('ConfigWatcher', () => {
 
     writeFileSync(file, 'a: 2\n');
 
-    await reported();
-    assert.deepEqual(calls, [[file]]);
+    await reported([[file]]);
   });
 
   it('reports a relative path as given to watch()', async () => {
@@ -152,8 +169,7 @@ describe('ConfigWatcher', () => {
 
     writeFileSync(file, 'a: 2\n');
 
-    await reported();
-    assert.deepEqual(calls, [[relativePath]]);
+    await reported([[relativePath]]);
   });
 
   it('reports a file replaced by a rename over it (editors, mv new old)', async () => {
@@ -164,8 +180,7 @@ describe('ConfigWatcher', () => {
     writeFileSync(join(dir, 'config.yaml.swp'), 'a: 2\n');
     renameSync(join(dir, 'config.yaml.swp'), file);
 
-    await reported();
-    assert.deepEqual(calls, [[file]]);
+    await reported([[file]]);
   });
 
   it('reports a rewrite of a symlink target that lives in another directory', async () => {
@@ -179,8 +194,7 @@ describe('ConfigWatcher', () => {
 
     writeFileSync(target, 'a: 2\n');
 
-    await reported();
-    assert.deepEqual(calls, [[file]]);
+    await reported([[file]]);
   });
 
   it('reports a Kubernetes ConfigMap update (..data swapped), naming only the keys that changed', async () => {
@@ -194,15 +208,13 @@ describe('ConfigWatcher', () => {
     start([config, apiKey]);
 
     updateConfigMapVolume(dir, first, second, { 'config.yaml': 'a: 2\n', 'api-key': 'key-1' });
-    await reported(1);
+    await reported([[config]]);
     // The watched symlink itself never changed: only content can tell.
     assert.equal(lstatSync(config).ino, configInode);
-    assert.deepEqual(calls, [[config]]);
 
     // The directory watched for the first timestamp is gone; the new one is followed.
     updateConfigMapVolume(dir, second, third, { 'config.yaml': 'a: 2\n', 'api-key': 'key-2' });
-    await reported(2);
-    assert.deepEqual(calls, [[config], [apiKey]]);
+    await reported([[config], [apiKey]]);
   });
 
   it('does not report a deletion, and reports the file re-created with new content', async () => {
@@ -211,12 +223,11 @@ describe('ConfigWatcher', () => {
     start([file]);
 
     unlinkSync(file);
-    await sleep(QUIET_MS);
+    await afterPoll();
     assert.deepEqual(calls, []);
 
     writeFileSync(file, 'a: 2\n');
-    await reported();
-    assert.deepEqual(calls, [[file]]);
+    await reported([[file]]);
   });
 
   it('keeps reporting after the directory itself was replaced', async () => {
@@ -230,12 +241,11 @@ describe('ConfigWatcher', () => {
     writeFileSync(join(dir, 'conf.new', 'config.yaml'), 'a: 2\n');
     rmSync(confDir, { recursive: true });
     renameSync(join(dir, 'conf.new'), confDir);
-    await reported(1);
+    await reported([[file]]);
 
     // Heard only if the new directory is watched: the old watcher died with the old directory.
     writeFileSync(file, 'a: 3\n');
-    await reported(2);
-    assert.deepEqual(calls, [[file], [file]]);
+    await reported([[file], [file]]);
   });
 
   it('reports a file created after watch()', async () => {
@@ -244,8 +254,7 @@ describe('ConfigWatcher', () => {
 
     writeFileSync(file, 'a: 1\n');
 
-    await reported();
-    assert.deepEqual(calls, [[file]]);
+    await reported([[file]]);
   });
 
   it('falls back to polling where fs.watch cannot watch (directory missing at first)', async () => {
@@ -254,8 +263,10 @@ describe('ConfigWatcher', () => {
 
     mkdirSync(join(dir, 'later'));
     writeFileSync(file, 'a: 1\n');
+    await pass();
+    assert.deepEqual(calls, [], 'not before the poll: nothing watched the missing directory');
 
-    await reported();
+    await afterPoll(FAST_POLL_MS);
     assert.deepEqual(calls, [[file]]);
   });
 
@@ -268,7 +279,7 @@ describe('ConfigWatcher', () => {
     const later = new Date(Date.now() + 60_000);
     utimesSync(file, later, later);
 
-    await sleep(QUIET_MS);
+    await afterPoll(FAST_POLL_MS);
     assert.deepEqual(calls, []);
   });
 
@@ -283,22 +294,22 @@ describe('ConfigWatcher', () => {
     symlinkSync('notes.bak', join(dir, 'notes.link'));
     unlinkSync(join(dir, 'notes.bak'));
 
-    await sleep(QUIET_MS);
+    await afterPoll(FAST_POLL_MS);
     assert.deepEqual(calls, []);
   });
 
   it('reports a change while other files in the directory never stop changing', async () => {
     const file = join(dir, 'config.yaml');
     writeFileSync(file, 'a: 1\n');
-    start([file], { debounceMs: 100, pollIntervalMs: 300 });
+    const pollIntervalMs = 300;
+    start([file], { debounceMs: 100, pollIntervalMs });
 
     writeFileSync(file, 'a: 2\n');
     // Each write restarts the debounce long before it ends; only the burst's cap ends the wait.
-    const noise = setInterval(() => writeFileSync(join(dir, 'app.log'), String(Date.now())), 20);
-    try {
-      await waitUntil(() => calls.length > 0, 'a report despite the noise');
-    } finally {
-      clearInterval(noise);
+    for (let waitedMs = 0; calls.length === 0; waitedMs += 20) {
+      assert.ok(waitedMs <= 2 * pollIntervalMs, 'no report after two poll intervals of noise');
+      writeFileSync(join(dir, 'app.log'), String(waitedMs));
+      await pass(20);
     }
     assert.deepEqual(calls, [[file]]);
   });
@@ -306,15 +317,18 @@ describe('ConfigWatcher', () => {
   it('reports a burst of 20 writes once', async () => {
     const file = join(dir, 'config.yaml');
     writeFileSync(file, 'n: 0\n');
-    // The writes take about twice debounceMs: one report only if each restarts the debounce.
+    // The writes take twice debounceMs: one report only if each restarts the debounce.
     start([file], { debounceMs: 200 });
 
     for (let n = 1; n <= 20; n += 1) {
       writeFileSync(file, `n: ${n}\n`);
-      await sleep(20);
+      await pass(20);
     }
+    assert.deepEqual(calls, [], 'nothing during the burst');
 
-    await reported();
+    await pass(200);
+    assert.deepEqual(calls, [[file]]);
+    await afterPoll();
     assert.deepEqual(calls, [[file]]);
   });
 
@@ -327,8 +341,7 @@ describe('ConfigWatcher', () => {
     writeFileSync(apiKey, 'new');
     writeFileSync(config, 'new');
 
-    await reported();
-    assert.deepEqual(calls, [[config, apiKey]]);
+    await reported([[config, apiKey]]);
   });
 
   it('stops reporting the old files after watch() with a new set', async () => {
@@ -341,12 +354,11 @@ describe('ConfigWatcher', () => {
     start([oldFile]).watch([newFile]);
 
     writeFileSync(oldFile, 'a: 2\n');
-    await sleep(QUIET_MS);
+    await afterPoll();
     assert.deepEqual(calls, []);
 
     writeFileSync(newFile, 'a: 2\n');
-    await reported();
-    assert.deepEqual(calls, [[newFile]]);
+    await reported([[newFile]]);
   });
 
   it('still reports a change made just before watch() is called again with that file', async () => {
@@ -357,7 +369,9 @@ describe('ConfigWatcher', () => {
     writeFileSync(file, 'a: 2\n');
     started.watch([file, join(dir, 'api-key')]);
 
-    await reported();
+    await pass(150);
+    assert.deepEqual(calls, [[file]]);
+    await afterPoll();
     assert.deepEqual(calls, [[file]]);
   });
 
@@ -374,11 +388,10 @@ describe('ConfigWatcher', () => {
     });
 
     writeFileSync(file, 'a: 2\n');
-    await reported(1);
+    await reported([[file]]);
     writeFileSync(file, 'a: 3\n');
-    await reported(2);
+    await reported([[file], [file]]);
 
-    assert.deepEqual(calls, [[file], [file]]);
     assert.equal(errors.length, 2);
   });
 
@@ -386,23 +399,26 @@ describe('ConfigWatcher', () => {
     mkdirSync(join(dir, 'a'));
     mkdirSync(join(dir, 'b'));
     const files = [join(dir, 'a', 'config.yaml'), join(dir, 'b', 'api-key')];
-    const handles = trackHandles();
+    const dirWatchers = trackDirWatchers();
     try {
       const started = start(files, { debounceMs: 1_000, pollIntervalMs: FAST_POLL_MS });
       writeFileSync(join(dir, 'a', 'config.yaml'), 'a: 1\n');
+      await pass(0);
       // Two directory watchers, the poll, and the debounce of the write just made.
-      const expected = ['FSEVENTWRAP', 'FSEVENTWRAP', 'Timeout', 'Timeout'];
-      await waitUntil(() => handles.live().length === expected.length, 'four live handles');
-      assert.deepEqual(handles.live(), expected);
+      assert.equal(dirWatchers.live(), 2, 'directory watchers');
+      assert.equal(clock.countTimers(), 2, 'the poll and the debounce');
 
       started.close();
       for (const file of files) writeFileSync(file, 'changed');
-      await sleep(QUIET_MS);
+      await afterPoll(FAST_POLL_MS);
+      // A closed FSWatcher's handle is destroyed on a later turn of the loop.
+      await fsEvents();
 
-      assert.deepEqual(handles.live(), []);
+      assert.equal(dirWatchers.live(), 0, 'directory watchers');
+      assert.equal(clock.countTimers(), 0, 'timers');
       assert.deepEqual(calls, []);
     } finally {
-      handles.stop();
+      dirWatchers.stop();
     }
   });
 

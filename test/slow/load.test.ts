@@ -1,7 +1,7 @@
-// The CI load test (about 12 s): the built server in its own process, a mix of allow, deny,
+// The load test of the slow tier (npm run test:slow; about 30 s): the built server in its own process, a mix of allow, deny,
 // redirect and RTI failures over gRPC and the NGINX endpoint, every answer checked against
 // the outcome its case must produce. Then SIGTERM under load. Loopback only, bounded in
-// count and time. The longer soak is `npm run soak` (test/load/soak.ts).
+// count and time. The longer soak is `npm run soak` (test/slow/soak.ts).
 
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';

@@ -40,7 +40,11 @@ describe('cold start (integration, server process)', function () {
       `require(${JSON.stringify(emulator)}).startRtiEmulator().then(e => console.log(JSON.stringify({ url: e.url })))`,
     ]);
     const { url } = await rti.waitForLine(l => typeof l['url'] === 'string');
-    const started = startServerProcess([], loopbackSettings(String(url)));
+    // At the shipped RTI budget (100 ms), not the tests' roomy one.
+    const started = startServerProcess([], {
+      ...loopbackSettings(String(url)),
+      CHEQ_TIMEOUT_MS: '100',
+    });
     proc = started;
     const line = await started.waitForLine(l => l['msg'] === 'cheq-rti-authz listening', 30_000);
     const metricsUrl = `http://127.0.0.1:${String(line['metricsPort'])}`;
