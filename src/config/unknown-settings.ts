@@ -72,8 +72,14 @@ function flagProblems(args: readonly string[]): ConfigProblem[] {
     setting: `argument ${position}`,
     message: 'not a --flag; settings are given as --flag value or --flag=value',
   }));
+  const given = new Set<string>();
   for (const { flag, name } of flags) {
-    if (flag.startsWith('--') && FLAGS.has(name)) continue;
+    if (flag.startsWith('--') && FLAGS.has(name)) {
+      // Convict's parser would join the values of a repeated flag into one, `a,b`.
+      if (given.has(name)) problems.push({ setting: flag, message: 'given more than once' });
+      given.add(name);
+      continue;
+    }
     const refused = REFUSED_FLAGS.get(squash(name));
     if (refused !== undefined) {
       problems.push(refusedFlagProblem(flag, refused));
