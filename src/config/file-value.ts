@@ -10,9 +10,10 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * A structured setting's list or object becomes the JSON text its environment variable holds. A
- * mapping where one value belongs (`api_key: {…}` in YAML) is refused and never handed on: convict
- * would walk into it, and its keys may be the secret itself, so the problem does not quote it.
+ * A structured setting's list or object becomes the JSON text its environment variable holds.
+ * A mapping where one value belongs (`api_key: {…}` in YAML) is refused and never handed on:
+ * convict would walk into it, and its keys may be the secret itself, so the problem does not
+ * quote it.
  */
 export function fileValue(spec: SettingSpec, value: unknown): FileValue {
   if (spec.structured && typeof value === 'object' && value !== null) {

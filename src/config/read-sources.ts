@@ -26,7 +26,7 @@ export interface ConfigSources {
 }
 
 export interface RawSettings {
-  /** Each setting's variable that has a value: its CHEQ_ name, filled from the old name if need be. */
+  /** Each setting's variable that has a value, by its CHEQ_ name (filled from the old name). */
   readonly env: Readonly<Record<string, string>>;
   /** The command line as given: convict reads each setting's flag from it. */
   readonly args: readonly string[];

@@ -11,7 +11,7 @@ import { schema, type SettingName, type SettingSpec } from './schema';
 
 const ENV_PREFIX = 'CHEQ_';
 
-/** Read by the loader itself (load-config's configFileOf), not settings. */
+/** Read by the loader itself (read-sources' configFileOf), not settings: convict ignores them. */
 export const CONFIG_FLAG = 'config';
 export const CONFIG_FILE_ENV = 'CHEQ_CONFIG_FILE';
 
