@@ -1,5 +1,6 @@
-// The command line as the loader reads it: `--flag value`, `--flag=value`, or a bare `--flag`
-// (true). One walk, used both to read values and to refuse what names no setting.
+// The command line's shape: `--flag value`, `--flag=value`, or a bare `--flag`. Convict reads the
+// settings' values itself; this walk finds --config, the flags that name no setting (convict
+// ignores those) and the settings a flag gives.
 
 export interface FlagArg {
   /** As given, without any `=value`: `--timeout-ms`, `-m`. */

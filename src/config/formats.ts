@@ -1,6 +1,6 @@
-// The formats of our settings. Coercion (of text from the environment, a flag or the file) never
-// throws: a value that cannot be coerced is passed on as it is, and validation then names the
-// setting with a clear message.
+// The formats of our settings, registered with convict (convict-settings). Coercion (of text from
+// the environment, a flag or the file) never throws: a value that cannot be coerced is passed on
+// as it is, and validation then names the setting with a clear message.
 
 import { availableParallelism } from 'node:os';
 import { EVENT_TYPES } from '../core/event-types';

@@ -1,7 +1,8 @@
 // Reads the configuration once: defaults < config file < environment < command-line flags.
-// Three steps, each in its own module: read the sources (read-sources), validate every setting
-// and report every problem at once (validate-settings, sites, tls-files), then build the frozen
-// AppConfig (build-app-config). The types and loadConfig are the API the rest of the code uses.
+// Three steps, each in its own module: read the sources (read-sources), read and validate every
+// setting with convict and report every problem at once (validate-settings, convict-settings,
+// sites, tls-files), then build the frozen AppConfig (build-app-config). The types and loadConfig
+// are the API the rest of the code uses.
 
 import { buildAppConfig, type ResolvedSite } from './build-app-config';
 import { ConfigError, type ConfigProblem } from './config-error';

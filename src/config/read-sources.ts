@@ -1,12 +1,14 @@
-// Reads the configuration's sources into one raw value per setting: the config file (JSON or
+// Reads the configuration's sources into what convict takes: the config file's settings (JSON or
 // YAML, tuning knobs under `advanced:`), the environment (CHEQ_ names; the old names for now) and
-// the command-line flags, each over the one before. Values are checked later (validate-settings).
+// the command line, which convict reads itself. Convict applies them in that order over the
+// defaults and our validators check the values (validate-settings).
 
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { closestName } from './closest-name';
 import { parseCommandLine } from './command-line';
-import { ConfigError, type ConfigProblem } from './config-error';
+import { ConfigError, settingProblem, type ConfigProblem } from './config-error';
+import { fileValue, isMapping } from './file-value';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
 import { schema, type SettingName, type SettingSpec } from './schema';
 import { specOf } from './setting-lists';
@@ -24,14 +26,18 @@ export interface ConfigSources {
 }
 
 export interface RawSettings {
-  /** Each setting given, from the source that wins (flag > environment > file), as given. */
-  readonly values: ReadonlyMap<SettingName, unknown>;
+  /** Each setting's variable that has a value, by its CHEQ_ name (filled from the old name). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The command line as given: convict reads each setting's flag from it. */
+  readonly args: readonly string[];
+  /** The config file's keys, advanced ones under `advanced`; empty without a file. */
+  readonly file: Readonly<Record<string, unknown>>;
   /** Settings read from their old variable name, and that name. */
   readonly legacyEnv: ReadonlyMap<SettingName, string>;
   readonly configFile: string | undefined;
   /** Old names and places still read, one line each. */
   readonly warnings: readonly string[];
-  /** Flags, variables and file keys that name no setting. */
+  /** Flags, variables and file keys that name no setting, and file values no setting can hold. */
   readonly problems: readonly ConfigProblem[];
 }
 
@@ -42,12 +48,24 @@ const SETTINGS = Object.entries(schema) as [SettingName, SettingSpec][];
 
 /** @throws ConfigError when the config file cannot be read, with the names no setting has. */
 export function readSources(sources: ConfigSources): RawSettings {
-  const values = new Map<SettingName, unknown>();
-  const legacyEnv = new Map<SettingName, string>();
   const warnings: string[] = [];
   // Names no setting has: a misspelt one would otherwise go unnoticed.
   const problems = unknownSettingProblems(sources);
   const configFile = configFileOf(sources, warnings);
+  // The file's warnings come first, as the file is read first.
+  const envWarnings: string[] = [];
+  const { env, legacyEnv } = environment(sources.env, envWarnings);
+  // Settings a variable or a flag gives: their file values are never used.
+  const overridden = new Set<SettingName>();
+  for (const [key, spec] of SETTINGS) if (Object.hasOwn(env, spec.env)) overridden.add(key);
+  for (const { flag, name } of parseCommandLine(sources.args).flags) {
+    const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
+    if (key === undefined) continue;
+    overridden.add(key);
+    // A flag wins over a variable: a bad value it gave is the flag's, not the old name's.
+    legacyEnv.delete(key);
+  }
+  let file: Record<string, unknown> = {};
   if (configFile !== undefined) {
     let parsed: Record<string, unknown>;
     try {
@@ -56,37 +74,30 @@ export function readSources(sources: ConfigSources): RawSettings {
       const message = err instanceof Error ? err.message : String(err);
       throw new ConfigError([...problems, { file: configFile, message }]);
     }
-    readFileSettings(configFile, parsed, values, warnings, problems);
+    file = fileSettings(configFile, parsed, overridden, warnings, problems);
   }
-  readEnvironment(sources.env, values, legacyEnv, warnings);
-  for (const { flag, name, value } of parseCommandLine(sources.args).flags) {
-    const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
-    if (key === undefined) continue;
-    // A bare flag is true, as `--verdict-headers`.
-    values.set(key, value ?? 'true');
-    legacyEnv.delete(key);
-  }
-  return { values, legacyEnv, configFile, warnings, problems };
+  warnings.push(...envWarnings);
+  return { env, args: sources.args, file, legacyEnv, configFile, warnings, problems };
 }
 
-/** Every setting's variable, or its old name when only that is set (with a warning). */
-function readEnvironment(
+/** Every setting's variable, or its old name's value when only that is set (with a warning). */
+function environment(
   env: ConfigSources['env'],
-  values: Map<SettingName, unknown>,
-  legacyEnv: Map<SettingName, string>,
   warnings: string[],
-): void {
+): { env: Record<string, string>; legacyEnv: Map<SettingName, string> } {
+  const read: [string, string][] = [];
+  const legacyEnv = new Map<SettingName, string>();
   for (const [key, spec] of SETTINGS) {
     const current = variable(env, spec.env);
     const old = spec.legacyEnv === undefined ? undefined : variable(env, spec.legacyEnv);
-    if (current !== undefined) values.set(key, current);
-    if (old === undefined || spec.legacyEnv === undefined) continue;
-    warnings.push(renamedWarning(spec.legacyEnv, spec.env, current !== undefined));
-    if (current === undefined) {
-      values.set(key, old);
-      legacyEnv.set(key, spec.legacyEnv);
+    if (old !== undefined && spec.legacyEnv !== undefined) {
+      warnings.push(renamedWarning(spec.legacyEnv, spec.env, current !== undefined));
+      if (current === undefined) legacyEnv.set(key, spec.legacyEnv);
     }
+    const value = current ?? old;
+    if (value !== undefined) read.push([spec.env, value]);
   }
+  return { env: Object.fromEntries(read), legacyEnv };
 }
 
 /** The one line an old variable name gets: read for now, or ignored for the new one. */
@@ -150,43 +161,58 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /**
- * The file's settings into `values`: the everyday ones at the top level, the advanced ones under
- * `advanced:` (at the top level they are still read, with a warning naming their new place).
+ * The file's keys as convict loads them: the everyday settings at the top level, the advanced ones
+ * under `advanced` (at the top level they are still read, with a warning naming their new place).
+ * A key that names no setting is a problem here, with a hint, and is handed on for convict's
+ * strict mode without its value (never read; it could be deep or refer to itself); a value no
+ * setting can hold is not handed on, and is a problem unless a variable or flag replaces it.
  */
-function readFileSettings(
+function fileSettings(
   file: string,
   parsed: Record<string, unknown>,
-  values: Map<SettingName, unknown>,
+  overridden: ReadonlySet<SettingName>,
   warnings: string[],
   problems: ConfigProblem[],
-): void {
+): Record<string, unknown> {
   const { advanced = {}, ...topLevel } = parsed;
   const advancedBlock = advanced === null ? {} : advanced;
   if (!isMapping(advancedBlock)) {
     problems.push({ file, setting: 'advanced', message: 'must be a mapping of advanced settings' });
   }
   const underAdvanced = isMapping(advancedBlock) ? advancedBlock : {};
+  const everyday: [string, unknown][] = [];
+  const tuning: [string, unknown][] = [];
+  const take = (key: string, spec: SettingSpec, value: unknown, into: [string, unknown][]) => {
+    const read = fileValue(spec, value);
+    if (!('problem' in read)) into.push([key, read.value]);
+    else if (!overridden.has(key as SettingName)) {
+      problems.push(settingProblem(key as SettingName, read.problem));
+    }
+  };
   for (const [key, value] of Object.entries(topLevel)) {
     const spec = specOf(key);
     if (spec === undefined) {
       problems.push({ file, setting: key, message: notASetting(key, () => true) });
-      continue;
-    }
-    if (spec.advanced) {
+      everyday.push([key, null]);
+    } else if (!spec.advanced) {
+      take(key, spec, value, everyday);
+    } else if (Object.hasOwn(underAdvanced, key)) {
       warnings.push(
-        Object.hasOwn(underAdvanced, key)
-          ? `config file ${file}: ${key} is set both at the top level and under advanced: ` +
-              `advanced.${key} is used; remove the top-level one`
-          : `config file ${file}: ${key} belongs under advanced: (advanced.${key}); ` +
-              'the top-level key is read for now',
+        `config file ${file}: ${key} is set both at the top level and under advanced: ` +
+          `advanced.${key} is used; remove the top-level one`,
       );
+    } else {
+      warnings.push(
+        `config file ${file}: ${key} belongs under advanced: (advanced.${key}); ` +
+          'the top-level key is read for now',
+      );
+      take(key, spec, value, tuning);
     }
-    values.set(key as SettingName, fileValue(spec, value));
   }
   for (const [key, value] of Object.entries(underAdvanced)) {
     const spec = specOf(key);
     if (spec?.advanced) {
-      values.set(key as SettingName, fileValue(spec, value));
+      take(key, spec, value, tuning);
       continue;
     }
     problems.push({
@@ -197,14 +223,10 @@ function readFileSettings(
           ? notASetting(key, other => other.advanced === true)
           : `${key} is not an advanced setting: set it at the top level`,
     });
+    tuning.push([key, null]);
   }
-}
-
-/** Structured values are kept as the JSON text their environment variables hold. */
-function fileValue(spec: SettingSpec, value: unknown): unknown {
-  return spec.structured && typeof value === 'object' && value !== null
-    ? JSON.stringify(value)
-    : value;
+  // fromEntries, not assignment: a key `__proto__` stays a key (convict skips it).
+  return Object.fromEntries([...everyday, ['advanced', Object.fromEntries(tuning)]]);
 }
 
 function notASetting(key: string, among: (spec: SettingSpec) => boolean): string {
@@ -213,8 +235,4 @@ function notASetting(key: string, among: (spec: SettingSpec) => boolean): string
     SETTINGS.filter(([, spec]) => among(spec)).map(([name]) => name),
   );
   return `not a setting${hint === undefined ? '' : ` (did you mean ${hint}?)`}`;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,7 @@
 // Every setting, described once: its doc, format, default, scope, when a change applies, its
 // environment variable (and old name) and command-line flag. Every list of settings elsewhere
-// (site settings, restart-only ones, the configuration reference) is derived from this schema.
+// (site settings, restart-only ones, the configuration reference) and convict's schema
+// (convict-settings) are derived from this one.
 
 import { DEFAULT_TRUSTED_PROXIES } from '../core/trusted-proxies';
 

@@ -1,13 +1,14 @@
 // The `sites` list: many sites behind one gateway, each matched by host names or by Envoy's
-// context_extensions cheq_site, each with its own CHEQ settings. A site's settings are validated
-// by the same formats as the top level (same messages, naming the site), and every setting it
-// leaves out is the top level's.
+// context_extensions cheq_site, each with its own CHEQ settings. A site's settings are read and
+// validated by convict with the same formats as the top level (same messages, naming the site),
+// and every setting it leaves out is the top level's.
 
 import { closestName } from './closest-name';
 import { settingProblem, type ConfigProblem } from './config-error';
+import { convictSettings, UNEXPLAINED_REFUSAL } from './convict-settings';
+import { fileValue } from './file-value';
 import type { SettingName, Settings } from './schema';
 import { isSettingName, SITE_SETTINGS, specOf } from './setting-lists';
-import { coerceSetting, valueProblem } from './validate-settings';
 
 /** Label of the top-level settings (requests no site matched) and of requests nothing serves. */
 export const DEFAULT_SITE = 'default';
@@ -105,10 +106,9 @@ export function readSites(value: unknown, problems: ConfigProblem[]): SiteEntry[
         problems.push({ site: label, message: `${key} ${why}` });
         continue;
       }
-      overrides[key] =
-        spec.structured && typeof setting === 'object' && setting !== null
-          ? JSON.stringify(setting)
-          : setting;
+      const read = fileValue(spec, setting);
+      if ('problem' in read) problems.push({ site: label, setting: key, message: read.problem });
+      else overrides[key] = read.value;
     }
     sites.push({ name, hosts: clean, label, overrides });
   });
@@ -116,7 +116,7 @@ export function readSites(value: unknown, problems: ConfigProblem[]): SiteEntry[
 }
 
 /**
- * A site's settings: the top level's, its own over them, each checked by its format. Setting
+ * A site's settings: the top level's, its own over them, read and checked by convict. Setting
  * either api_key or api_key_file replaces both. Problems are pushed naming the site; an inherited
  * value's problem is the top level's, reported there once.
  */
@@ -125,22 +125,26 @@ export function resolveSiteSettings(
   topLevel: Settings,
   problems: ConfigProblem[],
 ): Settings | undefined {
-  const resolved: Record<string, unknown> = { ...topLevel };
+  const inherited: Partial<Record<SettingName, unknown>> = { ...topLevel };
   if ('api_key' in site.overrides || 'api_key_file' in site.overrides) {
-    resolved['api_key'] = '';
-    resolved['api_key_file'] = '';
+    inherited.api_key = '';
+    inherited.api_key_file = '';
   }
-  let valid = SITE_SETTINGS.every(
-    key => Object.hasOwn(site.overrides, key) || valueProblem(key, resolved[key]) === undefined,
-  );
-  for (const [key, given] of Object.entries(site.overrides) as [SettingName, unknown][]) {
-    const value = coerceSetting(key, given);
-    const message = valueProblem(key, value);
-    if (message !== undefined) {
-      problems.push({ site: site.label, setting: key, message });
-      valid = false;
+  // No variables or flags: a site's values come from the file only.
+  const { settings, failures, refused } = convictSettings({
+    settings: SITE_SETTINGS,
+    defaults: inherited,
+    env: {},
+    args: [],
+    file: site.overrides,
+  });
+  for (const { setting, message } of failures) {
+    if (Object.hasOwn(site.overrides, setting)) {
+      problems.push({ site: site.label, setting, message });
     }
-    resolved[key] = value;
   }
-  return valid ? (resolved as Settings) : undefined;
+  if (settings === undefined || (refused && failures.length === 0)) {
+    problems.push({ ...UNEXPLAINED_REFUSAL, site: site.label });
+  }
+  return settings === undefined || refused ? undefined : { ...topLevel, ...settings };
 }

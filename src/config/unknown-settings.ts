@@ -11,7 +11,7 @@ import { schema, type SettingName, type SettingSpec } from './schema';
 
 const ENV_PREFIX = 'CHEQ_';
 
-/** Read by the loader itself (load-config's configFileOf), not settings. */
+/** Read by the loader itself (read-sources' configFileOf), not settings: convict ignores them. */
 export const CONFIG_FLAG = 'config';
 export const CONFIG_FILE_ENV = 'CHEQ_CONFIG_FILE';
 
@@ -72,8 +72,14 @@ function flagProblems(args: readonly string[]): ConfigProblem[] {
     setting: `argument ${position}`,
     message: 'not a --flag; settings are given as --flag value or --flag=value',
   }));
+  const given = new Set<string>();
   for (const { flag, name } of flags) {
-    if (flag.startsWith('--') && FLAGS.has(name)) continue;
+    if (flag.startsWith('--') && FLAGS.has(name)) {
+      // Convict's parser would join the values of a repeated flag into one, `a,b`.
+      if (given.has(name)) problems.push({ setting: flag, message: 'given more than once' });
+      given.add(name);
+      continue;
+    }
     const refused = REFUSED_FLAGS.get(squash(name));
     if (refused !== undefined) {
       problems.push(refusedFlagProblem(flag, refused));

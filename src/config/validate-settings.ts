@@ -1,68 +1,35 @@
-// Checks settings: each value against its own format (one problem per bad setting, built here,
-// never parsed from a library's message), then the rules that involve several settings.
+// Checks settings: convict reads each one from its sources and our validators judge its value
+// (convict-settings: one problem per bad setting, never parsed from a library's message), then
+// the rules that involve several settings.
 
-import { settingProblem, type ConfigProblem } from './config-error';
-import { FORMAT_BY_NAME } from './formats';
-import { schema, type SettingName, type Settings, type SettingSpec } from './schema';
+import { ConfigError, settingProblem, type ConfigProblem } from './config-error';
+import { convictSettings, UNEXPLAINED_REFUSAL } from './convict-settings';
+import { schema, type SettingName, type Settings } from './schema';
 import type { RawSettings } from './read-sources';
 
-/** Text from the environment, a flag or the file, as the setting's format reads it. */
-export function coerceSetting(key: SettingName, value: unknown): unknown {
-  const { format } = schema[key] as SettingSpec;
-  if (typeof value !== 'string' || typeof format !== 'string') return value;
-  const coerce = FORMAT_BY_NAME.get(format)?.coerce;
-  return coerce === undefined ? value : coerce(value);
-}
+const SETTING_NAMES = Object.keys(schema) as SettingName[];
 
-/** What is wrong with a (coerced) value of a setting, or undefined when it is valid. */
-export function valueProblem(key: SettingName, value: unknown): string | undefined {
-  const spec: SettingSpec = schema[key];
-  // A mapping where a value belongs (`api_key: {…}` in YAML): its keys may be the secret itself.
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    return 'must be a single value, not a mapping';
-  }
-  let message: string | undefined;
-  try {
-    message = formatMismatch(spec.format, value);
-  } catch (err: unknown) {
-    message = err instanceof Error ? err.message : String(err);
-  }
-  if (message === undefined) return undefined;
-  return spec.sensitive || value === undefined
-    ? message
-    : `${message}: value was ${JSON.stringify(value)}`;
-}
-
-function formatMismatch(format: SettingSpec['format'], value: unknown): string | undefined {
-  if (format === String) return typeof value === 'string' ? undefined : 'must be a string';
-  if (typeof format === 'object') {
-    return (format as readonly unknown[]).includes(value)
-      ? undefined
-      : `must be one of the possible values: ${JSON.stringify(format)}`;
-  }
-  const named = FORMAT_BY_NAME.get(format as string);
-  if (named === undefined) throw new Error(`unknown format ${String(format)}`);
-  named.validate(value);
-  return undefined;
-}
-
-/** Every setting: its default unless given, coerced; a problem for each invalid one. */
+/**
+ * Every setting, from its default, the file, the environment and the flags; a problem for each
+ * invalid one.
+ * @throws ConfigError with the problems so far when the settings cannot be read at all (a bug)
+ */
 export function settingsOf(raw: RawSettings, problems: ConfigProblem[]): Settings {
-  const settings: Record<string, unknown> = {};
-  for (const key of Object.keys(schema) as SettingName[]) {
-    const given = raw.values.has(key);
-    // A copy: the schema's default lists must not be shared with a configuration.
-    const value = coerceSetting(
-      key,
-      given ? raw.values.get(key) : structuredClone<unknown>(schema[key].default),
-    );
-    const message = valueProblem(key, value);
-    if (message !== undefined) {
-      const legacyEnv = raw.legacyEnv.get(key);
-      problems.push(settingProblem(key, message, legacyEnv === undefined ? {} : { legacyEnv }));
-    }
-    settings[key] = value;
+  const { settings, failures, refused } = convictSettings({
+    settings: SETTING_NAMES,
+    env: raw.env,
+    args: raw.args,
+    file: raw.file,
+  });
+  for (const { setting, message } of failures) {
+    const legacyEnv = raw.legacyEnv.get(setting);
+    problems.push(settingProblem(setting, message, legacyEnv === undefined ? {} : { legacyEnv }));
   }
+  // Convict also refuses the file keys the reader already reported (its strict mode).
+  if (settings === undefined || (refused && problems.length === 0)) {
+    problems.push(UNEXPLAINED_REFUSAL);
+  }
+  if (settings === undefined) throw new ConfigError(problems);
   return settings as Settings;
 }
 

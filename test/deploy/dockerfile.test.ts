@@ -64,7 +64,7 @@ describe('Dockerfile (its steps performed without Docker)', function () {
     for (const dev of ['typescript', 'mocha', 'eslint', '@grpc/grpc-js-xds']) {
       assert.ok(!existsSync(join(app, 'node_modules', dev)), `${dev} is a dev dependency`);
     }
-    for (const prod of ['@grpc/grpc-js', 'undici', 'prom-client', 'yaml', 'pino']) {
+    for (const prod of ['@grpc/grpc-js', 'undici', 'prom-client', 'convict', 'yaml', 'pino']) {
       assert.ok(existsSync(join(app, 'node_modules', prod)), prod);
     }
     assert.ok(existsSync(join(app, 'dist', 'main.js')));
