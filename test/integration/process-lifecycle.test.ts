@@ -32,7 +32,7 @@ describe('process lifecycle (integration)', function () {
   const takenPort = (): string => String((taken.address() as { port: number }).port);
 
   it('one process: a second signal during the stop exits 1 at once', async () => {
-    const proc = startServerProcess([], env({ SHUTDOWN_DELAY_MS }));
+    const proc = startServerProcess([], env({ CHEQ_SHUTDOWN_DELAY_MS: SHUTDOWN_DELAY_MS }));
     await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
     proc.child.kill('SIGTERM');
     await proc.waitForLine(l => l['msg'] === 'shutting down: finishing in-flight checks');
@@ -42,7 +42,10 @@ describe('process lifecycle (integration)', function () {
   });
 
   it('cluster: a second signal kills the workers still stopping, then the primary exits 0', async () => {
-    const proc = startServerProcess([], env({ WORKERS: '2', SHUTDOWN_DELAY_MS }));
+    const proc = startServerProcess(
+      [],
+      env({ CHEQ_WORKERS: '2', CHEQ_SHUTDOWN_DELAY_MS: SHUTDOWN_DELAY_MS }),
+    );
     await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
     proc.child.kill('SIGTERM');
     await proc.waitForLine(l => l['msg'] === 'shutting down: workers finish in-flight checks');
@@ -52,8 +55,8 @@ describe('process lifecycle (integration)', function () {
   });
 
   for (const [mode, portSetting, extra] of [
-    ['one process', 'GRPC_PORT', {}],
-    ['cluster primary', 'METRICS_PORT', { WORKERS: '2' }],
+    ['one process', 'CHEQ_GRPC_PORT', {}],
+    ['cluster primary', 'CHEQ_METRICS_PORT', { CHEQ_WORKERS: '2' }],
   ] as const) {
     it(`${mode}: a port in use exits 1, logging why`, async () => {
       const proc = startServerProcess([], env({ ...extra, [portSetting]: takenPort() }));
