@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup`: installs the system packages the tests need, on Debian/Ubuntu (apt-get):
 #   nginx      the NGINX auth_request tests run the real nginx binary
-#   caddy      the Caddy forward_auth tests run the README's Caddy recipe in the real caddy
+#   caddy      the Caddy forward_auth tests run the Caddy recipe of docs/caddy.md in the real caddy
 #   prometheus promtool, for the alert rule tests
 #   openssl    TLS test certificates
 # Idempotent: installs only what is missing. Uses sudo when not run as root. .ci/run runs this too.

@@ -125,7 +125,7 @@ describe('B4: the event type the shipped envoy.yaml gives by route', () => {
 // cannot list it in x-envoy-auth-headers-to-remove; headersToUpstreamOnAllow / allowed upstream
 // headers overwrite only the dashed names it sets. Envoy allows underscores in header names by
 // default, so the forged look-alike reaches the app, which CGI-style stacks (uWSGI, Puma before
-// 6.4.3, Werkzeug) read as x-cheq-decision. The README says the Envoy paths remove it.
+// 6.4.3, Werkzeug) read as x-cheq-decision. docs/envoy.md says the Envoy paths remove it.
 // Safe: the HTTP-mode configs forward every name under the prefix (and its `_` look-alike) to
 // the server, or drop or reject names with underscores.
 describe('B6: a forged x-cheq_ look-alike in the shipped HTTP-mode Envoy and Istio configs', () => {

@@ -109,7 +109,7 @@ describe('attacks found in review (issue #20): the safe behaviour holds', functi
     });
   });
 
-  // Finding A3: with `sites` and no top-level tag_hash (the README's Many sites example), a
+  // Finding A3: with `sites` and no top-level tag_hash (the Many sites example in docs/configuration.md), a
   // request whose host no site lists is allowed without RTI, and the NGINX recipe sends
   // X-Original-Host $host, which the client picks. When the site's server {} was also its port's
   // default server, `Host: x` reached the shop app unchecked. Fixed in the recipe: example.conf

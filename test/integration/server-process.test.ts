@@ -295,7 +295,7 @@ describe('cheq-rti-authz process (integration)', function () {
         commands.map(
           command =>
             new Promise<string>((resolve, reject) => {
-              // The README tells users to paste these into a shell: run them through one.
+              // The docs tell users to paste these into a shell: run them through one.
               import('node:child_process')
                 .then(({ exec }) =>
                   exec(command, { cwd: join(__dirname, '..', '..', '..') }, (err, stdout) =>

@@ -98,7 +98,7 @@ describe('B1-B3: route_to_event_type readings a bot can still pick', () => {
 });
 
 // Finding B5 of the second attacker's read (fixed; a regression test): trusted_ip_header is
-// believed as soon as the calling proxy's peer is listed, whoever set it. With the README's
+// believed as soon as the calling proxy's peer is listed, whoever set it. With the documented
 // example (trusted_proxies [10.0.0.0/8, 173.245.48.0/20], trusted_ip_header cf-connecting-ip)
 // and the NGINX recipe behind an L7 balancer, a bot that reaches the balancer directly, not
 // through Cloudflare (the origin's address is often findable), sends its own cf-connecting-ip
