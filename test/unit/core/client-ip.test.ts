@@ -354,13 +354,16 @@ describe('TrustedProxies.parse', () => {
 
   it('answers the same past the addresses it remembers', () => {
     const trusted = TrustedProxies.parse(['10.0.0.0/8']);
+    // Twice as many addresses as it remembers, twice over: read, forgotten, read again.
+    const wrong: number[] = [];
     for (let round = 0; round < 2; round++) {
-      for (let n = 0; n < 10_000; n++) {
+      for (let n = 0; n < 5_000; n++) {
         const inside = { ip: `10.0.${n >> 8}.${n & 255}`, family: 'ipv4' } as const;
         const outside = { ip: `11.0.${n >> 8}.${n & 255}`, family: 'ipv4' } as const;
-        assert.ok(trusted.includes(inside) && !trusted.includes(outside), `${n}`);
+        if (!trusted.includes(inside) || trusted.includes(outside)) wrong.push(n);
       }
     }
+    assert.deepEqual(wrong, []);
   });
 
   it('trusts nobody with none or an empty list', () => {
