@@ -52,8 +52,17 @@ export async function startApp(
   const { server } = config;
   const registry = new Registry();
   const service = new DecisionService(config, { registry, log, load: options.load });
-  const listeners = await startCheckListeners(server, service, log);
-  const ops = await startOpsServer(server.host, server.metricsPort, registry, log, 'warming up');
+  const listeners = await startCheckListeners(server, service, log).catch(async (err: unknown) => {
+    await service.close();
+    throw err;
+  });
+  const ops = await startOpsServer(server.host, server.metricsPort, registry, log, 'warming up')
+    // The metrics port was taken: nothing started may keep the process alive.
+    .catch(async (err: unknown) => {
+      await listeners.close();
+      await service.close();
+      throw err;
+    });
   const at = {
     grpcPort: listeners.grpcPort,
     grpcSecurity: listeners.grpcSecurity,
@@ -80,7 +89,12 @@ export async function startWorkerApp(
 ): Promise<RunningWorkerApp> {
   const registry = new Registry();
   const service = new DecisionService(config, { registry, log, load: options.load });
-  const listeners = await startCheckListeners(config.server, service, log);
+  const listeners = await startCheckListeners(config.server, service, log).catch(
+    async (err: unknown) => {
+      await service.close();
+      throw err;
+    },
+  );
   return {
     grpcPort: listeners.grpcPort,
     grpcSecurity: listeners.grpcSecurity,

@@ -40,18 +40,25 @@ export async function startCheckListeners(
     metrics,
     log,
   );
-  const http = await startHttpServer(
-    {
-      host: server.host,
-      port: server.httpPort,
-      keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
-      headersTimeoutMs: server.httpHeadersTimeoutMs,
-      maxConnections: server.maxConnections,
-    },
-    decide,
-    metrics,
-    log,
-  );
+  let http: Awaited<ReturnType<typeof startHttpServer>>;
+  try {
+    http = await startHttpServer(
+      {
+        host: server.host,
+        port: server.httpPort,
+        keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
+        headersTimeoutMs: server.httpHeadersTimeoutMs,
+        maxConnections: server.maxConnections,
+      },
+      decide,
+      metrics,
+      log,
+    );
+  } catch (err: unknown) {
+    // The HTTP port was taken: the gRPC listener must not keep the process alive.
+    await grpc.shutdown(0);
+    throw err;
+  }
   const { shutdownGraceMs } = server;
   return {
     grpcPort: grpc.port,

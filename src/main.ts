@@ -7,15 +7,21 @@ import { checkConfigCommand, CHECK_CONFIG_USAGE } from './cli/check-config-comma
 import { demo } from './cli/demo-command';
 import { EXIT_CONFIG_ERROR, serve } from './cli/serve-command';
 import { ConfigError } from './config/load-config';
-import { schema } from './config/schema';
+import { schema, type SettingSpec } from './config/schema';
 import { VERSION } from './version';
 
 function usage(): string {
-  const settings = Object.entries(schema as Record<string, { env: string; arg?: string }>)
+  const specs = Object.entries(schema as Record<string, SettingSpec>);
+  const settings = specs
+    .filter(([, s]) => !s.advanced)
     .map(
       ([key, s]) =>
-        `  ${(s.arg ? `--${s.arg}` : '(no flag)').padEnd(30)} ${s.env.padEnd(28)} ${key}`,
+        `  ${(s.arg ? `--${s.arg}` : '(no flag)').padEnd(30)} ${s.env.padEnd(34)} ${key}`,
     )
+    .join('\n');
+  const advanced = specs
+    .filter(([, s]) => s.advanced)
+    .map(([key, s]) => `  ${s.env.padEnd(34)} advanced.${key}`)
     .join('\n');
   return `cheq-rti-authz ${VERSION}: Envoy/Istio ext_authz and NGINX auth_request server for CHEQ RTI
 
@@ -31,6 +37,8 @@ Configuration: defaults < config file (--config FILE or CHEQ_CONFIG_FILE; JSON o
 is never a flag: CHEQ_API_KEY_FILE (a mounted file), CHEQ_API_KEY or the config file.
 Settings (flag, environment variable, file key):
 ${settings}
+Advanced settings, tuning knobs (environment variable, file key; no flag):
+${advanced}
 
 ${CHECK_USAGE}
 ${CHECK_CONFIG_USAGE}`;

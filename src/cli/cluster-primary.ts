@@ -85,10 +85,13 @@ export async function startClusterPrimary(
     announce() {
       if (ports) hooks.onListening?.(ports);
     },
-    // Every worker reloads its configuration (they also watch the files themselves).
+    // Every listening worker reloads its configuration (they also watch the files themselves);
+    // one still starting reads it fresh, and might not handle SIGHUP yet.
     reload() {
       log.info({ workers: listening.size }, 'SIGHUP: workers reload the configuration');
-      for (const worker of workers()) worker?.process.kill('SIGHUP');
+      for (const worker of workers()) {
+        if (worker && listening.has(worker.id)) worker.process.kill('SIGHUP');
+      }
     },
     async stop(signal) {
       stopping = true;

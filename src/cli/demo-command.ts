@@ -13,7 +13,10 @@ export const DEMO_CHALLENGE_URL = 'https://www.example.com/verify-you-are-human'
 export async function demo(args: readonly string[]): Promise<number> {
   const emulator = await startRtiEmulator();
   const env: Record<string, string | undefined> = {
-    CHEQ_HOST: '127.0.0.1',
+    // Loopback unless the user chose a host (HOST, its old name, included).
+    ...(process.env['CHEQ_HOST'] === undefined && process.env['HOST'] === undefined
+      ? { CHEQ_HOST: '127.0.0.1' }
+      : {}),
     ...process.env,
     CHEQ_API_ENDPOINT: emulator.url,
     CHEQ_API_KEY: 'demo-api-key',

@@ -53,6 +53,42 @@ export function runUntilSignalled(
       ended = true;
       log.flush(() => resolve(code));
     };
+    let running: Running | undefined;
+    /** The stop signal that started the stop, even while still starting. */
+    let stopping: StopSignal | undefined;
+    const stop = (mode: Running, signal: StopSignal): void => {
+      mode.stop(signal).then(
+        () => end(EXIT_OK),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          end(EXIT_FAILURE);
+        },
+      );
+    };
+    const onStopSignal = (signal: StopSignal): void => {
+      if (!stopSignals.includes(signal)) return;
+      if (stopping && running?.stopNow) {
+        running.stopNow(signal);
+        return;
+      }
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now');
+        end(EXIT_FAILURE);
+        return;
+      }
+      stopping = signal;
+      // Still starting: the stop follows once it has started.
+      if (running) stop(running, signal);
+    };
+    // Listened to before starting, so that no signal meets Node's default (to end the process
+    // at once): a stop signal while starting stops gracefully once started; a reload then, or
+    // during the stop, has nothing to do (a starting process reads the configuration anyway).
+    events.on('SIGTERM', () => onStopSignal('SIGTERM'));
+    events.on('SIGINT', () => onStopSignal('SIGINT'));
+    events.on('SIGHUP', () => {
+      if (running && !stopping) running.reload();
+      else log.info({ signal: 'SIGHUP' }, 'not reloading: starting or stopping');
+    });
     // A stray rejection is logged, not fatal; an uncaught exception leaves us unknown: exit.
     events.on('unhandledRejection', reason => {
       log.error({ err: reason }, 'unhandled promise rejection');
@@ -62,35 +98,21 @@ export function runUntilSignalled(
       end(EXIT_FAILURE);
     });
     start().then(
-      running => {
-        let stopping = false;
-        const onStopSignal = (signal: StopSignal): void => {
-          if (!stopSignals.includes(signal)) return;
-          if (stopping && running.stopNow) {
-            running.stopNow(signal);
-            return;
-          }
-          if (stopping) {
-            log.warn({ signal }, 'second signal: exiting now');
+      mode => {
+        running = mode;
+        if (stopping) {
+          stop(mode, stopping);
+          return;
+        }
+        mode.ready.then(
+          () => {
+            if (!stopping) mode.announce?.();
+          },
+          (err: unknown) => {
+            log.fatal({ err }, 'cannot become ready');
             end(EXIT_FAILURE);
-            return;
-          }
-          stopping = true;
-          running.stop(signal).then(
-            () => end(EXIT_OK),
-            (err: unknown) => {
-              log.error({ err }, 'shutdown failed');
-              end(EXIT_FAILURE);
-            },
-          );
-        };
-        // Both are listened to, so that an ignored one does not end the process either.
-        events.on('SIGTERM', () => onStopSignal('SIGTERM'));
-        events.on('SIGINT', () => onStopSignal('SIGINT'));
-        events.on('SIGHUP', () => running.reload());
-        void running.ready.then(() => {
-          if (!stopping) running.announce?.();
-        });
+          },
+        );
       },
       (err: unknown) => {
         log.fatal({ err }, 'cannot start');

@@ -4,6 +4,9 @@
 
 import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:net';
+import { startApp } from '../../src/app';
+import { loadConfig } from '../../src/config/load-config';
+import { createLogger } from '../../src/observability/logger';
 import { FakeRti } from '../helpers/fake-rti-server';
 import { startServerProcess } from '../helpers/server-process';
 import { loopbackSettings } from '../helpers/start-service';
@@ -67,4 +70,23 @@ describe('process lifecycle (integration)', function () {
       assert.ok(!proc.stdout.includes('cheq-rti-authz listening'));
     });
   }
+  it('in process: a start that fails on a taken port releases the ports it had bound', async () => {
+    // A free port for gRPC, then the taken one for HTTP: gRPC binds first, HTTP fails.
+    const probe = createServer();
+    await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve));
+    const grpcPort = String((probe.address() as { port: number }).port);
+    await new Promise(resolve => probe.close(resolve));
+    const config = loadConfig({
+      env: env({ CHEQ_GRPC_PORT: grpcPort, CHEQ_HTTP_PORT: takenPort() }),
+      args: [],
+    });
+    const quiet = createLogger('fatal', { write: () => undefined });
+    await assert.rejects(startApp(config, quiet), /EADDRINUSE/);
+    const again = createServer();
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.listen(Number(grpcPort), '127.0.0.1', resolve);
+    });
+    await new Promise(resolve => again.close(resolve));
+  });
 });

@@ -168,4 +168,47 @@ describe('runUntilSignalled', () => {
     assert.equal(await exited, 1);
     assert.deepEqual(messages(), ['unhandled promise rejection', 'uncaught exception: exiting']);
   });
+  it('stops gracefully on a stop signal that comes while it is still starting', async () => {
+    const { events, run } = setUp();
+    const mode = new FakeMode();
+    let started: (mode: Running) => void = () => undefined;
+    const exited = run(() => new Promise(resolve => (started = resolve)));
+    events.emit('SIGTERM');
+    events.emit('SIGHUP');
+    started(mode);
+    await turn();
+    mode.markReady();
+    await turn();
+    mode.finishStop();
+    assert.equal(await exited, 0);
+    assert.deepEqual(mode.calls, ['stop SIGTERM'], 'no reload, no announce');
+  });
+
+  it('does not reload on SIGHUP while starting or stopping', async () => {
+    const { events, run, messages } = setUp();
+    const mode = new FakeMode();
+    let started: (mode: Running) => void = () => undefined;
+    const exited = run(() => new Promise(resolve => (started = resolve)));
+    events.emit('SIGHUP');
+    started(mode);
+    await turn();
+    events.emit('SIGTERM');
+    events.emit('SIGHUP');
+    mode.finishStop();
+    assert.equal(await exited, 0);
+    assert.deepEqual(mode.calls, ['stop SIGTERM']);
+    assert.deepEqual(messages(), [
+      'not reloading: starting or stopping',
+      'not reloading: starting or stopping',
+    ]);
+  });
+
+  it('resolves 1 when it cannot become ready', async () => {
+    const { run, messages } = setUp();
+    const mode = Object.assign(new FakeMode(), {
+      ready: Promise.reject(new Error('markServing failed')),
+    });
+    assert.equal(await run(() => Promise.resolve(mode)), 1);
+    assert.deepEqual(messages(), ['cannot become ready']);
+  });
 });
