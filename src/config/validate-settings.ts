@@ -21,10 +21,7 @@ export function settingsOf(raw: RawSettings, problems: ConfigProblem[]): Setting
     args: raw.args,
     file: raw.file,
   });
-  for (const { setting, message } of failures) {
-    const legacyEnv = raw.legacyEnv.get(setting);
-    problems.push(settingProblem(setting, message, legacyEnv === undefined ? {} : { legacyEnv }));
-  }
+  for (const { setting, message } of failures) problems.push(settingProblem(setting, message));
   // Convict also refuses the file keys the reader already reported (its strict mode).
   if (settings === undefined || (refused && problems.length === 0)) {
     problems.push(UNEXPLAINED_REFUSAL);

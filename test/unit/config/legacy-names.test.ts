@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
 import { schema, type SettingName, type SettingSpec } from '../../../src/config/schema';
+import { TestPki } from '../../helpers/test-certs';
 
 const REQUIRED: Readonly<Record<string, string>> = {
   CHEQ_API_KEY: 'key-1',
@@ -104,6 +105,41 @@ describe('loadConfig: old variable names', () => {
             `if another program set ${name}, set ${spec.env}, which wins`,
         );
       });
+    }
+  });
+
+  it("names the old variable in the TLS file checks after convict, as it names it in convict's", () => {
+    const err = configError({
+      GRPC_TLS_CERT_FILE: '/nonexistent',
+      GRPC_TLS_KEY_FILE: '/nonexistent2',
+    });
+    assert.deepEqual(err.problems, [
+      'grpc_tls_cert_file (GRPC_TLS_CERT_FILE, the old name of CHEQ_GRPC_TLS_CERT_FILE): ' +
+        'cannot read /nonexistent (ENOENT); if another program set GRPC_TLS_CERT_FILE, ' +
+        'set CHEQ_GRPC_TLS_CERT_FILE, which wins',
+      'grpc_tls_key_file (GRPC_TLS_KEY_FILE, the old name of CHEQ_GRPC_TLS_KEY_FILE): ' +
+        'cannot read /nonexistent2 (ENOENT); if another program set GRPC_TLS_KEY_FILE, ' +
+        'set CHEQ_GRPC_TLS_KEY_FILE, which wins',
+    ]);
+  });
+
+  it('names the old variables of both settings a pairing problem is about', () => {
+    const pki = TestPki.create();
+    try {
+      const ca = pki.ca('ca');
+      const one = pki.issue(ca, 'one', 'server');
+      const other = pki.issue(ca, 'other', 'server');
+      const err = configError({
+        GRPC_TLS_CERT_FILE: one.certFile,
+        GRPC_TLS_KEY_FILE: other.keyFile,
+      });
+      assert.equal(err.problems.length, 1, err.message);
+      assert.match(
+        err.problems[0] ?? '',
+        /^grpc_tls_cert_file \(GRPC_TLS_CERT_FILE, the old name of CHEQ_GRPC_TLS_CERT_FILE\) and grpc_tls_key_file \(GRPC_TLS_KEY_FILE, the old name of CHEQ_GRPC_TLS_KEY_FILE\): the key in /,
+      );
+    } finally {
+      pki.remove();
     }
   });
 
