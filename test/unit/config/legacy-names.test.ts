@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
 import { schema, type SettingName, type SettingSpec } from '../../../src/config/schema';
+import { otherSettingValue } from '../../helpers/other-setting-value';
 import { TestPki } from '../../helpers/test-certs';
 
 const REQUIRED: Readonly<Record<string, string>> = {
@@ -44,15 +45,35 @@ describe('loadConfig: old variable names', () => {
     ]);
   });
 
-  for (const [key, spec] of RENAMED) {
-    it(`still reads ${spec.legacyEnv} as ${key}, warning once`, () => {
-      const value = key === 'workers' ? '2' : String(schema[key].default);
-      const config = load({ [spec.legacyEnv ?? '']: value });
-      assert.equal(String(config.effective[key]), value);
-      assert.equal(config.warnings.length, 1);
-      assert.ok(config.warnings[0]?.includes(spec.env), config.warnings[0]);
+  describe('every old name', () => {
+    let pki: TestPki;
+    let tlsEnv: Record<string, string>;
+
+    before(() => {
+      pki = TestPki.create();
+      const server = pki.issue(pki.ca('ca'), 'server', 'server');
+      tlsEnv = {
+        CHEQ_GRPC_TLS_CERT_FILE: server.certFile,
+        CHEQ_GRPC_TLS_KEY_FILE: server.keyFile,
+        CHEQ_GRPC_TLS_CLIENT_CA_FILE: server.certFile,
+      };
     });
-  }
+
+    after(() => pki.remove());
+
+    for (const [key, spec] of RENAMED) {
+      it(`still reads ${spec.legacyEnv} as ${key}, warning once`, () => {
+        // Not the default, so a loader that ignored the old name would fail here.
+        const value = otherSettingValue(key, tlsEnv, pki.dir);
+        const others = Object.entries(tlsEnv).filter(([name]) => name !== spec.env);
+        const config = load({ ...Object.fromEntries(others), [spec.legacyEnv ?? '']: value });
+        assert.notEqual(String(schema[key].default), value);
+        assert.equal(String(config.effective[key]), value);
+        assert.equal(config.warnings.length, 1);
+        assert.ok(config.warnings[0]?.includes(spec.env), config.warnings[0]);
+      });
+    }
+  });
 
   it('uses the new name when both are set, warning that the old one is to be removed', () => {
     const config = load({ LOG_LEVEL: 'debug', CHEQ_LOG_LEVEL: 'warn' });
