@@ -16,6 +16,10 @@ function envCell(spec: SettingSpec): string {
     : `\`${spec.env}\` (old name \`${spec.legacyEnv}\`)`;
 }
 
+function onReload(spec: SettingSpec): string {
+  return spec.while === undefined ? spec.applies : `${spec.applies} (while ${spec.while} is on)`;
+}
+
 function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
@@ -32,18 +36,19 @@ export function renderConfigReference(): string {
         spec.arg === undefined ? 'none' : `\`--${spec.arg}\``,
         formatDefault(spec.default),
         spec.scope,
-        spec.applies,
+        onReload(spec),
         doc(spec),
       ]),
     );
   const advanced = entries
     .filter(([, spec]) => spec.advanced)
     .map(([key, spec]) =>
-      row([`\`${key}\``, envCell(spec), formatDefault(spec.default), spec.applies, doc(spec)]),
+      row([`\`${key}\``, envCell(spec), formatDefault(spec.default), onReload(spec), doc(spec)]),
     );
   return [
     'Scope `site`: a site in `sites` may set its own. On reload: `live` applies at once, `restart` ' +
-      'is refused until a restart.',
+      'is refused until a restart; `restart (while X is on)` is refused only when X is on (true, ' +
+      'or a file set) before or after the reload: while X is off, the setting is unused.',
     '',
     row(['setting (file key)', 'environment', 'flag', 'default', 'scope', 'on reload', 'meaning']),
     row(Array(7).fill('---')),
