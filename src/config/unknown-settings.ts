@@ -6,6 +6,7 @@
 import { closestName } from './closest-name';
 import { parseCommandLine } from './command-line';
 import type { ConfigProblem } from './config-error';
+import { FORMAT_BY_NAME } from './formats';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
 import { schema, type SettingName, type SettingSpec } from './schema';
 
@@ -28,6 +29,14 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   ...SETTINGS.map(([, spec]) => spec.env),
   CONFIG_FILE_ENV,
 ]);
+
+/** Whether a flag gives a comma list, which a repeat of the flag adds to. */
+export function isListFlag(name: string): boolean {
+  const key = FLAG_SETTINGS.get(name);
+  if (key === undefined) return false;
+  const spec: SettingSpec = schema[key];
+  return typeof spec.format === 'string' && FORMAT_BY_NAME.get(spec.format)?.list === true;
+}
 
 /** `apikey` for --api-key, --api_key, --apiKey: the spellings that would name one setting. */
 function squash(name: string): string {
@@ -75,8 +84,10 @@ function flagProblems(args: readonly string[]): ConfigProblem[] {
   const given = new Set<string>();
   for (const { flag, name } of flags) {
     if (flag.startsWith('--') && FLAGS.has(name)) {
-      // Convict's parser would join the values of a repeated flag into one, `a,b`.
-      if (given.has(name)) problems.push({ setting: flag, message: 'given more than once' });
+      // Convict's parser joins the values of a repeated flag into one, `a,b`: a list's items.
+      if (given.has(name) && !isListFlag(name)) {
+        problems.push({ setting: flag, message: 'given more than once' });
+      }
       given.add(name);
       continue;
     }

@@ -21,7 +21,10 @@ export function settingsOf(raw: RawSettings, problems: ConfigProblem[]): Setting
     args: raw.args,
     file: raw.file,
   });
-  for (const { setting, message } of failures) problems.push(settingProblem(setting, message));
+  for (const { setting, message } of failures) {
+    // A repeated flag is the problem; the joined value (`2,3`) convict then refuses is not news.
+    if (!raw.repeatedFlags.has(setting)) problems.push(settingProblem(setting, message));
+  }
   // Convict also refuses the file keys the reader already reported (its strict mode).
   if (settings === undefined || (refused && problems.length === 0)) {
     problems.push(UNEXPLAINED_REFUSAL);
