@@ -56,7 +56,8 @@ export function renderConfigReference(): string {
     '',
     'Advanced settings: tuning knobs whose defaults suit nearly every deployment. In the config ' +
       'file they go under `advanced:` (`advanced: { rti_preconnect: 8 }`); in the environment ' +
-      'they have their CHEQ_ names; they have no command-line flag.',
+      'they have their CHEQ_ names; they have no command-line flag of their own (the old ones, ' +
+      '`--rti-preconnect 8`, are read for now, with a warning).',
     '',
     row(['setting (under `advanced:`)', 'environment', 'default', 'on reload', 'meaning']),
     row(Array(5).fill('---')),

@@ -11,12 +11,13 @@ import { ConfigError, settingProblem, type ConfigProblem } from './config-error'
 import { fileValue, isMapping } from './file-value';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
 import { schema, type SettingName, type SettingSpec } from './schema';
-import { specOf } from './setting-lists';
+import { flagOf, specOf } from './setting-lists';
 import {
   CONFIG_FILE_ENV,
   CONFIG_FLAG,
   FLAG_SETTINGS,
   isListFlag,
+  oldFlagWarning,
   unknownSettingProblems,
 } from './unknown-settings';
 
@@ -62,11 +63,13 @@ export function readSources(sources: ConfigSources): RawSettings {
   const overridden = new Set<SettingName>();
   for (const [key, spec] of SETTINGS) if (Object.hasOwn(env, spec.env)) overridden.add(key);
   const flagged = new Set<SettingName>();
+  const flagWarnings: string[] = [];
   const repeatedFlags = new Set<SettingName>();
   for (const { flag, name } of parseCommandLine(sources.args).flags) {
     const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
     if (key === undefined) continue;
     if (flagged.has(key) && !isListFlag(name)) repeatedFlags.add(key);
+    else if (!flagged.has(key) && flagOf(key)?.old === true) flagWarnings.push(oldFlagWarning(key));
     flagged.add(key);
     overridden.add(key);
     // A flag wins over a variable: a bad value it gave is the flag's, not the old name's.
@@ -83,7 +86,7 @@ export function readSources(sources: ConfigSources): RawSettings {
     }
     file = fileSettings(configFile, parsed, overridden, warnings, problems);
   }
-  warnings.push(...envWarnings);
+  warnings.push(...envWarnings, ...flagWarnings);
   return {
     env,
     args: sources.args,

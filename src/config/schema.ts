@@ -32,9 +32,12 @@ export interface SettingSpec {
   readonly env: `CHEQ_${string}`;
   /** The variable read before the CHEQ_ prefix was everywhere: still read, with a warning. */
   readonly legacyEnv?: string;
-  /** The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings. */
+  /**
+   * The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings
+   * (whose flags from before #21 are still read, with a warning: setting-lists' flagOf).
+   */
   readonly arg?: string;
-  /** A tuning knob: under `advanced:` in the config file, no flag, its own reference table. */
+  /** A tuning knob: under `advanced:` in the config file, no own flag, its own reference table. */
   readonly advanced?: true;
   /** A list or object in the config file, JSON text in the environment and on the command line. */
   readonly structured?: true;
