@@ -35,6 +35,7 @@ Usage:
 Configuration: defaults < config file (--config FILE or CHEQ_CONFIG_FILE; JSON or YAML)
 < environment < command-line flags. An unknown flag or CHEQ_ variable is an error. The API key
 is never a flag: CHEQ_API_KEY_FILE (a mounted file), CHEQ_API_KEY or the config file.
+Advanced settings (no flag) still read their old flag (--rti-connections) for now, with a warning.
 Settings (flag, environment variable, file key):
 ${settings}
 Advanced settings, tuning knobs (environment variable, file key; no flag):

@@ -14,6 +14,8 @@ export interface ConfigProblem {
   readonly legacyEnv?: string;
   /** Other settings the problem is about, e.g. both code lists holding one code. */
   readonly with?: { readonly join: 'and' | 'or'; readonly settings: readonly SettingName[] };
+  /** The old variable names some of the `with` settings were read from, by setting. */
+  readonly withLegacyEnv?: Readonly<Partial<Record<SettingName, string>>>;
   /** `sites[2] shop`: the problem is in that site's own settings. */
   readonly site?: string;
   /** The config file, when the problem is in the file itself rather than in a setting's value. */
@@ -46,14 +48,15 @@ export function formatProblem(problem: ConfigProblem): string {
 
 function namesOf(problem: ConfigProblem, withEnv: boolean): string {
   if (problem.setting === undefined) return '';
-  const named = (setting: string, env: string | undefined): string =>
-    withEnv && env !== undefined ? `${setting} (${env})` : setting;
-  const first =
-    withEnv && problem.legacyEnv !== undefined
-      ? `${problem.setting} (${problem.legacyEnv}, the old name of ${problem.env})`
-      : named(problem.setting, problem.env);
+  const named = (setting: string, env: string | undefined, legacyEnv?: string): string => {
+    if (!withEnv || env === undefined) return setting;
+    return legacyEnv === undefined
+      ? `${setting} (${env})`
+      : `${setting} (${legacyEnv}, the old name of ${env})`;
+  };
+  const first = named(problem.setting, problem.env, problem.legacyEnv);
   const others = (problem.with?.settings ?? []).map(setting =>
-    named(setting, specOf(setting)?.env),
+    named(setting, specOf(setting)?.env, problem.withLegacyEnv?.[setting]),
   );
   return [first, ...others].join(` ${problem.with?.join ?? 'and'} `);
 }

@@ -16,6 +16,10 @@ function envCell(spec: SettingSpec): string {
     : `\`${spec.env}\` (old name \`${spec.legacyEnv}\`)`;
 }
 
+function onReload(spec: SettingSpec): string {
+  return spec.while === undefined ? spec.applies : `${spec.applies} (while ${spec.while} is on)`;
+}
+
 function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
@@ -32,18 +36,19 @@ export function renderConfigReference(): string {
         spec.arg === undefined ? 'none' : `\`--${spec.arg}\``,
         formatDefault(spec.default),
         spec.scope,
-        spec.applies,
+        onReload(spec),
         doc(spec),
       ]),
     );
   const advanced = entries
     .filter(([, spec]) => spec.advanced)
     .map(([key, spec]) =>
-      row([`\`${key}\``, envCell(spec), formatDefault(spec.default), spec.applies, doc(spec)]),
+      row([`\`${key}\``, envCell(spec), formatDefault(spec.default), onReload(spec), doc(spec)]),
     );
   return [
     'Scope `site`: a site in `sites` may set its own. On reload: `live` applies at once, `restart` ' +
-      'is refused until a restart.',
+      'is refused until a restart; `restart (while X is on)` is refused only when X is on (true, ' +
+      'or a file set) before or after the reload: while X is off, the setting is unused.',
     '',
     row(['setting (file key)', 'environment', 'flag', 'default', 'scope', 'on reload', 'meaning']),
     row(Array(7).fill('---')),
@@ -51,7 +56,8 @@ export function renderConfigReference(): string {
     '',
     'Advanced settings: tuning knobs whose defaults suit nearly every deployment. In the config ' +
       'file they go under `advanced:` (`advanced: { rti_preconnect: 8 }`); in the environment ' +
-      'they have their CHEQ_ names; they have no command-line flag.',
+      'they have their CHEQ_ names; they have no command-line flag of their own (the old ones, ' +
+      '`--rti-preconnect 8`, are read for now, with a warning).',
     '',
     row(['setting (under `advanced:`)', 'environment', 'default', 'on reload', 'meaning']),
     row(Array(5).fill('---')),

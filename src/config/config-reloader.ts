@@ -6,16 +6,27 @@
 import type { Logger } from '../observability/logger';
 import { ConfigWatcher } from './config-watcher';
 import { ConfigError, type AppConfig } from './load-config';
+import { schema, type SettingSpec } from './schema';
 import { RESTART_ONLY_SETTINGS } from './setting-lists';
 
 /**
  * The restart-only settings (the schema says which) whose resolved values (AppConfig.effective)
- * differ between two configurations.
+ * differ between two configurations, except those of a feature off in both (the schema's
+ * `while`): a circuit breaker's tuning while there is no breaker, TLS timings without TLS.
  */
 export function restartOnlyChanges(from: AppConfig, to: AppConfig): string[] {
-  return RESTART_ONLY_SETTINGS.filter(
-    setting => JSON.stringify(from.effective[setting]) !== JSON.stringify(to.effective[setting]),
-  );
+  return RESTART_ONLY_SETTINGS.filter(setting => {
+    const spec: SettingSpec = schema[setting];
+    const feature = spec.while;
+    if (feature !== undefined && !isOn(from, feature) && !isOn(to, feature)) return false;
+    return JSON.stringify(from.effective[setting]) !== JSON.stringify(to.effective[setting]);
+  });
+}
+
+/** A feature's switch is on: a true flag, a file name that is set. */
+function isOn(config: AppConfig, setting: string): boolean {
+  const value = config.effective[setting];
+  return value === true || (typeof value === 'string' && value !== '');
 }
 
 export interface ReloaderOptions {

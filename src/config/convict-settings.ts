@@ -9,6 +9,7 @@ import type { ConfigProblem } from './config-error';
 import { isMapping } from './file-value';
 import { FORMAT_BY_NAME } from './formats';
 import { schema, type SettingName, type SettingSpec } from './schema';
+import { flagOf } from './setting-lists';
 
 /** What convict is given: which settings, their defaults, and the three sources. */
 export interface ConvictSources {
@@ -79,7 +80,7 @@ function convictSchema(
       format: typeof spec.format === 'string' ? spec.format : settingCheck,
       check: settingCheck,
       env: spec.env,
-      arg: spec.arg,
+      arg: flagOf(setting)?.arg,
       sensitive: spec.sensitive === true,
     };
   }

@@ -13,6 +13,8 @@ export interface SettingFormat {
   readonly name: string;
   readonly coerce?: (value: string) => unknown;
   readonly validate: (value: unknown) => void;
+  /** A comma list: a flag given twice adds to it (convict joins the values with a comma). */
+  readonly list?: true;
 }
 
 function fail(message: string): never {
@@ -134,6 +136,7 @@ const FORMATS: readonly SettingFormat[] = [
   {
     name: 'code-list',
     coerce: (value: string) => splitList(value),
+    list: true,
     validate: (value: unknown) => {
       if (!Array.isArray(value)) fail('must be a list of threat type codes');
       for (const code of value as unknown[]) {
@@ -147,6 +150,7 @@ const FORMATS: readonly SettingFormat[] = [
   {
     name: 'string-list',
     coerce: (value: string) => splitList(value),
+    list: true,
     validate: (value: unknown) => {
       if (!Array.isArray(value) || !value.every(item => typeof item === 'string')) {
         fail('must be a comma list of strings');
@@ -156,6 +160,7 @@ const FORMATS: readonly SettingFormat[] = [
   {
     name: 'path-patterns',
     coerce: (value: string) => splitList(value),
+    list: true,
     validate: (value: unknown) => {
       if (!Array.isArray(value)) fail('must be a comma list of paths or regular expressions');
       for (const entry of value as unknown[]) {
@@ -186,6 +191,7 @@ const FORMATS: readonly SettingFormat[] = [
   {
     name: 'ip-ranges',
     coerce: (value: string) => splitList(value),
+    list: true,
     validate: (value: unknown) => {
       if (!Array.isArray(value) || !value.every(item => typeof item === 'string')) {
         fail('must be a comma list of IP addresses and CIDR ranges, or none');

@@ -12,6 +12,7 @@ import { readSites, resolveSiteSettings } from './sites';
 import { grpcTlsProblems } from './tls-files';
 import { crossFieldProblems, settingsOf } from './validate-settings';
 import type { AppConfig } from './app-config';
+import type { SettingName } from './schema';
 
 export type { AppConfig, CircuitSettings, LogLevel, SiteConfig } from './app-config';
 export { REDACTED, servedSites } from './app-config';
@@ -41,6 +42,30 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     }
     problems.push(...siteProblems.map(problem => ({ ...problem, site: entry.label })));
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems.map(withOldNames(raw.legacyEnv)));
   return buildAppConfig(settings, apiKey, servesTopLevel, sites, raw.configFile, raw.warnings);
+}
+
+/**
+ * Names the old variable of each top-level setting a problem is about that was read from one, so
+ * that every check (convict's, the TLS files', the cross-setting rules) names what the operator set.
+ */
+function withOldNames(
+  legacyEnv: ReadonlyMap<SettingName, string>,
+): (problem: ConfigProblem) => ConfigProblem {
+  const oldName = (setting: string | undefined): string | undefined =>
+    setting === undefined ? undefined : legacyEnv.get(setting as SettingName);
+  return problem => {
+    if (problem.site !== undefined) return problem;
+    const first = oldName(problem.setting);
+    const others = (problem.with?.settings ?? []).flatMap(setting => {
+      const old = oldName(setting);
+      return old === undefined ? [] : [[setting, old] as const];
+    });
+    return {
+      ...problem,
+      ...(first === undefined ? {} : { legacyEnv: first }),
+      ...(others.length === 0 ? {} : { withLegacyEnv: Object.fromEntries(others) }),
+    };
+  };
 }

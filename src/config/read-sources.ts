@@ -11,11 +11,13 @@ import { ConfigError, settingProblem, type ConfigProblem } from './config-error'
 import { fileValue, isMapping } from './file-value';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
 import { schema, type SettingName, type SettingSpec } from './schema';
-import { specOf } from './setting-lists';
+import { flagOf, specOf } from './setting-lists';
 import {
   CONFIG_FILE_ENV,
   CONFIG_FLAG,
   FLAG_SETTINGS,
+  isListFlag,
+  oldFlagWarning,
   unknownSettingProblems,
 } from './unknown-settings';
 
@@ -34,6 +36,8 @@ export interface RawSettings {
   readonly file: Readonly<Record<string, unknown>>;
   /** Settings read from their old variable name, and that name. */
   readonly legacyEnv: ReadonlyMap<SettingName, string>;
+  /** Settings whose flag was given more than once, not being a list (a problem already). */
+  readonly repeatedFlags: ReadonlySet<SettingName>;
   readonly configFile: string | undefined;
   /** Old names and places still read, one line each. */
   readonly warnings: readonly string[];
@@ -58,9 +62,15 @@ export function readSources(sources: ConfigSources): RawSettings {
   // Settings a variable or a flag gives: their file values are never used.
   const overridden = new Set<SettingName>();
   for (const [key, spec] of SETTINGS) if (Object.hasOwn(env, spec.env)) overridden.add(key);
+  const flagged = new Set<SettingName>();
+  const flagWarnings: string[] = [];
+  const repeatedFlags = new Set<SettingName>();
   for (const { flag, name } of parseCommandLine(sources.args).flags) {
     const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
     if (key === undefined) continue;
+    if (flagged.has(key) && !isListFlag(name)) repeatedFlags.add(key);
+    else if (!flagged.has(key) && flagOf(key)?.old === true) flagWarnings.push(oldFlagWarning(key));
+    flagged.add(key);
     overridden.add(key);
     // A flag wins over a variable: a bad value it gave is the flag's, not the old name's.
     legacyEnv.delete(key);
@@ -76,8 +86,17 @@ export function readSources(sources: ConfigSources): RawSettings {
     }
     file = fileSettings(configFile, parsed, overridden, warnings, problems);
   }
-  warnings.push(...envWarnings);
-  return { env, args: sources.args, file, legacyEnv, configFile, warnings, problems };
+  warnings.push(...envWarnings, ...flagWarnings);
+  return {
+    env,
+    args: sources.args,
+    file,
+    legacyEnv,
+    repeatedFlags,
+    configFile,
+    warnings,
+    problems,
+  };
 }
 
 /** Every setting's variable, or its old name's value when only that is set (with a warning). */

@@ -20,6 +20,11 @@ export interface SettingSpec {
   readonly scope: 'process' | 'site';
   /** `live`: a reload applies a change; `restart`: a reload that changes it is refused. */
   readonly applies: 'live' | 'restart';
+  /**
+   * The setting that switches this one's feature on (a true flag, a file name): while it is off
+   * before and after a reload, a change of this one is unused, and no restart is asked for.
+   */
+  readonly while?: string;
   /** A format name (formats.ts), the allowed values, or String: any text. */
   readonly format: string | readonly string[] | StringConstructor;
   readonly default: unknown;
@@ -27,9 +32,12 @@ export interface SettingSpec {
   readonly env: `CHEQ_${string}`;
   /** The variable read before the CHEQ_ prefix was everywhere: still read, with a warning. */
   readonly legacyEnv?: string;
-  /** The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings. */
+  /**
+   * The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings
+   * (whose flags from before #21 are still read, with a warning: setting-lists' flagOf).
+   */
   readonly arg?: string;
-  /** A tuning knob: under `advanced:` in the config file, no flag, its own reference table. */
+  /** A tuning knob: under `advanced:` in the config file, no own flag, its own reference table. */
   readonly advanced?: true;
   /** A list or object in the config file, JSON text in the environment and on the command line. */
   readonly structured?: true;
@@ -313,6 +321,7 @@ export const schema = {
     doc: 'Share of failed calls (connection errors, HTTP errors other than 400, 413, 414, 422 and 431, which refuse one request, bad answers, timeouts while this process was responsive) within rti_circuit_window_ms that opens the circuit.',
     scope: 'process',
     applies: 'restart',
+    while: 'rti_circuit_breaker',
     format: 'ratio',
     default: 0.5,
     env: 'CHEQ_RTI_CIRCUIT_FAILURE_RATIO',
@@ -322,6 +331,7 @@ export const schema = {
     doc: 'Time window the circuit breaker judges RTI over, milliseconds (in 10 slices).',
     scope: 'process',
     applies: 'restart',
+    while: 'rti_circuit_breaker',
     format: 'positive-int',
     default: 2000,
     env: 'CHEQ_RTI_CIRCUIT_WINDOW_MS',
@@ -331,6 +341,7 @@ export const schema = {
     doc: 'RTI calls the window must hold before the circuit can open.',
     scope: 'process',
     applies: 'restart',
+    while: 'rti_circuit_breaker',
     format: 'positive-int',
     default: 20,
     env: 'CHEQ_RTI_CIRCUIT_MIN_CALLS',
@@ -340,6 +351,7 @@ export const schema = {
     doc: 'How long the circuit stays open before probe calls are let through, milliseconds.',
     scope: 'process',
     applies: 'restart',
+    while: 'rti_circuit_breaker',
     format: 'positive-int',
     default: 5000,
     env: 'CHEQ_RTI_CIRCUIT_OPEN_MS',
@@ -349,6 +361,7 @@ export const schema = {
     doc: 'Probe calls let through when the circuit is half-open; it closes once that many succeeded, and opens again on any failure.',
     scope: 'process',
     applies: 'restart',
+    while: 'rti_circuit_breaker',
     format: 'positive-int',
     default: 5,
     env: 'CHEQ_RTI_CIRCUIT_PROBES',
@@ -485,6 +498,7 @@ export const schema = {
     doc: 'PEM private key of grpc_tls_cert_file, unencrypted. Its contents are never logged.',
     scope: 'process',
     applies: 'restart',
+    while: 'grpc_tls_cert_file',
     format: String,
     default: '',
     env: 'CHEQ_GRPC_TLS_KEY_FILE',
@@ -495,6 +509,7 @@ export const schema = {
     doc: 'PEM CA certificate(s) for mTLS: when set, gRPC clients must present a certificate signed by one of them. Needs grpc_tls_cert_file.',
     scope: 'process',
     applies: 'restart',
+    while: 'grpc_tls_cert_file',
     format: String,
     default: '',
     env: 'CHEQ_GRPC_TLS_CLIENT_CA_FILE',
@@ -505,6 +520,7 @@ export const schema = {
     doc: 'How often the TLS files are re-read, milliseconds. Changed, valid files serve new connections from then on; invalid ones are logged and the previous certificate kept.',
     scope: 'process',
     applies: 'restart',
+    while: 'grpc_tls_cert_file',
     format: 'positive-int',
     default: 60_000,
     env: 'CHEQ_GRPC_TLS_RELOAD_INTERVAL_MS',

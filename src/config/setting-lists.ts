@@ -24,3 +24,15 @@ export function specOf(name: string): SettingSpec | undefined {
 export function isSettingName(name: string): name is SettingName {
   return Object.hasOwn(schema, name);
 }
+
+/**
+ * A setting's flag: its own, or an advanced setting's flag from before issue #21 took tuning knobs
+ * off the command line (the key in kebab case), still read for now with a warning.
+ */
+export function flagOf(
+  key: SettingName,
+): { readonly arg: string; readonly old: boolean } | undefined {
+  const spec: SettingSpec = schema[key];
+  if (spec.arg !== undefined) return { arg: spec.arg, old: false };
+  return spec.advanced ? { arg: key.replace(/_/g, '-'), old: true } : undefined;
+}

@@ -126,6 +126,11 @@ export function resolveSiteSettings(
   problems: ConfigProblem[],
 ): Settings | undefined {
   const inherited: Partial<Record<SettingName, unknown>> = { ...topLevel };
+  // A setting the site sets has no default: convict would check an invalid top-level value there
+  // too, and refuse with no problem of the site's to show for it.
+  for (const setting of SITE_SETTINGS) {
+    if (Object.hasOwn(site.overrides, setting)) delete inherited[setting];
+  }
   if ('api_key' in site.overrides || 'api_key_file' in site.overrides) {
     inherited.api_key = '';
     inherited.api_key_file = '';

@@ -6,8 +6,10 @@
 import { closestName } from './closest-name';
 import { parseCommandLine } from './command-line';
 import type { ConfigProblem } from './config-error';
+import { FORMAT_BY_NAME } from './formats';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
 import { schema, type SettingName, type SettingSpec } from './schema';
+import { flagOf } from './setting-lists';
 
 const ENV_PREFIX = 'CHEQ_';
 
@@ -17,9 +19,12 @@ export const CONFIG_FILE_ENV = 'CHEQ_CONFIG_FILE';
 
 const SETTINGS = Object.entries(schema) as [SettingName, SettingSpec][];
 
-/** Every flag a setting has, by flag name. */
+/** Every flag a setting has (an advanced setting's old one included), by flag name. */
 export const FLAG_SETTINGS: ReadonlyMap<string, SettingName> = new Map(
-  SETTINGS.flatMap(([key, spec]) => (spec.arg === undefined ? [] : [[spec.arg, key] as const])),
+  SETTINGS.flatMap(([key]) => {
+    const flag = flagOf(key);
+    return flag === undefined ? [] : [[flag.arg, key] as const];
+  }),
 );
 
 const FLAGS: ReadonlySet<string> = new Set([...FLAG_SETTINGS.keys(), CONFIG_FLAG]);
@@ -29,6 +34,14 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   CONFIG_FILE_ENV,
 ]);
 
+/** Whether a flag gives a comma list, which a repeat of the flag adds to. */
+export function isListFlag(name: string): boolean {
+  const key = FLAG_SETTINGS.get(name);
+  if (key === undefined) return false;
+  const spec: SettingSpec = schema[key];
+  return typeof spec.format === 'string' && FORMAT_BY_NAME.get(spec.format)?.list === true;
+}
+
 /** `apikey` for --api-key, --api_key, --apiKey: the spellings that would name one setting. */
 function squash(name: string): string {
   return name.toLowerCase().replace(/[-_]/g, '');
@@ -36,22 +49,23 @@ function squash(name: string): string {
 
 /**
  * Settings without a flag, by their squashed key: secrets, which `ps` would show to every user of
- * the host, and advanced settings; a flag that gives one is refused with where to put it instead.
+ * the host; a flag that gives one is refused with where to put it instead.
  */
 const REFUSED_FLAGS: ReadonlyMap<string, SettingName> = new Map(
-  SETTINGS.filter(([, spec]) => spec.arg === undefined).map(([key]) => [squash(key), key]),
+  SETTINGS.filter(([key]) => flagOf(key) === undefined).map(([key]) => [squash(key), key]),
 );
+
+/** The one line an advanced setting's old flag gets: read for now, and where the setting belongs. */
+export function oldFlagWarning(key: SettingName): string {
+  const spec: SettingSpec = schema[key];
+  return (
+    `--${flagOf(key)?.arg ?? key}: ${key} is an advanced setting: the flag is read for now; ` +
+    `use ${spec.env} (environment) or advanced.${key} in the config file`
+  );
+}
 
 function refusedFlagProblem(flag: string, key: SettingName): ConfigProblem {
   const spec: SettingSpec = schema[key];
-  if (spec.advanced) {
-    return {
-      setting: flag,
-      message:
-        `${key} is an advanced setting, not read from the command line: ` +
-        `use ${spec.env} (environment) or advanced.${key} in the config file`,
-    };
-  }
   const file = (schema as Record<string, SettingSpec | undefined>)[`${key}_file`];
   const where = [
     ...(file ? [`${file.env} (a mounted file)`] : []),
@@ -75,8 +89,10 @@ function flagProblems(args: readonly string[]): ConfigProblem[] {
   const given = new Set<string>();
   for (const { flag, name } of flags) {
     if (flag.startsWith('--') && FLAGS.has(name)) {
-      // Convict's parser would join the values of a repeated flag into one, `a,b`.
-      if (given.has(name)) problems.push({ setting: flag, message: 'given more than once' });
+      // Convict's parser joins the values of a repeated flag into one, `a,b`: a list's items.
+      if (given.has(name) && !isListFlag(name)) {
+        problems.push({ setting: flag, message: 'given more than once' });
+      }
       given.add(name);
       continue;
     }

@@ -22,8 +22,8 @@ export function settingsOf(raw: RawSettings, problems: ConfigProblem[]): Setting
     file: raw.file,
   });
   for (const { setting, message } of failures) {
-    const legacyEnv = raw.legacyEnv.get(setting);
-    problems.push(settingProblem(setting, message, legacyEnv === undefined ? {} : { legacyEnv }));
+    // A repeated flag is the problem; the joined value (`2,3`) convict then refuses is not news.
+    if (!raw.repeatedFlags.has(setting)) problems.push(settingProblem(setting, message));
   }
   // Convict also refuses the file keys the reader already reported (its strict mode).
   if (settings === undefined || (refused && problems.length === 0)) {

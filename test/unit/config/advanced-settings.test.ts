@@ -1,5 +1,6 @@
 // Tuning knobs live under `advanced:` in the config file (issue #21), keep their CHEQ_ variables
-// and have no flag. The old top-level keys still work, each with one warning naming the new place.
+// and have no flag of their own. The old top-level keys and flags still work, each with one warning
+// naming the new place.
 
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderConfigReference } from '../../../src/config/config-reference';
 import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
-import { schema } from '../../../src/config/schema';
+import { schema, type SettingName, type SettingSpec } from '../../../src/config/schema';
+import { otherSettingValue } from '../../helpers/other-setting-value';
 
 const REQUIRED: Readonly<Record<string, string>> = {
   CHEQ_API_KEY: 'key-1',
@@ -86,6 +88,48 @@ describe('loadConfig: the advanced block', () => {
       load('advanced:\n  rti_preconnect: 5\n', { CHEQ_RTI_PRECONNECT: '7' }).rti.preconnect,
       7,
     );
+  });
+
+  describe('an old flag', () => {
+    const ADVANCED = (Object.keys(schema) as SettingName[]).filter(key => {
+      const spec: SettingSpec = schema[key];
+      return spec.advanced === true;
+    });
+
+    for (const key of ADVANCED) {
+      const flag = `--${key.replace(/_/g, '-')}`;
+      it(`${flag} is read for now, with one warning naming where ${key} belongs`, () => {
+        const spec: SettingSpec = schema[key];
+        const value = otherSettingValue(key, {}, dir);
+        const config = loadConfig({ env: REQUIRED, args: [flag, value] });
+        assert.equal(String(config.effective[key]), value);
+        assert.deepEqual(config.warnings, [
+          `${flag}: ${key} is an advanced setting: the flag is read for now; ` +
+            `use ${spec.env} (environment) or advanced.${key} in the config file`,
+        ]);
+      });
+    }
+
+    it('wins over the environment and the advanced block, as every flag does', () => {
+      const config = loadConfig({
+        env: {
+          ...REQUIRED,
+          CHEQ_CONFIG_FILE: fileWith('advanced:\n  rti_connections: 5\n'),
+          CHEQ_RTI_CONNECTIONS: '7',
+        },
+        args: ['--rti-connections', '9'],
+      });
+      assert.equal(config.rti.connections, 9);
+    });
+
+    it('is checked like any value, naming the setting', () => {
+      assert.throws(
+        () => loadConfig({ env: REQUIRED, args: ['--rti-connections', 'many'] }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          /^rti_connections \(CHEQ_RTI_CONNECTIONS\): must be/.test(err.problems[0] ?? ''),
+      );
+    });
   });
 
   it('accepts an empty advanced: block', () => {

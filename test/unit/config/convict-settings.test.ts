@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { convictSettings, type ConvictSources } from '../../../src/config/convict-settings';
 import { ConfigError, loadConfig, type ConfigSources } from '../../../src/config/load-config';
 import { schema, type SettingName, type SettingSpec } from '../../../src/config/schema';
+import { isListFlag } from '../../../src/config/unknown-settings';
 
 const SETTINGS = Object.entries(schema) as [SettingName, SettingSpec][];
 
@@ -131,6 +132,38 @@ describe('loadConfig on convict', () => {
       }),
       ['--tag-hash: given more than once'],
     );
+  });
+
+  it('refuses a single-value flag given twice with that line only, not also the joined value', () => {
+    assert.deepEqual(
+      problemsOf({ env: REQUIRED, args: ['--timeout-ms', '2', '--timeout-ms', '3'] }),
+      ['--timeout-ms: given more than once'],
+    );
+  });
+
+  // Every comma-list flag: a repeat adds items, as at 1274a1a (yargs-parser and convict join them).
+  const LIST_CASES: readonly [SettingName, string, string, readonly unknown[]][] = [
+    ['uri_exclusion', '/a', '/b', ['/a', '/b']],
+    ['trusted_proxies', '10.0.0.1', '10.0.0.2/31', ['10.0.0.1', '10.0.0.2/31']],
+    ['block_redirect_codes', '2', '3', ['2', '3']],
+    ['challenge_codes', '4', '5', ['4', '5']],
+    ['ignored_header_names', 'x-a', 'x-b', ['x-a', 'x-b']],
+  ];
+  for (const [key, first, second, expected] of LIST_CASES) {
+    const flag = `--${key.replace(/_/g, '-')}`;
+    it(`reads ${flag} given twice as one list of both`, () => {
+      const config = loadConfig({ env: REQUIRED, args: [flag, first, `${flag}=${second}`] });
+      const effective =
+        schema[key].scope === 'site' ? config.defaultSite?.effective : config.effective;
+      assert.deepEqual(effective?.[key], expected);
+    });
+  }
+
+  it('has a repeat case for every comma-list flag', () => {
+    const lists = SETTINGS.filter(([, spec]) => spec.arg !== undefined && isListFlag(spec.arg)).map(
+      ([key]) => key,
+    );
+    assert.deepEqual([...lists].sort(), LIST_CASES.map(([key]) => key).sort());
   });
 
   it('refuses a YAML alias that holds itself with a clear problem, not a TypeError', () => {

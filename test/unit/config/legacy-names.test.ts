@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
 import { schema, type SettingName, type SettingSpec } from '../../../src/config/schema';
+import { otherSettingValue } from '../../helpers/other-setting-value';
+import { TestPki } from '../../helpers/test-certs';
 
 const REQUIRED: Readonly<Record<string, string>> = {
   CHEQ_API_KEY: 'key-1',
@@ -43,15 +45,35 @@ describe('loadConfig: old variable names', () => {
     ]);
   });
 
-  for (const [key, spec] of RENAMED) {
-    it(`still reads ${spec.legacyEnv} as ${key}, warning once`, () => {
-      const value = key === 'workers' ? '2' : String(schema[key].default);
-      const config = load({ [spec.legacyEnv ?? '']: value });
-      assert.equal(String(config.effective[key]), value);
-      assert.equal(config.warnings.length, 1);
-      assert.ok(config.warnings[0]?.includes(spec.env), config.warnings[0]);
+  describe('every old name', () => {
+    let pki: TestPki;
+    let tlsEnv: Record<string, string>;
+
+    before(() => {
+      pki = TestPki.create();
+      const server = pki.issue(pki.ca('ca'), 'server', 'server');
+      tlsEnv = {
+        CHEQ_GRPC_TLS_CERT_FILE: server.certFile,
+        CHEQ_GRPC_TLS_KEY_FILE: server.keyFile,
+        CHEQ_GRPC_TLS_CLIENT_CA_FILE: server.certFile,
+      };
     });
-  }
+
+    after(() => pki.remove());
+
+    for (const [key, spec] of RENAMED) {
+      it(`still reads ${spec.legacyEnv} as ${key}, warning once`, () => {
+        // Not the default, so a loader that ignored the old name would fail here.
+        const value = otherSettingValue(key, tlsEnv, pki.dir);
+        const others = Object.entries(tlsEnv).filter(([name]) => name !== spec.env);
+        const config = load({ ...Object.fromEntries(others), [spec.legacyEnv ?? '']: value });
+        assert.notEqual(String(schema[key].default), value);
+        assert.equal(String(config.effective[key]), value);
+        assert.equal(config.warnings.length, 1);
+        assert.ok(config.warnings[0]?.includes(spec.env), config.warnings[0]);
+      });
+    }
+  });
 
   it('uses the new name when both are set, warning that the old one is to be removed', () => {
     const config = load({ LOG_LEVEL: 'debug', CHEQ_LOG_LEVEL: 'warn' });
@@ -104,6 +126,41 @@ describe('loadConfig: old variable names', () => {
             `if another program set ${name}, set ${spec.env}, which wins`,
         );
       });
+    }
+  });
+
+  it("names the old variable in the TLS file checks after convict, as it names it in convict's", () => {
+    const err = configError({
+      GRPC_TLS_CERT_FILE: '/nonexistent',
+      GRPC_TLS_KEY_FILE: '/nonexistent2',
+    });
+    assert.deepEqual(err.problems, [
+      'grpc_tls_cert_file (GRPC_TLS_CERT_FILE, the old name of CHEQ_GRPC_TLS_CERT_FILE): ' +
+        'cannot read /nonexistent (ENOENT); if another program set GRPC_TLS_CERT_FILE, ' +
+        'set CHEQ_GRPC_TLS_CERT_FILE, which wins',
+      'grpc_tls_key_file (GRPC_TLS_KEY_FILE, the old name of CHEQ_GRPC_TLS_KEY_FILE): ' +
+        'cannot read /nonexistent2 (ENOENT); if another program set GRPC_TLS_KEY_FILE, ' +
+        'set CHEQ_GRPC_TLS_KEY_FILE, which wins',
+    ]);
+  });
+
+  it('names the old variables of both settings a pairing problem is about', () => {
+    const pki = TestPki.create();
+    try {
+      const ca = pki.ca('ca');
+      const one = pki.issue(ca, 'one', 'server');
+      const other = pki.issue(ca, 'other', 'server');
+      const err = configError({
+        GRPC_TLS_CERT_FILE: one.certFile,
+        GRPC_TLS_KEY_FILE: other.keyFile,
+      });
+      assert.equal(err.problems.length, 1, err.message);
+      assert.match(
+        err.problems[0] ?? '',
+        /^grpc_tls_cert_file \(GRPC_TLS_CERT_FILE, the old name of CHEQ_GRPC_TLS_CERT_FILE\) and grpc_tls_key_file \(GRPC_TLS_KEY_FILE, the old name of CHEQ_GRPC_TLS_KEY_FILE\): the key in /,
+      );
+    } finally {
+      pki.remove();
     }
   });
 

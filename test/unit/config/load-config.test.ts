@@ -871,17 +871,19 @@ describe('loadConfig: warm-up and connections opened ahead', () => {
     assert.equal(fromEnv.rti.preconnect, 0);
   });
 
-  it('refuses them as flags (advanced settings have none), naming where they go', () => {
-    assert.throws(
-      () => loadConfig({ env: required, args: ['--warmup-checks', '0', '--rti-preconnect=2'] }),
-      (err: unknown) =>
-        err instanceof ConfigError &&
-        err.problems.length === 2 &&
-        err.problems.includes(
-          '--warmup-checks: warmup_checks is an advanced setting, not read from the command ' +
-            'line: use CHEQ_WARMUP_CHECKS (environment) or advanced.warmup_checks in the config file',
-        ),
-    );
+  it('still reads them as flags (advanced settings lost theirs in #21), warning where they go', () => {
+    const config = loadConfig({
+      env: required,
+      args: ['--warmup-checks', '0', '--rti-preconnect=2'],
+    });
+    assert.equal(config.server.warmupChecks, 0);
+    assert.equal(config.rti.preconnect, 2);
+    assert.deepEqual(config.warnings, [
+      '--warmup-checks: warmup_checks is an advanced setting: the flag is read for now; ' +
+        'use CHEQ_WARMUP_CHECKS (environment) or advanced.warmup_checks in the config file',
+      '--rti-preconnect: rti_preconnect is an advanced setting: the flag is read for now; ' +
+        'use CHEQ_RTI_PRECONNECT (environment) or advanced.rti_preconnect in the config file',
+    ]);
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [

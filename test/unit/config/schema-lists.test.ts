@@ -3,14 +3,13 @@
 // schema says when a configuration is loaded or reloaded.
 
 import { strict as assert } from 'node:assert';
-import { copyFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { restartOnlyChanges } from '../../../src/config/config-reloader';
 import type { ConfigProblem } from '../../../src/config/config-error';
 import { loadConfig, type AppConfig } from '../../../src/config/load-config';
 import { schema, type SettingName, type SettingSpec } from '../../../src/config/schema';
-import { RESTART_ONLY_SETTINGS, SITE_SETTINGS } from '../../../src/config/setting-lists';
+import { RESTART_ONLY_SETTINGS, SITE_SETTINGS, specOf } from '../../../src/config/setting-lists';
 import { readSites } from '../../../src/config/sites';
+import { otherSettingValue } from '../../helpers/other-setting-value';
 import { TestPki } from '../../helpers/test-certs';
 
 const SETTINGS = Object.entries(schema) as [SettingName, SettingSpec][];
@@ -101,20 +100,8 @@ describe('the schema: one description per setting', () => {
 
     after(() => pki.remove());
 
-    /** Another valid value of a process setting, as its variable holds it. */
     function otherValue(key: SettingName): string {
-      const value: unknown = schema[key].default;
-      if (key.startsWith('grpc_tls_') && key.endsWith('_file')) {
-        // The same PEM under another name: a different setting, still a valid one.
-        const copy = join(pki.dir, `${key}.pem`);
-        copyFileSync(base[schema[key].env] ?? '', copy);
-        return copy;
-      }
-      if (key === 'host') return '127.0.0.1';
-      if (key === 'log_level') return 'debug';
-      if (typeof value === 'boolean') return String(!value);
-      if (typeof value === 'number') return String(value > 0 && value < 1 ? value / 2 : value + 1);
-      throw new Error(`no other value for ${key}`);
+      return otherSettingValue(key, base, pki.dir);
     }
 
     function load(env: Record<string, string>): AppConfig {
@@ -134,6 +121,40 @@ describe('the schema: one description per setting', () => {
         const before = load(base);
         const after = load({ ...base, [spec.env]: otherValue(key) });
         assert.deepEqual(restartOnlyChanges(before, after), [key]);
+      });
+    }
+
+    it('name as the switch of a feature a restart-only flag or file setting', () => {
+      for (const [key, spec] of SETTINGS.filter(([, s]) => s.while !== undefined)) {
+        const feature = specOf(spec.while ?? '');
+        assert.ok(feature, `${key}: while names no setting`);
+        assert.equal(feature.applies, 'restart', key);
+        assert.ok(feature.default === false || feature.default === true || feature.default === '');
+      }
+    });
+
+    for (const [key, spec] of SETTINGS.filter(([, s]) => s.while !== undefined)) {
+      const feature = schema[spec.while as SettingName];
+      /** The feature's switch off: the breaker false, no TLS files at all. */
+      const off = (env: Record<string, string>): Record<string, string> =>
+        typeof feature.default === 'boolean'
+          ? { ...env, [feature.env]: 'false' }
+          : Object.fromEntries(Object.entries(env).filter(([name]) => !/_TLS_.*_FILE$/.test(name)));
+
+      // The other TLS files cannot be set without the certificate: nothing to change while off.
+      if (!key.endsWith('_file')) {
+        it(`a reload that changes ${key} while ${spec.while} is off applies (unused)`, () => {
+          const before = load(off(base));
+          const after = load(off({ ...base, [spec.env]: otherValue(key) }));
+          assert.notDeepEqual(after.effective[key], before.effective[key]);
+          assert.deepEqual(restartOnlyChanges(before, after), []);
+        });
+      }
+
+      it(`a reload that switches ${spec.while} on and changes ${key} needs a restart`, () => {
+        const after = load({ ...base, [spec.env]: otherValue(key) });
+        const changes = restartOnlyChanges(load(off(base)), after);
+        assert.ok(changes.includes(key) && changes.includes(spec.while ?? ''), String(changes));
       });
     }
 

@@ -525,6 +525,26 @@ describe('loadConfig: sites', () => {
       assertProblem(err, 'sites[2] blog', /grpc_port/);
     });
 
+    it('reports only the top-level problem when the top level holds a value of another shape', () => {
+      // One site sets mode itself (the invalid top-level value is no default of its), one inherits.
+      const err = configErrorOf(
+        tempFile(
+          'json',
+          JSON.stringify({
+            mode: ['blocking'],
+            sites: [
+              { name: 'own', hosts: ['own.example.com'], tag_hash: 't', mode: 'blocking' },
+              { name: 'heir', hosts: ['heir.example.com'], tag_hash: 't' },
+            ],
+          }),
+        ),
+      );
+      assert.deepEqual(err.problems, [
+        'mode (CHEQ_MODE): must be one of the possible values: ["monitoring","blocking"]: ' +
+          'value was ["blocking"]',
+      ]);
+    });
+
     it('does not name environment variables in a site problem (a site is set in the file)', () => {
       const err = configErrorOf(
         yamlFile('sites:', '  - name: shop', '    hosts: shop.example.com'),
