@@ -218,17 +218,7 @@ describe('loadConfig: old variable names', () => {
   });
 
   it('never throws anything but a ConfigError, whatever an old name holds', () => {
-    const values = [
-      '',
-      ' ',
-      'tcp://',
-      'tcp://10.0.0.1:99999',
-      '-1',
-      '1e3',
-      '0x10',
-      '\u0000',
-      'x'.repeat(5000),
-    ];
+    const values = ['', 'tcp://10.0.0.1:99999', '-1', '0x10', '\u0000', 'x'.repeat(5000)];
     for (const [, spec] of RENAMED) {
       for (const value of values) {
         try {

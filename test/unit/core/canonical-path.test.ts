@@ -92,7 +92,7 @@ describe('canonicalPath and unambiguousPath', () => {
   });
 
   it('reads a long path of escapes in one pass, whatever its bytes', () => {
-    const raw = `/static/${'%c0%ae%2e%2f%zz'.repeat(4_000)}`;
+    const raw = `/static/${'%c0%ae%2e%2f%zz'.repeat(2_000)}`;
     assert.equal(unambiguousPath(raw), undefined);
     assert.ok(canonicalPath(raw).startsWith('/static/%C0%AE'));
   });
