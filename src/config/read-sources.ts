@@ -68,8 +68,14 @@ export function readSources(sources: ConfigSources): RawSettings {
   for (const { flag, name } of parseCommandLine(sources.args).flags) {
     const key = flag.startsWith('--') ? FLAG_SETTINGS.get(name) : undefined;
     if (key === undefined) continue;
-    if (flagged.has(key) && !isListFlag(name)) repeatedFlags.add(key);
-    else if (!flagged.has(key) && flagOf(key)?.old === true) flagWarnings.push(oldFlagWarning(key));
+    // Convict's parser joins the values of a repeated flag into one, `a,b`: a list's items, any
+    // other setting's problem.
+    if (flagged.has(key) && !isListFlag(name)) {
+      if (!repeatedFlags.has(key))
+        problems.push({ setting: flag, message: 'given more than once' });
+      repeatedFlags.add(key);
+    } else if (!flagged.has(key) && flagOf(key)?.old === true)
+      flagWarnings.push(oldFlagWarning(key));
     flagged.add(key);
     overridden.add(key);
     // A flag wins over a variable: a bad value it gave is the flag's, not the old name's.

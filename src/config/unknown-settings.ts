@@ -86,16 +86,9 @@ function flagProblems(args: readonly string[]): ConfigProblem[] {
     setting: `argument ${position}`,
     message: 'not a --flag; settings are given as --flag value or --flag=value',
   }));
-  const given = new Set<string>();
   for (const { flag, name } of flags) {
-    if (flag.startsWith('--') && FLAGS.has(name)) {
-      // Convict's parser joins the values of a repeated flag into one, `a,b`: a list's items.
-      if (given.has(name) && !isListFlag(name)) {
-        problems.push({ setting: flag, message: 'given more than once' });
-      }
-      given.add(name);
-      continue;
-    }
+    // A known flag given twice is read-sources' to judge (it reads the flags' settings).
+    if (flag.startsWith('--') && FLAGS.has(name)) continue;
     const refused = REFUSED_FLAGS.get(squash(name));
     if (refused !== undefined) {
       problems.push(refusedFlagProblem(flag, refused));
