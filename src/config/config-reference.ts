@@ -11,6 +11,9 @@ function formatDefault(value: unknown): string {
 }
 
 function envCell(spec: SettingSpec): string {
+  if (spec.cheqAlias !== undefined) {
+    return `\`${spec.env}\` (CHEQ's name \`${spec.cheqAlias.env}\`)`;
+  }
   return spec.legacyEnv === undefined
     ? `\`${spec.env}\``
     : `\`${spec.env}\` (old name \`${spec.legacyEnv}\`)`;

@@ -13,6 +13,16 @@ export const DEFAULT_IGNORED_HEADER_NAMES = [
   'x-b3-*',
 ];
 
+/**
+ * An environment variable CHEQ's own integrations use for a setting (rti-api.md §5.1), so that
+ * their users' configuration carries over; our own name wins when both are set.
+ */
+export interface CheqAlias {
+  readonly env: `CHEQ_${string}`;
+  /** CHEQ's values (matched case-insensitively, by their upper case) and ours they stand for. */
+  readonly values?: Readonly<Record<string, string>>;
+}
+
 /** How one setting is read, checked and applied. */
 export interface SettingSpec {
   readonly doc: string;
@@ -32,6 +42,8 @@ export interface SettingSpec {
   readonly env: `CHEQ_${string}`;
   /** The variable read before the CHEQ_ prefix was everywhere: still read, with a warning. */
   readonly legacyEnv?: string;
+  /** CHEQ's standard name of the setting across its integrations: read without a warning. */
+  readonly cheqAlias?: CheqAlias;
   /**
    * The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings
    * (whose flags from before #21 are still read, with a warning: setting-lists' flagOf).
@@ -86,7 +98,7 @@ export const schema = {
     sensitive: true,
   },
   sites: {
-    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
+    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, reasons, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
     scope: 'process',
     applies: 'live',
     format: String,
@@ -132,7 +144,7 @@ export const schema = {
     arg: 'timeout-ms',
   },
   redirect_url: {
-    doc: 'Where blocked page navigations are redirected (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
+    doc: 'Where blocked and redirected page navigations go (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
     scope: 'site',
     applies: 'live',
     format: 'optional-location',
@@ -142,23 +154,83 @@ export const schema = {
     // Not echoed in error messages: a URL can carry credentials.
     sensitive: true,
   },
+  block_strategy: {
+    doc: 'What a block action does: `access_denied` (403; browsers get the block page), `not_found` (a plain 404), `redirect` (302 to redirect_url for page navigations; others get the 403) or `challenge` (the served challenge). Empty: `redirect` when redirect_url is set, else `access_denied`.',
+    scope: 'site',
+    applies: 'live',
+    format: ['', 'access_denied', 'not_found', 'redirect', 'challenge'],
+    default: '',
+    env: 'CHEQ_BLOCK_STRATEGY',
+    arg: 'block-strategy',
+    cheqAlias: {
+      env: 'CHEQ_BLOCKING_STRATEGY',
+      values: {
+        ACCESS_DENIED: 'access_denied',
+        NOT_FOUND: 'not_found',
+        REDIRECT: 'redirect',
+        CAPTCHA: 'challenge',
+      },
+    },
+  },
   block_redirect_codes: {
-    doc: 'Threat type codes that are blocked (redirect or 403).',
+    doc: 'Threat type codes that get the block action (v4 also blocks verdict `malicious`). A code may be in one of block_redirect_codes, challenge_codes and redirect_codes only.',
     scope: 'site',
     applies: 'live',
     format: 'code-list',
     default: [2, 3, 6, 7, 10, 11, 16, 18],
     env: 'CHEQ_BLOCK_REDIRECT_CODES',
     arg: 'block-redirect-codes',
+    cheqAlias: { env: 'CHEQ_THREAT_CODES_BLOCK' },
   },
   challenge_codes: {
-    doc: 'Threat type codes that get the challenge action.',
+    doc: 'Threat type codes that get the challenge action (v4 also challenges verdict `suspicious`).',
     scope: 'site',
     applies: 'live',
     format: 'code-list',
     default: [4, 5, 13, 14, 15, 17],
     env: 'CHEQ_CHALLENGE_CODES',
     arg: 'challenge-codes',
+    cheqAlias: { env: 'CHEQ_THREAT_CODES_CAPTCHA' },
+  },
+  redirect_codes: {
+    doc: 'Threat type codes that get the redirect action: 302 to redirect_url for page navigations, else 403.',
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_REDIRECT_CODES',
+    arg: 'redirect-codes',
+    cheqAlias: { env: 'CHEQ_THREAT_CODES_REDIRECT' },
+  },
+  block_reasons: {
+    doc: "RTI detection reason codes (v4 cheqDetection.reasons; v1 answers have none) that get the block action when any of them is among the verdict's. Block wins over challenge and redirect.",
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_BLOCK_REASONS',
+    arg: 'block-reasons',
+    cheqAlias: { env: 'CHEQ_REASONS_BLOCK' },
+  },
+  challenge_reasons: {
+    doc: 'Detection reason codes that get the challenge action (as block_reasons). Challenge wins over redirect.',
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_CHALLENGE_REASONS',
+    arg: 'challenge-reasons',
+    cheqAlias: { env: 'CHEQ_REASONS_CAPTCHA' },
+  },
+  redirect_reasons: {
+    doc: 'Detection reason codes that get the redirect action (as block_reasons).',
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_REDIRECT_REASONS',
+    arg: 'redirect-reasons',
+    cheqAlias: { env: 'CHEQ_REASONS_REDIRECT' },
   },
   challenge_action: {
     doc: '`allow` (the upstream is told to challenge, header <prefix>challenge: 1), `deny` (403) or `redirect` (to challenge_url).',
@@ -181,7 +253,7 @@ export const schema = {
     sensitive: true,
   },
   policy_rules: {
-    doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge }.',
+    doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge | redirect }.',
     scope: 'site',
     applies: 'live',
     format: 'policy-rules',

@@ -14,8 +14,9 @@ export type Mode = 'monitoring' | 'blocking';
 /** Why the core chose its action; a bounded metric label. */
 export type DecisionReason =
   | 'valid' // RTI: not invalid traffic
-  | 'threat_block' // a block rule matched (by default: block codes; v4 also malicious)
+  | 'threat_block' // a block rule matched (by default: block codes or reasons; v4 also malicious)
   | 'threat_challenge' // a challenge rule matched (by default: challenge codes; v4 also suspicious)
+  | 'threat_redirect' // a redirect rule matched (by default: redirect codes or reasons)
   | 'threat_unlisted' // invalid, but no rule acts on it: allowed
   | 'monitoring' // invalid, but monitoring mode never acts
   | 'not_enforced' // blocking mode would act, but the visitor is outside enforce_percent: allowed

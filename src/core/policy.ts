@@ -1,6 +1,7 @@
-// Pure policy: RTI's verdict and the configuration in, the action out (rti-api.md §2, §5).
-// The configured rules are tried in order, then the defaults of the API generation; the first
-// that matches acts, and its name says why (check --explain, debug logs).
+// Pure policy: RTI's verdict and the configuration in, the action out (rti-api.md §2, §5, §5.1).
+// The configured rules are tried in order, then the defaults of the API generation in CHEQ's
+// priority (block > challenge > redirect > allow); the first that matches acts, and its name says
+// why (check --explain, debug logs).
 
 import type { Action, DecisionReason, Mode } from './decision';
 import type { RtiVerdict, Verdict } from './rti-port';
@@ -8,8 +9,8 @@ import type { RtiVerdict, Verdict } from './rti-port';
 export type ChallengeAction = 'allow' | 'deny' | 'redirect';
 export type ApiVersion = 'v1' | 'v4';
 
-/** What a rule does with a request it matches. */
-export type RuleAction = 'allow' | 'block' | 'challenge';
+/** What a rule does with a request it matches (CHEQ's action model). */
+export type RuleAction = 'allow' | 'block' | 'challenge' | 'redirect';
 
 /** Every condition given must hold; a list matches when it holds any of the verdict's values. */
 export interface RuleCondition {
@@ -32,7 +33,12 @@ export interface PolicyConfig {
   readonly rules: readonly PolicyRule[];
   readonly blockRedirectCodes: ReadonlySet<number>;
   readonly challengeCodes: ReadonlySet<number>;
-  /** Where blocked navigations go; undefined: deny with 403. */
+  readonly redirectCodes: ReadonlySet<number>;
+  /** Detection reason codes (v4 cheqDetection.reasons) of each default group. */
+  readonly blockReasons: ReadonlySet<number>;
+  readonly challengeReasons: ReadonlySet<number>;
+  readonly redirectReasons: ReadonlySet<number>;
+  /** Where blocked and redirected navigations go; undefined: deny with 403. */
   readonly redirectUrl: string | undefined;
   readonly challengeAction: ChallengeAction;
   /** Where challenged navigations go when challengeAction is `redirect`. */
@@ -66,42 +72,50 @@ export function applyPolicy(
   return { action: 'allow', reason: 'monitoring', rule, challenge: false, would };
 }
 
-/** The first configured rule that matches, else the generation's default. */
-export function chooseRule(
-  verdict: RtiVerdict,
-  config: PolicyConfig,
-): { readonly action: RuleAction; readonly rule: string } {
+export interface ChosenRule {
+  readonly action: RuleAction;
+  readonly rule: string;
+}
+
+/**
+ * The first configured rule that matches, else the generation's default in CHEQ's priority:
+ * block > challenge > redirect > allow, so a code or reason in two groups is blocked rather than
+ * challenged (rti-api.md §5.1). v1 (as CHEQ's middlewares) acts on invalid traffic only; v4 and
+ * later (as CHEQ's CDN workers) also on the verdict, and on a listed code whatever the verdict.
+ */
+export function chooseRule(verdict: RtiVerdict, config: PolicyConfig): ChosenRule {
   for (const rule of config.rules) {
     if (matches(rule.when, verdict)) return { action: rule.action, rule: rule.name };
   }
-  return config.apiVersion === 'v4' ? defaultV4(verdict, config) : defaultV1(verdict, config);
-}
-
-/** v1 (as CHEQ's middlewares): only invalid traffic is acted on, by its code's group. */
-function defaultV1(verdict: RtiVerdict, config: PolicyConfig): ReturnType<typeof chooseRule> {
-  if (verdict.verdict === 'benign') return { action: 'allow', rule: 'default:benign' };
-  if (config.blockRedirectCodes.has(verdict.code)) {
-    return { action: 'block', rule: 'default:block_codes' };
-  }
-  if (config.challengeCodes.has(verdict.code)) {
-    return { action: 'challenge', rule: 'default:challenge_codes' };
-  }
-  return { action: 'allow', rule: 'default:unlisted_code' };
-}
-
-/** v4 (as CHEQ's CDN workers): malicious or a block code blocks, suspicious or a challenge code challenges. */
-function defaultV4(verdict: RtiVerdict, config: PolicyConfig): ReturnType<typeof chooseRule> {
-  if (verdict.verdict === 'malicious') return { action: 'block', rule: 'default:malicious' };
-  if (config.blockRedirectCodes.has(verdict.code)) {
-    return { action: 'block', rule: 'default:block_codes' };
-  }
-  if (verdict.verdict === 'suspicious') {
+  const v1 = config.apiVersion === 'v1';
+  if (v1 && verdict.verdict === 'benign') return { action: 'allow', rule: 'default:benign' };
+  if (!v1 && verdict.verdict === 'malicious') return { action: 'block', rule: 'default:malicious' };
+  const block = listedIn('block', config.blockRedirectCodes, config.blockReasons, verdict);
+  if (block) return block;
+  if (!v1 && verdict.verdict === 'suspicious') {
     return { action: 'challenge', rule: 'default:suspicious' };
   }
-  if (config.challengeCodes.has(verdict.code)) {
-    return { action: 'challenge', rule: 'default:challenge_codes' };
+  return (
+    listedIn('challenge', config.challengeCodes, config.challengeReasons, verdict) ??
+    listedIn('redirect', config.redirectCodes, config.redirectReasons, verdict) ?? {
+      action: 'allow',
+      rule: v1 ? 'default:unlisted_code' : 'default:benign',
+    }
+  );
+}
+
+/** `default:<action>_codes` or `default:<action>_reasons` when the verdict is in that group. */
+function listedIn(
+  action: Exclude<RuleAction, 'allow'>,
+  codes: ReadonlySet<number>,
+  reasons: ReadonlySet<number>,
+  verdict: RtiVerdict,
+): ChosenRule | undefined {
+  if (codes.has(verdict.code)) return { action, rule: `default:${action}_codes` };
+  if (verdict.reasons.some(reason => reasons.has(reason))) {
+    return { action, rule: `default:${action}_reasons` };
   }
-  return { action: 'allow', rule: 'default:benign' };
+  return undefined;
 }
 
 function matches(when: RuleCondition, verdict: RtiVerdict): boolean {
@@ -128,6 +142,8 @@ function enforce(
     }
     case 'block':
       return stopVisitor('threat_block', rule, config.redirectUrl, isNavigation);
+    case 'redirect':
+      return stopVisitor('threat_redirect', rule, config.redirectUrl, isNavigation);
     case 'challenge':
       switch (config.challengeAction) {
         case 'allow':

@@ -9,6 +9,7 @@ export const PROTECTED_REASONS = [
   'valid',
   'threat_block',
   'threat_challenge',
+  'threat_redirect',
   'threat_unlisted',
   'monitoring',
   'not_enforced',

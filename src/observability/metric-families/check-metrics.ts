@@ -22,8 +22,10 @@ const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
   ['allow', 'no_site'],
   ['deny', 'threat_block'],
   ['deny', 'threat_challenge'],
+  ['deny', 'threat_redirect'],
   ['redirect', 'threat_block'],
   ['redirect', 'threat_challenge'],
+  ['redirect', 'threat_redirect'],
 ];
 
 /** What blocking mode could have done instead of allowing: the would-act label sets zeroed. */
