@@ -5,14 +5,20 @@
 
 import type { Registry } from 'prom-client';
 import { ConfigReloader } from './config/config-reloader';
-import type { AppConfig } from './config/load-config';
+import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
+import { CHALLENGE_PROVIDERS } from './core/decision';
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
 import type { Logger } from './observability/logger';
-import { createMetrics, type Metrics, type RtiReadings } from './observability/metrics';
+import {
+  createMetrics,
+  type Metrics,
+  type RtiReadings,
+  type SiteChallengeProvider,
+} from './observability/metrics';
 import { observeDecisions } from './observability/observe-decisions';
 import { CircuitBreaker } from './rti/circuit-breaker';
 import { RtiEndpoints } from './rti/rti-endpoints';
@@ -68,6 +74,7 @@ export class DecisionService {
         sites: [config.defaultSite ? DEFAULT_SITE : NO_SITE, ...config.sites.map(s => s.name)],
         overloadShedding: this.admission !== undefined,
         processMetrics: options.processMetrics,
+        challengeProviders: challengeProvidersOf(config),
       },
       // Read at scrape time.
       () => this.readings(),
@@ -179,4 +186,12 @@ export class DecisionService {
 
 function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0] {
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
+}
+
+/** Each served site and its challenge_provider setting (`browser` when it has none). */
+function challengeProvidersOf(config: AppConfig): SiteChallengeProvider[] {
+  return servedSites(config).map(site => {
+    const configured = site.effective['challenge_provider'];
+    return [site.name, CHALLENGE_PROVIDERS.find(name => name === configured) ?? 'browser'];
+  });
 }

@@ -25,6 +25,34 @@ export type DecisionReason =
   | 'no_site' // no configured site serves this host, and the top level has no tag hash
   | 'fail_open'; // RTI failed or the server did: allowed
 
+/** The challenge providers: `browser` is our own proof-of-work page, the others captchas. */
+export const CHALLENGE_PROVIDERS = [
+  'browser',
+  'turnstile',
+  'hcaptcha',
+  'recaptcha-v2',
+  'recaptcha-v3',
+] as const;
+export type ChallengeProviderName = (typeof CHALLENGE_PROVIDERS)[number];
+
+/** What happened to a challenge on one request; a bounded metric label. */
+export const CHALLENGE_OUTCOMES = [
+  'served',
+  'passed',
+  'failed',
+  'expired',
+  'replayed',
+  'loop',
+  'would_serve',
+  'unavailable',
+] as const;
+export type ChallengeOutcome = (typeof CHALLENGE_OUTCOMES)[number];
+
+export interface ChallengeEvent {
+  readonly provider: ChallengeProviderName;
+  readonly outcome: ChallengeOutcome;
+}
+
 /**
  * Why a request failed open, spelled the same in the log line and the `cause` metric label:
  * an RTI error code, or `overloaded` (this process was saturated and shed the check without
@@ -56,6 +84,8 @@ export interface Decision {
   readonly body?: DenyBody;
   /** Set-Cookie value for the end user, on every action. */
   readonly setCookie?: string;
+  /** Set whenever something happened to a challenge on this request (metrics). */
+  readonly challengeEvent?: ChallengeEvent;
   /** Verdict headers to set on the upstream request (allow only). */
   readonly upstreamHeaders: readonly (readonly [string, string])[];
   /** Upstream request headers to strip so a client cannot forge a verdict (allow only). */
