@@ -6,9 +6,16 @@ import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import { unambiguousPath } from './canonical-path';
-import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
+import type { Action, Decision, DecisionReason, FailureCause, HttpStatus, Mode } from './decision';
 import { statusOf } from './decision';
-import { renderDenyBody } from './deny-body';
+import {
+  incidentIds,
+  NOT_FOUND_BODY,
+  renderBlockAnswer,
+  type BlockPageTemplate,
+} from './block-page';
+import { writePageTicket } from './page-ticket';
+import type { ChallengeSettings } from './challenge-settings';
 import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
@@ -37,6 +44,15 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly uriExclusion: PathPatternList;
   /** Undefined when verdict headers to the upstream are turned off. */
   readonly verdictHeaderNames: VerdictHeaderNames | undefined;
+  /** block_page_template; undefined: the built-in block page. */
+  readonly blockPage: BlockPageTemplate | undefined;
+  /** Undefined without a signing secret: no challenge is served. */
+  readonly challenge: ChallengeSettings | undefined;
+  /**
+   * A strategy asked for the served challenge but no signing secret exists: the challenge is
+   * allowed with the upstream header instead, and counted as `unavailable`.
+   */
+  readonly challengeUnavailable: boolean;
 }
 
 export interface DecideOptions {
@@ -117,6 +133,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         rule: outcome.rule,
         rti: rtiCall,
         challenge: outcome.challenge,
+        ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
         ...(outcome.location === undefined ? {} : { location: outcome.location }),
         ...(outcome.would === undefined ? {} : { would: outcome.would }),
       });
@@ -164,31 +181,63 @@ function buildDecision(
   attrs: RequestAttributes,
   extra: DecisionExtra,
 ): Decision {
-  const { verdict, challenge = false, ...rest } = extra;
+  const { verdict, challenge = false, httpStatus = statusOf(action), ...rest } = extra;
   const upstream =
     action === 'allow'
       ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge, attrs.headers)
       : undefined;
+  // The stealth 404 says nothing of us: no ids, no cookie, no verdict headers.
+  const stealth = httpStatus === 404;
   return {
     action,
     reason,
     mode,
     site,
-    httpStatus: statusOf(action),
+    httpStatus,
     upstreamHeaders: upstream?.set ?? [],
     upstreamHeadersToRemove: upstream?.remove ?? [],
     ...rest,
     ...(verdict === undefined ? {} : { verdict }),
-    ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
-    ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
+    ...(verdict?.setCookie === undefined || stealth ? {} : { setCookie: verdict.setCookie }),
+    ...(action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict) : {}),
   };
 }
+
+/** The body, page headers and NGINX page ticket of a deny. */
+function denyAnswer(
+  config: CoreConfig,
+  attrs: RequestAttributes,
+  httpStatus: HttpStatus,
+  verdict: RtiVerdict | undefined,
+): Pick<Decision, 'body' | 'clientHeaders' | 'page'> {
+  if (httpStatus === 404) return { body: NOT_FOUND_BODY, page: writePageTicket(NOT_FOUND) };
+  const { requestId } = attrs;
+  const rayId = verdict?.rayId || undefined;
+  const { body, clientHeaders } = renderBlockAnswer(
+    attrs.headers,
+    incidentIds(attrs.headers, requestId, rayId),
+    config.blockPage,
+  );
+  return {
+    body,
+    clientHeaders,
+    page: writePageTicket({
+      kind: 'block',
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(rayId === undefined ? {} : { rayId }),
+    }),
+  };
+}
+
+const NOT_FOUND = { kind: 'not_found' } as const;
 
 interface DecisionExtra {
   readonly eventType?: string;
   readonly verdict?: RtiVerdict;
   readonly rule?: string;
   readonly challenge?: boolean;
+  /** The strategy's status when it is not the action's own (not_found: 404). */
+  readonly httpStatus?: HttpStatus;
   readonly location?: string;
   readonly would?: Decision['would'];
   readonly failure?: FailureCause;

@@ -4,6 +4,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { NOT_FOUND_BODY } from '../../core/block-page';
 import type { Cancellation } from '../../core/cancellation';
 import type { Decide } from '../../core/decide';
 import { LogThrottle } from '../../observability/log-throttle';
@@ -130,7 +131,7 @@ export async function startHttpServer(
     const target = route(req.url ?? '/');
     if (!target) {
       metrics.rejectedRequests.inc({ transport: 'http', reason: 'not_found' });
-      writeAnswer(res, 404, [['content-type', 'text/plain']], 'not found\n');
+      writeAnswer(res, 404, [['content-type', NOT_FOUND_BODY.contentType]], NOT_FOUND_BODY.text);
       return;
     }
     const { endpoint, path } = target;
