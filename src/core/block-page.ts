@@ -29,6 +29,9 @@ export interface BlockAnswer {
 /** The answer of the not_found strategy and of an unknown path on our own listener. */
 export const NOT_FOUND_BODY: DenyBody = { contentType: 'text/plain', text: 'Not Found\n' };
 
+/** The page endpoint's answer to a ticket it cannot read. */
+export const FORBIDDEN_BODY: DenyBody = { contentType: 'text/plain', text: 'Forbidden\n' };
+
 /** Longest id shown: a cookie is the client's choice. */
 const MAX_ID_CHARS = 128;
 

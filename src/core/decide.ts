@@ -9,12 +9,13 @@ import { unambiguousPath } from './canonical-path';
 import type { Action, Decision, DecisionReason, FailureCause, HttpStatus, Mode } from './decision';
 import { statusOf } from './decision';
 import {
+  FORBIDDEN_BODY,
   incidentIds,
   NOT_FOUND_BODY,
   renderBlockAnswer,
   type BlockPageTemplate,
 } from './block-page';
-import { writePageTicket } from './page-ticket';
+import { readPageTicket, writePageTicket } from './page-ticket';
 import type { ChallengeSettings } from './challenge-settings';
 import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
@@ -60,6 +61,11 @@ export interface DecideOptions {
   readonly deadlineMs?: number;
   /** Told when the proxy gives up on the call; aborts the RTI request. */
   readonly cancellation?: Cancellation;
+  /**
+   * NGINX's page endpoint: render the page of this X-Cheq-Page ticket (page-ticket.ts) without
+   * asking RTI; '' or a bad ticket gets a plain 403. Such a decision was counted when it was taken.
+   */
+  readonly pageTicket?: string;
 }
 
 export type Decide = (attrs: RequestAttributes, options?: DecideOptions) => Promise<Decision>;
@@ -82,6 +88,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
+      if (options.pageTicket !== undefined) return renderPage(options.pageTicket, mode, attrs);
       if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
       if (isCorsPreflight(attrs.method, attrs.headers)) {
         return allowWithout('preflight', mode, attrs);
@@ -148,6 +155,27 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
   }
 
+  /** The page a ticket names, as the deny that issued it would have answered. */
+  function renderPage(text: string, mode: Mode, attrs: RequestAttributes): Decision {
+    const ticket = readPageTicket(text);
+    switch (ticket?.kind) {
+      case 'not_found':
+        return decision('deny', 'threat_block', mode, attrs, { httpStatus: 404 });
+      case 'block': {
+        const { requestId, rayId } = ticket;
+        const denied = decision('deny', 'threat_block', mode, attrs, {});
+        return { ...denied, ...denyAnswer(config, { ...attrs, requestId }, 403, rayId) };
+      }
+      case 'challenge':
+      case undefined:
+        return {
+          ...decision('deny', 'threat_block', mode, attrs, {}),
+          body: FORBIDDEN_BODY,
+          clientHeaders: [],
+        };
+    }
+  }
+
   function allowWithout(reason: DecisionReason, mode: Mode, attrs: RequestAttributes): Decision {
     return decision('allow', reason, mode, attrs, {});
   }
@@ -199,7 +227,7 @@ function buildDecision(
     ...rest,
     ...(verdict === undefined ? {} : { verdict }),
     ...(verdict?.setCookie === undefined || stealth ? {} : { setCookie: verdict.setCookie }),
-    ...(action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict) : {}),
+    ...(action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict?.rayId) : {}),
   };
 }
 
@@ -208,14 +236,14 @@ function denyAnswer(
   config: CoreConfig,
   attrs: RequestAttributes,
   httpStatus: HttpStatus,
-  verdict: RtiVerdict | undefined,
+  rayId: string | undefined,
 ): Pick<Decision, 'body' | 'clientHeaders' | 'page'> {
   if (httpStatus === 404) return { body: NOT_FOUND_BODY, page: writePageTicket(NOT_FOUND) };
   const { requestId } = attrs;
-  const rayId = verdict?.rayId || undefined;
+  const ray = rayId || undefined;
   const { body, clientHeaders } = renderBlockAnswer(
     attrs.headers,
-    incidentIds(attrs.headers, requestId, rayId),
+    incidentIds(attrs.headers, requestId, ray),
     config.blockPage,
   );
   return {
@@ -224,7 +252,7 @@ function denyAnswer(
     page: writePageTicket({
       kind: 'block',
       ...(requestId === undefined ? {} : { requestId }),
-      ...(rayId === undefined ? {} : { rayId }),
+      ...(ray === undefined ? {} : { rayId: ray }),
     }),
   };
 }

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
+import type { DecideOptions } from '../../core/decide';
 import type { Decision } from '../../core/decision';
 import {
   boundedRequestId,
@@ -89,6 +90,8 @@ export interface HttpEndpoint {
   readonly transport: Transport;
   /** @param path the request path after the endpoint's own path */
   toAttributes(req: IncomingMessage, path: string): RequestAttributes | Rejection;
+  /** Options of its checks beyond the cancellation (the NGINX page endpoint's ticket). */
+  decideOptions?(req: IncomingMessage): Pick<DecideOptions, 'pageTicket'>;
   respond(res: ServerResponse, decision: Decision): void;
 }
 
