@@ -6,9 +6,17 @@ import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import { unambiguousPath } from './canonical-path';
-import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
+import type { Action, Decision, DecisionReason, FailureCause, HttpStatus, Mode } from './decision';
 import { statusOf } from './decision';
-import { renderDenyBody } from './deny-body';
+import {
+  FORBIDDEN_BODY,
+  incidentIds,
+  NOT_FOUND_BODY,
+  renderBlockAnswer,
+  type BlockPageTemplate,
+} from './block-page';
+import { readPageTicket, writePageTicket } from './page-ticket';
+import type { ChallengeSettings } from './challenge-settings';
 import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
@@ -37,6 +45,15 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly uriExclusion: PathPatternList;
   /** Undefined when verdict headers to the upstream are turned off. */
   readonly verdictHeaderNames: VerdictHeaderNames | undefined;
+  /** block_page_template; undefined: the built-in block page. */
+  readonly blockPage: BlockPageTemplate | undefined;
+  /** Undefined without a signing secret: no challenge is served. */
+  readonly challenge: ChallengeSettings | undefined;
+  /**
+   * A strategy asked for the served challenge but no signing secret exists: the challenge is
+   * allowed with the upstream header instead, and counted as `unavailable`.
+   */
+  readonly challengeUnavailable: boolean;
 }
 
 export interface DecideOptions {
@@ -44,6 +61,11 @@ export interface DecideOptions {
   readonly deadlineMs?: number;
   /** Told when the proxy gives up on the call; aborts the RTI request. */
   readonly cancellation?: Cancellation;
+  /**
+   * NGINX's page endpoint: render the page of this X-Cheq-Page ticket (page-ticket.ts) without
+   * asking RTI; '' or a bad ticket gets a plain 403. Such a decision was counted when it was taken.
+   */
+  readonly pageTicket?: string;
 }
 
 export type Decide = (attrs: RequestAttributes, options?: DecideOptions) => Promise<Decision>;
@@ -66,6 +88,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
+      if (options.pageTicket !== undefined) return renderPage(options.pageTicket, mode, attrs);
       if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
       if (isCorsPreflight(attrs.method, attrs.headers)) {
         return allowWithout('preflight', mode, attrs);
@@ -117,6 +140,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         rule: outcome.rule,
         rti: rtiCall,
         challenge: outcome.challenge,
+        ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
         ...(outcome.location === undefined ? {} : { location: outcome.location }),
         ...(outcome.would === undefined ? {} : { would: outcome.would }),
       });
@@ -129,6 +153,27 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   function timeBudgetMs(deadlineMs: number | undefined): number {
     if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
     return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
+  }
+
+  /** The page a ticket names, as the deny that issued it would have answered. */
+  function renderPage(text: string, mode: Mode, attrs: RequestAttributes): Decision {
+    const ticket = readPageTicket(text);
+    switch (ticket?.kind) {
+      case 'not_found':
+        return decision('deny', 'threat_block', mode, attrs, { httpStatus: 404 });
+      case 'block': {
+        const { requestId, rayId } = ticket;
+        const denied = decision('deny', 'threat_block', mode, attrs, {});
+        return { ...denied, ...denyAnswer(config, { ...attrs, requestId }, 403, rayId) };
+      }
+      case 'challenge':
+      case undefined:
+        return {
+          ...decision('deny', 'threat_block', mode, attrs, {}),
+          body: FORBIDDEN_BODY,
+          clientHeaders: [],
+        };
+    }
   }
 
   function allowWithout(reason: DecisionReason, mode: Mode, attrs: RequestAttributes): Decision {
@@ -164,31 +209,63 @@ function buildDecision(
   attrs: RequestAttributes,
   extra: DecisionExtra,
 ): Decision {
-  const { verdict, challenge = false, ...rest } = extra;
+  const { verdict, challenge = false, httpStatus = statusOf(action), ...rest } = extra;
   const upstream =
     action === 'allow'
       ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge, attrs.headers)
       : undefined;
+  // The stealth 404 says nothing of us: no ids, no cookie, no verdict headers.
+  const stealth = httpStatus === 404;
   return {
     action,
     reason,
     mode,
     site,
-    httpStatus: statusOf(action),
+    httpStatus,
     upstreamHeaders: upstream?.set ?? [],
     upstreamHeadersToRemove: upstream?.remove ?? [],
     ...rest,
     ...(verdict === undefined ? {} : { verdict }),
-    ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
-    ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
+    ...(verdict?.setCookie === undefined || stealth ? {} : { setCookie: verdict.setCookie }),
+    ...(action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict?.rayId) : {}),
   };
 }
+
+/** The body, page headers and NGINX page ticket of a deny. */
+function denyAnswer(
+  config: CoreConfig,
+  attrs: RequestAttributes,
+  httpStatus: HttpStatus,
+  rayId: string | undefined,
+): Pick<Decision, 'body' | 'clientHeaders' | 'page'> {
+  if (httpStatus === 404) return { body: NOT_FOUND_BODY, page: writePageTicket(NOT_FOUND) };
+  const { requestId } = attrs;
+  const ray = rayId || undefined;
+  const { body, clientHeaders } = renderBlockAnswer(
+    attrs.headers,
+    incidentIds(attrs.headers, requestId, ray),
+    config.blockPage,
+  );
+  return {
+    body,
+    clientHeaders,
+    page: writePageTicket({
+      kind: 'block',
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(ray === undefined ? {} : { rayId: ray }),
+    }),
+  };
+}
+
+const NOT_FOUND = { kind: 'not_found' } as const;
 
 interface DecisionExtra {
   readonly eventType?: string;
   readonly verdict?: RtiVerdict;
   readonly rule?: string;
   readonly challenge?: boolean;
+  /** The strategy's status when it is not the action's own (not_found: 404). */
+  readonly httpStatus?: HttpStatus;
   readonly location?: string;
   readonly would?: Decision['would'];
   readonly failure?: FailureCause;

@@ -93,7 +93,8 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     challengeReasons: new Set(),
     redirectReasons: new Set(),
     redirectUrl: undefined,
-    challengeAction: 'allow',
+    blockStrategy: 'redirect',
+    challengeStrategy: 'allow',
     challengeUrl: undefined,
     uriExclusion: new PathPatternList(['/healthz', '^/static/']),
     routeToEventType: new PathMap([
@@ -107,6 +108,9 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     channelParam: undefined,
     ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
     verdictHeaderNames: HEADER_NAMES,
+    blockPage: undefined,
+    challenge: undefined,
+    challengeUnavailable: false,
     ...overrides,
   };
 }
@@ -488,7 +492,7 @@ describe('createDecide', () => {
       const challenged = await decideWith(
         FakeRti.answering(invalid(14)),
         {},
-        { enforcePercent: 0, challengeAction: 'allow' },
+        { enforcePercent: 0, challengeStrategy: 'allow' },
       );
       assert.equal(challenged.reason, 'not_enforced');
       assert.deepEqual(challenged.would, { action: 'allow', reason: 'threat_challenge' });
@@ -849,7 +853,11 @@ describe('createDecide', () => {
     });
 
     it('tells the upstream to challenge with challenge_action allow', async () => {
-      const d = await decideWith(FakeRti.answering(invalid(14)), {}, { challengeAction: 'allow' });
+      const d = await decideWith(
+        FakeRti.answering(invalid(14)),
+        {},
+        { challengeStrategy: 'allow' },
+      );
       assert.equal(d.action, 'allow');
       assert.equal(d.reason, 'threat_challenge');
       assert.deepEqual(d.upstreamHeaders, [
@@ -867,7 +875,7 @@ describe('createDecide', () => {
       const d = await decideWith(
         FakeRti.answering(invalid(14)),
         {},
-        { challengeAction: 'redirect', challengeUrl: '/challenge' },
+        { challengeStrategy: 'redirect', challengeUrl: '/challenge' },
       );
       assert.equal(d.action, 'redirect');
       assert.equal(d.reason, 'threat_challenge');
