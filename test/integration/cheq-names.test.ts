@@ -1,5 +1,6 @@
 // CHEQ's action model through the bin, configured with CHEQ's own setting names (rti-api.md
-// §5.1) as an operator moving from a CHEQ integration would: block, challenge and redirect by
+// §5.1) as an operator moving from a CHEQ integration would: block (CHEQ_BLOCKING_STRATEGY
+// NOT_FOUND), challenge (no signing secret: allowed with the upstream header) and redirect by
 // code and by reason, in CHEQ's priority, answered over real gRPC Check calls against a fake RTI
 // speaking v4 on loopback; what /metrics counts; and what the bin says about the names.
 
@@ -25,7 +26,7 @@ const CHEQ_NAMES = {
   CHEQ_REASONS_BLOCK: '101',
   CHEQ_REASONS_CAPTCHA: '102',
   CHEQ_REASONS_REDIRECT: '103',
-  CHEQ_BLOCKING_STRATEGY: 'ACCESS_DENIED',
+  CHEQ_BLOCKING_STRATEGY: 'NOT_FOUND',
 };
 
 /** The v4 answer named by the User-Agent: `code-<n>`, `reasons-<a>.<b>`, `suspicious`. */
@@ -100,8 +101,8 @@ describe("CHEQ's setting names through the bin (integration)", function () {
   });
 
   const cases: readonly [string, string, boolean, string, string][] = [
-    ['a block code (an API client)', 'code-30', false, '403', 'default:block_codes'],
-    ['a block reason (an API client)', 'reasons-7.101', false, '403', 'default:block_reasons'],
+    ['a block code (NOT_FOUND: the stealth 404)', 'code-30', true, '404', 'default:block_codes'],
+    ['a block reason (an API client)', 'reasons-7.101', false, '404', 'default:block_reasons'],
     ['a challenge code', 'code-31', true, 'allow threat_challenge', 'default:challenge_codes'],
     [
       'a challenge reason',
@@ -126,10 +127,10 @@ describe("CHEQ's setting names through the bin (integration)", function () {
     ],
     ['a redirect code (an API client: 403)', 'code-32', false, '403', 'default:redirect_codes'],
     [
-      'a block reason over a redirect code',
+      'a block reason over a redirect code (404, not the 403 of a redirect)',
       'code-32 reasons-101',
       false,
-      '403',
+      '404',
       'default:block_reasons',
     ],
     [

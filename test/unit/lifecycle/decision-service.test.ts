@@ -76,7 +76,15 @@ describe('DecisionService', () => {
         CHEQ_API_KEY: 'test-api-key',
         CHEQ_TAG_HASH: 'test-tag-hash',
         CHEQ_API_ENDPOINT: 'http://127.0.0.1:9/',
-        CHEQ_SITES: JSON.stringify([{ name: 'shop', hosts: ['shop.example'] }]),
+        CHEQ_SITES: JSON.stringify([
+          {
+            name: 'shop',
+            hosts: ['shop.example'],
+            challenge_provider: 'turnstile',
+            challenge_site_key: 'site-key',
+            challenge_provider_secret: 'provider-secret',
+          },
+        ]),
       },
       args: [],
     });
@@ -87,7 +95,7 @@ describe('DecisionService', () => {
     ];
     assert.deepEqual(
       sites.map(match => match[1]),
-      ['site="default",provider="browser",', 'site="shop",provider="browser",'],
+      ['site="default",provider="browser",', 'site="shop",provider="turnstile",'],
     );
   });
 });
