@@ -167,6 +167,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         return { ...denied, ...denyAnswer(config, { ...attrs, requestId }, 403, rayId) };
       }
       case 'challenge':
+      case 'challenge_required':
       case undefined:
         return {
           ...decision('deny', 'threat_block', mode, attrs, {}),
