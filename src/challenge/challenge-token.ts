@@ -56,9 +56,8 @@ export function issueChallengeToken(keys: SigningKeys, request: ChallengeTokenRe
 }
 
 /**
- * Checks a token without redeeming it: the caller checks the solution, then redeems with
- * `guard.redeem(token.n, token.e * 1000, nowMs)` (false: replayed by a concurrent request).
- * `guard` here refuses a token already redeemed before any costly solution check.
+ * Checks a token without redeeming it, so a token already redeemed is refused before any costly
+ * solution check; once the solution passed, the caller calls redeemChallengeToken.
  */
 export function verifyChallengeToken(
   keys: SigningKeys,
@@ -73,6 +72,20 @@ export function verifyChallengeToken(
   if (token.e * 1000 <= expected.nowMs) return { ok: false, why: 'expired' };
   if (guard.has(token.n, expected.nowMs)) return { ok: false, why: 'replayed' };
   return { ok: true, token };
+}
+
+/**
+ * Marks a verified token used, once its solution passed: `replayed` when another request
+ * redeemed it meanwhile (a captcha check is asynchronous; redemption is not, so one wins).
+ */
+export function redeemChallengeToken(
+  token: ChallengeToken,
+  guard: ReplayGuard,
+  nowMs: number,
+): ChallengeTokenCheck {
+  return guard.redeem(token.n, token.e * 1000, nowMs)
+    ? { ok: true, token }
+    : { ok: false, why: 'replayed' };
 }
 
 function toChallengeToken(

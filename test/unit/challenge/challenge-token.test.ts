@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import {
   CHALLENGE_TOKEN_TTL_MS,
   issueChallengeToken,
+  redeemChallengeToken,
   verifyChallengeToken,
   type ChallengeTokenRequest,
 } from '../../../src/challenge/challenge-token';
@@ -137,12 +138,22 @@ describe('challenge tokens', () => {
     it(`refuses ${name} (${why})`, () => assert.deepEqual(check(), { ok: false, why }));
   }
 
+  it('redeems once when two requests verified the same token concurrently', () => {
+    const guard = new ReplayGuard();
+    const text = issueChallengeToken(KEYS, REQUEST);
+    const first = verifyChallengeToken(KEYS, text, VISITOR, guard);
+    const second = verifyChallengeToken(KEYS, text, VISITOR, guard);
+    assert.ok(first.ok && second.ok);
+    assert.equal(redeemChallengeToken(first.token, guard, T0).ok, true);
+    assert.deepEqual(redeemChallengeToken(second.token, guard, T0), { ok: false, why: 'replayed' });
+  });
+
   it('refuses a token already redeemed, and again after it expired (as expired)', () => {
     const guard = new ReplayGuard();
     const text = issueChallengeToken(KEYS, REQUEST);
     const first = verifyChallengeToken(KEYS, text, VISITOR, guard);
     assert.ok(first.ok);
-    assert.equal(guard.redeem(first.token.n, first.token.e * 1000, T0), true);
+    assert.equal(redeemChallengeToken(first.token, guard, T0).ok, true);
     assert.deepEqual(verifyChallengeToken(KEYS, text, VISITOR, guard), {
       ok: false,
       why: 'replayed',
