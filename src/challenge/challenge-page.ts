@@ -6,18 +6,26 @@ import { createHash } from 'node:crypto';
 import { CHALLENGE_PAGE_SCRIPT } from './challenge-page-script';
 import { escapeHtml } from './escape-html';
 
-/** How a captcha provider's widget goes into the page (providers/ describe theirs). */
+/**
+ * How a captcha provider's widget goes into the page: the part of providers/' CaptchaProvider
+ * the page reads (structurally, so either can change without the other importing it).
+ */
 export interface CaptchaWidget {
-  /** The provider's widget script, loaded async. */
-  readonly scriptUrl: string;
-  /** Origins the widget loads scripts, frames, styles and calls from. */
-  readonly cspSources: readonly string[];
+  /** The widget's script, loaded async. */
+  scriptUrl(siteKey: string): string;
+  /** Sources the widget needs, per directive, besides the page's own hashes. */
+  readonly csp: {
+    readonly scriptSrc: readonly string[];
+    readonly frameSrc: readonly string[];
+    readonly styleSrc: readonly string[];
+    readonly connectSrc: readonly string[];
+  };
   /** The widget's markup for a site key (the key arrives HTML-escaped). */
   widgetHtml(siteKey: string): string;
   /** Name of the form field the widget fills with its response. */
   readonly responseField: string;
   /** No widget to solve: the page asks grecaptcha.execute(siteKey) for a token (reCAPTCHA v3). */
-  readonly execute?: boolean;
+  readonly execute: boolean;
 }
 
 export type ChallengePageProvider =
@@ -60,7 +68,7 @@ export function renderChallengePage(request: ChallengePageRequest): ServedPage {
     const { widget: captcha, siteKey } = provider;
     data.push(['mode', 'captcha'], ['field', captcha.responseField], ['site-key', siteKey]);
     if (captcha.execute) data.push(['execute', '1']);
-    head = `<script src="${escapeHtml(captcha.scriptUrl)}" async defer></script>`;
+    head = `<script src="${escapeHtml(captcha.scriptUrl(siteKey))}" async defer></script>`;
     widget = captcha.widgetHtml(escapeHtml(siteKey));
   }
   const attributes = data.map(([name, value]) => ` data-${name}="${escapeHtml(value)}"`).join('');
@@ -87,17 +95,17 @@ export function renderChallengePage(request: ChallengePageRequest): ServedPage {
 }
 
 function contentSecurityPolicy(provider: ChallengePageProvider): string {
-  const sources = provider.kind === 'captcha' ? provider.widget.cspSources.join(' ') : '';
-  const extra = sources ? ` ${sources}` : '';
+  const csp = provider.kind === 'captcha' ? provider.widget.csp : undefined;
   const directives = [
     "default-src 'none'",
-    `script-src '${SCRIPT_HASH}'${extra}`,
-    `style-src '${STYLE_HASH}'${extra}`,
+    ['script-src', `'${SCRIPT_HASH}'`, ...(csp?.scriptSrc ?? [])].join(' '),
+    ['style-src', `'${STYLE_HASH}'`, ...(csp?.styleSrc ?? [])].join(' '),
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
   ];
-  if (sources) directives.push(`frame-src ${sources}`, `connect-src ${sources}`);
+  if (csp?.frameSrc.length) directives.push(['frame-src', ...csp.frameSrc].join(' '));
+  if (csp?.connectSrc.length) directives.push(['connect-src', ...csp.connectSrc].join(' '));
   return directives.join('; ');
 }
 

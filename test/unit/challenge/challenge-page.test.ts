@@ -26,10 +26,16 @@ const BROWSER: ChallengePageRequest = {
   provider: { kind: 'browser', difficulty: 16 },
 };
 const TURNSTILE_LIKE: CaptchaWidget = {
-  scriptUrl: 'https://captcha.example/api.js',
-  cspSources: ['https://captcha.example'],
+  scriptUrl: siteKey => `https://captcha.example/api.js?render=${siteKey}`,
+  csp: {
+    scriptSrc: ['https://captcha.example'],
+    frameSrc: ['https://frames.captcha.example'],
+    styleSrc: ['https://styles.captcha.example'],
+    connectSrc: [],
+  },
   widgetHtml: siteKey => `<div class="widget" data-sitekey="${siteKey}"></div>`,
   responseField: 'widget-response',
+  execute: false,
 };
 const HOSTILE = `"'><script>alert(1)</script><img src=x onerror=alert(2)>&amp;\u2028</main>`;
 
@@ -167,18 +173,26 @@ describe('challenge page', () => {
     assert.equal(dataAttributes(body).get('token'), token);
   });
 
-  it('includes the provider widget: escaped site key, script, CSP sources', () => {
+  it('includes the provider widget: escaped site key, script, CSP sources per directive', () => {
     const page = renderChallengePage({
       ...BROWSER,
       provider: { kind: 'captcha', widget: TURNSTILE_LIKE, siteKey: HOSTILE },
     });
-    assert.match(page.body, /<script src="https:\/\/captcha\.example\/api\.js" async defer>/);
-    assert.ok(page.body.includes(`data-sitekey="&#34;&#39;&#62;&#60;script&#62;`));
+    const escapedKey = '&#34;&#39;&#62;&#60;script&#62;alert(1)&#60;/script&#62;';
+    assert.ok(
+      page.body.includes(`<script src="https://captcha.example/api.js?render=${escapedKey}`),
+    );
+    assert.ok(page.body.includes(`data-sitekey="${escapedKey}`));
     assert.equal(inline(page.body, 'script').length, 1);
-    const csp = header(page, 'content-security-policy');
-    for (const directive of ['script-src', 'style-src', 'frame-src', 'connect-src']) {
-      assert.match(csp, new RegExp(`${directive} [^;]*https://captcha\\.example`));
-    }
+    const directives = new Map(
+      header(page, 'content-security-policy')
+        .split('; ')
+        .map(d => [d.split(' ')[0], d.split(' ').slice(1)] as const),
+    );
+    assert.ok(directives.get('script-src')?.includes('https://captcha.example'));
+    assert.ok(directives.get('style-src')?.includes('https://styles.captcha.example'));
+    assert.deepEqual(directives.get('frame-src'), ['https://frames.captcha.example']);
+    assert.equal(directives.has('connect-src'), false, 'none asked for: default-src none holds');
   });
 
   describe('in-page proof of work (run in node:vm)', () => {
