@@ -1,7 +1,9 @@
-// The landing grant: a signed `cq_ok` URL parameter on the 302 after a pass, valid 10 s for
-// that URL and visitor, so the landing request passes even when a proxy stripped Set-Cookie
-// (else the browser would loop between the page and the verify path).
+// The landing grant: a signed `cq_ok` URL parameter on the 302 after a pass, good for one
+// request within 10 s to that URL by that visitor, so the landing request passes even when a
+// proxy stripped Set-Cookie (else the browser would loop between the page and the verify path).
 
+import { randomBytes } from 'node:crypto';
+import type { ReplayGuard } from './replay-guard';
 import type { Visitor } from './visitor-binding';
 import { sign, verify } from './signed-value';
 import type { SigningKeys } from './signing-keys';
@@ -16,6 +18,8 @@ export interface LandingGrant {
   readonly b: string;
   /** Path and query the grant is for, without any `cq_ok` parameter. */
   readonly u: string;
+  /** 16 random bytes, base64url: makes the grant one-time (replay-guard.ts). */
+  readonly n: string;
   /** Expiry, epoch seconds. */
   readonly e: number;
 }
@@ -24,7 +28,8 @@ export type LandingGrantCheck =
   | { readonly ok: true }
   | {
       readonly ok: false;
-      readonly why: 'forged' | 'expired' | 'other_site' | 'other_visitor' | 'other_url';
+      readonly why:
+        'forged' | 'expired' | 'other_site' | 'other_visitor' | 'other_url' | 'replayed';
     };
 
 /**
@@ -35,7 +40,8 @@ export function withLandingGrant(keys: SigningKeys, returnUrl: string, visitor: 
   const url = takeLandingGrant(returnUrl).url;
   // Rounded up: a grant must never be shorter-lived than LANDING_GRANT_TTL_MS.
   const e = Math.ceil((visitor.nowMs + LANDING_GRANT_TTL_MS) / 1000);
-  const grant: LandingGrant = { v: 1, site: visitor.site, b: visitor.binding, u: url, e };
+  const n = randomBytes(16).toString('base64url');
+  const grant: LandingGrant = { v: 1, site: visitor.site, b: visitor.binding, u: url, n, e };
   return `${url}${url.includes('?') ? '&' : '?'}${LANDING_GRANT_PARAM}=${sign(keys, 'grant', grant)}`;
 }
 
@@ -65,19 +71,25 @@ export function takeLandingGrant(pathAndQuery: string): {
   return { url: query === '' ? path : `${path}?${query}`, grant };
 }
 
-/** Checks a grant taken from a request whose path and query without `cq_ok` is `url`. */
+/**
+ * Checks a grant taken from a request whose path and query without `cq_ok` is `url`, and
+ * redeems it when good: a second request with it is `replayed` (in this process; across
+ * replicas it stays bound to the visitor, the URL and its 10 s).
+ */
 export function checkLandingGrant(
   keys: SigningKeys,
   grant: string,
   url: string,
   expected: Visitor,
+  guard: ReplayGuard,
 ): LandingGrantCheck {
-  const { v, site, b, u, e } = verify(keys, 'grant', grant) ?? {};
+  const { v, site, b, u, n, e } = verify(keys, 'grant', grant) ?? {};
   if (
     v !== 1 ||
     typeof site !== 'string' ||
     typeof b !== 'string' ||
     typeof u !== 'string' ||
+    typeof n !== 'string' ||
     !Number.isInteger(e)
   ) {
     return { ok: false, why: 'forged' };
@@ -85,6 +97,8 @@ export function checkLandingGrant(
   if (site !== expected.site) return { ok: false, why: 'other_site' };
   if (b !== expected.binding) return { ok: false, why: 'other_visitor' };
   if (u !== url) return { ok: false, why: 'other_url' };
-  if ((e as number) * 1000 <= expected.nowMs) return { ok: false, why: 'expired' };
+  const expiresAtMs = (e as number) * 1000;
+  if (expiresAtMs <= expected.nowMs) return { ok: false, why: 'expired' };
+  if (!guard.redeem(n, expiresAtMs, expected.nowMs)) return { ok: false, why: 'replayed' };
   return { ok: true };
 }

@@ -5,6 +5,7 @@ import {
   takeLandingGrant,
   withLandingGrant,
 } from '../../../src/challenge/landing-grant';
+import { ReplayGuard } from '../../../src/challenge/replay-guard';
 import { sign } from '../../../src/challenge/signed-value';
 import { KEYS, OTHER } from './keys';
 
@@ -15,7 +16,7 @@ const VISITOR = { site: 'shop', binding: 'binding-of-chrome-on-l', nowMs: T0 };
 function land(location: string, visitor = VISITOR): ReturnType<typeof checkLandingGrant> {
   const { url, grant } = takeLandingGrant(location);
   assert.ok(grant !== undefined, 'the location carries a grant');
-  return checkLandingGrant(KEYS, grant, url, visitor);
+  return checkLandingGrant(KEYS, grant, url, visitor, new ReplayGuard());
 }
 
 describe('landing grant', () => {
@@ -35,6 +36,25 @@ describe('landing grant', () => {
     });
   });
 
+  it('passes one request only (in this process)', () => {
+    const guard = new ReplayGuard();
+    const { url, grant } = takeLandingGrant(withLandingGrant(KEYS, '/cart', VISITOR));
+    assert.deepEqual(checkLandingGrant(KEYS, grant as string, url, VISITOR, guard), { ok: true });
+    assert.deepEqual(checkLandingGrant(KEYS, grant as string, url, VISITOR, guard), {
+      ok: false,
+      why: 'replayed',
+    });
+  });
+
+  it('is not used up by a refused attempt (another URL or visitor)', () => {
+    const guard = new ReplayGuard();
+    const { url, grant } = takeLandingGrant(withLandingGrant(KEYS, '/cart', VISITOR));
+    const other = { ...VISITOR, binding: 'binding-of-curl-xxxxxx' };
+    assert.equal(checkLandingGrant(KEYS, grant as string, url, other, guard).ok, false);
+    assert.equal(checkLandingGrant(KEYS, grant as string, '/admin', VISITOR, guard).ok, false);
+    assert.deepEqual(checkLandingGrant(KEYS, grant as string, url, VISITOR, guard), { ok: true });
+  });
+
   it('replaces a stale cq_ok instead of adding a second one', () => {
     const location = withLandingGrant(KEYS, '/cart?cq_ok=stale&a=1', VISITOR);
     assert.equal(location.split('cq_ok=').length, 2);
@@ -44,7 +64,7 @@ describe('landing grant', () => {
   it('is bound to the URL: another path or query is refused', () => {
     const { grant } = takeLandingGrant(withLandingGrant(KEYS, '/cart?a=1', VISITOR));
     for (const url of ['/admin', '/cart?a=2', '/cart', '/cart?a=1&x=1']) {
-      assert.deepEqual(checkLandingGrant(KEYS, grant as string, url, VISITOR), {
+      assert.deepEqual(checkLandingGrant(KEYS, grant as string, url, VISITOR, new ReplayGuard()), {
         ok: false,
         why: 'other_url',
       });
@@ -64,10 +84,20 @@ describe('landing grant', () => {
   });
 
   it('refuses forged grants and other signed kinds', () => {
-    const pass = sign(KEYS, 'pass', { v: 1, site: 'shop', b: VISITOR.binding, u: '/', e: 2e9 });
+    const pass = sign(KEYS, 'pass', {
+      v: 1,
+      site: 'shop',
+      b: VISITOR.binding,
+      u: '/',
+      n: 'n',
+      e: 2e9,
+    });
     const foreign = takeLandingGrant(withLandingGrant(OTHER, '/', VISITOR)).grant as string;
     for (const grant of ['', 'x', pass, foreign]) {
-      assert.deepEqual(checkLandingGrant(KEYS, grant, '/', VISITOR), { ok: false, why: 'forged' });
+      assert.deepEqual(checkLandingGrant(KEYS, grant, '/', VISITOR, new ReplayGuard()), {
+        ok: false,
+        why: 'forged',
+      });
     }
   });
 
