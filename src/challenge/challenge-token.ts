@@ -10,6 +10,13 @@ import type { Visitor } from './visitor-binding';
 
 export const CHALLENGE_TOKEN_TTL_MS = 120_000;
 
+/**
+ * Longest token issued: NGINX carries it in the X-Cheq-Page header (at most 2 KB by design), and
+ * it is in the verify request's line beside the solution. A return URL that would make the token
+ * longer (about 1.3 KB and up) is replaced by `/`.
+ */
+export const MAX_CHALLENGE_TOKEN_LENGTH = 2048;
+
 export interface ChallengeToken {
   readonly v: 1;
   readonly site: string;
@@ -52,7 +59,10 @@ export function issueChallengeToken(keys: SigningKeys, request: ChallengeTokenRe
     n: randomBytes(16).toString('base64url'),
     e: Math.floor((request.nowMs + CHALLENGE_TOKEN_TTL_MS) / 1000),
   };
-  return sign(keys, 'token', token);
+  const text = sign(keys, 'token', token);
+  return text.length <= MAX_CHALLENGE_TOKEN_LENGTH
+    ? text
+    : sign(keys, 'token', { ...token, u: '/' });
 }
 
 /**

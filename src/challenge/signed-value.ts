@@ -8,10 +8,10 @@ import type { SigningKeys } from './signing-keys';
 export type SignedValuePurpose = 'token' | 'pass' | 'grant';
 
 /**
- * Longest text verify() reads; anything longer is refused before any hashing. A token carries a
- * return URL of up to 2 KB, which JSON escaping and base64url can grow to about 5.6 KB.
+ * Longest text verify() reads; anything longer is refused before any hashing. Tokens are issued
+ * up to 2 KB (challenge-token.ts); a grant carries a token's return URL, a pass less.
  */
-export const MAX_SIGNED_VALUE_LENGTH = 8192;
+export const MAX_SIGNED_VALUE_LENGTH = 4096;
 
 const MAC_BYTES = 32;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import {
   CHALLENGE_TOKEN_TTL_MS,
   issueChallengeToken,
+  MAX_CHALLENGE_TOKEN_LENGTH,
   redeemChallengeToken,
   verifyChallengeToken,
   type ChallengeTokenRequest,
@@ -52,6 +53,22 @@ describe('challenge tokens', () => {
       const check = verifyChallengeToken(KEYS, text, VISITOR, new ReplayGuard());
       assert.ok(check.ok);
       assert.equal(check.token.u, '/');
+    }
+  });
+
+  it('stays within 2 KB (the X-Cheq-Page bound): a return URL too long for that becomes /', () => {
+    const guard = new ReplayGuard();
+    const kept = `/p?${'q'.repeat(1200)}`;
+    const long = issueChallengeToken(KEYS, { ...REQUEST, returnUrl: kept });
+    const tooLong = issueChallengeToken(KEYS, { ...REQUEST, returnUrl: `/p?${'"'.repeat(2000)}` });
+    for (const [text, url] of [
+      [long, kept],
+      [tooLong, '/'],
+    ] as const) {
+      assert.ok(text.length <= MAX_CHALLENGE_TOKEN_LENGTH, String(text.length));
+      const check = verifyChallengeToken(KEYS, text, VISITOR, guard);
+      assert.ok(check.ok);
+      assert.equal(check.token.u, url);
     }
   });
 
