@@ -58,6 +58,20 @@ describe('signed values', () => {
     assert.equal(verify(KEYS, 'pass', altered), undefined);
   });
 
+  it('refuses every one-character change of a valid value', () => {
+    const text = sign(KEYS, 'token', { v: 1, site: 'shop', u: '/cart?x=1', e: 1_800_000_000 });
+    let changes = 0;
+    for (let i = 0; i < text.length; i++) {
+      for (const replacement of ['A', 'z', '-', '.', '=']) {
+        if (text[i] === replacement) continue;
+        const changed = text.slice(0, i) + replacement + text.slice(i + 1);
+        assert.equal(verify(KEYS, 'token', changed), undefined, `position ${i} -> ${replacement}`);
+        changes++;
+      }
+    }
+    assert.ok(changes > text.length * 4);
+  });
+
   it('returns undefined, never throws, for malformed input', () => {
     const good = sign(KEYS, 'pass', PAYLOAD);
     const notObject = (json: string): string => {
