@@ -4,6 +4,7 @@
 // check-config.
 
 import { strict as assert } from 'node:assert';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,8 +108,10 @@ describe('challenge settings', () => {
         CHEQ_CHALLENGE_SECRET_FILE: file('current', `${SECRET}\n`),
         CHEQ_CHALLENGE_PREVIOUS_SECRET: PREVIOUS,
       });
-      assert.equal(core.challenge?.keys.current.toString(), SECRET);
-      assert.equal(core.challenge?.keys.previous?.toString(), PREVIOUS);
+      const hmac = (key: string): Buffer => createHmac('sha256', key).update('m').digest();
+      const keys = core.challenge?.keys;
+      assert.deepEqual(keys?.mac('m'), hmac(SECRET), 'the file signs (trimmed)');
+      assert.equal(keys?.matches('m', hmac(PREVIOUS)), true, 'the previous one verifies');
     });
 
     it('refuses a short secret, both forms of one, or a previous one alone, never echoing a value', () => {
