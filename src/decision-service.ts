@@ -4,6 +4,7 @@
 // still call them are done, and gets ready (connections ahead, warm-up). It opens no listener.
 
 import type { Registry } from 'prom-client';
+import { ReplayGuard } from './challenge/replay-guard';
 import { ConfigReloader } from './config/config-reloader';
 import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
@@ -92,6 +93,7 @@ export class DecisionService {
       loop: this.loop,
       admission: this.admission,
       onLaggingTimeout: () => this.metrics.rtiCircuitIgnoredTimeouts.inc(),
+      replayGuard: new ReplayGuard(),
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));

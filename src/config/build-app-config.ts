@@ -9,7 +9,8 @@ import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-patt
 import { broadPublicEntries, TrustedProxies } from '../core/trusted-proxies';
 import { resolveStrategies } from '../core/strategy';
 import { verdictHeaderNames } from '../core/verdict-headers';
-import type { ChallengeSecrets, SiteChallengeFiles } from './challenge-config';
+import type { SigningKeys } from '../challenge/signing-keys';
+import type { SiteChallengeFiles } from './challenge-config';
 import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
@@ -45,7 +46,7 @@ export interface ResolvedSite {
 
 /** What the served challenge reads from files: the process's secrets, the top level's files. */
 export interface ChallengeFiles {
-  readonly secrets: ChallengeSecrets | undefined;
+  readonly secrets: SigningKeys | undefined;
   readonly topLevel: SiteChallengeFiles;
 }
 
@@ -54,7 +55,7 @@ function coreConfigOf(
   s: Settings,
   apiKey: string,
   trustedProxies: TrustedProxies,
-  secrets: ChallengeSecrets | undefined,
+  secrets: SigningKeys | undefined,
   files: SiteChallengeFiles,
 ): CoreConfig {
   const redirectUrl = s.redirect_url || undefined;
@@ -94,6 +95,7 @@ function coreConfigOf(
     ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
     verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,
     blockPage: files.blockPage,
+    challengeProvider: s.challenge_provider as ChallengeProviderName,
     challenge: secrets && {
       keys: secrets,
       provider: s.challenge_provider as ChallengeProviderName,
@@ -124,7 +126,7 @@ function siteConfigOf(
   s: Settings,
   apiKey: string,
   trustedProxies: TrustedProxies,
-  challenge: { readonly secrets: ChallengeSecrets | undefined; readonly files: SiteChallengeFiles },
+  challenge: { readonly secrets: SigningKeys | undefined; readonly files: SiteChallengeFiles },
   warnings: string[],
 ): SiteConfig {
   const endpoint = new URL(s.api_endpoint);

@@ -3,25 +3,19 @@
 // the setting and the file, never what a secret holds.
 
 import { readFileSync, statSync } from 'node:fs';
+import { MIN_SECRET_BYTES, SigningKeys } from '../challenge/signing-keys';
 import { blockPageTemplate, type BlockPageTemplate } from '../core/block-page';
 import { settingProblem, type ConfigProblem } from './config-error';
 import type { SettingName, Settings } from './schema';
 
-/** Shortest signing secret, in bytes (HMAC-SHA256's block strength). */
-const MIN_SECRET_BYTES = 32;
 /** Largest block page template. */
 export const MAX_TEMPLATE_BYTES = 64 * 1024;
 
-/** The signing keys: undefined when no challenge_secret is set (no challenge is served). */
-export interface ChallengeSecrets {
-  readonly current: Buffer;
-  readonly previous: Buffer | undefined;
-}
-
+/** The signing keys; undefined when no challenge_secret is set (no challenge is served). */
 export function resolveChallengeSecrets(
   s: Settings,
   problems: ConfigProblem[],
-): ChallengeSecrets | undefined {
+): SigningKeys | undefined {
   const current = secretOf(s, 'challenge_secret', 'challenge_secret_file', problems);
   const previous = secretOf(
     s,
@@ -45,10 +39,7 @@ export function resolveChallengeSecrets(
     );
   }
   if (current === '') return undefined;
-  return Object.freeze({
-    current: Buffer.from(current),
-    previous: previous === '' ? undefined : Buffer.from(previous),
-  });
+  return SigningKeys.create(current, previous);
 }
 
 /** What a site's challenge and block page read from files. */

@@ -1,10 +1,11 @@
 // The served challenge's settings of one site, as the decision core reads them.
 
+import type { SigningKeys } from '../challenge/signing-keys';
 import type { ChallengeProviderName } from './decision';
 
 export interface ChallengeSettings {
   /** challenge_secret signs and verifies; challenge_previous_secret only verifies. */
-  readonly keys: { readonly current: Buffer; readonly previous: Buffer | undefined };
+  readonly keys: SigningKeys;
   readonly provider: ChallengeProviderName;
   /** The captcha provider's public site key ('' for `browser`). */
   readonly siteKey: string;

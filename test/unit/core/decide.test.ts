@@ -110,6 +110,7 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     verdictHeaderNames: HEADER_NAMES,
     blockPage: undefined,
     challenge: undefined,
+    challengeProvider: 'browser',
     challengeUnavailable: false,
     ...overrides,
   };

@@ -45,6 +45,7 @@ const CONFIG: CoreConfig = {
   verdictHeaderNames: verdictHeaderNames('x-cheq-'),
   blockPage: undefined,
   challenge: undefined,
+  challengeProvider: 'browser',
   challengeUnavailable: false,
 };
 
