@@ -9,7 +9,6 @@ import { ConfigReloader } from './config/config-reloader';
 import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
-import { CHALLENGE_PROVIDERS } from './core/decision';
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
@@ -190,10 +189,7 @@ function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
 }
 
-/** Each served site and its challenge_provider setting (`browser` when it has none). */
+/** Each served site and its challenge_provider. */
 function challengeProvidersOf(config: AppConfig): SiteChallengeProvider[] {
-  return servedSites(config).map(site => {
-    const configured = site.effective['challenge_provider'];
-    return [site.name, CHALLENGE_PROVIDERS.find(name => name === configured) ?? 'browser'];
-  });
+  return servedSites(config).map(site => [site.name, site.core.challengeProvider]);
 }
