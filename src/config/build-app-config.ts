@@ -44,6 +44,7 @@ function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxie
     challengeAction: s.challenge_action as CoreConfig['challengeAction'],
     challengeUrl: s.challenge_url || undefined,
     uriExclusion: new PathPatternList(s.uri_exclusion),
+    ignorePaths: new PathPatternList(s.ignore_paths),
     routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
     trustedIpHeader: s.trusted_ip_header || undefined,
     trustedProxies,
@@ -51,6 +52,11 @@ function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxie
     ja4Header: s.ja4_header || undefined,
     channelParam: s.channel_param || undefined,
     ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
+    tlsCipherHeader: s.tls_cipher_header.toLowerCase(),
+    tlsVersionHeader: s.tls_version_header.toLowerCase(),
+    geoRegionHeader: s.geo_region_header.toLowerCase(),
+    demoVerdictCookie: s.demo_verdict_cookie,
+    debugRtiResult: s.debug_rti_result,
     verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,
   });
 }

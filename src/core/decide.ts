@@ -22,7 +22,11 @@ import {
   type RtiInput,
   type RtiVerdict,
 } from './rti-port';
-import { upstreamVerdictHeaders, type VerdictHeaderNames } from './verdict-headers';
+import {
+  RTI_RESULT_HEADER,
+  upstreamVerdictHeaders,
+  type VerdictHeaderNames,
+} from './verdict-headers';
 
 export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly mode: Mode;
@@ -35,6 +39,10 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   /** Kept back from the proxy's deadline so our answer still reaches it in time. */
   readonly deadlineMarginMs: number;
   readonly uriExclusion: PathPatternList;
+  /** The default ignore list (ignore_paths): allowed as `ignored` without calling RTI. */
+  readonly ignorePaths: PathPatternList;
+  /** Echo x-cheq-rti-result to the client too (debug_rti_result). */
+  readonly debugRtiResult: boolean;
   /** Undefined when verdict headers to the upstream are turned off. */
   readonly verdictHeaderNames: VerdictHeaderNames | undefined;
 }
@@ -67,6 +75,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     const mode = routeMode(attrs) ?? config.mode;
     try {
       if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
+      if (isExcluded(config.ignorePaths, attrs.path)) return allowWithout('ignored', mode, attrs);
       if (isCorsPreflight(attrs.method, attrs.headers)) {
         return allowWithout('preflight', mode, attrs);
       }
@@ -181,8 +190,33 @@ function buildDecision(
     ...(verdict === undefined ? {} : { verdict }),
     ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
     ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
+    ...clientHeadersOf(config, action, verdict, attrs.requestId),
   };
 }
+
+/**
+ * v4.1 echoes the proxy's request id to the client as CHEQ's edge does; debug_rti_result echoes
+ * the verdict the upstream got. Values that could not travel in a header are left out.
+ */
+function clientHeadersOf(
+  config: CoreConfig,
+  action: Action,
+  verdict: RtiVerdict | undefined,
+  requestId: string | undefined,
+): Pick<Decision, 'clientHeaders'> {
+  const headers: (readonly [string, string])[] = [];
+  if (config.apiVersion === 'v4.1' && requestId !== undefined && HEADER_SAFE.test(requestId)) {
+    headers.push([CDN_REQUEST_ID_HEADER, requestId]);
+  }
+  if (config.debugRtiResult && action === 'allow' && verdict?.rtiResult !== undefined) {
+    headers.push([RTI_RESULT_HEADER, verdict.rtiResult]);
+  }
+  return headers.length === 0 ? {} : { clientHeaders: headers };
+}
+
+/** The proxy's request id, echoed to the client on v4.1 (rti-api.md §5.1). */
+export const CDN_REQUEST_ID_HEADER = 'x-cheq-cdn-request-id';
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 interface DecisionExtra {
   readonly eventType?: string;

@@ -20,6 +20,7 @@ export type DecisionReason =
   | 'monitoring' // invalid, but monitoring mode never acts
   | 'not_enforced' // blocking mode would act, but the visitor is outside enforce_percent: allowed
   | 'excluded' // path in uri_exclusion: RTI not called
+  | 'ignored' // path in the default ignore list (ignore_paths): RTI not called
   | 'preflight' // CORS preflight: RTI not called
   | 'no_site' // no configured site serves this host, and the top level has no tag hash
   | 'fail_open'; // RTI failed or the server did: allowed
@@ -59,6 +60,8 @@ export interface Decision {
   readonly upstreamHeaders: readonly (readonly [string, string])[];
   /** Upstream request headers to strip so a client cannot forge a verdict (allow only). */
   readonly upstreamHeadersToRemove: readonly string[];
+  /** Extra response headers to the client: x-cheq-cdn-request-id, the x-cheq-rti-result echo. */
+  readonly clientHeaders?: readonly (readonly [string, string])[];
   readonly mode: Mode;
   /** The configured site that decided (`default`: the top level; `none`: no site served it). */
   readonly site: string;

@@ -6,7 +6,7 @@ import type { Action, DecisionReason, Mode } from './decision';
 import type { RtiVerdict, Verdict } from './rti-port';
 
 export type ChallengeAction = 'allow' | 'deny' | 'redirect';
-export type ApiVersion = 'v1' | 'v4';
+export type ApiVersion = 'v1' | 'v4' | 'v4.1';
 
 /** What a rule does with a request it matches. */
 export type RuleAction = 'allow' | 'block' | 'challenge';
@@ -26,7 +26,7 @@ export interface PolicyRule {
 }
 
 export interface PolicyConfig {
-  /** Picks the default rules: v1 acts on code groups only, v4 on verdicts and code groups. */
+  /** Picks the default rules: v1 acts on code groups only, v4 and v4.1 on verdicts and code groups. */
   readonly apiVersion: ApiVersion;
   /** Tried in order before the defaults. */
   readonly rules: readonly PolicyRule[];
@@ -74,7 +74,7 @@ export function chooseRule(
   for (const rule of config.rules) {
     if (matches(rule.when, verdict)) return { action: rule.action, rule: rule.name };
   }
-  return config.apiVersion === 'v4' ? defaultV4(verdict, config) : defaultV1(verdict, config);
+  return config.apiVersion === 'v1' ? defaultV1(verdict, config) : defaultV4(verdict, config);
 }
 
 /** v1 (as CHEQ's middlewares): only invalid traffic is acted on, by its code's group. */

@@ -92,6 +92,8 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     challengeAction: 'allow',
     challengeUrl: undefined,
     uriExclusion: new PathPatternList(['/healthz', '^/static/']),
+    ignorePaths: new PathPatternList([]),
+    debugRtiResult: false,
     routeToEventType: new PathMap([
       ['/checkout', 'purchase'],
       ['/cart/.*', 'add_to_cart'],
@@ -102,6 +104,10 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     ja4Header: undefined,
     channelParam: undefined,
     ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
+    tlsCipherHeader: 'x-cheq-tls-cipher',
+    tlsVersionHeader: 'x-cheq-tls-version',
+    geoRegionHeader: 'x-cheq-geo-region',
+    demoVerdictCookie: false,
     verdictHeaderNames: HEADER_NAMES,
     ...overrides,
   };

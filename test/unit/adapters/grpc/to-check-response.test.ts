@@ -30,6 +30,8 @@ const CONFIG: CoreConfig = {
   challengeAction: 'allow',
   challengeUrl: undefined,
   uriExclusion: new PathPatternList(['/healthz']),
+  ignorePaths: new PathPatternList([]),
+  debugRtiResult: false,
   routeToEventType: new PathMap([]),
   trustedIpHeader: undefined,
   trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
@@ -37,6 +39,10 @@ const CONFIG: CoreConfig = {
   ja4Header: undefined,
   channelParam: undefined,
   ignoredHeaderNames: [],
+  tlsCipherHeader: 'x-cheq-tls-cipher',
+  tlsVersionHeader: 'x-cheq-tls-version',
+  geoRegionHeader: 'x-cheq-geo-region',
+  demoVerdictCookie: false,
   verdictHeaderNames: verdictHeaderNames('x-cheq-'),
 };
 
