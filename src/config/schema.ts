@@ -192,7 +192,7 @@ export const schema = {
     structured: true,
   },
   ignore_paths: {
-    doc: 'The default ignore list: paths allowed without calling RTI (reason ignored), in the uri_exclusion pattern forms, matched on the canonical path (an ambiguous path is never ignored). By default static assets (an asset extension, no dot in a directory name), /robots.txt, /sitemap*.xml, /favicon.ico, /.well-known/, health checks, /_next/static/. Setting it replaces the list (empty: none); uri_exclusion adds to it.',
+    doc: 'The default ignore list: paths allowed without calling RTI (reason ignored), in the uri_exclusion pattern forms, matched on the canonical path (an ambiguous path is never ignored). By default static assets (an asset extension under /static/, /assets/, /css/, /js/, /img/, /images/, /fonts/, /media/, /dist/ or /build/; never appended to a page path, as /checkout/x.css), /robots.txt, /sitemap*.xml, /favicon.ico, /.well-known/, health checks, /_next/static/. Setting it replaces the list (empty: none); uri_exclusion adds to it.',
     scope: 'site',
     applies: 'live',
     format: 'path-patterns',

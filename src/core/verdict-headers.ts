@@ -73,7 +73,6 @@ export function upstreamVerdictHeaders(
   if (!names) return { set: [], remove: forgedRtiResults(clientHeaders) };
   const set: [string, string][] = [[names.decision, reason]];
   const remove: string[] = [];
-  if (verdict?.rtiResult !== undefined) set.push([RTI_RESULT_HEADER, verdict.rtiResult]);
   const put = (name: string, value: string | undefined): void => {
     if (value === undefined) remove.push(name);
     else set.push([name, value]);
@@ -85,6 +84,7 @@ export function upstreamVerdictHeaders(
   put(names.verdict, verdict?.verdict);
   put(names.riskScore, verdict?.riskScore === undefined ? undefined : String(verdict.riskScore));
   put(names.rayId, verdict?.rayId || undefined);
+  put(RTI_RESULT_HEADER, verdict?.rtiResult);
   const prefix = prefixOf(names);
   for (const [name] of clientHeaders.entries) {
     // Most names differ in their first character: no string is made for them.

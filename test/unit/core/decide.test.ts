@@ -73,9 +73,10 @@ const REMOVABLE_HEADERS = [
   'x-cheq-verdict',
   'x-cheq-risk-score',
   'x-cheq-ray-id',
+  'x-cheq-rti-result',
 ];
-/** What a v1 verdict cannot fill: RTI v4's risk score and ray id. */
-const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id'];
+/** What a v1 verdict cannot fill: RTI v4's risk score, ray id and x-cheq-rti-result. */
+const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id', 'x-cheq-rti-result'];
 
 function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
   return {
@@ -163,7 +164,7 @@ describe('createDecide', () => {
         ['x-cheq-risk-score', '72'],
         ['x-cheq-ray-id', 'ray-9f'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id', 'x-cheq-rti-result']);
     });
 
     it('applies the configured rules before the defaults', async () => {
@@ -911,6 +912,8 @@ describe('createDecide', () => {
         'x-bot-challenge',
         'x-bot-risk-score',
         'x-bot-ray-id',
+        // CHEQ's own keeps its name whatever the prefix.
+        'x-cheq-rti-result',
       ]);
     });
   });

@@ -44,12 +44,17 @@ async function decide(
 }
 
 const IGNORED = [
-  '/app.js',
   '/assets/app.min.js',
   '/static/css/site.css',
+  '/static/v1/app.js',
+  '/js/app.mjs',
+  '/css/site.css',
   '/img/logo.png',
-  '/img/photo.jpeg',
+  '/images/photo.jpeg',
   '/fonts/inter.woff2',
+  '/media/intro.mp4',
+  '/dist/bundle.js.map',
+  '/build/app.css',
   '/robots.txt',
   '/sitemap.xml',
   '/sitemap-products-1.xml',
@@ -65,7 +70,8 @@ const IGNORED = [
   // Canonical readings: dot segments resolved, unreserved escapes decoded, slashes merged.
   '//robots.txt',
   '/img/./logo.png',
-  '/%61pp.js',
+  '/%61ssets/app.js',
+  '/x/../static/app.css',
 ];
 
 /** Each must be checked by RTI (and so, RTI calling it malicious, blocked). */
@@ -80,17 +86,26 @@ const CHECKED = [
   '/.well-known/../admin',
   '/_next/static/../../admin',
   '/healthz/../admin',
+  // An asset name appended to a protected path: prefix-routing backends serve /checkout.
+  '/checkout/x.css',
+  '/admin/static/x.css',
+  '/api/assets/x.png',
+  // A format suffix: Spring MVC's suffix patterns serve /checkout for /checkout.css.
+  '/checkout.css',
+  '/app.js',
   // PATH_INFO: PHP and CGI run the script named before the asset name.
-  '/index.php/x.css',
-  '/admin.php/logo.png',
-  '/cgi-bin/x.pl/a.js',
+  '/static/index.php/x.css',
+  '/assets/admin.php/logo.png',
+  '/js/x.pl/a.js',
   // Not an asset extension, or not the whole name: pages stay checked.
   '/index.html',
   '/admin',
   '/robots.txt.php',
   '/robots.txt/x',
-  '/app.js.php',
-  '/app.jsx',
+  '/static/app.js.php',
+  '/static/app.jsx',
+  '/static/',
+  '/static',
   '/sitemap.xml.php',
   '/blog/sitemap.xml',
   '/healthzz',
@@ -98,12 +113,13 @@ const CHECKED = [
   '/.well-known',
   '/_next/data/page.json',
   // Case differs from the list: checked (a miss is the safe direction).
-  '/APP.JS',
+  '/static/APP.JS',
+  '/Static/app.js',
   '/Robots.txt',
   // A backslash, a NUL, non-ASCII: ambiguous, never ignored.
-  '/x\\..\\admin.css',
-  '/admin%00.css',
-  '/caf\u00e9.css/../admin',
+  '/static/x\\..\\..\\admin',
+  '/static/x%00.css',
+  '/static/caf\u00e9.css',
 ];
 
 describe('the default ignore list (ignore_paths)', () => {
