@@ -4,11 +4,19 @@
 // default ignore list.
 
 import { strict as assert } from 'node:assert';
+import { request } from 'node:https';
 import { okHeaders } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, isV41Call, v4Verdict, type RecordedCall } from '../helpers/fake-rti-server';
-import { findNginx, startNginx, type RunningNginx } from '../helpers/nginx';
+import {
+  findNginx,
+  renderShippedConfig,
+  startNginx,
+  startNginxWith,
+  type RunningNginx,
+} from '../helpers/nginx';
 import { startService, TEST_API_KEY, type TestService } from '../helpers/start-service';
+import { hasOpenssl, TestPki } from '../helpers/test-certs';
 import { get, UpstreamApp } from '../helpers/upstream-app';
 
 interface V41Body {
@@ -235,5 +243,81 @@ describe('RTI v4.1 through a real NGINX with the shipped recipe (integration)', 
     assert.equal(checked.status, 403);
     assert.equal(rti.calls.length, 1);
     assert.equal(app.seen.length, before);
+  });
+});
+
+describe('RTI v4.1 through a real NGINX over TLS with the shipped recipe (integration)', function () {
+  this.timeout(20_000);
+  const nginxBinary = findNginx();
+  let rti: FakeRti;
+  let service: TestService;
+  let app: UpstreamApp;
+  let nginx: RunningNginx;
+  let pki: TestPki;
+
+  before(async () => {
+    if (!nginxBinary) throw new Error('nginx is required (apt-get install nginx)');
+    if (!hasOpenssl()) throw new Error('openssl is required (apt-get install openssl)');
+    pki = TestPki.create();
+    const cert = pki.issue(pki.ca('ca'), 'nginx', 'server');
+    rti = await FakeRti.start();
+    rti.behaviour = answerFor;
+    service = await startService(rti.url, { CHEQ_API_VERSION: 'v4.1', CHEQ_MODE: 'blocking' });
+    app = new UpstreamApp();
+    const appAddress = await app.start();
+    const authz = `127.0.0.1:${service.app.httpPort}`;
+    nginx = await startNginxWith(nginxBinary, (prefix, port) => {
+      const conf = renderShippedConfig(prefix, authz);
+      return `
+    include ${conf}/cheq-authz-upstream.conf;
+    upstream app { server ${appAddress}; keepalive 4; }
+    server {
+        listen 127.0.0.1:${port} ssl;
+        ssl_certificate ${cert.certFile};
+        ssl_certificate_key ${cert.keyFile};
+        ssl_protocols TLSv1.2;
+        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256;
+        include ${conf}/cheq-authz.conf;
+        location / {
+            include ${conf}/cheq-authz-protect.conf;
+            proxy_pass http://app;
+        }
+    }`;
+    });
+  });
+  after(async () => {
+    await nginx?.stop();
+    await service?.close();
+    await app?.close();
+    await rti?.close();
+    pki?.remove();
+  });
+
+  it("sends NGINX's TLS cipher and version to RTI, never the client's", async () => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        `${nginx.url.replace('http:', 'https:')}/products`,
+        {
+          rejectUnauthorized: false,
+          headers: {
+            'User-Agent': 'Mozilla/5.0',
+            'X-Cheq-Tls-Cipher': 'CLIENT-CHOSEN',
+            'X-Cheq-Tls-Version': 'TLSv9',
+            'X-Cheq-Geo-Region': 'XX',
+          },
+        },
+        res => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+    const { headers } = bodyOf(rti.calls.at(-1)).endUserParams;
+    assert.equal(headers['cheq_tls_cipher'], 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    assert.equal(headers['cheq_tls_version'], 'TLSv1.2');
+    assert.ok(!('cheq_geo_region' in headers));
   });
 });
