@@ -2,8 +2,8 @@ import type { DecisionReason } from './decision.js';
 
 /**
  * The reasons of checks answered from a real RTI verdict: the numerator of the protected share in
- * the alert rules, the bench and the tests. `excluded` and `preflight` are not screened by design,
- * `no_site` and `fail_open` are screened without a verdict.
+ * the alert rules, the bench and the tests. `excluded`, `ignored` and `preflight` are not screened
+ * by design, `no_site` and `fail_open` are screened without a verdict.
  */
 export const PROTECTED_REASONS = [
   'valid',

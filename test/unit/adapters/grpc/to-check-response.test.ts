@@ -107,7 +107,12 @@ describe('toCheckResponse', () => {
           { header: { key: 'x-cheq-rti-request-id', value: 'rti-1' }, append: { value: false } },
           { header: { key: 'x-cheq-verdict', value: 'benign' }, append: { value: false } },
         ],
-        headers_to_remove: ['x-cheq-challenge', 'x-cheq-risk-score', 'x-cheq-ray-id'],
+        headers_to_remove: [
+          'x-cheq-challenge',
+          'x-cheq-risk-score',
+          'x-cheq-ray-id',
+          'x-cheq-rti-result',
+        ],
         response_headers_to_add: [
           { header: { key: 'set-cookie', value: SET_COOKIE }, append: { value: true } },
         ],
@@ -151,6 +156,7 @@ describe('toCheckResponse', () => {
         'x-cheq-verdict',
         'x-cheq-risk-score',
         'x-cheq-ray-id',
+        'x-cheq-rti-result',
       ]);
     });
 
