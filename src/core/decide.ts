@@ -194,6 +194,11 @@ function buildDecision(
   };
 }
 
+/** The proxy's request id, echoed to the client on v4.1 (rti-api.md §5.1). */
+export const CDN_REQUEST_ID_HEADER = 'x-cheq-cdn-request-id';
+/** A request id that can travel in a response header as is. */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
 /**
  * v4.1 echoes the proxy's request id to the client as CHEQ's edge does; debug_rti_result echoes
  * the verdict the upstream got. Values that could not travel in a header are left out.
@@ -213,10 +218,6 @@ function clientHeadersOf(
   }
   return headers.length === 0 ? {} : { clientHeaders: headers };
 }
-
-/** The proxy's request id, echoed to the client on v4.1 (rti-api.md §5.1). */
-export const CDN_REQUEST_ID_HEADER = 'x-cheq-cdn-request-id';
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 interface DecisionExtra {
   readonly eventType?: string;

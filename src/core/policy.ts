@@ -26,7 +26,7 @@ export interface PolicyRule {
 }
 
 export interface PolicyConfig {
-  /** Picks the default rules: v1 acts on code groups only, v4 and v4.1 on verdicts and code groups. */
+  /** Picks the default rules: v1 acts on code groups only, v4 and v4.1 on verdicts and codes. */
   readonly apiVersion: ApiVersion;
   /** Tried in order before the defaults. */
   readonly rules: readonly PolicyRule[];

@@ -63,7 +63,7 @@ export interface RtiVerdict {
   readonly rayId: string | undefined;
   /** A complete Set-Cookie value for the end user's browser (v1 setCookie). */
   readonly setCookie: string | undefined;
-  /** `x-cheq-rti-result` in CHEQ's format (v4, v4.1): `version=…;verdict=…;threat-type-code=…;ids={…}`. */
+  /** x-cheq-rti-result, CHEQ's format (v4, v4.1): `version=…;verdict=…;threat-type-code=…;ids=…` */
   readonly rtiResult?: string;
 }
 
