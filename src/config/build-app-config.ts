@@ -8,6 +8,7 @@ import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-patt
 import { broadPublicEntries, TrustedProxies } from '../core/trusted-proxies';
 import { verdictHeaderNames } from '../core/verdict-headers';
 import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
+import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
 import type { Settings } from './schema';
@@ -86,13 +87,20 @@ function siteConfigOf(
         `is not a known CHEQ RTI region (${KNOWN_RTI_ENDPOINTS.join(', ')})`,
     );
   }
-  for (const entry of s.uri_exclusion.filter(matchesUnderAnyPath)) {
-    warnings.push(
-      `${name === DEFAULT_SITE ? '' : `site ${name}: `}uri_exclusion entry ${JSON.stringify(entry)} ` +
-        'matches below any path: a client can exclude a protected path by appending e.g. /x.css ' +
-        '(backends that ignore trailing path parts serve the protected page); anchor it to a ' +
-        'directory (^/static/, /assets/**/*.css)',
-    );
+  // The default ignore list's own entries are anchored to asset directories by construction.
+  const ownIgnorePaths = s.ignore_paths.filter(entry => !DEFAULT_IGNORE_PATHS.includes(entry));
+  for (const [setting, entries] of [
+    ['uri_exclusion', s.uri_exclusion],
+    ['ignore_paths', ownIgnorePaths],
+  ] as const) {
+    for (const entry of entries.filter(matchesUnderAnyPath)) {
+      warnings.push(
+        `${name === DEFAULT_SITE ? '' : `site ${name}: `}${setting} entry ${JSON.stringify(entry)} ` +
+          'matches below any path: a client can exclude a protected path by appending e.g. /x.css ' +
+          '(backends that ignore trailing path parts serve the protected page); anchor it to a ' +
+          'directory (^/static/, /assets/**/*.css)',
+      );
+    }
   }
   const effective: Record<string, unknown> = {};
   for (const key of SITE_SETTINGS) effective[key] = s[key];

@@ -150,6 +150,20 @@ describe('check-config command (integration)', function () {
     assert.doesNotMatch(warnings, /site default: uri_exclusion/, '/healthz is exact');
   });
 
+  it('warns the same about an ignore_paths entry of the operator, never about the defaults', async () => {
+    const { code, stdout } = await runMain(['check-config', '--config', file('ign.yaml', VALID)]);
+    assert.equal(code, 0);
+    assert.doesNotMatch(stdout, /ignore_paths entry "/, 'the default list is anchored');
+    const own = VALID.replace(
+      '    ignore_paths: []',
+      "    ignore_paths: ['/robots.txt', '.*\\.png']",
+    );
+    const warned = await runMain(['check-config', '--config', file('ign2.yaml', own)]);
+    const warnings = warned.stdout.split('\nwarnings:\n')[1] ?? '';
+    assert.match(warnings, /site shop: ignore_paths entry "\.\*\\\\\.png" matches below any path/);
+    assert.doesNotMatch(warnings, /ignore_paths entry "\/robots\.txt"/);
+  });
+
   it('exits 2 on a pattern RE2 cannot match in linear time, naming setting and pattern', async () => {
     const { code, stderr } = await runMain([
       'check-config',
