@@ -25,6 +25,8 @@ export async function demo(args: readonly string[]): Promise<number> {
     CHEQ_MODE: 'blocking',
     CHEQ_CHALLENGE_ACTION: 'redirect',
     CHEQ_CHALLENGE_URL: DEMO_CHALLENGE_URL,
+    // A browser asks the emulator for a verdict with the cheq_demo_verdict cookie.
+    CHEQ_DEMO_VERDICT_COOKIE: 'true',
   };
   return serve(
     { env, args },

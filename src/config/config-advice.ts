@@ -104,7 +104,7 @@ export function configAdvice(config: AppConfig, proxyTimeouts: readonly ProxyTim
     const name = `site ${site.name}`;
     if (site.core.mode === 'blocking' && !HEALTH_CHECK_PATHS.some(excludes(site))) {
       advice.push(
-        `${name}: blocking with no uri_exclusion for health checks (${HEALTH_CHECK_PATHS.join(', ')}): ` +
+        `${name}: blocking with no uri_exclusion or ignore_paths entry for health checks (${HEALTH_CHECK_PATHS.join(', ')}): ` +
           'a load balancer or uptime probe through the gateway sends no browser headers or cookies and may be denied',
       );
     }
@@ -155,5 +155,5 @@ function policyAdvice(site: SiteConfig): string[] {
 }
 
 function excludes(site: SiteConfig): (path: string) => boolean {
-  return path => site.core.uriExclusion.matches(path);
+  return path => site.core.uriExclusion.matches(path) || site.core.ignorePaths.matches(path);
 }

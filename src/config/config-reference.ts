@@ -4,10 +4,12 @@
 
 import { schema, type SettingSpec } from './schema';
 
+/** A table cell's code span; `|` escaped, or it would end the cell (GFM reads `\|` as `|`). */
 function formatDefault(value: unknown): string {
-  if (Array.isArray(value)) return value.length === 0 ? 'empty' : `\`${value.join(',')}\``;
+  if (Array.isArray(value) && value.length === 0) return 'empty';
   if (value === '') return 'empty';
-  return `\`${String(value)}\``;
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return `\`${text.replace(/\|/g, '\\|')}\``;
 }
 
 function envCell(spec: SettingSpec): string {

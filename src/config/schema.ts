@@ -4,6 +4,7 @@
 // (convict-settings) are derived from this one.
 
 import { DEFAULT_TRUSTED_PROXIES } from '../core/trusted-proxies';
+import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 
 export const DEFAULT_IGNORED_HEADER_NAMES = [
   'x-envoy-*',
@@ -108,10 +109,10 @@ export const schema = {
     structured: true,
   },
   api_version: {
-    doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception) or `v4` (JSON POST to /defend/4.0/traffic, CHEQ's current one).",
+    doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception), `v4` (JSON POST to /defend/4.0/traffic) or `v4.1` (JSON POST to /defend/4.1/traffic, CHEQ's current one: v4 plus the _cq_s cookie, Sec-Fetch, client-hint and signature headers, TLS and geo facts, the proxy's request id).",
     scope: 'site',
     applies: 'live',
-    format: ['v1', 'v4'],
+    format: ['v1', 'v4', 'v4.1'],
     default: 'v1',
     env: 'CHEQ_API_VERSION',
     arg: 'api-version',
@@ -407,6 +408,15 @@ export const schema = {
     arg: 'policy-rules',
     structured: true,
   },
+  ignore_paths: {
+    doc: 'The default ignore list: paths allowed without calling RTI (reason ignored), in the uri_exclusion pattern forms, matched on the canonical path (an ambiguous path is never ignored). By default static assets (an asset extension under /static/, /assets/, /css/, /js/, /img/, /images/, /fonts/, /media/, /dist/ or /build/; never appended to a page path, as /checkout/x.css), /robots.txt, /sitemap*.xml, /favicon.ico, /.well-known/, health checks, /_next/static/. Setting it replaces the list (empty: none); uri_exclusion adds to it.',
+    scope: 'site',
+    applies: 'live',
+    format: 'path-patterns',
+    default: [...DEFAULT_IGNORE_PATHS],
+    env: 'CHEQ_IGNORE_PATHS',
+    arg: 'ignore-paths',
+  },
   uri_exclusion: {
     doc: 'Paths allowed without calling RTI (comma list), matched on the canonical path; an ambiguous path is never excluded. Entries: exact path (/robots.txt), prefix (^/static/), glob (/assets/**/*.css: * within a segment, ** across segments) or RE2 regular expression matching the whole path unless it has its own ^ or $ (no lookaround or backreferences; at most 200 RE2 instructions; paths over 2 KiB match none). Refused: an entry excluding every path, or with dot segments or //.',
     scope: 'site',
@@ -461,6 +471,51 @@ export const schema = {
     default: '',
     env: 'CHEQ_JA4_HEADER',
     arg: 'ja4-header',
+  },
+  tls_cipher_header: {
+    doc: 'Request header in which the proxy passes the TLS cipher of the client connection (sent to v4.1 as cheq_tls_cipher; never as a client header). The proxy must set it on every request, overwriting what a client sent (the shipped NGINX and Envoy recipes do); empty or absent: not sent.',
+    scope: 'process',
+    applies: 'live',
+    format: 'header-name',
+    default: 'x-cheq-tls-cipher',
+    env: 'CHEQ_TLS_CIPHER_HEADER',
+    arg: 'tls-cipher-header',
+  },
+  tls_version_header: {
+    doc: 'Request header in which the proxy passes the TLS version of the client connection (sent to v4.1 as cheq_tls_version), as tls_cipher_header.',
+    scope: 'process',
+    applies: 'live',
+    format: 'header-name',
+    default: 'x-cheq-tls-version',
+    env: 'CHEQ_TLS_VERSION_HEADER',
+    arg: 'tls-version-header',
+  },
+  geo_region_header: {
+    doc: "Request header in which the proxy passes the client's geo region (sent to v4.1 as cheq_geo_region), as tls_cipher_header.",
+    scope: 'process',
+    applies: 'live',
+    format: 'header-name',
+    default: 'x-cheq-geo-region',
+    env: 'CHEQ_GEO_REGION_HEADER',
+    arg: 'geo-region-header',
+  },
+  debug_rti_result: {
+    doc: "Debugging: also send x-cheq-rti-result (RTI's verdict, CHEQ's format; v4 and v4.1) to the client in the response, not only to the upstream.",
+    scope: 'site',
+    applies: 'live',
+    format: 'bool',
+    default: false,
+    env: 'CHEQ_DEBUG_RTI_RESULT',
+    arg: 'debug-rti-result',
+  },
+  demo_verdict_cookie: {
+    doc: "Demo only (the built-in RTI emulator): pass the end user's cheq_demo_verdict cookie (benign, suspicious, malicious) on to RTI, so a browser can ask for a verdict. Off against CHEQ.",
+    scope: 'process',
+    applies: 'live',
+    format: 'bool',
+    default: false,
+    env: 'CHEQ_DEMO_VERDICT_COOKIE',
+    advanced: true,
   },
   channel_param: {
     doc: 'Query parameter holding the custom event name (event type `custom`).',

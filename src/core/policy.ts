@@ -7,7 +7,7 @@ import type { Action, DecisionReason, HttpStatus, Mode } from './decision';
 import type { RtiVerdict, Verdict } from './rti-port';
 import { applyStrategy, type BlockStrategy, type ChallengeStrategy } from './strategy';
 
-export type ApiVersion = 'v1' | 'v4';
+export type ApiVersion = 'v1' | 'v4' | 'v4.1';
 
 /** What a rule does with a request it matches (CHEQ's action model). */
 export type RuleAction = 'allow' | 'block' | 'challenge' | 'redirect';
@@ -27,7 +27,7 @@ export interface PolicyRule {
 }
 
 export interface PolicyConfig {
-  /** Picks the default rules: v1 acts on code groups only, v4 on verdicts and code groups. */
+  /** Picks the default rules: v1 acts on code groups only, v4 and v4.1 on verdicts and codes. */
   readonly apiVersion: ApiVersion;
   /** Tried in order before the defaults. */
   readonly rules: readonly PolicyRule[];

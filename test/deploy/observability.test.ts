@@ -65,9 +65,9 @@ const EXPECTED_PANELS = [
 ];
 /**
  * Decision reasons not answered from an RTI verdict (PROTECTED_REASONS are): fail_open is
- * unprotected; excluded, preflight and no_site are not screened and count for neither.
+ * unprotected; excluded, ignored, preflight and no_site are not screened and count for neither.
  */
-const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight', 'no_site'];
+const UNSCREENED_REASONS = ['fail_open', 'excluded', 'ignored', 'preflight', 'no_site'];
 /** Server metrics (and a fail-open cause) the dashboard must show by name. */
 const PROTECTION_METRICS = [
   'cheq_authz_rti_circuit_ignored_timeouts_total',

@@ -16,6 +16,7 @@ const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
   ['allow', 'threat_unlisted'],
   ['allow', 'monitoring'],
   ['allow', 'excluded'],
+  ['allow', 'ignored'],
   ['allow', 'preflight'],
   ['allow', 'fail_open'],
   ['allow', 'not_enforced'],

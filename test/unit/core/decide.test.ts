@@ -73,9 +73,10 @@ const REMOVABLE_HEADERS = [
   'x-cheq-verdict',
   'x-cheq-risk-score',
   'x-cheq-ray-id',
+  'x-cheq-rti-result',
 ];
-/** What a v1 verdict cannot fill: RTI v4's risk score and ray id. */
-const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id'];
+/** What a v1 verdict cannot fill: RTI v4's risk score, ray id and x-cheq-rti-result. */
+const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id', 'x-cheq-rti-result'];
 
 function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
   return {
@@ -97,6 +98,8 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     challengeStrategy: 'allow',
     challengeUrl: undefined,
     uriExclusion: new PathPatternList(['/healthz', '^/static/']),
+    ignorePaths: new PathPatternList([]),
+    debugRtiResult: false,
     routeToEventType: new PathMap([
       ['/checkout', 'purchase'],
       ['/cart/.*', 'add_to_cart'],
@@ -107,6 +110,10 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     ja4Header: undefined,
     channelParam: undefined,
     ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
+    tlsCipherHeader: 'x-cheq-tls-cipher',
+    tlsVersionHeader: 'x-cheq-tls-version',
+    geoRegionHeader: 'x-cheq-geo-region',
+    demoVerdictCookie: false,
     verdictHeaderNames: HEADER_NAMES,
     blockPage: undefined,
     challenge: undefined,
@@ -166,7 +173,7 @@ describe('createDecide', () => {
         ['x-cheq-risk-score', '72'],
         ['x-cheq-ray-id', 'ray-9f'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id', 'x-cheq-rti-result']);
     });
 
     it('applies the configured rules before the defaults', async () => {
@@ -918,6 +925,8 @@ describe('createDecide', () => {
         'x-bot-challenge',
         'x-bot-risk-score',
         'x-bot-ray-id',
+        // CHEQ's own keeps its name whatever the prefix.
+        'x-cheq-rti-result',
       ]);
     });
   });

@@ -35,6 +35,8 @@ const CONFIG: CoreConfig = {
   challengeStrategy: 'allow',
   challengeUrl: undefined,
   uriExclusion: new PathPatternList(['/healthz']),
+  ignorePaths: new PathPatternList([]),
+  debugRtiResult: false,
   routeToEventType: new PathMap([]),
   trustedIpHeader: undefined,
   trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
@@ -42,6 +44,10 @@ const CONFIG: CoreConfig = {
   ja4Header: undefined,
   channelParam: undefined,
   ignoredHeaderNames: [],
+  tlsCipherHeader: 'x-cheq-tls-cipher',
+  tlsVersionHeader: 'x-cheq-tls-version',
+  geoRegionHeader: 'x-cheq-geo-region',
+  demoVerdictCookie: false,
   verdictHeaderNames: verdictHeaderNames('x-cheq-'),
   blockPage: undefined,
   challenge: undefined,
@@ -110,7 +116,12 @@ describe('toCheckResponse', () => {
           { header: { key: 'x-cheq-rti-request-id', value: 'rti-1' }, append: { value: false } },
           { header: { key: 'x-cheq-verdict', value: 'benign' }, append: { value: false } },
         ],
-        headers_to_remove: ['x-cheq-challenge', 'x-cheq-risk-score', 'x-cheq-ray-id'],
+        headers_to_remove: [
+          'x-cheq-challenge',
+          'x-cheq-risk-score',
+          'x-cheq-ray-id',
+          'x-cheq-rti-result',
+        ],
         response_headers_to_add: [
           { header: { key: 'set-cookie', value: SET_COOKIE }, append: { value: true } },
         ],
@@ -154,6 +165,7 @@ describe('toCheckResponse', () => {
         'x-cheq-verdict',
         'x-cheq-risk-score',
         'x-cheq-ray-id',
+        'x-cheq-rti-result',
       ]);
     });
 
