@@ -1,16 +1,13 @@
 // What a captcha provider is to us: its widget on the challenge page (script, CSP sources,
-// element) and its siteverify API. One file per provider describes one.
+// element, the field it fills) and its siteverify API. One file per provider describes one.
 
 import type { CaptchaProviderName } from './challenge-provider-name';
 
 /**
- * The global function every widget calls with its response token once solved: the challenge
- * page's script defines it (it sends the token to the verify path as `s`).
+ * The action name our widgets send where the provider takes one (Turnstile's data-action,
+ * reCAPTCHA v3's execute): siteverify echoes it, and an answer naming another is refused.
  */
-export const WIDGET_CALLBACK = 'cheqChallengeSolved';
-
-/** The action name our widgets send where the provider takes one, and siteverify echoes back. */
-export const WIDGET_ACTION = 'cheq_challenge';
+export const WIDGET_ACTION = 'challenge';
 
 /** Sources the page's Content-Security-Policy must allow, per directive, for the widget. */
 export interface WidgetCsp {
@@ -22,18 +19,18 @@ export interface WidgetCsp {
 
 export interface CaptchaProvider {
   readonly name: CaptchaProviderName;
-  /** The widget's script, loaded with `<script src async defer>`. */
+  /** The widget's script, loaded with `<script src async defer>` (v3 names the key in it). */
   scriptUrl(siteKey: string): string;
   readonly csp: WidgetCsp;
-  /** The widget's element; it calls WIDGET_CALLBACK with the response token once solved. */
+  /** The widget's element for a site key; empty when there is nothing to show (v3). */
   widgetHtml(siteKey: string): string;
-  /** The form field the widget fills with its response (a page that posts a form reads it). */
-  readonly responseField: string | undefined;
+  /** The form field the widget fills with its response token once solved. */
+  readonly responseField: string;
   /**
-   * A fixed inline script the widget needs besides its own (reCAPTCHA v3 asks for its token), to
-   * be put in the page and hashed into its CSP; undefined when the widget needs none.
+   * No widget to solve: the page asks `grecaptcha.execute(siteKey, { action: WIDGET_ACTION })`
+   * for a token (reCAPTCHA v3).
    */
-  readonly inlineScript: string | undefined;
+  readonly execute: boolean;
   /** The provider's siteverify endpoint (challenge_verify_url replaces it). */
   readonly siteverifyUrl: string;
   /** Whether siteverify takes our `sitekey` and refuses a token issued under another key. */

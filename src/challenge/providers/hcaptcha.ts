@@ -2,7 +2,6 @@
 // scripts, frames, styles and connections). It takes no action name.
 
 import type { CaptchaProvider } from './captcha-provider';
-import { WIDGET_CALLBACK } from './captcha-provider';
 import { checkedSiteKey } from './site-key';
 
 const SOURCES = ['https://hcaptcha.com', 'https://*.hcaptcha.com'];
@@ -11,11 +10,9 @@ export const hcaptcha: CaptchaProvider = {
   name: 'hcaptcha',
   scriptUrl: () => 'https://js.hcaptcha.com/1/api.js',
   csp: { scriptSrc: SOURCES, frameSrc: SOURCES, styleSrc: SOURCES, connectSrc: SOURCES },
-  widgetHtml: siteKey =>
-    `<div class="h-captcha" data-sitekey="${checkedSiteKey(siteKey)}" ` +
-    `data-callback="${WIDGET_CALLBACK}"></div>`,
+  widgetHtml: siteKey => `<div class="h-captcha" data-sitekey="${checkedSiteKey(siteKey)}"></div>`,
   responseField: 'h-captcha-response',
-  inlineScript: undefined,
+  execute: false,
   siteverifyUrl: 'https://api.hcaptcha.com/siteverify',
   checksSiteKey: true,
   action: undefined,

@@ -2,7 +2,7 @@
 // validation, reference/content-security-policy).
 
 import type { CaptchaProvider } from './captcha-provider';
-import { WIDGET_ACTION, WIDGET_CALLBACK } from './captcha-provider';
+import { WIDGET_ACTION } from './captcha-provider';
 import { checkedSiteKey } from './site-key';
 
 const ORIGIN = 'https://challenges.cloudflare.com';
@@ -13,9 +13,9 @@ export const turnstile: CaptchaProvider = {
   csp: { scriptSrc: [ORIGIN], frameSrc: [ORIGIN], styleSrc: [], connectSrc: [] },
   widgetHtml: siteKey =>
     `<div class="cf-turnstile" data-sitekey="${checkedSiteKey(siteKey)}" ` +
-    `data-action="${WIDGET_ACTION}" data-callback="${WIDGET_CALLBACK}"></div>`,
+    `data-action="${WIDGET_ACTION}"></div>`,
   responseField: 'cf-turnstile-response',
-  inlineScript: undefined,
+  execute: false,
   siteverifyUrl: `${ORIGIN}/turnstile/v0/siteverify`,
   checksSiteKey: false,
   action: WIDGET_ACTION,

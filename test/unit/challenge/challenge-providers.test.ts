@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { WIDGET_ACTION, WIDGET_CALLBACK } from '../../../src/challenge/providers/captcha-provider';
+import { WIDGET_ACTION } from '../../../src/challenge/providers/captcha-provider';
 import { CHALLENGE_PROVIDER_NAMES } from '../../../src/challenge/providers/challenge-provider-name';
 import {
   CAPTCHA_PROVIDERS,
@@ -58,39 +58,33 @@ describe('challenge providers', () => {
         assert.ok(provider.csp.frameSrc.length > 0, 'every widget runs in a frame');
       });
 
-      it('puts the site key in its widget and hands the response to the page callback', () => {
-        const html = provider.widgetHtml(SITE_KEY);
-        assert.match(html, new RegExp(`data-sitekey="${SITE_KEY}"`));
-        // The callback is named in the element, or (v3) by its fixed inline script.
-        const caller = provider.inlineScript ?? html;
-        assert.ok(caller.includes(WIDGET_CALLBACK), caller);
+      it('puts the site key in its widget, or (v3) in its script URL', () => {
+        if (provider.execute) {
+          assert.equal(provider.widgetHtml(SITE_KEY), '');
+          assert.equal(new URL(provider.scriptUrl(SITE_KEY)).searchParams.get('render'), SITE_KEY);
+        } else {
+          assert.match(provider.widgetHtml(SITE_KEY), new RegExp(`data-sitekey="${SITE_KEY}"`));
+        }
       });
 
       it('refuses a site key that could break out of the attribute or the URL', () => {
-        for (const bad of ['"><script>alert(1)</script>', 'a b', 'k&render=x', '']) {
-          assert.throws(() => provider.widgetHtml(bad), RangeError);
-          // Only v3 puts the key in its script URL; the others' URL does not depend on it.
-          if (provider.name === 'recaptcha-v3') {
-            assert.throws(() => provider.scriptUrl(bad), RangeError);
-          } else {
-            assert.equal(provider.scriptUrl(bad), provider.scriptUrl(SITE_KEY));
-          }
+        for (const bad of ['"><script>alert(1)</script>', 'a b', 'k&onload=x', '']) {
+          // Where the key goes (the element, or v3's script URL), a bad one is refused.
+          assert.throws(
+            () => (provider.execute ? provider.scriptUrl(bad) : provider.widgetHtml(bad)),
+            RangeError,
+          );
         }
       });
     });
   }
 
-  it('asks reCAPTCHA v3 for a token with our action, from an inline script that names no key', () => {
+  it('asks reCAPTCHA v3 for a scored token with our action, and only v3', () => {
     const v3 = CAPTCHA_PROVIDERS['recaptcha-v3'];
-    assert.equal(v3.scored, true);
-    assert.equal(v3.action, WIDGET_ACTION);
-    assert.ok(v3.inlineScript?.includes(`action:'${WIDGET_ACTION}'`));
-    assert.ok(!v3.inlineScript?.includes(SITE_KEY), 'fixed text: its CSP hash never changes');
-    const url = new URL(v3.scriptUrl(SITE_KEY));
-    assert.equal(url.searchParams.get('render'), SITE_KEY);
-    // The onload callback the script URL names is the one the inline script defines.
-    assert.ok(v3.inlineScript?.startsWith(`window.${url.searchParams.get('onload')}=`));
-    assert.match(v3.widgetHtml(SITE_KEY), /\bhidden\b/);
+    assert.deepEqual([v3.execute, v3.scored, v3.action], [true, true, WIDGET_ACTION]);
+    for (const other of Object.values(CAPTCHA_PROVIDERS).filter(p => p !== v3)) {
+      assert.deepEqual([other.execute, other.scored], [false, false], other.name);
+    }
   });
 
   it('names the Turnstile action in the widget so siteverify echoes it', () => {
