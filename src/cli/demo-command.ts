@@ -1,22 +1,28 @@
 // `cheq-rti-authz demo`: the server in blocking mode against the built-in RTI emulator (no
-// credentials needed; it answers v1 and v4, `--api-version v4` picks the latter), plus
-// copy-paste commands that show allow, deny and redirect.
+// credentials needed; it answers v1 and v4, `--api-version v4` picks the latter), a small
+// protected site to open in a browser (src/demo/demo-site.ts), plus copy-paste commands that
+// show allow, deny and redirect.
 
+import cluster from 'node:cluster';
 import { relative } from 'node:path';
+import { FORWARD_AUTH_PATH } from '../adapters/http/forward-auth';
+import { startDemoSite, VERDICT_PATH, type DemoSite } from '../demo/demo-site';
 import { startRtiEmulator } from '../emulator/rti-emulator';
 import { serve } from './serve-command';
 import type { ListeningPorts } from './serve-hooks';
 
 export const DEMO_CHALLENGE_URL = 'https://www.example.com/verify-you-are-human';
 
+/** The demo site's port unless DEMO_SITE_PORT says otherwise (0: any free one). */
+export const DEFAULT_DEMO_SITE_PORT = 8000;
+
 /** Runs the demo until it has stopped; resolves with the exit code. */
 export async function demo(args: readonly string[]): Promise<number> {
   const emulator = await startRtiEmulator();
+  // Loopback unless the user chose a host (HOST, its old name, included).
+  const host = process.env['CHEQ_HOST'] ?? process.env['HOST'];
   const env: Record<string, string | undefined> = {
-    // Loopback unless the user chose a host (HOST, its old name, included).
-    ...(process.env['CHEQ_HOST'] === undefined && process.env['HOST'] === undefined
-      ? { CHEQ_HOST: '127.0.0.1' }
-      : {}),
+    ...(host === undefined ? { CHEQ_HOST: '127.0.0.1' } : {}),
     ...process.env,
     CHEQ_API_ENDPOINT: emulator.url,
     CHEQ_API_KEY: 'demo-api-key',
@@ -26,16 +32,54 @@ export async function demo(args: readonly string[]): Promise<number> {
     CHEQ_CHALLENGE_ACTION: 'redirect',
     CHEQ_CHALLENGE_URL: DEMO_CHALLENGE_URL,
   };
+  // Cluster workers run this too; they ignore hooks: the primary serves the site and prints.
+  if (cluster.isWorker) return serve({ env, args });
+  const port = demoSitePort(process.env['DEMO_SITE_PORT']);
+  if (port === undefined) {
+    process.stderr.write('cheq-rti-authz demo: DEMO_SITE_PORT must be a port number (0-65535)\n');
+    await emulator.close();
+    return 2;
+  }
+  let serverListening: (forwardAuthUrl: URL) => void = () => undefined;
+  let site: DemoSite;
+  try {
+    site = await startDemoSite({
+      host: host ?? '127.0.0.1',
+      port,
+      forwardAuthUrl: new Promise(resolve => (serverListening = resolve)),
+    });
+  } catch (err: unknown) {
+    const why = err instanceof Error ? err.message : String(err);
+    process.stderr.write(
+      `cheq-rti-authz demo: the demo site cannot listen on port ${port} (${why}); set DEMO_SITE_PORT\n`,
+    );
+    await emulator.close();
+    return 1;
+  }
   return serve(
     { env, args },
     {
-      onListening: ports => printTryIt(ports),
-      onStopped: () => emulator.close(),
+      onListening: ports => {
+        // The server listens on the site's host.
+        const { hostname } = new URL(site.url);
+        serverListening(new URL(`http://${hostname}:${ports.httpPort}${FORWARD_AUTH_PATH}`));
+        printTryIt(ports, site);
+      },
+      onStopped: async () => {
+        await site.close();
+        await emulator.close();
+      },
     },
   );
 }
 
-function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts): void {
+function demoSitePort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return DEFAULT_DEMO_SITE_PORT;
+  const port = Number(value);
+  return /^\d+$/.test(value) && port <= 65535 ? port : undefined;
+}
+
+function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts, site: DemoSite): void {
   const main = relative(process.cwd(), process.argv[1] ?? 'dist/main.js') || 'dist/main.js';
   const check = `node ${main} check --target 127.0.0.1:${grpcPort} --url 'https://shop.example/products?id=7' --ip 203.0.113.9`;
   const browser = `--header 'accept: text/html' --header 'sec-fetch-mode: navigate'`;
@@ -43,6 +87,11 @@ function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts): void {
     [
       '',
       'cheq-rti-authz demo: blocking mode, RTI emulated (verdict from the User-Agent).',
+      '',
+      `Open ${site.url} in a browser: a small site behind the forward-auth endpoint, as Caddy`,
+      'or Traefik would put it. Its links make the emulator call you suspicious or malicious;',
+      `${new URL(VERDICT_PATH, site.url).href}?v=benign makes you benign again.`,
+      '',
       'Try, in another terminal:',
       '',
       '  # allow: a browser',
