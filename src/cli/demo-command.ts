@@ -18,6 +18,9 @@ export const DEFAULT_DEMO_SITE_PORT = 8000;
 
 /** Runs the demo until it has stopped; resolves with the exit code. */
 export async function demo(args: readonly string[]): Promise<number> {
+  // A cluster worker runs this too: the primary forked it with the demo's settings (its
+  // emulator, its secrets), and serves the site and prints.
+  if (cluster.isWorker) return serve({ env: process.env, args });
   const emulator = await startRtiEmulator();
   // Loopback unless the user chose a host (HOST, its old name, included).
   const host = process.env['CHEQ_HOST'] ?? process.env['HOST'];
@@ -32,8 +35,6 @@ export async function demo(args: readonly string[]): Promise<number> {
     CHEQ_CHALLENGE_ACTION: 'redirect',
     CHEQ_CHALLENGE_URL: DEMO_CHALLENGE_URL,
   };
-  // Cluster workers run this too; they ignore hooks: the primary serves the site and prints.
-  if (cluster.isWorker) return serve({ env, args });
   const port = demoSitePort(process.env['DEMO_SITE_PORT']);
   if (port === undefined) {
     process.stderr.write('cheq-rti-authz demo: DEMO_SITE_PORT must be a port number (0-65535)\n');
