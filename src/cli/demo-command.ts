@@ -1,17 +1,16 @@
 // `cheq-rti-authz demo`: the server in blocking mode against the built-in RTI emulator (no
-// credentials needed; it answers v1 and v4, `--api-version v4` picks the latter), a small
-// protected site to open in a browser (src/demo/demo-site.ts), plus copy-paste commands that
-// show allow, deny and redirect.
+// credentials needed; it answers v1 and v4, `--api-version v4` picks the latter), serving the
+// challenge itself, a small protected site to open in a browser (src/demo/demo-site.ts), plus
+// copy-paste commands that show allow, deny and the challenge.
 
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { FORWARD_AUTH_PATH } from '../adapters/http/forward-auth';
 import { startDemoSite, VERDICT_PATH, type DemoSite } from '../demo/demo-site';
 import { startRtiEmulator } from '../emulator/rti-emulator';
 import { serve } from './serve-command';
 import type { ListeningPorts } from './serve-hooks';
-
-export const DEMO_CHALLENGE_URL = 'https://www.example.com/verify-you-are-human';
 
 /** The demo site's port unless DEMO_SITE_PORT says otherwise (0: any free one). */
 export const DEFAULT_DEMO_SITE_PORT = 8000;
@@ -32,8 +31,11 @@ export async function demo(args: readonly string[]): Promise<number> {
     CHEQ_API_KEY_FILE: '',
     CHEQ_TAG_HASH: 'demo-tag-hash',
     CHEQ_MODE: 'blocking',
-    CHEQ_CHALLENGE_ACTION: 'redirect',
-    CHEQ_CHALLENGE_URL: DEMO_CHALLENGE_URL,
+    CHEQ_CHALLENGE_STRATEGY: 'challenge',
+    // Made for this run (workers get the same: they are forked with this env); passes from an
+    // earlier run do not verify.
+    CHEQ_CHALLENGE_SECRET: randomBytes(32).toString('base64url'),
+    CHEQ_CHALLENGE_SECRET_FILE: '',
   };
   const port = demoSitePort(process.env['DEMO_SITE_PORT']);
   if (port === undefined) {
@@ -88,6 +90,8 @@ function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts, site: D
     [
       '',
       'cheq-rti-authz demo: blocking mode, RTI emulated (verdict from the User-Agent).',
+      'Challenges are served by this server (challenge_strategy challenge, provider browser),',
+      'signed with a random secret made for this run.',
       '',
       `Open ${site.url} in a browser: a small site behind the forward-auth endpoint, as Caddy`,
       'or Traefik would put it. Its links make the emulator call you suspicious or malicious;',
@@ -102,7 +106,7 @@ function printTryIt({ grpcPort, httpPort, metricsPort }: ListeningPorts, site: D
       '  # --explain adds the verdict and the policy rule that acted',
       `  ${check} --explain --header 'accept: application/json' --header 'user-agent: price-bot/2.1'`,
       '',
-      '  # redirect 302 to the challenge page: "vpn" is threat type 14 (challenge group)',
+      '  # challenge: "vpn" is threat type 14 (challenge group); a navigation gets the page (403)',
       `  ${check} ${browser} --header 'user-agent: Mozilla/5.0 vpn-client'`,
       '',
       '  # the same through the NGINX auth_request endpoint (deny: 403)',

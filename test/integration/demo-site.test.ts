@@ -6,8 +6,9 @@ import { strict as assert } from 'node:assert';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
+import { checkProofOfWork } from '../../src/challenge/proof-of-work';
 import { DEMO_VERDICT_COOKIE, startDemoSite, type DemoSite } from '../../src/demo/demo-site';
-import { startServerProcess } from '../helpers/server-process';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 
 const BROWSER = {
   'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
@@ -146,26 +147,63 @@ describe('demo site', () => {
     assert.match(await res.body.text(), /did not answer/);
   });
 
-  it('`demo` serves the page through the real server and emulator (allow)', async () => {
-    const proc = startServerProcess(['demo'], {
-      CHEQ_GRPC_PORT: '0',
-      CHEQ_HTTP_PORT: '0',
-      CHEQ_METRICS_PORT: '0',
-      DEMO_SITE_PORT: '0',
-    });
-    try {
+  describe('through `demo` (the real server and emulator)', () => {
+    let proc: ServerProcess;
+    let url: string;
+
+    before(async () => {
+      proc = startServerProcess(['demo'], {
+        CHEQ_GRPC_PORT: '0',
+        CHEQ_HTTP_PORT: '0',
+        CHEQ_METRICS_PORT: '0',
+        DEMO_SITE_PORT: '0',
+      });
       await proc.waitForLine(line => line['msg'] === 'cheq-rti-authz listening');
       const until = Date.now() + 5000;
       while (!proc.stderr.includes('Ctrl-C') && Date.now() < until) {
         await new Promise(resolve => setTimeout(resolve, 20));
       }
-      const url = /Open (http:\/\/\S+) in a browser/.exec(proc.stderr)?.[1];
-      assert.ok(url, proc.stderr);
+      const printed = /Open (http:\/\/\S+) in a browser/.exec(proc.stderr)?.[1];
+      assert.ok(printed, proc.stderr);
+      url = printed;
+    });
+    after(async () => {
+      assert.equal(await proc.stop('SIGINT'), 0);
+    });
+
+    it('serves the page (allow)', async () => {
       const res = await request(url, { headers: BROWSER, dispatcher: agent });
       assert.equal(res.statusCode, 200);
       assert.match(await res.body.text(), /Allowed\./);
-    } finally {
-      assert.equal(await proc.stop('SIGINT'), 0);
-    }
+    });
+
+    it('challenges a suspicious visitor, who passes and then reaches the page', async () => {
+      const vpn = { ...BROWSER, 'user-agent': 'Mozilla/5.0 vpn-client' };
+      const challenged = await request(url, { headers: vpn, dispatcher: agent });
+      const page = await challenged.body.text();
+      assert.equal(challenged.statusCode, 403);
+      const token = /data-token="([^"]+)"/.exec(page)?.[1];
+      const verify = /data-verify="([^"]+)"/.exec(page)?.[1];
+      const difficulty = Number(/data-difficulty="(\d+)"/.exec(page)?.[1]);
+      assert.ok(token && verify && difficulty, page);
+      // What the page's script does in a browser.
+      let solution = 0;
+      while (!checkProofOfWork(token, solution.toString(36), difficulty)) solution++;
+      const verifyUrl = new URL(verify, url);
+      verifyUrl.search = new URLSearchParams({ t: token, s: solution.toString(36) }).toString();
+      const passed = await request(verifyUrl, { headers: vpn, dispatcher: agent });
+      await passed.body.dump();
+      assert.equal(passed.statusCode, 302);
+      const cookies = [passed.headers['set-cookie'] ?? []].flat();
+      const pass = cookies.find(cookie => cookie.startsWith('_cq_se='));
+      assert.ok(pass, JSON.stringify(cookies));
+      const location = new URL(String(passed.headers['location']), url);
+      const landed = await request(location, {
+        headers: { ...vpn, cookie: pass.split(';')[0] ?? '' },
+        dispatcher: agent,
+      });
+      assert.equal(landed.statusCode, 200);
+      assert.match(await landed.body.text(), /You passed a challenge/);
+    });
   });
 });
