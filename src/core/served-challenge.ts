@@ -149,6 +149,7 @@ export function createServedChallenge(
     tokenText: string,
     solution: string,
     clientIp: string | undefined,
+    host: string,
     budgetMs: number,
   ): Promise<ChallengeOutcome | undefined> {
     if (token.p !== provider) return 'failed';
@@ -161,9 +162,13 @@ export function createServedChallenge(
       response: solution,
       remoteIp: clientIp,
       budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+      hostname: host,
     });
     if (result.ok) return undefined;
-    return result.why === 'timeout' || result.why === 'unavailable' ? 'unavailable' : 'failed';
+    // The provider's own failures, not the visitor's.
+    return result.why === 'timeout' || result.why === 'unavailable' || result.why === 'bad_answer'
+      ? 'unavailable'
+      : 'failed';
   }
 
   return {
@@ -179,7 +184,7 @@ export function createServedChallenge(
       const failed =
         solution.length > MAX_SOLUTION_CHARS
           ? 'failed'
-          : await check(token, tokenText, solution, clientIp, budgetMs);
+          : await check(token, tokenText, solution, clientIp, attrs.host, budgetMs);
       if (failed) return serve(attrs, token.u, failed);
       // Redeemed only now: a concurrent request with the same token may have won meanwhile.
       const visitor = visitorOf(attrs);

@@ -108,6 +108,15 @@ describe('captcha challenge through the server (turnstile, forward auth)', () =>
     assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /_cq_se=/);
   });
 
+  it('serves the page again when the provider solved it for another host', async () => {
+    standIn.script = () => scenarioScript('turnstile', 'wrong_hostname', HOST);
+    const { token, verify } = await challengePage();
+    const res = await forwardAuth(`${verify}?t=${encodeURIComponent(token)}&s=widget-token`);
+    await res.body.dump();
+    assert.equal(res.statusCode, 403);
+    assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /_cq_se=/);
+  });
+
   it('never writes the provider secret to the logs', () => {
     const text = JSON.stringify(service.logs);
     assert.ok(!text.includes(PROVIDER_SECRET));
