@@ -75,7 +75,6 @@ const REMOVABLE_HEADERS = [
 /** What a v1 verdict cannot fill: RTI v4's risk score and ray id. */
 const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id'];
 
-
 async function decideWith(
   rti: RtiCheck,
   attrs: AttributesOverrides = {},
