@@ -191,10 +191,11 @@ describe('served challenge (core)', () => {
       await refused(other, at(target), 'failed');
     });
 
-    it('a wrong solution', async () => {
+    it('a wrong solution, and then the right one: one attempt per token', async () => {
       const h = harness();
       const target = await pageAndTarget(h);
       await refused(h, at(target.replace(/&s=.*$/, '&s=zzzzzz')), 'failed');
+      await refused(h, at(target), 'replayed');
     });
 
     it('an expired token (2 minutes)', async () => {
@@ -361,6 +362,19 @@ describe('served challenge (core)', () => {
         assert.deepEqual(d.challengeEvent, { provider: 'turnstile', outcome });
       });
     }
+
+    it('asks the provider once per token, however many copies of the verify arrive', async () => {
+      const { h, verifier } = captchaHarness({ ok: false, why: 'rejected' });
+      const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
+      const target = at(`/_cheq/challenge/verify?t=${token}&s=r`);
+      const answers = await Promise.all([h.decide(target), h.decide(target), h.decide(target)]);
+      assert.equal(verifier.calls.length, 1);
+      assert.deepEqual(answers.map(d => d.challengeEvent?.outcome).sort(), [
+        'failed',
+        'replayed',
+        'replayed',
+      ]);
+    });
 
     it('refuses a response over 4 KB without asking the provider', async () => {
       const { h, verifier } = captchaHarness({ ok: true });
