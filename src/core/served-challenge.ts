@@ -178,23 +178,27 @@ export function createServedChallenge(
       const params = new URLSearchParams(attrs.query);
       const tokenText = params.get('t') ?? '';
       const solution = (params.get('s') ?? '').slice(0, MAX_SOLUTION_CHARS + 1);
-      const checked = verifyChallengeToken(keys, tokenText, visitorOf(attrs), guard);
+      const visitor = visitorOf(attrs);
+      const checked = verifyChallengeToken(keys, tokenText, visitor, guard);
       if (!checked.ok) return serve(attrs, returnUrlOf(tokenText), outcomeOf(checked.why));
       const { token } = checked;
+      // One attempt per token, redeemed before the solution is checked: a token cannot make us
+      // call a captcha provider twice (concurrent copies included); a failure serves a new one.
+      if (!redeemChallengeToken(token, guard, visitor.nowMs).ok) {
+        return serve(attrs, token.u, 'replayed');
+      }
       const failed =
         solution.length > MAX_SOLUTION_CHARS
           ? 'failed'
           : await check(token, tokenText, solution, clientIp, attrs.host, budgetMs);
       if (failed) return serve(attrs, token.u, failed);
-      // Redeemed only now: a concurrent request with the same token may have won meanwhile.
-      const visitor = visitorOf(attrs);
-      const redeemed = redeemChallengeToken(token, guard, visitor.nowMs);
-      if (!redeemed.ok) return serve(attrs, token.u, 'replayed');
+      // A captcha check took time: the pass and the grant count from now.
+      const passed = visitorOf(attrs);
       return {
         kind: 'passed',
-        location: withLandingGrant(keys, token.u, visitor),
+        location: withLandingGrant(keys, token.u, passed),
         setCookie: issuePassCookie(keys, {
-          ...visitor,
+          ...passed,
           ttlS: settings.passTtlS,
           secure: attrs.scheme === 'https',
         }),
