@@ -4,6 +4,7 @@
 // still call them are done, and gets ready (connections ahead, warm-up). It opens no listener.
 
 import type { Registry } from 'prom-client';
+import { Agent } from 'undici';
 import { ReplayGuard } from './challenge/replay-guard';
 import { ConfigReloader } from './config/config-reloader';
 import { servedSites, type AppConfig } from './config/load-config';
@@ -30,6 +31,8 @@ import type { WarmUpTarget } from './warmup/warm-up';
 const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 /** After a reload, how long an RTI endpoint no site uses any more stays open for older checks. */
 const ENDPOINT_LINGER_MS = 30_000;
+/** Idle connections to a captcha provider's verify endpoint close after this. */
+const SITEVERIFY_KEEP_ALIVE_MS = 30_000;
 
 export interface DecisionServiceOptions {
   /** Where its metrics are registered. */
@@ -93,6 +96,7 @@ export class DecisionService {
       admission: this.admission,
       onLaggingTimeout: () => this.metrics.rtiCircuitIgnoredTimeouts.inc(),
       replayGuard: new ReplayGuard(),
+      siteverify: new Agent({ keepAliveTimeout: SITEVERIFY_KEEP_ALIVE_MS }),
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));
@@ -153,7 +157,7 @@ export class DecisionService {
     this.closed ??= (async () => {
       this.stopWatching();
       clearTimeout(this.linger);
-      await this.endpoints.close();
+      await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
       this.loop.stop();
     })();
     return this.closed;

@@ -172,6 +172,16 @@ function siteConfigOf(
     endpoint,
     apiKey,
     tagHash: s.tag_hash.trim(),
+    siteverify:
+      core.challenge && core.challenge.provider !== 'browser'
+        ? Object.freeze({
+            secret: challenge.files.providerSecret,
+            siteKey: core.challenge.siteKey,
+            verifyUrl: s.challenge_verify_url ? new URL(s.challenge_verify_url) : undefined,
+            minScore: s.challenge_min_score,
+            timeoutMs: s.challenge_verify_timeout_ms,
+          })
+        : undefined,
     effective: Object.freeze(effective),
   });
 }

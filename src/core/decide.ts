@@ -131,7 +131,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       // Before the exclusions: the verify request never reaches the upstream, whatever they say.
       if (served?.isVerifyRequest(attrs)) {
         const clientIp = resolveClientIp(attrs, config.trustedIpHeader, config.trustedProxies);
-        const answer = await served.verify(attrs, clientIp, timeBudgetMs(options.deadlineMs));
+        const answer = await served.verify(attrs, clientIp, untilDeadlineMs(options.deadlineMs));
         return fromChallenge(answer, 'challenge_verify', mode, attrs, {});
       }
       if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
@@ -203,8 +203,13 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   };
 
   function timeBudgetMs(deadlineMs: number | undefined): number {
-    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
-    return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
+    return Math.min(config.timeoutMs, untilDeadlineMs(deadlineMs));
+  }
+
+  /** Time left before the proxy's deadline, less the margin; unbounded without a deadline. */
+  function untilDeadlineMs(deadlineMs: number | undefined): number {
+    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return Infinity;
+    return Math.floor(deadlineMs - now() - config.deadlineMarginMs);
   }
 
   /** The page a ticket names, as the deny that issued it would have answered. */

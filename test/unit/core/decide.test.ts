@@ -2,11 +2,9 @@ import type { Cancellation } from '../../../src/core/cancellation';
 import { strict as assert } from 'node:assert';
 import type { AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
-import { BucketKey } from '../../../src/core/enforcement';
 import type { Decision } from '../../../src/core/decision';
-import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
+import { PathPatternList } from '../../../src/core/path-pattern';
 import type { RouteSettings } from '../../../src/core/request-attributes';
-import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../src/core/trusted-proxies';
 import {
   RtiError,
   type RtiCheck,
@@ -16,6 +14,7 @@ import {
 } from '../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../src/core/verdict-headers';
 import { rtiVerdict, v1 } from '../../helpers/verdicts';
+import { coreConfig } from './core-config';
 import { BROWSER_HEADERS, makeAttributes, type AttributesOverrides } from './make-attributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +63,6 @@ function invalid(threatTypeCode: number, extra: Partial<RtiVerdict> = {}): RtiVe
   return v1(true, threatTypeCode, { requestId, setCookie, ...extra });
 }
 
-const HEADER_NAMES = verdictHeaderNames('x-cheq-');
 const REMOVABLE_HEADERS = [
   'x-cheq-threat-type',
   'x-cheq-invalid',
@@ -77,51 +75,6 @@ const REMOVABLE_HEADERS = [
 ];
 /** What a v1 verdict cannot fill: RTI v4's risk score, ray id and x-cheq-rti-result. */
 const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id', 'x-cheq-rti-result'];
-
-function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
-  return {
-    apiVersion: 'v1',
-    rules: [],
-    mode: 'blocking',
-    enforcePercent: 100,
-    enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
-    timeoutMs: 100,
-    deadlineMarginMs: 10,
-    blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),
-    challengeCodes: new Set([4, 5, 13, 14, 15, 17]),
-    redirectCodes: new Set(),
-    blockReasons: new Set(),
-    challengeReasons: new Set(),
-    redirectReasons: new Set(),
-    redirectUrl: undefined,
-    blockStrategy: 'redirect',
-    challengeStrategy: 'allow',
-    challengeUrl: undefined,
-    uriExclusion: new PathPatternList(['/healthz', '^/static/']),
-    ignorePaths: new PathPatternList([]),
-    debugRtiResult: false,
-    routeToEventType: new PathMap([
-      ['/checkout', 'purchase'],
-      ['/cart/.*', 'add_to_cart'],
-    ]),
-    trustedIpHeader: undefined,
-    trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
-    ja3Header: undefined,
-    ja4Header: undefined,
-    channelParam: undefined,
-    ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
-    tlsCipherHeader: 'x-cheq-tls-cipher',
-    tlsVersionHeader: 'x-cheq-tls-version',
-    geoRegionHeader: 'x-cheq-geo-region',
-    demoVerdictCookie: false,
-    verdictHeaderNames: HEADER_NAMES,
-    blockPage: undefined,
-    challenge: undefined,
-    challengeProvider: 'browser',
-    challengeUnavailable: false,
-    ...overrides,
-  };
-}
 
 async function decideWith(
   rti: RtiCheck,

@@ -213,6 +213,9 @@ describe('toCheckResponse', () => {
       assert.deepEqual(denied?.headers, [
         { header: { key: 'content-type', value: 'text/plain' }, append_action: 2 },
       ]);
+      // Whatever else a decision carries (a later echo header, a cookie), a 404 says nothing.
+      const loud = { ...d, setCookie: 'a=b', clientHeaders: [['x-cheq-rti-result', 'v']] as const };
+      assert.deepEqual(toCheckResponse(loud).denied_response?.headers, denied?.headers);
     });
 
     it('never puts the append property on a denied header', async () => {
