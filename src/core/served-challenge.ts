@@ -156,14 +156,16 @@ export function createServedChallenge(
       return checkProofOfWork(tokenText, solution, token.d) ? undefined : 'failed';
     }
     if (captcha === undefined) return 'unavailable';
-    const result = await captcha.verifier.verify(
+    const result = await captcha.verifier.verify({
       provider,
-      solution,
-      clientIp,
-      Math.min(settings.verifyTimeoutMs, budgetMs),
-    );
+      response: solution,
+      remoteIp: clientIp,
+      budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+    });
     if (result.ok) return undefined;
-    return result.why === 'timeout' || result.why === 'unavailable' ? 'unavailable' : 'failed';
+    // The provider's own failures (no answer in time, unreachable, garbage) are told apart from
+    // a visitor's; either way this verify fails closed.
+    return result.why === 'rejected' || result.why === 'low_score' ? 'failed' : 'unavailable';
   }
 
   return {
