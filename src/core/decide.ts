@@ -249,8 +249,14 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         return { ...redirected, setCookie, challengeEvent: { provider, outcome: 'passed' } };
       }
       case 'unavailable': {
+        const challengeEvent = { provider, outcome: 'unavailable' } as const;
+        // The verify path is never let through to the upstream: it was decided without RTI.
+        if (reason === 'challenge_verify') {
+          const refused = decision('deny', reason, mode, attrs, {});
+          return { ...refused, body: FORBIDDEN_BODY, clientHeaders: [], challengeEvent };
+        }
         const allowed = decision('allow', reason, mode, attrs, { ...extra, challenge: true });
-        return { ...allowed, challengeEvent: { provider, outcome: 'unavailable' } };
+        return { ...allowed, challengeEvent };
       }
     }
   }
