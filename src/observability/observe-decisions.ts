@@ -79,7 +79,7 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       method: attrs.method,
       path: attrs.path.slice(0, MAX_LOGGED_PATH),
       would: decision.would,
-      challenge: decision.challengeEvent?.outcome,
+      challenge: decision.challengeEvent,
     };
     if (failed) {
       const suppressed = throttle.admit(decision.failure);
