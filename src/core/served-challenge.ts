@@ -149,6 +149,7 @@ export function createServedChallenge(
     tokenText: string,
     solution: string,
     clientIp: string | undefined,
+    host: string,
     budgetMs: number,
   ): Promise<ChallengeOutcome | undefined> {
     if (token.p !== provider) return 'failed';
@@ -161,11 +162,13 @@ export function createServedChallenge(
       response: solution,
       remoteIp: clientIp,
       budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+      hostname: host,
     });
     if (result.ok) return undefined;
-    // The provider's own failures (no answer in time, unreachable, garbage) are told apart from
-    // a visitor's; either way this verify fails closed.
-    return result.why === 'rejected' || result.why === 'low_score' ? 'failed' : 'unavailable';
+    // The provider's own failures, not the visitor's.
+    return result.why === 'timeout' || result.why === 'unavailable' || result.why === 'bad_answer'
+      ? 'unavailable'
+      : 'failed';
   }
 
   return {
@@ -187,7 +190,7 @@ export function createServedChallenge(
       const failed =
         solution.length > MAX_SOLUTION_CHARS
           ? 'failed'
-          : await check(token, tokenText, solution, clientIp, budgetMs);
+          : await check(token, tokenText, solution, clientIp, attrs.host, budgetMs);
       if (failed) return serve(attrs, token.u, failed);
       // A captcha check took time: the pass and the grant count from now.
       const passed = visitorOf(attrs);

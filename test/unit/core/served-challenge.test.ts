@@ -309,7 +309,7 @@ describe('served challenge (core)', () => {
     class StubVerifier implements ChallengeVerifier {
       readonly calls: Parameters<ChallengeVerifier['verify']>[0][] = [];
       constructor(private readonly result: VerifyResult) {}
-      verify(request: Parameters<ChallengeVerifier['verify']>[0]): Promise<VerifyResult> {
+      verify(request: Parameters<ChallengeVerifier['verify']>[0]) {
         this.calls.push(request);
         return Promise.resolve(this.result);
       }
@@ -345,20 +345,21 @@ describe('served challenge (core)', () => {
           response: 'widget-response',
           remoteIp: '203.0.113.7',
           budgetMs: 700,
+          hostname: 'shop.example.com',
         },
       ]);
     });
 
-    const failures: readonly [Extract<VerifyResult, { ok: false }>['why'], string][] = [
-      ['rejected', 'failed'],
-      ['low_score', 'failed'],
-      ['timeout', 'unavailable'],
-      ['unavailable', 'unavailable'],
-      ['bad_answer', 'unavailable'],
+    const failures: readonly [VerifyResult, string][] = [
+      [{ ok: false, why: 'rejected' }, 'failed'],
+      [{ ok: false, why: 'low_score' }, 'failed'],
+      [{ ok: false, why: 'timeout' }, 'unavailable'],
+      [{ ok: false, why: 'unavailable' }, 'unavailable'],
+      [{ ok: false, why: 'bad_answer' }, 'unavailable'],
     ];
-    for (const [why, outcome] of failures) {
-      it(`fails closed on ${why}: the page again (${outcome})`, async () => {
-        const { h } = captchaHarness({ ok: false, why });
+    for (const [result, outcome] of failures) {
+      it(`fails closed on ${result.ok ? 'ok' : result.why}: the page again (${outcome})`, async () => {
+        const { h } = captchaHarness(result);
         const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
         const d = await h.decide(at(`/_cheq/challenge/verify?t=${token}&s=r`));
         assert.equal(d.action, 'challenge');
