@@ -397,6 +397,9 @@ describe('served challenge (core)', () => {
       const d = await h.decide(at('/'));
       assert.equal(d.action, 'allow');
       assert.deepEqual(d.challengeEvent, { provider: 'hcaptcha', outcome: 'unavailable' });
+      const verify = await h.decide(at('/_cheq/challenge/verify?t=x&s=y'));
+      assert.equal(verify.action, 'deny', 'the verify path never reaches the upstream');
+      assert.equal(verify.body?.text, 'Forbidden\n');
     });
   });
 });
