@@ -7,7 +7,7 @@ import { connect, createServer as createTcpServer, type AddressInfo, type Socket
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appBehindProxy, BROWSER, byUserAgent, serviceBehindProxy } from '../helpers/behind-proxy';
-import { FakeRti } from '../helpers/fake-rti-server';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import {
   DEPLOY_NGINX,
   findNginx,
@@ -87,6 +87,21 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     assert.deepEqual(answer.headers['set-cookie'], [COOKIE]);
     assert.equal(answer.headers['cache-control'], 'no-store');
     assert.equal(app.seen.length, 0);
+  });
+
+  // NGINX reads an auth answer's headers into one buffer; an overflow is a 502, which the config
+  // turns into an allow. RTI's cookie alone can be 4 KB, NGINX's default buffer.
+  it('denies a bot whose answer carries a 4 KB cookie (the headers outgrow 4 KB)', async () => {
+    const cookie = `_cheq_rti=${'c'.repeat(4000)}; Path=/`;
+    rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2, setCookie: cookie });
+    try {
+      const answer = await get(`${nginx.url}/products`, BROWSER);
+      assert.equal(answer.status, 403);
+      assert.deepEqual(answer.headers['set-cookie'], [cookie]);
+      assert.equal(app.seen.length, 0);
+    } finally {
+      rti.behaviour = byUserAgent;
+    }
   });
 
   it('redirects with 302 to the configured Location', async () => {
