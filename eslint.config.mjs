@@ -49,6 +49,27 @@ export default tseslint.config(
     },
   },
   {
+    // The challenge primitives are imported by the core; the provider clients (providers/) do I/O.
+    files: ['src/challenge/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@grpc/*', 'undici', 'node:http', 'node:http2', 'pino', 'prom-client'],
+              message: 'The challenge primitives are pure and transport-independent.',
+            },
+            {
+              group: ['../rti/*', '../adapters/*', '../observability/*', '../config/*'],
+              message: 'The challenge primitives import only ../core/ types and node: builtins.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Only main ends the process or sets its exit code; the rest returns or throws.
     files: ['src/**/*.ts'],
     ignores: ['src/main.ts'],

@@ -49,6 +49,7 @@ export async function startApp(
   options: AppOptions = {},
 ): Promise<RunningApp> {
   for (const warning of config.warnings) log.warn(warning);
+  if (config.challengeFallback) log.warn(config.challengeFallback);
   const { server } = config;
   const registry = new Registry();
   const service = new DecisionService(config, { registry, log, load: options.load });

@@ -3,6 +3,7 @@
 // behind the site router. Built at start and again on every reload; a check keeps the chain it
 // started on.
 
+import type { ReplayGuard } from './challenge/replay-guard';
 import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
 import { createDecide, unservedDecision, type Decide } from './core/decide';
@@ -19,6 +20,8 @@ export interface ChainDeps {
   readonly admission: Admission | undefined;
   /** Told of each RTI timeout the breaker did not hold against RTI. */
   readonly onLaggingTimeout: () => void;
+  /** Challenge tokens and grants redeemed by this process, whatever the configuration. */
+  readonly replayGuard: ReplayGuard;
 }
 
 const MIDDLEWARE_VERSION = `${PACKAGE_NAME}_${VERSION}`;
@@ -37,6 +40,7 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
     return createDecide(site.core, rti, {
       ...(deps.admission ? { admission: deps.admission } : {}),
       site: site.name,
+      replayGuard: deps.replayGuard,
     });
   };
   const { defaultSite, core } = config;

@@ -4,6 +4,7 @@
 // still call them are done, and gets ready (connections ahead, warm-up). It opens no listener.
 
 import type { Registry } from 'prom-client';
+import { ReplayGuard } from './challenge/replay-guard';
 import { ConfigReloader } from './config/config-reloader';
 import type { AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
@@ -85,6 +86,7 @@ export class DecisionService {
       loop: this.loop,
       admission: this.admission,
       onLaggingTimeout: () => this.metrics.rtiCircuitIgnoredTimeouts.inc(),
+      replayGuard: new ReplayGuard(),
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));

@@ -125,6 +125,7 @@ function describe(
     timeouts.length === 0 ? 'proxy timeouts compared: none' : 'proxy timeouts compared:',
   );
   for (const t of timeouts) lines.push(`  ${t.file}: ${t.setting} ${t.ms} ms`);
+  lines.push('', `challenge: ${config.challengeFallback ?? 'served when a strategy asks for it'}`);
   lines.push('', warnings.length === 0 ? 'warnings: none' : 'warnings:');
   for (const warning of warnings) lines.push(`  - ${warning}`);
   return `${lines.join('\n')}\n`;

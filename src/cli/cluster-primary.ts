@@ -21,6 +21,7 @@ export async function startClusterPrimary(
   hooks: ServeHooks,
 ): Promise<Running> {
   for (const warning of config.warnings) log.warn(warning);
+  if (config.challengeFallback) log.warn(config.challengeFallback);
   const { server } = config;
   const aggregator = new AggregatorRegistry();
   const ops = await startOpsServer(

@@ -79,6 +79,12 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   /** Things worth a warning at startup that do not stop it. */
   readonly warnings: readonly string[];
+  /**
+   * Said (one warn line) at start and by check-config when a strategy asks for the served
+   * challenge and no challenge_secret is set: challenges are allowed instead. Not a warning:
+   * it is the default, and CHEQ's integrations behave alike.
+   */
+  readonly challengeFallback: string | undefined;
 }
 
 /** Every site a configuration serves: the top level (when it has a tag hash), then `sites`. */

@@ -3,10 +3,14 @@
 
 import { createHash, createHmac } from 'node:crypto';
 import type { CoreConfig } from '../core/decide';
+import type { ChallengeProviderName } from '../core/decision';
 import { BucketKey } from '../core/enforcement';
 import { matchesUnderAnyPath, PathMap, PathPatternList } from '../core/path-pattern';
 import { broadPublicEntries, TrustedProxies } from '../core/trusted-proxies';
+import { resolveStrategies } from '../core/strategy';
 import { verdictHeaderNames } from '../core/verdict-headers';
+import type { SigningKeys } from '../challenge/signing-keys';
+import type { SiteChallengeFiles } from './challenge-config';
 import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
@@ -21,15 +25,48 @@ export const KNOWN_RTI_ENDPOINTS: readonly string[] = [
   'https://rti-global.cheqzone.com',
 ];
 
+/** Settings shown as REDACTED by check-config (api_key is redacted on its own). */
+const SECRET_SETTINGS: readonly string[] = [
+  'challenge_secret',
+  'challenge_previous_secret',
+  'challenge_provider_secret',
+];
+
+function isSecret(key: string): boolean {
+  return SECRET_SETTINGS.includes(key);
+}
+
 /** A site's validated settings and API key. */
 export interface ResolvedSite {
   readonly entry: SiteEntry;
   readonly settings: Settings;
   readonly apiKey: string;
+  readonly challenge: SiteChallengeFiles;
+}
+
+/** What the served challenge reads from files: the process's secrets, the top level's files. */
+export interface ChallengeFiles {
+  readonly secrets: SigningKeys | undefined;
+  readonly topLevel: SiteChallengeFiles;
 }
 
 /** The decision settings of the top level or of one site. */
-function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxies): CoreConfig {
+function coreConfigOf(
+  s: Settings,
+  apiKey: string,
+  trustedProxies: TrustedProxies,
+  secrets: SigningKeys | undefined,
+  files: SiteChallengeFiles,
+): CoreConfig {
+  const redirectUrl = s.redirect_url || undefined;
+  const configured = {
+    blockStrategy: s.block_strategy as CoreConfig['blockStrategy'] | '',
+    challengeStrategy: s.challenge_strategy as CoreConfig['challengeStrategy'] | '',
+    challengeAction: s.challenge_action as 'allow' | 'deny' | 'redirect' | '',
+    redirectUrl,
+  };
+  const strategies = resolveStrategies({ ...configured, canChallenge: secrets !== undefined });
+  const wanted = resolveStrategies({ ...configured, canChallenge: true });
   return Object.freeze({
     apiVersion: s.api_version as CoreConfig['apiVersion'],
     rules: parsePolicyRules(s.policy_rules),
@@ -40,8 +77,9 @@ function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxie
     deadlineMarginMs: s.deadline_margin_ms,
     blockRedirectCodes: new Set(s.block_redirect_codes.map(Number)),
     challengeCodes: new Set(s.challenge_codes.map(Number)),
-    redirectUrl: s.redirect_url || undefined,
-    challengeAction: s.challenge_action as CoreConfig['challengeAction'],
+    redirectUrl,
+    blockStrategy: strategies.block,
+    challengeStrategy: strategies.challenge,
     challengeUrl: s.challenge_url || undefined,
     uriExclusion: new PathPatternList(s.uri_exclusion),
     routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
@@ -52,6 +90,19 @@ function coreConfigOf(s: Settings, apiKey: string, trustedProxies: TrustedProxie
     channelParam: s.channel_param || undefined,
     ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
     verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,
+    blockPage: files.blockPage,
+    challengeProvider: s.challenge_provider as ChallengeProviderName,
+    challenge: secrets && {
+      keys: secrets,
+      provider: s.challenge_provider as ChallengeProviderName,
+      siteKey: s.challenge_site_key.trim(),
+      difficulty: s.challenge_difficulty,
+      passTtlS: s.challenge_pass_ttl_s,
+      path: s.challenge_path,
+      verifyTimeoutMs: s.challenge_verify_timeout_ms,
+    },
+    challengeUnavailable:
+      secrets === undefined && (wanted.challenge === 'challenge' || wanted.block === 'challenge'),
   });
 }
 
@@ -71,6 +122,7 @@ function siteConfigOf(
   s: Settings,
   apiKey: string,
   trustedProxies: TrustedProxies,
+  challenge: { readonly secrets: SigningKeys | undefined; readonly files: SiteChallengeFiles },
   warnings: string[],
 ): SiteConfig {
   const endpoint = new URL(s.api_endpoint);
@@ -90,16 +142,34 @@ function siteConfigOf(
   }
   const effective: Record<string, unknown> = {};
   for (const key of SITE_SETTINGS) effective[key] = s[key];
+  for (const key of SECRET_SETTINGS) {
+    if (key in effective) effective[key] = effective[key] === '' ? '' : REDACTED;
+  }
   effective['api_key'] = apiKey === '' ? '' : REDACTED;
+  const core = coreConfigOf(s, apiKey, trustedProxies, challenge.secrets, challenge.files);
   return Object.freeze({
     name,
     hosts: Object.freeze([...hosts]),
-    core: coreConfigOf(s, apiKey, trustedProxies),
+    core,
     endpoint,
     apiKey,
     tagHash: s.tag_hash.trim(),
     effective: Object.freeze(effective),
   });
+}
+
+/**
+ * The one line said at start and by check-config when a strategy asks for the served challenge
+ * but no challenge_secret is set (CHEQ's integrations do the same); undefined otherwise.
+ */
+function challengeFallbackOf(sites: readonly SiteConfig[]): string | undefined {
+  const names = sites.filter(site => site.core.challengeUnavailable).map(site => site.name);
+  if (names.length === 0) return undefined;
+  return (
+    `no challenge_secret is set, so no challenge is served (${names.join(', ')}): challenged ` +
+    'requests are allowed with the upstream header <prefix>challenge: 1, and block_strategy ' +
+    'challenge is access_denied'
+  );
 }
 
 /** Builds the typed configuration from settings already validated. */
@@ -111,8 +181,10 @@ export function buildAppConfig(
   configFile: string | undefined,
   /** Warnings from reading the sources (old names and places still read). */
   sourceWarnings: readonly string[],
+  challenge: ChallengeFiles,
 ): AppConfig {
   const warnings: string[] = [...sourceWarnings];
+  const topLevel = { secrets: challenge.secrets, files: challenge.topLevel };
   const trustedProxies = TrustedProxies.parse(s.trusted_proxies);
   for (const entry of broadPublicEntries(s.trusted_proxies)) {
     warnings.push(
@@ -121,7 +193,7 @@ export function buildAppConfig(
     );
   }
   const defaultSite = servesTopLevel
-    ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, trustedProxies, warnings)
+    ? siteConfigOf(DEFAULT_SITE, [], s, apiKey, trustedProxies, topLevel, warnings)
     : undefined;
   const siteConfigs = sites.map(site =>
     siteConfigOf(
@@ -130,10 +202,13 @@ export function buildAppConfig(
       site.settings,
       site.apiKey,
       trustedProxies,
+      { secrets: challenge.secrets, files: site.challenge },
       warnings,
     ),
   );
-  const core = defaultSite?.core ?? coreConfigOf(s, apiKey, trustedProxies);
+  const core =
+    defaultSite?.core ??
+    coreConfigOf(s, apiKey, trustedProxies, challenge.secrets, challenge.topLevel);
   const files = [
     ...(configFile === undefined ? [] : [configFile]),
     ...new Set(
@@ -167,9 +242,9 @@ export function buildAppConfig(
     hash,
     effective: Object.freeze(
       Object.fromEntries(
-        Object.entries(s).filter(
-          ([key]) => key !== 'sites' && !(SITE_SETTINGS as readonly string[]).includes(key),
-        ),
+        Object.entries(s)
+          .filter(([key]) => key !== 'sites' && !(SITE_SETTINGS as readonly string[]).includes(key))
+          .map(([key, value]) => [key, isSecret(key) && value !== '' ? REDACTED : value]),
       ),
     ),
     rti: Object.freeze({
@@ -209,5 +284,6 @@ export function buildAppConfig(
     }),
     logLevel: s.log_level,
     warnings: Object.freeze(warnings),
+    challengeFallback: challengeFallbackOf([...(defaultSite ? [defaultSite] : []), ...siteConfigs]),
   });
 }

@@ -56,6 +56,41 @@ const FORMATS: readonly SettingFormat[] = [
   ),
   integerFormat('tcp-port', 0, 65535, 'must be a TCP port number (0-65535)'),
   integerFormat('percent', 0, 100, 'must be an integer from 0 to 100'),
+  // Issue #22 (the served challenge).
+  integerFormat('pow-difficulty', 8, 24, 'must be an integer from 8 to 24 (leading zero bits)'),
+  integerFormat('pass-ttl-s', 60, 86_400, 'must be an integer from 60 to 86400 (seconds)'),
+  {
+    name: 'score',
+    coerce: (value: string) =>
+      /^\s*(0|1)?(\.\d+)?\s*$/.test(value) && value.trim() !== '' ? Number(value) : value,
+    validate: (value: unknown) => {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+        fail('must be a number from 0 to 1');
+      }
+    },
+  },
+  {
+    // A path on the protected site that no browser or proxy reads two ways.
+    name: 'url-path',
+    validate: (value: unknown) => {
+      if (
+        typeof value !== 'string' ||
+        !/^(\/[A-Za-z0-9._~-]+)+$/.test(value) ||
+        /\/\.\.?(\/|$)/.test(value)
+      ) {
+        fail('must be a path such as /_cheq/challenge: segments of letters, digits, . _ ~ -');
+      }
+    },
+  },
+  {
+    name: 'optional-http-url',
+    validate: (value: unknown) => {
+      if (value === '') return;
+      const url = typeof value === 'string' ? httpUrlOf(value) : undefined;
+      if (!url) fail('must be an absolute http:// or https:// URL, or empty');
+      if (hasUserInfo(value as string, url)) fail('must not hold a user name or password');
+    },
+  },
   {
     name: 'ratio',
     coerce: (value: string) =>

@@ -5,6 +5,7 @@
 // are the API the rest of the code uses.
 
 import { buildAppConfig, type ResolvedSite } from './build-app-config';
+import { resolveChallengeSecrets, resolveSiteChallenge } from './challenge-config';
 import { ConfigError, type ConfigProblem } from './config-error';
 import { readSources, type ConfigSources } from './read-sources';
 import { resolveApiKey } from './resolve-api-key';
@@ -31,6 +32,8 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   const apiKey = servesTopLevel ? resolveApiKey(settings, problems) : '';
   problems.push(...crossFieldProblems(settings, servesTopLevel ? 'top level' : 'optional'));
   problems.push(...grpcTlsProblems(settings));
+  const secrets = resolveChallengeSecrets(settings, problems);
+  const topLevel = resolveSiteChallenge(settings, servesTopLevel ? problems : []);
   const sites: ResolvedSite[] = [];
   for (const entry of siteEntries) {
     const siteProblems: ConfigProblem[] = [];
@@ -38,12 +41,16 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     if (siteSettings) {
       const siteKey = resolveApiKey(siteSettings, siteProblems);
       siteProblems.push(...crossFieldProblems(siteSettings, 'site'));
-      sites.push({ entry, settings: siteSettings, apiKey: siteKey });
+      const challenge = resolveSiteChallenge(siteSettings, siteProblems);
+      sites.push({ entry, settings: siteSettings, apiKey: siteKey, challenge });
     }
     problems.push(...siteProblems.map(problem => ({ ...problem, site: entry.label })));
   }
   if (problems.length > 0) throw new ConfigError(problems.map(withOldNames(raw.legacyEnv)));
-  return buildAppConfig(settings, apiKey, servesTopLevel, sites, raw.configFile, raw.warnings);
+  return buildAppConfig(settings, apiKey, servesTopLevel, sites, raw.configFile, raw.warnings, {
+    secrets,
+    topLevel,
+  });
 }
 
 /**

@@ -59,5 +59,10 @@ export function crossFieldProblems(
   if (s.challenge_action === 'redirect' && s.challenge_url === '') {
     problems.push(settingProblem('challenge_url', 'must be set when challenge_action is redirect'));
   }
+  if (s.challenge_strategy === 'redirect' && s.challenge_url === '') {
+    problems.push(
+      settingProblem('challenge_url', 'must be set when challenge_strategy is redirect'),
+    );
+  }
   return problems;
 }

@@ -6,13 +6,38 @@ import { ADMIT_ALL, type Admission } from './admission';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import { unambiguousPath } from './canonical-path';
-import type { Action, Decision, DecisionReason, FailureCause, Mode } from './decision';
+import type {
+  Action,
+  ChallengeProviderName,
+  Decision,
+  DecisionReason,
+  FailureCause,
+  HttpStatus,
+  Mode,
+} from './decision';
 import { statusOf } from './decision';
-import { renderDenyBody } from './deny-body';
+import {
+  FORBIDDEN_BODY,
+  incidentIds,
+  NOT_FOUND_BODY,
+  renderBlockAnswer,
+  type BlockPageTemplate,
+} from './block-page';
+import { readPageTicket, writePageTicket } from './page-ticket';
+import { ReplayGuard } from '../challenge/replay-guard';
+import { toReturnUrl } from '../challenge/return-url';
+import { resolveClientIp } from './client-ip';
+import {
+  challengeRequired,
+  createServedChallenge,
+  type CaptchaProvider,
+  type ChallengeAnswer,
+} from './served-challenge';
+import type { ChallengeSettings } from './challenge-settings';
 import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enforcement';
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
-import { applyPolicy, type PolicyConfig } from './policy';
+import { applyPolicy, type PolicyConfig, type PolicyOutcome } from './policy';
 import type { RequestAttributes } from './request-attributes';
 import {
   isRtiSkip,
@@ -37,6 +62,17 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly uriExclusion: PathPatternList;
   /** Undefined when verdict headers to the upstream are turned off. */
   readonly verdictHeaderNames: VerdictHeaderNames | undefined;
+  /** block_page_template; undefined: the built-in block page. */
+  readonly blockPage: BlockPageTemplate | undefined;
+  /** Undefined without a signing secret: no challenge is served. */
+  readonly challenge: ChallengeSettings | undefined;
+  /** challenge_provider, also without a secret: it labels what happened to a challenge. */
+  readonly challengeProvider: ChallengeProviderName;
+  /**
+   * A strategy asked for the served challenge but no signing secret exists: the challenge is
+   * allowed with the upstream header instead, and counted as `unavailable`.
+   */
+  readonly challengeUnavailable: boolean;
 }
 
 export interface DecideOptions {
@@ -44,6 +80,11 @@ export interface DecideOptions {
   readonly deadlineMs?: number;
   /** Told when the proxy gives up on the call; aborts the RTI request. */
   readonly cancellation?: Cancellation;
+  /**
+   * NGINX's page endpoint: render the page of this X-Cheq-Page ticket (page-ticket.ts) without
+   * asking RTI; '' or a bad ticket gets a plain 403. Such a decision was counted when it was taken.
+   */
+  readonly pageTicket?: string;
 }
 
 export type Decide = (attrs: RequestAttributes, options?: DecideOptions) => Promise<Decision>;
@@ -54,6 +95,10 @@ export interface DecideDeps {
   readonly now?: () => number;
   /** The site these settings are, named on every decision (default `default`). */
   readonly site?: string;
+  /** Challenge tokens and grants redeemed: one per process, kept across reloads. */
+  readonly replayGuard?: ReplayGuard;
+  /** The site's captcha provider (widget and verify call); none for `browser`. */
+  readonly captcha?: CaptchaProvider;
 }
 
 /** The answer when no site serves a request: allowed without asking RTI, forged headers removed. */
@@ -63,9 +108,23 @@ export function unservedDecision(config: CoreConfig, attrs: RequestAttributes): 
 
 export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
   const { admission = ADMIT_ALL, now = Date.now, site = 'default' } = deps;
+  const served =
+    config.challenge &&
+    createServedChallenge(config.challenge, site, {
+      guard: deps.replayGuard ?? new ReplayGuard(),
+      captcha: deps.captcha,
+      now,
+    });
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
+      if (options.pageTicket !== undefined) return renderPage(options.pageTicket, mode, attrs);
+      // Before the exclusions: the verify request never reaches the upstream, whatever they say.
+      if (served?.isVerifyRequest(attrs)) {
+        const clientIp = resolveClientIp(attrs, config.trustedIpHeader, config.trustedProxies);
+        const answer = await served.verify(attrs, clientIp, timeBudgetMs(options.deadlineMs));
+        return fromChallenge(answer, 'challenge_verify', mode, attrs, {});
+      }
       if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
       if (isCorsPreflight(attrs.method, attrs.headers)) {
         return allowWithout('preflight', mode, attrs);
@@ -111,15 +170,22 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         const percent = resolveEnforcePercent(attrs.route.enforcePercent, config.enforcePercent);
         outcome = enforceGradually(outcome, percent, input, config.enforceKey);
       }
-      return decision(outcome.action, outcome.reason, mode, attrs, {
+      const extra: DecisionExtra = {
         eventType,
         verdict,
         rule: outcome.rule,
         rti: rtiCall,
         challenge: outcome.challenge,
+        ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
         ...(outcome.location === undefined ? {} : { location: outcome.location }),
         ...(outcome.would === undefined ? {} : { would: outcome.would }),
-      });
+      };
+      if (outcome.action === 'challenge' && served) {
+        return fromChallenge(served.challenge(attrs), outcome.reason, mode, attrs, extra);
+      }
+      const taken = decision(outcome.action, outcome.reason, mode, attrs, extra);
+      const event = unservedEvent(outcome, attrs);
+      return event === undefined ? taken : { ...taken, challengeEvent: event };
     } catch (err: unknown) {
       // A bug of ours must never become the site's outage: allow, and say why.
       return failOpen('internal_error', mode, attrs, { failureDetail: String(err) });
@@ -129,6 +195,93 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   function timeBudgetMs(deadlineMs: number | undefined): number {
     if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
     return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
+  }
+
+  /** The page a ticket names, as the deny that issued it would have answered. */
+  function renderPage(text: string, mode: Mode, attrs: RequestAttributes): Decision {
+    const ticket = readPageTicket(text);
+    switch (ticket?.kind) {
+      case 'not_found':
+        return decision('deny', 'threat_block', mode, attrs, { httpStatus: 404 });
+      case 'block': {
+        const { requestId, rayId } = ticket;
+        const denied = decision('deny', 'threat_block', mode, attrs, {});
+        return { ...denied, ...denyAnswer(config, { ...attrs, requestId }, 403, rayId) };
+      }
+      case 'challenge': {
+        const answer = served?.pageOf(ticket.token, attrs);
+        if (answer) return fromChallenge(answer, 'threat_challenge', mode, attrs, {});
+        break;
+      }
+      case 'challenge_required': {
+        const body = challengeRequired(toReturnUrl(ticket.returnUrl), ticket.requestId);
+        return { ...decision('challenge', 'threat_challenge', mode, attrs, {}), body };
+      }
+      case undefined:
+    }
+    return {
+      ...decision('deny', 'threat_block', mode, attrs, {}),
+      body: FORBIDDEN_BODY,
+      clientHeaders: [],
+    };
+  }
+
+  /** A decision of the served challenge: allowed by a pass, the page or 403, or the verify's 302. */
+  function fromChallenge(
+    answer: ChallengeAnswer,
+    reason: DecisionReason,
+    mode: Mode,
+    attrs: RequestAttributes,
+    extra: DecisionExtra,
+  ): Decision {
+    const provider = config.challengeProvider;
+    switch (answer.kind) {
+      case 'pass': {
+        const allowed = decision('allow', 'challenge_passed', mode, attrs, extra);
+        const { outcome } = answer;
+        return outcome ? { ...allowed, challengeEvent: { provider, outcome } } : allowed;
+      }
+      case 'challenge': {
+        const { body, clientHeaders, ticket, outcome } = answer;
+        const challenged = decision('challenge', reason, mode, attrs, extra);
+        return {
+          ...challenged,
+          body,
+          clientHeaders,
+          page: writePageTicket(ticket),
+          ...(outcome ? { challengeEvent: { provider, outcome } } : {}),
+        };
+      }
+      case 'passed': {
+        const { location, setCookie } = answer;
+        const redirected = decision('redirect', reason, mode, attrs, { ...extra, location });
+        return { ...redirected, setCookie, challengeEvent: { provider, outcome: 'passed' } };
+      }
+      case 'unavailable': {
+        const allowed = decision('allow', reason, mode, attrs, { ...extra, challenge: true });
+        return { ...allowed, challengeEvent: { provider, outcome: 'unavailable' } };
+      }
+    }
+  }
+
+  /**
+   * What happened to a challenge that was not served: monitoring (or enforce_percent) would have
+   * served the page; no signing secret let the challenge through.
+   */
+  function unservedEvent(
+    outcome: PolicyOutcome,
+    attrs: RequestAttributes,
+  ): Decision['challengeEvent'] {
+    const provider = config.challengeProvider;
+    if (outcome.would?.action === 'challenge') {
+      return isPageNavigation(attrs.method, attrs.headers)
+        ? { provider, outcome: 'would_serve' }
+        : undefined;
+    }
+    if (config.challengeUnavailable && outcome.challenge && outcome.reason === 'threat_challenge') {
+      return { provider, outcome: 'unavailable' };
+    }
+    return undefined;
   }
 
   function allowWithout(reason: DecisionReason, mode: Mode, attrs: RequestAttributes): Decision {
@@ -164,31 +317,63 @@ function buildDecision(
   attrs: RequestAttributes,
   extra: DecisionExtra,
 ): Decision {
-  const { verdict, challenge = false, ...rest } = extra;
+  const { verdict, challenge = false, httpStatus = statusOf(action), ...rest } = extra;
   const upstream =
     action === 'allow'
       ? upstreamVerdictHeaders(config.verdictHeaderNames, reason, verdict, challenge, attrs.headers)
       : undefined;
+  // The stealth 404 says nothing of us: no ids, no cookie, no verdict headers.
+  const stealth = httpStatus === 404;
   return {
     action,
     reason,
     mode,
     site,
-    httpStatus: statusOf(action),
+    httpStatus,
     upstreamHeaders: upstream?.set ?? [],
     upstreamHeadersToRemove: upstream?.remove ?? [],
     ...rest,
     ...(verdict === undefined ? {} : { verdict }),
-    ...(verdict?.setCookie === undefined ? {} : { setCookie: verdict.setCookie }),
-    ...(action === 'deny' ? { body: renderDenyBody(attrs.headers, attrs.requestId) } : {}),
+    ...(verdict?.setCookie === undefined || stealth ? {} : { setCookie: verdict.setCookie }),
+    ...(action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict?.rayId) : {}),
   };
 }
+
+/** The body, page headers and NGINX page ticket of a deny. */
+function denyAnswer(
+  config: CoreConfig,
+  attrs: RequestAttributes,
+  httpStatus: HttpStatus,
+  rayId: string | undefined,
+): Pick<Decision, 'body' | 'clientHeaders' | 'page'> {
+  if (httpStatus === 404) return { body: NOT_FOUND_BODY, page: writePageTicket(NOT_FOUND) };
+  const { requestId } = attrs;
+  const ray = rayId || undefined;
+  const { body, clientHeaders } = renderBlockAnswer(
+    attrs.headers,
+    incidentIds(attrs.headers, requestId, ray),
+    config.blockPage,
+  );
+  return {
+    body,
+    clientHeaders,
+    page: writePageTicket({
+      kind: 'block',
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(ray === undefined ? {} : { rayId: ray }),
+    }),
+  };
+}
+
+const NOT_FOUND = { kind: 'not_found' } as const;
 
 interface DecisionExtra {
   readonly eventType?: string;
   readonly verdict?: RtiVerdict;
   readonly rule?: string;
   readonly challenge?: boolean;
+  /** The strategy's status when it is not the action's own (not_found: 404). */
+  readonly httpStatus?: HttpStatus;
   readonly location?: string;
   readonly would?: Decision['would'];
   readonly failure?: FailureCause;

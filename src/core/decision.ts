@@ -8,7 +8,11 @@ import {
   type RtiVerdict,
 } from './rti-port';
 
-export type Action = 'allow' | 'deny' | 'redirect';
+/**
+ * `deny`: a 403 or the stealth 404 (`httpStatus`); `challenge`: the served challenge page, or for
+ * a request that cannot show a page, its machine-readable 403.
+ */
+export type Action = 'allow' | 'deny' | 'redirect' | 'challenge';
 export type Mode = 'monitoring' | 'blocking';
 
 /** Why the core chose its action; a bounded metric label. */
@@ -22,7 +26,45 @@ export type DecisionReason =
   | 'excluded' // path in uri_exclusion: RTI not called
   | 'preflight' // CORS preflight: RTI not called
   | 'no_site' // no configured site serves this host, and the top level has no tag hash
-  | 'fail_open'; // RTI failed or the server did: allowed
+  | 'fail_open' // RTI failed or the server did: allowed
+  | 'challenge_passed' // a challenge action allowed by a valid pass cookie or landing grant (RTI asked)
+  | 'challenge_verify' // the request was to the challenge's verify path: decided without RTI
+  | 'ignored' // path in the default ignore list (ignore_paths): RTI not called
+  | 'threat_redirect'; // a redirect rule acted
+
+/** The challenge providers: `browser` is our own proof-of-work page, the others captchas. */
+export const CHALLENGE_PROVIDERS = [
+  'browser',
+  'turnstile',
+  'hcaptcha',
+  'recaptcha-v2',
+  'recaptcha-v3',
+] as const;
+export type ChallengeProviderName = (typeof CHALLENGE_PROVIDERS)[number];
+
+/** What happened to a challenge on one request; a bounded metric label. */
+export const CHALLENGE_OUTCOMES = [
+  'served',
+  'passed',
+  'failed',
+  'expired',
+  'replayed',
+  'loop',
+  'would_serve',
+  'unavailable',
+] as const;
+export type ChallengeOutcome = (typeof CHALLENGE_OUTCOMES)[number];
+
+export interface ChallengeEvent {
+  readonly provider: ChallengeProviderName;
+  readonly outcome: ChallengeOutcome;
+}
+
+/** 200 allow, 302 redirect, 403 deny or challenge, 404 deny with the not_found strategy. */
+export type HttpStatus = 200 | 302 | 403 | 404;
+
+/** A response header for the end user, lower-case name. */
+export type ClientHeader = readonly [name: string, value: string];
 
 /**
  * Why a request failed open, spelled the same in the log line and the `cause` metric label:
@@ -47,14 +89,22 @@ export interface DenyBody {
 export interface Decision {
   readonly action: Action;
   readonly reason: DecisionReason;
-  /** 200 allow, 302 redirect, 403 deny. */
-  readonly httpStatus: 200 | 302 | 403;
+  readonly httpStatus: HttpStatus;
   /** Redirect target; set only when action is `redirect`. */
   readonly location?: string;
-  /** Body for the end user; set only when action is `deny`. */
+  /** Body for the end user: on `deny` (403 and 404) and `challenge`. */
   readonly body?: DenyBody;
-  /** Set-Cookie value for the end user, on every action. */
+  /** Set-Cookie value for the end user (RTI's, or our pass cookie); never on the stealth 404. */
   readonly setCookie?: string;
+  /** More response headers for the end user: a page's CSP, the x-cheq-rti-result echo. */
+  readonly clientHeaders?: readonly ClientHeader[];
+  /**
+   * NGINX only (auth_request drops bodies): the X-Cheq-Page ticket from which the page endpoint
+   * renders this decision's page without asking RTI again.
+   */
+  readonly page?: string;
+  /** Set whenever something happened to a challenge on this request (metrics). */
+  readonly challengeEvent?: ChallengeEvent;
   /** Verdict headers to set on the upstream request (allow only). */
   readonly upstreamHeaders: readonly (readonly [string, string])[];
   /** Upstream request headers to strip so a client cannot forge a verdict (allow only). */
@@ -75,8 +125,9 @@ export interface Decision {
   readonly rti?: { readonly outcome: 'ok' | RtiCallErrorCode; readonly durationMs: number };
 }
 
-const STATUS: Record<Action, 200 | 302 | 403> = { allow: 200, deny: 403, redirect: 302 };
+const STATUS: Record<Action, HttpStatus> = { allow: 200, deny: 403, redirect: 302, challenge: 403 };
 
-export function statusOf(action: Action): 200 | 302 | 403 {
+/** The status of an action, unless a strategy says otherwise (not_found: 404). */
+export function statusOf(action: Action): HttpStatus {
   return STATUS[action];
 }

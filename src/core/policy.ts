@@ -2,10 +2,10 @@
 // The configured rules are tried in order, then the defaults of the API generation; the first
 // that matches acts, and its name says why (check --explain, debug logs).
 
-import type { Action, DecisionReason, Mode } from './decision';
+import type { Action, DecisionReason, HttpStatus, Mode } from './decision';
 import type { RtiVerdict, Verdict } from './rti-port';
+import { applyStrategy, type BlockStrategy, type ChallengeStrategy } from './strategy';
 
-export type ChallengeAction = 'allow' | 'deny' | 'redirect';
 export type ApiVersion = 'v1' | 'v4';
 
 /** What a rule does with a request it matches. */
@@ -32,10 +32,12 @@ export interface PolicyConfig {
   readonly rules: readonly PolicyRule[];
   readonly blockRedirectCodes: ReadonlySet<number>;
   readonly challengeCodes: ReadonlySet<number>;
-  /** Where blocked navigations go; undefined: deny with 403. */
+  /** Where blocked navigations go with block_strategy `redirect`. */
   readonly redirectUrl: string | undefined;
-  readonly challengeAction: ChallengeAction;
-  /** Where challenged navigations go when challengeAction is `redirect`. */
+  /** As resolved at configuration time (strategy.ts resolveStrategies). */
+  readonly blockStrategy: BlockStrategy;
+  readonly challengeStrategy: ChallengeStrategy;
+  /** Where challenged navigations go with challenge_strategy `redirect`. */
   readonly challengeUrl: string | undefined;
 }
 
@@ -44,6 +46,8 @@ export interface PolicyOutcome {
   readonly reason: DecisionReason;
   /** The rule that decided: a configured rule's name, or `default:…`. */
   readonly rule: string;
+  /** Set when the strategy chose another status than the action's own (not_found: 404). */
+  readonly httpStatus?: HttpStatus;
   readonly location?: string;
   /** Upstream is told to challenge the visitor. */
   readonly challenge: boolean;
@@ -126,29 +130,13 @@ function enforce(
       const reason = verdict.verdict === 'benign' ? 'valid' : 'threat_unlisted';
       return { action: 'allow', reason, rule, challenge: false };
     }
-    case 'block':
-      return stopVisitor('threat_block', rule, config.redirectUrl, isNavigation);
-    case 'challenge':
-      switch (config.challengeAction) {
-        case 'allow':
-          return { action: 'allow', reason: 'threat_challenge', rule, challenge: true };
-        case 'deny':
-          return { action: 'deny', reason: 'threat_challenge', rule, challenge: false };
-        case 'redirect':
-          return stopVisitor('threat_challenge', rule, config.challengeUrl, isNavigation);
-      }
+    case 'block': {
+      const stop = applyStrategy(config.blockStrategy, config.redirectUrl, isNavigation);
+      return { ...stop, reason: 'threat_block', rule };
+    }
+    case 'challenge': {
+      const stop = applyStrategy(config.challengeStrategy, config.challengeUrl, isNavigation);
+      return { ...stop, reason: 'threat_challenge', rule };
+    }
   }
-}
-
-/** Redirects navigations when a target is configured; everything else gets the 403. */
-function stopVisitor(
-  reason: DecisionReason,
-  rule: string,
-  location: string | undefined,
-  isNavigation: () => boolean,
-): PolicyOutcome {
-  if (location && isNavigation()) {
-    return { action: 'redirect', reason, rule, location, challenge: false };
-  }
-  return { action: 'deny', reason, rule, challenge: false };
 }

@@ -17,6 +17,8 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
   const throttle = new LogThrottle(FAIL_OPEN_LOG_INTERVAL_MS);
 
   return async function observedDecide(attrs, options) {
+    // A page rendered from its ticket was counted and logged as the check that issued it.
+    if (options?.pageTicket !== undefined) return decide(attrs, options);
     const { transport } = attrs;
     const started = performance.now();
     const gauge = metrics.checksInFlight.labels(transport);

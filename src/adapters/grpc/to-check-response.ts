@@ -57,18 +57,32 @@ export function toCheckResponse(decision: Decision): CheckAnswer {
           append: { value: false },
         })),
         headers_to_remove: decision.upstreamHeadersToRemove,
-        response_headers_to_add: decision.setCookie
-          ? [{ header: { key: 'set-cookie', value: decision.setCookie }, append: { value: true } }]
-          : [],
+        response_headers_to_add: [
+          ...(decision.setCookie
+            ? [
+                {
+                  header: { key: 'set-cookie', value: decision.setCookie },
+                  append: { value: true },
+                },
+              ]
+            : []),
+          ...(decision.clientHeaders ?? []).map(([key, value]) => ({
+            header: { key, value },
+            append: { value: false },
+          })),
+        ],
       },
       dynamic_metadata,
     };
   }
-  const headers: HeaderOption[] = [overwrite('cache-control', 'no-store')];
+  // The stealth 404 is a plain 404: only its content type, as any 404 of ours.
+  const headers: HeaderOption[] =
+    decision.httpStatus === 404 ? [] : [overwrite('cache-control', 'no-store')];
   if (decision.action === 'redirect' && decision.location) {
     headers.push(overwrite('location', decision.location));
   }
   if (decision.body) headers.push(overwrite('content-type', decision.body.contentType));
+  for (const [key, value] of decision.clientHeaders ?? []) headers.push(overwrite(key, value));
   if (decision.setCookie)
     headers.push({ header: { key: 'set-cookie', value: decision.setCookie } });
   return {

@@ -7,9 +7,8 @@ import {
   allowHeaders,
   headerValue,
   readOriginalRequest,
-  stopHeaders,
   writeAnswer,
-  writeDenyWithBody,
+  writeStop,
   type HttpEndpoint,
 } from './http-endpoint';
 
@@ -52,9 +51,9 @@ export const envoyHttp: HttpEndpoint = {
         return writeAnswer(res, 200, headers);
       }
       case 'deny':
-        return writeDenyWithBody(res, decision);
+      case 'challenge':
       case 'redirect':
-        return writeAnswer(res, 302, stopHeaders(decision));
+        return writeStop(res, decision);
     }
   },
 };

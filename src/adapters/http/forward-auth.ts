@@ -8,9 +8,8 @@ import {
   headerValue,
   lastListItem,
   readOriginalRequest,
-  stopHeaders,
   writeAnswer,
-  writeDenyWithBody,
+  writeStop,
   type HttpEndpoint,
 } from './http-endpoint';
 
@@ -51,9 +50,9 @@ export const forwardAuth: HttpEndpoint = {
         return writeAnswer(res, 200, headers);
       }
       case 'deny':
-        return writeDenyWithBody(res, decision);
+      case 'challenge':
       case 'redirect':
-        return writeAnswer(res, 302, stopHeaders(decision));
+        return writeStop(res, decision);
     }
   },
 };

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
+import type { DecideOptions } from '../../core/decide';
 import type { Decision } from '../../core/decision';
 import {
   boundedRequestId,
@@ -89,6 +90,8 @@ export interface HttpEndpoint {
   readonly transport: Transport;
   /** @param path the request path after the endpoint's own path */
   toAttributes(req: IncomingMessage, path: string): RequestAttributes | Rejection;
+  /** Options of its checks beyond the cancellation (the NGINX page endpoint's ticket). */
+  decideOptions?(req: IncomingMessage): Pick<DecideOptions, 'pageTicket'>;
   respond(res: ServerResponse, decision: Decision): void;
 }
 
@@ -185,24 +188,33 @@ export function writeAnswer(
   res.end(length > 0 ? body : undefined);
 }
 
-/** Headers every deny or redirect carries: no caching, the CHEQ cookie, the target. */
+/**
+ * Headers every deny, challenge or redirect carries: no caching, the target, the page's own
+ * headers (CSP...), the cookie. The stealth 404 carries none of them.
+ */
 export function stopHeaders(decision: Decision): [string, string][] {
+  if (decision.httpStatus === 404) return [];
   const headers: [string, string][] = [['cache-control', 'no-store']];
   if (decision.location) headers.push(['location', decision.location]);
+  for (const [name, value] of decision.clientHeaders ?? []) headers.push([name, value]);
   if (decision.setCookie) headers.push(['set-cookie', decision.setCookie]);
   return headers;
 }
 
-/** A 403 with the body the client asked for (a proxy that shows it to the end user). */
-export function writeDenyWithBody(res: ServerResponse, decision: Decision): void {
+/**
+ * A deny, challenge or redirect as the client gets it (for a proxy that passes our answer to
+ * the client as it is): status, headers and body.
+ */
+export function writeStop(res: ServerResponse, decision: Decision): void {
   const headers = stopHeaders(decision);
   if (decision.body) headers.push(['content-type', decision.body.contentType]);
-  writeAnswer(res, 403, headers, decision.body?.text);
+  writeAnswer(res, decision.httpStatus, headers, decision.body?.text);
 }
 
-/** Verdict headers for the upstream, and the CHEQ cookie, on allow. */
+/** Verdict headers for the upstream, the CHEQ cookie and other client headers, on allow. */
 export function allowHeaders(decision: Decision): [string, string][] {
   const headers: [string, string][] = decision.upstreamHeaders.map(([k, v]) => [k, v]);
   if (decision.setCookie) headers.push(['set-cookie', decision.setCookie]);
+  for (const [name, value] of decision.clientHeaders ?? []) headers.push([name, value]);
   return headers;
 }

@@ -4,6 +4,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { NOT_FOUND_BODY } from '../../core/block-page';
 import type { Cancellation } from '../../core/cancellation';
 import type { Decide } from '../../core/decide';
 import { LogThrottle } from '../../observability/log-throttle';
@@ -13,6 +14,7 @@ import { envoyHttp, EXT_AUTHZ_PREFIX } from './envoy-http';
 import { forwardAuth, FORWARD_AUTH_PATH } from './forward-auth';
 import { isRejection, writeAnswer, type HttpEndpoint } from './http-endpoint';
 import { AUTH_REQUEST_PATH, nginxAuthRequest } from './nginx-auth-request';
+import { nginxPage, PAGE_PATH } from './nginx-page';
 import { PipelineGate } from './pipeline-gate';
 
 /** Above Envoy's 60 KiB default request-header limit: Node's 16 KiB would answer 431. */
@@ -54,6 +56,7 @@ function route(url: string): { endpoint: HttpEndpoint; path: string } | undefine
   const path = pathEnd < 0 ? url : url.slice(0, pathEnd);
   if (path === AUTH_REQUEST_PATH) return { endpoint: nginxAuthRequest, path: '' };
   if (path === FORWARD_AUTH_PATH) return { endpoint: forwardAuth, path: '' };
+  if (path === PAGE_PATH) return { endpoint: nginxPage, path: '' };
   if (path === EXT_AUTHZ_PREFIX || path.startsWith(`${EXT_AUTHZ_PREFIX}/`)) {
     return { endpoint: envoyHttp, path: url.slice(EXT_AUTHZ_PREFIX.length) };
   }
@@ -130,7 +133,7 @@ export async function startHttpServer(
     const target = route(req.url ?? '/');
     if (!target) {
       metrics.rejectedRequests.inc({ transport: 'http', reason: 'not_found' });
-      writeAnswer(res, 404, [['content-type', 'text/plain']], 'not found\n');
+      writeAnswer(res, 404, [['content-type', NOT_FOUND_BODY.contentType]], NOT_FOUND_BODY.text);
       return;
     }
     const { endpoint, path } = target;
@@ -150,7 +153,10 @@ export async function startHttpServer(
         return;
       }
       gate.admit(req.socket, queued =>
-        decide(attrs, { cancellation: cancellationOf(req, res, queued) })
+        decide(attrs, {
+          cancellation: cancellationOf(req, res, queued),
+          ...endpoint.decideOptions?.(req),
+        })
           .then(decision => endpoint.respond(res, decision))
           .catch(fallback),
       );

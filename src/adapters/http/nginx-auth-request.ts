@@ -1,6 +1,7 @@
 // NGINX auth_request: the subrequest carries the end user's headers plus the control headers
-// the shipped config sets. Answers: allow 200, deny 403, redirect 401 + Location (NGINX passes
-// only 2xx/401/403; the shipped config turns the 401 into a 302), always Content-Length: 0.
+// the shipped config sets. Answers: allow 200, deny and challenge 403 + X-Cheq-Page (the page
+// endpoint renders the page), redirect 401 + Location (NGINX passes only 2xx/401/403; the
+// shipped config turns the 401 into a 302), always Content-Length: 0.
 
 import type { IncomingMessage } from 'node:http';
 import {
@@ -13,6 +14,9 @@ import {
 } from './http-endpoint';
 
 export const AUTH_REQUEST_PATH = '/api/authz/auth-request';
+
+/** The 403's page ticket, which the shipped @cheq_deny location sends to the page endpoint. */
+export const PAGE_TICKET_HEADER = 'x-cheq-page';
 
 /** Headers the shipped config sets for us; Connection is NGINX's hop-by-hop header. */
 const CONTROL_HEADERS: ReadonlySet<string> = new Set([
@@ -43,7 +47,12 @@ export const nginxAuthRequest: HttpEndpoint = {
       case 'allow':
         return writeAnswer(res, 200, allowHeaders(decision));
       case 'deny':
-        return writeAnswer(res, 403, stopHeaders(decision));
+      case 'challenge': {
+        // NGINX drops this answer's body: the page endpoint renders it from the ticket.
+        const headers = stopHeaders(decision);
+        if (decision.page) headers.push([PAGE_TICKET_HEADER, decision.page]);
+        return writeAnswer(res, 403, headers);
+      }
       case 'redirect':
         return writeAnswer(res, 401, stopHeaders(decision));
     }

@@ -24,6 +24,10 @@ const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
   ['deny', 'threat_challenge'],
   ['redirect', 'threat_block'],
   ['redirect', 'threat_challenge'],
+  ['challenge', 'threat_challenge'],
+  ['allow', 'challenge_passed'],
+  ['redirect', 'challenge_verify'],
+  ['challenge', 'challenge_verify'],
 ];
 
 /** What blocking mode could have done instead of allowing: the would-act label sets zeroed. */
@@ -36,7 +40,7 @@ const WOULD_ACT_LABELS = DECISION_LABELS.filter(
 export function createCheckMetrics(registers: Registry[], sites: readonly string[]) {
   const decisions = scrapeTimeCounter({
     name: 'cheq_authz_decisions_total',
-    help: 'Decisions taken, by transport, action taken (allow, deny, redirect), reason and site (a configured site, default for the top level, none when no site served the request).',
+    help: 'Decisions taken, by transport, action taken (allow, deny, redirect, challenge), reason and site (a configured site, default for the top level, none when no site served the request).',
     labelNames: ['transport', 'action', 'reason', 'site'] as const,
     registers,
   });

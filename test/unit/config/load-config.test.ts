@@ -65,7 +65,11 @@ describe('loadConfig', () => {
       assert.deepEqual([...core.blockRedirectCodes], [2, 3, 6, 7, 10, 11, 16, 18]);
       assert.deepEqual([...core.challengeCodes], [4, 5, 13, 14, 15, 17]);
       assert.equal(core.redirectUrl, undefined);
-      assert.equal(core.challengeAction, 'allow');
+      // No challenge_secret: the default `challenge` strategy falls back to allow.
+      assert.equal(core.challengeStrategy, 'allow');
+      assert.equal(core.challengeUnavailable, true);
+      assert.equal(core.blockStrategy, 'access_denied');
+      assert.equal(core.challenge, undefined);
       assert.equal(core.challengeUrl, undefined);
       assert.equal(core.uriExclusion.matches('/'), false);
       assert.equal(core.routeToEventType.lookup('/'), undefined);
@@ -154,7 +158,8 @@ describe('loadConfig', () => {
       assert.equal(core.redirectUrl, '/blocked');
       assert.deepEqual([...core.blockRedirectCodes], [2, 3]);
       assert.deepEqual([...core.challengeCodes], [4]);
-      assert.equal(core.challengeAction, 'redirect');
+      assert.equal(core.challengeStrategy, 'redirect', 'challenge_action is its old name');
+      assert.equal(core.blockStrategy, 'redirect', 'redirect_url set: blocks redirect');
       assert.equal(core.challengeUrl, 'https://shop.example.com/challenge');
       assert.equal(core.uriExclusion.matches('/healthz'), true);
       assert.equal(core.uriExclusion.matches('/static/a.css'), true);
@@ -335,7 +340,7 @@ describe('loadConfig', () => {
         ['--timeout-ms', '43'],
       );
       assert.equal(config.core.timeoutMs, 43, 'flag beats env and file');
-      assert.equal(config.core.challengeAction, 'allow', 'env beats file');
+      assert.equal(config.core.challengeStrategy, 'allow', 'env beats file');
       assert.equal(config.core.mode, 'blocking', 'file beats default');
       assert.equal(config.logLevel, 'warn', 'file beats default');
       assert.equal(config.core.deadlineMarginMs, 10, 'default when set nowhere');

@@ -34,9 +34,11 @@ describe('the schema: one description per setting', () => {
     for (const name of old) assert.ok(!name.startsWith('CHEQ_'), name);
   });
 
-  it('gives every everyday setting but the API key a flag spelt like its key, and advanced ones none', () => {
+  it('gives every everyday setting but the secrets a flag spelt like its key, and advanced ones none', () => {
     for (const [key, spec] of SETTINGS) {
-      const expected = spec.advanced || key === 'api_key' ? undefined : key.replace(/_/g, '-');
+      // ps shows flags to every user of the host: secrets have none.
+      const secret = key === 'api_key' || key.endsWith('_secret');
+      const expected = spec.advanced || secret ? undefined : key.replace(/_/g, '-');
       assert.equal(spec.arg, expected, key);
     }
   });
@@ -170,10 +172,18 @@ describe('the schema: one description per setting', () => {
               ? String(value + 1)
               : key === 'trusted_proxies'
                 ? '10.1.0.0/16'
-                : 'x-other';
-        const after = load({ ...base, [spec.env]: other });
-        assert.notDeepEqual(after.effective[key], load(base).effective[key]);
-        assert.deepEqual(restartOnlyChanges(load(base), after), []);
+                : key.endsWith('_secret')
+                  ? 's'.repeat(32)
+                  : key.endsWith('_secret_file')
+                    ? (base['CHEQ_GRPC_TLS_CERT_FILE'] ?? '')
+                    : 'x-other';
+        // A previous secret verifies only beside a current one.
+        const before = key.startsWith('challenge_previous_')
+          ? { ...base, CHEQ_CHALLENGE_SECRET: 'c'.repeat(32) }
+          : base;
+        const after = load({ ...before, [spec.env]: other });
+        assert.notDeepEqual(after.effective[key], load(before).effective[key]);
+        assert.deepEqual(restartOnlyChanges(load(before), after), []);
       });
     }
   });

@@ -89,7 +89,8 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),
     challengeCodes: new Set([4, 5, 13, 14, 15, 17]),
     redirectUrl: undefined,
-    challengeAction: 'allow',
+    blockStrategy: 'redirect',
+    challengeStrategy: 'allow',
     challengeUrl: undefined,
     uriExclusion: new PathPatternList(['/healthz', '^/static/']),
     routeToEventType: new PathMap([
@@ -103,6 +104,10 @@ function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     channelParam: undefined,
     ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
     verdictHeaderNames: HEADER_NAMES,
+    blockPage: undefined,
+    challenge: undefined,
+    challengeProvider: 'browser',
+    challengeUnavailable: false,
     ...overrides,
   };
 }
@@ -484,7 +489,7 @@ describe('createDecide', () => {
       const challenged = await decideWith(
         FakeRti.answering(invalid(14)),
         {},
-        { enforcePercent: 0, challengeAction: 'allow' },
+        { enforcePercent: 0, challengeStrategy: 'allow' },
       );
       assert.equal(challenged.reason, 'not_enforced');
       assert.deepEqual(challenged.would, { action: 'allow', reason: 'threat_challenge' });
@@ -845,7 +850,11 @@ describe('createDecide', () => {
     });
 
     it('tells the upstream to challenge with challenge_action allow', async () => {
-      const d = await decideWith(FakeRti.answering(invalid(14)), {}, { challengeAction: 'allow' });
+      const d = await decideWith(
+        FakeRti.answering(invalid(14)),
+        {},
+        { challengeStrategy: 'allow' },
+      );
       assert.equal(d.action, 'allow');
       assert.equal(d.reason, 'threat_challenge');
       assert.deepEqual(d.upstreamHeaders, [
@@ -863,7 +872,7 @@ describe('createDecide', () => {
       const d = await decideWith(
         FakeRti.answering(invalid(14)),
         {},
-        { challengeAction: 'redirect', challengeUrl: '/challenge' },
+        { challengeStrategy: 'redirect', challengeUrl: '/challenge' },
       );
       assert.equal(d.action, 'redirect');
       assert.equal(d.reason, 'threat_challenge');

@@ -1,12 +1,8 @@
 import { strict as assert } from 'node:assert';
 import type { Mode } from '../../../src/core/decision';
-import {
-  applyPolicy,
-  type ChallengeAction,
-  type PolicyConfig,
-  type PolicyOutcome,
-} from '../../../src/core/policy';
+import { applyPolicy, type PolicyConfig, type PolicyOutcome } from '../../../src/core/policy';
 import type { RtiVerdict } from '../../../src/core/rti-port';
+import type { ChallengeStrategy } from '../../../src/core/strategy';
 import { rtiVerdict, v1 } from '../../helpers/verdicts';
 
 const BLOCK_CODES = [2, 3, 6, 7, 10, 11, 16, 18];
@@ -19,7 +15,8 @@ function policyConfig(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
     blockRedirectCodes: new Set(BLOCK_CODES),
     challengeCodes: new Set(CHALLENGE_CODES),
     redirectUrl: undefined,
-    challengeAction: 'allow',
+    blockStrategy: 'redirect',
+    challengeStrategy: 'allow',
     challengeUrl: undefined,
     ...overrides,
   };
@@ -98,21 +95,21 @@ const BLOCKING_CASES: readonly Case[] = [
   {
     name: 'allows a challenged request and tells the upstream (challenge_action allow)',
     verdict: verdict(true, 4),
-    config: { challengeAction: 'allow' },
+    config: { challengeStrategy: 'allow' },
     navigation: true,
     expected: { action: 'allow', reason: 'threat_challenge', challenge: true },
   },
   {
     name: 'denies a challenged navigation (challenge_action deny)',
     verdict: verdict(true, 13),
-    config: { challengeAction: 'deny', challengeUrl: '/challenge' },
+    config: { challengeStrategy: 'access_denied', challengeUrl: '/challenge' },
     navigation: true,
     expected: { action: 'deny', reason: 'threat_challenge', challenge: false },
   },
   {
     name: 'denies a challenged non-navigation (challenge_action deny)',
     verdict: verdict(true, 14),
-    config: { challengeAction: 'deny' },
+    config: { challengeStrategy: 'access_denied' },
     navigation: false,
     expected: { action: 'deny', reason: 'threat_challenge', challenge: false },
   },
@@ -120,7 +117,7 @@ const BLOCKING_CASES: readonly Case[] = [
     name: 'redirects a challenged navigation to the challenge URL (challenge_action redirect)',
     verdict: verdict(true, 15),
     config: {
-      challengeAction: 'redirect',
+      challengeStrategy: 'redirect',
       challengeUrl: '/challenge',
       redirectUrl: '/blocked',
     },
@@ -135,21 +132,21 @@ const BLOCKING_CASES: readonly Case[] = [
   {
     name: 'denies a challenged non-navigation (challenge_action redirect)',
     verdict: verdict(true, 17),
-    config: { challengeAction: 'redirect', challengeUrl: '/challenge' },
+    config: { challengeStrategy: 'redirect', challengeUrl: '/challenge' },
     navigation: false,
     expected: { action: 'deny', reason: 'threat_challenge', challenge: false },
   },
   {
     name: 'denies a challenged navigation when challenge_action is redirect without a URL',
     verdict: verdict(true, 5),
-    config: { challengeAction: 'redirect', challengeUrl: undefined, redirectUrl: '/blocked' },
+    config: { challengeStrategy: 'redirect', challengeUrl: undefined, redirectUrl: '/blocked' },
     navigation: true,
     expected: { action: 'deny', reason: 'threat_challenge', challenge: false },
   },
   {
     name: 'allows an invalid code in neither group (threat_unlisted)',
     verdict: verdict(true, 19),
-    config: { redirectUrl: '/blocked', challengeAction: 'deny' },
+    config: { redirectUrl: '/blocked', challengeStrategy: 'access_denied' },
     navigation: true,
     expected: { action: 'allow', reason: 'threat_unlisted', challenge: false },
   },
@@ -261,17 +258,20 @@ describe('applyPolicy', () => {
       });
     });
 
-    const challengeActions: readonly [ChallengeAction, 'allow' | 'deny' | 'redirect'][] = [
-      ['allow', 'allow'],
-      ['deny', 'deny'],
-      ['redirect', 'redirect'],
-    ];
-    for (const [challengeAction, wouldAction] of challengeActions) {
-      it(`reports that blocking would ${wouldAction} a challenged navigation (challenge_action ${challengeAction})`, () => {
+    const strategies: readonly [ChallengeStrategy, 'allow' | 'deny' | 'redirect' | 'challenge'][] =
+      [
+        ['allow', 'allow'],
+        ['access_denied', 'deny'],
+        ['not_found', 'deny'],
+        ['redirect', 'redirect'],
+        ['challenge', 'challenge'],
+      ];
+    for (const [challengeStrategy, wouldAction] of strategies) {
+      it(`reports that blocking would ${wouldAction} a challenged navigation (challenge_strategy ${challengeStrategy})`, () => {
         const outcome = applyPolicy(
           verdict(true, 14),
           mode,
-          policyConfig({ challengeAction, challengeUrl: '/challenge' }),
+          policyConfig({ challengeStrategy, challengeUrl: '/challenge' }),
           () => true,
         );
         assert.deepEqual(withoutRule(outcome), {
@@ -322,7 +322,7 @@ describe('applyPolicy', () => {
 
   describe("v4 defaults (as CHEQ's CDN workers)", () => {
     const v4 = (overrides: Partial<PolicyConfig> = {}): PolicyConfig =>
-      policyConfig({ apiVersion: 'v4', challengeAction: 'deny', ...overrides });
+      policyConfig({ apiVersion: 'v4', challengeStrategy: 'access_denied', ...overrides });
     const cases: readonly [string, RtiVerdict, PolicyOutcome['action'], string, string][] = [
       [
         'blocks malicious whatever the code',
@@ -416,7 +416,7 @@ describe('applyPolicy', () => {
         action: 'allow',
       },
     ];
-    const config = policyConfig({ apiVersion: 'v4', rules, challengeAction: 'deny' });
+    const config = policyConfig({ apiVersion: 'v4', rules, challengeStrategy: 'access_denied' });
 
     it('the first matching rule acts, before the defaults', () => {
       const v = rtiVerdict({ verdict: 'malicious', code: 2, reasons: [12, 501] });
@@ -482,7 +482,7 @@ describe('applyPolicy', () => {
     it('challenge rules follow challenge_action', () => {
       const challengeAll = policyConfig({
         rules: [{ name: 'c', when: { verdicts: new Set(['malicious']) }, action: 'challenge' }],
-        challengeAction: 'redirect',
+        challengeStrategy: 'redirect',
         challengeUrl: '/verify',
       });
       const outcome = applyPolicy(

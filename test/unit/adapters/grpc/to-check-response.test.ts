@@ -27,7 +27,8 @@ const CONFIG: CoreConfig = {
   blockRedirectCodes: new Set([2, 3]),
   challengeCodes: new Set([14]),
   redirectUrl: undefined,
-  challengeAction: 'allow',
+  blockStrategy: 'redirect',
+  challengeStrategy: 'allow',
   challengeUrl: undefined,
   uriExclusion: new PathPatternList(['/healthz']),
   routeToEventType: new PathMap([]),
@@ -38,6 +39,10 @@ const CONFIG: CoreConfig = {
   channelParam: undefined,
   ignoredHeaderNames: [],
   verdictHeaderNames: verdictHeaderNames('x-cheq-'),
+  blockPage: undefined,
+  challenge: undefined,
+  challengeProvider: 'browser',
+  challengeUnavailable: false,
 };
 
 const NAVIGATION: readonly HeaderEntry[] = [
@@ -170,10 +175,27 @@ describe('toCheckResponse', () => {
       assert.deepEqual(denied.status, { code: 403 });
       assert.equal(denied.body, d.body?.text);
       assert.match(denied.body ?? '', /Access denied/);
+      const csp = d.clientHeaders?.find(([name]) => name === 'content-security-policy')?.[1];
+      assert.ok(csp);
       assert.deepEqual(denied.headers, [
         { header: { key: 'cache-control', value: 'no-store' }, append_action: 2 },
         { header: { key: 'content-type', value: 'text/html; charset=utf-8' }, append_action: 2 },
+        { header: { key: 'content-security-policy', value: csp }, append_action: 2 },
+        { header: { key: 'referrer-policy', value: 'no-referrer' }, append_action: 2 },
+        { header: { key: 'x-frame-options', value: 'DENY' }, append_action: 2 },
         { header: { key: 'set-cookie', value: SET_COOKIE } },
+      ]);
+    });
+
+    it('answers the not_found strategy with a plain 404: no ids, cookie or cache header', async () => {
+      const d = await decision(answering(verdict(true, 2, SET_COOKIE)), {
+        blockStrategy: 'not_found',
+      });
+      const denied = toCheckResponse(d).denied_response;
+      assert.deepEqual(denied?.status, { code: 404 });
+      assert.equal(denied?.body, 'Not Found\n');
+      assert.deepEqual(denied?.headers, [
+        { header: { key: 'content-type', value: 'text/plain' }, append_action: 2 },
       ]);
     });
 
@@ -239,7 +261,7 @@ describe('toCheckResponse', () => {
 
     it('redirects a challenge to the challenge URL', async () => {
       const d = await decision(answering(verdict(true, 14)), {
-        challengeAction: 'redirect',
+        challengeStrategy: 'redirect',
         challengeUrl: '/challenge',
       });
       const denied = toCheckResponse(d).denied_response;
