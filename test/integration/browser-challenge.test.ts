@@ -202,6 +202,13 @@ describe('a visitor in a real browser (headless chromium)', function () {
         assert.equal(app.seen.length, 0);
       });
 
+      it('challenges a navigation to a 4 KB client-chosen URL too (its ticket fits the proxy)', async () => {
+        const answer = await get(`${front.url}/products?q=${'a'.repeat(4000)}`, NO_JAVASCRIPT);
+        assert.equal(answer.status, 403);
+        assert.ok(tokenIn(answer.body), 'the challenge page');
+        assert.equal(app.seen.length, 0);
+      });
+
       it('shows a blocked visitor the block page with its request id', async () => {
         const page = await visitor(BLOCKED_BROWSER);
         const answer = await page.goto(`${front.url}/products`);
