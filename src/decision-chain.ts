@@ -3,6 +3,9 @@
 // behind the site router. Built at start and again on every reload; a check keeps the chain it
 // started on.
 
+import type { Dispatcher } from 'undici';
+import { CAPTCHA_PROVIDERS } from './challenge/providers/challenge-providers';
+import { SiteverifyClient } from './challenge/providers/siteverify-client';
 import type { ReplayGuard } from './challenge/replay-guard';
 import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
@@ -22,6 +25,8 @@ export interface ChainDeps {
   readonly onLaggingTimeout: () => void;
   /** Challenge tokens and grants redeemed by this process, whatever the configuration. */
   readonly replayGuard: ReplayGuard;
+  /** Connections to the captcha providers' verify endpoints, shared by every site. */
+  readonly siteverify: Dispatcher;
 }
 
 const MIDDLEWARE_VERSION = `${PACKAGE_NAME}_${VERSION}`;
@@ -37,10 +42,19 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
     const rti = breaker
       ? new CircuitBreakingRti(client, breaker, deps.loop, deps.onLaggingTimeout)
       : client;
+    const provider = site.core.challenge?.provider;
+    const captcha =
+      site.siteverify && provider !== undefined && provider !== 'browser'
+        ? {
+            widget: CAPTCHA_PROVIDERS[provider],
+            verifier: new SiteverifyClient(site.siteverify, deps.siteverify),
+          }
+        : undefined;
     return createDecide(site.core, rti, {
       ...(deps.admission ? { admission: deps.admission } : {}),
       site: site.name,
       replayGuard: deps.replayGuard,
+      ...(captcha ? { captcha } : {}),
     });
   };
   const { defaultSite, core } = config;

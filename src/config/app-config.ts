@@ -1,6 +1,7 @@
 // The configuration as the server uses it: typed, resolved per site, frozen. Built from
 // validated settings by buildAppConfig; read everywhere through loadConfig's exports.
 
+import type { SiteverifySettings } from '../challenge/providers/siteverify-client';
 import type { CoreConfig } from '../core/decide';
 import type { Settings } from './schema';
 import type { GrpcTlsConfig } from './tls-files';
@@ -25,6 +26,8 @@ export interface SiteConfig {
   readonly endpoint: URL;
   readonly apiKey: string;
   readonly tagHash: string;
+  /** Its captcha provider's verify settings; undefined for `browser` or without a secret. */
+  readonly siteverify: SiteverifySettings | undefined;
   /** Its settings as they apply, by file key, the API key redacted: for check-config. */
   readonly effective: Readonly<Record<string, unknown>>;
 }

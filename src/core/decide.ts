@@ -9,6 +9,7 @@ import { unambiguousPath } from './canonical-path';
 import type {
   Action,
   ChallengeProviderName,
+  ClientHeader,
   Decision,
   DecisionReason,
   FailureCause,
@@ -47,7 +48,11 @@ import {
   type RtiInput,
   type RtiVerdict,
 } from './rti-port';
-import { upstreamVerdictHeaders, type VerdictHeaderNames } from './verdict-headers';
+import {
+  RTI_RESULT_HEADER,
+  upstreamVerdictHeaders,
+  type VerdictHeaderNames,
+} from './verdict-headers';
 
 export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   readonly mode: Mode;
@@ -60,6 +65,10 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
   /** Kept back from the proxy's deadline so our answer still reaches it in time. */
   readonly deadlineMarginMs: number;
   readonly uriExclusion: PathPatternList;
+  /** The default ignore list (ignore_paths): allowed as `ignored` without calling RTI. */
+  readonly ignorePaths: PathPatternList;
+  /** Echo x-cheq-rti-result to the client too (debug_rti_result). */
+  readonly debugRtiResult: boolean;
   /** Undefined when verdict headers to the upstream are turned off. */
   readonly verdictHeaderNames: VerdictHeaderNames | undefined;
   /** block_page_template; undefined: the built-in block page. */
@@ -122,10 +131,11 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       // Before the exclusions: the verify request never reaches the upstream, whatever they say.
       if (served?.isVerifyRequest(attrs)) {
         const clientIp = resolveClientIp(attrs, config.trustedIpHeader, config.trustedProxies);
-        const answer = await served.verify(attrs, clientIp, timeBudgetMs(options.deadlineMs));
+        const answer = await served.verify(attrs, clientIp, untilDeadlineMs(options.deadlineMs));
         return fromChallenge(answer, 'challenge_verify', mode, attrs, {});
       }
       if (isExcluded(config.uriExclusion, attrs.path)) return allowWithout('excluded', mode, attrs);
+      if (isExcluded(config.ignorePaths, attrs.path)) return allowWithout('ignored', mode, attrs);
       if (isCorsPreflight(attrs.method, attrs.headers)) {
         return allowWithout('preflight', mode, attrs);
       }
@@ -193,8 +203,13 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
   };
 
   function timeBudgetMs(deadlineMs: number | undefined): number {
-    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return config.timeoutMs;
-    return Math.min(config.timeoutMs, Math.floor(deadlineMs - now() - config.deadlineMarginMs));
+    return Math.min(config.timeoutMs, untilDeadlineMs(deadlineMs));
+  }
+
+  /** Time left before the proxy's deadline, less the margin; unbounded without a deadline. */
+  function untilDeadlineMs(deadlineMs: number | undefined): number {
+    if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return Infinity;
+    return Math.floor(deadlineMs - now() - config.deadlineMarginMs);
   }
 
   /** The page a ticket names, as the deny that issued it would have answered. */
@@ -247,7 +262,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         return {
           ...challenged,
           body,
-          clientHeaders,
+          clientHeaders: [...clientHeaders, ...(challenged.clientHeaders ?? [])],
           page: writePageTicket(ticket),
           ...(outcome ? { challengeEvent: { provider, outcome } } : {}),
         };
@@ -258,8 +273,14 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         return { ...redirected, setCookie, challengeEvent: { provider, outcome: 'passed' } };
       }
       case 'unavailable': {
+        const challengeEvent = { provider, outcome: 'unavailable' } as const;
+        // The verify path is never let through to the upstream: it was decided without RTI.
+        if (reason === 'challenge_verify') {
+          const refused = decision('deny', reason, mode, attrs, {});
+          return { ...refused, body: FORBIDDEN_BODY, clientHeaders: [], challengeEvent };
+        }
         const allowed = decision('allow', reason, mode, attrs, { ...extra, challenge: true });
-        return { ...allowed, challengeEvent: { provider, outcome: 'unavailable' } };
+        return { ...allowed, challengeEvent };
       }
     }
   }
@@ -335,8 +356,21 @@ function buildDecision(
     ...rest,
     ...(verdict === undefined ? {} : { verdict }),
     ...(verdict?.setCookie === undefined || stealth ? {} : { setCookie: verdict.setCookie }),
-    ...(action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict?.rayId) : {}),
+    ...withClientHeaders(
+      action === 'deny' ? denyAnswer(config, attrs, httpStatus, verdict?.rayId) : {},
+      // The stealth 404 says nothing of us: not even the echoed request id.
+      stealth ? [] : echoedHeaders(config, action, verdict, attrs.requestId),
+    ),
   };
+}
+
+/** A deny's page headers, then the echoed ones; no field at all when there are none. */
+function withClientHeaders(
+  answer: Pick<Decision, 'body' | 'clientHeaders' | 'page'>,
+  echoed: readonly ClientHeader[],
+): Pick<Decision, 'body' | 'clientHeaders' | 'page'> {
+  const clientHeaders = [...(answer.clientHeaders ?? []), ...echoed];
+  return clientHeaders.length === 0 ? answer : { ...answer, clientHeaders };
 }
 
 /** The body, page headers and NGINX page ticket of a deny. */
@@ -366,6 +400,31 @@ function denyAnswer(
 }
 
 const NOT_FOUND = { kind: 'not_found' } as const;
+
+/** The proxy's request id, echoed to the client on v4.1 (rti-api.md §5.1). */
+export const CDN_REQUEST_ID_HEADER = 'x-cheq-cdn-request-id';
+/** A request id that can travel in a response header as is. */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
+/**
+ * v4.1 echoes the proxy's request id to the client as CHEQ's edge does; debug_rti_result echoes
+ * the verdict the upstream got. Values that could not travel in a header are left out.
+ */
+function echoedHeaders(
+  config: CoreConfig,
+  action: Action,
+  verdict: RtiVerdict | undefined,
+  requestId: string | undefined,
+): ClientHeader[] {
+  const headers: ClientHeader[] = [];
+  if (config.apiVersion === 'v4.1' && requestId !== undefined && HEADER_SAFE.test(requestId)) {
+    headers.push([CDN_REQUEST_ID_HEADER, requestId]);
+  }
+  if (config.debugRtiResult && action === 'allow' && verdict?.rtiResult !== undefined) {
+    headers.push([RTI_RESULT_HEADER, verdict.rtiResult]);
+  }
+  return headers;
+}
 
 interface DecisionExtra {
   readonly eventType?: string;

@@ -149,6 +149,7 @@ export function createServedChallenge(
     tokenText: string,
     solution: string,
     clientIp: string | undefined,
+    host: string,
     budgetMs: number,
   ): Promise<ChallengeOutcome | undefined> {
     if (token.p !== provider) return 'failed';
@@ -156,14 +157,18 @@ export function createServedChallenge(
       return checkProofOfWork(tokenText, solution, token.d) ? undefined : 'failed';
     }
     if (captcha === undefined) return 'unavailable';
-    const result = await captcha.verifier.verify(
+    const result = await captcha.verifier.verify({
       provider,
-      solution,
-      clientIp,
-      Math.min(settings.verifyTimeoutMs, budgetMs),
-    );
+      response: solution,
+      remoteIp: clientIp,
+      budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+      hostname: host,
+    });
     if (result.ok) return undefined;
-    return result.why === 'timeout' || result.why === 'unavailable' ? 'unavailable' : 'failed';
+    // The provider's own failures, not the visitor's.
+    return result.why === 'timeout' || result.why === 'unavailable' || result.why === 'bad_answer'
+      ? 'unavailable'
+      : 'failed';
   }
 
   return {
@@ -173,23 +178,27 @@ export function createServedChallenge(
       const params = new URLSearchParams(attrs.query);
       const tokenText = params.get('t') ?? '';
       const solution = (params.get('s') ?? '').slice(0, MAX_SOLUTION_CHARS + 1);
-      const checked = verifyChallengeToken(keys, tokenText, visitorOf(attrs), guard);
+      const visitor = visitorOf(attrs);
+      const checked = verifyChallengeToken(keys, tokenText, visitor, guard);
       if (!checked.ok) return serve(attrs, returnUrlOf(tokenText), outcomeOf(checked.why));
       const { token } = checked;
+      // One attempt per token, redeemed before the solution is checked: a token cannot make us
+      // call a captcha provider twice (concurrent copies included); a failure serves a new one.
+      if (!redeemChallengeToken(token, guard, visitor.nowMs).ok) {
+        return serve(attrs, token.u, 'replayed');
+      }
       const failed =
         solution.length > MAX_SOLUTION_CHARS
           ? 'failed'
-          : await check(token, tokenText, solution, clientIp, budgetMs);
+          : await check(token, tokenText, solution, clientIp, attrs.host, budgetMs);
       if (failed) return serve(attrs, token.u, failed);
-      // Redeemed only now: a concurrent request with the same token may have won meanwhile.
-      const visitor = visitorOf(attrs);
-      const redeemed = redeemChallengeToken(token, guard, visitor.nowMs);
-      if (!redeemed.ok) return serve(attrs, token.u, 'replayed');
+      // A captcha check took time: the pass and the grant count from now.
+      const passed = visitorOf(attrs);
       return {
         kind: 'passed',
-        location: withLandingGrant(keys, token.u, visitor),
+        location: withLandingGrant(keys, token.u, passed),
         setCookie: issuePassCookie(keys, {
-          ...visitor,
+          ...passed,
           ttlS: settings.passTtlS,
           secure: attrs.scheme === 'https',
         }),

@@ -76,15 +76,18 @@ export function toCheckResponse(decision: Decision): CheckAnswer {
     };
   }
   // The stealth 404 is a plain 404: only its content type, as any 404 of ours.
-  const headers: HeaderOption[] =
-    decision.httpStatus === 404 ? [] : [overwrite('cache-control', 'no-store')];
+  const stealth = decision.httpStatus === 404;
+  const headers: HeaderOption[] = stealth ? [] : [overwrite('cache-control', 'no-store')];
   if (decision.action === 'redirect' && decision.location) {
     headers.push(overwrite('location', decision.location));
   }
   if (decision.body) headers.push(overwrite('content-type', decision.body.contentType));
-  for (const [key, value] of decision.clientHeaders ?? []) headers.push(overwrite(key, value));
-  if (decision.setCookie)
-    headers.push({ header: { key: 'set-cookie', value: decision.setCookie } });
+  if (!stealth) {
+    for (const [key, value] of decision.clientHeaders ?? []) headers.push(overwrite(key, value));
+    if (decision.setCookie) {
+      headers.push({ header: { key: 'set-cookie', value: decision.setCookie } });
+    }
+  }
   return {
     status: { code: PERMISSION_DENIED, message: `cheq-rti-authz: ${decision.reason}` },
     denied_response: {

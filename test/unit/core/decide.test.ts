@@ -2,11 +2,9 @@ import type { Cancellation } from '../../../src/core/cancellation';
 import { strict as assert } from 'node:assert';
 import type { AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type DecideOptions } from '../../../src/core/decide';
-import { BucketKey } from '../../../src/core/enforcement';
 import type { Decision } from '../../../src/core/decision';
-import { PathMap, PathPatternList } from '../../../src/core/path-pattern';
+import { PathPatternList } from '../../../src/core/path-pattern';
 import type { RouteSettings } from '../../../src/core/request-attributes';
-import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../src/core/trusted-proxies';
 import {
   RtiError,
   type RtiCheck,
@@ -16,6 +14,7 @@ import {
 } from '../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../src/core/verdict-headers';
 import { rtiVerdict, v1 } from '../../helpers/verdicts';
+import { coreConfig } from './core-config';
 import { BROWSER_HEADERS, makeAttributes, type AttributesOverrides } from './make-attributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +63,6 @@ function invalid(threatTypeCode: number, extra: Partial<RtiVerdict> = {}): RtiVe
   return v1(true, threatTypeCode, { requestId, setCookie, ...extra });
 }
 
-const HEADER_NAMES = verdictHeaderNames('x-cheq-');
 const REMOVABLE_HEADERS = [
   'x-cheq-threat-type',
   'x-cheq-invalid',
@@ -73,44 +71,10 @@ const REMOVABLE_HEADERS = [
   'x-cheq-verdict',
   'x-cheq-risk-score',
   'x-cheq-ray-id',
+  'x-cheq-rti-result',
 ];
-/** What a v1 verdict cannot fill: RTI v4's risk score and ray id. */
-const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id'];
-
-function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
-  return {
-    apiVersion: 'v1',
-    rules: [],
-    mode: 'blocking',
-    enforcePercent: 100,
-    enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
-    timeoutMs: 100,
-    deadlineMarginMs: 10,
-    blockRedirectCodes: new Set([2, 3, 6, 7, 10, 11, 16, 18]),
-    challengeCodes: new Set([4, 5, 13, 14, 15, 17]),
-    redirectUrl: undefined,
-    blockStrategy: 'redirect',
-    challengeStrategy: 'allow',
-    challengeUrl: undefined,
-    uriExclusion: new PathPatternList(['/healthz', '^/static/']),
-    routeToEventType: new PathMap([
-      ['/checkout', 'purchase'],
-      ['/cart/.*', 'add_to_cart'],
-    ]),
-    trustedIpHeader: undefined,
-    trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
-    ja3Header: undefined,
-    ja4Header: undefined,
-    channelParam: undefined,
-    ignoredHeaderNames: ['x-envoy-*', 'x-request-id'],
-    verdictHeaderNames: HEADER_NAMES,
-    blockPage: undefined,
-    challenge: undefined,
-    challengeProvider: 'browser',
-    challengeUnavailable: false,
-    ...overrides,
-  };
-}
+/** What a v1 verdict cannot fill: RTI v4's risk score, ray id and x-cheq-rti-result. */
+const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id', 'x-cheq-rti-result'];
 
 async function decideWith(
   rti: RtiCheck,
@@ -162,7 +126,7 @@ describe('createDecide', () => {
         ['x-cheq-risk-score', '72'],
         ['x-cheq-ray-id', 'ray-9f'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id', 'x-cheq-rti-result']);
     });
 
     it('applies the configured rules before the defaults', async () => {
@@ -914,6 +878,8 @@ describe('createDecide', () => {
         'x-bot-challenge',
         'x-bot-risk-score',
         'x-bot-ray-id',
+        // CHEQ's own keeps its name whatever the prefix.
+        'x-cheq-rti-result',
       ]);
     });
   });

@@ -26,11 +26,17 @@ const CONFIG: CoreConfig = {
   deadlineMarginMs: 10,
   blockRedirectCodes: new Set([2, 3]),
   challengeCodes: new Set([14]),
+  redirectCodes: new Set(),
+  blockReasons: new Set(),
+  challengeReasons: new Set(),
+  redirectReasons: new Set(),
   redirectUrl: undefined,
   blockStrategy: 'redirect',
   challengeStrategy: 'allow',
   challengeUrl: undefined,
   uriExclusion: new PathPatternList(['/healthz']),
+  ignorePaths: new PathPatternList([]),
+  debugRtiResult: false,
   routeToEventType: new PathMap([]),
   trustedIpHeader: undefined,
   trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
@@ -38,6 +44,10 @@ const CONFIG: CoreConfig = {
   ja4Header: undefined,
   channelParam: undefined,
   ignoredHeaderNames: [],
+  tlsCipherHeader: 'x-cheq-tls-cipher',
+  tlsVersionHeader: 'x-cheq-tls-version',
+  geoRegionHeader: 'x-cheq-geo-region',
+  demoVerdictCookie: false,
   verdictHeaderNames: verdictHeaderNames('x-cheq-'),
   blockPage: undefined,
   challenge: undefined,
@@ -106,7 +116,12 @@ describe('toCheckResponse', () => {
           { header: { key: 'x-cheq-rti-request-id', value: 'rti-1' }, append: { value: false } },
           { header: { key: 'x-cheq-verdict', value: 'benign' }, append: { value: false } },
         ],
-        headers_to_remove: ['x-cheq-challenge', 'x-cheq-risk-score', 'x-cheq-ray-id'],
+        headers_to_remove: [
+          'x-cheq-challenge',
+          'x-cheq-risk-score',
+          'x-cheq-ray-id',
+          'x-cheq-rti-result',
+        ],
         response_headers_to_add: [
           { header: { key: 'set-cookie', value: SET_COOKIE }, append: { value: true } },
         ],
@@ -150,6 +165,7 @@ describe('toCheckResponse', () => {
         'x-cheq-verdict',
         'x-cheq-risk-score',
         'x-cheq-ray-id',
+        'x-cheq-rti-result',
       ]);
     });
 
@@ -197,6 +213,9 @@ describe('toCheckResponse', () => {
       assert.deepEqual(denied?.headers, [
         { header: { key: 'content-type', value: 'text/plain' }, append_action: 2 },
       ]);
+      // Whatever else a decision carries (a later echo header, a cookie), a 404 says nothing.
+      const loud = { ...d, setCookie: 'a=b', clientHeaders: [['x-cheq-rti-result', 'v']] as const };
+      assert.deepEqual(toCheckResponse(loud).denied_response?.headers, denied?.headers);
     });
 
     it('never puts the append property on a denied header', async () => {
