@@ -214,3 +214,37 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     assert.match(nginx.proxy.errorLog(), /connect\(\) failed \(111: Connection refused\)/);
   });
 });
+
+describe('NGINX @cheq_deny: the page of a deny from the page endpoint (real NGINX)', function () {
+  this.timeout(20_000);
+  const rti = new FakeRti();
+  rti.behaviour = byUserAgent;
+  const app = new UpstreamApp();
+  const site = appBehindProxy(rti, app);
+  const nginx = serviceBehindProxy(
+    site,
+    { CHEQ_MODE: 'blocking', CHEQ_BLOCK_STRATEGY: 'not_found' },
+    { pkg: 'nginx', binary: NGINX, start: startNginx },
+  );
+
+  it('answers the stealth 404 with the bytes of an ordinary 404 of ours, no cookie', async () => {
+    const ordinary = await get(`${nginx.service.httpUrl}/no-such-endpoint`);
+    const answer = await get(`${nginx.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
+    assert.equal(answer.status, 404);
+    assert.equal(answer.body, ordinary.body);
+    assert.equal(answer.headers['content-type'], ordinary.headers['content-type']);
+    assert.equal(answer.headers['set-cookie'], undefined);
+    assert.equal(app.seen.length, 0);
+    assert.equal(rti.calls.length, 1, 'the page endpoint does not ask RTI');
+  });
+
+  it('takes the page from the auth answer, never from a client-sent X-Cheq-Page', async () => {
+    const answer = await get(`${nginx.url}/products`, {
+      ...BROWSER,
+      'User-Agent': 'price-bot',
+      'X-Cheq-Page': `b.${Buffer.from(JSON.stringify({ r: 'chosen-by-client' })).toString('base64url')}`,
+    });
+    assert.equal(answer.status, 404);
+    assert.doesNotMatch(answer.body, /chosen-by-client/);
+  });
+});
