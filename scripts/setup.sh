@@ -2,6 +2,7 @@
 # `npm run setup`: installs the system packages the tests need, on Debian/Ubuntu (apt-get):
 #   nginx      the NGINX auth_request tests run the real nginx binary
 #   caddy      the Caddy forward_auth tests run the Caddy recipe of docs/caddy.md in the real caddy
+#   chromium   the browser tests pass the served challenge in headless chromium (puppeteer-core)
 #   prometheus promtool, for the alert rule tests
 #   openssl    TLS test certificates
 # Idempotent: installs only what is missing. Uses sudo when not run as root. .ci/run runs this too.
@@ -20,11 +21,12 @@ has_nginx() {
 }
 has_nginx || missing+=(nginx)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "npm run setup: nothing to install (nginx, caddy, promtool and openssl are present)"
+  echo "npm run setup: nothing to install (nginx, caddy, chromium, promtool and openssl are present)"
   exit 0
 fi
 
@@ -47,6 +49,7 @@ echo "npm run setup: installing ${missing[*]} with apt-get"
 
 has_nginx || die "nginx is still missing after apt-get install"
 command -v caddy >/dev/null 2>&1 || die "caddy is still missing after apt-get install"
+command -v chromium >/dev/null 2>&1 || die "chromium is still missing after apt-get install"
 command -v promtool >/dev/null 2>&1 || die "promtool is still missing after installing prometheus"
 command -v openssl >/dev/null 2>&1 || die "openssl is still missing after apt-get install"
 echo "npm run setup: installed ${missing[*]}"

@@ -144,6 +144,17 @@ describe('Caddy forward_auth with the docs/caddy.md recipe (real Caddy)', functi
     assert.equal(app.seen.length, 0);
   });
 
+  it("gives the authz service Caddy's request id, never the client's (the block page shows it)", async () => {
+    const answer = await get(`${caddy.url}/products`, {
+      'User-Agent': 'price-bot',
+      Accept: 'application/json',
+      'X-Request-Id': 'forged-id',
+    });
+    assert.equal(answer.status, 403);
+    assert.doesNotMatch(answer.body, /forged-id/);
+    assert.match(answer.body, /"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"/);
+  });
+
   it('redirects a bot navigation with 302, Location and the cookie', async () => {
     const answer = await get(`${caddy.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
     assert.equal(answer.status, 302);

@@ -7,7 +7,7 @@ import { connect, createServer as createTcpServer, type AddressInfo, type Socket
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appBehindProxy, BROWSER, byUserAgent, serviceBehindProxy } from '../helpers/behind-proxy';
-import { FakeRti } from '../helpers/fake-rti-server';
+import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import {
   DEPLOY_NGINX,
   findNginx,
@@ -87,6 +87,21 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     assert.deepEqual(answer.headers['set-cookie'], [COOKIE]);
     assert.equal(answer.headers['cache-control'], 'no-store');
     assert.equal(app.seen.length, 0);
+  });
+
+  // NGINX reads an auth answer's headers into one buffer; an overflow is a 502, which the config
+  // turns into an allow. RTI's cookie alone can be 4 KB, NGINX's default buffer.
+  it('denies a bot whose answer carries a 4 KB cookie (the headers outgrow 4 KB)', async () => {
+    const cookie = `_cheq_rti=${'c'.repeat(4000)}; Path=/`;
+    rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2, setCookie: cookie });
+    try {
+      const answer = await get(`${nginx.url}/products`, BROWSER);
+      assert.equal(answer.status, 403);
+      assert.deepEqual(answer.headers['set-cookie'], [cookie]);
+      assert.equal(app.seen.length, 0);
+    } finally {
+      rti.behaviour = byUserAgent;
+    }
   });
 
   it('redirects with 302 to the configured Location', async () => {
@@ -197,5 +212,39 @@ describe('NGINX auth_request with the shipped config (real NGINX)', function () 
     assert.equal(answer.body, 'app /products');
     assert.equal(app.seen[0]?.['x-cheq-decision'], undefined);
     assert.match(nginx.proxy.errorLog(), /connect\(\) failed \(111: Connection refused\)/);
+  });
+});
+
+describe('NGINX @cheq_deny: the page of a deny from the page endpoint (real NGINX)', function () {
+  this.timeout(20_000);
+  const rti = new FakeRti();
+  rti.behaviour = byUserAgent;
+  const app = new UpstreamApp();
+  const site = appBehindProxy(rti, app);
+  const nginx = serviceBehindProxy(
+    site,
+    { CHEQ_MODE: 'blocking', CHEQ_BLOCK_STRATEGY: 'not_found' },
+    { pkg: 'nginx', binary: NGINX, start: startNginx },
+  );
+
+  it('answers the stealth 404 with the bytes of an ordinary 404 of ours, no cookie', async () => {
+    const ordinary = await get(`${nginx.service.httpUrl}/no-such-endpoint`);
+    const answer = await get(`${nginx.url}/products`, { ...BROWSER, 'User-Agent': 'price-bot' });
+    assert.equal(answer.status, 404);
+    assert.equal(answer.body, ordinary.body);
+    assert.equal(answer.headers['content-type'], ordinary.headers['content-type']);
+    assert.equal(answer.headers['set-cookie'], undefined);
+    assert.equal(app.seen.length, 0);
+    assert.equal(rti.calls.length, 1, 'the page endpoint does not ask RTI');
+  });
+
+  it('takes the page from the auth answer, never from a client-sent X-Cheq-Page', async () => {
+    const answer = await get(`${nginx.url}/products`, {
+      ...BROWSER,
+      'User-Agent': 'price-bot',
+      'X-Cheq-Page': `b.${Buffer.from(JSON.stringify({ r: 'chosen-by-client' })).toString('base64url')}`,
+    });
+    assert.equal(answer.status, 404);
+    assert.doesNotMatch(answer.body, /chosen-by-client/);
   });
 });

@@ -67,6 +67,10 @@ describe('proxy recipes of docs/ against the verdict header list', () => {
     it('never takes the original request from client-sent X-Forwarded-* headers', () => {
       assert.equal(forwardAuth?.['trustForwardHeader'], false);
     });
+
+    it("passes our Location as written, never resolved against the authz service's address", () => {
+      assert.equal(forwardAuth?.['preserveLocationHeader'], true);
+    });
   });
 
   describe('Caddy forward_auth', () => {
