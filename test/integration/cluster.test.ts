@@ -60,13 +60,16 @@ describe('cluster mode: CHEQ_WORKERS=2 (integration)', function () {
         assert.equal(response.denied_response?.status?.code, 403);
         client.close();
       }
-      const workersSeen = new Set(
-        proc.stdout
-          .split('\n')
-          .filter(l => l.includes('"action":"deny"'))
-          .map(l => (JSON.parse(l) as { worker: number }).worker),
+      // Each worker logs its own denies, written after its answer: waited for, not read at once.
+      const denies = await Promise.all(
+        [1, 2].map(worker =>
+          proc.waitForLine(l => l['action'] === 'deny' && l['worker'] === worker),
+        ),
       );
-      assert.deepEqual([...workersSeen].sort(), [1, 2]);
+      assert.deepEqual(
+        denies.map(l => l['worker']),
+        [1, 2],
+      );
       const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
       assert.equal(
         metricValue(metrics, 'cheq_authz_decisions_total', {
