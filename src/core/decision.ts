@@ -1,6 +1,7 @@
 // Decision values: what the core answers for one request, whatever the transport.
 // Built only through the functions below so their invariants live in one place.
 
+import type { ChallengeProviderName } from '../challenge/providers/challenge-provider-name';
 import {
   RTI_CALL_ERROR_CODES,
   RTI_SKIP_CODES,
@@ -33,14 +34,7 @@ export type DecisionReason =
   | 'challenge_verify'; // the request was to the challenge's verify path: decided without RTI
 
 /** The challenge providers: `browser` is our own proof-of-work page, the others captchas. */
-export const CHALLENGE_PROVIDERS = [
-  'browser',
-  'turnstile',
-  'hcaptcha',
-  'recaptcha-v2',
-  'recaptcha-v3',
-] as const;
-export type ChallengeProviderName = (typeof CHALLENGE_PROVIDERS)[number];
+export type { ChallengeProviderName };
 
 /** What happened to a challenge on one request; a bounded metric label. */
 export const CHALLENGE_OUTCOMES = [
