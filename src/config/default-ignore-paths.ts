@@ -22,7 +22,12 @@ export const DEFAULT_IGNORE_PATHS: readonly string[] = [
   '/robots.txt',
   '/sitemap*.xml',
   '/favicon.ico',
-  '^/\\.well-known/',
+  // Static /.well-known/ files only: others there are dynamic endpoints a bot may target
+  // (webfinger, openid-configuration, change-password) and stay checked.
+  '/.well-known/security.txt',
+  '^/\\.well-known/acme-challenge/',
+  '/.well-known/apple-app-site-association',
+  '/.well-known/assetlinks.json',
   '/healthz',
   '/health',
   '/ready',

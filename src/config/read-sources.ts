@@ -149,9 +149,12 @@ function environment(
   return { env: Object.fromEntries(read), legacyEnv, cheqEnv };
 }
 
-/** CHEQ's spelling of a value in ours (CAPTCHA: challenge); any other value as it is, to be judged. */
+/**
+ * CHEQ's spelling of a value in ours (CAPTCHA: challenge), ignoring the spaces a copied value
+ * brings; any other value as it is, to be judged.
+ */
 function ourValue(alias: CheqAlias, value: string): string {
-  const key = value.toUpperCase();
+  const key = value.trim().toUpperCase();
   return alias.values !== undefined && Object.hasOwn(alias.values, key)
     ? (alias.values[key] ?? value)
     : value;

@@ -19,7 +19,7 @@ import type {
 } from './decision';
 import { statusOf } from './decision';
 import { writePageTicket } from './page-ticket';
-import type { RequestAttributes } from './request-attributes';
+import { SAFE_ID, type RequestAttributes } from './request-attributes';
 import type { RtiCallErrorCode, RtiVerdict } from './rti-port';
 import {
   RTI_RESULT_HEADER,
@@ -111,8 +111,6 @@ const NOT_FOUND = { kind: 'not_found' } as const;
 
 /** The proxy's request id, echoed to the client on v4.1 (rti-api.md §5.1). */
 export const CDN_REQUEST_ID_HEADER = 'x-cheq-cdn-request-id';
-/** A request id that can travel in a response header as is. */
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /**
  * v4.1 echoes the proxy's request id to the client as CHEQ's edge does; debug_rti_result echoes
@@ -125,7 +123,7 @@ function echoedHeaders(
   requestId: string | undefined,
 ): ClientHeader[] {
   const headers: ClientHeader[] = [];
-  if (config.apiVersion === 'v4.1' && requestId !== undefined && HEADER_SAFE.test(requestId)) {
+  if (config.apiVersion === 'v4.1' && requestId !== undefined && SAFE_ID.test(requestId)) {
     headers.push([CDN_REQUEST_ID_HEADER, requestId]);
   }
   if (config.debugRtiResult && action === 'allow' && verdict?.rtiResult !== undefined) {

@@ -71,12 +71,16 @@ export function splitPathAndQuery(target: string): { path: string; query: string
   };
 }
 
-/** Request ids are cut to this length: they travel into logs, headers and deny bodies. */
-export const MAX_REQUEST_ID_CHARS = 128;
+/**
+ * An id we pass on (request ids, the ids in x-cheq-rti-result): UUIDs, NGINX's $request_id, Envoy's
+ * ids. Nothing else: the ids travel into logs, headers and deny bodies, and a `;` or `,` would
+ * add fields to the `name=value;…` headers an app reads (`x;verdict=benign`).
+ */
+export const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function boundedRequestId(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  return value.length > MAX_REQUEST_ID_CHARS ? value.slice(0, MAX_REQUEST_ID_CHARS) : value;
+/** The value when it is a safe id (SAFE_ID); else undefined, as if absent. */
+export function safeId(value: unknown): string | undefined {
+  return typeof value === 'string' && SAFE_ID.test(value) ? value : undefined;
 }
 
 const METHOD = /^[A-Z][A-Z-]{0,31}$/;

@@ -2,6 +2,7 @@
 // accept back. Shares its limits and header list with v1 (./rti-wire), so both say the same.
 
 import type { RtiInput, RtiVerdict, Verdict } from '../core/rti-port';
+import { safeId } from '../core/request-attributes';
 import { RtiError, VERDICTS } from '../core/rti-port';
 import { PACKAGE_NAME } from '../version';
 import {
@@ -149,8 +150,9 @@ const RESULT_IDS = new Set([
 
 /**
  * x-cheq-rti-result as CHEQ's edge integrations set it: `version=…;verdict=…;threat-type-code=…;
- * ids=<the ids object as JSON>`. Only the known ids, each a header-safe string (or null) of at most
- * 256 characters, so the header stays one bounded line of visible ASCII whatever RTI answers.
+ * ids=<the ids object as JSON>`. Only the known ids, each a safe id (SAFE_ID) or null, so the
+ * header stays one bounded line whatever RTI answers, and an id that came from the client
+ * (customParam2 is the request id) cannot add a field (`x;verdict=benign`).
  */
 function rtiResultOf(
   version: string,
@@ -163,7 +165,7 @@ function rtiResultOf(
     if (!RESULT_IDS.has(name)) continue;
     if (value === null) kept[name] = null;
     else {
-      const safe = headerSafe(value, 256);
+      const safe = safeId(value);
       if (safe !== undefined) kept[name] = safe;
     }
   }

@@ -21,6 +21,7 @@ import { EXT_AUTHZ_PREFIX } from '../../src/adapters/http/envoy-http';
 import { ConfigError, loadConfig } from '../../src/config/load-config';
 import { schema } from '../../src/config/schema';
 import { EVENT_TYPES } from '../../src/core/event-types';
+import { RTI_RESULT_HEADER, verdictHeaderNames } from '../../src/core/verdict-headers';
 import {
   BOOTSTRAP_TYPE,
   envoyConfigValidator,
@@ -245,6 +246,7 @@ interface HttpFilter {
 interface Hcm {
   '@type': string;
   use_remote_address?: boolean;
+  common_http_protocol_options?: { headers_with_underscores_action?: string };
   normalize_path?: boolean;
   merge_slashes?: boolean;
   http_filters: HttpFilter[];
@@ -1260,6 +1262,31 @@ describe('deploy manifests', () => {
             undefined,
             'context_extensions are ignored in HTTP mode',
           );
+    });
+
+    it('both remove client-sent TLS/geo facts and verdict headers before the check (a fail-open allow keeps them)', () => {
+      // The names under the server's default prefix.
+      assert.equal(schema.verdict_header_prefix.default, 'x-cheq-');
+      const names: Readonly<Record<string, string>> = { ...verdictHeaderNames('x-cheq-') };
+      const verdictHeaders = [...Object.values(names), RTI_RESULT_HEADER];
+      for (const bootstrap of [envoyGrpc, envoyHttp]) {
+        const hcm = hcmOf(bootstrap);
+        const mutation = hcm.http_filters[0] as HttpFilter & {
+          typed_config: { mutations?: { request_mutations?: { remove?: string }[] } };
+        };
+        const removed = (mutation.typed_config.mutations?.request_mutations ?? []).flatMap(m =>
+          m.remove === undefined ? [] : [m.remove],
+        );
+        for (const name of ['x-cheq-tls-cipher', 'x-cheq-tls-version', 'x-cheq-geo-region']) {
+          assert.ok(removed.includes(name), name);
+        }
+        for (const name of verdictHeaders) assert.ok(removed.includes(name), name);
+        // Removal is by exact name: `x-cheq_decision` must not get through at all.
+        assert.equal(
+          hcm.common_http_protocol_options?.headers_with_underscores_action,
+          'DROP_HEADER',
+        );
+      }
     });
 
     it('admin on loopback only; the HCM trusts the peer address and normalizes paths', () => {

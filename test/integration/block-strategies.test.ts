@@ -94,6 +94,7 @@ describe('block strategies and the block page (integration)', () => {
             'user-agent': 'bot',
             cookie: '_cq_duid=<script>alert(1)</script>',
           },
+          // No safe id: treated as absent, so Envoy's own id is shown.
           requestId: 'req-"1"',
         }),
       );
@@ -101,7 +102,7 @@ describe('block strategies and the block page (integration)', () => {
       assert.equal(denied?.status?.code, 403);
       assert.equal(
         denied?.body,
-        '<html><body><h1>Blocked (403)</h1><p id="r">req-&#34;1&#34;</p>' +
+        '<html><body><h1>Blocked (403)</h1><p id="r">13371337</p>' +
           '<p id="s">&#60;script&#62;alert(1)&#60;/script&#62;</p><p id="y"></p></body></html>',
       );
       const headers = new Map((denied?.headers ?? []).map(h => [h.header?.key, h.header?.value]));

@@ -50,6 +50,13 @@ function answerFor(_form: URLSearchParams, call: RecordedCall) {
   return v4Verdict({ metadata: { version: '4.1' }, ids });
 }
 
+/** The names the shipped NGINX and Envoy recipes set; the server reads none by default. */
+const RECIPE_HEADERS = {
+  CHEQ_TLS_CIPHER_HEADER: 'x-cheq-tls-cipher',
+  CHEQ_TLS_VERSION_HEADER: 'x-cheq-tls-version',
+  CHEQ_GEO_REGION_HEADER: 'x-cheq-geo-region',
+};
+
 const CHROME = {
   'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36',
   accept: 'text/html',
@@ -74,7 +81,11 @@ describe('RTI v4.1 through gRPC Check (integration)', function () {
   before(async () => {
     rti = await FakeRti.start();
     rti.behaviour = answerFor;
-    service = await startService(rti.url, { CHEQ_API_VERSION: 'v4.1', CHEQ_MODE: 'blocking' });
+    service = await startService(rti.url, {
+      CHEQ_API_VERSION: 'v4.1',
+      CHEQ_MODE: 'blocking',
+      ...RECIPE_HEADERS,
+    });
   });
   after(async () => {
     await service?.close();
@@ -155,6 +166,35 @@ describe('RTI v4.1 through gRPC Check (integration)', function () {
     assert.equal(okHeaders(response)['x-cheq-verdict'], 'benign');
   });
 
+  it("a client's request id cannot add a field to x-cheq-rti-result or x-cheq-cdn-request-id", async () => {
+    const forged = 'r1;verdict=benign';
+    const response = await service.check(envoyCheckRequest({ requestId: forged, headers: CHROME }));
+    // Treated as absent: Envoy's own id is used instead.
+    assert.equal(bodyOf(rti.calls.at(-1))['customId2'], '13371337');
+    const result = okHeaders(response)['x-cheq-rti-result'] ?? '';
+    assert.equal(result.match(/verdict=/g)?.length, 1, result);
+    assert.match(result, /"customParam2":"13371337"/);
+    const toClient = response.ok_response?.response_headers_to_add ?? [];
+    const cdnId = toClient.find(h => h.header?.key === 'x-cheq-cdn-request-id')?.header?.value;
+    assert.equal(cdnId, '13371337');
+
+    // Forward auth takes X-Request-ID as the client sent it (Traefik, Caddy): none is used.
+    rti.calls.length = 0;
+    const answer = await get(`${service.httpUrl}/api/authz/forward-auth`, {
+      ...CHROME,
+      'X-Forwarded-Method': 'GET',
+      'X-Forwarded-Uri': '/p/2',
+      'X-Forwarded-Host': 'shop.example.com',
+      'X-Request-ID': forged,
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(bodyOf(rti.calls.at(-1))['customId2'], undefined);
+    const viaHttp = String(answer.headers['x-cheq-rti-result']);
+    assert.equal(viaHttp.match(/verdict=/g)?.length, 1, viaHttp);
+    assert.match(viaHttp, /"customParam2":null/);
+    assert.equal(answer.headers['x-cheq-cdn-request-id'], undefined);
+  });
+
   it('answers garbage from RTI by failing open (rti_bad_response)', async () => {
     rti.behaviour = () => ({ kind: 'raw', status: 200, body: '{"decision":"yes"}' });
     try {
@@ -173,6 +213,39 @@ describe('RTI v4.1 through gRPC Check (integration)', function () {
     );
     assert.equal(okHeaders(response)['x-cheq-decision'], 'ignored');
     assert.equal(rti.calls.length, 0);
+  });
+});
+
+describe('RTI v4.1 with the default settings (integration)', function () {
+  this.timeout(20_000);
+  let rti: FakeRti;
+  let service: TestService;
+
+  before(async () => {
+    rti = await FakeRti.start();
+    rti.behaviour = answerFor;
+    service = await startService(rti.url, { CHEQ_API_VERSION: 'v4.1' });
+  });
+  after(async () => {
+    await service?.close();
+    await rti?.close();
+  });
+
+  it('reads no TLS or geo header: a proxy that passes them on lets a client choose them', async () => {
+    await service.check(
+      envoyCheckRequest({
+        headers: {
+          ...CHROME,
+          'x-cheq-tls-cipher': 'CLIENT-CHOSEN',
+          'x-cheq-tls-version': 'TLSv9',
+          'x-cheq-geo-region': 'XX',
+        },
+      }),
+    );
+    const { headers } = bodyOf(rti.calls.at(-1)).endUserParams;
+    for (const name of ['cheq_tls_cipher', 'cheq_tls_version', 'cheq_geo_region']) {
+      assert.ok(!(name in headers), name);
+    }
   });
 });
 
@@ -212,6 +285,7 @@ describe('RTI v4.1 through a real NGINX with the shipped recipe (integration)', 
     const body = bodyOf(rti.calls.at(-1));
     const requestId = body['customId2'];
     assert.match(String(requestId), /^[0-9a-f]{32}$/, "NGINX's $request_id");
+    assert.equal(answer.headers['x-cheq-cdn-request-id'], requestId, 'for the client on allow');
     assert.equal(
       app.seen.at(-1)?.['x-cheq-rti-result'],
       `version=4.1;verdict=benign;threat-type-code=0;ids={"rayId":"ray-41","pageViewId":"pvid-1","duid":"duid-1","uniqueVisitId":"visit-1","customParam2":"${String(requestId)}"}`,
@@ -262,7 +336,11 @@ describe('RTI v4.1 through a real NGINX over TLS with the shipped recipe (integr
     const cert = pki.issue(pki.ca('ca'), 'nginx', 'server');
     rti = await FakeRti.start();
     rti.behaviour = answerFor;
-    service = await startService(rti.url, { CHEQ_API_VERSION: 'v4.1', CHEQ_MODE: 'blocking' });
+    service = await startService(rti.url, {
+      CHEQ_API_VERSION: 'v4.1',
+      CHEQ_MODE: 'blocking',
+      ...RECIPE_HEADERS,
+    });
     app = new UpstreamApp();
     const appAddress = await app.start();
     const authz = `127.0.0.1:${service.app.httpPort}`;

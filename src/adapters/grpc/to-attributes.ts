@@ -7,8 +7,8 @@ import type { CheckRequest } from '../../generated/envoy/service/auth/v3/CheckRe
 import type { AttributeContext } from '../../generated/envoy/service/auth/v3/AttributeContext';
 import { HeaderList, type HeaderEntry } from '../../core/header-list';
 import {
-  boundedRequestId,
   normalizeMethod,
+  safeId,
   splitPathAndQuery,
   type RequestAttributes,
   type RouteSettings,
@@ -39,7 +39,7 @@ export function toAttributes(request: CheckRequest): RequestAttributes {
   const { path, query } = splitPathAndQuery(http.path || pseudo.path || '/');
   return {
     transport: 'grpc',
-    requestId: boundedRequestId(headers.get('x-request-id') || http.id),
+    requestId: safeId(headers.get('x-request-id')) ?? safeId(http.id),
     // Envoy only forwards valid methods; anything else is not sent to RTI.
     method: normalizeMethod(http.method || pseudo.method || 'GET') ?? '',
     scheme: http.scheme || pseudo.scheme || headers.get('x-forwarded-proto') || 'http',

@@ -7,8 +7,8 @@ import { HeaderList, type HeaderEntry } from '../../core/header-list';
 import type { DecideOptions } from '../../core/decide';
 import type { Decision } from '../../core/decision';
 import {
-  boundedRequestId,
   normalizeMethod,
+  safeId,
   splitPathAndQuery,
   type RequestAttributes,
   type Transport,
@@ -65,7 +65,7 @@ export function readOriginalRequest(
   const host = original.host || headerValue(req, 'host') || '';
   return {
     transport: original.transport,
-    requestId: boundedRequestId(headerValue(req, 'x-request-id')),
+    requestId: safeId(headerValue(req, 'x-request-id')),
     method,
     scheme,
     host,

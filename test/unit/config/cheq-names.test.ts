@@ -93,6 +93,8 @@ describe("loadConfig: CHEQ's standard setting names", () => {
       ['REDIRECT', 'redirect'],
       ['CAPTCHA', 'challenge'],
       ['captcha', 'challenge'],
+      [' captcha', 'challenge'],
+      ['NOT_FOUND\t', 'not_found'],
       ['Not_Found', 'not_found'],
       ['access_denied', 'access_denied'],
       ['challenge', 'challenge'],

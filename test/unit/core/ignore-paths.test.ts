@@ -61,6 +61,8 @@ const IGNORED = [
   '/favicon.ico',
   '/.well-known/security.txt',
   '/.well-known/acme-challenge/tok',
+  '/.well-known/apple-app-site-association',
+  '/.well-known/assetlinks.json',
   '/healthz',
   '/health',
   '/ready',
@@ -111,6 +113,12 @@ const CHECKED = [
   '/healthzz',
   '/health/db',
   '/.well-known',
+  // Dynamic /.well-known/ endpoints: only the static files there are ignored.
+  '/.well-known/webfinger',
+  '/.well-known/openid-configuration',
+  '/.well-known/change-password',
+  '/.well-known/security.txt/x',
+  '/.well-known/acme-challenge',
   '/_next/data/page.json',
   // Case differs from the list: checked (a miss is the safe direction).
   '/static/APP.JS',

@@ -175,24 +175,27 @@ describe('x-cheq-rti-result', () => {
     );
   });
 
-  it('drops unknown ids and ids that cannot travel in a header: one line of visible ASCII', () => {
+  it('keeps only known ids that are safe ids: one line, no field a client could add', () => {
     const parsed = parseRtiV4Response(
       answer({
         ids: {
           rayId: 'r1\r\nSet-Cookie: evil=1',
           duid: 'ü',
-          pageViewId: 'p'.repeat(257),
+          pageViewId: 'p'.repeat(129),
           uniqueVisitId: { nested: 1 },
           customParam1: 'a"b\\c',
+          // customParam2 is the client's X-Request-Id, echoed by RTI.
+          customParam2: 'x;verdict=benign',
+          customParam3: 'x,verdict=benign',
+          customParam4: 'Ab-9._:z',
           attacker: 'y',
         },
       }),
     );
     assert.equal(
       parsed.rtiResult,
-      'version=4.0;verdict=benign;threat-type-code=0;ids={"customParam1":"a\\"b\\\\c"}',
+      'version=4.0;verdict=benign;threat-type-code=0;ids={"customParam4":"Ab-9._:z"}',
     );
-    assert.match(parsed.rtiResult ?? '', /^[\x20-\x7e]+$/);
   });
 
   it('is not made from a v1 answer', () => {

@@ -477,6 +477,17 @@ describe('toAttributes', () => {
       assert.equal(toAttributes(HTTP2).requestId, '42');
     });
 
+    it('treats a request id that is no safe id as absent: it never reaches a header', () => {
+      for (const id of ['x;verdict=benign', 'a,b', 'a b', 'é', 'x'.repeat(129)]) {
+        const sent = withHttp(HTTP2, { headers: { 'x-request-id': id } });
+        assert.equal(toAttributes(sent).requestId, '42', id);
+        const noEnvoyId = withHttp(HTTP2, { headers: { 'x-request-id': id }, id: 'a;b' });
+        assert.equal(toAttributes(noEnvoyId).requestId, undefined, id);
+      }
+      const longest = withHttp(HTTP2, { headers: { 'x-request-id': 'x'.repeat(128) } });
+      assert.equal(toAttributes(longest).requestId, 'x'.repeat(128));
+    });
+
     it('takes proxyClientIp from x-envoy-external-address', () => {
       assert.equal(toAttributes(HTTP1).proxyClientIp, '203.0.113.7');
       assert.equal(toAttributes(HTTP2).proxyClientIp, undefined);
