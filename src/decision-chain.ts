@@ -7,6 +7,7 @@ import type { ReplayGuard } from './challenge/replay-guard';
 import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
 import { createDecide, unservedDecision, type Decide } from './core/decide';
+import type { InFlightLimit } from './core/in-flight-limit';
 import { createSiteRouter } from './core/site-router';
 import { CircuitBreakingRti, type Responsiveness } from './rti/circuit-breaking-rti';
 import { RtiClient } from './rti/rti-client';
@@ -22,6 +23,8 @@ export interface ChainDeps {
   readonly onLaggingTimeout: () => void;
   /** Challenge tokens and grants redeemed by this process, whatever the configuration. */
   readonly replayGuard: ReplayGuard;
+  /** Captcha verify calls in flight in this process, whatever the configuration. */
+  readonly verifyCalls: InFlightLimit;
 }
 
 const MIDDLEWARE_VERSION = `${PACKAGE_NAME}_${VERSION}`;
@@ -41,6 +44,7 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
       ...(deps.admission ? { admission: deps.admission } : {}),
       site: site.name,
       replayGuard: deps.replayGuard,
+      verifyCalls: deps.verifyCalls,
     });
   };
   const { defaultSite, core } = config;

@@ -9,6 +9,7 @@ import { ConfigReloader } from './config/config-reloader';
 import type { AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
+import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit';
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
@@ -87,6 +88,7 @@ export class DecisionService {
       admission: this.admission,
       onLaggingTimeout: () => this.metrics.rtiCircuitIgnoredTimeouts.inc(),
       replayGuard: new ReplayGuard(),
+      verifyCalls: new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));

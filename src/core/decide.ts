@@ -23,6 +23,7 @@ import {
   renderBlockAnswer,
   type BlockPageTemplate,
 } from './block-page';
+import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './in-flight-limit';
 import { readPageTicket, writePageTicket } from './page-ticket';
 import { ReplayGuard } from '../challenge/replay-guard';
 import { toReturnUrl } from '../challenge/return-url';
@@ -99,6 +100,8 @@ export interface DecideDeps {
   readonly replayGuard?: ReplayGuard;
   /** The site's captcha provider (widget and verify call); none for `browser`. */
   readonly captcha?: CaptchaProvider;
+  /** Captcha verify calls in flight: one limit per process, kept across reloads. */
+  readonly verifyCalls?: InFlightLimit;
 }
 
 /** The answer when no site serves a request: allowed without asking RTI, forged headers removed. */
@@ -108,19 +111,25 @@ export function unservedDecision(config: CoreConfig, attrs: RequestAttributes): 
 
 export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
   const { admission = ADMIT_ALL, now = Date.now, site = 'default' } = deps;
+  // Only a site whose strategies serve the challenge has one: anywhere else its verify path is
+  // an ordinary request, checked with RTI.
   const served =
     config.challenge &&
-    createServedChallenge(config.challenge, site, {
-      guard: deps.replayGuard ?? new ReplayGuard(),
-      captcha: deps.captcha,
-      now,
-    });
+    (config.blockStrategy === 'challenge' || config.challengeStrategy === 'challenge')
+      ? createServedChallenge(config.challenge, site, {
+          guard: deps.replayGuard ?? new ReplayGuard(),
+          captcha: deps.captcha,
+          verifyCalls: deps.verifyCalls ?? new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
+          now,
+        })
+      : undefined;
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
       if (options.pageTicket !== undefined) return renderPage(options.pageTicket, mode, attrs);
       // Before the exclusions: the verify request never reaches the upstream, whatever they say.
-      if (served?.isVerifyRequest(attrs)) {
+      // Monitoring serves no challenge, so there its verify path is checked as any request.
+      if (mode === 'blocking' && served?.isVerifyRequest(attrs)) {
         const clientIp = resolveClientIp(attrs, config.trustedIpHeader, config.trustedProxies);
         const answer = await served.verify(attrs, clientIp, untilDeadlineMs(options.deadlineMs));
         return fromChallenge(answer, 'challenge_verify', mode, attrs, {});

@@ -100,7 +100,7 @@ describe('served challenge flow (integration)', () => {
     const headers = deniedHeaders(verified);
     assert.match(headers.get('location') ?? '', /^\/cart\?x=1&cq_ok=/);
     const setCookie = headers.get('set-cookie') ?? '';
-    assert.match(setCookie, /; HttpOnly; SameSite=Lax; Secure$/);
+    assert.match(setCookie, /; HttpOnly; SameSite=None; Secure$/);
 
     const allowed = await service.check(
       envoyCheckRequest({
