@@ -15,6 +15,17 @@ export interface CircuitSettings {
   readonly probes: number;
 }
 
+export interface CaptchaSettings {
+  /** challenge_provider_secret: sent to the provider only. */
+  readonly secret: string;
+  readonly siteKey: string;
+  /** challenge_verify_url; undefined: the provider's own siteverify endpoint. */
+  readonly verifyUrl: URL | undefined;
+  readonly minScore: number;
+  /** challenge_verify_timeout_ms. */
+  readonly timeoutMs: number;
+}
+
 /** One site's CHEQ settings, resolved: its own over the top level's. */
 export interface SiteConfig {
   /** A metric label: a configured site's name, or `default` for the top level. */
@@ -25,6 +36,11 @@ export interface SiteConfig {
   readonly endpoint: URL;
   readonly apiKey: string;
   readonly tagHash: string;
+  /**
+   * Its captcha provider's siteverify settings (the shape of providers/siteverify-client's
+   * SiteverifySettings); undefined for the `browser` provider.
+   */
+  readonly captcha: CaptchaSettings | undefined;
   /** Its settings as they apply, by file key, the API key redacted: for check-config. */
   readonly effective: Readonly<Record<string, unknown>>;
 }

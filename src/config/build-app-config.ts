@@ -154,6 +154,16 @@ function siteConfigOf(
     endpoint,
     apiKey,
     tagHash: s.tag_hash.trim(),
+    captcha:
+      s.challenge_provider === 'browser'
+        ? undefined
+        : Object.freeze({
+            secret: challenge.files.providerSecret,
+            siteKey: s.challenge_site_key.trim(),
+            verifyUrl: s.challenge_verify_url === '' ? undefined : new URL(s.challenge_verify_url),
+            minScore: s.challenge_min_score,
+            timeoutMs: s.challenge_verify_timeout_ms,
+          }),
     effective: Object.freeze(effective),
   });
 }

@@ -171,10 +171,17 @@ export function createServedChallenge(
     if (captcha === undefined) return 'unavailable';
     if (!verifyCalls.tryEnter()) return 'unavailable';
     const result = await captcha.verifier
-      .verify(provider, solution, clientIp, Math.min(settings.verifyTimeoutMs, budgetMs))
+      .verify({
+        provider,
+        response: solution,
+        remoteIp: clientIp,
+        budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+      })
       .finally(() => verifyCalls.leave());
     if (result.ok) return undefined;
-    return result.why === 'timeout' || result.why === 'unavailable' ? 'unavailable' : 'failed';
+    // The provider's own failures (no answer in time, unreachable, garbage) are told apart from
+    // a visitor's; either way this verify fails closed.
+    return result.why === 'rejected' || result.why === 'low_score' ? 'failed' : 'unavailable';
   }
 
   return {

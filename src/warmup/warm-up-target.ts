@@ -52,6 +52,8 @@ function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
       endpoint: emulator,
       apiKey: 'warm-up',
       tagHash: 'warm-up',
+      // No provider is called during the warm-up.
+      captcha: undefined,
       effective: {},
     },
     rti: {

@@ -246,4 +246,31 @@ describe('served challenge flow (integration)', () => {
     assert.equal(allowed.headers['x-cheq-decision'], 'challenge_passed');
     assert.equal(rti.calls.length, 2);
   });
+
+  it('replicas share only the secret: a pass from one works on another, across one rotation', async () => {
+    const page = await service.check(envoyCheckRequest({}));
+    const url = `https://shop.example.com${verifyTarget(page.denied_response?.body ?? '')}`;
+    const verified = await service.check(envoyCheckRequest({ url }));
+    const cookie = cookiePair(deniedHeaders(verified).get('set-cookie'));
+    const withCookie = envoyCheckRequest({ headers: { ...BROWSER_HEADERS, cookie } });
+
+    const rotated = await startService(rti.url, {
+      CHEQ_MODE: 'blocking',
+      CHEQ_CHALLENGE_SECRET: 'rotated-secret-0123456789abcdef-XYZ',
+      CHEQ_CHALLENGE_PREVIOUS_SECRET: SECRET,
+    });
+    const unrelated = await startService(rti.url, {
+      CHEQ_MODE: 'blocking',
+      CHEQ_CHALLENGE_SECRET: 'unrelated-secret-0123456789abcdef-XYZ',
+    });
+    try {
+      const allowed = await rotated.check(withCookie);
+      assert.equal(allowed.status?.code, 0, 'the previous secret still verifies');
+      const refused = await unrelated.check(withCookie);
+      assert.equal(refused.denied_response?.status?.code, 403, 'another secret does not');
+    } finally {
+      await rotated.close();
+      await unrelated.close();
+    }
+  });
 });

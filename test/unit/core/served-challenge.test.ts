@@ -3,11 +3,7 @@
 // rotation; monitoring; captcha providers through a stub of the ChallengeVerifier port.
 
 import { strict as assert } from 'node:assert';
-import type {
-  CaptchaProviderName,
-  ChallengeVerifier,
-  VerifyResult,
-} from '../../../src/challenge/challenge-verifier';
+import type { ChallengeVerifier, VerifyResult } from '../../../src/challenge/challenge-verifier';
 import type { CaptchaWidget } from '../../../src/challenge/challenge-page';
 import { ReplayGuard } from '../../../src/challenge/replay-guard';
 import { SigningKeys } from '../../../src/challenge/signing-keys';
@@ -367,10 +363,10 @@ describe('served challenge (core)', () => {
     };
 
     class StubVerifier implements ChallengeVerifier {
-      readonly calls: [CaptchaProviderName, string, string | undefined, number][] = [];
+      readonly calls: Parameters<ChallengeVerifier['verify']>[0][] = [];
       constructor(private readonly result: VerifyResult) {}
-      verify(provider: CaptchaProviderName, response: string, ip: string | undefined, ms: number) {
-        this.calls.push([provider, response, ip, ms]);
+      verify(request: Parameters<ChallengeVerifier['verify']>[0]): Promise<VerifyResult> {
+        this.calls.push(request);
         return Promise.resolve(this.result);
       }
     }
@@ -399,18 +395,26 @@ describe('served challenge (core)', () => {
       const d = await h.decide(at(`/_cheq/challenge/verify?t=${token}&s=widget-response`));
       assert.equal(d.action, 'redirect');
       assert.deepEqual(d.challengeEvent, { provider: 'turnstile', outcome: 'passed' });
-      assert.deepEqual(verifier.calls, [['turnstile', 'widget-response', '203.0.113.7', 700]]);
+      assert.deepEqual(verifier.calls, [
+        {
+          provider: 'turnstile',
+          response: 'widget-response',
+          remoteIp: '203.0.113.7',
+          budgetMs: 700,
+        },
+      ]);
     });
 
-    const failures: readonly [VerifyResult, string][] = [
-      [{ ok: false, why: 'rejected' }, 'failed'],
-      [{ ok: false, why: 'low_score', score: 0.1 }, 'failed'],
-      [{ ok: false, why: 'timeout' }, 'unavailable'],
-      [{ ok: false, why: 'unavailable' }, 'unavailable'],
+    const failures: readonly [Extract<VerifyResult, { ok: false }>['why'], string][] = [
+      ['rejected', 'failed'],
+      ['low_score', 'failed'],
+      ['timeout', 'unavailable'],
+      ['unavailable', 'unavailable'],
+      ['bad_answer', 'unavailable'],
     ];
-    for (const [result, outcome] of failures) {
-      it(`fails closed on ${String(result.why)}: the page again (${outcome})`, async () => {
-        const { h } = captchaHarness(result);
+    for (const [why, outcome] of failures) {
+      it(`fails closed on ${why}: the page again (${outcome})`, async () => {
+        const { h } = captchaHarness({ ok: false, why });
         const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
         const d = await h.decide(at(`/_cheq/challenge/verify?t=${token}&s=r`));
         assert.equal(d.action, 'challenge');
@@ -448,7 +452,7 @@ describe('served challenge (core)', () => {
       );
       assert.equal(d.action, 'redirect');
       assert.deepEqual(
-        verifier.calls.map(([, response]) => response),
+        verifier.calls.map(call => call.response),
         [longest],
         'only the well-formed response reached the provider',
       );
@@ -500,7 +504,7 @@ describe('served challenge (core)', () => {
       const { h, verifier } = captchaHarness({ ok: true });
       const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
       await h.decideWith(at(`/_cheq/challenge/verify?t=${token}&s=r`), {});
-      assert.equal(verifier.calls[0]?.[3], 700);
+      assert.equal(verifier.calls[0]?.budgetMs, 700);
     });
 
     it('block_strategy challenge (with a captcha): a pass lets the block through, RTI still asked', async () => {
