@@ -247,6 +247,28 @@ describe('served challenge flow (integration)', () => {
     assert.equal(rti.calls.length, 2);
   });
 
+  it('NGINX: a fetch of a long URL gets a ticket within 2 KB, rendered as the JSON 403 to /', async () => {
+    const original = {
+      'X-Original-URI': `/api/search?q=${'a'.repeat(1800)}`,
+      'X-Original-Method': 'GET',
+      'X-Original-Host': 'shop.example.com',
+      'User-Agent': 'x',
+      Accept: 'application/json',
+      'Sec-Fetch-Mode': 'cors',
+    };
+    const auth = await send(`${service.httpUrl}/api/authz/auth-request`, original);
+    assert.equal(auth.status, 403);
+    const ticket = String(auth.headers['x-cheq-page']);
+    assert.ok(ticket.startsWith('j.') && ticket.length <= 2048, `${ticket.length}`);
+    const page = await send(`${service.httpUrl}/api/authz/page`, {
+      ...original,
+      'X-Cheq-Page': ticket,
+    });
+    assert.equal(page.status, 403);
+    assert.equal(page.headers['content-type'], 'application/json');
+    assert.equal((JSON.parse(page.body) as { challenge_url: string }).challenge_url, '/');
+  });
+
   it('replicas share only the secret: a pass from one works on another, across one rotation', async () => {
     const page = await service.check(envoyCheckRequest({}));
     const url = `https://shop.example.com${verifyTarget(page.denied_response?.body ?? '')}`;
