@@ -3,10 +3,12 @@
 //   the reason=~"..." of the protected-checks rule), from PROTECTED_REASONS in
 //   src/core/protected-reasons.ts, so the rules count what the bench and the tests count;
 // - prometheusrule.yaml: that file's groups, verbatim (comments included), inside a
-//   prometheus-operator PrometheusRule, so the two cannot drift.
-//   node scripts/gen-prometheusrule.mjs          rewrite both
-//   node scripts/gen-prometheusrule.mjs --check  exit 1 when either is out of date
+//   prometheus-operator PrometheusRule, so the two cannot drift;
+// - in deploy/grafana's dashboard, the same reasons in every reason=~"valid|..." selector.
+//   node scripts/gen-prometheusrule.mjs          rewrite the three
+//   node scripts/gen-prometheusrule.mjs --check  exit 1 when any is out of date
 //   --dir <path>                                 another copy of deploy/prometheus (tests)
+//   --dashboard <file>                           another copy of the dashboard (tests)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -33,6 +35,31 @@ function prometheusDir() {
   const dir = process.argv[at + 1];
   if (!dir) throw new Refusal('--dir needs a directory');
   return dir;
+}
+
+/** deploy/grafana's dashboard, or the copy named by --dashboard. */
+function dashboardFile() {
+  const at = process.argv.indexOf('--dashboard');
+  if (at < 0) {
+    return fileURLToPath(
+      new URL('../deploy/grafana/cheq-rti-authz-dashboard.json', import.meta.url),
+    );
+  }
+  const file = process.argv[at + 1];
+  if (!file) throw new Refusal('--dashboard needs a file');
+  return file;
+}
+
+/**
+ * The dashboard (JSON text, quotes escaped inside its queries) with PROTECTED_REASONS in each
+ * protected-checks selector: the reason=~ lists that start with valid.
+ */
+function withDashboardReasons(dashboardText, reasons) {
+  const selector = /(reason=~\\")valid\|[^"\\]*(\\")/g;
+  if ((dashboardText.match(selector) ?? []).length === 0) {
+    throw new Refusal('dashboard: expected reason=~"valid|..." selectors, found none');
+  }
+  return dashboardText.replace(selector, `$1${reasons.join('|')}$2`);
 }
 
 const PROTECTED_CHECKS_RULE = 'namespace_job_transport:cheq_authz_protected_checks:rate5m';
@@ -110,9 +137,13 @@ function main() {
   const rules = readFileSync(source, 'utf8');
   const wantedRules = withProtectedReasons(rules, reasons);
   const wantedResource = render(wantedRules);
+  const dashboard = dashboardFile();
+  const panels = readFileSync(dashboard, 'utf8');
+  const wantedPanels = withDashboardReasons(panels, reasons);
   if (!process.argv.includes('--check')) {
     writeFileSync(source, wantedRules);
     writeFileSync(target, wantedResource);
+    writeFileSync(dashboard, wantedPanels);
     return;
   }
   const stale = [];
@@ -122,6 +153,11 @@ function main() {
     );
   }
   if (readOrEmpty(target) !== wantedResource) stale.push(`${target} is out of date`);
+  if (panels !== wantedPanels) {
+    stale.push(
+      `${dashboard}: its protected reasons are not PROTECTED_REASONS (src/core/protected-reasons.ts): ${reasons.join(', ')}`,
+    );
+  }
   for (const line of stale) process.stderr.write(`${line}\n`);
   if (stale.length > 0) {
     process.stderr.write('run npm run build && node scripts/gen-prometheusrule.mjs\n');

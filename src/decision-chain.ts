@@ -3,6 +3,9 @@
 // behind the site router. Built at start and again on every reload; a check keeps the chain it
 // started on.
 
+import type { Dispatcher } from 'undici';
+import { CAPTCHA_PROVIDERS } from './challenge/providers/challenge-providers';
+import { SiteverifyClient } from './challenge/providers/siteverify-client';
 import type { ReplayGuard } from './challenge/replay-guard';
 import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
@@ -25,6 +28,8 @@ export interface ChainDeps {
   readonly replayGuard: ReplayGuard;
   /** Captcha verify calls in flight in this process, whatever the configuration. */
   readonly verifyCalls: InFlightLimit;
+  /** Connections to the captcha providers' verify endpoints, shared by every site. */
+  readonly siteverify: Dispatcher;
 }
 
 const MIDDLEWARE_VERSION = `${PACKAGE_NAME}_${VERSION}`;
@@ -40,11 +45,20 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
     const rti = breaker
       ? new CircuitBreakingRti(client, breaker, deps.loop, deps.onLaggingTimeout)
       : client;
+    const provider = site.core.challenge?.provider;
+    const captcha =
+      site.siteverify && provider !== undefined && provider !== 'browser'
+        ? {
+            widget: CAPTCHA_PROVIDERS[provider],
+            verifier: new SiteverifyClient(site.siteverify, deps.siteverify),
+          }
+        : undefined;
     return createDecide(site.core, rti, {
       ...(deps.admission ? { admission: deps.admission } : {}),
       site: site.name,
       replayGuard: deps.replayGuard,
       verifyCalls: deps.verifyCalls,
+      ...(captcha ? { captcha } : {}),
     });
   };
   const { defaultSite, core } = config;

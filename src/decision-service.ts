@@ -4,9 +4,10 @@
 // still call them are done, and gets ready (connections ahead, warm-up). It opens no listener.
 
 import type { Registry } from 'prom-client';
+import { Agent } from 'undici';
 import { ReplayGuard } from './challenge/replay-guard';
 import { ConfigReloader } from './config/config-reloader';
-import type { AppConfig } from './config/load-config';
+import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
 import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit';
@@ -14,7 +15,12 @@ import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chai
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
 import type { Logger } from './observability/logger';
-import { createMetrics, type Metrics, type RtiReadings } from './observability/metrics';
+import {
+  createMetrics,
+  type Metrics,
+  type RtiReadings,
+  type SiteChallengeProvider,
+} from './observability/metrics';
 import { observeDecisions } from './observability/observe-decisions';
 import { CircuitBreaker } from './rti/circuit-breaker';
 import { RtiEndpoints } from './rti/rti-endpoints';
@@ -26,6 +32,8 @@ import type { WarmUpTarget } from './warmup/warm-up';
 const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 /** After a reload, how long an RTI endpoint no site uses any more stays open for older checks. */
 const ENDPOINT_LINGER_MS = 30_000;
+/** Idle connections to a captcha provider's verify endpoint close after this. */
+const SITEVERIFY_KEEP_ALIVE_MS = 30_000;
 
 export interface DecisionServiceOptions {
   /** Where its metrics are registered. */
@@ -70,6 +78,7 @@ export class DecisionService {
         sites: [config.defaultSite ? DEFAULT_SITE : NO_SITE, ...config.sites.map(s => s.name)],
         overloadShedding: this.admission !== undefined,
         processMetrics: options.processMetrics,
+        challengeProviders: challengeProvidersOf(config),
       },
       // Read at scrape time.
       () => this.readings(),
@@ -89,6 +98,7 @@ export class DecisionService {
       onLaggingTimeout: () => this.metrics.rtiCircuitIgnoredTimeouts.inc(),
       replayGuard: new ReplayGuard(),
       verifyCalls: new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
+      siteverify: new Agent({ keepAliveTimeout: SITEVERIFY_KEEP_ALIVE_MS }),
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));
@@ -149,7 +159,7 @@ export class DecisionService {
     this.closed ??= (async () => {
       this.stopWatching();
       clearTimeout(this.linger);
-      await this.endpoints.close();
+      await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
       this.loop.stop();
     })();
     return this.closed;
@@ -183,4 +193,9 @@ export class DecisionService {
 
 function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0] {
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
+}
+
+/** Each served site and its challenge_provider. */
+function challengeProvidersOf(config: AppConfig): SiteChallengeProvider[] {
+  return servedSites(config).map(site => [site.name, site.core.challengeProvider]);
 }

@@ -13,5 +13,7 @@ export interface ChallengeVerifier {
     response: string;
     remoteIp: string | undefined;
     budgetMs: number;
+    /** The host the challenge was served on: an answer naming another hostname is refused. */
+    hostname?: string;
   }): Promise<VerifyResult>;
 }

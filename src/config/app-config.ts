@@ -1,6 +1,7 @@
 // The configuration as the server uses it: typed, resolved per site, frozen. Built from
 // validated settings by buildAppConfig; read everywhere through loadConfig's exports.
 
+import type { SiteverifySettings } from '../challenge/providers/siteverify-client';
 import type { CoreConfig } from '../core/decide';
 import type { Settings } from './schema';
 import type { GrpcTlsConfig } from './tls-files';
@@ -15,17 +16,6 @@ export interface CircuitSettings {
   readonly probes: number;
 }
 
-export interface CaptchaSettings {
-  /** challenge_provider_secret: sent to the provider only. */
-  readonly secret: string;
-  readonly siteKey: string;
-  /** challenge_verify_url; undefined: the provider's own siteverify endpoint. */
-  readonly verifyUrl: URL | undefined;
-  readonly minScore: number;
-  /** challenge_verify_timeout_ms. */
-  readonly timeoutMs: number;
-}
-
 /** One site's CHEQ settings, resolved: its own over the top level's. */
 export interface SiteConfig {
   /** A metric label: a configured site's name, or `default` for the top level. */
@@ -36,11 +26,8 @@ export interface SiteConfig {
   readonly endpoint: URL;
   readonly apiKey: string;
   readonly tagHash: string;
-  /**
-   * Its captcha provider's siteverify settings (the shape of providers/siteverify-client's
-   * SiteverifySettings); undefined for the `browser` provider.
-   */
-  readonly captcha: CaptchaSettings | undefined;
+  /** Its captcha provider's verify settings; undefined for `browser` or without a secret. */
+  readonly siteverify: SiteverifySettings | undefined;
   /** Its settings as they apply, by file key, the API key redacted: for check-config. */
   readonly effective: Readonly<Record<string, unknown>>;
 }

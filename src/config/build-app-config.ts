@@ -12,6 +12,7 @@ import { verdictHeaderNames } from '../core/verdict-headers';
 import type { SigningKeys } from '../challenge/signing-keys';
 import type { SiteChallengeFiles } from './challenge-config';
 import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
+import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
 import type { Settings } from './schema';
@@ -77,11 +78,16 @@ function coreConfigOf(
     deadlineMarginMs: s.deadline_margin_ms,
     blockRedirectCodes: new Set(s.block_redirect_codes.map(Number)),
     challengeCodes: new Set(s.challenge_codes.map(Number)),
+    redirectCodes: new Set(s.redirect_codes.map(Number)),
+    blockReasons: new Set(s.block_reasons.map(Number)),
+    challengeReasons: new Set(s.challenge_reasons.map(Number)),
+    redirectReasons: new Set(s.redirect_reasons.map(Number)),
     redirectUrl,
     blockStrategy: strategies.block,
     challengeStrategy: strategies.challenge,
     challengeUrl: s.challenge_url || undefined,
     uriExclusion: new PathPatternList(s.uri_exclusion),
+    ignorePaths: new PathPatternList(s.ignore_paths),
     routeToEventType: new PathMap(Object.entries(parseRouteMap(s.route_to_event_type))),
     trustedIpHeader: s.trusted_ip_header || undefined,
     trustedProxies,
@@ -89,6 +95,11 @@ function coreConfigOf(
     ja4Header: s.ja4_header || undefined,
     channelParam: s.channel_param || undefined,
     ignoredHeaderNames: s.ignored_header_names.map(name => name.toLowerCase()),
+    tlsCipherHeader: s.tls_cipher_header.toLowerCase(),
+    tlsVersionHeader: s.tls_version_header.toLowerCase(),
+    geoRegionHeader: s.geo_region_header.toLowerCase(),
+    demoVerdictCookie: s.demo_verdict_cookie,
+    debugRtiResult: s.debug_rti_result,
     verdictHeaderNames: s.verdict_headers ? verdictHeaderNames(s.verdict_header_prefix) : undefined,
     blockPage: files.blockPage,
     challengeProvider: s.challenge_provider as ChallengeProviderName,
@@ -132,13 +143,20 @@ function siteConfigOf(
         `is not a known CHEQ RTI region (${KNOWN_RTI_ENDPOINTS.join(', ')})`,
     );
   }
-  for (const entry of s.uri_exclusion.filter(matchesUnderAnyPath)) {
-    warnings.push(
-      `${name === DEFAULT_SITE ? '' : `site ${name}: `}uri_exclusion entry ${JSON.stringify(entry)} ` +
-        'matches below any path: a client can exclude a protected path by appending e.g. /x.css ' +
-        '(backends that ignore trailing path parts serve the protected page); anchor it to a ' +
-        'directory (^/static/, /assets/**/*.css)',
-    );
+  // The default ignore list's own entries are anchored to asset directories by construction.
+  const ownIgnorePaths = s.ignore_paths.filter(entry => !DEFAULT_IGNORE_PATHS.includes(entry));
+  for (const [setting, entries] of [
+    ['uri_exclusion', s.uri_exclusion],
+    ['ignore_paths', ownIgnorePaths],
+  ] as const) {
+    for (const entry of entries.filter(matchesUnderAnyPath)) {
+      warnings.push(
+        `${name === DEFAULT_SITE ? '' : `site ${name}: `}${setting} entry ${JSON.stringify(entry)} ` +
+          'matches below any path: a client can exclude a protected path by appending e.g. /x.css ' +
+          '(backends that ignore trailing path parts serve the protected page); anchor it to a ' +
+          'directory (^/static/, /assets/**/*.css)',
+      );
+    }
   }
   const effective: Record<string, unknown> = {};
   for (const key of SITE_SETTINGS) effective[key] = s[key];
@@ -154,16 +172,16 @@ function siteConfigOf(
     endpoint,
     apiKey,
     tagHash: s.tag_hash.trim(),
-    captcha:
-      s.challenge_provider === 'browser'
-        ? undefined
-        : Object.freeze({
+    siteverify:
+      core.challenge && core.challenge.provider !== 'browser'
+        ? Object.freeze({
             secret: challenge.files.providerSecret,
-            siteKey: s.challenge_site_key.trim(),
-            verifyUrl: s.challenge_verify_url === '' ? undefined : new URL(s.challenge_verify_url),
+            siteKey: core.challenge.siteKey,
+            verifyUrl: s.challenge_verify_url ? new URL(s.challenge_verify_url) : undefined,
             minScore: s.challenge_min_score,
             timeoutMs: s.challenge_verify_timeout_ms,
-          }),
+          })
+        : undefined,
     effective: Object.freeze(effective),
   });
 }

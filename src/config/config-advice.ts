@@ -1,5 +1,6 @@
 // Valid but dangerous configurations, for check-config: blocking with nothing excluded for health
-// checks, hosts no site serves, and proxies (the shipped Envoy, Istio and NGINX files, or the operator's own) that give
+// checks, hosts no site serves, a redirect action with nowhere to go, reason lists v1 cannot meet,
+// and proxies (the shipped Envoy, Istio and NGINX files, or the operator's own) that give
 // up on a check before this server's own deadline would answer it.
 
 import { parse as parseYaml } from 'yaml';
@@ -103,10 +104,11 @@ export function configAdvice(config: AppConfig, proxyTimeouts: readonly ProxyTim
     const name = `site ${site.name}`;
     if (site.core.mode === 'blocking' && !HEALTH_CHECK_PATHS.some(excludes(site))) {
       advice.push(
-        `${name}: blocking with no uri_exclusion for health checks (${HEALTH_CHECK_PATHS.join(', ')}): ` +
+        `${name}: blocking with no uri_exclusion or ignore_paths entry for health checks (${HEALTH_CHECK_PATHS.join(', ')}): ` +
           'a load balancer or uptime probe through the gateway sends no browser headers or cookies and may be denied',
       );
     }
+    advice.push(...policyAdvice(site).map(line => `${name}: ${line}`));
     const needed = site.core.timeoutMs + site.core.deadlineMarginMs;
     for (const proxy of proxyTimeouts) {
       if (proxy.ms < needed) {
@@ -151,6 +153,37 @@ function verifyTimeoutAdvice(
     );
 }
 
+/** Policy settings that cannot do what they say: a redirect without redirect_url, reasons on v1. */
+function policyAdvice(site: SiteConfig): string[] {
+  const { core } = site;
+  const advice: string[] = [];
+  const redirecting = [
+    ...(core.redirectCodes.size > 0 ? ['redirect_codes'] : []),
+    ...(core.redirectReasons.size > 0 ? ['redirect_reasons'] : []),
+    ...core.rules.filter(rule => rule.action === 'redirect').map(rule => `rule ${rule.name}`),
+  ];
+  if (redirecting.length > 0 && core.redirectUrl === undefined) {
+    advice.push(
+      `${redirecting.join(', ')} choose the redirect action, but redirect_url is empty: ` +
+        'those requests are denied with 403 instead',
+    );
+  }
+  const reasonLists = (
+    [
+      ['block_reasons', core.blockReasons],
+      ['challenge_reasons', core.challengeReasons],
+      ['redirect_reasons', core.redirectReasons],
+    ] as const
+  ).filter(([, reasons]) => reasons.size > 0);
+  if (core.apiVersion === 'v1' && reasonLists.length > 0) {
+    advice.push(
+      `${reasonLists.map(([setting]) => setting).join(', ')} never match with api_version v1: ` +
+        'its answers carry no reason codes (v4 cheqDetection.reasons)',
+    );
+  }
+  return advice;
+}
+
 function excludes(site: SiteConfig): (path: string) => boolean {
-  return path => site.core.uriExclusion.matches(path);
+  return path => site.core.uriExclusion.matches(path) || site.core.ignorePaths.matches(path);
 }

@@ -16,6 +16,8 @@ export interface ConfigProblem {
   readonly with?: { readonly join: 'and' | 'or'; readonly settings: readonly SettingName[] };
   /** The old variable names some of the `with` settings were read from, by setting. */
   readonly withLegacyEnv?: Readonly<Partial<Record<SettingName, string>>>;
+  /** CHEQ's names (CHEQ_THREAT_CODES_BLOCK) the problem's settings were read from, by setting. */
+  readonly cheqEnv?: Readonly<Partial<Record<SettingName, string>>>;
   /** `sites[2] shop`: the problem is in that site's own settings. */
   readonly site?: string;
   /** The config file, when the problem is in the file itself rather than in a setting's value. */
@@ -50,6 +52,8 @@ function namesOf(problem: ConfigProblem, withEnv: boolean): string {
   if (problem.setting === undefined) return '';
   const named = (setting: string, env: string | undefined, legacyEnv?: string): string => {
     if (!withEnv || env === undefined) return setting;
+    const cheqName = problem.cheqEnv?.[setting as SettingName];
+    if (cheqName !== undefined) return `${setting} (${cheqName}, CHEQ's name for ${env})`;
     return legacyEnv === undefined
       ? `${setting} (${env})`
       : `${setting} (${legacyEnv}, the old name of ${env})`;

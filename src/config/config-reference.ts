@@ -4,13 +4,18 @@
 
 import { schema, type SettingSpec } from './schema';
 
+/** A table cell's code span; `|` escaped, or it would end the cell (GFM reads `\|` as `|`). */
 function formatDefault(value: unknown): string {
-  if (Array.isArray(value)) return value.length === 0 ? 'empty' : `\`${value.join(',')}\``;
+  if (Array.isArray(value) && value.length === 0) return 'empty';
   if (value === '') return 'empty';
-  return `\`${String(value)}\``;
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return `\`${text.replace(/\|/g, '\\|')}\``;
 }
 
 function envCell(spec: SettingSpec): string {
+  if (spec.cheqAlias !== undefined) {
+    return `\`${spec.env}\` (CHEQ's name \`${spec.cheqAlias.env}\`)`;
+  }
   return spec.legacyEnv === undefined
     ? `\`${spec.env}\``
     : `\`${spec.env}\` (old name \`${spec.legacyEnv}\`)`;

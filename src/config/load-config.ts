@@ -46,7 +46,9 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     }
     problems.push(...siteProblems.map(problem => ({ ...problem, site: entry.label })));
   }
-  if (problems.length > 0) throw new ConfigError(problems.map(withOldNames(raw.legacyEnv)));
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map(withOldNames(raw.legacyEnv, raw.cheqEnv)));
+  }
   return buildAppConfig(settings, apiKey, servesTopLevel, sites, raw.configFile, raw.warnings, {
     secrets,
     topLevel,
@@ -54,11 +56,13 @@ export function loadConfig(sources: ConfigSources): AppConfig {
 }
 
 /**
- * Names the old variable of each top-level setting a problem is about that was read from one, so
- * that every check (convict's, the TLS files', the cross-setting rules) names what the operator set.
+ * Names the old variable (or CHEQ's name) of each top-level setting a problem is about that was
+ * read from one, so that every check (convict's, the TLS files', the cross-setting rules) names
+ * what the operator set.
  */
 function withOldNames(
   legacyEnv: ReadonlyMap<SettingName, string>,
+  cheqEnv: ReadonlyMap<SettingName, string>,
 ): (problem: ConfigProblem) => ConfigProblem {
   const oldName = (setting: string | undefined): string | undefined =>
     setting === undefined ? undefined : legacyEnv.get(setting as SettingName);
@@ -69,10 +73,16 @@ function withOldNames(
       const old = oldName(setting);
       return old === undefined ? [] : [[setting, old] as const];
     });
+    const settings = [problem.setting, ...(problem.with?.settings ?? [])];
+    const cheqNames = settings.flatMap(setting => {
+      const name = setting === undefined ? undefined : cheqEnv.get(setting as SettingName);
+      return setting === undefined || name === undefined ? [] : [[setting, name] as const];
+    });
     return {
       ...problem,
       ...(first === undefined ? {} : { legacyEnv: first }),
       ...(others.length === 0 ? {} : { withLegacyEnv: Object.fromEntries(others) }),
+      ...(cheqNames.length === 0 ? {} : { cheqEnv: Object.fromEntries(cheqNames) }),
     };
   };
 }

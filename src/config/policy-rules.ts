@@ -5,7 +5,7 @@
 import type { PolicyRule, RuleAction, RuleCondition } from '../core/policy';
 import { VERDICTS, type Verdict } from '../core/rti-port';
 
-const ACTIONS: readonly RuleAction[] = ['allow', 'block', 'challenge'];
+const ACTIONS: readonly RuleAction[] = ['allow', 'block', 'challenge', 'redirect'];
 const RULE_KEYS = new Set(['name', 'when', 'action']);
 const WHEN_KEYS = new Set(['verdict', 'codes', 'reasons', 'min_risk_score']);
 

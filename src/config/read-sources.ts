@@ -10,7 +10,7 @@ import { parseCommandLine } from './command-line';
 import { ConfigError, settingProblem, type ConfigProblem } from './config-error';
 import { fileValue, isMapping } from './file-value';
 import { isKubernetesServiceLink } from './kubernetes-service-link';
-import { schema, type SettingName, type SettingSpec } from './schema';
+import { schema, type CheqAlias, type SettingName, type SettingSpec } from './schema';
 import { flagOf, specOf } from './setting-lists';
 import {
   CONFIG_FILE_ENV,
@@ -36,6 +36,8 @@ export interface RawSettings {
   readonly file: Readonly<Record<string, unknown>>;
   /** Settings read from their old variable name, and that name. */
   readonly legacyEnv: ReadonlyMap<SettingName, string>;
+  /** Settings read from CHEQ's standard name (schema cheqAlias), and that name. */
+  readonly cheqEnv: ReadonlyMap<SettingName, string>;
   /** Settings whose flag was given more than once, not being a list (a problem already). */
   readonly repeatedFlags: ReadonlySet<SettingName>;
   readonly configFile: string | undefined;
@@ -58,7 +60,7 @@ export function readSources(sources: ConfigSources): RawSettings {
   const configFile = configFileOf(sources, warnings);
   // The file's warnings come first, as the file is read first.
   const envWarnings: string[] = [];
-  const { env, legacyEnv } = environment(sources.env, envWarnings);
+  const { env, legacyEnv, cheqEnv } = environment(sources.env, envWarnings);
   // Settings a variable or a flag gives: their file values are never used.
   const overridden = new Set<SettingName>();
   for (const [key, spec] of SETTINGS) if (Object.hasOwn(env, spec.env)) overridden.add(key);
@@ -78,8 +80,9 @@ export function readSources(sources: ConfigSources): RawSettings {
       flagWarnings.push(oldFlagWarning(key));
     flagged.add(key);
     overridden.add(key);
-    // A flag wins over a variable: a bad value it gave is the flag's, not the old name's.
+    // A flag wins over a variable: a bad value it gave is the flag's, not the other name's.
     legacyEnv.delete(key);
+    cheqEnv.delete(key);
   }
   let file: Record<string, unknown> = {};
   if (configFile !== undefined) {
@@ -98,6 +101,7 @@ export function readSources(sources: ConfigSources): RawSettings {
     args: sources.args,
     file,
     legacyEnv,
+    cheqEnv,
     repeatedFlags,
     configFile,
     warnings,
@@ -105,24 +109,52 @@ export function readSources(sources: ConfigSources): RawSettings {
   };
 }
 
-/** Every setting's variable, or its old name's value when only that is set (with a warning). */
+/**
+ * Every setting's variable; else CHEQ's name for it (its value in our spelling), silently, as
+ * CHEQ's integrations document it; else its old name's value, with a warning.
+ */
 function environment(
   env: ConfigSources['env'],
   warnings: string[],
-): { env: Record<string, string>; legacyEnv: Map<SettingName, string> } {
+): {
+  env: Record<string, string>;
+  legacyEnv: Map<SettingName, string>;
+  cheqEnv: Map<SettingName, string>;
+} {
   const read: [string, string][] = [];
   const legacyEnv = new Map<SettingName, string>();
+  const cheqEnv = new Map<SettingName, string>();
   for (const [key, spec] of SETTINGS) {
-    const current = variable(env, spec.env);
+    let value = variable(env, spec.env);
+    const alias = spec.cheqAlias === undefined ? undefined : variable(env, spec.cheqAlias.env);
+    if (alias !== undefined && spec.cheqAlias !== undefined) {
+      if (value === undefined) {
+        value = ourValue(spec.cheqAlias, alias);
+        cheqEnv.set(key, spec.cheqAlias.env);
+      } else {
+        warnings.push(
+          `${spec.cheqAlias.env} and ${spec.env} are both set: ${spec.env} is used; ` +
+            `${spec.cheqAlias.env} is CHEQ's name for it, remove one`,
+        );
+      }
+    }
     const old = spec.legacyEnv === undefined ? undefined : variable(env, spec.legacyEnv);
     if (old !== undefined && spec.legacyEnv !== undefined) {
-      warnings.push(renamedWarning(spec.legacyEnv, spec.env, current !== undefined));
-      if (current === undefined) legacyEnv.set(key, spec.legacyEnv);
+      warnings.push(renamedWarning(spec.legacyEnv, spec.env, value !== undefined));
+      if (value === undefined) legacyEnv.set(key, spec.legacyEnv);
     }
-    const value = current ?? old;
+    value ??= old;
     if (value !== undefined) read.push([spec.env, value]);
   }
-  return { env: Object.fromEntries(read), legacyEnv };
+  return { env: Object.fromEntries(read), legacyEnv, cheqEnv };
+}
+
+/** CHEQ's spelling of a value in ours (CAPTCHA: challenge); any other value as it is, to be judged. */
+function ourValue(alias: CheqAlias, value: string): string {
+  const key = value.toUpperCase();
+  return alias.values !== undefined && Object.hasOwn(alias.values, key)
+    ? (alias.values[key] ?? value)
+    : value;
 }
 
 /** The one line an old variable name gets: read for now, or ignored for the new one. */

@@ -4,6 +4,7 @@
 // (convict-settings) are derived from this one.
 
 import { DEFAULT_TRUSTED_PROXIES } from '../core/trusted-proxies';
+import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 
 export const DEFAULT_IGNORED_HEADER_NAMES = [
   'x-envoy-*',
@@ -12,6 +13,16 @@ export const DEFAULT_IGNORED_HEADER_NAMES = [
   'x-forwarded-client-cert',
   'x-b3-*',
 ];
+
+/**
+ * An environment variable CHEQ's own integrations use for a setting (rti-api.md §5.1), so that
+ * their users' configuration carries over; our own name wins when both are set.
+ */
+export interface CheqAlias {
+  readonly env: `CHEQ_${string}`;
+  /** CHEQ's values (matched case-insensitively, by their upper case) and ours they stand for. */
+  readonly values?: Readonly<Record<string, string>>;
+}
 
 /** How one setting is read, checked and applied. */
 export interface SettingSpec {
@@ -32,6 +43,8 @@ export interface SettingSpec {
   readonly env: `CHEQ_${string}`;
   /** The variable read before the CHEQ_ prefix was everywhere: still read, with a warning. */
   readonly legacyEnv?: string;
+  /** CHEQ's standard name of the setting across its integrations: read without a warning. */
+  readonly cheqAlias?: CheqAlias;
   /**
    * The command-line flag without `--`; none for secrets (ps shows flags) and advanced settings
    * (whose flags from before #21 are still read, with a warning: setting-lists' flagOf).
@@ -86,7 +99,7 @@ export const schema = {
     sensitive: true,
   },
   sites: {
-    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
+    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, reasons, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
     scope: 'process',
     applies: 'live',
     format: String,
@@ -96,10 +109,10 @@ export const schema = {
     structured: true,
   },
   api_version: {
-    doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception) or `v4` (JSON POST to /defend/4.0/traffic, CHEQ's current one).",
+    doc: "RTI API generation: `v1` (form POST to /v1/realtime-interception), `v4` (JSON POST to /defend/4.0/traffic) or `v4.1` (JSON POST to /defend/4.1/traffic, CHEQ's current one: v4 plus the _cq_s cookie, Sec-Fetch, client-hint and signature headers, TLS and geo facts, the proxy's request id).",
     scope: 'site',
     applies: 'live',
-    format: ['v1', 'v4'],
+    format: ['v1', 'v4', 'v4.1'],
     default: 'v1',
     env: 'CHEQ_API_VERSION',
     arg: 'api-version',
@@ -132,7 +145,7 @@ export const schema = {
     arg: 'timeout-ms',
   },
   redirect_url: {
-    doc: 'Where blocked page navigations are redirected (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
+    doc: 'Where blocked and redirected page navigations go (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
     scope: 'site',
     applies: 'live',
     format: 'optional-location',
@@ -143,22 +156,64 @@ export const schema = {
     sensitive: true,
   },
   block_redirect_codes: {
-    doc: 'Threat type codes that are blocked (redirect or 403).',
+    doc: 'Threat type codes that get the block action (v4 also blocks verdict `malicious`). A code may be in one of block_redirect_codes, challenge_codes and redirect_codes only.',
     scope: 'site',
     applies: 'live',
     format: 'code-list',
     default: [2, 3, 6, 7, 10, 11, 16, 18],
     env: 'CHEQ_BLOCK_REDIRECT_CODES',
     arg: 'block-redirect-codes',
+    cheqAlias: { env: 'CHEQ_THREAT_CODES_BLOCK' },
   },
   challenge_codes: {
-    doc: 'Threat type codes that get the challenge action.',
+    doc: 'Threat type codes that get the challenge action (v4 also challenges verdict `suspicious`).',
     scope: 'site',
     applies: 'live',
     format: 'code-list',
     default: [4, 5, 13, 14, 15, 17],
     env: 'CHEQ_CHALLENGE_CODES',
     arg: 'challenge-codes',
+    cheqAlias: { env: 'CHEQ_THREAT_CODES_CAPTCHA' },
+  },
+  redirect_codes: {
+    doc: 'Threat type codes that get the redirect action: 302 to redirect_url for page navigations, else 403.',
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_REDIRECT_CODES',
+    arg: 'redirect-codes',
+    cheqAlias: { env: 'CHEQ_THREAT_CODES_REDIRECT' },
+  },
+  block_reasons: {
+    doc: "RTI detection reason codes (v4 cheqDetection.reasons; v1 answers have none) that get the block action when any of them is among the verdict's. Block wins over challenge and redirect.",
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_BLOCK_REASONS',
+    arg: 'block-reasons',
+    cheqAlias: { env: 'CHEQ_REASONS_BLOCK' },
+  },
+  challenge_reasons: {
+    doc: 'Detection reason codes that get the challenge action (as block_reasons). Challenge wins over redirect.',
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_CHALLENGE_REASONS',
+    arg: 'challenge-reasons',
+    cheqAlias: { env: 'CHEQ_REASONS_CAPTCHA' },
+  },
+  redirect_reasons: {
+    doc: 'Detection reason codes that get the redirect action (as block_reasons).',
+    scope: 'site',
+    applies: 'live',
+    format: 'code-list',
+    default: [] as number[],
+    env: 'CHEQ_REDIRECT_REASONS',
+    arg: 'redirect-reasons',
+    cheqAlias: { env: 'CHEQ_REASONS_REDIRECT' },
   },
   challenge_action: {
     doc: 'Old name of challenge_strategy, read when that is not set: `allow`, `deny` (access_denied) or `redirect`.',
@@ -189,6 +244,15 @@ export const schema = {
     default: '',
     env: 'CHEQ_BLOCK_STRATEGY',
     arg: 'block-strategy',
+    cheqAlias: {
+      env: 'CHEQ_BLOCKING_STRATEGY',
+      values: {
+        ACCESS_DENIED: 'access_denied',
+        NOT_FOUND: 'not_found',
+        REDIRECT: 'redirect',
+        CAPTCHA: 'challenge',
+      },
+    },
   },
   challenge_strategy: {
     doc: 'What a challenge does: `challenge` (the served challenge page; without challenge_secret it is `allow`, said at start), `allow` (allowed, the upstream gets <prefix>challenge: 1), `access_denied`, `not_found` or `redirect` (to challenge_url). Empty: challenge_action if set, else `challenge`.',
@@ -335,7 +399,7 @@ export const schema = {
     arg: 'block-page-template',
   },
   policy_rules: {
-    doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge }.',
+    doc: 'Ordered rules tried before the defaults, first match acts: a list (JSON in the environment) of { name?, when: { verdict?, codes?, reasons?, min_risk_score? }, action: allow | block | challenge | redirect }.',
     scope: 'site',
     applies: 'live',
     format: 'policy-rules',
@@ -343,6 +407,15 @@ export const schema = {
     env: 'CHEQ_POLICY_RULES',
     arg: 'policy-rules',
     structured: true,
+  },
+  ignore_paths: {
+    doc: 'The default ignore list: paths allowed without calling RTI (reason ignored), in the uri_exclusion pattern forms, matched on the canonical path (an ambiguous path is never ignored). By default static assets (an asset extension under /static/, /assets/, /css/, /js/, /img/, /images/, /fonts/, /media/, /dist/ or /build/; never appended to a page path, as /checkout/x.css), /robots.txt, /sitemap*.xml, /favicon.ico, /.well-known/, health checks, /_next/static/. Setting it replaces the list (empty: none); uri_exclusion adds to it.',
+    scope: 'site',
+    applies: 'live',
+    format: 'path-patterns',
+    default: [...DEFAULT_IGNORE_PATHS],
+    env: 'CHEQ_IGNORE_PATHS',
+    arg: 'ignore-paths',
   },
   uri_exclusion: {
     doc: 'Paths allowed without calling RTI (comma list), matched on the canonical path; an ambiguous path is never excluded. Entries: exact path (/robots.txt), prefix (^/static/), glob (/assets/**/*.css: * within a segment, ** across segments) or RE2 regular expression matching the whole path unless it has its own ^ or $ (no lookaround or backreferences; at most 200 RE2 instructions; paths over 2 KiB match none). Refused: an entry excluding every path, or with dot segments or //.',
@@ -398,6 +471,51 @@ export const schema = {
     default: '',
     env: 'CHEQ_JA4_HEADER',
     arg: 'ja4-header',
+  },
+  tls_cipher_header: {
+    doc: 'Request header in which the proxy passes the TLS cipher of the client connection (sent to v4.1 as cheq_tls_cipher; never as a client header). The proxy must set it on every request, overwriting what a client sent (the shipped NGINX and Envoy recipes do); empty or absent: not sent.',
+    scope: 'process',
+    applies: 'live',
+    format: 'header-name',
+    default: 'x-cheq-tls-cipher',
+    env: 'CHEQ_TLS_CIPHER_HEADER',
+    arg: 'tls-cipher-header',
+  },
+  tls_version_header: {
+    doc: 'Request header in which the proxy passes the TLS version of the client connection (sent to v4.1 as cheq_tls_version), as tls_cipher_header.',
+    scope: 'process',
+    applies: 'live',
+    format: 'header-name',
+    default: 'x-cheq-tls-version',
+    env: 'CHEQ_TLS_VERSION_HEADER',
+    arg: 'tls-version-header',
+  },
+  geo_region_header: {
+    doc: "Request header in which the proxy passes the client's geo region (sent to v4.1 as cheq_geo_region), as tls_cipher_header.",
+    scope: 'process',
+    applies: 'live',
+    format: 'header-name',
+    default: 'x-cheq-geo-region',
+    env: 'CHEQ_GEO_REGION_HEADER',
+    arg: 'geo-region-header',
+  },
+  debug_rti_result: {
+    doc: "Debugging: also send x-cheq-rti-result (RTI's verdict, CHEQ's format; v4 and v4.1) to the client in the response, not only to the upstream.",
+    scope: 'site',
+    applies: 'live',
+    format: 'bool',
+    default: false,
+    env: 'CHEQ_DEBUG_RTI_RESULT',
+    arg: 'debug-rti-result',
+  },
+  demo_verdict_cookie: {
+    doc: "Demo only (the built-in RTI emulator): pass the end user's cheq_demo_verdict cookie (benign, suspicious, malicious) on to RTI, so a browser can ask for a verdict. Off against CHEQ.",
+    scope: 'process',
+    applies: 'live',
+    format: 'bool',
+    default: false,
+    env: 'CHEQ_DEMO_VERDICT_COOKIE',
+    advanced: true,
   },
   channel_param: {
     doc: 'Query parameter holding the custom event name (event type `custom`).',

@@ -30,7 +30,9 @@ export const FLAG_SETTINGS: ReadonlyMap<string, SettingName> = new Map(
 const FLAGS: ReadonlySet<string> = new Set([...FLAG_SETTINGS.keys(), CONFIG_FLAG]);
 
 const ENV_NAMES: ReadonlySet<string> = new Set([
-  ...SETTINGS.map(([, spec]) => spec.env),
+  ...SETTINGS.flatMap(([, spec]) =>
+    spec.cheqAlias === undefined ? [spec.env] : [spec.env, spec.cheqAlias.env],
+  ),
   CONFIG_FILE_ENV,
 ]);
 

@@ -43,19 +43,7 @@ export function crossFieldProblems(
     const hint = tagHash === 'top level' ? ' (or configure sites)' : '';
     problems.push(settingProblem('tag_hash', `must be set${hint}`));
   }
-  if (Array.isArray(s.block_redirect_codes) && Array.isArray(s.challenge_codes)) {
-    const challenge = new Set(s.challenge_codes.map(Number));
-    const both = [...new Set(s.block_redirect_codes.map(Number))].filter(
-      code => Number.isSafeInteger(code) && challenge.has(code),
-    );
-    if (both.length > 0) {
-      problems.push(
-        settingProblem('block_redirect_codes', `code ${both.join(', ')} is in both groups`, {
-          with: { join: 'and', settings: ['challenge_codes'] },
-        }),
-      );
-    }
-  }
+  problems.push(...sharedCodeProblems(s));
   if (s.challenge_action === 'redirect' && s.challenge_url === '') {
     problems.push(settingProblem('challenge_url', 'must be set when challenge_action is redirect'));
   }
@@ -64,5 +52,31 @@ export function crossFieldProblems(
       settingProblem('challenge_url', 'must be set when challenge_strategy is redirect'),
     );
   }
+  return problems;
+}
+
+/** The default code groups; a code in two of them would have its action chosen by priority alone. */
+const CODE_GROUPS = ['block_redirect_codes', 'challenge_codes', 'redirect_codes'] as const;
+
+/** One problem per pair of code groups that share a code. */
+function sharedCodeProblems(s: Settings): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  CODE_GROUPS.forEach((first, index) => {
+    for (const second of CODE_GROUPS.slice(index + 1)) {
+      const firstCodes: unknown = s[first];
+      const secondCodes: unknown = s[second];
+      if (!Array.isArray(firstCodes) || !Array.isArray(secondCodes)) continue;
+      const other = new Set(secondCodes.map(Number));
+      const both = [...new Set(firstCodes.map(Number))].filter(
+        code => Number.isSafeInteger(code) && other.has(code),
+      );
+      if (both.length === 0) continue;
+      problems.push(
+        settingProblem(first, `code ${both.join(', ')} is in both groups`, {
+          with: { join: 'and', settings: [second] },
+        }),
+      );
+    }
+  });
   return problems;
 }

@@ -16,7 +16,12 @@ export const CHEQ_COOKIE = '_cheq_rti';
 /** CHEQ's tag's device id and page-view id cookies, sent to v4. */
 export const DUID_COOKIE = '_cq_duid';
 export const PVID_COOKIE = '_cq_pvid';
-const CHEQ_COOKIES = [CHEQ_COOKIE, DUID_COOKIE, PVID_COOKIE];
+/** CHEQ's session cookie, sent to v4.1 as sCookie. */
+export const SESSION_COOKIE = '_cq_s';
+/** The demo's cookie telling the emulator which verdict to give (docs/development.md). */
+export const DEMO_VERDICT_COOKIE = 'cheq_demo_verdict';
+const CHEQ_COOKIES = [CHEQ_COOKIE, DUID_COOKIE, PVID_COOKIE, SESSION_COOKIE, DEMO_VERDICT_COOKIE];
+const DEMO_VERDICTS = new Set(['benign', 'suspicious', 'malicious']);
 
 export interface RtiInputConfig {
   readonly routeToEventType: PathMap<string>;
@@ -28,6 +33,15 @@ export interface RtiInputConfig {
   readonly channelParam: string | undefined;
   /** Header names (lower-case; a trailing `*` makes a prefix) left out of HeaderNames. */
   readonly ignoredHeaderNames: readonly string[];
+  /**
+   * The headers (lower-case) in which the proxy passes the TLS cipher, TLS version and geo
+   * region: read as those, never reported to RTI as the client's own headers.
+   */
+  readonly tlsCipherHeader: string;
+  readonly tlsVersionHeader: string;
+  readonly geoRegionHeader: string;
+  /** Demo only: pass the end user's cheq_demo_verdict cookie on to the RTI emulator. */
+  readonly demoVerdictCookie: boolean;
 }
 
 /**
@@ -76,7 +90,11 @@ export function buildRtiInput(
   config: RtiInputConfig,
 ): RtiInput {
   const { headers } = attrs;
-  const [cheqCookie, duidCookie, pvidCookie] = readCookies(headers.get('cookie'), CHEQ_COOKIES);
+  const [cheqCookie, duidCookie, pvidCookie, sCookie, demoVerdict] = readCookies(
+    headers.get('cookie'),
+    CHEQ_COOKIES,
+  );
+  const controlHeaders = [config.tlsCipherHeader, config.tlsVersionHeader, config.geoRegionHeader];
   return {
     eventType,
     host: attrs.host,
@@ -85,10 +103,19 @@ export function buildRtiInput(
     requestTimeMs: attrs.receivedAtMs,
     method: attrs.method,
     headers,
-    headerNames: withoutIgnored(headers.names(), config.ignoredHeaderNames),
+    headerNames: withoutIgnored(headers.names(), config.ignoredHeaderNames, controlHeaders),
     cheqCookie,
     duidCookie,
     pvidCookie,
+    sCookie,
+    proxyRequestId: attrs.requestId,
+    tlsCipher: headers.get(config.tlsCipherHeader),
+    tlsVersion: headers.get(config.tlsVersionHeader),
+    geoRegion: headers.get(config.geoRegionHeader),
+    demoVerdict:
+      config.demoVerdictCookie && demoVerdict && DEMO_VERDICTS.has(demoVerdict)
+        ? demoVerdict
+        : undefined,
     ja3: config.ja3Header ? headers.get(config.ja3Header) : undefined,
     ja4: config.ja4Header ? headers.get(config.ja4Header) : undefined,
     channel: eventType === CUSTOM_EVENT_TYPE ? channelOf(attrs, config.channelParam) : undefined,
@@ -121,11 +148,16 @@ function filterOf(ignored: readonly string[]): HeaderNameFilter {
   return filter;
 }
 
-function withoutIgnored(names: Iterable<string>, ignored: readonly string[]): string[] {
+function withoutIgnored(
+  names: Iterable<string>,
+  ignored: readonly string[],
+  controlHeaders: readonly string[],
+): string[] {
   const { exact, prefixes } = filterOf(ignored);
   const kept: string[] = [];
   for (const name of names) {
-    if (!exact.has(name) && !prefixes.some(prefix => name.startsWith(prefix))) kept.push(name);
+    if (exact.has(name) || prefixes.some(prefix => name.startsWith(prefix))) continue;
+    if (!controlHeaders.includes(name)) kept.push(name);
   }
   return kept;
 }

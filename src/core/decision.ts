@@ -18,19 +18,19 @@ export type Mode = 'monitoring' | 'blocking';
 /** Why the core chose its action; a bounded metric label. */
 export type DecisionReason =
   | 'valid' // RTI: not invalid traffic
-  | 'threat_block' // a block rule matched (by default: block codes; v4 also malicious)
+  | 'threat_block' // a block rule matched (by default: block codes or reasons; v4 also malicious)
   | 'threat_challenge' // a challenge rule matched (by default: challenge codes; v4 also suspicious)
+  | 'threat_redirect' // a redirect rule matched (by default: redirect codes or reasons)
   | 'threat_unlisted' // invalid, but no rule acts on it: allowed
   | 'monitoring' // invalid, but monitoring mode never acts
   | 'not_enforced' // blocking mode would act, but the visitor is outside enforce_percent: allowed
   | 'excluded' // path in uri_exclusion: RTI not called
+  | 'ignored' // path in the default ignore list (ignore_paths): RTI not called
   | 'preflight' // CORS preflight: RTI not called
   | 'no_site' // no configured site serves this host, and the top level has no tag hash
   | 'fail_open' // RTI failed or the server did: allowed
   | 'challenge_passed' // a challenge action allowed by a valid pass cookie or landing grant (RTI asked)
-  | 'challenge_verify' // the request was to the challenge's verify path: decided without RTI
-  | 'ignored' // path in the default ignore list (ignore_paths): RTI not called
-  | 'threat_redirect'; // a redirect rule acted
+  | 'challenge_verify'; // the request was to the challenge's verify path: decided without RTI
 
 /** The challenge providers: `browser` is our own proof-of-work page, the others captchas. */
 export const CHALLENGE_PROVIDERS = [
@@ -96,7 +96,7 @@ export interface Decision {
   readonly body?: DenyBody;
   /** Set-Cookie value for the end user (RTI's, or our pass cookie); never on the stealth 404. */
   readonly setCookie?: string;
-  /** More response headers for the end user: a page's CSP, the x-cheq-rti-result echo. */
+  /** More response headers for the end user: a page's CSP, x-cheq-cdn-request-id, the x-cheq-rti-result echo. */
   readonly clientHeaders?: readonly ClientHeader[];
   /**
    * NGINX only (auth_request drops bodies): the X-Cheq-Page ticket from which the page endpoint

@@ -1,15 +1,16 @@
-// Pure policy: RTI's verdict and the configuration in, the action out (rti-api.md §2, §5).
-// The configured rules are tried in order, then the defaults of the API generation; the first
-// that matches acts, and its name says why (check --explain, debug logs).
+// Pure policy: RTI's verdict and the configuration in, the action out (rti-api.md §2, §5, §5.1).
+// The configured rules are tried in order, then the defaults of the API generation in CHEQ's
+// priority (block > challenge > redirect > allow); the first that matches acts, and its name says
+// why (check --explain, debug logs).
 
 import type { Action, DecisionReason, HttpStatus, Mode } from './decision';
 import type { RtiVerdict, Verdict } from './rti-port';
 import { applyStrategy, type BlockStrategy, type ChallengeStrategy } from './strategy';
 
-export type ApiVersion = 'v1' | 'v4';
+export type ApiVersion = 'v1' | 'v4' | 'v4.1';
 
-/** What a rule does with a request it matches. */
-export type RuleAction = 'allow' | 'block' | 'challenge';
+/** What a rule does with a request it matches (CHEQ's action model). */
+export type RuleAction = 'allow' | 'block' | 'challenge' | 'redirect';
 
 /** Every condition given must hold; a list matches when it holds any of the verdict's values. */
 export interface RuleCondition {
@@ -26,13 +27,18 @@ export interface PolicyRule {
 }
 
 export interface PolicyConfig {
-  /** Picks the default rules: v1 acts on code groups only, v4 on verdicts and code groups. */
+  /** Picks the default rules: v1 acts on code groups only, v4 and v4.1 on verdicts and codes. */
   readonly apiVersion: ApiVersion;
   /** Tried in order before the defaults. */
   readonly rules: readonly PolicyRule[];
   readonly blockRedirectCodes: ReadonlySet<number>;
   readonly challengeCodes: ReadonlySet<number>;
-  /** Where blocked navigations go with block_strategy `redirect`. */
+  readonly redirectCodes: ReadonlySet<number>;
+  /** Detection reason codes (v4 cheqDetection.reasons) of each default group. */
+  readonly blockReasons: ReadonlySet<number>;
+  readonly challengeReasons: ReadonlySet<number>;
+  readonly redirectReasons: ReadonlySet<number>;
+  /** Where blocked navigations go with block_strategy `redirect`, and redirected ones. */
   readonly redirectUrl: string | undefined;
   /** As resolved at configuration time (strategy.ts resolveStrategies). */
   readonly blockStrategy: BlockStrategy;
@@ -70,42 +76,50 @@ export function applyPolicy(
   return { action: 'allow', reason: 'monitoring', rule, challenge: false, would };
 }
 
-/** The first configured rule that matches, else the generation's default. */
-export function chooseRule(
-  verdict: RtiVerdict,
-  config: PolicyConfig,
-): { readonly action: RuleAction; readonly rule: string } {
+export interface ChosenRule {
+  readonly action: RuleAction;
+  readonly rule: string;
+}
+
+/**
+ * The first configured rule that matches, else the generation's default in CHEQ's priority:
+ * block > challenge > redirect > allow, so a code or reason in two groups is blocked rather than
+ * challenged (rti-api.md §5.1). v1 (as CHEQ's middlewares) acts on invalid traffic only; v4 and
+ * later (as CHEQ's CDN workers) also on the verdict, and on a listed code whatever the verdict.
+ */
+export function chooseRule(verdict: RtiVerdict, config: PolicyConfig): ChosenRule {
   for (const rule of config.rules) {
     if (matches(rule.when, verdict)) return { action: rule.action, rule: rule.name };
   }
-  return config.apiVersion === 'v4' ? defaultV4(verdict, config) : defaultV1(verdict, config);
-}
-
-/** v1 (as CHEQ's middlewares): only invalid traffic is acted on, by its code's group. */
-function defaultV1(verdict: RtiVerdict, config: PolicyConfig): ReturnType<typeof chooseRule> {
-  if (verdict.verdict === 'benign') return { action: 'allow', rule: 'default:benign' };
-  if (config.blockRedirectCodes.has(verdict.code)) {
-    return { action: 'block', rule: 'default:block_codes' };
-  }
-  if (config.challengeCodes.has(verdict.code)) {
-    return { action: 'challenge', rule: 'default:challenge_codes' };
-  }
-  return { action: 'allow', rule: 'default:unlisted_code' };
-}
-
-/** v4 (as CHEQ's CDN workers): malicious or a block code blocks, suspicious or a challenge code challenges. */
-function defaultV4(verdict: RtiVerdict, config: PolicyConfig): ReturnType<typeof chooseRule> {
-  if (verdict.verdict === 'malicious') return { action: 'block', rule: 'default:malicious' };
-  if (config.blockRedirectCodes.has(verdict.code)) {
-    return { action: 'block', rule: 'default:block_codes' };
-  }
-  if (verdict.verdict === 'suspicious') {
+  const v1 = config.apiVersion === 'v1';
+  if (v1 && verdict.verdict === 'benign') return { action: 'allow', rule: 'default:benign' };
+  if (!v1 && verdict.verdict === 'malicious') return { action: 'block', rule: 'default:malicious' };
+  const block = listedIn('block', config.blockRedirectCodes, config.blockReasons, verdict);
+  if (block) return block;
+  if (!v1 && verdict.verdict === 'suspicious') {
     return { action: 'challenge', rule: 'default:suspicious' };
   }
-  if (config.challengeCodes.has(verdict.code)) {
-    return { action: 'challenge', rule: 'default:challenge_codes' };
+  return (
+    listedIn('challenge', config.challengeCodes, config.challengeReasons, verdict) ??
+    listedIn('redirect', config.redirectCodes, config.redirectReasons, verdict) ?? {
+      action: 'allow',
+      rule: v1 ? 'default:unlisted_code' : 'default:benign',
+    }
+  );
+}
+
+/** `default:<action>_codes` or `default:<action>_reasons` when the verdict is in that group. */
+function listedIn(
+  action: Exclude<RuleAction, 'allow'>,
+  codes: ReadonlySet<number>,
+  reasons: ReadonlySet<number>,
+  verdict: RtiVerdict,
+): ChosenRule | undefined {
+  if (codes.has(verdict.code)) return { action, rule: `default:${action}_codes` };
+  if (verdict.reasons.some(reason => reasons.has(reason))) {
+    return { action, rule: `default:${action}_reasons` };
   }
-  return { action: 'allow', rule: 'default:benign' };
+  return undefined;
 }
 
 function matches(when: RuleCondition, verdict: RtiVerdict): boolean {
@@ -137,6 +151,11 @@ function enforce(
     case 'challenge': {
       const stop = applyStrategy(config.challengeStrategy, config.challengeUrl, isNavigation);
       return { ...stop, reason: 'threat_challenge', rule };
+    }
+    case 'redirect': {
+      // CHEQ's REDIRECT action: to redirect_url for a navigation, else (or without one) a 403.
+      const stop = applyStrategy('redirect', config.redirectUrl, isNavigation);
+      return { ...stop, reason: 'threat_redirect', rule };
     }
   }
 }

@@ -22,6 +22,16 @@ export interface RtiInput {
   /** `_cq_duid` and `_cq_pvid` cookies: CHEQ's device and page-view ids (v4). */
   readonly duidCookie: string | undefined;
   readonly pvidCookie: string | undefined;
+  /** `_cq_s` cookie: CHEQ's session (v4.1 sCookie). */
+  readonly sCookie: string | undefined;
+  /** The proxy's id of this request (v4.1 customId2, returned as ids.customParam2). */
+  readonly proxyRequestId: string | undefined;
+  /** TLS cipher and version and the geo region, from headers the proxy sets (v4.1). */
+  readonly tlsCipher: string | undefined;
+  readonly tlsVersion: string | undefined;
+  readonly geoRegion: string | undefined;
+  /** The demo's `cheq_demo_verdict` cookie, read only when the demo turns it on (the emulator). */
+  readonly demoVerdict: string | undefined;
   /** TLS fingerprints, when the proxy passes them in a header. */
   readonly ja3: string | undefined;
   readonly ja4: string | undefined;
@@ -53,6 +63,8 @@ export interface RtiVerdict {
   readonly rayId: string | undefined;
   /** A complete Set-Cookie value for the end user's browser (v1 setCookie). */
   readonly setCookie: string | undefined;
+  /** x-cheq-rti-result, CHEQ's format (v4, v4.1): `version=…;verdict=…;threat-type-code=…;ids=…` */
+  readonly rtiResult?: string;
 }
 
 /** Whether RTI calls the traffic invalid (v1's isInvalid). */

@@ -162,6 +162,7 @@ export function createServedChallenge(
     tokenText: string,
     solution: string,
     clientIp: string | undefined,
+    host: string,
     budgetMs: number,
   ): Promise<ChallengeOutcome | undefined> {
     if (token.p !== provider) return 'failed';
@@ -176,12 +177,14 @@ export function createServedChallenge(
         response: solution,
         remoteIp: clientIp,
         budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+        hostname: host,
       })
       .finally(() => verifyCalls.leave());
     if (result.ok) return undefined;
-    // The provider's own failures (no answer in time, unreachable, garbage) are told apart from
-    // a visitor's; either way this verify fails closed.
-    return result.why === 'rejected' || result.why === 'low_score' ? 'failed' : 'unavailable';
+    // The provider's own failures, not the visitor's.
+    return result.why === 'timeout' || result.why === 'unavailable' || result.why === 'bad_answer'
+      ? 'unavailable'
+      : 'failed';
   }
 
   return {
@@ -201,7 +204,7 @@ export function createServedChallenge(
         return serve(attrs, token.u, 'replayed');
       }
       const failed = SOLUTION.test(solution)
-        ? await check(token, tokenText, solution, clientIp, budgetMs)
+        ? await check(token, tokenText, solution, clientIp, attrs.host, budgetMs)
         : 'failed';
       if (failed) return serve(attrs, token.u, failed);
       // A captcha check took time: the pass and the grant count from now.

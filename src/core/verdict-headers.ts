@@ -1,6 +1,7 @@
 // The verdict headers the upstream application receives on allow. Every allow also strips
 // client-sent headers of these names, and any other the client sent under our prefix, so a client
-// can never forge a verdict, today's or one a later version adds.
+// can never forge a verdict, today's or one a later version adds. CHEQ's own x-cheq-rti-result is
+// stripped whatever the prefix, even with verdict headers off: apps written for CHEQ trust it.
 
 import type { DecisionReason } from './decision';
 import type { HeaderList } from './header-list';
@@ -38,6 +39,9 @@ export function verdictHeaderNames(prefix: string): VerdictHeaderNames {
   };
 }
 
+/** CHEQ's verdict header (rti-api.md §5), under CHEQ's name whatever our prefix. */
+export const RTI_RESULT_HEADER = 'x-cheq-rti-result';
+
 export interface UpstreamHeaders {
   readonly set: readonly (readonly [string, string])[];
   readonly remove: readonly string[];
@@ -66,7 +70,7 @@ export function upstreamVerdictHeaders(
   challenge: boolean,
   clientHeaders: HeaderList,
 ): UpstreamHeaders {
-  if (!names) return { set: [], remove: [] };
+  if (!names) return { set: [], remove: forgedRtiResults(clientHeaders) };
   const set: [string, string][] = [[names.decision, reason]];
   const remove: string[] = [];
   const put = (name: string, value: string | undefined): void => {
@@ -80,16 +84,27 @@ export function upstreamVerdictHeaders(
   put(names.verdict, verdict?.verdict);
   put(names.riskScore, verdict?.riskScore === undefined ? undefined : String(verdict.riskScore));
   put(names.rayId, verdict?.rayId || undefined);
+  put(RTI_RESULT_HEADER, verdict?.rtiResult);
   const prefix = prefixOf(names);
   for (const [name] of clientHeaders.entries) {
     // Most names differ in their first character: no string is made for them.
-    if (name.length < prefix.length || !sameChar(name, prefix, 0)) continue;
+    if (!sameChar(name, prefix, 0) && !sameChar(name, RTI_RESULT_HEADER, 0)) continue;
     // CGI-style apps (PHP, WSGI) read `x-cheq_decision` as `x-cheq-decision`.
     const dashed = name.includes('_') ? name.replace(/_/g, '-') : name;
-    if (!dashed.startsWith(prefix)) continue;
+    if (!dashed.startsWith(prefix) && dashed !== RTI_RESULT_HEADER) continue;
     if (!set.some(([setName]) => setName === name) && !remove.includes(name)) remove.push(name);
   }
   return { set, remove };
+}
+
+/** Client-sent x-cheq-rti-result headers (any `_` spelling), to strip with verdict headers off. */
+function forgedRtiResults(clientHeaders: HeaderList): string[] {
+  const remove: string[] = [];
+  for (const [name] of clientHeaders.entries) {
+    if (name.length !== RTI_RESULT_HEADER.length || !sameChar(name, RTI_RESULT_HEADER, 0)) continue;
+    if (name.replace(/_/g, '-') === RTI_RESULT_HEADER && !remove.includes(name)) remove.push(name);
+  }
+  return remove;
 }
 
 /** Whether `name` and `prefix` agree at `i`, reading `_` in `name` as `-`. */

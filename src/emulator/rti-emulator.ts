@@ -1,5 +1,6 @@
 // A built-in stand-in for CHEQ RTI, for the demo and for trying the server without credentials.
-// It speaks the v1 (rti-api.md §1) and v4 (§5) contracts; its verdict comes from the end user's
+// It speaks the v1 (rti-api.md §1), v4 (§5) and v4.1 (§5.1) contracts; its verdict comes from the
+// demo's cheq_demo_verdict cookie when the server passes it on, else from the end user's
 // User-Agent.
 
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 
 export const EMULATOR_PATH = '/v1/realtime-interception';
 export const EMULATOR_V4_PATH = '/defend/4.0/traffic';
+export const EMULATOR_V41_PATH = '/defend/4.1/traffic';
 /** Request bodies larger than this are refused with 413, whatever the API generation. */
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -57,9 +59,25 @@ export interface EmulatedVerdict {
   readonly threatTypeCode: number;
 }
 
-export function emulateVerdict(userAgent: string | null): EmulatedVerdict {
+/**
+ * The code each demo verdict (the cheq_demo_verdict cookie) stands for: VPN (challenged by
+ * default), Scrapers (blocked by default), Valid (docs/development.md).
+ */
+export const DEMO_VERDICT_CODES: Readonly<Record<string, number>> = {
+  suspicious: 14,
+  malicious: 2,
+  benign: 0,
+};
+
+/** The demo verdict when one was passed on, else the User-Agent rules. */
+export function emulateVerdict(userAgent: string | null, demoVerdict?: unknown): EmulatedVerdict {
   const ua = (userAgent ?? '').toLowerCase();
-  const code = EMULATED_THREATS.find(([needle]) => ua.includes(needle))?.[1] ?? 0;
+  const code =
+    (typeof demoVerdict === 'string' && Object.hasOwn(DEMO_VERDICT_CODES, demoVerdict)
+      ? DEMO_VERDICT_CODES[demoVerdict]
+      : undefined) ??
+    EMULATED_THREATS.find(([needle]) => ua.includes(needle))?.[1] ??
+    0;
   return { isInvalid: !VALID_CODES.has(code), threatTypeCode: code };
 }
 
@@ -90,9 +108,10 @@ export async function startRtiEmulator(host = '127.0.0.1', port = 0): Promise<Ru
 }
 
 /** RTI path → how the emulator answers a POST there. */
-const ANSWERS = new Map([
+const ANSWERS = new Map<string, (body: string, res: ServerResponse) => void>([
   [EMULATOR_PATH, answerV1],
-  [EMULATOR_V4_PATH, answerV4],
+  [EMULATOR_V4_PATH, (body, res) => answerV4(body, res, '4.0')],
+  [EMULATOR_V41_PATH, (body, res) => answerV4(body, res, '4.1')],
 ]);
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -115,7 +134,7 @@ function answerV1(body: string, res: ServerResponse): void {
     respond(res, 401, { error: 'ApiKey and TagHash are required' });
     return;
   }
-  const verdict = emulateVerdict(form.get('UserAgent'));
+  const verdict = emulateVerdict(form.get('UserAgent'), form.get('DemoVerdict'));
   const cookie = form.get('CheqCookie') || randomBytes(12).toString('hex');
   respond(res, 200, {
     version: 1,
@@ -125,7 +144,8 @@ function answerV1(body: string, res: ServerResponse): void {
   });
 }
 
-function answerV4(body: string, res: ServerResponse): void {
+/** v4 and v4.1 answer alike; v4.1 reports the proxy's request id (customId2) as customParam2. */
+function answerV4(body: string, res: ServerResponse, version: '4.0' | '4.1'): void {
   let request: unknown;
   try {
     request = JSON.parse(body);
@@ -133,19 +153,23 @@ function answerV4(body: string, res: ServerResponse): void {
     respond(res, 400, { error: 'body is not JSON' });
     return;
   }
-  const { tagHash, apiKey, endUserParams, duidCookie, pvidCookie } = asRecord(request);
+  const { tagHash, apiKey, endUserParams, duidCookie, pvidCookie, demoVerdict, customId2 } =
+    asRecord(request);
   if (!nonEmptyString(apiKey) || !nonEmptyString(tagHash)) {
     respond(res, 401, { error: 'apiKey and tagHash are required' });
     return;
   }
   const userAgent = asRecord(asRecord(endUserParams)['headers'])['user-agent'];
-  const { threatTypeCode: code } = emulateVerdict(typeof userAgent === 'string' ? userAgent : null);
+  const { threatTypeCode: code } = emulateVerdict(
+    typeof userAgent === 'string' ? userAgent : null,
+    demoVerdict,
+  );
   const [, name, group, riskScore, reasons] =
     V4_CLASSIFICATIONS.find(([known]) => known === code) ?? V4_CLASSIFICATIONS[0]!;
   respond(res, 200, {
     metadata: {
       timestamp: Date.now(),
-      version: '4.0',
+      version,
       tagName: 'rti-emulator',
       sessionFound: nonEmptyString(duidCookie),
     },
@@ -163,6 +187,7 @@ function answerV4(body: string, res: ServerResponse): void {
       rayId: randomUUID(),
       pageViewId: nonEmptyString(pvidCookie) ? pvidCookie : randomUUID(),
       duid: nonEmptyString(duidCookie) ? duidCookie : randomBytes(12).toString('hex'),
+      ...(version === '4.1' && nonEmptyString(customId2) ? { customParam2: customId2 } : {}),
     },
     cheqDetection: {
       detectedClassificationCode: code,

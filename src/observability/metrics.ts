@@ -4,6 +4,10 @@
 
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { createAdmissionMetrics } from './metric-families/admission-metrics';
+import {
+  createChallengeMetrics,
+  type SiteChallengeProvider,
+} from './metric-families/challenge-metrics';
 import { createCheckMetrics } from './metric-families/check-metrics';
 import { createCircuitMetrics } from './metric-families/circuit-metrics';
 import { createConfigMetrics } from './metric-families/config-metrics';
@@ -11,6 +15,7 @@ import { createFailOpenMetrics } from './metric-families/fail-open-metrics';
 import { createRtiMetrics, type RtiReadings } from './metric-families/rti-metrics';
 import { createStartupMetrics } from './metric-families/startup-metrics';
 
+export type { SiteChallengeProvider } from './metric-families/challenge-metrics';
 export type { RtiReadings } from './metric-families/rti-metrics';
 export { threatTypeLabel } from './metric-families/rti-metrics';
 
@@ -28,6 +33,8 @@ export interface MetricsSettings {
   readonly processMetrics?: boolean;
   /** Whether checks wait in line for an RTI call slot (the line is reported then). */
   readonly overloadShedding?: boolean;
+  /** Each served site's challenge provider: their challenge label sets counted from the start. */
+  readonly challengeProviders?: readonly SiteChallengeProvider[];
 }
 
 export function createMetrics(
@@ -42,6 +49,7 @@ export function createMetrics(
   return {
     ...createCheckMetrics(registers, settings.sites),
     ...createFailOpenMetrics(registers, settings.sites),
+    ...createChallengeMetrics(registers, settings.challengeProviders ?? []),
     ...createRtiMetrics(registers, readRti),
     ...createCircuitMetrics(registers),
     ...createConfigMetrics(registers, settings.version),

@@ -52,6 +52,10 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     }
     if (failure) metrics.failOpen.labels(transport, failure, site).inc();
     if (decision.would) metrics.monitoringWouldAct.inc({ transport, site, ...decision.would });
+    const { challengeEvent } = decision;
+    if (challengeEvent) {
+      metrics.challenges.labels(site, challengeEvent.provider, challengeEvent.outcome).inc();
+    }
   }
 
   function writeLog(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
@@ -79,7 +83,7 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       method: attrs.method,
       path: attrs.path.slice(0, MAX_LOGGED_PATH),
       would: decision.would,
-      challenge: decision.challengeEvent?.outcome,
+      challenge: decision.challengeEvent,
     };
     if (failed) {
       const suppressed = throttle.admit(decision.failure);

@@ -17,12 +17,25 @@ export const RTI_V4_PATH = '/defend/4.0/traffic';
 /** Reason codes kept from one answer, at most: enough for any rule, bounded for logs and headers. */
 const MAX_REASONS = 64;
 
+/** The v4 request body, as an object the v4.1 encoder adds to. */
+export interface RtiV4Payload {
+  readonly endUserParams: {
+    readonly headers: Record<string, string>;
+    readonly [field: string]: unknown;
+  };
+  readonly [field: string]: unknown;
+}
+
 /**
  * Encodes the JSON body. Optional fields are left out rather than sent empty, every string is
  * capped at MAX_FIELD_CHARS, and only the headers RTI is told about go out: never cookie or
  * authorization, which are not a third party's to see.
  */
 export function toRtiV4Body(input: RtiInput, credentials: RtiCredentials): string {
+  return JSON.stringify(rtiV4Payload(input, credentials));
+}
+
+export function rtiV4Payload(input: RtiInput, credentials: RtiCredentials): RtiV4Payload {
   const headers: Record<string, string> = {};
   if (input.host) headers['host'] = cap(input.host);
   for (const name of END_USER_HEADERS) {
@@ -33,7 +46,7 @@ export function toRtiV4Body(input: RtiInput, credentials: RtiCredentials): strin
   if (input.ja3) headers['cheq_ja3'] = cap(input.ja3);
   if (input.ja4) headers['cheq_ja4'] = cap(input.ja4);
   // JSON.stringify drops undefined members, which is how absent fields stay out.
-  return JSON.stringify({
+  return {
     tagHash: credentials.tagHash,
     apiKey: credentials.apiKey,
     endUserParams: {
@@ -49,22 +62,26 @@ export function toRtiV4Body(input: RtiInput, credentials: RtiCredentials): strin
     customId1: optional(input.eventType),
     duidCookie: optional(input.duidCookie),
     pvidCookie: optional(input.pvidCookie),
-  });
+    // Only the emulator reads it, and only the demo sets it.
+    demoVerdict: input.demoVerdict,
+  };
 }
 
-function cap(value: string): string {
+export function cap(value: string): string {
   return value.length > MAX_FIELD_CHARS ? value.slice(0, MAX_FIELD_CHARS) : value;
 }
 
-function optional(value: string | undefined): string | undefined {
+export function optional(value: string | undefined): string | undefined {
   return value ? cap(value) : undefined;
 }
 
 /**
- * Reads RTI's v4 JSON answer. No verdict (not a JSON object, no decision.verdict RTI defines, no
- * integer classification.code) fails with rti_bad_response; an odd optional field is only dropped.
+ * Reads RTI's v4 (and v4.1) JSON answer. No verdict (not a JSON object, no decision.verdict RTI
+ * defines, no integer classification.code) fails with rti_bad_response; an odd optional field is
+ * only dropped, an unknown one ignored. `generation` is the API version called, named in
+ * x-cheq-rti-result when the answer's metadata.version is not a version number.
  */
-export function parseRtiV4Response(text: string): RtiVerdict {
+export function parseRtiV4Response(text: string, generation = '4.0'): RtiVerdict {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -76,7 +93,7 @@ export function parseRtiV4Response(text: string): RtiVerdict {
   if (!isObject(body)) {
     throw new RtiError('rti_bad_response', 'RTI v4 answered with JSON that is not an object');
   }
-  const { decision, classification, ids, cheqDetection } = body;
+  const { decision, classification, ids, cheqDetection, metadata } = body;
   if (!isObject(decision)) {
     throw new RtiError('rti_bad_response', 'RTI v4 answer has no decision object');
   }
@@ -102,7 +119,55 @@ export function parseRtiV4Response(text: string): RtiVerdict {
     rayId: headerSafe(isObject(ids) ? ids['rayId'] : undefined, 256),
     // v4 sets no cookie from the server: CHEQ's tag sets _cq_duid and _cq_pvid in the browser.
     setCookie: undefined,
+    rtiResult: rtiResultOf(
+      versionOf(isObject(metadata) ? metadata['version'] : undefined) ?? generation,
+      verdict,
+      code,
+      isObject(ids) ? ids : {},
+    ),
   };
+}
+
+/** RTI's own version string when it is a version number (`4.1`); undefined otherwise. */
+function versionOf(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[0-9]{1,4}(?:\.[0-9]{1,4}){0,3}$/.test(value)
+    ? value
+    : undefined;
+}
+
+/** The ids RTI reports (rti-api.md §5), the only ones passed on in x-cheq-rti-result. */
+const RESULT_IDS = new Set([
+  'rayId',
+  'pageViewId',
+  'duid',
+  'uniqueVisitId',
+  'customParam1',
+  'customParam2',
+  'customParam3',
+  'customParam4',
+]);
+
+/**
+ * x-cheq-rti-result as CHEQ's edge integrations set it: `version=…;verdict=…;threat-type-code=…;
+ * ids=<the ids object as JSON>`. Only the known ids, each a header-safe string (or null) of at most
+ * 256 characters, so the header stays one bounded line of visible ASCII whatever RTI answers.
+ */
+function rtiResultOf(
+  version: string,
+  verdict: Verdict,
+  code: number,
+  ids: Record<string, unknown>,
+): string {
+  const kept: Record<string, string | null> = {};
+  for (const [name, value] of Object.entries(ids)) {
+    if (!RESULT_IDS.has(name)) continue;
+    if (value === null) kept[name] = null;
+    else {
+      const safe = headerSafe(value, 256);
+      if (safe !== undefined) kept[name] = safe;
+    }
+  }
+  return `version=${version};verdict=${verdict};threat-type-code=${code};ids=${JSON.stringify(kept)}`;
 }
 
 const NO_REASONS: readonly number[] = Object.freeze([]);

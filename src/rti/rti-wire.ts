@@ -63,6 +63,8 @@ export function toRtiForm(input: RtiInput, credentials: RtiCredentials): string 
   add('JA3', input.ja3);
   add('Channel', input.channel);
   add('MiddlewareVersion', credentials.middlewareVersion);
+  // Only the emulator reads it, and only the demo sets it.
+  add('DemoVerdict', input.demoVerdict);
   return form;
 }
 

@@ -5,6 +5,7 @@ import type { ApiVersion } from '../core/policy';
 import type { RtiInput, RtiVerdict } from '../core/rti-port';
 import { parseRtiResponse, toRtiForm, type RtiCredentials } from './rti-wire';
 import { parseRtiV4Response, RTI_V4_PATH, toRtiV4Body } from './rti-wire-v4';
+import { RTI_V41_PATH, toRtiV41Body } from './rti-wire-v41';
 
 export interface WireFormat {
   /** Appended to the endpoint's own path. */
@@ -26,6 +27,12 @@ export const WIRE_FORMATS: Readonly<Record<ApiVersion, WireFormat>> = {
     path: RTI_V4_PATH,
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     encode: toRtiV4Body,
-    parse: parseRtiV4Response,
+    parse: text => parseRtiV4Response(text, '4.0'),
+  },
+  'v4.1': {
+    path: RTI_V41_PATH,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    encode: toRtiV41Body,
+    parse: text => parseRtiV4Response(text, '4.1'),
   },
 };

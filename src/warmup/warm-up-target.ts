@@ -52,8 +52,8 @@ function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
       endpoint: emulator,
       apiKey: 'warm-up',
       tagHash: 'warm-up',
-      // No provider is called during the warm-up.
-      captcha: undefined,
+      // Never a captcha provider's: the warm-up calls nothing but the emulator.
+      siteverify: undefined,
       effective: {},
     },
     rti: {

@@ -523,11 +523,14 @@ describe('deploy manifests', () => {
   };
   const extAuthzOf = (bootstrap: Bootstrap): { name: string; config: ExtAuthz } => {
     const filters = hcmOf(bootstrap).http_filters;
-    const first = filters[0] as HttpFilter;
+    // Only the header mutation that sets the TLS facts (overwriting a client's) runs before it.
+    const mutation = filters[0] as HttpFilter;
+    assert.equal(mutation.name, 'envoy.filters.http.header_mutation');
+    const first = filters[1] as HttpFilter;
     assert.equal(
       first.typed_config['@type'],
       'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
-      'ext_authz is the first HTTP filter',
+      'ext_authz is the first HTTP filter after the header mutation',
     );
     assert.equal(filters.at(-1)?.name, 'envoy.filters.http.router', 'the router is the last');
     return { name: first.name, config: first.typed_config };

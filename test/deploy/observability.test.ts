@@ -32,8 +32,12 @@ const EXPECTED_ALERTS = [
   'CheqAuthzDown',
   'CheqAuthzEventLoopLag',
   'CheqAuthzConfigReloadRefused',
+  'CheqAuthzChallengeLoops',
 ];
 const EXPECTED_PANELS = [
+  'Challenges by outcome',
+  'Challenge pass rate by site and provider',
+  'Challenge loops per pass',
   'Mode',
   'Version',
   'RTI timeout',
@@ -61,9 +65,9 @@ const EXPECTED_PANELS = [
 ];
 /**
  * Decision reasons not answered from an RTI verdict (PROTECTED_REASONS are): fail_open is
- * unprotected; excluded, preflight and no_site are not screened and count for neither.
+ * unprotected; excluded, ignored, preflight and no_site are not screened and count for neither.
  */
-const UNSCREENED_REASONS = ['fail_open', 'excluded', 'preflight', 'no_site'];
+const UNSCREENED_REASONS = ['fail_open', 'excluded', 'ignored', 'preflight', 'no_site'];
 /** Server metrics (and a fail-open cause) the dashboard must show by name. */
 const PROTECTION_METRICS = [
   'cheq_authz_rti_circuit_ignored_timeouts_total',
@@ -77,7 +81,15 @@ const PROTECTED_SHARE_RECORDS = [
 /** Labels Prometheus adds to every series scraped through a ServiceMonitor. */
 const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'service', 'endpoint']);
 /** Labels whose values the server zero-initialises or we provoke: matcher values are checked. */
-const ENUM_LABELS = new Set(['transport', 'action', 'reason', 'cause', 'result', 'mode']);
+const ENUM_LABELS = new Set([
+  'transport',
+  'action',
+  'reason',
+  'cause',
+  'result',
+  'mode',
+  'outcome',
+]);
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 // ---- PromQL scanning -------------------------------------------------------------------------
@@ -569,6 +581,34 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
         assert.equal(result.status, 1, result.stderr);
         assert.match(result.stderr, /protected reasons are not PROTECTED_REASONS/);
         assert.ok(result.stderr.includes(first), result.stderr);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    it('writes PROTECTED_REASONS into the dashboard, and refuses a stale one under --check', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cheq-dashboard-'));
+      try {
+        const copy = join(dir, 'dashboard.json');
+        const list = `reason=~\\"${PROTECTED_REASONS.join('|')}\\"`;
+        const text = readFileSync(DASHBOARD_FILE, 'utf8');
+        assert.ok(text.includes(list), `the dashboard selects ${list}`);
+        const stale = text.replaceAll(list, 'reason=~\\"valid|threat_block\\"');
+        writeFileSync(copy, stale);
+        const run = (...args: string[]) =>
+          spawnSync(process.execPath, [GENERATOR, ...args, '--dashboard', copy], {
+            encoding: 'utf8',
+          });
+        const check = run('--check');
+        assert.equal(check.status, 1, check.stderr);
+        assert.match(
+          check.stderr,
+          /dashboard\.json: its protected reasons are not PROTECTED_REASONS/,
+        );
+        // Writing: into copies, so the shipped files stay as they are.
+        writeFileSync(join(dir, 'cheq-rti-authz-alerts.yaml'), readFileSync(RULES_FILE));
+        const write = run('--dir', dir);
+        assert.equal(write.status, 0, write.stderr);
+        assert.equal(readFileSync(copy, 'utf8'), text);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RTI_V4_PATH } from '../../src/rti/rti-wire-v4';
+import { RTI_V41_PATH } from '../../src/rti/rti-wire-v41';
 
 export type RtiBehaviour =
   | { readonly kind: 'verdict'; readonly body: Record<string, unknown>; readonly delayMs?: number }
@@ -26,7 +27,7 @@ export type RtiBehaviour =
 
 export interface RecordedCall {
   readonly method: string;
-  /** The request target as sent: a v4 call's ends with RTI_V4_PATH. */
+  /** The request target as sent: a v4 call's ends with RTI_V4_PATH, a v4.1 call's RTI_V41_PATH. */
   readonly path: string;
   readonly headers: IncomingMessage['headers'];
   /** The body read as a v1 form (meaningless for a v4 call). */
@@ -83,13 +84,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Whether the call was made to the v4 endpoint. */
+/** Whether the call was made to the v4 or the v4.1 endpoint (both speak v4 JSON). */
 export function isV4Call(call: RecordedCall): boolean {
-  return call.path.endsWith(RTI_V4_PATH);
+  return call.path.endsWith(RTI_V4_PATH) || isV41Call(call);
+}
+
+/** Whether the call was made to the v4.1 endpoint. */
+export function isV41Call(call: RecordedCall): boolean {
+  return call.path.endsWith(RTI_V41_PATH);
 }
 
 /** A benign answer in the generation the call speaks. */
 function defaultBehaviour(_form: URLSearchParams, call: RecordedCall): RtiBehaviour {
+  if (isV41Call(call)) return v4Verdict({ metadata: { version: '4.1' } });
   return isV4Call(call) ? v4Verdict({}) : verdict({});
 }
 

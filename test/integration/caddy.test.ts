@@ -21,7 +21,10 @@ const VERDICT_HEADERS: string[] = Object.values<string>({ ...verdictHeaderNames(
  * x-cheq_decision as x-cheq-decision), each forged by the client.
  */
 const FORGED: Record<string, string> = Object.fromEntries(
-  [...VERDICT_HEADERS, 'x-cheq-anything', 'x-cheq_decision'].map(name => [name, 'FORGED']),
+  [...VERDICT_HEADERS, 'x-cheq-rti-result', 'x-cheq-anything', 'x-cheq_decision'].map(name => [
+    name,
+    'FORGED',
+  ]),
 );
 
 /** The x-cheq-* headers the app received with a value (empty ones say "does not apply"). */
@@ -179,6 +182,10 @@ describe('Caddy forward_auth with the docs/caddy.md recipe (real Caddy)', functi
         'x-cheq-invalid': 'false',
         'x-cheq-risk-score': '4',
         'x-cheq-ray-id': 'rti-ray-1',
+        // CHEQ's own, beside ours; the client's forged one never arrives.
+        'x-cheq-rti-result':
+          'version=4.0;verdict=benign;threat-type-code=0;' +
+          'ids={"rayId":"rti-ray-1","pageViewId":"pvid-1","duid":"duid-1","uniqueVisitId":"visit-1"}',
       });
     } finally {
       await caddyV4.stop();

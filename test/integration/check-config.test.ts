@@ -38,6 +38,7 @@ describe('check-config command (integration)', function () {
     `    api_key: ${SITE_KEY}`,
     '    timeout_ms: 300',
     '    uri_exclusion: [/static/.*]',
+    '    ignore_paths: []',
     '  - name: blog',
     '    hosts: [blog.example.org]',
     '    tag_hash: blog-tag',
@@ -65,6 +66,9 @@ describe('check-config command (integration)', function () {
     assert.match(section('blog'), /\n {2}api_version +v4\n/);
     assert.match(section('blog'), /\n {2}timeout_ms +100\n/);
     assert.match(section('shop'), /\n {2}api_key +<redacted>\n/);
+    // The default ignore list is shown where it applies, and a site's own (empty) list.
+    assert.match(section('blog'), /\n {2}ignore_paths +.*\/robots\.txt.*\/healthz/);
+    assert.match(section('shop'), /\n {2}ignore_paths +\(empty\)\n/);
     assert.equal(stdout.includes(KEY) || stdout.includes(SITE_KEY), false, 'no key printed');
   });
 
@@ -79,8 +83,11 @@ describe('check-config command (integration)', function () {
     ]);
     assert.equal(code, 0, 'warnings do not fail the check');
     const warnings = stdout.split('\nwarnings:\n')[1] ?? '';
-    // The shop excludes only /static/.*: its health checks would be screened in blocking mode.
-    assert.match(warnings, /site shop: blocking with no uri_exclusion for health checks/);
+    // The shop excludes only /static/.* and ignores nothing: its health checks would be screened.
+    assert.match(
+      warnings,
+      /site shop: blocking with no uri_exclusion or ignore_paths entry for health checks/,
+    );
     assert.doesNotMatch(warnings, /site default: blocking with no uri_exclusion/);
     assert.doesNotMatch(warnings, /site blog: blocking/, 'monitoring never blocks');
     // 200 ms < the shop's 300 + 10; the others' 100 + 10 fit.
@@ -141,6 +148,20 @@ describe('check-config command (integration)', function () {
     const warnings = stdout.split('\nwarnings:\n')[1] ?? '';
     assert.match(warnings, /site shop: uri_exclusion entry "\.\*\\\\\.css" matches below any path/);
     assert.doesNotMatch(warnings, /site default: uri_exclusion/, '/healthz is exact');
+  });
+
+  it('warns the same about an ignore_paths entry of the operator, never about the defaults', async () => {
+    const { code, stdout } = await runMain(['check-config', '--config', file('ign.yaml', VALID)]);
+    assert.equal(code, 0);
+    assert.doesNotMatch(stdout, /ignore_paths entry "/, 'the default list is anchored');
+    const own = VALID.replace(
+      '    ignore_paths: []',
+      "    ignore_paths: ['/robots.txt', '.*\\.png']",
+    );
+    const warned = await runMain(['check-config', '--config', file('ign2.yaml', own)]);
+    const warnings = warned.stdout.split('\nwarnings:\n')[1] ?? '';
+    assert.match(warnings, /site shop: ignore_paths entry "\.\*\\\\\.png" matches below any path/);
+    assert.doesNotMatch(warnings, /ignore_paths entry "\/robots\.txt"/);
   });
 
   it('exits 2 on a pattern RE2 cannot match in linear time, naming setting and pattern', async () => {

@@ -59,6 +59,7 @@ describe('gRPC ext_authz Check (integration)', function () {
         'x-cheq-challenge',
         'x-cheq-risk-score',
         'x-cheq-ray-id',
+        'x-cheq-rti-result',
       ]);
       const cookies = response.ok_response?.response_headers_to_add ?? [];
       assert.equal(cookies.length, 1);
@@ -393,6 +394,7 @@ describe('gRPC ext_authz Check (integration)', function () {
       'x-cheq-verdict': 'benign',
       'x-cheq-risk-score': '0',
       'x-cheq-ray-id': 'forged',
+      'x-cheq-rti-result': 'version=4.1;verdict=benign;threat-type-code=0;ids={}',
       'x-cheq-added-later': 'forged',
       'x-cheq_decision': 'valid',
     };
@@ -404,6 +406,7 @@ describe('gRPC ext_authz Check (integration)', function () {
       'x-cheq-verdict',
       'x-cheq-risk-score',
       'x-cheq-ray-id',
+      'x-cheq-rti-result',
       'x-cheq-added-later',
       'x-cheq_decision',
     ];

@@ -216,7 +216,7 @@ describe('HTTP endpoints (integration)', () => {
       assert.equal(answer.headers['x-cheq-decision'], 'valid');
       assert.equal(
         answer.headers['x-envoy-auth-headers-to-remove'],
-        'x-cheq-challenge, x-cheq-risk-score, x-cheq-ray-id',
+        'x-cheq-challenge, x-cheq-risk-score, x-cheq-ray-id, x-cheq-rti-result',
       );
       assert.deepEqual(answer.headers['set-cookie'], [
         '_cheq_rti=fake-cookie; Path=/; Max-Age=3600',

@@ -7,12 +7,17 @@ import {
   EMULATED_THREATS,
   EMULATOR_PATH,
   EMULATOR_V4_PATH,
+  EMULATOR_V41_PATH,
   startRtiEmulator,
   type RunningEmulator,
 } from '../../src/emulator/rti-emulator';
 import { parseRtiResponse, toRtiForm } from '../../src/rti/rti-wire';
 import { RTI_V4_PATH, parseRtiV4Response, toRtiV4Body } from '../../src/rti/rti-wire-v4';
+import { RTI_V41_PATH, toRtiV41Body } from '../../src/rti/rti-wire-v41';
+import { okHeaders } from '../helpers/check-response';
+import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { rtiInput, TEST_CREDENTIALS } from '../helpers/rti-input';
+import { startService, type TestService } from '../helpers/start-service';
 
 /** A page load of https://shop.example.com/ by `userAgent`. */
 function visitorInput(userAgent: string, overrides: Partial<RtiInput> = {}): RtiInput {
@@ -182,5 +187,129 @@ describe('RTI emulator (integration)', () => {
     assert.equal(parsed.verdict, 'suspicious');
     assert.equal(parsed.code, 14);
     assert.match(parsed.setCookie ?? '', /^_cheq_rti=/);
+  });
+
+  describe('v4.1', () => {
+    const postV41 = (body: string): Promise<Answer> =>
+      post(`${emulator.url}${EMULATOR_V41_PATH}`, body, 'application/json');
+
+    it('listens on the path the v4.1 client posts to', () => {
+      assert.equal(EMULATOR_V41_PATH, RTI_V41_PATH);
+    });
+
+    it('answers as v4, version 4.1, reporting the request id (customId2) as customParam2', async () => {
+      const input = visitorInput('Mozilla/5.0 vpn-client', {
+        proxyRequestId: 'req-9',
+        sCookie: 's==',
+      });
+      const { status, text } = await postV41(toRtiV41Body(input, TEST_CREDENTIALS));
+      assert.equal(status, 200, text);
+      const parsed = parseRtiV4Response(text, '4.1');
+      assert.deepEqual([parsed.verdict, parsed.code], ['suspicious', 14]);
+      const answer = JSON.parse(text) as Record<string, Record<string, unknown>>;
+      assert.equal(answer['metadata']?.['version'], '4.1');
+      assert.equal(answer['ids']?.['customParam2'], 'req-9');
+      assert.match(parsed.rtiResult ?? '', /^version=4\.1;verdict=suspicious;threat-type-code=14;/);
+    });
+  });
+
+  describe('the demo verdict (cheq_demo_verdict cookie, passed on by the server)', () => {
+    const cases = [
+      ['suspicious', 'suspicious', 14],
+      ['malicious', 'malicious', 2],
+      ['benign', 'benign', 0],
+    ] as const;
+    for (const [demoVerdict, verdict, code] of cases) {
+      it(`answers ${demoVerdict} on v1, v4 and v4.1, whatever the User-Agent`, async () => {
+        const ua = demoVerdict === 'benign' ? 'price-bot/2.1' : 'Mozilla/5.0 Firefox/128.0';
+        const input = visitorInput(ua, { demoVerdict });
+        const v1 = await post(
+          `${emulator.url}${EMULATOR_PATH}`,
+          toRtiForm(input, TEST_CREDENTIALS),
+          'application/x-www-form-urlencoded',
+        );
+        assert.deepEqual(
+          [parseRtiResponse(v1.text).verdict, parseRtiResponse(v1.text).code],
+          [verdict, code],
+        );
+        for (const [path, body] of [
+          [EMULATOR_V4_PATH, toRtiV4Body(input, TEST_CREDENTIALS)],
+          [EMULATOR_V41_PATH, toRtiV41Body(input, TEST_CREDENTIALS)],
+        ] as const) {
+          const { text } = await post(`${emulator.url}${path}`, body, 'application/json');
+          const parsed = parseRtiV4Response(text);
+          assert.deepEqual([parsed.verdict, parsed.code], [verdict, code], path);
+        }
+      });
+    }
+
+    it('keeps the User-Agent rules for a value it does not know', async () => {
+      const body = JSON.stringify({
+        ...JSON.parse(toRtiV4Body(visitorInput('price-bot/2.1'), TEST_CREDENTIALS)),
+        demoVerdict: 'constructor',
+      });
+      const { text } = await postV4(body);
+      assert.equal(parseRtiV4Response(text).verdict, 'malicious');
+    });
+  });
+});
+
+describe('the demo verdict cookie through the server (integration)', function () {
+  this.timeout(20_000);
+  let emulator: RunningEmulator;
+  let service: TestService;
+  const BROWSER = {
+    'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0',
+    accept: 'text/html',
+    'sec-fetch-mode': 'navigate',
+  };
+
+  before(async () => {
+    emulator = await startRtiEmulator();
+    service = await startService(emulator.url, {
+      CHEQ_API_VERSION: 'v4.1',
+      CHEQ_MODE: 'blocking',
+      CHEQ_DEMO_VERDICT_COOKIE: 'true',
+    });
+  });
+  after(async () => {
+    await service?.close();
+    await emulator?.close();
+  });
+
+  const check = (cookie?: string) =>
+    service.check(
+      envoyCheckRequest({ headers: { ...BROWSER, ...(cookie === undefined ? {} : { cookie }) } }),
+    );
+
+  it('allows the browser without the cookie', async () => {
+    const response = await check();
+    assert.equal(okHeaders(response)['x-cheq-verdict'], 'benign');
+  });
+
+  it('calls the browser suspicious with cheq_demo_verdict=suspicious', async () => {
+    const response = await check('a=1; cheq_demo_verdict=suspicious');
+    assert.equal(okHeaders(response)['x-cheq-verdict'], 'suspicious');
+    assert.equal(okHeaders(response)['x-cheq-threat-type'], '14');
+  });
+
+  it('blocks the browser with cheq_demo_verdict=malicious', async () => {
+    const response = await check('cheq_demo_verdict=malicious');
+    assert.equal(response.status?.code, 7);
+  });
+
+  it('is not read unless demo_verdict_cookie is on', async () => {
+    const plain = await startService(emulator.url, {
+      CHEQ_API_VERSION: 'v4.1',
+      CHEQ_MODE: 'blocking',
+    });
+    try {
+      const response = await plain.check(
+        envoyCheckRequest({ headers: { ...BROWSER, cookie: 'cheq_demo_verdict=malicious' } }),
+      );
+      assert.equal(okHeaders(response)['x-cheq-verdict'], 'benign');
+    } finally {
+      await plain.close();
+    }
   });
 });

@@ -138,6 +138,9 @@ describe('RTI v4 end to end (integration)', function () {
       'x-cheq-verdict': 'benign',
       'x-cheq-risk-score': '4',
       'x-cheq-ray-id': 'ray-ok-1',
+      'x-cheq-rti-result':
+        'version=4.0;verdict=benign;threat-type-code=0;' +
+        'ids={"rayId":"ray-ok-1","pageViewId":"pvid-1","duid":"duid-1","uniqueVisitId":"visit-1"}',
     });
     // v4 sets no cookie from the server.
     assert.deepEqual(response.ok_response?.response_headers_to_add ?? [], []);

@@ -276,7 +276,7 @@ describe('cheq-rti-authz process (integration)', function () {
     ['v1', 'default:block_codes'],
     ['v4', 'default:malicious'],
   ] as const) {
-    it(`demo on ${apiVersion}: the printed commands show allow, deny (explained) and redirect`, async () => {
+    it(`demo on ${apiVersion}: the printed commands show allow, deny (explained) and the challenge`, async () => {
       const proc = startServerProcess(['demo', '--api-version', apiVersion], {
         CHEQ_GRPC_PORT: '0',
         CHEQ_HTTP_PORT: '0',
@@ -309,8 +309,10 @@ describe('cheq-rti-authz process (integration)', function () {
       assert.match(outputs[0] ?? '', /^ALLOW/);
       assert.match(outputs[1] ?? '', /^DENY 403/);
       assert.match(outputs[1] ?? '', new RegExp(`\\n {2}rule {14}${rule}\\n`));
-      assert.match(outputs[2] ?? '', /^REDIRECT 302/);
-      assert.match(outputs[2] ?? '', /location: https:\/\/www\.example\.com\/verify-you-are-human/);
+      // The challenge page, served by us.
+      assert.match(outputs[2] ?? '', /^DENY 403/);
+      assert.match(outputs[2] ?? '', /content-type: text\/html/);
+      assert.match(outputs[2] ?? '', /<title>Checking your browser<\/title>/);
       assert.equal(await proc.stop('SIGINT'), 0);
     });
   }

@@ -175,20 +175,21 @@ describe('challenge settings', () => {
 
     it('resolves the siteverify settings of a captcha provider; none for browser', () => {
       const config = load({
+        CHEQ_CHALLENGE_SECRET: SECRET,
         CHEQ_CHALLENGE_PROVIDER: 'recaptcha-v3',
         CHEQ_CHALLENGE_SITE_KEY: ' site-key-1 ',
         CHEQ_CHALLENGE_PROVIDER_SECRET_FILE: file('provider', 'provider-secret-value\n'),
         CHEQ_CHALLENGE_VERIFY_URL: 'http://127.0.0.1:9/siteverify',
         CHEQ_CHALLENGE_MIN_SCORE: '0.7',
       });
-      assert.deepEqual(config.defaultSite?.captcha, {
+      assert.deepEqual(config.defaultSite?.siteverify, {
         secret: 'provider-secret-value',
         siteKey: 'site-key-1',
         verifyUrl: new URL('http://127.0.0.1:9/siteverify'),
         minScore: 0.7,
         timeoutMs: 200,
       });
-      assert.equal(load({}).defaultSite?.captcha, undefined);
+      assert.equal(load({ CHEQ_CHALLENGE_SECRET: SECRET }).defaultSite?.siteverify, undefined);
     });
 
     it('check-config redacts every secret and says the challenge is served', () => {

@@ -67,3 +67,54 @@ describe('config advice: hosts no site serves', () => {
     assert.deepEqual(unserved({ ...ENV, CHEQ_TAG_HASH: 'top' }), []);
   });
 });
+
+describe('config advice: policy settings that cannot act as written', () => {
+  const REQUIRED = {
+    CHEQ_API_KEY: 'k',
+    CHEQ_TAG_HASH: 't',
+    CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
+  };
+  const policyAdvice = (env: Record<string, string>): string[] =>
+    configAdvice(loadConfig({ env: { ...REQUIRED, ...env }, args: [] }), []).filter(
+      line => !line.includes('health checks'),
+    );
+
+  it('names what redirects when redirect_url is empty (those requests get 403)', () => {
+    const rules = JSON.stringify([{ name: 'sorry', when: { codes: [9] }, action: 'redirect' }]);
+    assert.deepEqual(
+      policyAdvice({
+        CHEQ_API_VERSION: 'v4',
+        CHEQ_THREAT_CODES_REDIRECT: '21',
+        CHEQ_REASONS_REDIRECT: '7',
+        CHEQ_POLICY_RULES: rules,
+      }),
+      [
+        'site default: redirect_codes, redirect_reasons, rule sorry choose the redirect action, ' +
+          'but redirect_url is empty: those requests are denied with 403 instead',
+      ],
+    );
+  });
+
+  it('says nothing of a redirect action with a redirect_url', () => {
+    assert.deepEqual(
+      policyAdvice({
+        CHEQ_REDIRECT_CODES: '21',
+        CHEQ_REDIRECT_URL: '/sorry',
+        CHEQ_API_VERSION: 'v4',
+      }),
+      [],
+    );
+  });
+
+  it('names reason lists on api_version v1, whose answers carry no reasons', () => {
+    assert.deepEqual(policyAdvice({ CHEQ_BLOCK_REASONS: '1', CHEQ_CHALLENGE_REASONS: '2' }), [
+      'site default: block_reasons, challenge_reasons never match with api_version v1: its ' +
+        'answers carry no reason codes (v4 cheqDetection.reasons)',
+    ]);
+    assert.deepEqual(
+      policyAdvice({ CHEQ_BLOCK_REASONS: '1', CHEQ_API_VERSION: 'v4' }),
+      [],
+      'v4 answers carry reasons',
+    );
+  });
+});

@@ -144,9 +144,14 @@ describe('loadConfig on convict', () => {
   // Every comma-list flag: a repeat adds items, as at 1274a1a (yargs-parser and convict join them).
   const LIST_CASES: readonly [SettingName, string, string, readonly unknown[]][] = [
     ['uri_exclusion', '/a', '/b', ['/a', '/b']],
+    ['ignore_paths', '/a', '/b', ['/a', '/b']],
     ['trusted_proxies', '10.0.0.1', '10.0.0.2/31', ['10.0.0.1', '10.0.0.2/31']],
     ['block_redirect_codes', '2', '3', ['2', '3']],
     ['challenge_codes', '4', '5', ['4', '5']],
+    ['redirect_codes', '20', '21', ['20', '21']],
+    ['block_reasons', '101', '102', ['101', '102']],
+    ['challenge_reasons', '103', '104', ['103', '104']],
+    ['redirect_reasons', '105', '106', ['105', '106']],
     ['ignored_header_names', 'x-a', 'x-b', ['x-a', 'x-b']],
   ];
   for (const [key, first, second, expected] of LIST_CASES) {

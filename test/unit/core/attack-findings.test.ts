@@ -18,6 +18,10 @@ function eventTypeConfig(routes: readonly (readonly [string, string])[]): RtiInp
     ja4Header: undefined,
     channelParam: undefined,
     ignoredHeaderNames: [],
+    tlsCipherHeader: 'x-cheq-tls-cipher',
+    tlsVersionHeader: 'x-cheq-tls-version',
+    geoRegionHeader: 'x-cheq-geo-region',
+    demoVerdictCookie: false,
   };
 }
 

@@ -19,6 +19,10 @@ function inputConfig(overrides: Partial<RtiInputConfig> = {}): RtiInputConfig {
     ja4Header: undefined,
     channelParam: undefined,
     ignoredHeaderNames: IGNORED,
+    tlsCipherHeader: 'x-cheq-tls-cipher',
+    tlsVersionHeader: 'x-cheq-tls-version',
+    geoRegionHeader: 'x-cheq-geo-region',
+    demoVerdictCookie: false,
     ...overrides,
   };
 }
@@ -124,6 +128,93 @@ describe('buildRtiInput', () => {
         assert.equal(build({ headers }).cheqCookie, expected);
       });
     }
+  });
+
+  describe('sCookie (v4.1): the _cq_s cookie, exactly', () => {
+    const cases: readonly [string, string | undefined, string | undefined][] = [
+      ['reads _cq_s', 'a=1; _cq_s=sess-1; b=2', 'sess-1'],
+      ['keeps base64 padding', '_cq_s=c2Vzc2lvbg==', 'c2Vzc2lvbg=='],
+      ['keeps a value with = inside whole', '_cq_s=a=b=c; x=1', 'a=b=c'],
+      ['is not _cq_se (our pass cookie)', '_cq_se=pass; _cq_s2=two; x_cq_s=three', undefined],
+      ['is not read from a longer or prefixed name', '__cq_s=1; _cq_s_=2; _CQ_S=3', undefined],
+      ['takes _cq_s among look-alikes', '_cq_se=pass; _cq_s2=two; _cq_s=real; x_cq_s=x', 'real'],
+      ['trims the spaces around a name', 'a=1;   _cq_s =sp', 'sp'],
+      ['is undefined without a Cookie header', undefined, undefined],
+      ['is empty for an empty value (left out of the body)', '_cq_s=', ''],
+    ];
+    for (const [name, cookie, expected] of cases) {
+      it(name, () => {
+        const headers: [string, string][] = cookie === undefined ? [] : [['cookie', cookie]];
+        assert.equal(build({ headers }).sCookie, expected);
+      });
+    }
+  });
+
+  describe('proxy-set TLS and geo headers (v4.1)', () => {
+    const headers: [string, string][] = [
+      ['user-agent', 'Mozilla/5.0'],
+      ['x-cheq-tls-cipher', 'TLS_AES_128_GCM_SHA256'],
+      ['x-cheq-tls-version', 'TLSv1.3'],
+      ['x-cheq-geo-region', 'CA'],
+    ];
+
+    it('reads them from the configured names', () => {
+      const input = build({ headers });
+      assert.deepEqual(
+        [input.tlsCipher, input.tlsVersion, input.geoRegion],
+        ['TLS_AES_128_GCM_SHA256', 'TLSv1.3', 'CA'],
+      );
+    });
+
+    it('never reports them as headers the client sent', () => {
+      assert.deepEqual(build({ headers }).headerNames, ['user-agent']);
+    });
+
+    it('reads other names when configured, and the defaults then as client headers', () => {
+      const input = build({ headers: [...headers, ['x-tls', 'c1']] }, 'page_load', {
+        tlsCipherHeader: 'x-tls',
+      });
+      assert.equal(input.tlsCipher, 'c1');
+      assert.ok(input.headerNames.includes('x-cheq-tls-cipher'));
+      assert.ok(!input.headerNames.includes('x-tls'));
+    });
+
+    it('reads none when the names are turned off (empty)', () => {
+      const input = build({ headers }, 'page_load', {
+        tlsCipherHeader: '',
+        tlsVersionHeader: '',
+        geoRegionHeader: '',
+      });
+      assert.deepEqual(
+        [input.tlsCipher, input.tlsVersion, input.geoRegion],
+        [undefined, undefined, undefined],
+      );
+    });
+  });
+
+  it("passes the proxy's request id on (v4.1 customId2)", () => {
+    assert.equal(build({ requestId: 'proxy-req-7' }).proxyRequestId, 'proxy-req-7');
+    assert.equal(build({ requestId: undefined }).proxyRequestId, undefined);
+  });
+
+  describe('demoVerdict', () => {
+    const cookie: [string, string][] = [['cookie', 'cheq_demo_verdict=suspicious']];
+
+    it('is read only when demo_verdict_cookie is on', () => {
+      assert.equal(build({ headers: cookie }).demoVerdict, undefined);
+      assert.equal(
+        build({ headers: cookie }, 'page_load', { demoVerdictCookie: true }).demoVerdict,
+        'suspicious',
+      );
+    });
+
+    it('is only one of the three verdicts', () => {
+      for (const value of ['Suspicious', 'evil', '', 'malicious,x']) {
+        const headers: [string, string][] = [['cookie', `cheq_demo_verdict=${value}`]];
+        const input = build({ headers }, 'page_load', { demoVerdictCookie: true });
+        assert.equal(input.demoVerdict, undefined, value);
+      }
+    });
   });
 
   describe('ja3', () => {

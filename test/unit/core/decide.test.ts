@@ -71,9 +71,10 @@ const REMOVABLE_HEADERS = [
   'x-cheq-verdict',
   'x-cheq-risk-score',
   'x-cheq-ray-id',
+  'x-cheq-rti-result',
 ];
-/** What a v1 verdict cannot fill: RTI v4's risk score and ray id. */
-const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id'];
+/** What a v1 verdict cannot fill: RTI v4's risk score, ray id and x-cheq-rti-result. */
+const V4_ONLY = ['x-cheq-risk-score', 'x-cheq-ray-id', 'x-cheq-rti-result'];
 
 async function decideWith(
   rti: RtiCheck,
@@ -125,7 +126,7 @@ describe('createDecide', () => {
         ['x-cheq-risk-score', '72'],
         ['x-cheq-ray-id', 'ray-9f'],
       ]);
-      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id']);
+      assert.deepEqual(d.upstreamHeadersToRemove, ['x-cheq-rti-request-id', 'x-cheq-rti-result']);
     });
 
     it('applies the configured rules before the defaults', async () => {
@@ -877,6 +878,8 @@ describe('createDecide', () => {
         'x-bot-challenge',
         'x-bot-risk-score',
         'x-bot-ray-id',
+        // CHEQ's own keeps its name whatever the prefix.
+        'x-cheq-rti-result',
       ]);
     });
   });

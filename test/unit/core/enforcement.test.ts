@@ -21,6 +21,10 @@ const INPUT_CONFIG: RtiInputConfig = {
   ja4Header: undefined,
   channelParam: undefined,
   ignoredHeaderNames: [],
+  tlsCipherHeader: 'x-cheq-tls-cipher',
+  tlsVersionHeader: 'x-cheq-tls-version',
+  geoRegionHeader: 'x-cheq-geo-region',
+  demoVerdictCookie: false,
 };
 
 const KEY = new BucketKey(Buffer.from('site-a enforce key'));

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { Mode } from '../../../src/core/decision';
 import { applyPolicy, type PolicyConfig, type PolicyOutcome } from '../../../src/core/policy';
-import type { RtiVerdict } from '../../../src/core/rti-port';
+import type { RtiVerdict, Verdict } from '../../../src/core/rti-port';
 import type { ChallengeStrategy } from '../../../src/core/strategy';
 import { rtiVerdict, v1 } from '../../helpers/verdicts';
 
@@ -14,6 +14,10 @@ function policyConfig(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
     rules: [],
     blockRedirectCodes: new Set(BLOCK_CODES),
     challengeCodes: new Set(CHALLENGE_CODES),
+    redirectCodes: new Set(),
+    blockReasons: new Set(),
+    challengeReasons: new Set(),
+    redirectReasons: new Set(),
     redirectUrl: undefined,
     blockStrategy: 'redirect',
     challengeStrategy: 'allow',
@@ -507,6 +511,256 @@ describe('applyPolicy', () => {
         would: { action: 'deny', reason: 'threat_block' },
       });
       assert.equal(outcome.rule, 'risky');
+    });
+  });
+  describe("CHEQ's action model: block > challenge > redirect > allow", () => {
+    const groups: Partial<PolicyConfig> = {
+      blockRedirectCodes: new Set([2]),
+      challengeCodes: new Set([14]),
+      redirectCodes: new Set([21]),
+      blockReasons: new Set([101]),
+      challengeReasons: new Set([102]),
+      redirectReasons: new Set([103]),
+      redirectUrl: '/sorry',
+      challengeStrategy: 'access_denied',
+    };
+    const chosen = (v: RtiVerdict, config: PolicyConfig): [string, string, string] => {
+      const outcome = applyPolicy(v, 'blocking', config, () => true);
+      return [outcome.action, outcome.reason, outcome.rule];
+    };
+    // [name, verdict, code, reasons, v4 outcome, v1 outcome]
+    const cases: readonly [string, Verdict, number, number[], string[], string[]][] = [
+      [
+        'blocks malicious (v4); v1 acts on codes only',
+        'malicious',
+        0,
+        [],
+        ['redirect', 'threat_block', 'default:malicious'],
+        ['allow', 'threat_unlisted', 'default:unlisted_code'],
+      ],
+      [
+        'malicious always blocks (v4), even with a redirect code and reason',
+        'malicious',
+        21,
+        [103],
+        ['redirect', 'threat_block', 'default:malicious'],
+        ['redirect', 'threat_redirect', 'default:redirect_codes'],
+      ],
+      [
+        'a block code wins over a challenge reason',
+        'suspicious',
+        2,
+        [102],
+        ['redirect', 'threat_block', 'default:block_codes'],
+        ['redirect', 'threat_block', 'default:block_codes'],
+      ],
+      [
+        'a block reason wins over a suspicious verdict and a challenge code',
+        'suspicious',
+        14,
+        [102, 101],
+        ['redirect', 'threat_block', 'default:block_reasons'],
+        ['redirect', 'threat_block', 'default:block_reasons'],
+      ],
+      [
+        'a suspicious verdict wins over a redirect code (v4)',
+        'suspicious',
+        21,
+        [],
+        ['deny', 'threat_challenge', 'default:suspicious'],
+        ['redirect', 'threat_redirect', 'default:redirect_codes'],
+      ],
+      [
+        'a challenge code wins over a redirect reason (v1; v4 blocks malicious first)',
+        'malicious',
+        14,
+        [103],
+        ['redirect', 'threat_block', 'default:malicious'],
+        ['deny', 'threat_challenge', 'default:challenge_codes'],
+      ],
+      [
+        'a challenge reason wins over a redirect code',
+        'suspicious',
+        21,
+        [102],
+        ['deny', 'threat_challenge', 'default:suspicious'],
+        ['deny', 'threat_challenge', 'default:challenge_reasons'],
+      ],
+      [
+        'a redirect reason acts when nothing else does (v1; v4 blocks malicious first)',
+        'malicious',
+        9,
+        [7, 103],
+        ['redirect', 'threat_block', 'default:malicious'],
+        ['redirect', 'threat_redirect', 'default:redirect_reasons'],
+      ],
+      [
+        'a benign verdict with a redirect code is redirected (v4) and allowed (v1)',
+        'benign',
+        21,
+        [],
+        ['redirect', 'threat_redirect', 'default:redirect_codes'],
+        ['allow', 'valid', 'default:benign'],
+      ],
+      [
+        'a benign verdict with a challenge reason is challenged (v4)',
+        'benign',
+        0,
+        [102],
+        ['deny', 'threat_challenge', 'default:challenge_reasons'],
+        ['allow', 'valid', 'default:benign'],
+      ],
+      [
+        'reasons in no list change nothing',
+        'benign',
+        0,
+        [1, 2, 3],
+        ['allow', 'valid', 'default:benign'],
+        ['allow', 'valid', 'default:benign'],
+      ],
+    ];
+    for (const [name, verdictName, code, reasons, v4Outcome, v1Outcome] of cases) {
+      it(name, () => {
+        const v = rtiVerdict({ verdict: verdictName, code, reasons });
+        assert.deepEqual(chosen(v, policyConfig({ ...groups, apiVersion: 'v4' })), v4Outcome);
+        assert.deepEqual(chosen(v, policyConfig({ ...groups, apiVersion: 'v1' })), v1Outcome);
+      });
+    }
+
+    it('names every default rule of each generation', () => {
+      const config = (apiVersion: PolicyConfig['apiVersion']): PolicyConfig =>
+        policyConfig({ ...groups, apiVersion });
+      const rule = (apiVersion: PolicyConfig['apiVersion'], fields: Partial<RtiVerdict>) =>
+        applyPolicy(rtiVerdict(fields), 'blocking', config(apiVersion), () => false).rule;
+      const seen = {
+        v4: [
+          rule('v4', { verdict: 'malicious' }),
+          rule('v4', { code: 2 }),
+          rule('v4', { reasons: [101] }),
+          rule('v4', { verdict: 'suspicious' }),
+          rule('v4', { code: 14 }),
+          rule('v4', { reasons: [102] }),
+          rule('v4', { code: 21 }),
+          rule('v4', { reasons: [103] }),
+          rule('v4', {}),
+        ],
+        v1: [
+          rule('v1', {}),
+          rule('v1', { verdict: 'malicious', code: 2 }),
+          rule('v1', { verdict: 'malicious', reasons: [101] }),
+          rule('v1', { verdict: 'suspicious', code: 14 }),
+          rule('v1', { verdict: 'suspicious', reasons: [102] }),
+          rule('v1', { verdict: 'suspicious', code: 21 }),
+          rule('v1', { verdict: 'malicious', reasons: [103] }),
+          rule('v1', { verdict: 'malicious', code: 9 }),
+        ],
+      };
+      assert.deepEqual(seen, {
+        v4: [
+          'default:malicious',
+          'default:block_codes',
+          'default:block_reasons',
+          'default:suspicious',
+          'default:challenge_codes',
+          'default:challenge_reasons',
+          'default:redirect_codes',
+          'default:redirect_reasons',
+          'default:benign',
+        ],
+        v1: [
+          'default:benign',
+          'default:block_codes',
+          'default:block_reasons',
+          'default:challenge_codes',
+          'default:challenge_reasons',
+          'default:redirect_codes',
+          'default:redirect_reasons',
+          'default:unlisted_code',
+        ],
+      });
+    });
+
+    it('redirects a navigation to redirect_url (threat_redirect)', () => {
+      const outcome = applyPolicy(
+        rtiVerdict({ code: 21 }),
+        'blocking',
+        policyConfig({ ...groups, apiVersion: 'v4' }),
+        () => true,
+      );
+      assert.deepEqual(withoutRule(outcome), {
+        action: 'redirect',
+        reason: 'threat_redirect',
+        location: '/sorry',
+        challenge: false,
+      });
+    });
+
+    it('denies a redirected non-navigation (an XHR cannot follow it to a page)', () => {
+      const outcome = applyPolicy(
+        rtiVerdict({ code: 21 }),
+        'blocking',
+        policyConfig({ ...groups, apiVersion: 'v4' }),
+        () => false,
+      );
+      assert.deepEqual(withoutRule(outcome), {
+        action: 'deny',
+        reason: 'threat_redirect',
+        challenge: false,
+      });
+    });
+
+    it('denies a redirect action with 403 when no redirect_url is set', () => {
+      let asked = 0;
+      const outcome = applyPolicy(
+        rtiVerdict({ code: 21 }),
+        'blocking',
+        policyConfig({ ...groups, apiVersion: 'v4', redirectUrl: undefined }),
+        () => ++asked > 0,
+      );
+      assert.deepEqual(withoutRule(outcome), {
+        action: 'deny',
+        reason: 'threat_redirect',
+        challenge: false,
+      });
+      assert.equal(asked, 0, 'with nowhere to redirect to, the headers are not read');
+    });
+
+    it('monitoring mode allows and reports the redirect it would have made', () => {
+      const outcome = applyPolicy(
+        rtiVerdict({ reasons: [103] }),
+        'monitoring',
+        policyConfig({ ...groups, apiVersion: 'v4' }),
+        () => true,
+      );
+      assert.deepEqual(outcome, {
+        action: 'allow',
+        reason: 'monitoring',
+        rule: 'default:redirect_reasons',
+        challenge: false,
+        would: { action: 'redirect', reason: 'threat_redirect' },
+      });
+    });
+
+    it('a configured rule can redirect, before the defaults', () => {
+      const config = policyConfig({
+        ...groups,
+        apiVersion: 'v4',
+        rules: [{ name: 'to the sorry page', when: { codes: new Set([2]) }, action: 'redirect' }],
+      });
+      assert.deepEqual(chosen(rtiVerdict({ verdict: 'malicious', code: 2 }), config), [
+        'redirect',
+        'threat_redirect',
+        'to the sorry page',
+      ]);
+    });
+
+    it('empty lists (the defaults) act on no code or reason', () => {
+      const config = policyConfig({ apiVersion: 'v4' });
+      assert.deepEqual(chosen(rtiVerdict({ code: 21, reasons: [101, 102, 103] }), config), [
+        'allow',
+        'valid',
+        'default:benign',
+      ]);
     });
   });
 });

@@ -365,7 +365,7 @@ describe('served challenge (core)', () => {
     class StubVerifier implements ChallengeVerifier {
       readonly calls: Parameters<ChallengeVerifier['verify']>[0][] = [];
       constructor(private readonly result: VerifyResult) {}
-      verify(request: Parameters<ChallengeVerifier['verify']>[0]): Promise<VerifyResult> {
+      verify(request: Parameters<ChallengeVerifier['verify']>[0]) {
         this.calls.push(request);
         return Promise.resolve(this.result);
       }
@@ -401,20 +401,21 @@ describe('served challenge (core)', () => {
           response: 'widget-response',
           remoteIp: '203.0.113.7',
           budgetMs: 700,
+          hostname: 'shop.example.com',
         },
       ]);
     });
 
-    const failures: readonly [Extract<VerifyResult, { ok: false }>['why'], string][] = [
-      ['rejected', 'failed'],
-      ['low_score', 'failed'],
-      ['timeout', 'unavailable'],
-      ['unavailable', 'unavailable'],
-      ['bad_answer', 'unavailable'],
+    const failures: readonly [VerifyResult, string][] = [
+      [{ ok: false, why: 'rejected' }, 'failed'],
+      [{ ok: false, why: 'low_score' }, 'failed'],
+      [{ ok: false, why: 'timeout' }, 'unavailable'],
+      [{ ok: false, why: 'unavailable' }, 'unavailable'],
+      [{ ok: false, why: 'bad_answer' }, 'unavailable'],
     ];
-    for (const [why, outcome] of failures) {
-      it(`fails closed on ${why}: the page again (${outcome})`, async () => {
-        const { h } = captchaHarness({ ok: false, why });
+    for (const [result, outcome] of failures) {
+      it(`fails closed on ${result.ok ? 'ok' : result.why}: the page again (${outcome})`, async () => {
+        const { h } = captchaHarness(result);
         const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
         const d = await h.decide(at(`/_cheq/challenge/verify?t=${token}&s=r`));
         assert.equal(d.action, 'challenge');
@@ -536,6 +537,9 @@ describe('served challenge (core)', () => {
       const d = await h.decide(at('/'));
       assert.equal(d.action, 'allow');
       assert.deepEqual(d.challengeEvent, { provider: 'hcaptcha', outcome: 'unavailable' });
+      const verify = await h.decide(at('/_cheq/challenge/verify?t=x&s=y'));
+      assert.notEqual(verify.reason, 'challenge_verify', 'no verify where none is served');
+      assert.equal(h.rti.calls.length, 2, 'the verify path is checked with RTI');
     });
   });
 });

@@ -6,12 +6,13 @@ import { strict as assert } from 'node:assert';
 import { parse } from 'yaml';
 import { FORWARD_AUTH_PATH } from '../../../src/adapters/http/forward-auth';
 import { schema } from '../../../src/config/schema';
-import { verdictHeaderNames } from '../../../src/core/verdict-headers';
+import { RTI_RESULT_HEADER, verdictHeaderNames } from '../../../src/core/verdict-headers';
 import { recipeBlock } from '../../helpers/doc-recipes';
 
-const NAMES: string[] = Object.values<string>({
-  ...verdictHeaderNames(schema.verdict_header_prefix.default),
-});
+const NAMES: string[] = [
+  ...Object.values<string>({ ...verdictHeaderNames(schema.verdict_header_prefix.default) }),
+  RTI_RESULT_HEADER,
+];
 /** Headers a recipe must leave alone: RTI and the app need them. */
 const OTHER_HEADERS = ['Cookie', 'User-Agent', 'X-Forwarded-For', 'Authorization', 'Set-Cookie'];
 

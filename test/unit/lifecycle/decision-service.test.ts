@@ -68,4 +68,34 @@ describe('DecisionService', () => {
     assert.equal(metricValue(metrics, 'cheq_authz_config_reload_failures_total'), 1);
     assert.equal(metricValue(metrics, 'cheq_authz_config_info', { hash: initial.hash }), 1);
   });
+
+  it("exports each served site's challenge series from the start, with its provider", async () => {
+    const registry = new Registry();
+    const config = loadConfig({
+      env: {
+        CHEQ_API_KEY: 'test-api-key',
+        CHEQ_TAG_HASH: 'test-tag-hash',
+        CHEQ_API_ENDPOINT: 'http://127.0.0.1:9/',
+        CHEQ_SITES: JSON.stringify([
+          {
+            name: 'shop',
+            hosts: ['shop.example'],
+            challenge_provider: 'turnstile',
+            challenge_site_key: 'site-key',
+            challenge_provider_secret: 'provider-secret',
+          },
+        ]),
+      },
+      args: [],
+    });
+    service = new DecisionService(config, { registry, log: quiet });
+    const metrics = await registry.metrics();
+    const sites = [
+      ...metrics.matchAll(/^cheq_authz_challenges_total\{(.*)outcome="served"\} 0$/gm),
+    ];
+    assert.deepEqual(
+      sites.map(match => match[1]),
+      ['site="default",provider="browser",', 'site="shop",provider="turnstile",'],
+    );
+  });
 });

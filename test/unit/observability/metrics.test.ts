@@ -9,6 +9,7 @@ import { createMetrics } from '../../../src/observability/metrics';
 const EXPORTED: Record<string, string> = {
   cheq_authz_admission_waiting: 'gauge',
   cheq_authz_build_info: 'gauge version,node_version',
+  cheq_authz_challenges_total: 'counter site,provider,outcome',
   cheq_authz_check_duration_seconds: 'histogram transport',
   cheq_authz_checks_in_flight: 'gauge transport',
   cheq_authz_config_info: 'gauge hash',
@@ -57,7 +58,13 @@ describe('metrics', () => {
     const registry = new Registry();
     const metrics = createMetrics(
       registry,
-      { version: '1.2.3', sites: ['default'], processMetrics: false, overloadShedding: true },
+      {
+        version: '1.2.3',
+        sites: ['default'],
+        processMetrics: false,
+        overloadShedding: true,
+        challengeProviders: [['default', 'browser']],
+      },
       () => ({
         inFlight: 0,
         admissionWaiting: 0,

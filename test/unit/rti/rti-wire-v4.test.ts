@@ -277,6 +277,9 @@ describe('parseRtiV4Response', () => {
       requestId: undefined,
       rayId: 'ray-8f3a',
       setCookie: undefined,
+      rtiResult:
+        'version=4.0;verdict=malicious;threat-type-code=2;' +
+        'ids={"rayId":"ray-8f3a","pageViewId":"pvid-1","duid":"duid-1","uniqueVisitId":"v-1"}',
     });
   });
 
@@ -284,7 +287,10 @@ describe('parseRtiV4Response', () => {
     const verdict = parseRtiV4Response(
       '{"decision":{"verdict":"benign"},"classification":{"code":0}}',
     );
-    assert.deepEqual(verdict, rtiVerdict());
+    assert.deepEqual(verdict, {
+      ...rtiVerdict(),
+      rtiResult: 'version=4.0;verdict=benign;threat-type-code=0;ids={}',
+    });
     assert.ok(Object.isFrozen(verdict.reasons));
   });
 
