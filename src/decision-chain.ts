@@ -10,6 +10,7 @@ import type { ReplayGuard } from './challenge/replay-guard';
 import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
 import { createDecide, unservedDecision, type Decide } from './core/decide';
+import type { InFlightLimit } from './core/in-flight-limit';
 import { createSiteRouter } from './core/site-router';
 import { CircuitBreakingRti, type Responsiveness } from './rti/circuit-breaking-rti';
 import { RtiClient } from './rti/rti-client';
@@ -25,6 +26,8 @@ export interface ChainDeps {
   readonly onLaggingTimeout: () => void;
   /** Challenge tokens and grants redeemed by this process, whatever the configuration. */
   readonly replayGuard: ReplayGuard;
+  /** Captcha verify calls in flight in this process, whatever the configuration. */
+  readonly verifyCalls: InFlightLimit;
   /** Connections to the captcha providers' verify endpoints, shared by every site. */
   readonly siteverify: Dispatcher;
 }
@@ -54,6 +57,7 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
       ...(deps.admission ? { admission: deps.admission } : {}),
       site: site.name,
       replayGuard: deps.replayGuard,
+      verifyCalls: deps.verifyCalls,
       ...(captcha ? { captcha } : {}),
     });
   };

@@ -10,6 +10,7 @@ import { ConfigReloader } from './config/config-reloader';
 import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
+import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit';
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
@@ -96,6 +97,7 @@ export class DecisionService {
       admission: this.admission,
       onLaggingTimeout: () => this.metrics.rtiCircuitIgnoredTimeouts.inc(),
       replayGuard: new ReplayGuard(),
+      verifyCalls: new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
       siteverify: new Agent({ keepAliveTimeout: SITEVERIFY_KEEP_ALIVE_MS }),
     };
     this.chain = buildDecisionChain(config, this.chainDeps);

@@ -7,8 +7,11 @@ import type { SigningKeys } from './signing-keys';
 
 export const PASS_COOKIE_NAME = '_cq_se';
 
-/** Cookies named PASS_COOKIE_NAME tried per request; more are ignored. */
-const MAX_CANDIDATES = 4;
+/**
+ * How much of a Cookie header is searched for pass cookies. Bounded by length, not by a count:
+ * a sibling subdomain can toss any number of junk `_cq_se` cookies that browsers send first.
+ */
+const MAX_COOKIE_HEADER_CHARS = 8192;
 
 export interface PassCookie {
   readonly v: 1;
@@ -41,14 +44,17 @@ export function issuePassCookie(keys: SigningKeys, request: PassRequest): string
     b: request.binding,
     e: Math.floor(request.nowMs / 1000) + request.ttlS,
   };
-  const attributes = `Max-Age=${request.ttlS}; Path=/; HttpOnly; SameSite=Lax`;
-  return `${PASS_COOKIE_NAME}=${sign(keys, 'pass', pass)}; ${attributes}${request.secure ? '; Secure' : ''}`;
+  // None on https: a cross-site POST navigation (a 3-D Secure return, a SAML or OAuth form_post)
+  // must carry the pass. The pass is no app credential, so it gives a forged request nothing.
+  // Browsers refuse None without Secure, so plain http keeps Lax.
+  const sameSite = request.secure ? 'SameSite=None; Secure' : 'SameSite=Lax';
+  return `${PASS_COOKIE_NAME}=${sign(keys, 'pass', pass)}; Max-Age=${request.ttlS}; Path=/; HttpOnly; ${sameSite}`;
 }
 
 /**
  * Checks the pass cookies in a Cookie header. Several may arrive (a sibling subdomain can set
- * one on the parent domain, and browsers send both): a request passes when any of the first
- * MAX_CANDIDATES does; otherwise the first one's failure is reported.
+ * them on the parent domain, and browsers send all): a request passes when any of those in the
+ * header's first MAX_COOKIE_HEADER_CHARS does; otherwise the first one's failure is reported.
  */
 export function checkPassCookie(
   keys: SigningKeys,
@@ -77,15 +83,17 @@ function checkOne(keys: SigningKeys, value: string, expected: Visitor): PassChec
   return { ok: true, expiresAtMs };
 }
 
-/** Values of cookies named exactly PASS_COOKIE_NAME (never a prefix match), in header order. */
+/**
+ * Values of cookies named exactly PASS_COOKIE_NAME (never a prefix match), in header order,
+ * from the header's first MAX_COOKIE_HEADER_CHARS (a cookie cut there is still read: it fails).
+ */
 function passCookieValues(cookieHeader: string | undefined): string[] {
   const values: string[] = [];
   if (!cookieHeader) return values;
-  for (const pair of cookieHeader.split(';')) {
+  for (const pair of cookieHeader.slice(0, MAX_COOKIE_HEADER_CHARS).split(';')) {
     const eq = pair.indexOf('=');
     if (eq >= 0 && pair.slice(0, eq).trim() === PASS_COOKIE_NAME) {
       values.push(pair.slice(eq + 1).trim());
-      if (values.length === MAX_CANDIDATES) break;
     }
   }
   return values;

@@ -70,6 +70,17 @@ export function resolveSiteChallenge(s: Settings, problems: ConfigProblem[]): Si
       );
     }
   }
+  if (s.block_strategy === 'challenge' && s.challenge_provider === 'browser') {
+    // A pass turns a block served as a challenge into allow: a script must not earn one.
+    problems.push(
+      settingProblem(
+        'block_strategy',
+        'is challenge with challenge_provider browser: a browser proof of work only proves ' +
+          "that JavaScript ran; a block's challenge needs a captcha provider",
+        { with: { join: 'and', settings: ['challenge_provider'] } },
+      ),
+    );
+  }
   return { providerSecret, blockPage: readBlockPageTemplate(s, problems) };
 }
 

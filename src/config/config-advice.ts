@@ -119,8 +119,38 @@ export function configAdvice(config: AppConfig, proxyTimeouts: readonly ProxyTim
         );
       }
     }
+    advice.push(...verifyTimeoutAdvice(site, name, proxyTimeouts));
   }
   return advice;
+}
+
+/** The authz timeout of the shipped NGINX, Envoy and Istio recipes (deploy/). */
+const RECIPE_AUTHZ_TIMEOUT_MS = 250;
+
+/**
+ * A captcha verify that the proxy gives up on first is failed open by it: the verify request
+ * goes to the upstream and the visitor never passes. Judged against the proxies given, else
+ * against the shipped recipes' timeout.
+ */
+function verifyTimeoutAdvice(
+  site: SiteConfig,
+  name: string,
+  proxyTimeouts: readonly ProxyTimeout[],
+): string[] {
+  const verifyMs = site.core.challenge?.verifyTimeoutMs;
+  if (verifyMs === undefined || site.core.challengeProvider === 'browser') return [];
+  const limits =
+    proxyTimeouts.length > 0
+      ? proxyTimeouts.map(proxy => ({ what: `${proxy.file}: ${proxy.setting}`, ms: proxy.ms }))
+      : [{ what: "the shipped proxy recipes' authz timeout", ms: RECIPE_AUTHZ_TIMEOUT_MS }];
+  return limits
+    .filter(limit => verifyMs >= limit.ms)
+    .map(
+      limit =>
+        `${name}: challenge_verify_timeout_ms ${verifyMs} is not below ${limit.what} ` +
+        `${limit.ms} ms: the proxy gives up on a slow captcha verify first and fails it open to ` +
+        "the upstream, and the visitor never passes; raise the proxy's timeout above it",
+    );
 }
 
 /** Policy settings that cannot do what they say: a redirect without redirect_url, reasons on v1. */

@@ -237,7 +237,7 @@ export const schema = {
   },
   // Issue #22: strategies, the served challenge and the block page (docs/challenge.md).
   block_strategy: {
-    doc: 'What a block does: `access_denied` (403; browsers get the block page), `not_found` (a plain 404 with no ids or verdict headers), `redirect` (302 to redirect_url, navigations only; others get access_denied) or `challenge` (the served challenge; access_denied without challenge_secret). Empty: `redirect` when redirect_url is set, else access_denied.',
+    doc: 'What a block does: `access_denied` (403; browsers get the block page), `not_found` (a plain 404 with no ids or verdict headers), `redirect` (302 to redirect_url, navigations only; others get access_denied) or `challenge` (the served challenge, which a pass lets through: needs a captcha challenge_provider; access_denied without challenge_secret). Empty: `redirect` when redirect_url is set, else access_denied.',
     scope: 'site',
     applies: 'live',
     format: ['', 'access_denied', 'not_found', 'redirect', 'challenge'],
@@ -354,11 +354,11 @@ export const schema = {
     arg: 'challenge-verify-url',
   },
   challenge_verify_timeout_ms: {
-    doc: "Budget of the provider's verify call, milliseconds (also capped by the proxy's deadline). Past it the verify fails: the visitor sees the page again.",
+    doc: "Budget of the provider's verify call, milliseconds (also capped by the proxy's deadline). Past it the verify fails: the visitor sees the page again. Keep it below the proxy's authz timeout (250 ms in the shipped recipes), or the proxy gives up first and fails the verify open; raise both for a slow provider.",
     scope: 'site',
     applies: 'live',
     format: 'positive-int',
-    default: 1000,
+    default: 200,
     env: 'CHEQ_CHALLENGE_VERIFY_TIMEOUT_MS',
     arg: 'challenge-verify-timeout-ms',
   },

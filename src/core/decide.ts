@@ -16,6 +16,7 @@ import type {
 } from './decision';
 import { FORBIDDEN_BODY, type BlockPageTemplate } from './block-page';
 import { buildDecision, denyAnswer, type DecisionExtra } from './build-decision';
+import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './in-flight-limit';
 import { readPageTicket, writePageTicket } from './page-ticket';
 import { ReplayGuard } from '../challenge/replay-guard';
 import { toReturnUrl } from '../challenge/return-url';
@@ -89,6 +90,8 @@ export interface DecideDeps {
   readonly replayGuard?: ReplayGuard;
   /** The site's captcha provider (widget and verify call); none for `browser`. */
   readonly captcha?: CaptchaProvider;
+  /** Captcha verify calls in flight: one limit per process, kept across reloads. */
+  readonly verifyCalls?: InFlightLimit;
 }
 
 /** The answer when no site serves a request: allowed without asking RTI, forged headers removed. */
@@ -98,19 +101,25 @@ export function unservedDecision(config: CoreConfig, attrs: RequestAttributes): 
 
 export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
   const { admission = ADMIT_ALL, now = Date.now, site = 'default' } = deps;
+  // Only a site whose strategies serve the challenge has one: anywhere else its verify path is
+  // an ordinary request, checked with RTI.
   const served =
     config.challenge &&
-    createServedChallenge(config.challenge, site, {
-      guard: deps.replayGuard ?? new ReplayGuard(),
-      captcha: deps.captcha,
-      now,
-    });
+    (config.blockStrategy === 'challenge' || config.challengeStrategy === 'challenge')
+      ? createServedChallenge(config.challenge, site, {
+          guard: deps.replayGuard ?? new ReplayGuard(),
+          captcha: deps.captcha,
+          verifyCalls: deps.verifyCalls ?? new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
+          now,
+        })
+      : undefined;
   return async function decide(attrs, options = {}) {
     const mode = routeMode(attrs) ?? config.mode;
     try {
       if (options.pageTicket !== undefined) return renderPage(options.pageTicket, mode, attrs);
       // Before the exclusions: the verify request never reaches the upstream, whatever they say.
-      if (served?.isVerifyRequest(attrs)) {
+      // Monitoring serves no challenge, so there its verify path is checked as any request.
+      if (mode === 'blocking' && served?.isVerifyRequest(attrs)) {
         const clientIp = resolveClientIp(attrs, config.trustedIpHeader, config.trustedProxies);
         const answer = await served.verify(attrs, clientIp, untilDeadlineMs(options.deadlineMs));
         return fromChallenge(answer, 'challenge_verify', mode, attrs, {});
@@ -254,14 +263,9 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         return { ...redirected, setCookie, challengeEvent: { provider, outcome: 'passed' } };
       }
       case 'unavailable': {
-        const challengeEvent = { provider, outcome: 'unavailable' } as const;
-        // The verify path is never let through to the upstream: it was decided without RTI.
-        if (reason === 'challenge_verify') {
-          const refused = decision('deny', reason, mode, attrs, {});
-          return { ...refused, body: FORBIDDEN_BODY, clientHeaders: [], challengeEvent };
-        }
+        // Never the verify request's answer (VerifyAnswer): that path is then checked with RTI.
         const allowed = decision('allow', reason, mode, attrs, { ...extra, challenge: true });
-        return { ...allowed, challengeEvent };
+        return { ...allowed, challengeEvent: { provider, outcome: 'unavailable' } };
       }
     }
   }

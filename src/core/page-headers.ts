@@ -42,5 +42,7 @@ export function pageHeaders(csp: string): readonly ClientHeader[] {
     ['content-security-policy', csp],
     ['referrer-policy', 'no-referrer'],
     ['x-frame-options', 'DENY'],
+    // The block page echoes client-chosen ids (escaped): never read as anything but its type.
+    ['x-content-type-options', 'nosniff'],
   ];
 }

@@ -32,8 +32,12 @@ export function writePageTicket(ticket: PageTicket): string {
     case 'challenge':
       return `c.${ticket.token}`;
     case 'challenge_required': {
-      const fields = { u: ticket.returnUrl, r: ticket.requestId?.slice(0, MAX_ID_CHARS) };
-      return `j.${Buffer.from(JSON.stringify(fields)).toString('base64url')}`;
+      const r = ticket.requestId?.slice(0, MAX_ID_CHARS);
+      const ticketOf = (u: string): string =>
+        `j.${Buffer.from(JSON.stringify({ u, r })).toString('base64url')}`;
+      const text = ticketOf(ticket.returnUrl);
+      // As a challenge token does: a return URL too long for the bound becomes `/`.
+      return text.length <= MAX_PAGE_TICKET_CHARS ? text : ticketOf('/');
     }
   }
 }

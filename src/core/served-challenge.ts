@@ -22,10 +22,18 @@ import type { ChallengeSettings } from './challenge-settings';
 import type { ChallengeOutcome, ClientHeader, DenyBody } from './decision';
 import { isPageNavigation } from './navigation';
 import type { PageTicket } from './page-ticket';
+import type { InFlightLimit } from './in-flight-limit';
 import type { RequestAttributes } from './request-attributes';
 
 /** Longest solution read from a verify request: a captcha response is at most 4 KB. */
 const MAX_SOLUTION_CHARS = 4096;
+
+/**
+ * A solution worth a provider's verify call: captcha responses (and proof-of-work nonces) are
+ * base64 or base64url text with `.`, `:` or `*` separators. Anything else, or nothing, is
+ * refused without calling out: a bot must not spend the site's provider quota for free.
+ */
+const SOLUTION = new RegExp(`^[A-Za-z0-9_.~+/=:*-]{1,${MAX_SOLUTION_CHARS}}$`);
 
 /** What a site's captcha provider brings: its widget for the page, its verify call. */
 export interface CaptchaProvider {
@@ -38,6 +46,8 @@ export interface ServedChallengeDeps {
   readonly guard: ReplayGuard;
   /** The site's captcha provider; undefined for `browser`. */
   readonly captcha: CaptchaProvider | undefined;
+  /** Captcha verify calls in flight in this process; past its limit a verify is `unavailable`. */
+  readonly verifyCalls: InFlightLimit;
   readonly now: () => number;
 }
 
@@ -59,15 +69,23 @@ export type ChallengeAnswer =
   /** The site's captcha provider is not available in this build: nothing can be served. */
   | { readonly kind: 'unavailable' };
 
+/** What the verify request gets: the page (or 403) again, or the 302; never an allow. */
+export type VerifyAnswer = Extract<ChallengeAnswer, { kind: 'challenge' | 'passed' }>;
+type Served = Extract<ChallengeAnswer, { kind: 'challenge' }>;
+
 export interface ServedChallenge {
-  /** Whether a request is the page's verify request (`<challenge_path>/verify`, exactly). */
+  /**
+   * Whether a request is the page's verify request (`<challenge_path>/verify`, exactly). Never
+   * when the challenge cannot be served (its captcha provider missing): then it is an ordinary
+   * request, checked with RTI.
+   */
   isVerifyRequest(attrs: RequestAttributes): boolean;
   /** The verify request: the token and solution checked, within `budgetMs` for a captcha. */
   verify(
     attrs: RequestAttributes,
     clientIp: string | undefined,
     budgetMs: number,
-  ): Promise<ChallengeAnswer>;
+  ): Promise<VerifyAnswer>;
   /** A request the policy challenges: passed, or the page, or the 403. */
   challenge(attrs: RequestAttributes): ChallengeAnswer;
   /** NGINX's page endpoint: the page of a token this visitor was given; undefined if none. */
@@ -80,7 +98,7 @@ export function createServedChallenge(
   deps: ServedChallengeDeps,
 ): ServedChallenge {
   const { keys, provider } = settings;
-  const { guard, captcha, now } = deps;
+  const { guard, captcha, verifyCalls, now } = deps;
   const verifyPath = `${settings.path}/verify`;
   const unavailable = provider !== 'browser' && captcha === undefined;
 
@@ -91,12 +109,7 @@ export function createServedChallenge(
   });
 
   /** The page with a fresh token for `returnUrl`, or the 403 for a non-navigation. */
-  function serve(
-    attrs: RequestAttributes,
-    returnUrl: string,
-    outcome: ChallengeOutcome,
-  ): ChallengeAnswer {
-    if (unavailable) return { kind: 'unavailable' };
+  function serve(attrs: RequestAttributes, returnUrl: string, outcome: ChallengeOutcome): Served {
     if (!isPageNavigation(attrs.method, attrs.headers)) {
       return {
         kind: 'challenge',
@@ -120,7 +133,7 @@ export function createServedChallenge(
     return { ...page(token), outcome };
   }
 
-  function page(token: string): Omit<Extract<ChallengeAnswer, { kind: 'challenge' }>, 'outcome'> {
+  function page(token: string): Omit<Served, 'outcome'> {
     const served = renderChallengePage({
       token,
       challengePath: settings.path,
@@ -157,13 +170,16 @@ export function createServedChallenge(
       return checkProofOfWork(tokenText, solution, token.d) ? undefined : 'failed';
     }
     if (captcha === undefined) return 'unavailable';
-    const result = await captcha.verifier.verify({
-      provider,
-      response: solution,
-      remoteIp: clientIp,
-      budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
-      hostname: host,
-    });
+    if (!verifyCalls.tryEnter()) return 'unavailable';
+    const result = await captcha.verifier
+      .verify({
+        provider,
+        response: solution,
+        remoteIp: clientIp,
+        budgetMs: Math.min(settings.verifyTimeoutMs, budgetMs),
+        hostname: host,
+      })
+      .finally(() => verifyCalls.leave());
     if (result.ok) return undefined;
     // The provider's own failures, not the visitor's.
     return result.why === 'timeout' || result.why === 'unavailable' || result.why === 'bad_answer'
@@ -172,7 +188,7 @@ export function createServedChallenge(
   }
 
   return {
-    isVerifyRequest: attrs => attrs.path === verifyPath,
+    isVerifyRequest: attrs => !unavailable && attrs.path === verifyPath,
 
     async verify(attrs, clientIp, budgetMs) {
       const params = new URLSearchParams(attrs.query);
@@ -187,10 +203,9 @@ export function createServedChallenge(
       if (!redeemChallengeToken(token, guard, visitor.nowMs).ok) {
         return serve(attrs, token.u, 'replayed');
       }
-      const failed =
-        solution.length > MAX_SOLUTION_CHARS
-          ? 'failed'
-          : await check(token, tokenText, solution, clientIp, attrs.host, budgetMs);
+      const failed = SOLUTION.test(solution)
+        ? await check(token, tokenText, solution, clientIp, attrs.host, budgetMs)
+        : 'failed';
       if (failed) return serve(attrs, token.u, failed);
       // A captcha check took time: the pass and the grant count from now.
       const passed = visitorOf(attrs);
@@ -206,6 +221,7 @@ export function createServedChallenge(
     },
 
     challenge(attrs) {
+      if (unavailable) return { kind: 'unavailable' };
       const visitor = visitorOf(attrs);
       if (checkPassCookie(keys, attrs.headers.get('cookie'), visitor).ok) return { kind: 'pass' };
       const target = attrs.query === '' ? attrs.path : `${attrs.path}?${attrs.query}`;

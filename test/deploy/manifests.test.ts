@@ -21,6 +21,7 @@ import { EXT_AUTHZ_PREFIX } from '../../src/adapters/http/envoy-http';
 import { ConfigError, loadConfig } from '../../src/config/load-config';
 import { schema } from '../../src/config/schema';
 import { EVENT_TYPES } from '../../src/core/event-types';
+import { pageHeaders } from '../../src/core/page-headers';
 import { RTI_RESULT_HEADER, verdictHeaderNames } from '../../src/core/verdict-headers';
 import {
   BOOTSTRAP_TYPE,
@@ -1128,7 +1129,14 @@ describe('deploy manifests', () => {
         assert.ok(included.includes(needed), `includeRequestHeadersInCheck has ${needed}`);
       assert.ok(!included.includes('*'), 'a bare * is rejected by Istio');
       assert.ok(httpProvider.headersToDownstreamOnAllow.includes('set-cookie'));
-      assert.ok(httpProvider.headersToDownstreamOnDeny.includes('set-cookie'));
+      // The pages' own headers (CSP, framing, referrer, nosniff) reach the browser; envoy-http.yaml
+      // and istiod-values.yaml are held equal to this list below.
+      const pageHeaderNames = pageHeaders("default-src 'none'").map(([name]) => name);
+      for (const needed of ['set-cookie', 'cache-control', 'content-type', ...pageHeaderNames])
+        assert.ok(
+          httpProvider.headersToDownstreamOnDeny.includes(needed),
+          `headersToDownstreamOnDeny has ${needed}`,
+        );
     });
 
     it('the AuthorizationPolicy is CUSTOM, names a registered provider and skips exact paths only', () => {

@@ -109,6 +109,7 @@ describe('block strategies and the block page (integration)', () => {
       assert.equal(headers.get('content-type'), 'text/html; charset=utf-8');
       assert.equal(headers.get('cache-control'), 'no-store');
       assert.equal(headers.get('x-frame-options'), 'DENY');
+      assert.equal(headers.get('x-content-type-options'), 'nosniff');
       assert.match(headers.get('content-security-policy') ?? '', /script-src 'none'/);
     });
 
@@ -188,7 +189,7 @@ describe('block strategies and the block page (integration)', () => {
     });
     after(() => service.close());
 
-    it('answers exactly as an unknown path of ours does: no ids, cookie or verdict header', async () => {
+    it('answers exactly as an unknown path of ours does: no-store, no ids, cookie or verdict header', async () => {
       const ordinary = await send(`${service.httpUrl}/no-such-path`, {});
       const forward = await send(`${service.httpUrl}/api/authz/forward-auth`, {
         ...BROWSER,
@@ -207,9 +208,11 @@ describe('block strategies and the block page (integration)', () => {
         assert.equal(answer.headers['content-type'], ordinary.headers['content-type']);
       }
       assert.equal(ordinary.body, 'Not Found\n');
+      // A CDN in front must not keep a bot's 404 for everyone.
+      assert.equal(ordinary.headers['cache-control'], 'no-store');
     });
 
-    it('gRPC: a 404 denied_response with only its content type', async () => {
+    it('gRPC: a 404 denied_response with only no-store and its content type', async () => {
       const response = await service.check(
         envoyCheckRequest({ headers: { ...BROWSER_HEADERS, 'user-agent': 'bot' } }),
       );
@@ -217,7 +220,10 @@ describe('block strategies and the block page (integration)', () => {
       assert.equal(response.denied_response?.body, 'Not Found\n');
       assert.deepEqual(
         response.denied_response?.headers?.map(h => [h.header?.key, h.header?.value]),
-        [['content-type', 'text/plain']],
+        [
+          ['cache-control', 'no-store'],
+          ['content-type', 'text/plain'],
+        ],
       );
     });
 
@@ -241,6 +247,7 @@ describe('block strategies and the block page (integration)', () => {
       assert.equal(page.status, 404);
       assert.equal(page.body, 'Not Found\n');
       assert.equal(page.headers['set-cookie'], undefined);
+      assert.equal(page.headers['cache-control'], 'no-store');
     });
   });
 

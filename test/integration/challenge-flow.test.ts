@@ -100,7 +100,7 @@ describe('served challenge flow (integration)', () => {
     const headers = deniedHeaders(verified);
     assert.match(headers.get('location') ?? '', /^\/cart\?x=1&cq_ok=/);
     const setCookie = headers.get('set-cookie') ?? '';
-    assert.match(setCookie, /; HttpOnly; SameSite=Lax; Secure$/);
+    assert.match(setCookie, /; HttpOnly; SameSite=None; Secure$/);
 
     const allowed = await service.check(
       envoyCheckRequest({
@@ -245,6 +245,28 @@ describe('served challenge flow (integration)', () => {
     assert.equal(allowed.status, 200);
     assert.equal(allowed.headers['x-cheq-decision'], 'challenge_passed');
     assert.equal(rti.calls.length, 2);
+  });
+
+  it('NGINX: a fetch of a long URL gets a ticket within 2 KB, rendered as the JSON 403 to /', async () => {
+    const original = {
+      'X-Original-URI': `/api/search?q=${'a'.repeat(1800)}`,
+      'X-Original-Method': 'GET',
+      'X-Original-Host': 'shop.example.com',
+      'User-Agent': 'x',
+      Accept: 'application/json',
+      'Sec-Fetch-Mode': 'cors',
+    };
+    const auth = await send(`${service.httpUrl}/api/authz/auth-request`, original);
+    assert.equal(auth.status, 403);
+    const ticket = String(auth.headers['x-cheq-page']);
+    assert.ok(ticket.startsWith('j.') && ticket.length <= 2048, `${ticket.length}`);
+    const page = await send(`${service.httpUrl}/api/authz/page`, {
+      ...original,
+      'X-Cheq-Page': ticket,
+    });
+    assert.equal(page.status, 403);
+    assert.equal(page.headers['content-type'], 'application/json');
+    assert.equal((JSON.parse(page.body) as { challenge_url: string }).challenge_url, '/');
   });
 
   it('replicas share only the secret: a pass from one works on another, across one rotation', async () => {

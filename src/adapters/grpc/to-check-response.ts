@@ -75,9 +75,10 @@ export function toCheckResponse(decision: Decision): CheckAnswer {
       dynamic_metadata,
     };
   }
-  // The stealth 404 is a plain 404: only its content type, as any 404 of ours.
+  // The stealth 404 is a plain 404: only no-store (a CDN must not keep a bot's 404 for everyone)
+  // and its content type, as any 404 of ours.
   const stealth = decision.httpStatus === 404;
-  const headers: HeaderOption[] = stealth ? [] : [overwrite('cache-control', 'no-store')];
+  const headers: HeaderOption[] = [overwrite('cache-control', 'no-store')];
   if (decision.action === 'redirect' && decision.location) {
     headers.push(overwrite('location', decision.location));
   }

@@ -190,11 +190,12 @@ export function writeAnswer(
 
 /**
  * Headers every deny, challenge or redirect carries: no caching, the target, the page's own
- * headers (CSP...), the cookie. The stealth 404 carries none of them.
+ * headers (CSP...), the cookie. The stealth 404 carries only no-store, as our own plain 404 does:
+ * a CDN in front must not keep a bot's 404 for everyone.
  */
 export function stopHeaders(decision: Decision): [string, string][] {
-  if (decision.httpStatus === 404) return [];
-  const headers: [string, string][] = [['cache-control', 'no-store']];
+  const headers: [string, string][] = [NO_STORE];
+  if (decision.httpStatus === 404) return headers;
   if (decision.location) headers.push(['location', decision.location]);
   for (const [name, value] of decision.clientHeaders ?? []) headers.push([name, value]);
   if (decision.setCookie) headers.push(['set-cookie', decision.setCookie]);
@@ -210,6 +211,9 @@ export function writeStop(res: ServerResponse, decision: Decision): void {
   if (decision.body) headers.push(['content-type', decision.body.contentType]);
   writeAnswer(res, decision.httpStatus, headers, decision.body?.text);
 }
+
+/** Every answer that stops a request, our own plain 404 included, is never cached. */
+export const NO_STORE: [string, string] = ['cache-control', 'no-store'];
 
 /** Verdict headers for the upstream, the CHEQ cookie and other client headers, on allow. */
 export function allowHeaders(decision: Decision): [string, string][] {

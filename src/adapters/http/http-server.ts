@@ -12,7 +12,7 @@ import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { envoyHttp, EXT_AUTHZ_PREFIX } from './envoy-http';
 import { forwardAuth, FORWARD_AUTH_PATH } from './forward-auth';
-import { isRejection, writeAnswer, type HttpEndpoint } from './http-endpoint';
+import { isRejection, NO_STORE, writeAnswer, type HttpEndpoint } from './http-endpoint';
 import { AUTH_REQUEST_PATH, nginxAuthRequest } from './nginx-auth-request';
 import { nginxPage, PAGE_PATH } from './nginx-page';
 import { PipelineGate } from './pipeline-gate';
@@ -133,7 +133,8 @@ export async function startHttpServer(
     const target = route(req.url ?? '/');
     if (!target) {
       metrics.rejectedRequests.inc({ transport: 'http', reason: 'not_found' });
-      writeAnswer(res, 404, [['content-type', NOT_FOUND_BODY.contentType]], NOT_FOUND_BODY.text);
+      const headers: [string, string][] = [NO_STORE, ['content-type', NOT_FOUND_BODY.contentType]];
+      writeAnswer(res, 404, headers, NOT_FOUND_BODY.text);
       return;
     }
     const { endpoint, path } = target;

@@ -17,6 +17,11 @@ const REQUIRED: Readonly<Record<string, string>> = {
   CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
 };
 const SECRET = 'challenge-secret-0123456789abcdefXYZ';
+const CAPTCHA: Readonly<Record<string, string>> = {
+  CHEQ_CHALLENGE_PROVIDER: 'turnstile',
+  CHEQ_CHALLENGE_SITE_KEY: 'site-key-1',
+  CHEQ_CHALLENGE_PROVIDER_SECRET: 'provider-secret-value',
+};
 const PREVIOUS = 'previous-secret-0123456789abcdefXYZ';
 
 function load(env: Record<string, string>): AppConfig {
@@ -77,13 +82,13 @@ describe('challenge settings', () => {
       ],
       [
         'block_strategy challenge without a secret: access_denied, never an allow',
-        { CHEQ_BLOCK_STRATEGY: 'challenge' },
+        { ...CAPTCHA, CHEQ_BLOCK_STRATEGY: 'challenge' },
         'access_denied',
         'allow',
       ],
       [
-        'block_strategy challenge with a secret',
-        { CHEQ_BLOCK_STRATEGY: 'challenge', CHEQ_CHALLENGE_SECRET: SECRET },
+        'block_strategy challenge with a secret and a captcha provider',
+        { ...CAPTCHA, CHEQ_BLOCK_STRATEGY: 'challenge', CHEQ_CHALLENGE_SECRET: SECRET },
         'challenge',
         'challenge',
       ],
@@ -95,6 +100,35 @@ describe('challenge settings', () => {
         assert.equal(core.challengeStrategy, challenge);
       });
     }
+
+    it('refuses block_strategy challenge with the browser provider, naming both settings', () => {
+      // A pass lets a block served as a challenge through: a script must not earn one.
+      const envs: Record<string, string>[] = [
+        { CHEQ_BLOCK_STRATEGY: 'challenge', CHEQ_CHALLENGE_SECRET: SECRET },
+        { CHEQ_BLOCK_STRATEGY: 'challenge' },
+      ];
+      for (const env of envs) {
+        assert.deepEqual(problemsOf(env), [
+          'block_strategy (CHEQ_BLOCK_STRATEGY) and challenge_provider (CHEQ_CHALLENGE_PROVIDER): ' +
+            'is challenge with challenge_provider browser: a browser proof of work only proves ' +
+            "that JavaScript ran; a block's challenge needs a captcha provider",
+        ]);
+      }
+      const { code, err } = checkConfig({ CHEQ_BLOCK_STRATEGY: 'challenge' });
+      assert.equal(code, 2);
+      assert.match(err, /block_strategy .*challenge_provider .*needs a captcha provider/);
+    });
+
+    it('refuses it for a site too', () => {
+      const config = file(
+        'sites.yaml',
+        'sites:\n  - name: shop\n    hosts: [shop.example.com]\n    tag_hash: t\n' +
+          '    block_strategy: challenge\n',
+      );
+      const problems = problemsOf({ CHEQ_CONFIG_FILE: config });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0] ?? '', /shop.*block_strategy.*needs a captcha provider/);
+    });
 
     it('refuses an unknown strategy, naming the setting', () => {
       const [problem = ''] = problemsOf({ CHEQ_BLOCK_STRATEGY: 'captcha' });
@@ -153,7 +187,7 @@ describe('challenge settings', () => {
         siteKey: 'site-key-1',
         verifyUrl: new URL('http://127.0.0.1:9/siteverify'),
         minScore: 0.7,
-        timeoutMs: 1000,
+        timeoutMs: 200,
       });
       assert.equal(load({ CHEQ_CHALLENGE_SECRET: SECRET }).defaultSite?.siteverify, undefined);
     });
@@ -173,6 +207,26 @@ describe('challenge settings', () => {
       assert.match(out, /\n {2}challenge_secret +<redacted>\n/);
       assert.match(out, /\n {2}challenge_provider_secret +<redacted>\n/);
       assert.match(out, /\nchallenge: served when a strategy asks for it\n/);
+    });
+
+    it("gives a captcha verify 200 ms by default, below the shipped proxies' 250 ms", () => {
+      const { core } = load({ ...CAPTCHA, CHEQ_CHALLENGE_SECRET: SECRET });
+      assert.equal(core.challenge?.verifyTimeoutMs, 200);
+    });
+
+    it('check-config warns when a captcha verify may outlast the proxy', () => {
+      const warned =
+        /challenge_verify_timeout_ms 250 is not below the shipped proxy recipes' authz timeout 250 ms/;
+      const slow = { ...CAPTCHA, CHEQ_CHALLENGE_SECRET: SECRET };
+      const at = (ms: string, env = slow): string =>
+        checkConfig({ ...env, CHEQ_CHALLENGE_VERIFY_TIMEOUT_MS: ms }).out;
+      assert.match(at('250'), warned);
+      assert.doesNotMatch(at('249'), /is not below/);
+      assert.doesNotMatch(
+        at('250', { CHEQ_CHALLENGE_SECRET: SECRET }),
+        /is not below/,
+        'the browser provider calls no one',
+      );
     });
 
     it('check-config says the no-secret fallback', () => {

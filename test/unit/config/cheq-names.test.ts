@@ -99,13 +99,28 @@ describe("loadConfig: CHEQ's standard setting names", () => {
       ['access_denied', 'access_denied'],
       ['challenge', 'challenge'],
     ];
+    // A block's challenge needs a captcha provider (a pass lets it through).
+    const captcha = {
+      CHEQ_CHALLENGE_PROVIDER: 'turnstile',
+      CHEQ_CHALLENGE_SITE_KEY: 'site-key-1',
+      CHEQ_CHALLENGE_PROVIDER_SECRET: 'provider-secret-1',
+    };
     for (const [cheqValue, ours] of values) {
       it(`reads ${cheqValue} as block_strategy ${ours}`, () => {
-        const config = load({ CHEQ_BLOCKING_STRATEGY: cheqValue });
+        const config = load({ ...captcha, CHEQ_BLOCKING_STRATEGY: cheqValue });
         assert.equal(config.defaultSite?.effective['block_strategy'], ours);
         assert.deepEqual(config.warnings, []);
       });
     }
+
+    it('refuses CAPTCHA with the browser provider, naming the variable that was set', () => {
+      assert.deepEqual(problemsOf({ CHEQ_BLOCKING_STRATEGY: 'CAPTCHA' }), [
+        "block_strategy (CHEQ_BLOCKING_STRATEGY, CHEQ's name for CHEQ_BLOCK_STRATEGY) and " +
+          'challenge_provider (CHEQ_CHALLENGE_PROVIDER): is challenge with challenge_provider ' +
+          'browser: a browser proof of work only proves that JavaScript ran; ' +
+          "a block's challenge needs a captcha provider",
+      ]);
+    });
 
     it('refuses another value, naming the variable that was set', () => {
       assert.deepEqual(problemsOf({ CHEQ_BLOCKING_STRATEGY: 'BLOCK' }), [

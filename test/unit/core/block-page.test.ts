@@ -49,6 +49,7 @@ describe('block page', () => {
     assert.match(body.text, /<dt>Session id<\/dt><dd>duid-7<\/dd>/);
     const headers = new Map(clientHeaders);
     assert.equal(headers.get('x-frame-options'), 'DENY');
+    assert.equal(headers.get('x-content-type-options'), 'nosniff');
     assert.equal(headers.get('referrer-policy'), 'no-referrer');
     const csp = headers.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'none'/);

@@ -8,9 +8,15 @@ import type { CaptchaWidget } from '../../../src/challenge/challenge-page';
 import { ReplayGuard } from '../../../src/challenge/replay-guard';
 import { SigningKeys } from '../../../src/challenge/signing-keys';
 import type { ChallengeSettings } from '../../../src/core/challenge-settings';
-import { createDecide, type CoreConfig, type DecideDeps } from '../../../src/core/decide';
+import {
+  createDecide,
+  type CoreConfig,
+  type DecideDeps,
+  type DecideOptions,
+} from '../../../src/core/decide';
 import type { Decision } from '../../../src/core/decision';
 import type { HeaderEntry } from '../../../src/core/header-list';
+import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from '../../../src/core/in-flight-limit';
 import { PathPatternList } from '../../../src/core/path-pattern';
 import type { RtiCheck, RtiInput, RtiVerdict } from '../../../src/core/rti-port';
 import { tokenOf, verifyTarget } from '../../helpers/challenge-client';
@@ -49,6 +55,7 @@ interface Harness {
   readonly rti: Rti;
   readonly clock: { now: number };
   decide(overrides?: AttributesOverrides): Promise<Decision>;
+  decideWith(overrides: AttributesOverrides, options: DecideOptions): Promise<Decision>;
 }
 
 function harness(
@@ -62,7 +69,12 @@ function harness(
     rti,
     { now: () => clock.now, ...deps },
   );
-  return { rti, clock, decide: overrides => decide(makeAttributes(overrides)) };
+  return {
+    rti,
+    clock,
+    decide: overrides => decide(makeAttributes(overrides)),
+    decideWith: (overrides, options) => decide(makeAttributes(overrides), options),
+  };
 }
 
 /** A request for a path and query, with a cookie when given. */
@@ -102,7 +114,7 @@ describe('served challenge (core)', () => {
     assert.match(passed.location ?? '', /^\/cart\?x=1&cq_ok=[\w-]+\.[\w-]+$/);
     assert.match(
       passed.setCookie ?? '',
-      /^_cq_se=[\w-]+\.[\w-]+; Max-Age=900; Path=\/; HttpOnly; SameSite=Lax; Secure$/,
+      /^_cq_se=[\w-]+\.[\w-]+; Max-Age=900; Path=\/; HttpOnly; SameSite=None; Secure$/,
     );
 
     const allowed = await h.decide(at('/cart?x=1', cookieOf(passed)));
@@ -272,6 +284,50 @@ describe('served challenge (core)', () => {
     assert.equal(d.action, 'challenge');
   });
 
+  // The verify path is never let through to the upstream without RTI (review s11, F5).
+  describe('the verify path where no challenge is served: an ordinary request, RTI asked', () => {
+    const cases: readonly [string, Partial<CoreConfig>][] = [
+      ['monitoring', { mode: 'monitoring' }],
+      ['a site whose strategies serve no challenge', { challengeStrategy: 'allow' }],
+      [
+        'a captcha provider missing from this build',
+        {
+          challengeProvider: 'hcaptcha',
+          challenge: settings({ provider: 'hcaptcha', siteKey: 'k' }),
+        },
+      ],
+    ];
+    for (const [name, config] of cases) {
+      it(name, async () => {
+        const h = harness(config);
+        h.rti.verdict = v1(true, 2);
+        const d = await h.decide(at('/_cheq/challenge/verify?t=x&s=y'));
+        assert.equal(h.rti.calls.length, 1);
+        assert.notEqual(d.reason, 'challenge_verify');
+        assert.equal(d.reason, config.mode === 'monitoring' ? 'monitoring' : 'threat_block');
+      });
+    }
+  });
+
+  it('keeps the challenge_required ticket within 2 KB: a long URL becomes / (NGINX page endpoint)', async () => {
+    const h = harness();
+    const api: readonly HeaderEntry[] = [
+      ['host', 'shop.example.com'],
+      ['accept', 'application/json'],
+      ['sec-fetch-mode', 'cors'],
+    ];
+    const target = at(`/api/x?q=${'a'.repeat(1800)}`, undefined, api);
+    const denied = await h.decide(target);
+    assert.ok((denied.page?.length ?? Infinity) <= 2048, `${denied.page?.length}`);
+    const rendered = await h.decideWith(target, { pageTicket: denied.page ?? '' });
+    assert.equal(rendered.body?.contentType, 'application/json');
+    assert.deepEqual(JSON.parse(rendered.body?.text ?? ''), {
+      error: 'challenge_required',
+      challenge_url: '/',
+      request_id: 'req-1',
+    });
+  });
+
   it('monitoring serves nothing and counts would_serve for navigations', async () => {
     const h = harness({ mode: 'monitoring' });
     const d = await h.decide(at('/'));
@@ -381,12 +437,96 @@ describe('served challenge (core)', () => {
       ]);
     });
 
-    it('refuses a response over 4 KB without asking the provider', async () => {
+    it("refuses a response over 4 KB, empty or out of the tokens' alphabet without asking the provider", async () => {
+      const { h, verifier } = captchaHarness({ ok: true });
+      for (const s of ['a'.repeat(4097), '', '%3Cscript%3E', 'a%20b', 'a%00', '%C3%A9']) {
+        const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
+        const d = await h.decide(at(`/_cheq/challenge/verify?t=${token}&s=${s}`));
+        assert.equal(d.action, 'challenge', s);
+        assert.deepEqual(d.challengeEvent, { provider: 'turnstile', outcome: 'failed' }, s);
+      }
+      const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
+      const longest = `0.${'Ab9_-'.repeat(817)}xyz.+/=:*`;
+      assert.equal(longest.length, 4096);
+      const d = await h.decide(
+        at(`/_cheq/challenge/verify?t=${token}&s=${encodeURIComponent(longest)}`),
+      );
+      assert.equal(d.action, 'redirect');
+      assert.deepEqual(
+        verifier.calls.map(call => call.response),
+        [longest],
+        'only the well-formed response reached the provider',
+      );
+    });
+
+    it('holds at most 64 provider calls in flight per process; past that the page again (unavailable)', async () => {
+      const pending: (() => void)[] = [];
+      let calls = 0;
+      const verifier: ChallengeVerifier = {
+        verify: () => {
+          calls += 1;
+          return new Promise(resolve => pending.push(() => resolve({ ok: true })));
+        },
+      };
+      const verifyCalls = new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS);
+      // Two sites of one process share the limit.
+      const [shop, blog] = ['shop', 'blog'].map(site =>
+        harness(
+          {
+            challengeProvider: 'turnstile',
+            challenge: settings({ provider: 'turnstile', siteKey: 'k' }),
+          },
+          { site, captcha: { widget, verifier }, verifyCalls },
+        ),
+      ) as [Harness, Harness];
+      const verifyOnce = async (h: Harness): Promise<Decision> => {
+        const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
+        return h.decide(at(`/_cheq/challenge/verify?t=${token}&s=r`));
+      };
+      const held = Array.from({ length: 64 }, (_, i) => verifyOnce(i % 2 ? shop : blog));
+      await new Promise(resolve => setImmediate(resolve));
+      assert.equal(calls, 64);
+      const refused = await verifyOnce(shop);
+      assert.equal(calls, 64, 'no 65th call');
+      assert.equal(refused.action, 'challenge');
+      assert.deepEqual(refused.challengeEvent, { provider: 'turnstile', outcome: 'unavailable' });
+      assert.match(refused.body?.text ?? '', /data-token="/, 'the page again, with a new token');
+
+      for (const release of pending.splice(0)) release();
+      assert.ok((await Promise.all(held)).every(d => d.action === 'redirect'));
+      const later = verifyOnce(blog);
+      await new Promise(resolve => setImmediate(resolve));
+      assert.equal(calls, 65, 'slots are given back');
+      for (const release of pending.splice(0)) release();
+      assert.equal((await later).action, 'redirect');
+    });
+
+    it('on HTTP (no proxy deadline) gives the provider challenge_verify_timeout_ms', async () => {
       const { h, verifier } = captchaHarness({ ok: true });
       const token = tokenOf((await h.decide(at('/'))).body?.text ?? '');
-      const d = await h.decide(at(`/_cheq/challenge/verify?t=${token}&s=${'a'.repeat(4097)}`));
-      assert.equal(d.action, 'challenge');
-      assert.equal(verifier.calls.length, 0);
+      await h.decideWith(at(`/_cheq/challenge/verify?t=${token}&s=r`), {});
+      assert.equal(verifier.calls[0]?.budgetMs, 700);
+    });
+
+    it('block_strategy challenge (with a captcha): a pass lets the block through, RTI still asked', async () => {
+      const blockHarness = harness(
+        {
+          blockStrategy: 'challenge',
+          challengeProvider: 'turnstile',
+          challenge: settings({ provider: 'turnstile', siteKey: 'k' }),
+        },
+        { captcha: { widget, verifier: new StubVerifier({ ok: true }) } },
+      );
+      blockHarness.rti.verdict = v1(true, 2);
+      const page = await blockHarness.decide(at('/checkout'));
+      assert.equal(page.action, 'challenge');
+      assert.equal(page.reason, 'threat_block');
+      const token = tokenOf(page.body?.text ?? '');
+      const passed = await blockHarness.decide(at(`/_cheq/challenge/verify?t=${token}&s=r`));
+      const after = await blockHarness.decide(at('/checkout', cookieOf(passed)));
+      assert.equal(after.action, 'allow');
+      assert.equal(after.reason, 'challenge_passed');
+      assert.equal(blockHarness.rti.calls.length, 2);
     });
 
     it('without the provider in this build, serves nothing and lets the challenge through', async () => {
@@ -398,8 +538,8 @@ describe('served challenge (core)', () => {
       assert.equal(d.action, 'allow');
       assert.deepEqual(d.challengeEvent, { provider: 'hcaptcha', outcome: 'unavailable' });
       const verify = await h.decide(at('/_cheq/challenge/verify?t=x&s=y'));
-      assert.equal(verify.action, 'deny', 'the verify path never reaches the upstream');
-      assert.equal(verify.body?.text, 'Forbidden\n');
+      assert.notEqual(verify.reason, 'challenge_verify', 'no verify where none is served');
+      assert.equal(h.rti.calls.length, 2, 'the verify path is checked with RTI');
     });
   });
 });

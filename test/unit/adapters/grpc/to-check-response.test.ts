@@ -199,11 +199,12 @@ describe('toCheckResponse', () => {
         { header: { key: 'content-security-policy', value: csp }, append_action: 2 },
         { header: { key: 'referrer-policy', value: 'no-referrer' }, append_action: 2 },
         { header: { key: 'x-frame-options', value: 'DENY' }, append_action: 2 },
+        { header: { key: 'x-content-type-options', value: 'nosniff' }, append_action: 2 },
         { header: { key: 'set-cookie', value: SET_COOKIE } },
       ]);
     });
 
-    it('answers the not_found strategy with a plain 404: no ids, cookie or cache header', async () => {
+    it('answers the not_found strategy with a plain 404: no-store, no ids or cookie', async () => {
       const d = await decision(answering(verdict(true, 2, SET_COOKIE)), {
         blockStrategy: 'not_found',
       });
@@ -211,6 +212,7 @@ describe('toCheckResponse', () => {
       assert.deepEqual(denied?.status, { code: 404 });
       assert.equal(denied?.body, 'Not Found\n');
       assert.deepEqual(denied?.headers, [
+        { header: { key: 'cache-control', value: 'no-store' }, append_action: 2 },
         { header: { key: 'content-type', value: 'text/plain' }, append_action: 2 },
       ]);
       // Whatever else a decision carries (a later echo header, a cookie), a 404 says nothing.
