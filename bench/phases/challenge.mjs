@@ -6,6 +6,7 @@
 // a pass cookie (challenge_passed). The tokens of (c) come from pages our server served and
 // are solved here, and the pass of (d) from a real verify, all before the measured window.
 
+import { setImmediate } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { passCookieOf, solveProofOfWork, tokenOfPage } from '../lib/challenge-tokens.mjs';
 import { log } from '../lib/processes.mjs';
@@ -180,7 +181,15 @@ export function preparedBrowser(pool, difficulty, inFlight) {
      */
     async solvedTokens(count) {
       log(`fetching and solving ${count} challenge tokens (difficulty ${difficulty})`);
-      return (await tokens(count)).map(solved);
+      /** @type {string[]} */
+      const urls = [];
+      for (const token of await tokens(count)) {
+        urls.push(solved(token));
+        // Seconds of solving in one go would leave the event loop blind to a keep-alive
+        // connection the metrics endpoint closed meanwhile, and the next scrape would take it.
+        if (urls.length % 100 === 0) await setImmediate();
+      }
+      return urls;
     },
     /** A pass cookie from a real verify, as the browser sends it back. */
     async pass() {
