@@ -21,10 +21,7 @@ const CHALLENGE_SECRET = 'bench-challenge-secret-not-for-production-use';
 /** Warm-up checks before each measured window, as a share of BENCH_CHALLENGE_CHECKS. */
 const WARMUP_SHARE = 0.2;
 
-/**
- * @typedef {'allow' | 'page' | 'verify' | 'passed'} CaseKey
- * @typedef {{ key: CaseKey, label: string, expectStatus: number, reason: string }} Case
- */
+/** @typedef {'allow' | 'page' | 'verify' | 'passed'} CaseKey */
 
 /** The four checks measured, each with the status a client gets and our decision's reason. */
 const CASES = /** @type {const} */ ([
@@ -139,7 +136,7 @@ async function variantsOf(key, browser, count) {
  * @param {number} difficulty
  * @param {number} inFlight
  */
-export function preparedBrowser(pool, difficulty, inFlight) {
+function preparedBrowser(pool, difficulty, inFlight) {
   /** @param {import('../realistic-request.mjs').Variant} variant */
   const get = async variant => {
     const { statusCode, headers, body } = await pool.request({
