@@ -13,9 +13,12 @@ import * as protoLoader from '@grpc/proto-loader';
 export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'proto');
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 export const AUTH_REQUEST_PATH = '/api/authz/auth-request';
+export const FORWARD_AUTH_PATH = '/api/authz/forward-auth';
 
 /** Put into the User-Agent of checks the RTI stand-in must never answer (hang scenario). */
 export const HANG_MARKER = 'bench-hang';
+/** Put into the User-Agent of checks the RTI stand-in calls suspicious (challenge phase). */
+export const SUSPICIOUS_MARKER = 'bench-suspicious';
 
 /** A current desktop Chrome navigating to a product page, with consent and analytics cookies. */
 export const BROWSER_HEADERS = Object.freeze({
@@ -43,17 +46,38 @@ export const BROWSER_HEADERS = Object.freeze({
 const HOST = 'shop.example.com';
 const URI = '/products/7?color=red&size=42';
 
-/** The CheckRequest object (proto-loader field names) Envoy sends for the page load. */
-export function checkRequestObject({ hang = false } = {}) {
-  const browser = hang
-    ? { ...BROWSER_HEADERS, 'user-agent': `${BROWSER_HEADERS['user-agent']} ${HANG_MARKER}` }
-    : BROWSER_HEADERS;
+/**
+ * The page load's variants: a marker in the User-Agent for the RTI stand-in (hang: never
+ * answered; suspicious: a suspicious verdict), another target (`uri`), more cookies.
+ * @typedef {object} Variant
+ * @property {boolean} [hang]
+ * @property {boolean} [suspicious]
+ * @property {string} [uri] path and query
+ * @property {string} [cookie] appended to the browser's cookies
+ */
+
+/** The browser's headers for a variant. @param {Variant} variant */
+function browserHeaders({ hang = false, suspicious = false, cookie }) {
+  const marker = hang ? HANG_MARKER : suspicious ? SUSPICIOUS_MARKER : undefined;
+  return {
+    ...BROWSER_HEADERS,
+    ...(marker ? { 'user-agent': `${BROWSER_HEADERS['user-agent']} ${marker}` } : {}),
+    ...(cookie ? { cookie: `${BROWSER_HEADERS.cookie}; ${cookie}` } : {}),
+  };
+}
+
+/**
+ * The CheckRequest object (proto-loader field names) Envoy sends for the page load.
+ * @param {Variant} [variant]
+ */
+export function checkRequestObject(variant = {}) {
+  const uri = variant.uri ?? URI;
   const headers = {
     ':authority': HOST,
-    ':path': URI,
+    ':path': uri,
     ':method': 'GET',
     ':scheme': 'https',
-    ...browser,
+    ...browserHeaders(variant),
     'x-forwarded-proto': 'https',
     'x-envoy-external-address': '203.0.113.42',
     'x-request-id': '5d3c1f7e-8a2b-4c9d-9e1f-0a1b2c3d4e5f',
@@ -68,7 +92,7 @@ export function checkRequestObject({ hang = false } = {}) {
           id: '13371337133713371337',
           method: 'GET',
           headers,
-          path: URI,
+          path: uri,
           host: HOST,
           scheme: 'https',
           protocol: 'HTTP/1.1',
@@ -89,6 +113,21 @@ export function authRequestHeaders() {
     'X-Forwarded-Proto': 'https',
     'X-Real-IP': '203.0.113.42',
     ...BROWSER_HEADERS,
+  };
+}
+
+/**
+ * Headers of Traefik's ForwardAuth or Caddy's forward_auth request for a variant of the page
+ * load (the browser's X-Forwarded-For ends with the proxy's own peer).
+ * @param {Variant} [variant]
+ */
+export function forwardAuthHeaders(variant = {}) {
+  return {
+    'X-Forwarded-Method': 'GET',
+    'X-Forwarded-Proto': 'https',
+    'X-Forwarded-Host': HOST,
+    'X-Forwarded-Uri': variant.uri ?? URI,
+    ...browserHeaders(variant),
   };
 }
 

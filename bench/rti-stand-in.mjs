@@ -2,7 +2,8 @@
 // RTI stand-in for the bench: node:http answering the RTI v4 contract (JSON POST to
 // /defend/4.0/traffic → v4 JSON verdict) and the v1 one (any other POST, the form to
 // /v1/realtime-interception → v1 JSON verdict) after a fixed latency, keep-alive. Requests whose
-// body (form or JSON) contains the hang marker (User-Agent of the hang scenario) are never answered.
+// body (form or JSON) contains the hang marker (User-Agent of the hang scenario) are never answered;
+// those with the suspicious marker (challenge phase) get a suspicious verdict (code 4, a VPN).
 //
 // Settings (node bench/run.mjs --help): BENCH_RTI_PORT, BENCH_RTI_LATENCY_MS, BENCH_RTI_VERDICT
 // (valid: v1 isInvalid false, v4 benign, code 0; invalid: v1 isInvalid true, v4 malicious,
@@ -17,7 +18,7 @@ import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
 import { readKnobsOrExit } from './lib/knobs.mjs';
-import { HANG_MARKER } from './realistic-request.mjs';
+import { HANG_MARKER, SUSPICIOUS_MARKER } from './realistic-request.mjs';
 
 const knobs = readKnobsOrExit('rti-stand-in');
 const latencyMs = knobs.rtiLatencyMs;
@@ -26,13 +27,17 @@ const invalid = knobs.rtiVerdict === 'invalid';
 
 const V4_PATH = '/defend/4.0/traffic';
 
-const V1_ANSWER = answerOf({
-  version: 1,
-  isInvalid: invalid,
-  threatTypeCode: invalid ? 2 : 0,
-  requestId: 'bench-0123456789abcdef',
-  setCookie: '_cheq_rti=Y2hlcS1jb29raWUtdmFsdWUtMTIzNDU2Nzg5MA; Path=/; Max-Age=31536000; Secure',
-});
+/** v1's answer. @param {boolean} isInvalid @param {number} threatTypeCode */
+const v1Answer = (isInvalid, threatTypeCode) =>
+  answerOf({
+    version: 1,
+    isInvalid,
+    threatTypeCode,
+    requestId: 'bench-0123456789abcdef',
+    setCookie: '_cheq_rti=Y2hlcS1jb29raWUtdmFsdWUtMTIzNDU2Nzg5MA; Path=/; Max-Age=31536000; Secure',
+  });
+const V1_ANSWER = v1Answer(invalid, invalid ? 2 : 0);
+const V1_SUSPICIOUS = v1Answer(true, 4);
 const V4_ANSWER = answerOf({
   metadata: {
     timestamp: 1_700_000_000_000,
@@ -60,6 +65,17 @@ const V4_ANSWER = answerOf({
     reasons: invalid ? [201, 203] : [],
   },
 });
+const V4_SUSPICIOUS = answerOf({
+  metadata: { timestamp: 1_700_000_000_000, version: '4.0', tagName: 'bench', sessionFound: true },
+  decision: { verdict: 'suspicious', ruleName: 'bench-vpn', riskScore: 60 },
+  classification: { code: 4, name: 'VPN', group: 'Invalid Suspicious Activity' },
+  ids: {
+    rayId: 'bench-ray-0123456789abcdef',
+    pageViewId: 'bench-pvid-0123456789',
+    duid: 'bench-duid-0123456789',
+  },
+  cheqDetection: { detectedClassificationCode: 4, isAutomated: false, isProxy: true, reasons: [] },
+});
 const stats = { verdicts: 0, hung: 0, other: 0, aborted: 0, v4: 0 };
 /** Milliseconds from a hung request's complete arrival to its connection closing. @type {number[]} */
 let heldMs = [];
@@ -79,8 +95,8 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     // Counted with verdicts or hung, in the same tick: a /stats read sees both or neither.
     if (v4) stats.v4++;
-    const hang =
-      hangMode === 'all' || (hangMode === 'marked' && Buffer.concat(chunks).includes(HANG_MARKER));
+    const body = Buffer.concat(chunks);
+    const hang = hangMode === 'all' || (hangMode === 'marked' && body.includes(HANG_MARKER));
     if (hang) {
       stats.hung++;
       const arrived = performance.now();
@@ -91,7 +107,8 @@ const server = createServer((req, res) => {
       return;
     }
     stats.verdicts++;
-    const verdict = v4 ? V4_ANSWER : V1_ANSWER;
+    const suspicious = body.includes(SUSPICIOUS_MARKER);
+    const verdict = suspicious ? (v4 ? V4_SUSPICIOUS : V1_SUSPICIOUS) : v4 ? V4_ANSWER : V1_ANSWER;
     if (latencyMs > 0) setTimeout(answer, latencyMs, res, verdict);
     else answer(res, verdict);
   });

@@ -23,6 +23,7 @@ import { preflight, prepareWorkDir, staleSources } from './lib/setup.mjs';
 import { grpcSaturation } from './phases/grpc.mjs';
 import { hungRti } from './phases/hang.mjs';
 import { httpSaturation } from './phases/http.mjs';
+import { challengePhase } from './phases/challenge.mjs';
 import { millionChecks } from './phases/million.mjs';
 import { protectionPhase } from './phases/protection.mjs';
 import { atFixedRate, fixedRateOf } from './phases/rate.mjs';
@@ -89,8 +90,8 @@ async function main(argv) {
 
 /**
  * The phases in their order. Ours and the gRPC references serve grpc, rate and hang, then the
- * references stop; the HTTP and v4 phases start their own; workers and protection start fresh
- * processes of ours. Ours is measured idle first and after everything last.
+ * references stop; the HTTP and v4 phases start their own; workers, protection and challenge
+ * start fresh processes of ours. Ours is measured idle first and after everything last.
  * @param {import('./lib/context.mjs').Bench} bench
  * @returns {Promise<import('./lib/report.mjs').Results>}
  */
@@ -134,6 +135,7 @@ async function measure(bench) {
   if (knobs.million) out.million = await millionChecks(bench, ours);
   if (phases.has('workers')) out.workers = await workersScaling(bench);
   if (phases.has('protection')) out.protection = await protectionPhase(bench);
+  if (phases.has('challenge')) out.challenge = await challengePhase(bench);
   out.ours['rssAfterMb'] = rssMb(ours.pid);
   out.ours['memoryAfter'] = await memoryMetrics(metricsPort);
   const code = await ours.stop();

@@ -26,6 +26,7 @@ const PHASES = /** @type {const} */ ([
   'http-v4',
   'workers',
   'protection',
+  'challenge',
 ]);
 /** @typedef {(typeof PHASES)[number]} Phase */
 
@@ -54,6 +55,12 @@ const phaseList = text => {
   const unknown = given.filter(phase => !PHASES.some(p => p === phase));
   if (unknown.length > 0) throw new Error(`unknown ${unknown.join(', ')}`);
   return new Set(PHASES.filter(phase => given.includes(phase)));
+};
+/** The proof of work's difficulty, in the bounds our server accepts. @param {string} text */
+const powDifficulty = text => {
+  const bits = integer(text);
+  if (bits < 8 || bits > 24) throw new Error('must be 8 to 24');
+  return bits;
 };
 /**
  * One knob.
@@ -169,6 +176,20 @@ export const KNOBS = {
     positiveInteger,
     'count',
     'protection phase, fixed rates: h2load -m (4 × 256: what Envoy lets be in flight)',
+  ),
+  challengeChecks: knob(
+    'BENCH_CHALLENGE_CHECKS',
+    5000,
+    positiveInteger,
+    'count',
+    'challenge phase: measured checks per case and round (a fifth more as warm-up)',
+  ),
+  challengeDifficulty: knob(
+    'BENCH_CHALLENGE_DIFFICULTY',
+    8,
+    powDifficulty,
+    'bits',
+    "challenge phase: the proof of work's difficulty (the bench solves every token; our server hashes once whatever it is)",
   ),
   million: knob('BENCH_MILLION', false, flag, '0 or 1', 'also send 1 million checks, RSS sampled'),
   millionChecks: knob(

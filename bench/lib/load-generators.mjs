@@ -1,8 +1,8 @@
 // @ts-check
-// The load generators, run on the load core: h2load (gRPC), wrk (NGINX auth_request) and the
-// grpc-js fixed-rate client, each returning what it measured.
+// The load generators, run on the load core: h2load (gRPC), wrk (NGINX auth_request), the
+// grpc-js fixed-rate client and the challenge phase's client, each returning what it measured.
 
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUTH_REQUEST_PATH, CHECK_PATH } from '../realistic-request.mjs';
 import { parseH2loadLog, parseH2loadOutput } from './h2load-output.mjs';
@@ -163,7 +163,28 @@ export function loadGenerators(knobs, workDir) {
     return JSON.parse(out.trim().split('\n').pop() ?? '');
   }
 
-  return { h2load, wrk, rateClient };
+  /**
+   * bench/challenge-client.mjs: a list of request variants, closed loop, every answer checked.
+   * @param {Omit<import('../challenge-client.mjs').Options, 'requestsFile'>} options
+   * @param {import('../realistic-request.mjs').Variant[]} variants
+   * @returns {Promise<import('../challenge-client.mjs').ChallengeLoad>}
+   */
+  async function challengeClient(options, variants) {
+    const requestsFile = join(workDir, `challenge-requests-${Date.now()}.json`);
+    writeFileSync(requestsFile, JSON.stringify(variants));
+    const args = [
+      join(BENCH_DIR, 'challenge-client.mjs'),
+      JSON.stringify({ ...options, requestsFile }),
+    ];
+    try {
+      const out = await runTool(pinned(knobs.loadCpu, process.execPath, args), 600_000);
+      return JSON.parse(out.trim().split('\n').pop() ?? '');
+    } finally {
+      rmSync(requestsFile);
+    }
+  }
+
+  return { h2load, wrk, rateClient, challengeClient };
 }
 
 /** @typedef {ReturnType<typeof loadGenerators>} LoadGenerators */

@@ -2,6 +2,7 @@
 // The report of `npm run bench`: the verdict on every target, and the printed tables. Each
 // phase writes its own rows and verdicts; this module puts them in the report's fixed order.
 
+import { challengeRows, challengeVerdicts } from '../phases/challenge.mjs';
 import { grpcRows, grpcVerdicts } from '../phases/grpc.mjs';
 import { hangRows, hangVerdicts } from '../phases/hang.mjs';
 import { httpRows, httpVerdicts } from '../phases/http.mjs';
@@ -29,6 +30,7 @@ import { TARGETS } from './targets.mjs';
  * @property {Awaited<ReturnType<typeof import('../phases/million.mjs').millionChecks>>} [million]
  * @property {import('./rounds.mjs').Saturation} [workers]
  * @property {import('../phases/protection.mjs').ProtectionResults} [protection]
+ * @property {import('../phases/challenge.mjs').ChallengeResults} [challenge]
  */
 
 /**
@@ -75,6 +77,7 @@ export function verdicts(r, knobs) {
     hangVerdicts(hang, r.atRate, knobs, add);
   }
   if (r.protection) protectionVerdicts(r.protection, add);
+  if (r.challenge) challengeVerdicts(r.challenge, add);
 
   const saturated = [
     r.grpc?.median['ours'],
@@ -112,6 +115,7 @@ export function printReport({ environment: e, config: c, results: r, verdicts: v
   if (r.hangAtRate && r.hangSaturation) {
     hangRows({ hangAtRate: r.hangAtRate, hangSaturation: r.hangSaturation }, c.hangRate, table);
   }
+  if (r.challenge) challengeRows(r.challenge, table);
 
   const header = [
     'target',
@@ -128,7 +132,7 @@ export function printReport({ environment: e, config: c, results: r, verdicts: v
     `\ncheq-rti-authz bench — node ${e.node}, ${e.cpus}× ${e.cpu}, commit ${e.commit}, load avg before ${e.loadAverageBefore.join(' ')}`,
   );
   console.log(
-    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}, the references with ${c.referenceNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (v4 rows: ours with CHEQ_API_VERSION=v4 ÷ the reference making the v4 JSON call, in rounds of their own; hang rows: ÷ ours without hangs).\n`,
+    `server core ${c.serverCpu} (one target driven at a time); load generators on core ${c.loadCpu}, RTI stand-in (${c.rtiLatencyMs} ms) on core ${c.rtiCpu}. ${c.rounds} interleaved rounds of ${c.durationS} s (latency ${c.latencyDurationS} s) per target; medians shown. h2load -c${c.h2Clients} -m${c.h2Streams}, wrk -c${c.wrkConnections}; ours runs with node ${c.ourNodeArgs.join(' ') || '(no flags)'}, the references with ${c.referenceNodeArgs.join(' ') || '(no flags)'}. ratio = median over rounds of req/s ÷ the reference with an RTI call (v4 rows: ours with CHEQ_API_VERSION=v4 ÷ the reference making the v4 JSON call, in rounds of their own; hang rows: ÷ ours without hangs; challenge rows: our CPU per check ÷ that of the allow row, in the same round, with BENCH_CHALLENGE_CHECKS checks per round from the bench's own client).\n`,
   );
   if (table.rows.length > 0) {
     console.log(

@@ -29,7 +29,7 @@ describe('bench: BENCH_* knobs', () => {
     assert.equal(knobs['rtiCpu'], '1');
     assert.deepEqual(
       [...(knobs['phases'] as Set<string>)],
-      ['grpc', 'grpc-v4', 'rate', 'hang', 'http', 'http-v4', 'workers', 'protection'],
+      ['grpc', 'grpc-v4', 'rate', 'hang', 'http', 'http-v4', 'workers', 'protection', 'challenge'],
     );
     assert.equal(m.readKnobs('run', { BENCH_LOAD_CPU: '3' })['rtiCpu'], '3');
   });
@@ -48,6 +48,7 @@ describe('bench: BENCH_* knobs', () => {
       BENCH_NODE_ARGS: '--max-semi-space-size=8  --no-opt',
       BENCH_GRPC_TIMEOUT: '',
       BENCH_RATE_FRACTION: '0.25',
+      BENCH_CHALLENGE_DIFFICULTY: '24',
     });
     assert.deepEqual([...(knobs['phases'] as Set<string>)], ['grpc', 'protection']);
     assert.equal(knobs['million'], true);
@@ -55,6 +56,7 @@ describe('bench: BENCH_* knobs', () => {
     assert.deepEqual(knobs['nodeArgs'], ['--max-semi-space-size=8', '--no-opt']);
     assert.equal(knobs['grpcTimeout'], '');
     assert.equal(knobs['rateFraction'], 0.25);
+    assert.equal(knobs['challengeDifficulty'], 24);
   });
 
   it('names every bad value and unknown BENCH_ variable in one error', () => {
@@ -67,6 +69,7 @@ describe('bench: BENCH_* knobs', () => {
           BENCH_AB_ENV: '{"A":1}',
           BENCH_MILLION: 'yes',
           BENCH_SERVER_CPU: 'zero',
+          BENCH_CHALLENGE_DIFFICULTY: '7',
           BENCH_ROUND: '3',
           NOT_OURS: 'x',
         }),
@@ -80,6 +83,7 @@ describe('bench: BENCH_* knobs', () => {
           'BENCH_AB_ENV="{\\"A\\":1}": not a JSON object of strings',
           'BENCH_MILLION="yes": not 0 or 1',
           'BENCH_SERVER_CPU="zero": not a taskset core list',
+          'BENCH_CHALLENGE_DIFFICULTY="7": must be 8 to 24 (expected bits)',
         ]) {
           assert.ok(err.message.includes(expected), `${expected} in:\n${err.message}`);
         }
