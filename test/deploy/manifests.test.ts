@@ -822,6 +822,34 @@ describe('deploy manifests', () => {
       }
     });
 
+    it('the challenge secret example: its placeholders stop the server, a real secret from its key loads', () => {
+      const example = readOne<Secret>(join(K8S_DIR, 'challenge-secret.example.yaml'));
+      assert.ok(!kustomization.resources.includes('challenge-secret.example.yaml'));
+      const dir = mkdtempSync(join(tmpdir(), 'cheq-deploy-'));
+      try {
+        const keyFile = join(dir, 'api-key');
+        writeFileSync(keyFile, 'test-key\n');
+        const secretFile = join(dir, 'secret');
+        const env = {
+          ...effectiveEnv,
+          CHEQ_API_KEY_FILE: keyFile,
+          CHEQ_TAG_HASH: 'abc123',
+          CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
+          CHEQ_CHALLENGE_SECRET_FILE: secretFile,
+        };
+        writeFileSync(secretFile, example.stringData?.['secret'] ?? '');
+        assert.throws(
+          () => loadConfig({ env, args: [] }),
+          (err: unknown) =>
+            err instanceof ConfigError && err.problems.some(p => p.includes('challenge_secret')),
+        );
+        writeFileSync(secretFile, 'a'.repeat(48));
+        assert.ok(loadConfig({ env, args: [] }));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('container ports and Service ports are the server ports (CHEQ_GRPC_PORT, CHEQ_HTTP_PORT, CHEQ_METRICS_PORT)', () => {
       const expected: [string, PortSetting][] = [
         ['grpc', 'grpc_port'],
