@@ -5,33 +5,12 @@
 
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROWSER_HEADERS, envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-function send(url: string, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, res => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { get, type HttpAnswer } from '../helpers/upstream-app';
 
 const BROWSER = {
   'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 bot',
@@ -43,7 +22,7 @@ const BROWSER = {
 const API_CLIENT = { 'User-Agent': 'curl/8 bot', Accept: 'application/json' };
 
 /** Every header name of an answer, without the ones any Node answer has. */
-function headerNames(answer: Answer): string[] {
+function headerNames(answer: HttpAnswer): string[] {
   return Object.keys(answer.headers)
     .filter(name => !['date', 'connection', 'keep-alive'].includes(name))
     .sort();
@@ -114,7 +93,7 @@ describe('block strategies and the block page (integration)', () => {
     });
 
     it('keeps JSON for an API client', async () => {
-      const answer = await send(`${service.httpUrl}/api/authz/forward-auth`, {
+      const answer = await get(`${service.httpUrl}/api/authz/forward-auth`, {
         ...API_CLIENT,
         'X-Forwarded-Method': 'GET',
         'X-Forwarded-Uri': '/api/items',
@@ -132,7 +111,7 @@ describe('block strategies and the block page (integration)', () => {
         'X-Original-Host': 'shop.example.com',
         'X-Real-IP': '203.0.113.9',
       };
-      const auth = await send(`${service.httpUrl}/api/authz/auth-request`, {
+      const auth = await get(`${service.httpUrl}/api/authz/auth-request`, {
         ...original,
         ...BROWSER,
       });
@@ -143,7 +122,7 @@ describe('block strategies and the block page (integration)', () => {
       assert.ok((ticket as string).length <= 2048);
       assert.equal(rti.calls.length, 1);
 
-      const page = await send(`${service.httpUrl}/api/authz/page`, {
+      const page = await get(`${service.httpUrl}/api/authz/page`, {
         ...original,
         ...BROWSER,
         'X-Cheq-Page': ticket as string,
@@ -166,7 +145,7 @@ describe('block strategies and the block page (integration)', () => {
 
     it('NGINX page endpoint: a missing or forged ticket gets a plain 403', async () => {
       for (const ticket of [undefined, 'x', 'c.forged.token', `b.${'A'.repeat(3000)}`]) {
-        const page = await send(`${service.httpUrl}/api/authz/page`, {
+        const page = await get(`${service.httpUrl}/api/authz/page`, {
           'X-Original-URI': '/',
           'X-Original-Method': 'GET',
           'X-Original-Host': 'shop.example.com',
@@ -190,14 +169,14 @@ describe('block strategies and the block page (integration)', () => {
     after(() => service.close());
 
     it('answers exactly as an unknown path of ours does: no-store, no ids, cookie or verdict header', async () => {
-      const ordinary = await send(`${service.httpUrl}/no-such-path`, {});
-      const forward = await send(`${service.httpUrl}/api/authz/forward-auth`, {
+      const ordinary = await get(`${service.httpUrl}/no-such-path`, {});
+      const forward = await get(`${service.httpUrl}/api/authz/forward-auth`, {
         ...BROWSER,
         'X-Forwarded-Method': 'GET',
         'X-Forwarded-Uri': '/account',
         'X-Forwarded-Host': 'shop.example.com',
       });
-      const envoy = await send(`${service.httpUrl}/api/authz/ext-authz/account`, {
+      const envoy = await get(`${service.httpUrl}/api/authz/ext-authz/account`, {
         ...BROWSER,
         Host: 'shop.example.com',
       });
@@ -233,13 +212,13 @@ describe('block strategies and the block page (integration)', () => {
         'X-Original-Method': 'GET',
         'X-Original-Host': 'shop.example.com',
       };
-      const auth = await send(`${service.httpUrl}/api/authz/auth-request`, {
+      const auth = await get(`${service.httpUrl}/api/authz/auth-request`, {
         ...original,
         ...BROWSER,
       });
       assert.equal(auth.status, 403);
       assert.equal(auth.headers['set-cookie'], undefined);
-      const page = await send(`${service.httpUrl}/api/authz/page`, {
+      const page = await get(`${service.httpUrl}/api/authz/page`, {
         ...original,
         ...BROWSER,
         'X-Cheq-Page': auth.headers['x-cheq-page'] as string,

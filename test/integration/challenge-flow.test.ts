@@ -5,33 +5,12 @@
 // the verify request.
 
 import { strict as assert } from 'node:assert';
-import { request } from 'node:http';
 import { tokenOf, verifyTarget } from '../helpers/challenge-client';
 import { BROWSER_HEADERS, envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
+import { get, type HttpAnswer } from '../helpers/upstream-app';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-function send(url: string, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, res => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const SECRET = 'integration-secret-0123456789abcdef';
 const BROWSER: Record<string, string> = {
@@ -165,8 +144,8 @@ describe('served challenge flow (integration)', () => {
   });
 
   it('forward auth (Caddy, Traefik): the same flow, our answers passed as they are', async () => {
-    const forward = (uri: string, extra: Record<string, string> = {}): Promise<Answer> =>
-      send(`${service.httpUrl}/api/authz/forward-auth`, {
+    const forward = (uri: string, extra: Record<string, string> = {}): Promise<HttpAnswer> =>
+      get(`${service.httpUrl}/api/authz/forward-auth`, {
         ...BROWSER,
         'X-Forwarded-Method': 'GET',
         'X-Forwarded-Proto': 'http',
@@ -189,8 +168,8 @@ describe('served challenge flow (integration)', () => {
   });
 
   it('Envoy HTTP mode: the page, then the verify 302 with the cookie', async () => {
-    const envoy = (path: string): Promise<Answer> =>
-      send(`${service.httpUrl}/api/authz/ext-authz${path}`, {
+    const envoy = (path: string): Promise<HttpAnswer> =>
+      get(`${service.httpUrl}/api/authz/ext-authz${path}`, {
         ...BROWSER,
         Host: 'shop.example.com',
       });
@@ -210,12 +189,12 @@ describe('served challenge flow (integration)', () => {
       'X-Real-IP': '203.0.113.9',
       ...BROWSER,
     });
-    const auth = await send(`${service.httpUrl}/api/authz/auth-request`, original('/orders'));
+    const auth = await get(`${service.httpUrl}/api/authz/auth-request`, original('/orders'));
     assert.equal(auth.status, 403);
     assert.equal(auth.body, '');
     const ticket = String(auth.headers['x-cheq-page']);
     assert.ok(ticket.startsWith('c.') && ticket.length <= 2048);
-    const page = await send(`${service.httpUrl}/api/authz/page`, {
+    const page = await get(`${service.httpUrl}/api/authz/page`, {
       ...original('/orders'),
       'X-Cheq-Page': ticket,
     });
@@ -225,20 +204,20 @@ describe('served challenge flow (integration)', () => {
     assert.equal(rti.calls.length, 1, 'the page endpoint does not ask RTI');
 
     // The page of a token is this browser's only.
-    const elsewhere = await send(`${service.httpUrl}/api/authz/page`, {
+    const elsewhere = await get(`${service.httpUrl}/api/authz/page`, {
       ...original('/orders'),
       'User-Agent': 'curl/8',
       'X-Cheq-Page': ticket,
     });
     assert.equal(elsewhere.body, 'Forbidden\n');
 
-    const verified = await send(
+    const verified = await get(
       `${service.httpUrl}/api/authz/auth-request`,
       original(verifyTarget(page.body)),
     );
     assert.equal(verified.status, 401, 'the shipped @cheq_redirect turns it into the 302');
     assert.match(String(verified.headers['location']), /^\/orders\?cq_ok=/);
-    const allowed = await send(`${service.httpUrl}/api/authz/auth-request`, {
+    const allowed = await get(`${service.httpUrl}/api/authz/auth-request`, {
       ...original('/orders'),
       Cookie: cookiePair(verified.headers['set-cookie']),
     });
@@ -256,11 +235,11 @@ describe('served challenge flow (integration)', () => {
       Accept: 'application/json',
       'Sec-Fetch-Mode': 'cors',
     };
-    const auth = await send(`${service.httpUrl}/api/authz/auth-request`, original);
+    const auth = await get(`${service.httpUrl}/api/authz/auth-request`, original);
     assert.equal(auth.status, 403);
     const ticket = String(auth.headers['x-cheq-page']);
     assert.ok(ticket.startsWith('j.') && ticket.length <= 2048, `${ticket.length}`);
-    const page = await send(`${service.httpUrl}/api/authz/page`, {
+    const page = await get(`${service.httpUrl}/api/authz/page`, {
       ...original,
       'X-Cheq-Page': ticket,
     });

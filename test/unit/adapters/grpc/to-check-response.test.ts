@@ -4,56 +4,23 @@ import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
 import { toCheckResponse, type CheckAnswer } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
 import type { Decision } from '../../../../src/core/decision';
-import { BucketKey } from '../../../../src/core/enforcement';
 import { HeaderList, type HeaderEntry } from '../../../../src/core/header-list';
 import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
 import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
-import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../../../../src/core/trusted-proxies';
-import { verdictHeaderNames } from '../../../../src/core/verdict-headers';
 import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
 import { rtiVerdict, v1 } from '../../../helpers/verdicts';
+import { coreConfig } from '../../core/core-config';
 
 const SET_COOKIE = '_cheq_rti=tok; Path=/; Max-Age=3600; SameSite=Lax';
 
-const CONFIG: CoreConfig = {
-  apiVersion: 'v1',
-  rules: [],
-  mode: 'blocking',
-  enforcePercent: 100,
-  enforceKey: new BucketKey(Buffer.from('test-enforce-key')),
-  timeoutMs: 100,
-  deadlineMarginMs: 10,
+const CONFIG: CoreConfig = coreConfig({
   blockRedirectCodes: new Set([2, 3]),
   challengeCodes: new Set([14]),
-  redirectCodes: new Set(),
-  blockReasons: new Set(),
-  challengeReasons: new Set(),
-  redirectReasons: new Set(),
-  redirectUrl: undefined,
-  blockStrategy: 'redirect',
-  challengeStrategy: 'allow',
-  challengeUrl: undefined,
   uriExclusion: new PathPatternList(['/healthz']),
-  ignorePaths: new PathPatternList([]),
-  debugRtiResult: false,
   routeToEventType: new PathMap([]),
-  trustedIpHeader: undefined,
-  trustedProxies: TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES),
-  ja3Header: undefined,
-  ja4Header: undefined,
-  channelParam: undefined,
   ignoredHeaderNames: [],
-  tlsCipherHeader: 'x-cheq-tls-cipher',
-  tlsVersionHeader: 'x-cheq-tls-version',
-  geoRegionHeader: 'x-cheq-geo-region',
-  demoVerdictCookie: false,
-  verdictHeaderNames: verdictHeaderNames('x-cheq-'),
-  blockPage: undefined,
-  challenge: undefined,
-  challengeProvider: 'browser',
-  challengeUnavailable: false,
-};
+});
 
 const NAVIGATION: readonly HeaderEntry[] = [
   ['accept', 'text/html'],
