@@ -1,0 +1,159 @@
+// The verdict memory: RTI's recent blocks, one store per process kept across reloads, read only
+// when RTI cannot be asked (decide.ts). Bounded: an entry cap with least-recently-used eviction
+// and an expiry per entry, swept a bounded number at a time. Its changes are told to the peers (Redis, the cluster's other workers),
+// which apply theirs here; every call is synchronous and local.
+
+import { LRUCache } from 'lru-cache';
+import type { BlockMemory, Remembered, Visitor } from '../core/block-memory';
+import { duidKey, ipUaKey, kindOf } from './visitor-keys';
+
+/** What one replica tells the others: a block learned, or forgotten, by key (visitor-keys.ts). */
+export type MemoryChange =
+  | { readonly op: 'block'; readonly key: string; readonly expiresAtMs: number }
+  | { readonly op: 'forget'; readonly key: string }
+  | { readonly op: 'forget_all' };
+
+/** Where a change came from: this process's checks, an operator, or a peer. */
+export type ChangeSource = 'local' | 'admin' | 'peer';
+
+/** Running totals, read at scrape time (verdict-memory-metrics.ts). */
+export interface MemoryCounts {
+  learned: Record<'local' | 'peer', number>;
+  forgotten: Record<'rti_allowed' | 'admin' | 'peer', number>;
+  evicted: Record<'capacity' | 'expired', number>;
+}
+
+export interface VerdictMemoryOptions {
+  /** Entries at most; past it the least recently used goes. */
+  readonly maxEntries: number;
+  /** Epoch milliseconds (tests pass a fake clock). */
+  readonly now?: () => number;
+}
+
+/** A block is told to the peers again only once less than this share of its TTL is left. */
+const REPUBLISH_SHARE = 0.5;
+/** Entries looked at per sweep: about 0.1 ms of work. */
+const SWEEP_LIMIT = 1000;
+
+export class VerdictMemory implements BlockMemory {
+  readonly counts: MemoryCounts = {
+    learned: { local: 0, peer: 0 },
+    forgotten: { rti_allowed: 0, admin: 0, peer: 0 },
+    evicted: { capacity: 0, expired: 0 },
+  };
+  /** Key to expiry (epoch milliseconds): LRU only, the expiry is ours so peers can be told it. */
+  private readonly cache: LRUCache<string, number>;
+  private readonly now: () => number;
+  private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
+
+  constructor(options: VerdictMemoryOptions) {
+    this.now = options.now ?? Date.now;
+    this.cache = new LRUCache<string, number>({
+      max: options.maxEntries,
+      dispose: (_expiresAtMs, _key, reason) => {
+        if (reason === 'evict') this.counts.evicted.capacity++;
+      },
+    });
+  }
+
+  /** Entries held now, expired ones not yet swept included. */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  get maxEntries(): number {
+    return this.cache.max;
+  }
+
+  /** Told of every change made here (not of those applied from peers): the peers' feed. */
+  onChange(listener: (change: MemoryChange, source: ChangeSource) => void): void {
+    this.listeners.push(listener);
+  }
+
+  recall(visitor: Visitor): Remembered | undefined {
+    for (const key of [ipUaKey(visitor), duidKey(visitor)]) {
+      if (key === undefined) continue;
+      const expiresAtMs = this.expiryOf(key);
+      if (expiresAtMs !== undefined) return { key: kindOf(key), expiresAtMs };
+    }
+    return undefined;
+  }
+
+  remember(visitor: Visitor, ttlMs: number): void {
+    const expiresAtMs = this.now() + ttlMs;
+    for (const key of [ipUaKey(visitor), duidKey(visitor)]) {
+      if (key === undefined) continue;
+      // A bot blocked again and again is told to the peers once per half TTL, not per request.
+      const told = (this.expiryOf(key) ?? 0) - this.now() > ttlMs * REPUBLISH_SHARE;
+      this.cache.set(key, expiresAtMs);
+      this.counts.learned.local++;
+      if (!told) this.emit({ op: 'block', key, expiresAtMs }, 'local');
+    }
+  }
+
+  forget(visitor: Visitor): void {
+    if (this.cache.size === 0) return;
+    for (const key of [ipUaKey(visitor), duidKey(visitor)]) {
+      if (key === undefined || !this.cache.delete(key)) continue;
+      this.counts.forgotten.rti_allowed++;
+      this.emit({ op: 'forget', key }, 'local');
+    }
+  }
+
+  /**
+   * A change from an operator (told to the peers) or from a peer (not told again). A peer's
+   * block keeps its expiry, capped at `maxTtlMs` (this process's longest site TTL).
+   */
+  apply(change: MemoryChange, source: 'admin' | 'peer', maxTtlMs = Infinity): void {
+    switch (change.op) {
+      case 'block': {
+        const expiresAtMs = Math.min(change.expiresAtMs, this.now() + maxTtlMs);
+        if (expiresAtMs <= this.now()) return;
+        this.cache.set(change.key, expiresAtMs);
+        if (source === 'peer') this.counts.learned.peer++;
+        break;
+      }
+      case 'forget':
+        if (this.cache.delete(change.key)) this.counts.forgotten[source]++;
+        break;
+      case 'forget_all':
+        this.counts.forgotten[source] += this.cache.size;
+        this.cache.clear();
+        break;
+    }
+    if (source === 'admin') this.emit(change, source);
+  }
+
+  /**
+   * Drops expired entries from the least recently used end, looking at `limit` at most: a timer
+   * calls it, so that the work per call is bounded whatever the cap (reads drop them too).
+   */
+  sweep(limit = SWEEP_LIMIT): void {
+    const now = this.now();
+    const expired: string[] = [];
+    let seen = 0;
+    for (const key of this.cache.rkeys()) {
+      if (++seen > limit) break;
+      if ((this.cache.peek(key) ?? 0) <= now) expired.push(key);
+    }
+    for (const key of expired) this.dropExpired(key);
+  }
+
+  /** The key's expiry while it lasts; an expired entry is dropped. */
+  private expiryOf(key: string): number | undefined {
+    const expiresAtMs = this.cache.get(key);
+    if (expiresAtMs === undefined) return undefined;
+    if (expiresAtMs > this.now()) return expiresAtMs;
+    this.dropExpired(key);
+    return undefined;
+  }
+
+  private dropExpired(key: string): void {
+    this.cache.delete(key);
+    this.counts.evicted.expired++;
+  }
+
+  private emit(change: MemoryChange, source: ChangeSource): void {
+    for (const listener of this.listeners) listener(change, source);
+  }
+}

@@ -1,0 +1,36 @@
+// The keys a visitor's block is remembered under: the client IP (IPv6 by its /64, which one host
+// can fill) with the User-Agent, and CHEQ's device id when the visitor sent one. The client can
+// drop a cookie, so the IP key stands on its own. Keys are truncated SHA-256 digests: an entry's
+// size is bounded whatever the User-Agent's length, and no address travels to Redis in clear.
+
+import { hash } from 'node:crypto';
+import type { MemoryKeyKind, Visitor } from '../core/block-memory';
+import { bucketSubject } from '../core/enforcement';
+
+/** `i:` (IP and User-Agent) or `d:` (device id), then 22 base64url characters (132 bits). */
+export const MEMORY_KEY = /^[id]:[A-Za-z0-9_-]{22}$/;
+
+const PREFIX: Record<MemoryKeyKind, string> = { ip_ua: 'i:', duid: 'd:' };
+
+/** The IP and User-Agent key; none without a client IP. */
+export function ipUaKey(visitor: Visitor): string | undefined {
+  const { site, clientIp, userAgent = '' } = visitor;
+  if (clientIp === undefined) return undefined;
+  return digest('ip_ua', `${site}\n${bucketSubject(clientIp)}\n${userAgent}`);
+}
+
+/** The device id key; none without a `_cq_duid` cookie. */
+export function duidKey(visitor: Visitor): string | undefined {
+  const { site, duid } = visitor;
+  if (duid === undefined || duid === '') return undefined;
+  return digest('duid', `${site}\n${duid}`);
+}
+
+/** Which kind of key a stored key is. */
+export function kindOf(key: string): MemoryKeyKind {
+  return key.startsWith(PREFIX.duid) ? 'duid' : 'ip_ua';
+}
+
+function digest(kind: MemoryKeyKind, subject: string): string {
+  return PREFIX[kind] + hash('sha256', subject, 'base64url').slice(0, 22);
+}
