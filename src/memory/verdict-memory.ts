@@ -5,12 +5,20 @@
 
 import { LRUCache } from 'lru-cache';
 import type { BlockMemory, Remembered, Visitor } from '../core/block-memory';
-import { duidKey, ipUaKey, kindOf } from './visitor-keys';
+import { duidKey, ipTag, ipUaKey, kindOf } from './visitor-keys';
 
 /** What one replica tells the others: a block learned, or forgotten, by key (visitor-keys.ts). */
 export type MemoryChange =
-  | { readonly op: 'block'; readonly key: string; readonly expiresAtMs: number }
+  | {
+      readonly op: 'block';
+      readonly key: string;
+      readonly expiresAtMs: number;
+      /** The IP tag of an IP and User-Agent key (forget_ip finds it by this). */
+      readonly tag?: string;
+    }
   | { readonly op: 'forget'; readonly key: string }
+  /** Every key of one IP, whatever the User-Agent: `tag` is visitor-keys' ipTag. */
+  | { readonly op: 'forget_ip'; readonly tag: string }
   | { readonly op: 'forget_all' };
 
 /** Where a change came from: this process's checks, an operator, or a peer. */
@@ -30,6 +38,12 @@ export interface VerdictMemoryOptions {
   readonly now?: () => number;
 }
 
+interface Entry {
+  readonly expiresAtMs: number;
+  /** Set on IP and User-Agent keys: their IP tag (visitor-keys' ipTag). */
+  readonly tag?: string;
+}
+
 /** A block is told to the peers again only once less than this share of its TTL is left. */
 const REPUBLISH_SHARE = 0.5;
 /** Entries looked at per sweep: about 0.1 ms of work. */
@@ -41,16 +55,16 @@ export class VerdictMemory implements BlockMemory {
     forgotten: { rti_allowed: 0, admin: 0, peer: 0 },
     evicted: { capacity: 0, expired: 0 },
   };
-  /** Key to expiry (epoch milliseconds): LRU only, the expiry is ours so peers can be told it. */
-  private readonly cache: LRUCache<string, number>;
+  /** LRU only: the expiry is ours (epoch milliseconds), so that peers can be told it. */
+  private readonly cache: LRUCache<string, Entry>;
   private readonly now: () => number;
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
   constructor(options: VerdictMemoryOptions) {
     this.now = options.now ?? Date.now;
-    this.cache = new LRUCache<string, number>({
+    this.cache = new LRUCache<string, Entry>({
       max: options.maxEntries,
-      dispose: (_expiresAtMs, _key, reason) => {
+      dispose: (_entry, _key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
       },
     });
@@ -81,13 +95,17 @@ export class VerdictMemory implements BlockMemory {
 
   remember(visitor: Visitor, ttlMs: number): void {
     const expiresAtMs = this.now() + ttlMs;
-    for (const key of [ipUaKey(visitor), duidKey(visitor)]) {
+    const ipKey = ipUaKey(visitor);
+    const tag = ipKey === undefined ? undefined : ipTag(visitor.site, visitor.clientIp);
+    for (const key of [ipKey, duidKey(visitor)]) {
       if (key === undefined) continue;
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
       const told = (this.expiryOf(key) ?? 0) - this.now() > ttlMs * REPUBLISH_SHARE;
-      this.cache.set(key, expiresAtMs);
+      const entry: Entry =
+        key === ipKey && tag !== undefined ? { expiresAtMs, tag } : { expiresAtMs };
+      this.cache.set(key, entry);
       this.counts.learned.local++;
-      if (!told) this.emit({ op: 'block', key, expiresAtMs }, 'local');
+      if (!told) this.emit({ op: 'block', key, ...entry }, 'local');
     }
   }
 
@@ -109,13 +127,21 @@ export class VerdictMemory implements BlockMemory {
       case 'block': {
         const expiresAtMs = Math.min(change.expiresAtMs, this.now() + maxTtlMs);
         if (expiresAtMs <= this.now()) return;
-        this.cache.set(change.key, expiresAtMs);
+        const { tag } = change;
+        this.cache.set(change.key, tag === undefined ? { expiresAtMs } : { expiresAtMs, tag });
         if (source === 'peer') this.counts.learned.peer++;
         break;
       }
       case 'forget':
         if (this.cache.delete(change.key)) this.counts.forgotten[source]++;
         break;
+      case 'forget_ip': {
+        // An operator's rare command: a scan of every entry (about 10 ms at 100,000).
+        const keys = [...this.cache.entries()].filter(([, e]) => e.tag === change.tag);
+        for (const [key] of keys) this.cache.delete(key);
+        this.counts.forgotten[source] += keys.length;
+        break;
+      }
       case 'forget_all':
         this.counts.forgotten[source] += this.cache.size;
         this.cache.clear();
@@ -134,14 +160,14 @@ export class VerdictMemory implements BlockMemory {
     let seen = 0;
     for (const key of this.cache.rkeys()) {
       if (++seen > limit) break;
-      if ((this.cache.peek(key) ?? 0) <= now) expired.push(key);
+      if ((this.cache.peek(key)?.expiresAtMs ?? 0) <= now) expired.push(key);
     }
     for (const key of expired) this.dropExpired(key);
   }
 
   /** The key's expiry while it lasts; an expired entry is dropped. */
   private expiryOf(key: string): number | undefined {
-    const expiresAtMs = this.cache.get(key);
+    const expiresAtMs = this.cache.get(key)?.expiresAtMs;
     if (expiresAtMs === undefined) return undefined;
     if (expiresAtMs > this.now()) return expiresAtMs;
     this.dropExpired(key);

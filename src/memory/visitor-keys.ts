@@ -9,8 +9,10 @@ import { bucketSubject } from '../core/enforcement';
 
 /** `i:` (IP and User-Agent) or `d:` (device id), then 22 base64url characters (132 bits). */
 export const MEMORY_KEY = /^[id]:[A-Za-z0-9_-]{22}$/;
+/** An IP alone (`p:`): not a key, the tag that lets an operator forget every key of one IP. */
+export const IP_TAG = /^p:[A-Za-z0-9_-]{22}$/;
 
-const PREFIX: Record<MemoryKeyKind, string> = { ip_ua: 'i:', duid: 'd:' };
+const PREFIX: Record<MemoryKeyKind | 'ip', string> = { ip_ua: 'i:', duid: 'd:', ip: 'p:' };
 
 /** The IP and User-Agent key; none without a client IP. */
 export function ipUaKey(visitor: Visitor): string | undefined {
@@ -26,11 +28,16 @@ export function duidKey(visitor: Visitor): string | undefined {
   return digest('duid', `${site}\n${duid}`);
 }
 
+/** The IP tag of a site's visitor (every User-Agent); none without a client IP. */
+export function ipTag(site: string, clientIp: string | undefined): string | undefined {
+  return clientIp === undefined ? undefined : digest('ip', `${site}\n${bucketSubject(clientIp)}`);
+}
+
 /** Which kind of key a stored key is. */
 export function kindOf(key: string): MemoryKeyKind {
   return key.startsWith(PREFIX.duid) ? 'duid' : 'ip_ua';
 }
 
-function digest(kind: MemoryKeyKind, subject: string): string {
+function digest(kind: MemoryKeyKind | 'ip', subject: string): string {
   return PREFIX[kind] + hash('sha256', subject, 'base64url').slice(0, 22);
 }
