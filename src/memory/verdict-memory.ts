@@ -42,6 +42,8 @@ export interface VerdictMemoryOptions {
 
 interface Entry {
   readonly expiresAtMs: number;
+  /** The expiry the peers were last told: a block RTI repeats refreshes expiresAtMs only. */
+  readonly toldUntilMs: number;
   /** The visitor's IP tag (visitor-keys' ipTag), when its IP is known. */
   readonly tag?: string;
 }
@@ -105,14 +107,16 @@ export class VerdictMemory implements BlockMemory {
     const expiresAtMs = this.now() + ttlMs;
     const ipKey = ipUaKey(visitor);
     const tag = ipKey === undefined ? undefined : ipTag(visitor.site, visitor.clientIp);
-    const entry: Entry = tag === undefined ? { expiresAtMs } : { expiresAtMs, tag };
+    const tagged = tag === undefined ? {} : { tag };
     for (const key of [ipKey, duidKey(visitor)]) {
       if (key === undefined) continue;
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
-      const told = (this.expiryOf(key) ?? 0) - this.now() > ttlMs * REPUBLISH_SHARE;
+      const toldUntilMs = this.cache.peek(key)?.toldUntilMs ?? 0;
+      const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
+      const entry = { expiresAtMs, toldUntilMs: tell ? expiresAtMs : toldUntilMs, ...tagged };
       if (!this.store(key, entry)) continue;
       this.counts.learned.local++;
-      if (!told) this.emit({ op: 'block', key, ...entry }, 'local');
+      if (tell) this.emit({ op: 'block', key, expiresAtMs, ...tagged }, 'local');
     }
   }
 
@@ -135,10 +139,8 @@ export class VerdictMemory implements BlockMemory {
         const expiresAtMs = Math.min(change.expiresAtMs, this.now() + maxTtlMs);
         if (expiresAtMs <= this.now()) return;
         const { tag } = change;
-        const stored = this.store(
-          change.key,
-          tag === undefined ? { expiresAtMs } : { expiresAtMs, tag },
-        );
+        const entry = { expiresAtMs, toldUntilMs: expiresAtMs };
+        const stored = this.store(change.key, tag === undefined ? entry : { ...entry, tag });
         if (stored && source === 'peer') this.counts.learned.peer++;
         break;
       }
