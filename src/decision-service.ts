@@ -11,6 +11,8 @@ import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
 import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit';
+import { applyForget, type ForgetOutcome, type ForgetRequest } from './memory/forget-request';
+import { VerdictMemory } from './memory/verdict-memory';
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
@@ -49,6 +51,8 @@ export class DecisionService {
   /** Every check goes through this: the chain in use, counted and logged. */
   readonly decide: Decide;
   readonly metrics: Metrics;
+  /** RTI's recent blocks, kept across reloads (x-admin stand-in until x-core's wiring merges). */
+  readonly memory = new VerdictMemory({ maxEntries: 100_000 });
   // How responsive this process is (the breaker's evidence); its samples also expire the line.
   private readonly loop = new EventLoopMonitor();
   private readonly admission: AdmissionLine | undefined;
@@ -116,6 +120,11 @@ export class DecisionService {
         onRefused: () => this.metrics.configReloadFailures.inc(),
         log: options.log,
       });
+  }
+
+  /** An operator's forget, over the sites of the configuration in use (told to the peers). */
+  forget(request: ForgetRequest): ForgetOutcome {
+    return applyForget(this.memory, request, siteNamesOf(this.inUse));
   }
 
   /** Reads the configuration again and applies it when valid (SIGHUP); see ConfigReloader. */
@@ -193,6 +202,10 @@ export class DecisionService {
 
 function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0] {
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
+}
+
+function siteNamesOf(config: AppConfig): string[] {
+  return servedSites(config).map(site => site.name);
 }
 
 /** Each served site and its challenge_provider. */

@@ -79,6 +79,8 @@ export interface AppConfig {
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
+  /** The admin endpoint's bearer token; undefined: the endpoint is off. */
+  readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
   /** Things worth a warning at startup that do not stop it. */
   readonly warnings: readonly string[];

@@ -4,6 +4,7 @@
 // sites, tls-files), then build the frozen AppConfig (build-app-config). The types and loadConfig
 // are the API the rest of the code uses.
 
+import { resolveAdminToken } from './admin-token';
 import { buildAppConfig, type ResolvedSite } from './build-app-config';
 import { resolveChallengeSecrets, resolveSiteChallenge } from './challenge-config';
 import { ConfigError, type ConfigProblem } from './config-error';
@@ -33,6 +34,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   problems.push(...crossFieldProblems(settings, servesTopLevel ? 'top level' : 'optional'));
   problems.push(...grpcTlsProblems(settings));
   const secrets = resolveChallengeSecrets(settings, problems);
+  const adminToken = resolveAdminToken(settings, problems);
   const topLevel = resolveSiteChallenge(settings, servesTopLevel ? problems : []);
   const sites: ResolvedSite[] = [];
   for (const entry of siteEntries) {
@@ -52,6 +54,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   return buildAppConfig(settings, apiKey, servesTopLevel, sites, raw.configFile, raw.warnings, {
     secrets,
     topLevel,
+    adminToken,
   });
 }
 

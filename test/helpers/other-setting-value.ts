@@ -1,7 +1,7 @@
 // Another valid value of a process setting than its default, as its variable holds it: tests that
 // a setting is read (or a change of it noticed) must give a value a loader that ignored it lacks.
 
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schema, type SettingName } from '../../src/config/schema';
 
@@ -20,6 +20,12 @@ export function otherSettingValue(
     const copy = join(dir, `${key}.pem`);
     copyFileSync(tlsEnv[schema[key].env] ?? '', copy);
     return copy;
+  }
+  if (key === 'admin_token') return 'admin-token-for-a-restart-test-0123456789';
+  if (key === 'admin_token_file') {
+    const file = join(dir, 'admin-token');
+    writeFileSync(file, 'admin-token-for-a-restart-test-0123456789');
+    return file;
   }
   if (key === 'host') return '127.0.0.1';
   if (key === 'log_level') return 'debug';
