@@ -1,12 +1,17 @@
 // A cluster worker: the check listeners only (the primary serves /metrics from every worker's
-// registry, and health); tells the primary once warm, stops gracefully on the primary's SIGTERM.
+// registry, health and the admin endpoint); shares its verdict memory with its siblings through
+// the primary; tells the primary once warm, stops gracefully on the primary's SIGTERM.
 
 import { AggregatorRegistry } from 'prom-client';
 import { startWorkerApp } from '../app';
 import type { AppConfig } from '../config/load-config';
 import type { Running } from '../lifecycle/run-until-signalled';
 import type { Logger } from '../observability/logger';
+import { shareWorkerMemory } from './cluster-memory';
 import type { WorkerListening } from './worker-listening';
+
+/** Stand-in until x-core's verdict_memory_ttl_s merges: its largest value. */
+const PEER_TTL_CAP_MS = 3_600_000;
 
 export async function startClusterWorker(
   config: AppConfig,
@@ -15,6 +20,7 @@ export async function startClusterWorker(
 ): Promise<Running> {
   // Each worker watches the files itself; the primary passes SIGHUP on.
   const app = await startWorkerApp(config, log, { load });
+  shareWorkerMemory(app, { relay: true, maxTtlMs: () => PEER_TTL_CAP_MS, log });
   // Constructing an AggregatorRegistry is what makes a prom-client worker answer the
   // primary's metrics requests; it serves this worker's own registry.
   new AggregatorRegistry();

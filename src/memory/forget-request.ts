@@ -86,6 +86,20 @@ function targetOf(
   return { kind: 'ip', ip: hop.ip, userAgent };
 }
 
+/** The request as the endpoint's JSON body: what parseForgetRequest reads back. */
+export function forgetBody({ target, site }: ForgetRequest): Record<string, unknown> {
+  const fields: Record<string, unknown> =
+    target.kind === 'all'
+      ? { all: true }
+      : target.kind === 'duid'
+        ? { duid: target.duid }
+        : {
+            ip: target.ip,
+            ...(target.userAgent === undefined ? {} : { user_agent: target.userAgent }),
+          };
+  return site === undefined ? fields : { ...fields, site };
+}
+
 /** A client's field name in a message: shortened, control characters escaped. */
 function quoteKey(key: string): string {
   return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
