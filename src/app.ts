@@ -9,7 +9,7 @@ import type { AppConfig } from './config/load-config';
 import { DecisionService } from './decision-service';
 import { logListening } from './lifecycle/log-listening';
 import type { ForgetOutcome, ForgetRequest } from './memory/forget-request';
-import type { VerdictMemory } from './memory/verdict-memory';
+import type { MemoryChange, VerdictMemory } from './memory/verdict-memory';
 import { adminEndpoint, type AdminHandler } from './observability/admin-endpoint';
 import type { Logger } from './observability/logger';
 import { startOpsServer, type RunningOpsServer } from './observability/ops-server';
@@ -31,6 +31,8 @@ export interface RunningWorkerApp {
   readonly memory: VerdictMemory;
   /** An operator's forget on this process's memory (the primary's admin endpoint sends it). */
   forget(request: ForgetRequest): ForgetOutcome;
+  /** A sibling worker's change, relayed by the primary. */
+  applyPeerChange(change: MemoryChange): void;
   /**
    * Resolves once connections to RTI are open, warm-up has run and gRPC health says SERVING,
    * or once close() has started instead. Checks are answered meanwhile.
@@ -132,7 +134,10 @@ interface StartedParts {
 function handleOf(
   config: AppConfig,
   { service, listeners, registry, ops, onReady }: StartedParts,
-): Pick<RunningWorkerApp, 'registry' | 'memory' | 'forget' | 'ready' | 'reload' | 'close'> {
+): Pick<
+  RunningWorkerApp,
+  'registry' | 'memory' | 'forget' | 'applyPeerChange' | 'ready' | 'reload' | 'close'
+> {
   let closed: Promise<void> | undefined;
   const ready = service
     .getReady(emulator => startWarmUpTarget(config, emulator))
@@ -155,6 +160,7 @@ function handleOf(
     registry,
     memory: service.memory,
     forget: request => service.forget(request),
+    applyPeerChange: change => service.applyPeerChange(change),
     ready,
     reload: trigger => service.reload(trigger),
     close: () => (closed ??= close()),

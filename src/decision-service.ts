@@ -11,11 +11,11 @@ import { servedSites, type AppConfig } from './config/load-config';
 import { DEFAULT_SITE, NO_SITE } from './config/sites';
 import type { Decide } from './core/decide';
 import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit';
-import { applyForget, type ForgetOutcome, type ForgetRequest } from './memory/forget-request';
-import { VerdictMemory } from './memory/verdict-memory';
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
+import { applyForget, type ForgetOutcome, type ForgetRequest } from './memory/forget-request';
+import { VerdictMemory, type MemoryChange } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
 import {
   createMetrics,
@@ -36,6 +36,8 @@ const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 const ENDPOINT_LINGER_MS = 30_000;
 /** Idle connections to a captcha provider's verify endpoint close after this. */
 const SITEVERIFY_KEEP_ALIVE_MS = 30_000;
+/** How often expired verdict memory entries are swept (a bounded number each time). */
+const MEMORY_SWEEP_INTERVAL_MS = 1000;
 
 export interface DecisionServiceOptions {
   /** Where its metrics are registered. */
@@ -51,8 +53,9 @@ export class DecisionService {
   /** Every check goes through this: the chain in use, counted and logged. */
   readonly decide: Decide;
   readonly metrics: Metrics;
-  /** RTI's recent blocks, kept across reloads (x-admin stand-in until x-core's wiring merges). */
-  readonly memory = new VerdictMemory({ maxEntries: 100_000 });
+  /** RTI's recent blocks: one store for the process's life, kept across reloads. */
+  readonly memory: VerdictMemory;
+  private readonly memorySweep: NodeJS.Timeout;
   // How responsive this process is (the breaker's evidence); its samples also expire the line.
   private readonly loop = new EventLoopMonitor();
   private readonly admission: AdmissionLine | undefined;
@@ -72,6 +75,8 @@ export class DecisionService {
     const { rti } = config;
     this.inUse = config;
     this.loop.start();
+    this.memory = new VerdictMemory({ maxEntries: config.verdictMemory.maxEntries });
+    this.memorySweep = setInterval(() => this.memory.sweep(), MEMORY_SWEEP_INTERVAL_MS).unref();
     this.admission = config.server.overloadShedding
       ? new AdmissionLine({ limit: Math.min(rti.connections, rti.maxInFlight) }, this.loop)
       : undefined;
@@ -83,10 +88,12 @@ export class DecisionService {
         overloadShedding: this.admission !== undefined,
         processMetrics: options.processMetrics,
         challengeProviders: challengeProvidersOf(config),
+        verdictMemory: this.memory,
       },
       // Read at scrape time.
       () => this.readings(),
     );
+    // Sharing the memory with the other replicas starts here, after the metrics; close() stops it.
     // Each endpoint opens its pool and breaker on first use, by the chain built below.
     this.endpoints = new RtiEndpoints({
       connections: rti.connections,
@@ -103,6 +110,7 @@ export class DecisionService {
       replayGuard: new ReplayGuard(),
       verifyCalls: new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
       siteverify: new Agent({ keepAliveTimeout: SITEVERIFY_KEEP_ALIVE_MS }),
+      memory: this.memory,
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));
@@ -125,6 +133,12 @@ export class DecisionService {
   /** An operator's forget, over the sites of the configuration in use (told to the peers). */
   forget(request: ForgetRequest): ForgetOutcome {
     return applyForget(this.memory, request, siteNamesOf(this.inUse));
+  }
+
+  /** A peer's change; its block is kept at most the longest site TTL in use (none: dropped). */
+  applyPeerChange(change: MemoryChange): void {
+    const ttls = servedSites(this.inUse).map(site => site.core.verdictMemoryTtlMs);
+    this.memory.apply(change, 'peer', Math.max(0, ...ttls));
   }
 
   /** Reads the configuration again and applies it when valid (SIGHUP); see ConfigReloader. */
@@ -168,6 +182,7 @@ export class DecisionService {
     this.closed ??= (async () => {
       this.stopWatching();
       clearTimeout(this.linger);
+      clearInterval(this.memorySweep);
       await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
       this.loop.stop();
     })();

@@ -50,13 +50,12 @@ function messageOf(value: unknown, type: string): Record<string, unknown> | unde
 export interface WorkerMemory {
   readonly memory: VerdictMemory;
   forget(request: ForgetRequest): ForgetOutcome;
+  applyPeerChange(change: MemoryChange): void;
 }
 
 export interface WorkerSharingOptions {
   /** Whether this worker's own changes go to its siblings (not when Redis shares them). */
   readonly relay: boolean;
-  /** A sibling's block is kept at most this long (this worker's longest site TTL). */
-  readonly maxTtlMs: () => number;
   readonly log: Logger;
 }
 
@@ -78,7 +77,7 @@ export function shareWorkerMemory(worker: WorkerMemory, options: WorkerSharingOp
     const changed = messageOf(message, CHANGE);
     if (changed) {
       const change = parseMemoryChange(changed['change']);
-      if (change) memory.apply(change, 'peer', options.maxTtlMs());
+      if (change) worker.applyPeerChange(change);
       else if (invalid++ === 0) options.log.warn('verdict memory: dropped an invalid IPC change');
       return;
     }

@@ -10,9 +10,6 @@ import type { Logger } from '../observability/logger';
 import { shareWorkerMemory } from './cluster-memory';
 import type { WorkerListening } from './worker-listening';
 
-/** Stand-in until x-core's verdict_memory_ttl_s merges: its largest value. */
-const PEER_TTL_CAP_MS = 3_600_000;
-
 export async function startClusterWorker(
   config: AppConfig,
   log: Logger,
@@ -20,7 +17,7 @@ export async function startClusterWorker(
 ): Promise<Running> {
   // Each worker watches the files itself; the primary passes SIGHUP on.
   const app = await startWorkerApp(config, log, { load });
-  shareWorkerMemory(app, { relay: true, maxTtlMs: () => PEER_TTL_CAP_MS, log });
+  shareWorkerMemory(app, { relay: true, log });
   // Constructing an AggregatorRegistry is what makes a prom-client worker answer the
   // primary's metrics requests; it serves this worker's own registry.
   new AggregatorRegistry();

@@ -79,6 +79,8 @@ export interface AppConfig {
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
+  /** The verdict memory of the process (each site's TTL is in its CoreConfig). */
+  readonly verdictMemory: { readonly maxEntries: number };
   /** The admin endpoint's bearer token; undefined: the endpoint is off. */
   readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
