@@ -58,7 +58,7 @@ export function parseForgetRequest(value: unknown): ForgetRequest | { readonly r
   if ('refused' in target) return target;
   if (target.kind === 'all' && site !== undefined) {
     // Keys are digests: which site an entry belongs to cannot be told from it.
-    return { refused: 'all forgets every site: it takes no site' };
+    return { refused: 'site cannot be given with all' };
   }
   return site === undefined ? { target } : { target, site };
 }

@@ -6,8 +6,11 @@ import { strict as assert } from 'node:assert';
 import { request } from 'undici';
 import type { Visitor } from '../../src/core/block-memory';
 import { ipTag } from '../../src/memory/visitor-keys';
+import { decisionHeader } from '../helpers/check-response';
+import { envoyCheckRequest } from '../helpers/envoy-check-request';
+import { verdict } from '../helpers/fake-rti-server';
 import { rtiPerSuite } from '../helpers/rti-per-test';
-import { startService } from '../helpers/start-service';
+import { metricValue, startService } from '../helpers/start-service';
 
 const TOKEN = 'admin-token-for-tests-0123456789abcdefXYZ';
 const PATH = '/admin/verdict-memory/forget';
@@ -166,5 +169,39 @@ describe('admin endpoint: POST /admin/verdict-memory/forget (integration)', func
       await post('{"ip":"203.0.113.7","site":"shop"}');
       assert.deepEqual(told, [[{ op: 'forget_ip', tag: ipTag('shop', '203.0.113.7') }, 'admin']]);
     });
+  });
+
+  it('a forgotten bot is no longer blocked while RTI cannot be asked', async () => {
+    ctx.service = await startService(ctx.rti.url, {
+      CHEQ_ADMIN_TOKEN: TOKEN,
+      CHEQ_MODE: 'blocking',
+    });
+    const bot = envoyCheckRequest({ peer: '203.0.113.7' });
+    ctx.rti.behaviour = () => verdict({ isInvalid: true, threatTypeCode: 2 });
+    assert.equal((await ctx.service.check(bot)).denied_response?.status?.code, 403);
+
+    ctx.rti.behaviour = () => ({ kind: 'reset' });
+    assert.equal(
+      (await ctx.service.check(bot)).denied_response?.status?.code,
+      403,
+      'remembered while RTI resets every connection',
+    );
+    const metrics = await ctx.service.metrics();
+    assert.equal(
+      metricValue(metrics, 'cheq_authz_decisions_total', { reason: 'remembered_block' }),
+      1,
+    );
+
+    const answer = await post('{"ip":"203.0.113.7"}');
+    assert.deepEqual(answer.json, { forgotten: 1, shared: 'local' });
+    const after = await ctx.service.check(bot);
+    assert.ok(after.ok_response, 'allowed');
+    assert.equal(decisionHeader(after), 'fail_open', 'forgotten: failed open like anyone');
+    assert.equal(
+      metricValue(await ctx.service.metrics(), 'cheq_authz_verdict_memory_forgotten_total', {
+        reason: 'admin',
+      }),
+      1,
+    );
   });
 });

@@ -95,7 +95,7 @@ describe('forget requests (admin endpoint body, forget command)', () => {
       ],
       ['all: false', { all: false }, 'all must be true'],
       ['all: "true"', { all: 'true' }, 'all must be true'],
-      ['all on one site', { all: true, site: 'shop' }, 'all forgets every site: it takes no site'],
+      ['all on one site', { all: true, site: 'shop' }, 'site cannot be given with all'],
       ['an empty site', { duid: 'x', site: '' }, 'site must be a site name'],
       ['a site that is not a string', { duid: 'x', site: 1 }, 'site must be a site name'],
       [
