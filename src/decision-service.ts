@@ -14,6 +14,8 @@ import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit'
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
+import { startRedisSync, type RedisSync } from './memory/redis-sync';
+import { VerdictMemory } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
 import {
   createMetrics,
@@ -49,6 +51,9 @@ export class DecisionService {
   /** Every check goes through this: the chain in use, counted and logged. */
   readonly decide: Decide;
   readonly metrics: Metrics;
+  /** Recent RTI blocks, kept across reloads; shared through Redis when redis_url is set. */
+  readonly memory = new VerdictMemory({ maxEntries: 100_000 });
+  private readonly memorySync: RedisSync | undefined;
   // How responsive this process is (the breaker's evidence); its samples also expire the line.
   private readonly loop = new EventLoopMonitor();
   private readonly admission: AdmissionLine | undefined;
@@ -107,6 +112,16 @@ export class DecisionService {
       this.metrics,
       options.log,
     );
+    this.memorySync =
+      config.redis &&
+      startRedisSync({
+        memory: this.memory,
+        settings: config.redis,
+        // The default site TTL until verdict_memory_ttl_s is read (issue #23, core part).
+        maxTtlMs: () => 300_000,
+        log: options.log,
+        registry: options.registry,
+      });
     this.reloader =
       options.load &&
       new ConfigReloader({
@@ -159,7 +174,11 @@ export class DecisionService {
     this.closed ??= (async () => {
       this.stopWatching();
       clearTimeout(this.linger);
-      await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
+      await Promise.all([
+        this.endpoints.close(),
+        this.chainDeps.siteverify.close(),
+        this.memorySync?.close(),
+      ]);
       this.loop.stop();
     })();
     return this.closed;
