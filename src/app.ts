@@ -177,7 +177,7 @@ function adminOf(
   return adminEndpoint({
     token: config.adminToken,
     forget: request => Promise.resolve(service.forget(request)),
-    shared: 'local',
+    shared: config.redis ? 'redis' : 'local',
     log,
   });
 }

@@ -15,6 +15,7 @@ import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chai
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
 import { applyForget, type ForgetOutcome, type ForgetRequest } from './memory/forget-request';
+import { startRedisSync, type RedisSync } from './memory/redis-sync';
 import { VerdictMemory, type MemoryChange } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
 import {
@@ -56,6 +57,7 @@ export class DecisionService {
   /** RTI's recent blocks: one store for the process's life, kept across reloads. */
   readonly memory: VerdictMemory;
   private readonly memorySweep: NodeJS.Timeout;
+  private readonly memorySync: RedisSync | undefined;
   // How responsive this process is (the breaker's evidence); its samples also expire the line.
   private readonly loop = new EventLoopMonitor();
   private readonly admission: AdmissionLine | undefined;
@@ -119,6 +121,15 @@ export class DecisionService {
       this.metrics,
       options.log,
     );
+    this.memorySync =
+      config.redis &&
+      startRedisSync({
+        memory: this.memory,
+        settings: config.redis,
+        maxTtlMs: () => this.longestTtlMs(),
+        log: options.log,
+        registry: options.registry,
+      });
     this.reloader =
       options.load &&
       new ConfigReloader({
@@ -137,8 +148,12 @@ export class DecisionService {
 
   /** A peer's change; its block is kept at most the longest site TTL in use (none: dropped). */
   applyPeerChange(change: MemoryChange): void {
-    const ttls = servedSites(this.inUse).map(site => site.core.verdictMemoryTtlMs);
-    this.memory.apply(change, 'peer', Math.max(0, ...ttls));
+    this.memory.apply(change, 'peer', this.longestTtlMs());
+  }
+
+  /** The longest verdict memory TTL of the sites in use; 0 when every site has it off. */
+  private longestTtlMs(): number {
+    return Math.max(0, ...servedSites(this.inUse).map(site => site.core.verdictMemoryTtlMs));
   }
 
   /** Reads the configuration again and applies it when valid (SIGHUP); see ConfigReloader. */
@@ -183,7 +198,11 @@ export class DecisionService {
       this.stopWatching();
       clearTimeout(this.linger);
       clearInterval(this.memorySweep);
-      await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
+      await Promise.all([
+        this.endpoints.close(),
+        this.chainDeps.siteverify.close(),
+        this.memorySync?.close(),
+      ]);
       this.loop.stop();
     })();
     return this.closed;

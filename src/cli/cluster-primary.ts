@@ -42,7 +42,7 @@ export async function startClusterPrimary(
       : adminEndpoint({
           token: config.adminToken,
           forget: request => memory.forget(request),
-          shared: 'cluster',
+          shared: config.redis ? 'redis' : 'cluster',
           log,
         }),
   );

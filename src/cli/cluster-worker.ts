@@ -17,7 +17,8 @@ export async function startClusterWorker(
 ): Promise<Running> {
   // Each worker watches the files itself; the primary passes SIGHUP on.
   const app = await startWorkerApp(config, log, { load });
-  shareWorkerMemory(app, { relay: true, log });
+  // With Redis, each worker is a replica of its own there: the primary relays only forgets.
+  shareWorkerMemory(app, { relay: config.redis === undefined, log });
   // Constructing an AggregatorRegistry is what makes a prom-client worker answer the
   // primary's metrics requests; it serves this worker's own registry.
   new AggregatorRegistry();

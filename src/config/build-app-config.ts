@@ -15,6 +15,7 @@ import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
 import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
+import type { RedisConfig } from './redis-config';
 import type { Settings } from './schema';
 import { SITE_SETTINGS } from './setting-lists';
 import { DEFAULT_SITE, type SiteEntry } from './sites';
@@ -32,6 +33,7 @@ const SECRET_SETTINGS: readonly string[] = [
   'challenge_previous_secret',
   'challenge_provider_secret',
   'admin_token',
+  'redis_password',
 ];
 
 function isSecret(key: string): boolean {
@@ -216,6 +218,7 @@ export function buildAppConfig(
   /** Warnings from reading the sources (old names and places still read). */
   sourceWarnings: readonly string[],
   secretFiles: SecretFiles,
+  redis: RedisConfig | undefined,
 ): AppConfig {
   const warnings: string[] = [...sourceWarnings];
   const topLevel = { secrets: secretFiles.secrets, files: secretFiles.topLevel };
@@ -318,6 +321,7 @@ export function buildAppConfig(
     }),
     verdictMemory: Object.freeze({ maxEntries: s.verdict_memory_max_entries }),
     adminToken: secretFiles.adminToken,
+    redis,
     logLevel: s.log_level,
     warnings: Object.freeze(warnings),
     challengeFallback: challengeFallbackOf([...(defaultSite ? [defaultSite] : []), ...siteConfigs]),

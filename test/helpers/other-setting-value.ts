@@ -27,6 +27,22 @@ export function otherSettingValue(
     writeFileSync(file, 'admin-token-for-a-restart-test-0123456789');
     return file;
   }
+  if (key === 'redis_tls_ca_file' || key === 'redis_tls_cert_file') {
+    return otherSettingValue('grpc_tls_cert_file', tlsEnv, dir);
+  }
+  if (key === 'redis_tls_key_file') return otherSettingValue('grpc_tls_key_file', tlsEnv, dir);
+  if (key === 'redis_password_file') {
+    const file = join(dir, 'redis-password');
+    writeFileSync(file, 'another-redis-password\n');
+    return file;
+  }
+  const text: Partial<Record<SettingName, string>> = {
+    redis_url: 'redis://127.0.0.1:6390',
+    redis_username: 'cheq',
+    redis_password: 'another-redis-password',
+    redis_stream: 'another:stream',
+  };
+  if (text[key] !== undefined) return text[key];
   if (key === 'host') return '127.0.0.1';
   if (key === 'log_level') return 'debug';
   if (typeof value === 'boolean') return String(!value);
