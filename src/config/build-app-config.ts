@@ -15,6 +15,7 @@ import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
 import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
+import type { RedisConfig } from './redis-config';
 import type { Settings } from './schema';
 import { SITE_SETTINGS } from './setting-lists';
 import { DEFAULT_SITE, type SiteEntry } from './sites';
@@ -31,6 +32,8 @@ const SECRET_SETTINGS: readonly string[] = [
   'challenge_secret',
   'challenge_previous_secret',
   'challenge_provider_secret',
+  'admin_token',
+  'redis_password',
 ];
 
 function isSecret(key: string): boolean {
@@ -45,10 +48,14 @@ export interface ResolvedSite {
   readonly challenge: SiteChallengeFiles;
 }
 
-/** What the served challenge reads from files: the process's secrets, the top level's files. */
-export interface ChallengeFiles {
+/**
+ * The secrets read from files: the served challenge's (the process's, the top level's) and the
+ * admin endpoint's token.
+ */
+export interface SecretFiles {
   readonly secrets: SigningKeys | undefined;
   readonly topLevel: SiteChallengeFiles;
+  readonly adminToken: string | undefined;
 }
 
 /** The decision settings of the top level or of one site. */
@@ -210,10 +217,11 @@ export function buildAppConfig(
   configFile: string | undefined,
   /** Warnings from reading the sources (old names and places still read). */
   sourceWarnings: readonly string[],
-  challenge: ChallengeFiles,
+  secretFiles: SecretFiles,
+  redis: RedisConfig | undefined,
 ): AppConfig {
   const warnings: string[] = [...sourceWarnings];
-  const topLevel = { secrets: challenge.secrets, files: challenge.topLevel };
+  const topLevel = { secrets: secretFiles.secrets, files: secretFiles.topLevel };
   const trustedProxies = TrustedProxies.parse(s.trusted_proxies);
   for (const entry of broadPublicEntries(s.trusted_proxies)) {
     warnings.push(
@@ -231,13 +239,13 @@ export function buildAppConfig(
       site.settings,
       site.apiKey,
       trustedProxies,
-      { secrets: challenge.secrets, files: site.challenge },
+      { secrets: secretFiles.secrets, files: site.challenge },
       warnings,
     ),
   );
   const core =
     defaultSite?.core ??
-    coreConfigOf(s, apiKey, trustedProxies, challenge.secrets, challenge.topLevel);
+    coreConfigOf(s, apiKey, trustedProxies, secretFiles.secrets, secretFiles.topLevel);
   const files = [
     ...(configFile === undefined ? [] : [configFile]),
     ...new Set(
@@ -312,6 +320,8 @@ export function buildAppConfig(
       shutdownGraceMs: s.shutdown_grace_ms,
     }),
     verdictMemory: Object.freeze({ maxEntries: s.verdict_memory_max_entries }),
+    adminToken: secretFiles.adminToken,
+    redis,
     logLevel: s.log_level,
     warnings: Object.freeze(warnings),
     challengeFallback: challengeFallbackOf([...(defaultSite ? [defaultSite] : []), ...siteConfigs]),
