@@ -747,7 +747,9 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
 
     before(async () => {
       rti = await FakeRti.start();
-      service = await startService(rti.url);
+      // With redis_url set, so that the verdict memory's sharing metrics (registered only then)
+      // are exported too: nothing listens on port 1, sync_up stays 0 and the server serves.
+      service = await startService(rti.url, { CHEQ_REDIS_URL: 'redis://127.0.0.1:1' });
       // One check through RTI and one rejected HTTP request, so histograms and the rejected
       // counter have samples and their label names and values can be read.
       await service.check(envoyCheckRequest());
