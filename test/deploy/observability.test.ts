@@ -538,7 +538,11 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
 
     it('quotes in runbooks only the dashboard, its panels and rows, and log lines the server writes', () => {
       const d = dashboard();
-      const logLines = ['failed open', 'configuration reload refused'];
+      const logLines = [
+        'failed open',
+        'configuration reload refused',
+        'verdict memory sharing through Redis lost',
+      ];
       const known = new Set([d.title, ...allPanels(d).map(p => p.title), ...logLines, 'for']);
       for (const alert of alerts()) {
         for (const [, quoted] of (alert.annotations?.['runbook'] ?? '').matchAll(/"([^"]+)"/g)) {
