@@ -5,6 +5,7 @@
 #   chromium   the browser tests pass the served challenge in headless chromium (puppeteer-core)
 #   prometheus promtool, for the alert rule tests
 #   openssl    TLS test certificates
+#   redis-server  the verdict memory's sharing tests run a real Redis (plain, AUTH, TLS)
 # Idempotent: installs only what is missing. Uses sudo when not run as root. .ci/run runs this too.
 set -euo pipefail
 
@@ -24,9 +25,11 @@ command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+has_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+has_redis || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "npm run setup: nothing to install (nginx, caddy, chromium, promtool and openssl are present)"
+  echo "npm run setup: nothing to install (nginx, caddy, chromium, promtool, openssl and redis-server are present)"
   exit 0
 fi
 
@@ -52,4 +55,5 @@ command -v caddy >/dev/null 2>&1 || die "caddy is still missing after apt-get in
 command -v chromium >/dev/null 2>&1 || die "chromium is still missing after apt-get install"
 command -v promtool >/dev/null 2>&1 || die "promtool is still missing after installing prometheus"
 command -v openssl >/dev/null 2>&1 || die "openssl is still missing after apt-get install"
+has_redis || die "redis-server is still missing after apt-get install"
 echo "npm run setup: installed ${missing[*]}"

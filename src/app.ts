@@ -8,6 +8,9 @@ import { startCheckListeners, type CheckListeners } from './check-listeners';
 import type { AppConfig } from './config/load-config';
 import { DecisionService } from './decision-service';
 import { logListening } from './lifecycle/log-listening';
+import type { ForgetOutcome, ForgetRequest } from './memory/forget-request';
+import type { MemoryChange, VerdictMemory } from './memory/verdict-memory';
+import { adminEndpoint, type AdminHandler } from './observability/admin-endpoint';
 import type { Logger } from './observability/logger';
 import { startOpsServer, type RunningOpsServer } from './observability/ops-server';
 import { startWarmUpTarget } from './warmup/warm-up-target';
@@ -24,6 +27,12 @@ export interface RunningWorkerApp {
   readonly httpPort: number;
   /** This process's metrics, which the primary collects. */
   readonly registry: Registry;
+  /** This process's verdict memory: a cluster worker shares its changes through the primary. */
+  readonly memory: VerdictMemory;
+  /** An operator's forget on this process's memory (the primary's admin endpoint sends it). */
+  forget(request: ForgetRequest): ForgetOutcome;
+  /** A sibling worker's change, relayed by the primary. */
+  applyPeerChange(change: MemoryChange): void;
   /**
    * Resolves once connections to RTI are open, warm-up has run and gRPC health says SERVING,
    * or once close() has started instead. Checks are answered meanwhile.
@@ -57,7 +66,15 @@ export async function startApp(
     await service.close();
     throw err;
   });
-  const ops = await startOpsServer(server.host, server.metricsPort, registry, log, 'warming up')
+  const admin = adminOf(config, service, log);
+  const ops = await startOpsServer(
+    server.host,
+    server.metricsPort,
+    registry,
+    log,
+    'warming up',
+    admin,
+  )
     // The metrics port was taken: nothing started may keep the process alive.
     .catch(async (err: unknown) => {
       await listeners.close();
@@ -117,7 +134,10 @@ interface StartedParts {
 function handleOf(
   config: AppConfig,
   { service, listeners, registry, ops, onReady }: StartedParts,
-): Pick<RunningWorkerApp, 'registry' | 'ready' | 'reload' | 'close'> {
+): Pick<
+  RunningWorkerApp,
+  'registry' | 'memory' | 'forget' | 'applyPeerChange' | 'ready' | 'reload' | 'close'
+> {
   let closed: Promise<void> | undefined;
   const ready = service
     .getReady(emulator => startWarmUpTarget(config, emulator))
@@ -138,8 +158,26 @@ function handleOf(
   };
   return {
     registry,
+    memory: service.memory,
+    forget: request => service.forget(request),
+    applyPeerChange: change => service.applyPeerChange(change),
     ready,
     reload: trigger => service.reload(trigger),
     close: () => (closed ??= close()),
   };
+}
+
+/** The admin endpoint of a single process; undefined without an admin token. */
+function adminOf(
+  config: AppConfig,
+  service: DecisionService,
+  log: Logger,
+): AdminHandler | undefined {
+  if (config.adminToken === undefined) return undefined;
+  return adminEndpoint({
+    token: config.adminToken,
+    forget: request => Promise.resolve(service.forget(request)),
+    shared: config.redis ? 'redis' : 'local',
+    log,
+  });
 }

@@ -14,8 +14,9 @@ import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit'
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
+import { applyForget, type ForgetOutcome, type ForgetRequest } from './memory/forget-request';
 import { startRedisSync, type RedisSync } from './memory/redis-sync';
-import { VerdictMemory } from './memory/verdict-memory';
+import { VerdictMemory, type MemoryChange } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
 import {
   createMetrics,
@@ -125,8 +126,7 @@ export class DecisionService {
       startRedisSync({
         memory: this.memory,
         settings: config.redis,
-        // The default site TTL until verdict_memory_ttl_s is read (issue #23, core part).
-        maxTtlMs: () => 300_000,
+        maxTtlMs: () => this.longestTtlMs(),
         log: options.log,
         registry: options.registry,
       });
@@ -139,6 +139,21 @@ export class DecisionService {
         onRefused: () => this.metrics.configReloadFailures.inc(),
         log: options.log,
       });
+  }
+
+  /** An operator's forget, over the sites of the configuration in use (told to the peers). */
+  forget(request: ForgetRequest): ForgetOutcome {
+    return applyForget(this.memory, request, siteNamesOf(this.inUse));
+  }
+
+  /** A peer's change; its block is kept at most the longest site TTL in use (none: dropped). */
+  applyPeerChange(change: MemoryChange): void {
+    this.memory.apply(change, 'peer', this.longestTtlMs());
+  }
+
+  /** The longest verdict memory TTL of the sites in use; 0 when every site has it off. */
+  private longestTtlMs(): number {
+    return Math.max(0, ...servedSites(this.inUse).map(site => site.core.verdictMemoryTtlMs));
   }
 
   /** Reads the configuration again and applies it when valid (SIGHUP); see ConfigReloader. */
@@ -221,6 +236,10 @@ export class DecisionService {
 
 function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0] {
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
+}
+
+function siteNamesOf(config: AppConfig): string[] {
+  return servedSites(config).map(site => site.name);
 }
 
 /** Each served site and its challenge_provider. */

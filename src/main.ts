@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Entry point and bin of cheq-rti-authz: `serve` (the default), `check`, `check-config` and `demo`.
+// Entry point and bin of cheq-rti-authz: `serve` (the default), `check`, `check-config`, `forget`
+// and `demo`.
 // The only module that ends the process or sets its exit code: the others return or throw.
 
 import { checkCommand, CHECK_USAGE } from './cli/check-command';
 import { checkConfigCommand, CHECK_CONFIG_USAGE } from './cli/check-config-command';
 import { demo } from './cli/demo-command';
+import { forgetCommand, FORGET_USAGE } from './cli/forget-command';
 import { EXIT_CONFIG_ERROR, serve } from './cli/serve-command';
 import { ConfigError } from './config/load-config';
 import { schema, type SettingSpec } from './config/schema';
@@ -30,6 +32,7 @@ Usage:
   cheq-rti-authz demo [--SETTING VALUE ...]             run it against the built-in RTI emulator
   cheq-rti-authz check --url URL [...]                  send one check to a running server
   cheq-rti-authz check-config [--config FILE] [...]     validate and print the configuration
+  cheq-rti-authz forget (--ip A | --duid ID | --all)    forget remembered blocks (verdict memory)
   cheq-rti-authz --help | --version
 
 Configuration: defaults < config file (--config FILE or CHEQ_CONFIG_FILE; JSON or YAML)
@@ -42,7 +45,8 @@ Advanced settings, tuning knobs (environment variable, file key; no flag):
 ${advanced}
 
 ${CHECK_USAGE}
-${CHECK_CONFIG_USAGE}`;
+${CHECK_CONFIG_USAGE}
+${FORGET_USAGE}`;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -55,6 +59,8 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await checkCommand(rest);
   } else if (command === 'check-config') {
     process.exitCode = checkConfigCommand(rest, process.env);
+  } else if (command === 'forget') {
+    process.exitCode = await forgetCommand(rest, process.env);
   } else if (command === 'demo') {
     // A stopped server's handles (the RTI emulator, workers, timers) may still be open.
     process.exit(await demo(rest));

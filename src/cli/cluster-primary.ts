@@ -1,14 +1,17 @@
 // WORKERS > 1: this process forks the workers that serve checks (they share the gRPC and HTTP
-// ports through node:cluster), serves /metrics (the workers' metrics, summed), /healthz and
-// /readyz itself, replaces a worker that dies, and stops them all gracefully.
+// ports through node:cluster), serves /metrics (the workers' metrics, summed), /healthz,
+// /readyz and the admin endpoint itself, relays the workers' verdict memory changes
+// (cluster-memory.ts), replaces a worker that dies, and stops them all gracefully.
 
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { AppConfig, ConfigSources } from '../config/load-config';
 import { logListening } from '../lifecycle/log-listening';
 import type { Running } from '../lifecycle/run-until-signalled';
+import { adminEndpoint } from '../observability/admin-endpoint';
 import type { Logger } from '../observability/logger';
 import { startOpsServer } from '../observability/ops-server';
+import { ClusterMemory } from './cluster-memory';
 import type { ListeningPorts, ServeHooks } from './serve-hooks';
 import { isWorkerListening } from './worker-listening';
 
@@ -24,15 +27,26 @@ export async function startClusterPrimary(
   if (config.challengeFallback) log.warn(config.challengeFallback);
   const { server } = config;
   const aggregator = new AggregatorRegistry();
+  const listening = new Set<number>();
+  const workers = (): (Worker | undefined)[] => Object.values(cluster.workers ?? {});
+  const alive = (): Worker[] => workers().filter((w): w is Worker => w !== undefined);
+  const memory = new ClusterMemory(alive, () => alive().filter(w => listening.has(w.id)));
   const ops = await startOpsServer(
     server.host,
     server.metricsPort,
     { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
     log,
     'warming up',
+    config.adminToken === undefined
+      ? undefined
+      : adminEndpoint({
+          token: config.adminToken,
+          forget: request => memory.forget(request),
+          shared: config.redis ? 'redis' : 'cluster',
+          log,
+        }),
   );
 
-  const listening = new Set<number>();
   let stopping = false;
   let ports: ListeningPorts | undefined;
   // Settled by the cluster events below: every worker listening, every worker gone.
@@ -45,10 +59,9 @@ export async function startClusterPrimary(
     Object.entries(sources.env).filter((e): e is [string, string] => e[1] !== undefined),
   );
   const fork = (): Worker => cluster.fork(env);
-  const workers = (): (Worker | undefined)[] => Object.values(cluster.workers ?? {});
 
   cluster.on('message', (worker, message: unknown) => {
-    if (!isWorkerListening(message)) return;
+    if (memory.onMessage(worker, message) || !isWorkerListening(message)) return;
     listening.add(worker.id);
     if (listening.size < server.workers || stopping) return;
     ops.markReady();

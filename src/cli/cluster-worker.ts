@@ -1,11 +1,13 @@
 // A cluster worker: the check listeners only (the primary serves /metrics from every worker's
-// registry, and health); tells the primary once warm, stops gracefully on the primary's SIGTERM.
+// registry, health and the admin endpoint); shares its verdict memory with its siblings through
+// the primary; tells the primary once warm, stops gracefully on the primary's SIGTERM.
 
 import { AggregatorRegistry } from 'prom-client';
 import { startWorkerApp } from '../app';
 import type { AppConfig } from '../config/load-config';
 import type { Running } from '../lifecycle/run-until-signalled';
 import type { Logger } from '../observability/logger';
+import { shareWorkerMemory } from './cluster-memory';
 import type { WorkerListening } from './worker-listening';
 
 export async function startClusterWorker(
@@ -15,6 +17,8 @@ export async function startClusterWorker(
 ): Promise<Running> {
   // Each worker watches the files itself; the primary passes SIGHUP on.
   const app = await startWorkerApp(config, log, { load });
+  // With Redis, each worker is a replica of its own there: the primary relays only forgets.
+  shareWorkerMemory(app, { relay: config.redis === undefined, log });
   // Constructing an AggregatorRegistry is what makes a prom-client worker answer the
   // primary's metrics requests; it serves this worker's own registry.
   new AggregatorRegistry();

@@ -82,6 +82,8 @@ export interface AppConfig {
   };
   /** The verdict memory of the process (each site's TTL is in its CoreConfig). */
   readonly verdictMemory: { readonly maxEntries: number };
+  /** The admin endpoint's bearer token; undefined: the endpoint is off. */
+  readonly adminToken: string | undefined;
   /** Where the verdict memory is shared with the other replicas; undefined: not shared. */
   readonly redis: RedisConfig | undefined;
   readonly logLevel: LogLevel;

@@ -32,6 +32,7 @@ const SECRET_SETTINGS: readonly string[] = [
   'challenge_secret',
   'challenge_previous_secret',
   'challenge_provider_secret',
+  'admin_token',
   'redis_password',
 ];
 
@@ -47,10 +48,14 @@ export interface ResolvedSite {
   readonly challenge: SiteChallengeFiles;
 }
 
-/** What the served challenge reads from files: the process's secrets, the top level's files. */
-export interface ChallengeFiles {
+/**
+ * The secrets read from files: the served challenge's (the process's, the top level's) and the
+ * admin endpoint's token.
+ */
+export interface SecretFiles {
   readonly secrets: SigningKeys | undefined;
   readonly topLevel: SiteChallengeFiles;
+  readonly adminToken: string | undefined;
 }
 
 /** The decision settings of the top level or of one site. */
@@ -212,11 +217,11 @@ export function buildAppConfig(
   configFile: string | undefined,
   /** Warnings from reading the sources (old names and places still read). */
   sourceWarnings: readonly string[],
-  challenge: ChallengeFiles,
+  secretFiles: SecretFiles,
   redis: RedisConfig | undefined,
 ): AppConfig {
   const warnings: string[] = [...sourceWarnings];
-  const topLevel = { secrets: challenge.secrets, files: challenge.topLevel };
+  const topLevel = { secrets: secretFiles.secrets, files: secretFiles.topLevel };
   const trustedProxies = TrustedProxies.parse(s.trusted_proxies);
   for (const entry of broadPublicEntries(s.trusted_proxies)) {
     warnings.push(
@@ -234,13 +239,13 @@ export function buildAppConfig(
       site.settings,
       site.apiKey,
       trustedProxies,
-      { secrets: challenge.secrets, files: site.challenge },
+      { secrets: secretFiles.secrets, files: site.challenge },
       warnings,
     ),
   );
   const core =
     defaultSite?.core ??
-    coreConfigOf(s, apiKey, trustedProxies, challenge.secrets, challenge.topLevel);
+    coreConfigOf(s, apiKey, trustedProxies, secretFiles.secrets, secretFiles.topLevel);
   const files = [
     ...(configFile === undefined ? [] : [configFile]),
     ...new Set(
@@ -315,6 +320,7 @@ export function buildAppConfig(
       shutdownGraceMs: s.shutdown_grace_ms,
     }),
     verdictMemory: Object.freeze({ maxEntries: s.verdict_memory_max_entries }),
+    adminToken: secretFiles.adminToken,
     redis,
     logLevel: s.log_level,
     warnings: Object.freeze(warnings),

@@ -4,6 +4,7 @@
 // sites, tls-files), then build the frozen AppConfig (build-app-config). The types and loadConfig
 // are the API the rest of the code uses.
 
+import { resolveAdminToken } from './admin-token';
 import { buildAppConfig, type ResolvedSite } from './build-app-config';
 import { resolveChallengeSecrets, resolveSiteChallenge } from './challenge-config';
 import { ConfigError, type ConfigProblem } from './config-error';
@@ -34,6 +35,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   problems.push(...crossFieldProblems(settings, servesTopLevel ? 'top level' : 'optional'));
   problems.push(...grpcTlsProblems(settings));
   const secrets = resolveChallengeSecrets(settings, problems);
+  const adminToken = resolveAdminToken(settings, problems);
   const redis = resolveRedisConfig(settings, problems);
   const topLevel = resolveSiteChallenge(settings, servesTopLevel ? problems : []);
   const sites: ResolvedSite[] = [];
@@ -58,10 +60,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     sites,
     raw.configFile,
     raw.warnings,
-    {
-      secrets,
-      topLevel,
-    },
+    { secrets, topLevel, adminToken },
     redis,
   );
 }

@@ -71,7 +71,10 @@ export function visitorBucket(clientIp: string, key: BucketKey): number {
   return Math.floor((key.hash32(bucketSubject(clientIp)) * ENFORCE_BUCKETS) / 2 ** 32);
 }
 
-/** An IPv4 address as it is; an IPv6 address as its /64 prefix (four hex groups, normalised). */
+/**
+ * An IPv4 address as it is; an IPv6 address as its /64 prefix (four hex groups, normalised), except
+ * a NAT64 address (64:ff9b::/96), which is its IPv4 visitor.
+ */
 export function bucketSubject(clientIp: string): string {
   if (!clientIp.includes(':')) return clientIp;
   const split = clientIp.indexOf('::');
@@ -83,10 +86,22 @@ export function bucketSubject(clientIp: string): string {
     while (head.length < 8 - tailGroups) head.push('0');
     head.push(...tail);
   }
-  return head
-    .slice(0, 4)
-    .map(group => parseInt(group, 16).toString(16))
-    .join(':');
+  const groups = head.map(group =>
+    group.includes('.') ? group : parseInt(group, 16).toString(16),
+  );
+  // RFC 6052's well-known NAT64 prefix carries a whole IPv4 visitor in its last 32 bits: one /64
+  // would be every IPv4 visitor behind the translator.
+  if (groups.slice(0, 6).join(':') === NAT64_PREFIX) return embeddedIpv4(groups.slice(6));
+  return groups.slice(0, 4).join(':');
+}
+
+const NAT64_PREFIX = '64:ff9b:0:0:0:0';
+
+/** The IPv4 address in an address's last two groups (or its dotted tail). */
+function embeddedIpv4(tail: readonly string[]): string {
+  if (tail.length === 1) return tail[0] as string;
+  const bits = tail.map(group => parseInt(group, 16));
+  return bits.flatMap(group => [group >> 8, group & 255]).join('.');
 }
 
 function groupsOf(text: string): string[] {

@@ -13,7 +13,7 @@ export type MemoryChange =
       readonly op: 'block';
       readonly key: string;
       readonly expiresAtMs: number;
-      /** The IP tag of an IP and User-Agent key (forget_ip finds it by this). */
+      /** The visitor's IP tag (forget_ip finds its keys by it; MAX_KEYS_PER_IP counts by it). */
       readonly tag?: string;
     }
   | { readonly op: 'forget'; readonly key: string }
@@ -29,6 +29,8 @@ export interface MemoryCounts {
   learned: Record<'local' | 'peer', number>;
   forgotten: Record<'rti_allowed' | 'admin' | 'peer', number>;
   evicted: Record<'capacity' | 'expired', number>;
+  /** New keys not stored: their IP held MAX_KEYS_PER_IP already. */
+  refused: number;
 }
 
 export interface VerdictMemoryOptions {
@@ -42,12 +44,14 @@ interface Entry {
   readonly expiresAtMs: number;
   /** The expiry the peers were last told: a block RTI repeats refreshes expiresAtMs only. */
   readonly toldUntilMs: number;
-  /** Set on IP and User-Agent keys: their IP tag (visitor-keys' ipTag). */
+  /** The visitor's IP tag (visitor-keys' ipTag), when its IP is known. */
   readonly tag?: string;
 }
 
 /** A block is told to the peers again only once less than this share of its TTL is left. */
 const REPUBLISH_SHARE = 0.5;
+/** Keys one IP (IPv6: one /64) may hold within their TTL, of either kind. */
+export const MAX_KEYS_PER_IP = 32;
 /** Entries looked at per sweep: about 0.1 ms of work. */
 const SWEEP_LIMIT = 1000;
 
@@ -56,18 +60,22 @@ export class VerdictMemory implements BlockMemory {
     learned: { local: 0, peer: 0 },
     forgotten: { rti_allowed: 0, admin: 0, peer: 0 },
     evicted: { capacity: 0, expired: 0 },
+    refused: 0,
   };
   /** LRU only: the expiry is ours (epoch milliseconds), so that peers can be told it. */
   private readonly cache: LRUCache<string, Entry>;
   private readonly now: () => number;
+  /** Entries held per IP tag (both kinds of key carry their visitor's tag). */
+  private readonly keysPerIp = new Map<string, number>();
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
   constructor(options: VerdictMemoryOptions) {
     this.now = options.now ?? Date.now;
     this.cache = new LRUCache<string, Entry>({
       max: options.maxEntries,
-      dispose: (_entry, _key, reason) => {
+      dispose: (entry, _key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
+        if (entry.tag !== undefined) this.untag(entry.tag);
       },
     });
   }
@@ -99,19 +107,16 @@ export class VerdictMemory implements BlockMemory {
     const expiresAtMs = this.now() + ttlMs;
     const ipKey = ipUaKey(visitor);
     const tag = ipKey === undefined ? undefined : ipTag(visitor.site, visitor.clientIp);
+    const tagged = tag === undefined ? {} : { tag };
     for (const key of [ipKey, duidKey(visitor)]) {
       if (key === undefined) continue;
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
       const toldUntilMs = this.cache.peek(key)?.toldUntilMs ?? 0;
       const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
-      const keyTag = key === ipKey && tag !== undefined ? { tag } : {};
-      this.cache.set(key, {
-        expiresAtMs,
-        toldUntilMs: tell ? expiresAtMs : toldUntilMs,
-        ...keyTag,
-      });
+      const entry = { expiresAtMs, toldUntilMs: tell ? expiresAtMs : toldUntilMs, ...tagged };
+      if (!this.store(key, entry)) continue;
       this.counts.learned.local++;
-      if (tell) this.emit({ op: 'block', key, expiresAtMs, ...keyTag }, 'local');
+      if (tell) this.emit({ op: 'block', key, expiresAtMs, ...tagged }, 'local');
     }
   }
 
@@ -135,8 +140,8 @@ export class VerdictMemory implements BlockMemory {
         if (expiresAtMs <= this.now()) return;
         const { tag } = change;
         const entry = { expiresAtMs, toldUntilMs: expiresAtMs };
-        this.cache.set(change.key, tag === undefined ? entry : { ...entry, tag });
-        if (source === 'peer') this.counts.learned.peer++;
+        const stored = this.store(change.key, tag === undefined ? entry : { ...entry, tag });
+        if (stored && source === 'peer') this.counts.learned.peer++;
         break;
       }
       case 'forget':
@@ -170,6 +175,32 @@ export class VerdictMemory implements BlockMemory {
       if ((this.cache.peek(key)?.expiresAtMs ?? 0) <= now) expired.push(key);
     }
     for (const key of expired) this.dropExpired(key);
+  }
+
+  /**
+   * Stores an entry unless it is a new key of an IP that holds MAX_KEYS_PER_IP already: one
+   * address changing its User-Agent or device id on every blocked request would otherwise push
+   * every other visitor out of the memory.
+   */
+  private store(key: string, entry: Entry): boolean {
+    const { tag } = entry;
+    if (tag !== undefined) {
+      const held = this.keysPerIp.get(tag) ?? 0;
+      if (held >= MAX_KEYS_PER_IP && !this.cache.has(key)) {
+        this.counts.refused++;
+        return false;
+      }
+      // Counted before the set: replacing an entry disposes of the old one (untag).
+      this.keysPerIp.set(tag, held + 1);
+    }
+    this.cache.set(key, entry);
+    return true;
+  }
+
+  private untag(tag: string): void {
+    const held = (this.keysPerIp.get(tag) ?? 1) - 1;
+    if (held > 0) this.keysPerIp.set(tag, held);
+    else this.keysPerIp.delete(tag);
   }
 
   /** The key's expiry while it lasts; an expired entry is dropped. */

@@ -1,8 +1,10 @@
 // The metrics and health listener (METRICS_PORT): /metrics, /healthz (alive), /readyz (serving
-// checks). Both stay OK while RTI is down: we fail open, so restarting us would not help.
+// checks). Both stay OK while RTI is down: we fail open, so restarting us would not help. With an
+// admin token, also the admin endpoint (admin-endpoint.ts).
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ADMIN_FORGET_PATH, type AdminHandler } from './admin-endpoint';
 import type { Logger } from './logger';
 
 /** Where /metrics comes from: a prom-client Registry, or the cluster aggregate of the workers'. */
@@ -29,6 +31,8 @@ export async function startOpsServer(
   registry: MetricsSource,
   log: Logger,
   initially: 'ready' | NotReadyStatus = 'ready',
+  /** Undefined: no admin token, the admin path is not found like any other. */
+  admin?: AdminHandler,
 ): Promise<RunningOpsServer> {
   let readiness = initially;
   const server: Server = createServer((req, res) => {
@@ -40,7 +44,10 @@ export async function startOpsServer(
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (path === ADMIN_FORGET_PATH) {
+      if (admin) admin(req, res);
+      else reply(404, 'text/plain', 'not found\n');
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       reply(405, 'text/plain', 'method not allowed\n');
     } else if (path === '/metrics') {
       registry.metrics().then(

@@ -21,6 +21,12 @@ export function otherSettingValue(
     copyFileSync(tlsEnv[schema[key].env] ?? '', copy);
     return copy;
   }
+  if (key === 'admin_token') return 'admin-token-for-a-restart-test-0123456789';
+  if (key === 'admin_token_file') {
+    const file = join(dir, 'admin-token');
+    writeFileSync(file, 'admin-token-for-a-restart-test-0123456789');
+    return file;
+  }
   if (key === 'redis_tls_ca_file' || key === 'redis_tls_cert_file') {
     return otherSettingValue('grpc_tls_cert_file', tlsEnv, dir);
   }

@@ -165,6 +165,11 @@ describe('gradual enforcement', () => {
       ['1::2:3:4:5:6:7', '1:0:2:3'],
       ['1:2::1.2.3.4', '1:2:0:0'],
       ['1:2:3:4:5::1.2.3.4', '1:2:3:4'],
+      // NAT64 (RFC 6052): the IPv4 visitor, not the translator's one /64.
+      ['64:ff9b::cb00:7142', '203.0.113.66'],
+      ['64:ff9b::203.0.113.66', '203.0.113.66'],
+      ['64:FF9B:0:0:0:0:C633:6414', '198.51.100.20'],
+      ['64:ff9b:1::cb00:7142', '64:ff9b:1:0'],
     ];
     for (const [ip, expected] of cases) {
       it(`keys ${ip} as ${expected}`, () => assert.equal(bucketSubject(ip), expected));

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { Visitor } from '../../../src/core/block-memory';
 import {
+  MAX_KEYS_PER_IP,
   VerdictMemory,
   type ChangeSource,
   type MemoryChange,
@@ -181,6 +182,37 @@ describe('VerdictMemory', () => {
     assert.equal(memory.size, 0);
     assert.equal(memory.counts.forgotten.peer, 10);
     assert.deepEqual(told, [], 'a peer change goes no further');
+  });
+
+  it('holds at most MAX_KEYS_PER_IP keys of one IP, whatever its User-Agents and device ids', () => {
+    const { memory } = setup(10_000);
+    const ua = (n: number): Visitor => ({ ...BOT, userAgent: `bot/${n}`, duid: `d-${n}` });
+    for (let n = 0; n < 100; n++) memory.remember(ua(n), TTL_MS);
+    assert.equal(memory.size, MAX_KEYS_PER_IP);
+    assert.equal(memory.counts.refused, 200 - MAX_KEYS_PER_IP);
+    // The first ones stay remembered and are refreshed; the others were never stored.
+    assert.equal(memory.recall(ua(0))?.key, 'ip_ua');
+    assert.equal(memory.recall({ ...ua(99), duid: undefined }), undefined);
+    memory.remember(ua(0), TTL_MS);
+    assert.equal(memory.size, MAX_KEYS_PER_IP);
+    // Another address is not held back by this one's count.
+    memory.remember(visitor(1), TTL_MS);
+    assert.equal(memory.size, MAX_KEYS_PER_IP + 1);
+  });
+
+  it("counts an IP's keys down as they go: forgotten, expired or evicted", () => {
+    const { memory, clock } = setup(10_000);
+    const ua = (n: number): Visitor => ({ ...BOT, userAgent: `bot/${n}`, duid: undefined });
+    for (let n = 0; n < MAX_KEYS_PER_IP; n++) memory.remember(ua(n), TTL_MS);
+    memory.forget(ua(0));
+    memory.remember(ua(100), TTL_MS);
+    assert.equal(memory.recall(ua(100))?.key, 'ip_ua');
+    clock.now += TTL_MS + 1;
+    memory.sweep(10_000);
+    assert.equal(memory.size, 0);
+    for (let n = 200; n < 200 + MAX_KEYS_PER_IP; n++) memory.remember(ua(n), TTL_MS);
+    assert.equal(memory.size, MAX_KEYS_PER_IP);
+    assert.equal(memory.counts.refused, 0);
   });
 
   it("keeps a peer's block until its expiry, capped at this process's longest TTL", () => {

@@ -1,0 +1,180 @@
+// Cluster workers share their verdict memories through the primary (node:cluster IPC): a worker
+// tells the primary each block it learns and each visitor RTI let go, and the primary relays it
+// to the other workers. The primary's admin endpoint sends an operator's forget to every worker.
+// The primary holds no memory. Messages are validated on arrival like a Redis peer's.
+
+import type { Worker } from 'node:cluster';
+import {
+  forgetBody,
+  parseForgetRequest,
+  type ForgetOutcome,
+  type ForgetRequest,
+} from '../memory/forget-request';
+import type { MemoryChange, VerdictMemory } from '../memory/verdict-memory';
+import { IP_TAG, MEMORY_KEY } from '../memory/visitor-keys';
+import type { Logger } from '../observability/logger';
+
+const CHANGE = 'cheq-rti-authz:memory-change';
+const FORGET = 'cheq-rti-authz:memory-forget';
+const FORGOTTEN = 'cheq-rti-authz:memory-forgotten';
+/** A worker that has not answered a forget by then is taken for stuck: the forget fails. */
+const FORGET_TIMEOUT_MS = 5000;
+
+/** A change as a sibling worker sent it: only the fields of a MemoryChange, each checked. */
+export function parseMemoryChange(value: unknown): MemoryChange | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { op, key, tag, expiresAtMs } = value as Record<string, unknown>;
+  const isKey = typeof key === 'string' && MEMORY_KEY.test(key);
+  const isTag = typeof tag === 'string' && IP_TAG.test(tag);
+  switch (op) {
+    case 'block':
+      if (!isKey || typeof expiresAtMs !== 'number' || !Number.isFinite(expiresAtMs)) break;
+      if (tag === undefined) return { op, key, expiresAtMs };
+      return isTag ? { op, key, expiresAtMs, tag } : undefined;
+    case 'forget':
+      return isKey ? { op, key } : undefined;
+    case 'forget_ip':
+      return isTag ? { op, tag } : undefined;
+    case 'forget_all':
+      return { op };
+  }
+  return undefined;
+}
+
+function messageOf(value: unknown, type: string): Record<string, unknown> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const message = value as Record<string, unknown>;
+  return message['type'] === type ? message : undefined;
+}
+
+export interface WorkerMemory {
+  readonly memory: VerdictMemory;
+  forget(request: ForgetRequest): ForgetOutcome;
+  applyPeerChange(change: MemoryChange): void;
+}
+
+export interface WorkerSharingOptions {
+  /** Whether this worker's own changes go to its siblings (not when Redis shares them). */
+  readonly relay: boolean;
+  readonly log: Logger;
+}
+
+/** A worker's side: tells the primary its changes, applies its siblings' and the forgets. */
+export function shareWorkerMemory(worker: WorkerMemory, options: WorkerSharingOptions): void {
+  const { memory } = worker;
+  const send = (message: object): void => {
+    // The callback takes a failed send (the primary gone): without it, it would be thrown.
+    if (process.connected) process.send?.(message, undefined, undefined, ignore);
+  };
+  if (options.relay) {
+    // An operator's changes come from the primary, which has sent them to every worker.
+    memory.onChange((change, source) => {
+      if (source === 'local') send({ type: CHANGE, change });
+    });
+  }
+  let invalid = 0;
+  process.on('message', (message: unknown) => {
+    const changed = messageOf(message, CHANGE);
+    if (changed) {
+      const change = parseMemoryChange(changed['change']);
+      if (change) worker.applyPeerChange(change);
+      else if (invalid++ === 0) options.log.warn('verdict memory: dropped an invalid IPC change');
+      return;
+    }
+    const forget = messageOf(message, FORGET);
+    if (forget) {
+      const request = parseForgetRequest(forget['body']);
+      const outcome = 'refused' in request ? request : worker.forget(request);
+      send({ type: FORGOTTEN, id: forget['id'], outcome });
+    }
+  });
+}
+
+interface PendingForget {
+  readonly waiting: Set<number>;
+  readonly outcomes: ForgetOutcome[];
+  settle(outcome: ForgetOutcome | Error): void;
+}
+
+/** The primary's side: relays the workers' changes and sends forgets to every worker. */
+export class ClusterMemory {
+  private readonly pending = new Map<number, PendingForget>();
+  private nextId = 1;
+
+  /**
+   * @param workers every worker process alive
+   * @param serving the workers serving checks now (a forget waits for each one's answer)
+   */
+  constructor(
+    private readonly workers: () => readonly Worker[],
+    private readonly serving: () => readonly Worker[],
+  ) {}
+
+  /** Handles a worker's message if it is one of ours; true when it was. */
+  onMessage(from: Worker, message: unknown): boolean {
+    const changed = messageOf(message, CHANGE);
+    if (changed) {
+      const change = parseMemoryChange(changed['change']);
+      if (!change) return true;
+      for (const worker of this.workers()) {
+        if (worker !== from && worker.isConnected()) {
+          worker.send({ type: CHANGE, change }, undefined, undefined, ignore);
+        }
+      }
+      return true;
+    }
+    const forgotten = messageOf(message, FORGOTTEN);
+    if (!forgotten) return false;
+    const pending = this.pending.get(Number(forgotten['id']));
+    const outcome = forgotten['outcome'];
+    if (!pending || !isOutcome(outcome) || !pending.waiting.delete(from.id)) return true;
+    pending.outcomes.push(outcome);
+    if (pending.waiting.size === 0) pending.settle(combine(pending.outcomes));
+    return true;
+  }
+
+  /**
+   * Forgets on every serving worker. Each holds a copy of the shared memory, so the count is the
+   * most any one forgot; a worker's refusal (a site not served) refuses the request.
+   * @throws when no worker serves, or one does not answer in time
+   */
+  forget(request: ForgetRequest): Promise<ForgetOutcome> {
+    const workers = this.serving().filter(worker => worker.isConnected());
+    if (workers.length === 0) return Promise.reject(new Error('no worker is serving'));
+    const id = this.nextId++;
+    return new Promise<ForgetOutcome>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const late = this.pending.get(id)?.waiting.size ?? 0;
+        settle(new Error(`${late} of ${workers.length} workers did not answer the forget`));
+      }, FORGET_TIMEOUT_MS);
+      const settle = (outcome: ForgetOutcome | Error): void => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.pending.set(id, { waiting: new Set(workers.map(w => w.id)), outcomes: [], settle });
+      const body = forgetBody(request);
+      // A worker that cannot be sent to does not answer: the forget fails at the timeout.
+      for (const worker of workers)
+        worker.send({ type: FORGET, id, body }, undefined, undefined, ignore);
+    });
+  }
+}
+
+function isOutcome(value: unknown): value is ForgetOutcome {
+  if (typeof value !== 'object' || value === null) return false;
+  const { forgotten, refused } = value as Record<string, unknown>;
+  return (typeof forgotten === 'number' && forgotten >= 0) || typeof refused === 'string';
+}
+
+function combine(outcomes: readonly ForgetOutcome[]): ForgetOutcome {
+  let forgotten = 0;
+  for (const outcome of outcomes) {
+    if ('refused' in outcome) return outcome;
+    forgotten = Math.max(forgotten, outcome.forgotten);
+  }
+  return { forgotten };
+}
+
+function ignore(): void {}

@@ -1,0 +1,159 @@
+// The primary's side of cluster memory sharing, with stand-in workers: what a worker sends is
+// validated before it is relayed, a forget waits for every serving worker and fails when one
+// does not answer, and the answer is the most any one worker forgot.
+
+import { strict as assert } from 'node:assert';
+import type { Worker } from 'node:cluster';
+import { install as installFakeTimers, type Clock } from '@sinonjs/fake-timers';
+import { ClusterMemory, parseMemoryChange } from '../../../src/cli/cluster-memory';
+import type { ForgetRequest } from '../../../src/memory/forget-request';
+import { duidKey, ipTag } from '../../../src/memory/visitor-keys';
+
+const KEY = duidKey({ site: 'shop', clientIp: undefined, userAgent: undefined, duid: 'd-1' })!;
+const TAG = ipTag('shop', '203.0.113.7')!;
+
+class StandInWorker {
+  readonly sent: Record<string, unknown>[] = [];
+  connected = true;
+  constructor(readonly id: number) {}
+  isConnected(): boolean {
+    return this.connected;
+  }
+  send(message: Record<string, unknown>): boolean {
+    this.sent.push(message);
+    return true;
+  }
+}
+
+describe('cluster memory sharing (primary side)', () => {
+  describe('parseMemoryChange', () => {
+    const valid: readonly unknown[] = [
+      { op: 'block', key: KEY, expiresAtMs: 1_700_000_000_000 },
+      { op: 'block', key: KEY, expiresAtMs: 1_700_000_000_000, tag: TAG },
+      { op: 'forget', key: KEY },
+      { op: 'forget_ip', tag: TAG },
+      { op: 'forget_all' },
+    ];
+    for (const change of valid) {
+      it(`keeps ${JSON.stringify(change)}`, () =>
+        assert.deepEqual(parseMemoryChange(change), change));
+    }
+
+    it('keeps only the fields of a change', () => {
+      assert.deepEqual(parseMemoryChange({ op: 'forget', key: KEY, extra: 'x'.repeat(1e5) }), {
+        op: 'forget',
+        key: KEY,
+      });
+    });
+
+    const invalid: readonly [string, unknown][] = [
+      ['not an object', 'forget_all'],
+      ['null', null],
+      ['an unknown op', { op: 'remember', key: KEY }],
+      ['a key that is not a digest', { op: 'forget', key: 'i:203.0.113.7' }],
+      ['a tag as a key', { op: 'forget', key: TAG }],
+      ['a key as a tag', { op: 'forget_ip', tag: KEY }],
+      ['a block without expiry', { op: 'block', key: KEY }],
+      ['a block with an expiry as text', { op: 'block', key: KEY, expiresAtMs: '1' }],
+      ['a block with an infinite expiry', { op: 'block', key: KEY, expiresAtMs: Infinity }],
+      ['a block with a bad tag', { op: 'block', key: KEY, expiresAtMs: 1, tag: 'p:x' }],
+    ];
+    for (const [name, change] of invalid) {
+      it(`drops ${name}`, () => assert.equal(parseMemoryChange(change), undefined));
+    }
+  });
+
+  describe('ClusterMemory', () => {
+    let clock: Clock;
+    let workers: StandInWorker[];
+    let memory: ClusterMemory;
+    const forgetIp: ForgetRequest = { target: { kind: 'ip', ip: '203.0.113.7' } };
+
+    beforeEach(() => {
+      clock = installFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      workers = [new StandInWorker(1), new StandInWorker(2), new StandInWorker(3)];
+      const all = (): Worker[] => workers as unknown as Worker[];
+      memory = new ClusterMemory(all, () => all().filter(w => w.id !== 3));
+    });
+    afterEach(() => clock.uninstall());
+
+    const from = (id: number): Worker => workers[id - 1] as unknown as Worker;
+
+    it('relays a valid change to every other connected worker, and drops an invalid one', () => {
+      workers[2]!.connected = false;
+      const change = { op: 'forget', key: KEY };
+      assert.equal(
+        memory.onMessage(from(1), { type: 'cheq-rti-authz:memory-change', change }),
+        true,
+      );
+      assert.deepEqual(workers[0]!.sent, []);
+      assert.deepEqual(workers[1]!.sent, [{ type: 'cheq-rti-authz:memory-change', change }]);
+      assert.deepEqual(workers[2]!.sent, []);
+      const bad = { type: 'cheq-rti-authz:memory-change', change: { op: 'forget', key: 'x' } };
+      assert.equal(memory.onMessage(from(1), bad), true);
+      assert.equal(workers[1]!.sent.length, 1);
+    });
+
+    it('leaves other messages to their handlers', () => {
+      assert.equal(memory.onMessage(from(1), { type: 'cheq-rti-authz:listening' }), false);
+      assert.equal(memory.onMessage(from(1), 'text'), false);
+    });
+
+    it('sends a forget to every serving worker and answers the most one forgot', async () => {
+      const answer = memory.forget(forgetIp);
+      assert.deepEqual(workers[0]!.sent, [
+        { type: 'cheq-rti-authz:memory-forget', id: 1, body: { ip: '203.0.113.7' } },
+      ]);
+      assert.equal(workers[1]!.sent.length, 1);
+      assert.equal(workers[2]!.sent.length, 0, 'not serving: not waited for');
+      const reply = (id: number, outcome: unknown): boolean =>
+        memory.onMessage(from(id), { type: 'cheq-rti-authz:memory-forgotten', id: 1, outcome });
+      reply(1, { forgotten: 3 });
+      reply(1, { forgotten: 9 }); // a second answer of one worker is ignored
+      reply(3, { forgotten: 9 }); // as is one from a worker not asked
+      reply(2, { forgotten: 2 });
+      assert.deepEqual(await answer, { forgotten: 3 });
+    });
+
+    it('refuses when a worker refuses (a site it does not serve)', async () => {
+      const answer = memory.forget({ target: { kind: 'duid', duid: 'd-1' }, site: 'blog' });
+      for (const id of [1, 2]) {
+        memory.onMessage(from(id), {
+          type: 'cheq-rti-authz:memory-forgotten',
+          id: 1,
+          outcome: id === 1 ? { forgotten: 0 } : { refused: 'site is not a served site' },
+        });
+      }
+      assert.deepEqual(await answer, { refused: 'site is not a served site' });
+    });
+
+    it('fails when a worker does not answer within 5 s', async () => {
+      const answer = memory.forget(forgetIp);
+      memory.onMessage(from(1), {
+        type: 'cheq-rti-authz:memory-forgotten',
+        id: 1,
+        outcome: { forgotten: 1 },
+      });
+      memory.onMessage(from(2), {
+        type: 'cheq-rti-authz:memory-forgotten',
+        id: 1,
+        outcome: { forgotten: 'many' },
+      });
+      clock.tick(4999);
+      let settled = false;
+      void answer.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await Promise.resolve();
+      assert.equal(settled, false);
+      clock.tick(1);
+      await assert.rejects(answer, /^Error: 1 of 2 workers did not answer the forget$/);
+    });
+
+    it('fails at once when no worker serves', async () => {
+      workers.forEach(w => (w.connected = false));
+      await assert.rejects(memory.forget(forgetIp), /no worker is serving/);
+    });
+  });
+});
