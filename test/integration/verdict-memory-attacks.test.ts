@@ -196,12 +196,12 @@ describe('verdict memory: attacks (issue #23)', function () {
     });
   });
 
-  // Finding M2 (a): behind a NAT64 or SIIT translator in front of the server, IPv4 visitors
-  // arrive as 64:ff9b::a.b.c.d (RFC 6052's well-known /96). The memory (like enforce_percent) keys
-  // IPv6 by its /64, so every IPv4 visitor falls into the one /64 64:ff9b:0:0, and the IP key
-  // becomes a User-Agent key: a person anywhere with a bot's browser build is refused during an
-  // outage. Fix suggested: key an address of 64:ff9b::/96 by its embedded IPv4 (bucketSubject),
-  // and say in docs/security.md that a network-specific NAT64 prefix needs the memory off.
+  // Finding M2 (a), fixed by 7e5598f (a regression test): behind a NAT64 or SIIT translator in
+  // front of the server, IPv4 visitors arrive as 64:ff9b::a.b.c.d (RFC 6052's well-known /96).
+  // IPv6 is keyed by its /64 (like enforce_percent's bucket), so every IPv4 visitor fell into the
+  // one /64 64:ff9b:0:0 and the IP key became a User-Agent key: a person anywhere with a bot's
+  // browser build was refused during an outage. Now such an address stands for its IPv4 visitor;
+  // a network-specific NAT64 prefix still needs the memory off (docs/security.md).
   describe('M2: IPv4 visitors through NAT64 (64:ff9b::/96)', () => {
     beforeEach(async () => {
       service = await startService(rti.url, MEMORY);
@@ -217,13 +217,12 @@ describe('verdict memory: attacks (issue #23)', function () {
     });
   });
 
-  // Finding M3 (availability of the memory): one client flushes it. Each blocked request with a
-  // new User-Agent and _cq_duid adds two entries, and past verdict_memory_max_entries the least
-  // recently used go: one address that RTI blocks 600 times (under a second against a healthy
-  // RTI) evicts every other bot of a 1,000-entry memory (50,000 requests for the default
-  // 100,000), after which, during an outage, those bots fail open. The cap holds, the memory's
-  // purpose does not. Fix suggested: bound the keys one IP tag may hold (e.g. 16 User-Agents and
-  // device ids per /64 and site), evicting within the tag first.
+  // Finding M3 (the memory's purpose), fixed by 808598e (a regression test): one client flushed
+  // it. Each blocked request with a new User-Agent and _cq_duid added two entries, and past
+  // verdict_memory_max_entries the least recently used go: one address RTI blocked 600 times
+  // (under a second against a healthy RTI) evicted every other bot of a 1,000-entry memory
+  // (50,000 requests for the default 100,000), and those bots failed open during the next outage.
+  // Now one IP (IPv6: one /64) holds at most 32 keys.
   describe('M3: one address with a new User-Agent and device id per blocked request', () => {
     beforeEach(async () => {
       service = await startService(rti.url, {
