@@ -62,6 +62,7 @@ import { checkRequestObject, loadExtAuthz } from './realistic-request.mjs';
  * @property {{ bot: import('./lib/population.mjs').Tally, person: import('./lib/population.mjs').Tally }} tallies
  * @property {Partial<import('./lib/stats.mjs').Percentiles>} latencyMs
  * @property {Partial<import('./lib/stats.mjs').Percentiles>} scheduleLagMs
+ * @property {number} warmupSent arrivals during the warm-up (not in the tallies)
  * @property {number} [serverCpuS]
  */
 /** @typedef {{ elapsedS: number, tally: import('./lib/population.mjs').Tally }} FillLoad */
@@ -245,12 +246,13 @@ async function population(o, s) {
     });
   };
 
-  if ((o.warmupS ?? 0) > 0) await drive(/** @type {number} */ (o.warmupS));
+  const warmup = (o.warmupS ?? 0) > 0 ? await drive(/** @type {number} */ (o.warmupS)) : undefined;
   const cpuBefore = o.serverPid ? cpuSeconds(o.serverPid) : 0;
   const run = await drive(o.durationS);
   return {
     elapsedS: run.elapsedS,
     tallies: run.tallies,
+    warmupSent: warmup ? warmup.tallies.bot.sent + warmup.tallies.person.sent : 0,
     latencyMs: percentilesOf(run.latencies),
     scheduleLagMs: percentilesOf(run.lags),
     ...(o.serverPid ? { serverCpuS: round3(cpuSeconds(o.serverPid) - cpuBefore) } : {}),

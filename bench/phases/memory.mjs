@@ -254,7 +254,7 @@ export function scenarioSummary(run) {
  *   RTI refusing (decided from memory)
  * @property {{ median: number | undefined, rounds: number[] }} ratio memory ÷ full, per round
  * @property {number} rememberedShare of the memory rounds' checks, those our server decided from
- *   memory (remembered_block ÷ checks sent)
+ *   memory (remembered_block ÷ checks sent, the warm-up's included: our counters hold both)
  */
 
 /**
@@ -290,7 +290,7 @@ async function costRounds(bench, rti, populationLoad, serverPid) {
  * CPU per check of the two cases, per round and median, and their ratio.
  * @param {number} rate
  * @param {Pick<ScenarioRun, 'serverCpuS' | 'tallies'>[]} full
- * @param {Pick<ScenarioRun, 'serverCpuS' | 'tallies' | 'decisions'>[]} memory
+ * @param {Pick<ScenarioRun, 'serverCpuS' | 'tallies' | 'decisions' | 'warmupSent'>[]} memory
  * @returns {CostSummary}
  */
 export function costSummary(rate, full, memory) {
@@ -302,7 +302,7 @@ export function costSummary(rate, full, memory) {
   const fullUs = full.map(perCheck);
   const memoryUs = memory.map(perCheck);
   const ratios = memoryUs.map((us, i) => round3(us / Number(fullUs[i])));
-  const sent = memory.reduce((n, run) => n + run.tallies.bot.sent, 0);
+  const sent = memory.reduce((n, run) => n + run.tallies.bot.sent + run.warmupSent, 0);
   const remembered = memory.reduce((n, run) => n + (run.decisions?.['remembered_block'] ?? 0), 0);
   return {
     rate,

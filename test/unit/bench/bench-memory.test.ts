@@ -177,13 +177,14 @@ describe('bench: memory phase', () => {
     it('compares CPU per check round by round, and tells how many memory checks were remembered', () => {
       const window = (cpuS: number, answered: number, remembered?: number) => ({
         serverCpuS: cpuS,
+        warmupSent: 1000,
         tallies: { bot: tally({ sent: answered, blocked: answered }), person: tally({}) },
         decisions: remembered === undefined ? {} : { remembered_block: remembered },
       });
       const cost = m.costSummary(
         1000,
         [window(1, 10_000), window(1.2, 10_000)],
-        [window(0.2, 10_000, 10_000), window(0.3, 10_000, 9_000)],
+        [window(0.2, 10_000, 11_000), window(0.3, 10_000, 9_900)],
       );
       assert.deepEqual(cost.ratio.rounds, [0.2, 0.25]);
       assert.equal(cost.ratio.median, 0.2);
