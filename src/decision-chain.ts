@@ -9,6 +9,7 @@ import { SiteverifyClient } from './challenge/providers/siteverify-client';
 import type { ReplayGuard } from './challenge/replay-guard';
 import { servedSites, type AppConfig, type SiteConfig } from './config/load-config';
 import type { Admission } from './core/admission';
+import type { BlockMemory } from './core/block-memory';
 import { createDecide, unservedDecision, type Decide } from './core/decide';
 import type { InFlightLimit } from './core/in-flight-limit';
 import { createSiteRouter } from './core/site-router';
@@ -30,6 +31,8 @@ export interface ChainDeps {
   readonly verifyCalls: InFlightLimit;
   /** Connections to the captcha providers' verify endpoints, shared by every site. */
   readonly siteverify: Dispatcher;
+  /** RTI's recent blocks, whatever the configuration: each site reads it with its own TTL. */
+  readonly memory: BlockMemory;
 }
 
 const MIDDLEWARE_VERSION = `${PACKAGE_NAME}_${VERSION}`;
@@ -58,6 +61,7 @@ export function buildDecisionChain(config: AppConfig, deps: ChainDeps): Decide {
       site: site.name,
       replayGuard: deps.replayGuard,
       verifyCalls: deps.verifyCalls,
+      memory: deps.memory,
       ...(captcha ? { captcha } : {}),
     });
   };

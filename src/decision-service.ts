@@ -14,6 +14,7 @@ import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit'
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
+import { VerdictMemory } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
 import {
   createMetrics,
@@ -34,6 +35,8 @@ const MAX_RTI_RESPONSE_BYTES = 64 * 1024;
 const ENDPOINT_LINGER_MS = 30_000;
 /** Idle connections to a captcha provider's verify endpoint close after this. */
 const SITEVERIFY_KEEP_ALIVE_MS = 30_000;
+/** How often expired verdict memory entries are swept (a bounded number each time). */
+const MEMORY_SWEEP_INTERVAL_MS = 1000;
 
 export interface DecisionServiceOptions {
   /** Where its metrics are registered. */
@@ -49,6 +52,9 @@ export class DecisionService {
   /** Every check goes through this: the chain in use, counted and logged. */
   readonly decide: Decide;
   readonly metrics: Metrics;
+  /** RTI's recent blocks: one store for the process's life, kept across reloads. */
+  readonly memory: VerdictMemory;
+  private readonly memorySweep: NodeJS.Timeout;
   // How responsive this process is (the breaker's evidence); its samples also expire the line.
   private readonly loop = new EventLoopMonitor();
   private readonly admission: AdmissionLine | undefined;
@@ -68,6 +74,8 @@ export class DecisionService {
     const { rti } = config;
     this.inUse = config;
     this.loop.start();
+    this.memory = new VerdictMemory({ maxEntries: config.verdictMemory.maxEntries });
+    this.memorySweep = setInterval(() => this.memory.sweep(), MEMORY_SWEEP_INTERVAL_MS).unref();
     this.admission = config.server.overloadShedding
       ? new AdmissionLine({ limit: Math.min(rti.connections, rti.maxInFlight) }, this.loop)
       : undefined;
@@ -79,10 +87,12 @@ export class DecisionService {
         overloadShedding: this.admission !== undefined,
         processMetrics: options.processMetrics,
         challengeProviders: challengeProvidersOf(config),
+        verdictMemory: this.memory,
       },
       // Read at scrape time.
       () => this.readings(),
     );
+    // Sharing the memory with the other replicas starts here, after the metrics; close() stops it.
     // Each endpoint opens its pool and breaker on first use, by the chain built below.
     this.endpoints = new RtiEndpoints({
       connections: rti.connections,
@@ -99,6 +109,7 @@ export class DecisionService {
       replayGuard: new ReplayGuard(),
       verifyCalls: new InFlightLimit(MAX_CAPTCHA_VERIFY_CALLS),
       siteverify: new Agent({ keepAliveTimeout: SITEVERIFY_KEEP_ALIVE_MS }),
+      memory: this.memory,
     };
     this.chain = buildDecisionChain(config, this.chainDeps);
     this.metrics.configInUse(describeConfig(config));
@@ -159,6 +170,7 @@ export class DecisionService {
     this.closed ??= (async () => {
       this.stopWatching();
       clearTimeout(this.linger);
+      clearInterval(this.memorySweep);
       await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
       this.loop.stop();
     })();

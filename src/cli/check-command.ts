@@ -25,7 +25,9 @@ Options:
                           cheq_enforce_percent); repeatable
   --timeout-ms MS         deadline of the call (default 2000)
   --explain               also print why: RTI's verdict, code, risk score, ray id and the
-                          policy rule that acted (from the answer's dynamic metadata)
+                          policy rule that acted, or why RTI could not be asked and, for a
+                          decision from the verdict memory, its key and expiry (from the
+                          answer's dynamic metadata)
   --json                  print the raw CheckResponse as JSON
 `;
 
@@ -180,6 +182,11 @@ function explain(response: CheckResponse__Output): string {
     const text = value?.stringValue ?? value?.numberValue;
     return `  ${label.padEnd(18)}${text === undefined ? '-' : String(text)}`;
   });
+  const key = fields['cheq_memory_key']?.stringValue;
+  if (key) {
+    const until = fields['cheq_memory_expires_at']?.stringValue ?? '-';
+    lines.push(`  ${'memory'.padEnd(18)}from verdict memory: key ${key}, expires ${until}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -190,6 +197,7 @@ const EXPLAINED: Readonly<Record<string, string>> = {
   cheq_threat_type: 'threat type code',
   cheq_risk_score: 'risk score',
   cheq_ray_id: 'ray id',
+  cheq_failure: 'failure',
 };
 
 function headerLine(option: HeaderValueOption__Output): string {

@@ -79,6 +79,8 @@ export interface AppConfig {
     readonly shutdownDelayMs: number;
     readonly shutdownGraceMs: number;
   };
+  /** The verdict memory of the process (each site's TTL is in its CoreConfig). */
+  readonly verdictMemory: { readonly maxEntries: number };
   readonly logLevel: LogLevel;
   /** Things worth a warning at startup that do not stop it. */
   readonly warnings: readonly string[];

@@ -114,6 +114,7 @@ function coreConfigOf(
     },
     challengeUnavailable:
       secrets === undefined && (wanted.challenge === 'challenge' || wanted.block === 'challenge'),
+    verdictMemoryTtlMs: s.verdict_memory_ttl_s * 1000,
   });
 }
 
@@ -310,6 +311,7 @@ export function buildAppConfig(
       shutdownDelayMs: s.shutdown_delay_ms,
       shutdownGraceMs: s.shutdown_grace_ms,
     }),
+    verdictMemory: Object.freeze({ maxEntries: s.verdict_memory_max_entries }),
     logLevel: s.log_level,
     warnings: Object.freeze(warnings),
     challengeFallback: challengeFallbackOf([...(defaultSite ? [defaultSite] : []), ...siteConfigs]),

@@ -99,7 +99,7 @@ export const schema = {
     sensitive: true,
   },
   sites: {
-    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, redirect and challenge settings, codes, reasons, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
+    doc: 'Many sites in one deployment: a list (config file; JSON in the environment) of { name, hosts: [host or *.suffix], ...settings }, matched by context_extensions cheq_site, else by host. A site may set api_key(_file), tag_hash, api_endpoint, api_version, mode, enforce_percent, timeout_ms, verdict_memory_ttl_s, redirect and challenge settings, codes, reasons, policy_rules, uri_exclusion, route_to_event_type, channel_param; the rest it inherits. With sites, tag_hash may be left empty: requests no site matches are then allowed without calling RTI.',
     scope: 'process',
     applies: 'live',
     format: String,
@@ -143,6 +143,15 @@ export const schema = {
     default: 100,
     env: 'CHEQ_TIMEOUT_MS',
     arg: 'timeout-ms',
+  },
+  verdict_memory_ttl_s: {
+    doc: "Verdict memory: how long a visitor RTI's answer blocked is remembered, seconds (0-3600; 0 turns it off for the site). Only while RTI cannot be asked (timeout, connect error, non-200, bad answer, circuit open, overloaded, no time budget) does a remembered visitor get block_strategy instead of fail-open; whenever RTI answers, RTI decides, and a visitor it no longer blocks is forgotten. Visitors are known by client IP (IPv6 by /64) with User-Agent, and by the _cq_duid cookie.",
+    scope: 'site',
+    applies: 'live',
+    format: 'memory-ttl-s',
+    default: 300,
+    env: 'CHEQ_VERDICT_MEMORY_TTL_S',
+    arg: 'verdict-memory-ttl-s',
   },
   redirect_url: {
     doc: 'Where blocked and redirected page navigations go (302): an absolute http(s) URL, or a path starting with / (not //, /\\, /%2F or /%5C). Empty: deny with 403.',
@@ -552,6 +561,15 @@ export const schema = {
     default: DEFAULT_IGNORED_HEADER_NAMES,
     env: 'CHEQ_IGNORED_HEADER_NAMES',
     arg: 'ignored-header-names',
+  },
+  verdict_memory_max_entries: {
+    doc: 'Entries the verdict memory holds at most (1000-10000000), one process: a visitor takes one or two (IP with User-Agent, device id). Past it the least recently used goes.',
+    scope: 'process',
+    applies: 'restart',
+    format: 'memory-entries',
+    default: 100_000,
+    env: 'CHEQ_VERDICT_MEMORY_MAX_ENTRIES',
+    advanced: true,
   },
   rti_connections: {
     doc: 'Keep-alive connections to RTI, at most (opened as needed); with overload_shedding, also the RTI calls in flight at most.',

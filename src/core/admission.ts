@@ -10,6 +10,11 @@ export type AdmissionOutcome = 'admitted' | 'overloaded' | 'cancelled';
 
 export interface Admission {
   /**
+   * Whether a check asking now would wait (or be refused): every slot taken, or a line. Read
+   * before {@link enter} by a check that can be answered without RTI (a remembered block).
+   */
+  readonly saturated: boolean;
+  /**
    * Asks for a slot, waiting in line until `latestStartMs` (epoch milliseconds) at most.
    * Synchronous when there is room at once (the common case costs no promise). After
    * 'admitted', {@link leave} must follow once the RTI call has ended.
@@ -23,6 +28,7 @@ export interface Admission {
 
 /** Admits every check at once: overload shedding turned off. */
 export const ADMIT_ALL: Admission = {
+  saturated: false,
   enter: () => 'admitted',
   leave: () => undefined,
 };

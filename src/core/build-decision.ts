@@ -142,6 +142,7 @@ export interface DecisionExtra {
   readonly location?: string;
   readonly would?: Decision['would'];
   readonly failure?: FailureCause;
+  readonly remembered?: Decision['remembered'];
   readonly failureDetail?: string;
   readonly rti?: { readonly outcome: 'ok' | RtiCallErrorCode; readonly durationMs: number };
 }

@@ -3,6 +3,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { ADMIT_ALL, type Admission } from './admission';
+import type { BlockMemory, Visitor } from './block-memory';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import { unambiguousPath } from './canonical-path';
@@ -32,6 +33,14 @@ import { enforceGradually, resolveEnforcePercent, type BucketKey } from './enfor
 import { isCorsPreflight, isPageNavigation } from './navigation';
 import type { PathPatternList } from './path-pattern';
 import { applyPolicy, type PolicyConfig, type PolicyOutcome } from './policy';
+import {
+  learnFrom,
+  recallBlock,
+  rememberedOutcome,
+  visitorOf,
+  visitorOfAttributes,
+  type RememberedOutcome,
+} from './remembered-block';
 import type { RequestAttributes } from './request-attributes';
 import { isRtiSkip, RtiError, type RtiCheck, type RtiInput, type RtiVerdict } from './rti-port';
 import type { VerdictHeaderNames } from './verdict-headers';
@@ -64,6 +73,8 @@ export interface CoreConfig extends PolicyConfig, RtiInputConfig {
    * allowed with the upstream header instead, and counted as `unavailable`.
    */
   readonly challengeUnavailable: boolean;
+  /** How long the verdict memory keeps a visitor RTI blocked; 0: this site does not use it. */
+  readonly verdictMemoryTtlMs: number;
 }
 
 export interface DecideOptions {
@@ -92,6 +103,8 @@ export interface DecideDeps {
   readonly captcha?: CaptchaProvider;
   /** Captcha verify calls in flight: one limit per process, kept across reloads. */
   readonly verifyCalls?: InFlightLimit;
+  /** RTI's recent blocks, recalled when RTI cannot be asked: one per process, kept across reloads. */
+  readonly memory?: BlockMemory;
 }
 
 /** The answer when no site serves a request: allowed without asking RTI, forged headers removed. */
@@ -101,6 +114,7 @@ export function unservedDecision(config: CoreConfig, attrs: RequestAttributes): 
 
 export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
   const { admission = ADMIT_ALL, now = Date.now, site = 'default' } = deps;
+  const memory = config.verdictMemoryTtlMs > 0 ? deps.memory : undefined;
   // Only a site whose strategies serve the challenge has one: anywhere else its verify path is
   // an ordinary request, checked with RTI.
   const served =
@@ -131,8 +145,15 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       }
       const eventType = resolveEventType(attrs, config);
       let budgetMs = timeBudgetMs(options.deadlineMs);
-      if (budgetMs <= 0) return failOpen('no_time_budget', mode, attrs, { eventType });
+      if (budgetMs <= 0) return unanswered('no_time_budget', mode, attrs, { eventType });
 
+      // A remembered bot in a flood is answered at once: it neither waits nor takes a slot.
+      let visitor: Visitor | undefined;
+      if (memory && admission.saturated) {
+        visitor = visitorOfAttributes(site, attrs, config);
+        const recalled = fromMemory(memory, 'overloaded', visitor, mode, attrs, { eventType });
+        if (recalled) return recalled;
+      }
       // Before building the RTI call: a check that is not admitted must cost as little as can be.
       // Waiting in line spends the check's own budget, so that it is still answered within it;
       // it waits only while at least half of that budget is left for the RTI call.
@@ -140,7 +161,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       const entry = admission.enter(answerByMs - budgetMs / 2, options.cancellation);
       if (entry !== 'admitted') {
         const outcome = await entry;
-        if (outcome !== 'admitted') return failOpen(outcome, mode, attrs, { eventType });
+        if (outcome !== 'admitted') return unanswered(outcome, mode, attrs, { eventType }, visitor);
         budgetMs = answerByMs - now();
       }
       const started = performance.now();
@@ -153,12 +174,13 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         const durationMs = performance.now() - started;
         if (!(err instanceof RtiError)) throw err;
         const { code } = err;
-        return failOpen(code, mode, attrs, {
+        const extra = {
           eventType,
           // A skipped call (circuit open, overloaded) is no RTI call: nothing to time.
           ...(isRtiSkip(code) ? {} : { rti: { outcome: code, durationMs } }),
           failureDetail: err.message,
-        });
+        };
+        return unanswered(code, mode, attrs, extra, visitor);
       } finally {
         admission.leave();
       }
@@ -170,27 +192,86 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         const percent = resolveEnforcePercent(attrs.route.enforcePercent, config.enforcePercent);
         outcome = enforceGradually(outcome, percent, input, config.enforceKey);
       }
-      const extra: DecisionExtra = {
-        eventType,
-        verdict,
-        rule: outcome.rule,
-        rti: rtiCall,
-        challenge: outcome.challenge,
-        ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
-        ...(outcome.location === undefined ? {} : { location: outcome.location }),
-        ...(outcome.would === undefined ? {} : { would: outcome.would }),
-      };
-      if (outcome.action === 'challenge' && served) {
-        return fromChallenge(served.challenge(attrs), outcome.reason, mode, attrs, extra);
+      if (memory) {
+        visitor ??= visitorOf(site, attrs, input.clientIp, input.duidCookie);
+        learnFrom(outcome, memory, visitor, config.verdictMemoryTtlMs);
       }
-      const taken = decision(outcome.action, outcome.reason, mode, attrs, extra);
-      const event = unservedEvent(outcome, attrs);
-      return event === undefined ? taken : { ...taken, challengeEvent: event };
+      return act(outcome, mode, attrs, { eventType, verdict, rti: rtiCall });
     } catch (err: unknown) {
       // A bug of ours must never become the site's outage: allow, and say why.
       return failOpen('internal_error', mode, attrs, { failureDetail: String(err) });
     }
   };
+
+  /**
+   * Carries out an outcome (the policy's on RTI's verdict, or a remembered block): the served
+   * challenge, else what the strategy chose.
+   */
+  function act(
+    outcome: PolicyOutcome | RememberedOutcome,
+    mode: Mode,
+    attrs: RequestAttributes,
+    facts: DecisionExtra,
+  ): Decision {
+    const extra: DecisionExtra = {
+      ...facts,
+      ...('rule' in outcome ? { rule: outcome.rule } : {}),
+      challenge: outcome.challenge,
+      ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
+      ...(outcome.location === undefined ? {} : { location: outcome.location }),
+      ...(outcome.would === undefined ? {} : { would: outcome.would }),
+    };
+    if (outcome.action === 'challenge' && served) {
+      return fromChallenge(served.challenge(attrs), outcome.reason, mode, attrs, extra);
+    }
+    const taken = decision(outcome.action, outcome.reason, mode, attrs, extra);
+    const event = unservedEvent(outcome, attrs);
+    return event === undefined ? taken : { ...taken, challengeEvent: event };
+  }
+
+  /** RTI could not be asked: the visitor's remembered block if any, else a fail-open. */
+  function unanswered(
+    cause: FailureCause,
+    mode: Mode,
+    attrs: RequestAttributes,
+    extra: FailOpenExtra,
+    visitor?: Visitor,
+  ): Decision {
+    const recalled =
+      memory &&
+      fromMemory(
+        memory,
+        cause,
+        visitor ?? visitorOfAttributes(site, attrs, config),
+        mode,
+        attrs,
+        extra,
+      );
+    return recalled || failOpen(cause, mode, attrs, extra);
+  }
+
+  /**
+   * The decision on a remembered block. In blocking mode it is not a fail-open (no `failure`:
+   * the request was not let through); in monitoring mode it is one, with what blocking would do.
+   */
+  function fromMemory(
+    store: BlockMemory,
+    cause: FailureCause,
+    visitor: Visitor,
+    mode: Mode,
+    attrs: RequestAttributes,
+    extra: FailOpenExtra,
+  ): Decision | undefined {
+    const percent = resolveEnforcePercent(attrs.route.enforcePercent, config.enforcePercent);
+    const found = recallBlock(store, visitor, cause, mode, percent, config.enforceKey);
+    if (!found) return undefined;
+    const outcome = rememberedOutcome(config, mode, () =>
+      isPageNavigation(attrs.method, attrs.headers),
+    );
+    const remembered = { cause, key: found.key, expiresAtMs: found.expiresAtMs };
+    const failure = mode === 'monitoring' ? { failure: cause } : {};
+    return act(outcome, mode, attrs, { ...extra, ...failure, remembered });
+  }
 
   function timeBudgetMs(deadlineMs: number | undefined): number {
     return Math.min(config.timeoutMs, untilDeadlineMs(deadlineMs));
@@ -275,7 +356,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
    * served the page; no signing secret let the challenge through.
    */
   function unservedEvent(
-    outcome: PolicyOutcome,
+    outcome: PolicyOutcome | RememberedOutcome,
     attrs: RequestAttributes,
   ): Decision['challengeEvent'] {
     const provider = config.challengeProvider;
@@ -298,7 +379,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     cause: FailureCause,
     mode: Mode,
     attrs: RequestAttributes,
-    extra: Pick<DecisionExtra, 'eventType' | 'rti' | 'failureDetail'>,
+    extra: FailOpenExtra,
   ): Decision {
     return decision('allow', 'fail_open', mode, attrs, { ...extra, failure: cause });
   }
@@ -313,6 +394,9 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     return buildDecision(config, site, action, reason, mode, attrs, extra);
   }
 }
+
+/** What a fail-open knows besides its cause. */
+type FailOpenExtra = Pick<DecisionExtra, 'eventType' | 'rti' | 'failureDetail'>;
 
 /** Excluded only when the path has one reading and it matches: an ambiguous path is checked. */
 function isExcluded(exclusions: PathPatternList, rawPath: string): boolean {

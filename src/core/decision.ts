@@ -2,6 +2,7 @@
 // Built only through the functions below so their invariants live in one place.
 
 import type { ChallengeProviderName } from '../challenge/providers/challenge-provider-name';
+import type { MemoryKeyKind } from './block-memory';
 import {
   RTI_CALL_ERROR_CODES,
   RTI_SKIP_CODES,
@@ -30,6 +31,7 @@ export type DecisionReason =
   | 'preflight' // CORS preflight: RTI not called
   | 'no_site' // no configured site serves this host, and the top level has no tag hash
   | 'fail_open' // RTI failed or the server did: allowed
+  | 'remembered_block' // RTI could not be asked, and blocked this visitor recently (verdict memory)
   | 'challenge_passed' // a challenge action allowed by a valid pass cookie or landing grant (RTI asked)
   | 'challenge_verify'; // the request was to the challenge's verify path: decided without RTI
 
@@ -112,7 +114,17 @@ export interface Decision {
   readonly rule?: string;
   /** Allowed instead of acted on (monitoring, not_enforced): what blocking would have done, and why. */
   readonly would?: { readonly action: Action; readonly reason: DecisionReason };
+  /** Why RTI could not be asked; on a remembered block (blocking mode) it is in `remembered`. */
   readonly failure?: FailureCause;
+  /**
+   * Decided from the verdict memory: why RTI could not be asked, which of the visitor's keys was
+   * remembered, and until when (epoch milliseconds).
+   */
+  readonly remembered?: {
+    readonly cause: FailureCause;
+    readonly key: MemoryKeyKind;
+    readonly expiresAtMs: number;
+  };
   /** Human-readable detail of the failure, for logs only (never a metric label). */
   readonly failureDetail?: string;
   /** The RTI call, when one was made: outcome and wall time. */

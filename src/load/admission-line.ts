@@ -39,6 +39,10 @@ export class AdmissionLine implements Admission {
     return this.line.filter(waiter => waiter.settle).length;
   }
 
+  get saturated(): boolean {
+    return this.line.length > 0 || this.inFlight >= this.options.limit;
+  }
+
   enter(
     latestStartMs: number,
     cancellation?: Cancellation,

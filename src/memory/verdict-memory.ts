@@ -40,6 +40,8 @@ export interface VerdictMemoryOptions {
 
 interface Entry {
   readonly expiresAtMs: number;
+  /** The expiry the peers were last told: a block RTI repeats refreshes expiresAtMs only. */
+  readonly toldUntilMs: number;
   /** Set on IP and User-Agent keys: their IP tag (visitor-keys' ipTag). */
   readonly tag?: string;
 }
@@ -100,12 +102,16 @@ export class VerdictMemory implements BlockMemory {
     for (const key of [ipKey, duidKey(visitor)]) {
       if (key === undefined) continue;
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
-      const told = (this.expiryOf(key) ?? 0) - this.now() > ttlMs * REPUBLISH_SHARE;
-      const entry: Entry =
-        key === ipKey && tag !== undefined ? { expiresAtMs, tag } : { expiresAtMs };
-      this.cache.set(key, entry);
+      const toldUntilMs = this.cache.peek(key)?.toldUntilMs ?? 0;
+      const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
+      const keyTag = key === ipKey && tag !== undefined ? { tag } : {};
+      this.cache.set(key, {
+        expiresAtMs,
+        toldUntilMs: tell ? expiresAtMs : toldUntilMs,
+        ...keyTag,
+      });
       this.counts.learned.local++;
-      if (!told) this.emit({ op: 'block', key, ...entry }, 'local');
+      if (tell) this.emit({ op: 'block', key, expiresAtMs, ...keyTag }, 'local');
     }
   }
 
@@ -128,7 +134,8 @@ export class VerdictMemory implements BlockMemory {
         const expiresAtMs = Math.min(change.expiresAtMs, this.now() + maxTtlMs);
         if (expiresAtMs <= this.now()) return;
         const { tag } = change;
-        this.cache.set(change.key, tag === undefined ? { expiresAtMs } : { expiresAtMs, tag });
+        const entry = { expiresAtMs, toldUntilMs: expiresAtMs };
+        this.cache.set(change.key, tag === undefined ? entry : { ...entry, tag });
         if (source === 'peer') this.counts.learned.peer++;
         break;
       }

@@ -14,6 +14,10 @@ import { createConfigMetrics } from './metric-families/config-metrics';
 import { createFailOpenMetrics } from './metric-families/fail-open-metrics';
 import { createRtiMetrics, type RtiReadings } from './metric-families/rti-metrics';
 import { createStartupMetrics } from './metric-families/startup-metrics';
+import {
+  createVerdictMemoryMetrics,
+  type VerdictMemoryReadings,
+} from './metric-families/verdict-memory-metrics';
 
 export type { SiteChallengeProvider } from './metric-families/challenge-metrics';
 export type { RtiReadings } from './metric-families/rti-metrics';
@@ -35,6 +39,8 @@ export interface MetricsSettings {
   readonly overloadShedding?: boolean;
   /** Each served site's challenge provider: their challenge label sets counted from the start. */
   readonly challengeProviders?: readonly SiteChallengeProvider[];
+  /** The process's verdict memory, read at scrape time; without it only its hits are exported. */
+  readonly verdictMemory?: VerdictMemoryReadings;
 }
 
 export function createMetrics(
@@ -54,5 +60,6 @@ export function createMetrics(
     ...createCircuitMetrics(registers),
     ...createConfigMetrics(registers, settings.version),
     ...createStartupMetrics(registers),
+    ...createVerdictMemoryMetrics(registers, settings.sites, settings.verdictMemory),
   };
 }

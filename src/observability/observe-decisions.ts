@@ -1,5 +1,6 @@
 // Wraps the decision core with what operators see: metrics for every check, one log line per
-// non-allow decision, throttled warnings for fail-opens, every decision at debug.
+// non-allow decision, throttled warnings for fail-opens and verdict memory blocks, every decision
+// at debug.
 
 import { performance } from 'node:perf_hooks';
 import type { Decide } from '../core/decide';
@@ -51,6 +52,8 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       metrics.verdicts.labels(verdict.verdict, decision.rule ?? '', site).inc();
     }
     if (failure) metrics.failOpen.labels(transport, failure, site).inc();
+    if (decision.remembered)
+      metrics.verdictMemoryHits.labels(site, decision.remembered.cause).inc();
     if (decision.would) metrics.monitoringWouldAct.inc({ transport, site, ...decision.would });
     const { challengeEvent } = decision;
     if (challengeEvent) {
@@ -60,7 +63,8 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
 
   function writeLog(attrs: RequestAttributes, decision: Decision, durationMs: number): void {
     const acted = decision.action !== 'allow' || decision.would !== undefined;
-    const failed = decision.failure !== undefined;
+    const { remembered, failure } = decision;
+    const failed = failure !== undefined || remembered !== undefined;
     const level = failed ? 'warn' : acted ? 'info' : 'debug';
     if (!log.isLevelEnabled(level)) return;
     const fields: Record<string, unknown> = {
@@ -85,13 +89,28 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       would: decision.would,
       challenge: decision.challengeEvent,
     };
-    if (failed) {
-      const suppressed = throttle.admit(decision.failure);
+    if (remembered) {
+      // Its own key: a flood of remembered bots must not hide the plain fail-opens, nor they it.
+      const suppressed = throttle.admit(`remembered:${remembered.cause}`);
       if (suppressed === undefined) return;
+      const blocked = decision.reason === 'remembered_block';
       log.warn(
-        { ...fields, failure: decision.failure, detail: decision.failureDetail, suppressed },
-        'failed open',
+        {
+          ...fields,
+          failure: remembered.cause,
+          detail: decision.failureDetail,
+          memoryKey: remembered.key,
+          memoryExpiresAt: new Date(remembered.expiresAtMs).toISOString(),
+          suppressed,
+        },
+        `${blocked ? 'blocked' : 'would block'} from verdict memory: RTI could not be asked`,
       );
+      return;
+    }
+    if (failure) {
+      const suppressed = throttle.admit(failure);
+      if (suppressed === undefined) return;
+      log.warn({ ...fields, failure, detail: decision.failureDetail, suppressed }, 'failed open');
       return;
     }
     log[level](fields, 'decision');

@@ -123,5 +123,14 @@ function metadataOf(decision: Decision): NonNullable<CheckAnswer['dynamic_metada
     if (verdict.rayId) fields['cheq_ray_id'] = { stringValue: verdict.rayId };
   }
   if (decision.rule) fields['cheq_rule'] = { stringValue: decision.rule };
+  const { remembered } = decision;
+  // Why RTI could not be asked: a fail-open's cause, or the one a remembered block stood in for.
+  const failure = decision.failure ?? remembered?.cause;
+  if (failure) fields['cheq_failure'] = { stringValue: failure };
+  if (remembered) {
+    fields['cheq_memory_key'] = { stringValue: remembered.key };
+    const expiresAt = new Date(remembered.expiresAtMs).toISOString();
+    fields['cheq_memory_expires_at'] = { stringValue: expiresAt };
+  }
   return { fields };
 }

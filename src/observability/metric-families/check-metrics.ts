@@ -31,12 +31,16 @@ const DECISION_LABELS: readonly (readonly [Action, DecisionReason])[] = [
   ['allow', 'challenge_passed'],
   ['redirect', 'challenge_verify'],
   ['challenge', 'challenge_verify'],
+  ['deny', 'remembered_block'],
+  ['redirect', 'remembered_block'],
+  ['challenge', 'remembered_block'],
 ];
 
 /** What blocking mode could have done instead of allowing: the would-act label sets zeroed. */
 const WOULD_ACT_LABELS = DECISION_LABELS.filter(
   ([action, reason]) =>
-    reason.startsWith('threat_') && (action !== 'allow' || reason === 'threat_challenge'),
+    (reason.startsWith('threat_') || reason === 'remembered_block') &&
+    (action !== 'allow' || reason === 'threat_challenge'),
 );
 
 /** `sites`: the site labels counted from the start (0 series for them). */

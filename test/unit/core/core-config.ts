@@ -50,6 +50,7 @@ export function coreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
     challenge: undefined,
     challengeProvider: 'browser',
     challengeUnavailable: false,
+    verdictMemoryTtlMs: 300_000,
     ...overrides,
   };
 }

@@ -654,6 +654,7 @@ describe('createDecide', () => {
       return {
         log,
         latestStarts,
+        saturated: false,
         enter(latestStartMs: number) {
           latestStarts.push(latestStartMs);
           log.push('enter');

@@ -92,4 +92,21 @@ describe('AdmissionLine', () => {
     assert.equal(next.outcome, 'admitted');
     assert.equal(line.waiting, 0);
   });
+
+  it('is saturated exactly while a check asking now would not be admitted at once', async () => {
+    const { line, clock, enter } = setup(2);
+    assert.equal(line.saturated, false, 'empty');
+    enter(1);
+    assert.equal(line.saturated, false, 'a slot left');
+    enter(1);
+    assert.equal(line.saturated, true, 'every slot taken');
+    const waiting = track(line.enter(clock.now + 100));
+    line.leave();
+    await settled();
+    assert.equal(waiting.outcome, 'admitted');
+    assert.equal(line.saturated, true, 'the freed slot went to the one in line');
+    line.leave();
+    assert.equal(line.saturated, false, 'a slot free again');
+    assert.equal(line.enter(clock.now + 100), 'admitted');
+  });
 });

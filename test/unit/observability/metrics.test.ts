@@ -1,6 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { Registry } from 'prom-client';
+import { VerdictMemory } from '../../../src/memory/verdict-memory';
 import { createMetrics } from '../../../src/observability/metrics';
+import { metricValue } from '../../helpers/start-service';
+
+const EMPTY_POOL = { connected: 0, free: 0, pending: 0, running: 0 };
+const LOCAL = { source: 'local' };
 
 /**
  * Every metric the server exports, with its type and label names: dashboards, alert rules and
@@ -29,6 +34,12 @@ const EXPORTED: Record<string, string> = {
   cheq_authz_rti_requests_total: 'counter result',
   cheq_authz_rti_timeout_seconds: 'gauge',
   cheq_authz_threat_types_total: 'counter threat_type,invalid',
+  cheq_authz_verdict_memory_entries: 'gauge',
+  cheq_authz_verdict_memory_evictions_total: 'counter reason',
+  cheq_authz_verdict_memory_forgotten_total: 'counter reason',
+  cheq_authz_verdict_memory_hits_total: 'counter site,cause',
+  cheq_authz_verdict_memory_learned_total: 'counter source',
+  cheq_authz_verdict_memory_max_entries: 'gauge',
   cheq_authz_verdicts_total: 'counter verdict,rule,site',
   cheq_authz_warmup_duration_seconds: 'gauge',
 };
@@ -64,6 +75,7 @@ describe('metrics', () => {
         processMetrics: false,
         overloadShedding: true,
         challengeProviders: [['default', 'browser']],
+        verdictMemory: new VerdictMemory({ maxEntries: 1000 }),
       },
       () => ({
         inFlight: 0,
@@ -80,5 +92,42 @@ describe('metrics', () => {
     metrics.configInUse({ hash: 'abc', mode: 'blocking', rtiTimeoutMs: 40 });
 
     assert.deepEqual(families(await registry.metrics()), EXPORTED);
+  });
+  it('exports the verdict memory as the store counts it, each scrape adding what grew', async () => {
+    const registry = new Registry();
+    let now = 1_000_000;
+    const memory = new VerdictMemory({ maxEntries: 1000, now: () => now });
+    const metrics = createMetrics(
+      registry,
+      { version: '1', sites: ['default', 'shop'], processMetrics: false, verdictMemory: memory },
+      () => ({ inFlight: 0, admissionWaiting: undefined, pool: EMPTY_POOL }),
+    );
+    const bot = { site: 'shop', clientIp: '203.0.113.7', userAgent: 'bot/1', duid: 'd-1' };
+    memory.remember(bot, 60_000);
+    memory.remember({ ...bot, clientIp: '203.0.113.8', duid: undefined }, 60_000);
+    metrics.verdictMemoryHits.labels('shop', 'rti_timeout').inc();
+    let text = await registry.metrics();
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_entries'), 3);
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_max_entries'), 1000);
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_learned_total', LOCAL), 3);
+    const hits = { site: 'shop', cause: 'rti_timeout' };
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_hits_total', hits), 1);
+    assert.match(text, /verdict_memory_hits_total\{site="default",cause="overloaded"\} 0/);
+    assert.doesNotMatch(
+      text,
+      /memory_hits_total\{[^}]*"internal_error"/,
+      'a bug of ours is never a hit',
+    );
+
+    memory.forget(bot);
+    now += 60_000;
+    memory.sweep();
+    text = await registry.metrics();
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_learned_total', LOCAL), 3);
+    const allowed = { reason: 'rti_allowed' };
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_forgotten_total', allowed), 2);
+    const expired = { reason: 'expired' };
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_evictions_total', expired), 1);
+    assert.equal(metricValue(text, 'cheq_authz_verdict_memory_entries'), 0);
   });
 });
