@@ -14,6 +14,7 @@ import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit'
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
+import { startRedisSync, type RedisSync } from './memory/redis-sync';
 import { VerdictMemory } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
 import {
@@ -55,6 +56,7 @@ export class DecisionService {
   /** RTI's recent blocks: one store for the process's life, kept across reloads. */
   readonly memory: VerdictMemory;
   private readonly memorySweep: NodeJS.Timeout;
+  private readonly memorySync: RedisSync | undefined;
   // How responsive this process is (the breaker's evidence); its samples also expire the line.
   private readonly loop = new EventLoopMonitor();
   private readonly admission: AdmissionLine | undefined;
@@ -118,6 +120,16 @@ export class DecisionService {
       this.metrics,
       options.log,
     );
+    this.memorySync =
+      config.redis &&
+      startRedisSync({
+        memory: this.memory,
+        settings: config.redis,
+        // The default site TTL until verdict_memory_ttl_s is read (issue #23, core part).
+        maxTtlMs: () => 300_000,
+        log: options.log,
+        registry: options.registry,
+      });
     this.reloader =
       options.load &&
       new ConfigReloader({
@@ -171,7 +183,11 @@ export class DecisionService {
       this.stopWatching();
       clearTimeout(this.linger);
       clearInterval(this.memorySweep);
-      await Promise.all([this.endpoints.close(), this.chainDeps.siteverify.close()]);
+      await Promise.all([
+        this.endpoints.close(),
+        this.chainDeps.siteverify.close(),
+        this.memorySync?.close(),
+      ]);
       this.loop.stop();
     })();
     return this.closed;

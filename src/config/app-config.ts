@@ -3,6 +3,7 @@
 
 import type { SiteverifySettings } from '../challenge/providers/siteverify-client';
 import type { CoreConfig } from '../core/decide';
+import type { RedisConfig } from './redis-config';
 import type { Settings } from './schema';
 import type { GrpcTlsConfig } from './tls-files';
 
@@ -81,6 +82,8 @@ export interface AppConfig {
   };
   /** The verdict memory of the process (each site's TTL is in its CoreConfig). */
   readonly verdictMemory: { readonly maxEntries: number };
+  /** Where the verdict memory is shared with the other replicas; undefined: not shared. */
+  readonly redis: RedisConfig | undefined;
   readonly logLevel: LogLevel;
   /** Things worth a warning at startup that do not stop it. */
   readonly warnings: readonly string[];

@@ -15,6 +15,7 @@ import { REDACTED, type AppConfig, type SiteConfig } from './app-config';
 import { DEFAULT_IGNORE_PATHS } from './default-ignore-paths';
 import { parseRouteMap } from './formats';
 import { parsePolicyRules } from './policy-rules';
+import type { RedisConfig } from './redis-config';
 import type { Settings } from './schema';
 import { SITE_SETTINGS } from './setting-lists';
 import { DEFAULT_SITE, type SiteEntry } from './sites';
@@ -31,6 +32,7 @@ const SECRET_SETTINGS: readonly string[] = [
   'challenge_secret',
   'challenge_previous_secret',
   'challenge_provider_secret',
+  'redis_password',
 ];
 
 function isSecret(key: string): boolean {
@@ -211,6 +213,7 @@ export function buildAppConfig(
   /** Warnings from reading the sources (old names and places still read). */
   sourceWarnings: readonly string[],
   challenge: ChallengeFiles,
+  redis: RedisConfig | undefined,
 ): AppConfig {
   const warnings: string[] = [...sourceWarnings];
   const topLevel = { secrets: challenge.secrets, files: challenge.topLevel };
@@ -312,6 +315,7 @@ export function buildAppConfig(
       shutdownGraceMs: s.shutdown_grace_ms,
     }),
     verdictMemory: Object.freeze({ maxEntries: s.verdict_memory_max_entries }),
+    redis,
     logLevel: s.log_level,
     warnings: Object.freeze(warnings),
     challengeFallback: challengeFallbackOf([...(defaultSite ? [defaultSite] : []), ...siteConfigs]),

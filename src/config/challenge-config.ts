@@ -88,7 +88,7 @@ export function resolveSiteChallenge(s: Settings, problems: ConfigProblem[]): Si
  * A secret given inline or in a file, '' when neither; both set is a problem. Tolerant of
  * non-string values from a config file, which validation reports separately.
  */
-function secretOf(
+export function secretOf(
   s: Settings,
   inlineKey: SettingName,
   fileKey: SettingName,

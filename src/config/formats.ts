@@ -129,6 +129,25 @@ const FORMATS: readonly SettingFormat[] = [
       if (typeof value !== 'boolean') fail('must be true or false');
     },
   },
+  // Issue #23: the Redis the verdict memory is shared through. Messages never quote the value.
+  {
+    name: 'optional-redis-url',
+    validate: (value: unknown) => {
+      if (value === '') return;
+      const url = typeof value === 'string' ? redisUrlOf(value) : undefined;
+      if (!url) fail('must be a redis:// or rediss:// (TLS) URL with a host, or empty');
+      if (/[?#]/.test(value as string)) fail('must not have a query or fragment');
+      if (!/^(\/\d{1,5})?\/?$/.test(url.pathname)) fail('may end only in a database number (/0)');
+    },
+  },
+  {
+    name: 'redis-key',
+    validate: (value: unknown) => {
+      if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value)) {
+        fail('must be 1 to 200 printable ASCII characters without spaces');
+      }
+    },
+  },
   {
     // Messages never quote the value: its user info or query may be a secret (the setting is
     // sensitive, so its value is not appended either).
@@ -284,6 +303,17 @@ function httpUrlOf(value: string): URL | undefined {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
+      ? url
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function redisUrlOf(value: string): URL | undefined {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== ''
       ? url
       : undefined;
   } catch {

@@ -8,6 +8,7 @@ import { buildAppConfig, type ResolvedSite } from './build-app-config';
 import { resolveChallengeSecrets, resolveSiteChallenge } from './challenge-config';
 import { ConfigError, type ConfigProblem } from './config-error';
 import { readSources, type ConfigSources } from './read-sources';
+import { resolveRedisConfig } from './redis-config';
 import { resolveApiKey } from './resolve-api-key';
 import { readSites, resolveSiteSettings } from './sites';
 import { grpcTlsProblems } from './tls-files';
@@ -33,6 +34,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   problems.push(...crossFieldProblems(settings, servesTopLevel ? 'top level' : 'optional'));
   problems.push(...grpcTlsProblems(settings));
   const secrets = resolveChallengeSecrets(settings, problems);
+  const redis = resolveRedisConfig(settings, problems);
   const topLevel = resolveSiteChallenge(settings, servesTopLevel ? problems : []);
   const sites: ResolvedSite[] = [];
   for (const entry of siteEntries) {
@@ -49,10 +51,19 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   if (problems.length > 0) {
     throw new ConfigError(problems.map(withOldNames(raw.legacyEnv, raw.cheqEnv)));
   }
-  return buildAppConfig(settings, apiKey, servesTopLevel, sites, raw.configFile, raw.warnings, {
-    secrets,
-    topLevel,
-  });
+  return buildAppConfig(
+    settings,
+    apiKey,
+    servesTopLevel,
+    sites,
+    raw.configFile,
+    raw.warnings,
+    {
+      secrets,
+      topLevel,
+    },
+    redis,
+  );
 }
 
 /**

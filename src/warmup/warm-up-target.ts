@@ -44,6 +44,8 @@ function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
   return {
     ...config,
     warnings: [],
+    // Its blocks are the emulator's: never told to the other replicas.
+    redis: undefined,
     sites: [],
     defaultSite: {
       name: 'default',

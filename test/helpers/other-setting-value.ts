@@ -1,7 +1,7 @@
 // Another valid value of a process setting than its default, as its variable holds it: tests that
 // a setting is read (or a change of it noticed) must give a value a loader that ignored it lacks.
 
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schema, type SettingName } from '../../src/config/schema';
 
@@ -21,6 +21,22 @@ export function otherSettingValue(
     copyFileSync(tlsEnv[schema[key].env] ?? '', copy);
     return copy;
   }
+  if (key === 'redis_tls_ca_file' || key === 'redis_tls_cert_file') {
+    return otherSettingValue('grpc_tls_cert_file', tlsEnv, dir);
+  }
+  if (key === 'redis_tls_key_file') return otherSettingValue('grpc_tls_key_file', tlsEnv, dir);
+  if (key === 'redis_password_file') {
+    const file = join(dir, 'redis-password');
+    writeFileSync(file, 'another-redis-password\n');
+    return file;
+  }
+  const text: Partial<Record<SettingName, string>> = {
+    redis_url: 'redis://127.0.0.1:6390',
+    redis_username: 'cheq',
+    redis_password: 'another-redis-password',
+    redis_stream: 'another:stream',
+  };
+  if (text[key] !== undefined) return text[key];
   if (key === 'host') return '127.0.0.1';
   if (key === 'log_level') return 'debug';
   if (typeof value === 'boolean') return String(!value);

@@ -37,7 +37,7 @@ describe('the schema: one description per setting', () => {
   it('gives every everyday setting but the secrets a flag spelt like its key, and advanced ones none', () => {
     for (const [key, spec] of SETTINGS) {
       // ps shows flags to every user of the host: secrets have none.
-      const secret = key === 'api_key' || key.endsWith('_secret');
+      const secret = key === 'api_key' || key.endsWith('_secret') || key.endsWith('_password');
       const expected = spec.advanced || secret ? undefined : key.replace(/_/g, '-');
       assert.equal(spec.arg, expected, key);
     }

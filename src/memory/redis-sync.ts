@@ -1,0 +1,368 @@
+// Shares the verdict memory with the other replicas through one Redis stream (design.md's wire):
+// this process's changes are appended (XADD, one pipeline per tick), the others' are read (XREAD
+// BLOCK on a second connection) and applied. No check waits on any of it: Redis down, slow or
+// restarting stops only the sharing, said once per outage; changes made meanwhile wait in a
+// bounded buffer and are sent after the reconnect, and what the others sent is read back.
+
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Registry } from 'prom-client';
+import { createClient } from 'redis';
+import type { RedisConfig } from '../config/redis-config';
+import type { Logger } from '../observability/logger';
+import {
+  createVerdictMemorySyncMetrics,
+  type VerdictMemorySyncMetrics,
+} from '../observability/metric-families/verdict-memory-sync-metrics';
+import { decodeChange, encodeChange, WIRE_FIELD } from './memory-change-wire';
+import type { MemoryChange, VerdictMemory } from './verdict-memory';
+
+export interface RedisSyncOptions {
+  readonly memory: VerdictMemory;
+  readonly settings: RedisConfig;
+  /**
+   * The longest site TTL in use: peers' blocks are kept no longer, and at start the stream is
+   * read back this far.
+   */
+  readonly maxTtlMs: () => number;
+  readonly log: Logger;
+  readonly registry: Registry;
+}
+
+export interface RedisSync {
+  /** Sends what is still buffered (briefly) and disconnects; never rejects, never hangs. */
+  close(): Promise<void>;
+}
+
+/** Changes waiting to be sent, at most; past it they are dropped (counted). */
+const BUFFER_LIMIT = 10_000;
+/** XADDs per pipeline. */
+const BATCH_SIZE = 500;
+/** Entries per XREAD. */
+const READ_COUNT = 1000;
+/** How long one XREAD waits for new entries. */
+const BLOCK_MS = 1000;
+/**
+ * A connection that answers nothing for this long (beyond XREAD's own wait) is dropped and made
+ * again: a stopped or overloaded Redis keeps the TCP connection open and never replies.
+ */
+const REPLY_TIMEOUT_MS = 3000;
+/** Connecting, TLS and AUTH included. */
+const CONNECT_TIMEOUT_MS = 3000;
+/** Reconnect backoff: doubled from the first to the cap, with jitter. */
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_CAP_MS = 5000;
+/** How long close() tries to send what is still buffered. */
+const CLOSE_FLUSH_MS = 1000;
+
+type Client = ReturnType<typeof createClient>;
+
+/** One pair of connections; `failed` rejects on the first error of either. */
+interface Session {
+  readonly publisher: Client;
+  readonly follower: Client;
+  readonly failed: Promise<never>;
+  fail(err: unknown): void;
+}
+
+interface Buffered {
+  readonly change: MemoryChange;
+  readonly atMs: number;
+}
+
+/** Starts sharing `memory` through Redis; the connection is made in the background. */
+export function startRedisSync(options: RedisSyncOptions): RedisSync {
+  return new RedisStreamSync(options);
+}
+
+class RedisStreamSync implements RedisSync {
+  /** Tells this process's entries from the others' in the stream. */
+  private readonly replicaId = randomUUID();
+  private readonly metrics: VerdictMemorySyncMetrics;
+  private readonly stopping = new AbortController();
+  private readonly running: Promise<void>;
+  private buffer: Buffered[] = [];
+  /** The session connecting or connected, which close() ends. */
+  private current: Session | undefined;
+  /** The session that is following the stream; undefined while not connected. */
+  private up: Session | undefined;
+  /** The last stream entry read: the next read continues after it, across reconnects. */
+  private lastId: string;
+  /** Since when sharing is lost, and whether that was said; undefined while up. */
+  private outage: { readonly sinceMs: number } | undefined;
+  private everUp = false;
+  private flushing: Promise<void> | undefined;
+  private flushQueued = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: RedisSyncOptions) {
+    this.metrics = createVerdictMemorySyncMetrics([options.registry]);
+    // Stream ids are Redis's clock in milliseconds: start at what is still worth remembering.
+    this.lastId = `${Math.max(0, Date.now() - options.maxTtlMs())}-0`;
+    options.memory.onChange(change => this.enqueue(change));
+    this.running = this.run();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const session = this.up;
+      if (session && this.buffer.length > 0) {
+        await withTimeout(this.flush(session), CLOSE_FLUSH_MS, 'the last changes').catch(
+          () => undefined,
+        );
+      }
+      this.stopping.abort();
+      // Ends a connect or the blocked XREAD at once: the connections are destroyed, not quit.
+      this.current?.fail(new Error('closed'));
+      await this.running;
+    })();
+    return this.closing;
+  }
+
+  private get closed(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Connects, follows the stream until the connection fails, and connects again. */
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      const session = this.newSession();
+      try {
+        await this.connect(session);
+        await Promise.race([this.follow(session), session.failed]);
+      } catch (err: unknown) {
+        if (!this.closed) this.lost(err);
+      } finally {
+        // Backoff starts over after a connection that worked.
+        if (this.up === session) attempt = 0;
+        this.end(session);
+      }
+      const backoffMs = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt++);
+      await sleep(backoffMs * (0.5 + Math.random() / 2), undefined, {
+        signal: this.stopping.signal,
+      }).catch(() => undefined);
+    }
+    this.metrics.setUp(false);
+  }
+
+  private newSession(): Session {
+    const { settings } = this.options;
+    const publisher = createClient({
+      socket: {
+        host: settings.host,
+        port: settings.port,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        // We reconnect ourselves (run), so that a silent Redis is dropped the same way.
+        reconnectStrategy: false,
+        ...(settings.tls ? { tls: true, ...definedOnly(settings.tls) } : {}),
+      },
+      ...definedOnly({ username: settings.username, password: settings.password }),
+      database: settings.database,
+      // A command while disconnected fails at once instead of waiting for a reconnect.
+      disableOfflineQueue: true,
+      maintNotifications: 'disabled',
+    });
+    const follower = publisher.duplicate();
+    let fail: (err: unknown) => void = () => undefined;
+    const failed = new Promise<never>((_resolve, reject) => (fail = reject));
+    // Observed by run's race; a failure after the session ended is nobody's concern.
+    failed.catch(() => undefined);
+    const session: Session = { publisher, follower, failed, fail: err => fail(err) };
+    // Without a listener an 'error' event would throw out of the client.
+    for (const client of [publisher, follower]) client.on('error', (err: unknown) => fail(err));
+    this.current = session;
+    return session;
+  }
+
+  private async connect(session: Session): Promise<void> {
+    const { publisher, follower, failed } = session;
+    await withTimeout(
+      Promise.race([Promise.all([publisher.connect(), follower.connect()]), failed]),
+      CONNECT_TIMEOUT_MS,
+      'connecting',
+    );
+  }
+
+  /** Reads the stream from the last entry read: first what was missed, then as it comes. */
+  private async follow(session: Session): Promise<void> {
+    const { stream } = this.options.settings;
+    let caughtUp = false;
+    while (!this.closed) {
+      const reply: unknown = await withTimeout(
+        session.follower.xRead(
+          { key: stream, id: this.lastId },
+          // Waits for news only once caught up, so that the first read says at once we are up.
+          caughtUp ? { COUNT: READ_COUNT, BLOCK: BLOCK_MS } : { COUNT: READ_COUNT },
+        ),
+        BLOCK_MS + REPLY_TIMEOUT_MS,
+        'XREAD',
+      );
+      if (this.up !== session) this.restored(session);
+      const entries = entriesOf(reply);
+      for (const { id, fields } of entries) {
+        this.lastId = id;
+        this.receive(fields, caughtUp);
+      }
+      caughtUp = entries.length < READ_COUNT;
+    }
+  }
+
+  private receive(fields: Record<string, unknown>, live: boolean): void {
+    const now = Date.now();
+    const wire = decodeChange(fields[WIRE_FIELD], now);
+    if (wire === undefined) {
+      this.metrics.count('invalid');
+      return;
+    }
+    if (wire.from === this.replicaId) return;
+    this.options.memory.apply(wire.change, 'peer', this.options.maxTtlMs());
+    this.metrics.count('received');
+    if (live) this.metrics.observeLag((now - wire.atMs) / 1000);
+  }
+
+  private enqueue(change: MemoryChange): void {
+    if (this.closed) return;
+    if (this.buffer.length >= BUFFER_LIMIT) {
+      this.metrics.count('dropped');
+      return;
+    }
+    this.buffer.push({ change, atMs: Date.now() });
+    this.scheduleFlush();
+  }
+
+  /** One flush per tick, however many changes the tick's checks made. */
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.up === undefined) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      const session = this.up;
+      if (session) this.flush(session).catch((err: unknown) => session.fail(err));
+    });
+  }
+
+  /** Sends the buffer in pipelines; what was not sent stays for the next connection. */
+  private flush(session: Session): Promise<void> {
+    if (this.flushing) return this.flushing;
+    // `finally` runs after this assignment even when there is nothing to send.
+    const flushing = this.send(session).finally(() => (this.flushing = undefined));
+    this.flushing = flushing;
+    return flushing;
+  }
+
+  private async send(session: Session): Promise<void> {
+    const { stream } = this.options.settings;
+    const trim = { strategy: 'MAXLEN', strategyModifier: '~', threshold: this.maxLength } as const;
+    while (this.buffer.length > 0 && this.up === session) {
+      const now = Date.now();
+      // A block that expired while Redis was away is news to no one.
+      this.buffer = this.buffer.filter(
+        ({ change }) => change.op !== 'block' || change.expiresAtMs > now,
+      );
+      const batch = this.buffer.slice(0, BATCH_SIZE);
+      if (batch.length === 0) break;
+      const pipeline = session.publisher.multi();
+      for (const { change, atMs } of batch) {
+        const text = encodeChange(change, this.replicaId, atMs);
+        pipeline.xAdd(stream, '*', { [WIRE_FIELD]: text }, { TRIM: trim });
+      }
+      await withTimeout(pipeline.execAsPipeline(), REPLY_TIMEOUT_MS, 'XADD');
+      // Only appended to meanwhile: the batch is still the buffer's head.
+      this.buffer.splice(0, batch.length);
+      this.metrics.count('published', batch.length);
+    }
+  }
+
+  /** The stream holds about as many entries as one memory: more would only be read back. */
+  private get maxLength(): number {
+    return this.options.memory.maxEntries;
+  }
+
+  private restored(session: Session): void {
+    const { log, settings } = this.options;
+    this.up = session;
+    this.metrics.setUp(true);
+    const fields = { redis: `${settings.host}:${settings.port}`, stream: settings.stream };
+    if (this.outage) {
+      const downMs = Date.now() - this.outage.sinceMs;
+      log.info({ ...fields, downMs }, 'verdict memory sharing through Redis restored');
+    } else if (!this.everUp) {
+      log.info(fields, 'verdict memory shared through Redis');
+    }
+    this.outage = undefined;
+    this.everUp = true;
+    this.scheduleFlush();
+  }
+
+  private lost(err: unknown): void {
+    const { log, settings } = this.options;
+    const reason = this.describe(err);
+    if (this.outage) {
+      log.debug({ reason }, 'verdict memory sharing through Redis: still down');
+      return;
+    }
+    if (this.up !== undefined) this.metrics.disconnected();
+    this.outage = { sinceMs: Date.now() };
+    this.metrics.setUp(false);
+    log.warn(
+      { redis: `${settings.host}:${settings.port}`, reason },
+      `verdict memory sharing through Redis lost: ${reason}; checks are served from the local memory, reconnecting`,
+    );
+  }
+
+  private end(session: Session): void {
+    if (this.up === session) this.up = undefined;
+    if (this.current === session) this.current = undefined;
+    session.fail(new Error('session ended'));
+    for (const client of [session.publisher, session.follower]) {
+      // Destroyed, not quit: a stopped Redis would never answer QUIT.
+      if (client.isOpen) client.destroy();
+    }
+  }
+
+  /** An error as one line, with the password taken out should a server ever echo it. */
+  private describe(err: unknown): string {
+    const text = err instanceof Error ? err.message || err.name : String(err);
+    const { password } = this.options.settings;
+    return password ? text.split(password).join('<redacted>') : text;
+  }
+}
+
+/** A stream entry as XREAD returns it, checked: the reply is Redis's, the fields anyone's. */
+interface StreamEntry {
+  readonly id: string;
+  readonly fields: Record<string, unknown>;
+}
+
+function entriesOf(reply: unknown): StreamEntry[] {
+  if (!Array.isArray(reply)) return [];
+  const entries: StreamEntry[] = [];
+  for (const stream of reply as unknown[]) {
+    const messages = (stream as { messages?: unknown } | null)?.messages;
+    if (!Array.isArray(messages)) continue;
+    for (const message of messages as unknown[]) {
+      const { id, message: fields } = (message ?? {}) as { id?: unknown; message?: unknown };
+      if (typeof id !== 'string') continue;
+      const isObject = typeof fields === 'object' && fields !== null;
+      entries.push({ id, fields: isObject ? (fields as Record<string, unknown>) : {} });
+    }
+  }
+  return entries;
+}
+
+/** Rejects when `promise` has not settled within `ms` (it is left to settle on its own). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The object without its undefined properties (exactOptionalPropertyTypes). */
+function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
