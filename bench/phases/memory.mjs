@@ -253,19 +253,23 @@ export function scenarioSummary(run) {
 /**
  * @typedef {object} CostSummary
  * @property {number} rate
- * @property {{ median: number | undefined, rounds: number[] }} fullUs CPU µs per check: people,
- *   RTI healthy (an RTI call, an allow)
- * @property {{ median: number | undefined, rounds: number[] }} memoryUs CPU µs per check: bots,
- *   RTI refusing (decided from memory)
- * @property {{ median: number | undefined, rounds: number[] }} ratio memory ÷ full, per round
+ * @property {PerRound} fullUs CPU µs per check: people, RTI healthy (an RTI call, an allow)
+ * @property {PerRound} blockUs bots, RTI healthy (an RTI call, a block: the same answer as
+ *   memory's)
+ * @property {PerRound} memoryUs bots, RTI refusing (decided from memory)
+ * @property {PerRound} ratio memory ÷ full allow, per round (the issue's comparison)
+ * @property {PerRound} ratioToBlock memory ÷ RTI's block, per round (what skipping RTI saves)
  * @property {number} rememberedShare of the memory rounds' checks, those our server decided from
  *   memory (remembered_block ÷ checks sent, the warm-up's included: our counters hold both)
  */
+/** @typedef {{ median: number | undefined, rounds: number[] }} PerRound */
+/** @typedef {Pick<ScenarioRun, 'serverCpuS' | 'tallies' | 'decisions' | 'warmupSent'>} CostRun */
 
 /**
  * CPU per check, in BENCH_ROUNDS rounds of BENCH_DURATION_S each (1 s warm-up): people with RTI
- * healthy (a full allow check), then bots with RTI refusing (decided from memory, the circuit
- * breaker open: what a flood of repeat bots costs once RTI cannot be asked).
+ * healthy (a full allow check), bots with RTI healthy (RTI's block), then bots with RTI refusing
+ * (decided from memory, the circuit breaker open: what a flood of repeat bots costs once RTI
+ * cannot be asked).
  * @param {import('../lib/context.mjs').Bench} bench
  * @param {(mode: StandInMode) => Promise<void>} rti
  * @param {(rate: number, durationS: number, more?: Partial<import('../memory-client.mjs').PopulationOptions>) => Promise<ScenarioRun>} populationLoad
@@ -274,46 +278,49 @@ export function scenarioSummary(run) {
  */
 async function costRounds(bench, rti, populationLoad, serverPid) {
   const { knobs } = bench;
-  /** @type {ScenarioRun[]} */
-  const full = [];
-  /** @type {ScenarioRun[]} */
-  const memory = [];
+  /** @type {Record<'full' | 'block' | 'memory', ScenarioRun[]>} */
+  const runs = { full: [], block: [], memory: [] };
   for (let round = 0; round < knobs.rounds; round++) {
-    log(`memory, CPU per check (full allow; from memory, RTI refusing): round ${round + 1}`);
+    log(`memory, CPU per check (allow; RTI's block; from memory): round ${round + 1}`);
     /** @param {'people' | 'bots'} only */
     const load = only =>
       populationLoad(knobs.memoryRate, knobs.durationS, { only, warmupS: 1, serverPid });
-    full.push(await load('people'));
+    runs.full.push(await load('people'));
+    runs.block.push(await load('bots'));
     await rti('refuse');
-    memory.push(await load('bots'));
+    runs.memory.push(await load('bots'));
     await rti('serve');
   }
-  return costSummary(knobs.memoryRate, full, memory);
+  return costSummary(knobs.memoryRate, runs);
 }
 
 /**
- * CPU per check of the two cases, per round and median, and their ratio.
+ * CPU per check of the three cases, per round and median, and the ratios in each round.
  * @param {number} rate
- * @param {Pick<ScenarioRun, 'serverCpuS' | 'tallies'>[]} full
- * @param {Pick<ScenarioRun, 'serverCpuS' | 'tallies' | 'decisions' | 'warmupSent'>[]} memory
+ * @param {Record<'full' | 'block' | 'memory', CostRun[]>} runs
  * @returns {CostSummary}
  */
-export function costSummary(rate, full, memory) {
-  /** @param {Pick<ScenarioRun, 'serverCpuS' | 'tallies'>} run */
+export function costSummary(rate, { full, block, memory }) {
+  /** @param {CostRun} run */
   const perCheck = run => {
     const answered = sumTallies([run.tallies.bot, run.tallies.person]);
     return Math.round((Number(run.serverCpuS) * 1e6) / (answered.allowed + answered.blocked));
   };
-  const fullUs = full.map(perCheck);
+  /** @param {number[]} rounds @returns {PerRound} */
+  const perRound = rounds => ({ median: median(rounds), rounds });
   const memoryUs = memory.map(perCheck);
-  const ratios = memoryUs.map((us, i) => round3(us / Number(fullUs[i])));
+  /** @param {CostRun[]} against */
+  const ratios = against =>
+    perRound(memoryUs.map((us, i) => round3(us / perCheck(/** @type {CostRun} */ (against[i])))));
   const sent = memory.reduce((n, run) => n + run.tallies.bot.sent + run.warmupSent, 0);
   const remembered = memory.reduce((n, run) => n + (run.decisions?.['remembered_block'] ?? 0), 0);
   return {
     rate,
-    fullUs: { median: median(fullUs), rounds: fullUs },
-    memoryUs: { median: median(memoryUs), rounds: memoryUs },
-    ratio: { median: median(ratios), rounds: ratios },
+    fullUs: perRound(full.map(perCheck)),
+    blockUs: perRound(block.map(perCheck)),
+    memoryUs: perRound(memoryUs),
+    ratio: ratios(full),
+    ratioToBlock: ratios(block),
     rememberedShare: sent > 0 ? round3(remembered / sent) : 0,
   };
 }
@@ -521,7 +528,7 @@ export function memoryVerdicts(m, add) {
     c.ratio.median,
     'information (issue: a small fraction)',
     c.rememberedShare < REMEMBERED_SHARE ? false : undefined,
-    `${c.memoryUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.ratio.rounds.join(', ')}; ${Math.round(c.rememberedShare * 1000) / 10} % of the memory rounds' checks decided from memory${c.rememberedShare < REMEMBERED_SHARE ? ' [!] the cost measured something else' : ''}`,
+    `${c.memoryUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.ratio.rounds.join(', ')}; ÷ RTI's block of the same bots (${c.blockUs.median} µs) ${c.ratioToBlock.median}; ${Math.round(c.rememberedShare * 1000) / 10} % of the memory rounds' checks decided from memory${c.rememberedShare < REMEMBERED_SHARE ? ' [!] the cost measured something else' : ''}`,
   );
   const f = m.full;
   const full = f.entries !== undefined && f.maxEntries !== undefined && f.entries >= f.maxEntries;
@@ -597,7 +604,7 @@ export function printMemory(m, c) {
     `\ntwo replicas over Redis: ${s.error ? `not measured (${s.error})` : `replica 1's block → replica 2's remembered block, ${s.bots} bots: p50 ${fmt(s.delayMs.p50)} ms, max ${fmt(s.delayMs.max)} ms, ${s.missed} never within ${SYNC_GIVE_UP_MS} ms`}`,
   );
   console.log(
-    `CPU per check at ${m.cost.rate}/s: full allow ${fmt(m.cost.fullUs.median)} µs, from memory (RTI refusing) ${fmt(m.cost.memoryUs.median)} µs, ratio ${fmt(m.cost.ratio.median)} (rounds ${m.cost.ratio.rounds.join('/')})`,
+    `CPU per check at ${m.cost.rate}/s: full allow ${fmt(m.cost.fullUs.median)} µs, RTI's block ${fmt(m.cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(m.cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(m.cost.ratio.median)} (rounds ${m.cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(m.cost.ratioToBlock.median)} (rounds ${m.cost.ratioToBlock.rounds.join('/')})`,
   );
   console.log(
     `memory full (a fresh process): ${fmt(m.full.entries)} of ${fmt(m.full.maxEntries)} entries after ${m.full.checks} unique bots (${m.full.checksPerS}/s); RSS idle ${fmt(m.full.rssIdleMb)} MB, max ${fmt(m.full.rssMaxMb)} MB (the fill, then the population), after ${fmt(m.full.rssAfterMb)} MB`,

@@ -35,9 +35,12 @@ interface MemoryPhaseModule {
   scenarioSummary(run: object): Record<string, unknown> & { rtiCalls: number; remembered: number };
   costSummary(
     rate: number,
-    full: object[],
-    memory: object[],
-  ): { ratio: { median: number; rounds: number[] }; rememberedShare: number };
+    runs: { full: object[]; block: object[]; memory: object[] },
+  ): {
+    ratio: { median: number; rounds: number[] };
+    ratioToBlock: { median: number; rounds: number[] };
+    rememberedShare: number;
+  };
   syncSummary(delaysMs: (number | null)[]): {
     bots: number;
     missed: number;
@@ -181,13 +184,14 @@ describe('bench: memory phase', () => {
         tallies: { bot: tally({ sent: answered, blocked: answered }), person: tally({}) },
         decisions: remembered === undefined ? {} : { remembered_block: remembered },
       });
-      const cost = m.costSummary(
-        1000,
-        [window(1, 10_000), window(1.2, 10_000)],
-        [window(0.2, 10_000, 11_000), window(0.3, 10_000, 9_900)],
-      );
+      const cost = m.costSummary(1000, {
+        full: [window(1, 10_000), window(1.2, 10_000)],
+        block: [window(0.8, 10_000), window(0.6, 10_000)],
+        memory: [window(0.2, 10_000, 11_000), window(0.3, 10_000, 9_900)],
+      });
       assert.deepEqual(cost.ratio.rounds, [0.2, 0.25]);
       assert.equal(cost.ratio.median, 0.2);
+      assert.deepEqual(cost.ratioToBlock.rounds, [0.25, 0.5]);
       assert.equal(cost.rememberedShare, 0.95);
     });
 
@@ -219,6 +223,8 @@ describe('bench: memory phase', () => {
         cost: {
           rate: 1000,
           fullUs: { median: 100, rounds: [100] },
+          blockUs: { median: 110, rounds: [110] },
+          ratioToBlock: { median: 0.18, rounds: [0.18] },
           memoryUs: { median: 20, rounds: [20] },
           ratio: { median: 0.2, rounds: [0.2] },
           rememberedShare: 1,
