@@ -165,12 +165,15 @@ describe('verdict memory: attacks (issue #23)', function () {
     });
   });
 
-  // Finding M1 (a): the memory keeps what the policy decided, not what RTI said, across reloads.
-  // An operator who loosens the policy because it blocks real customers (a rule or code list that
-  // no longer blocks) reloads it live; during the next outage within the TTL, every customer the
-  // old policy blocked is still refused from memory, by a policy no longer in force, until each
-  // comes back while RTI answers. Fix suggested: a reload that changes a site's policy (mode,
-  // rules, code and reason lists, enforce_percent) forgets what that site learned.
+  // Finding M1 (a), open: the memory keeps what the policy decided, not what RTI said, across
+  // reloads. An operator who loosens the policy because it blocks real customers (a rule or a code
+  // list that no longer blocks) reloads it live; during the next outage within the TTL, every
+  // customer the old policy blocked is still refused from memory, by a policy no longer in force,
+  // until each comes back while RTI answers. A shorter verdict_memory_ttl_s does not shorten the
+  // entries already held either. Fix suggested: put a digest of the site's acting settings (mode,
+  // rules, code and reason lists, enforce_percent, TTL) in the site part of its keys, so that a
+  // changed policy no longer finds the old entries and they expire on their own (replicas that
+  // load the same configuration compute the same keys).
   describe('M1: a block learned under a policy that a reload loosened', () => {
     let dir: string;
     before(() => {
@@ -242,6 +245,23 @@ describe('verdict memory: attacks (issue #23)', function () {
         await visit({ ip: '203.0.113.66', ua: CHROME }),
         'blocked',
         'the other bot was evicted by one flooding address',
+      );
+    });
+
+    // Finding M5 (b), open: the per-IP cap refuses an address's new keys once it holds 32, so a
+    // bot first gets 32 junk User-Agents blocked (32 requests per TTL, refreshed as they age) and
+    // its real one is never remembered: it keeps one stable User-Agent and still fails open during
+    // an outage. Fix suggested: past the cap, evict the address's least recently used key instead
+    // of refusing the new one.
+    it('M5: remembers a bot that filled its own address with 32 junk User-Agents first', async () => {
+      rti.behaviour = () => BLOCK;
+      for (let i = 0; i < 32; i++) await visit({ ip: '203.0.113.66', ua: `junk/${i}` });
+      assert.equal(await visit({ ip: '203.0.113.66', ua: CHROME }), 'blocked');
+      rti.behaviour = () => DOWN;
+      assert.equal(
+        await visit({ ip: '203.0.113.66', ua: CHROME }),
+        'blocked',
+        'its real User-Agent was never remembered',
       );
     });
   });
