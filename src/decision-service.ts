@@ -14,7 +14,13 @@ import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit'
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
-import { applyForget, type ForgetOutcome, type ForgetRequest } from './memory/forget-request';
+import { memoryScope } from './core/memory-scope';
+import {
+  applyForget,
+  type ForgetOutcome,
+  type ForgetRequest,
+  type ServedSite,
+} from './memory/forget-request';
 import { startRedisSync, type RedisSync } from './memory/redis-sync';
 import { VerdictMemory, type MemoryChange } from './memory/verdict-memory';
 import type { Logger } from './observability/logger';
@@ -143,7 +149,7 @@ export class DecisionService {
 
   /** An operator's forget, over the sites of the configuration in use (told to the peers). */
   forget(request: ForgetRequest): ForgetOutcome {
-    return applyForget(this.memory, request, siteNamesOf(this.inUse));
+    return applyForget(this.memory, request, memorySitesOf(this.inUse));
   }
 
   /** A peer's change; its block is kept at most the longest site TTL in use (none: dropped). */
@@ -238,8 +244,12 @@ function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
 }
 
-function siteNamesOf(config: AppConfig): string[] {
-  return servedSites(config).map(site => site.name);
+/** Each served site and the scope its blocks are remembered under. */
+function memorySitesOf(config: AppConfig): ServedSite[] {
+  return servedSites(config).map(site => ({
+    name: site.name,
+    scope: memoryScope(site.name, site.core),
+  }));
 }
 
 /** Each served site and its challenge_provider. */

@@ -6,7 +6,10 @@ export type MemoryKeyKind = 'ip_ua' | 'duid';
 
 /** The request facts a visitor is known by: never a path or a query. */
 export interface Visitor {
-  /** The configured site: a block on one site is not remembered on another. */
+  /**
+   * The site's memory scope (memory-scope.ts: its name and policy): a block on one site is not
+   * remembered on another, nor under a policy that no longer blocks.
+   */
   readonly site: string;
   /** The trusted client IP (client-ip.ts); IPv6 is remembered by its /64. */
   readonly clientIp: string | undefined;

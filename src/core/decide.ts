@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { ADMIT_ALL, type Admission } from './admission';
 import type { BlockMemory, Visitor } from './block-memory';
+import { memoryScope } from './memory-scope';
 import type { Cancellation } from './cancellation';
 import { buildRtiInput, resolveEventType, type RtiInputConfig } from './build-rti-input';
 import { unambiguousPath } from './canonical-path';
@@ -115,6 +116,7 @@ export function unservedDecision(config: CoreConfig, attrs: RequestAttributes): 
 export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps = {}): Decide {
   const { admission = ADMIT_ALL, now = Date.now, site = 'default' } = deps;
   const memory = config.verdictMemoryTtlMs > 0 ? deps.memory : undefined;
+  const scope = memoryScope(site, config);
   // Only a site whose strategies serve the challenge has one: anywhere else its verify path is
   // an ordinary request, checked with RTI.
   const served =
@@ -150,7 +152,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       // A remembered bot in a flood is answered at once: it neither waits nor takes a slot.
       let visitor: Visitor | undefined;
       if (memory && admission.saturated) {
-        visitor = visitorOfAttributes(site, attrs, config);
+        visitor = visitorOfAttributes(scope, attrs, config);
         const recalled = fromMemory(memory, 'overloaded', visitor, mode, attrs, { eventType });
         if (recalled) return recalled;
       }
@@ -193,7 +195,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
         outcome = enforceGradually(outcome, percent, input, config.enforceKey);
       }
       if (memory) {
-        visitor ??= visitorOf(site, attrs, input.clientIp, input.duidCookie);
+        visitor ??= visitorOf(scope, attrs, input.clientIp, input.duidCookie);
         learnFrom(outcome, memory, visitor, config.verdictMemoryTtlMs);
       }
       return act(outcome, mode, attrs, { eventType, verdict, rti: rtiCall });
@@ -242,7 +244,7 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       fromMemory(
         memory,
         cause,
-        visitor ?? visitorOfAttributes(site, attrs, config),
+        visitor ?? visitorOfAttributes(scope, attrs, config),
         mode,
         attrs,
         extra,

@@ -105,27 +105,32 @@ function quoteKey(key: string): string {
   return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
+/** A served site: its name, and the scope its blocks are remembered under (memory-scope.ts). */
+export interface ServedSite {
+  readonly name: string;
+  readonly scope: string;
+}
+
 /**
  * The changes that carry a request out over `servedSites` (the configuration in use); refused
  * when it names a site not served.
  */
 export function forgetChanges(
   request: ForgetRequest,
-  servedSites: readonly string[],
+  servedSites: readonly ServedSite[],
 ): readonly MemoryChange[] | { readonly refused: string } {
   const { target, site } = request;
   if (target.kind === 'all') return [{ op: 'forget_all' }];
-  if (site !== undefined && !servedSites.includes(site)) {
-    return { refused: 'site is not a served site' };
-  }
-  return (site === undefined ? servedSites : [site]).flatMap((name): MemoryChange[] => {
-    const visitor = { site: name, clientIp: undefined, userAgent: undefined, duid: undefined };
+  const named = site === undefined ? servedSites : servedSites.filter(s => s.name === site);
+  if (named.length === 0) return { refused: 'site is not a served site' };
+  return named.flatMap(({ scope }): MemoryChange[] => {
+    const visitor = { site: scope, clientIp: undefined, userAgent: undefined, duid: undefined };
     if (target.kind === 'duid') {
       const key = duidKey({ ...visitor, duid: target.duid });
       return key === undefined ? [] : [{ op: 'forget', key }];
     }
     if (target.userAgent === undefined) {
-      const tag = ipTag(name, target.ip);
+      const tag = ipTag(scope, target.ip);
       return tag === undefined ? [] : [{ op: 'forget_ip', tag }];
     }
     const key = ipUaKey({ ...visitor, clientIp: target.ip, userAgent: target.userAgent });
@@ -137,7 +142,7 @@ export function forgetChanges(
 export function applyForget(
   memory: VerdictMemory,
   request: ForgetRequest,
-  servedSites: readonly string[],
+  servedSites: readonly ServedSite[],
 ): ForgetOutcome {
   const changes = forgetChanges(request, servedSites);
   if ('refused' in changes) return changes;

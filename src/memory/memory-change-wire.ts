@@ -79,8 +79,8 @@ function changeOf(
         return undefined;
       }
       if (tag === undefined) return { op, key, expiresAtMs: exp };
-      // Only an IP and User-Agent key has an IP tag.
-      return isTag && key.startsWith('i:') ? { op, key, expiresAtMs: exp, tag } : undefined;
+      // Both kinds of key carry their visitor's IP tag (a device id seen from that IP).
+      return isTag ? { op, key, expiresAtMs: exp, tag } : undefined;
     case 'forget':
       return isKey ? { op, key } : undefined;
     case 'forget_ip':

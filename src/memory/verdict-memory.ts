@@ -28,9 +28,8 @@ export type ChangeSource = 'local' | 'admin' | 'peer';
 export interface MemoryCounts {
   learned: Record<'local' | 'peer', number>;
   forgotten: Record<'rti_allowed' | 'admin' | 'peer', number>;
-  evicted: Record<'capacity' | 'expired', number>;
-  /** New keys not stored: their IP held MAX_KEYS_PER_IP already. */
-  refused: number;
+  /** `ip_limit`: an IP's oldest key, pushed out by its MAX_KEYS_PER_IP + 1st. */
+  evicted: Record<'capacity' | 'expired' | 'ip_limit', number>;
 }
 
 export interface VerdictMemoryOptions {
@@ -59,23 +58,22 @@ export class VerdictMemory implements BlockMemory {
   readonly counts: MemoryCounts = {
     learned: { local: 0, peer: 0 },
     forgotten: { rti_allowed: 0, admin: 0, peer: 0 },
-    evicted: { capacity: 0, expired: 0 },
-    refused: 0,
+    evicted: { capacity: 0, expired: 0, ip_limit: 0 },
   };
   /** LRU only: the expiry is ours (epoch milliseconds), so that peers can be told it. */
   private readonly cache: LRUCache<string, Entry>;
   private readonly now: () => number;
-  /** Entries held per IP tag (both kinds of key carry their visitor's tag). */
-  private readonly keysPerIp = new Map<string, number>();
+  /** Each IP tag's keys, oldest stored first (both kinds of key carry their visitor's tag). */
+  private readonly keysOfIp = new Map<string, Set<string>>();
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
   constructor(options: VerdictMemoryOptions) {
     this.now = options.now ?? Date.now;
     this.cache = new LRUCache<string, Entry>({
       max: options.maxEntries,
-      dispose: (entry, _key, reason) => {
+      dispose: (entry, key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
-        if (entry.tag !== undefined) this.untag(entry.tag);
+        if (entry.tag !== undefined) this.untag(entry.tag, key);
       },
     });
   }
@@ -114,7 +112,7 @@ export class VerdictMemory implements BlockMemory {
       const toldUntilMs = this.cache.peek(key)?.toldUntilMs ?? 0;
       const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
       const entry = { expiresAtMs, toldUntilMs: tell ? expiresAtMs : toldUntilMs, ...tagged };
-      if (!this.store(key, entry)) continue;
+      this.store(key, entry);
       this.counts.learned.local++;
       if (tell) this.emit({ op: 'block', key, expiresAtMs, ...tagged }, 'local');
     }
@@ -140,8 +138,8 @@ export class VerdictMemory implements BlockMemory {
         if (expiresAtMs <= this.now()) return;
         const { tag } = change;
         const entry = { expiresAtMs, toldUntilMs: expiresAtMs };
-        const stored = this.store(change.key, tag === undefined ? entry : { ...entry, tag });
-        if (stored && source === 'peer') this.counts.learned.peer++;
+        this.store(change.key, tag === undefined ? entry : { ...entry, tag });
+        if (source === 'peer') this.counts.learned.peer++;
         break;
       }
       case 'forget':
@@ -178,29 +176,31 @@ export class VerdictMemory implements BlockMemory {
   }
 
   /**
-   * Stores an entry unless it is a new key of an IP that holds MAX_KEYS_PER_IP already: one
-   * address changing its User-Agent or device id on every blocked request would otherwise push
-   * every other visitor out of the memory.
+   * Stores an entry. A new key of an IP that holds MAX_KEYS_PER_IP already pushes out that IP's
+   * oldest: one address changing its User-Agent or device id on every blocked request cannot push
+   * the other visitors out of the memory, nor keep its own newest key out of it.
    */
-  private store(key: string, entry: Entry): boolean {
+  private store(key: string, entry: Entry): void {
     const { tag } = entry;
-    if (tag !== undefined) {
-      const held = this.keysPerIp.get(tag) ?? 0;
-      if (held >= MAX_KEYS_PER_IP && !this.cache.has(key)) {
-        this.counts.refused++;
-        return false;
-      }
-      // Counted before the set: replacing an entry disposes of the old one (untag).
-      this.keysPerIp.set(tag, held + 1);
+    const held = tag === undefined ? undefined : this.keysOfIp.get(tag);
+    if (held && held.size >= MAX_KEYS_PER_IP && !held.has(key)) {
+      const [oldest] = held;
+      if (oldest !== undefined && this.cache.delete(oldest)) this.counts.evicted.ip_limit++;
     }
+    // Replacing an entry disposes of the old one (untag), so the key is tagged again after.
     this.cache.set(key, entry);
-    return true;
+    if (tag !== undefined) {
+      const keys = this.keysOfIp.get(tag) ?? new Set<string>();
+      keys.delete(key);
+      keys.add(key);
+      this.keysOfIp.set(tag, keys);
+    }
   }
 
-  private untag(tag: string): void {
-    const held = (this.keysPerIp.get(tag) ?? 1) - 1;
-    if (held > 0) this.keysPerIp.set(tag, held);
-    else this.keysPerIp.delete(tag);
+  private untag(tag: string, key: string): void {
+    const keys = this.keysOfIp.get(tag);
+    keys?.delete(key);
+    if (keys?.size === 0) this.keysOfIp.delete(tag);
   }
 
   /** The key's expiry while it lasts; an expired entry is dropped. */

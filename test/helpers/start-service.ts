@@ -3,7 +3,7 @@
 
 import type pino from 'pino';
 import { startApp, type RunningApp } from '../../src/app';
-import { loadConfig } from '../../src/config/load-config';
+import { loadConfig, type AppConfig } from '../../src/config/load-config';
 import { createLogger } from '../../src/observability/logger';
 import {
   createUpstreamAuthorizationClient,
@@ -34,6 +34,8 @@ export function loopbackSettings(rtiUrl: string, apiKey = TEST_API_KEY): Record<
 
 export interface TestService {
   readonly app: RunningApp;
+  /** The configuration it started with. */
+  readonly config: AppConfig;
   readonly grpcAddress: string;
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:40123 */
   readonly httpUrl: string;
@@ -92,6 +94,7 @@ export async function startService(
   let client: UpstreamAuthorizationClient | undefined;
   return {
     app,
+    config,
     grpcAddress,
     httpUrl: `http://127.0.0.1:${app.httpPort}`,
     metricsUrl,

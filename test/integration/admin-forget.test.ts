@@ -5,6 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { request } from 'undici';
 import type { Visitor } from '../../src/core/block-memory';
+import { servedSites } from '../../src/config/load-config';
+import { memoryScope } from '../../src/core/memory-scope';
 import { ipTag } from '../../src/memory/visitor-keys';
 import { decisionHeader } from '../helpers/check-response';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
@@ -18,13 +20,27 @@ const UA = 'Mozilla/5.0 (compatible; ScrapeBot/2.1)';
 const TTL_MS = 300_000;
 const SITES = JSON.stringify([{ name: 'shop', hosts: ['shop.example'], tag_hash: 'shop-tag' }]);
 
-function visitor(fields: Partial<Visitor>): Visitor {
-  return { site: 'default', clientIp: undefined, userAgent: undefined, duid: undefined, ...fields };
-}
-
 describe('admin endpoint: POST /admin/verdict-memory/forget (integration)', function () {
   this.timeout(20_000);
   const ctx = rtiPerSuite();
+
+  /** The scope a served site's blocks are remembered under (its name and policy). */
+  function scopeOf(name: string): string {
+    const site = servedSites(ctx.service!.config).find(s => s.name === name);
+    assert.ok(site, name);
+    return memoryScope(name, site.core);
+  }
+
+  /** A visitor of a served site (`default` unless `site` names another). */
+  function visitor({ site = 'default', ...fields }: Partial<Visitor>): Visitor {
+    return {
+      clientIp: undefined,
+      userAgent: undefined,
+      duid: undefined,
+      ...fields,
+      site: scopeOf(site),
+    };
+  }
 
   async function post(
     body: string,
@@ -143,7 +159,7 @@ describe('admin endpoint: POST /admin/verdict-memory/forget (integration)', func
       const memory = ctx.service!.app.memory;
       const bot = visitor({ clientIp: '203.0.113.7', userAgent: UA, duid: 'duid-1' });
       const curl = visitor({ clientIp: '203.0.113.7', userAgent: 'curl/8.5.0' });
-      const shopBot = { ...bot, site: 'shop' };
+      const shopBot = { ...bot, site: scopeOf('shop') };
       for (const v of [bot, curl, shopBot]) memory.remember(v, TTL_MS);
       assert.equal(memory.size, 5);
 
@@ -167,7 +183,9 @@ describe('admin endpoint: POST /admin/verdict-memory/forget (integration)', func
       const told: unknown[] = [];
       memory.onChange((change, source) => told.push([change, source]));
       await post('{"ip":"203.0.113.7","site":"shop"}');
-      assert.deepEqual(told, [[{ op: 'forget_ip', tag: ipTag('shop', '203.0.113.7') }, 'admin']]);
+      assert.deepEqual(told, [
+        [{ op: 'forget_ip', tag: ipTag(scopeOf('shop'), '203.0.113.7') }, 'admin'],
+      ]);
     });
   });
 

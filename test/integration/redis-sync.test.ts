@@ -169,7 +169,7 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
       JSON.stringify({ ...good, key: 'x:AAAAAAAAAAAAAAAAAAAAAA' }),
       JSON.stringify({ ...good, exp: now + 400 * 24 * 3600_000 }),
       JSON.stringify({ ...good, op: 'delete_everything' }),
-      JSON.stringify({ ...good, tag: 'p:AAAAAAAAAAAAAAAAAAAAAA', key: 'd:AAAAAAAAAAAAAAAAAAAAAA' }),
+      JSON.stringify({ ...good, tag: 'i:AAAAAAAAAAAAAAAAAAAAAA' }),
       JSON.stringify({ ...good, from: 'x'.repeat(2000) }),
     ];
     for (const text of garbage) await writer.xAdd(STREAM, '*', { c: text });

@@ -248,11 +248,9 @@ describe('verdict memory: attacks (issue #23)', function () {
       );
     });
 
-    // Finding M5 (b), open: the per-IP cap refuses an address's new keys once it holds 32, so a
-    // bot first gets 32 junk User-Agents blocked (32 requests per TTL, refreshed as they age) and
-    // its real one is never remembered: it keeps one stable User-Agent and still fails open during
-    // an outage. Fix suggested: past the cap, evict the address's least recently used key instead
-    // of refusing the new one.
+    // Finding M5 (b), fixed: the per-IP cap first refused an address's new keys once it held 32, so
+    // a bot that got 32 junk User-Agents blocked first was never remembered under its real one. A
+    // new key now pushes out the address's oldest.
     it('M5: remembers a bot that filled its own address with 32 junk User-Agents first', async () => {
       rti.behaviour = () => BLOCK;
       for (let i = 0; i < 32; i++) await visit({ ip: '203.0.113.66', ua: `junk/${i}` });

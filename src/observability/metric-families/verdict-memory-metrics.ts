@@ -72,7 +72,7 @@ function createStoreMetrics(registers: Registry[], memory: VerdictMemoryReadings
   });
   totalsCounter(registers, {
     name: 'cheq_authz_verdict_memory_evictions_total',
-    help: 'Entries dropped by the store, by reason: capacity (the least recently used, at verdict_memory_max_entries), expired (past their TTL).',
+    help: 'Entries dropped by the store, by reason: capacity (the least recently used, at verdict_memory_max_entries), expired (past their TTL), ip_limit (the oldest key of an address that got a 33rd).',
     label: 'reason',
     read: () => memory.counts.evicted,
   });

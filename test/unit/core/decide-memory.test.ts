@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import type { Admission, AdmissionOutcome } from '../../../src/core/admission';
 import { createDecide, type CoreConfig, type Decide } from '../../../src/core/decide';
 import { FAILURE_CAUSES, type FailureCause } from '../../../src/core/decision';
+import { memoryScope } from '../../../src/core/memory-scope';
 import { RtiError, type RtiErrorCode, type RtiVerdict } from '../../../src/core/rti-port';
 import { VerdictMemory } from '../../../src/memory/verdict-memory';
 import { v1 } from '../../helpers/verdicts';
@@ -319,10 +320,10 @@ describe('createDecide with a verdict memory', () => {
   });
 });
 
-/** The bot's visitor as the core builds it for site `shop`. */
+/** The bot's visitor as the core builds it for site `shop` (its policy: setup's). */
 function visitorOfBot() {
   return {
-    site: 'shop',
+    site: memoryScope('shop', coreConfig()),
     clientIp: '198.51.100.20',
     userAgent: 'python-requests/2.31',
     duid: undefined,

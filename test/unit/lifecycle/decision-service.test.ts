@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type AppConfig } from '../../../src/config/load-config';
 import { settingProblem } from '../../../src/config/config-error';
+import { memoryScope } from '../../../src/core/memory-scope';
 import { DecisionService } from '../../../src/decision-service';
 import { createLogger } from '../../../src/observability/logger';
 import { metricValue } from '../../helpers/start-service';
@@ -112,9 +113,9 @@ describe('DecisionService', () => {
         args: [],
       });
     }
-    /** The visitor of makeAttributes() on the top level. */
+    /** The visitor of makeAttributes() on the top level (its memory scope: name and policy). */
     const visitor = {
-      site: 'default',
+      site: memoryScope('default', blocking().core),
       clientIp: '203.0.113.7',
       userAgent: makeAttributes().headers.get('user-agent'),
       duid: undefined,

@@ -13,7 +13,8 @@ import { VerdictMemory, type MemoryChange } from '../../../src/memory/verdict-me
 import { duidKey, ipTag, ipUaKey } from '../../../src/memory/visitor-keys';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) bot/1.0';
-const SITES = ['default', 'shop'];
+// Each site's memory scope is opaque here: its name stands for it.
+const SITES = ['default', 'shop'].map(name => ({ name, scope: name }));
 
 function request(body: unknown): ForgetRequest {
   const parsed = parseForgetRequest(body);

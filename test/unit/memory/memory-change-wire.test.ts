@@ -15,6 +15,7 @@ describe('memory-change-wire', () => {
   const changes: MemoryChange[] = [
     { op: 'block', key: KEY, expiresAtMs: NOW + 300_000, tag: TAG },
     { op: 'block', key: DUID_KEY, expiresAtMs: NOW + 300_000 },
+    { op: 'block', key: DUID_KEY, expiresAtMs: NOW + 300_000, tag: TAG },
     { op: 'forget', key: KEY },
     { op: 'forget_ip', tag: TAG },
     { op: 'forget_all' },
@@ -53,7 +54,6 @@ describe('memory-change-wire', () => {
     ['a key of another kind', JSON.stringify({ ...good, key: 'p:AbCdEfGhIjKlMnOpQrStUv' })],
     ['a far-future expiry', JSON.stringify({ ...good, exp: NOW + 2 * 3_600_000 })],
     ['an expiry that is not an integer', JSON.stringify({ ...good, exp: '1e400' })],
-    ['a tag on a device id key', JSON.stringify({ ...good, key: DUID_KEY, tag: TAG })],
     ['a tag of another form', JSON.stringify({ ...good, tag: 'p:short' })],
     ['forget_ip without a tag', JSON.stringify({ op: 'forget_ip', from: FROM, at: NOW })],
     ['no sender', JSON.stringify({ ...good, from: undefined })],

@@ -184,20 +184,24 @@ describe('VerdictMemory', () => {
     assert.deepEqual(told, [], 'a peer change goes no further');
   });
 
-  it('holds at most MAX_KEYS_PER_IP keys of one IP, whatever its User-Agents and device ids', () => {
+  it("holds at most MAX_KEYS_PER_IP keys of one IP: a new one pushes out that IP's oldest", () => {
     const { memory } = setup(10_000);
     const ua = (n: number): Visitor => ({ ...BOT, userAgent: `bot/${n}`, duid: `d-${n}` });
     for (let n = 0; n < 100; n++) memory.remember(ua(n), TTL_MS);
     assert.equal(memory.size, MAX_KEYS_PER_IP);
-    assert.equal(memory.counts.refused, 200 - MAX_KEYS_PER_IP);
-    // The first ones stay remembered and are refreshed; the others were never stored.
-    assert.equal(memory.recall(ua(0))?.key, 'ip_ua');
-    assert.equal(memory.recall({ ...ua(99), duid: undefined }), undefined);
-    memory.remember(ua(0), TTL_MS);
-    assert.equal(memory.size, MAX_KEYS_PER_IP);
+    assert.equal(memory.counts.evicted.ip_limit, 200 - MAX_KEYS_PER_IP);
+    assert.equal(memory.counts.evicted.capacity, 0);
+    // The newest stays remembered under both keys; the oldest went.
+    assert.equal(memory.recall({ ...ua(99), duid: undefined })?.key, 'ip_ua');
+    assert.equal(memory.recall({ ...ua(99), clientIp: undefined })?.key, 'duid');
+    assert.equal(memory.recall(ua(0)), undefined);
+    // Refreshing a key it holds pushes nothing out.
+    memory.remember(ua(99), TTL_MS);
+    assert.equal(memory.counts.evicted.ip_limit, 200 - MAX_KEYS_PER_IP);
     // Another address is not held back by this one's count.
     memory.remember(visitor(1), TTL_MS);
     assert.equal(memory.size, MAX_KEYS_PER_IP + 1);
+    assert.equal(memory.recall(visitor(1))?.key, 'ip_ua');
   });
 
   it("counts an IP's keys down as they go: forgotten, expired or evicted", () => {
@@ -212,7 +216,7 @@ describe('VerdictMemory', () => {
     assert.equal(memory.size, 0);
     for (let n = 200; n < 200 + MAX_KEYS_PER_IP; n++) memory.remember(ua(n), TTL_MS);
     assert.equal(memory.size, MAX_KEYS_PER_IP);
-    assert.equal(memory.counts.refused, 0);
+    assert.equal(memory.counts.evicted.ip_limit, 0);
   });
 
   it("keeps a peer's block until its expiry, capped at this process's longest TTL", () => {

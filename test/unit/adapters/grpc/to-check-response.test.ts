@@ -4,6 +4,7 @@ import { loadExtAuthzPackage } from '../../../../src/adapters/grpc/load-protos';
 import { toCheckResponse, type CheckAnswer } from '../../../../src/adapters/grpc/to-check-response';
 import { createDecide, type CoreConfig } from '../../../../src/core/decide';
 import type { Decision } from '../../../../src/core/decision';
+import { memoryScope } from '../../../../src/core/memory-scope';
 import { HeaderList, type HeaderEntry } from '../../../../src/core/header-list';
 import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
@@ -68,7 +69,11 @@ function rememberedBlock(): Promise<Decision> {
   const attrs = attributes();
   const memory = new VerdictMemory({ maxEntries: 1000, now: () => REMEMBERED_UNTIL_MS - 1 });
   const site = 'default';
-  memory.remember({ site, clientIp: '203.0.113.7', userAgent: undefined, duid: undefined }, 1);
+  const scope = memoryScope(site, CONFIG);
+  memory.remember(
+    { site: scope, clientIp: '203.0.113.7', userAgent: undefined, duid: undefined },
+    1,
+  );
   const rti = { check: () => Promise.reject(new RtiError('rti_timeout', 'slow')) };
   return createDecide(CONFIG, rti, { memory, site, now: () => REMEMBERED_UNTIL_MS - 1 })(attrs);
 }
