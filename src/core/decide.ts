@@ -237,17 +237,10 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     extra: FailOpenExtra,
     visitor?: Visitor,
   ): Decision {
-    const recalled =
-      memory &&
-      fromMemory(
-        memory,
-        cause,
-        visitor ?? visitorOfAttributes(site, attrs, config),
-        mode,
-        attrs,
-        extra,
-      );
-    return recalled || failOpen(cause, mode, attrs, extra);
+    if (!memory) return failOpen(cause, mode, attrs, extra);
+    const known = visitor ?? visitorOfAttributes(site, attrs, config);
+    const recalled = fromMemory(memory, cause, known, mode, attrs, extra);
+    return recalled ?? failOpen(cause, mode, attrs, extra);
   }
 
   /**
