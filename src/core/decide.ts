@@ -239,17 +239,10 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
     extra: FailOpenExtra,
     visitor?: Visitor,
   ): Decision {
-    const recalled =
-      memory &&
-      fromMemory(
-        memory,
-        cause,
-        visitor ?? visitorOfAttributes(scope, attrs, config),
-        mode,
-        attrs,
-        extra,
-      );
-    return recalled || failOpen(cause, mode, attrs, extra);
+    if (!memory) return failOpen(cause, mode, attrs, extra);
+    const known = visitor ?? visitorOfAttributes(scope, attrs, config);
+    const recalled = fromMemory(memory, cause, known, mode, attrs, extra);
+    return recalled ?? failOpen(cause, mode, attrs, extra);
   }
 
   /**

@@ -5,8 +5,11 @@
 
 import { strict as assert } from 'node:assert';
 import type { CheckResponse__Output } from '../../src/generated/envoy/service/auth/v3/CheckResponse';
+import { appBehindProxy, BROWSER, byUserAgent, serviceBehindProxy } from '../helpers/behind-proxy';
 import { BROWSER_HEADERS, envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
+import { findNginx, startNginx } from '../helpers/nginx';
+import { get, UpstreamApp } from '../helpers/upstream-app';
 import { runMain } from '../helpers/server-process';
 import { metricValue, startService, type TestService } from '../helpers/start-service';
 
@@ -152,5 +155,39 @@ describe('verdict memory (integration)', () => {
     const expiresAtMs = Date.parse(memory[1] ?? '');
     // The default TTL, 300 s, from the first block (before `before`): no machine-speed margin.
     assert.ok(expiresAtMs <= before + 300_000 && expiresAtMs > before, memory[1]);
+  });
+});
+
+describe('verdict memory behind NGINX (real NGINX)', function () {
+  this.timeout(20_000);
+  const rti = new FakeRti();
+  rti.behaviour = byUserAgent;
+  const app = new UpstreamApp();
+  const site = appBehindProxy(rti, app);
+  const nginx = serviceBehindProxy(
+    site,
+    { CHEQ_MODE: 'blocking' },
+    { pkg: 'nginx', binary: findNginx(), start: startNginx },
+  );
+  const BOT_BROWSER = { ...BROWSER, 'User-Agent': 'price-bot' };
+
+  it('serves a remembered bot the block page from its X-Cheq-Page ticket while RTI fails', async () => {
+    const blocked = await get(`${nginx.url}/products`, BOT_BROWSER);
+    assert.equal(blocked.status, 403);
+    rti.behaviour = () => ({ kind: 'raw', status: 503, body: 'down' });
+    try {
+      const remembered = await get(`${nginx.url}/products`, BOT_BROWSER);
+      assert.equal(remembered.status, 403);
+      assert.equal(remembered.headers['content-type'], blocked.headers['content-type']);
+      assert.match(remembered.body, /<html/i, 'the block page, rendered by the page endpoint');
+      const person = await get(`${nginx.url}/products`, BROWSER);
+      assert.equal(person.status, 200, 'anyone else fails open');
+      assert.equal(app.seen.length, 1);
+      assert.equal(app.seen[0]?.['x-cheq-decision'], 'fail_open');
+      const logs = nginx.service.logs;
+      assert.ok(logs.some(line => line['reason'] === 'remembered_block'));
+    } finally {
+      rti.behaviour = byUserAgent;
+    }
   });
 });
