@@ -49,7 +49,7 @@ export function parseForgetRequest(value: unknown): ForgetRequest | { readonly r
   if (given !== 1) return { refused: 'give exactly one of ip, duid and all' };
   if (userAgent !== undefined && ip === undefined) return { refused: 'user_agent needs ip' };
   if (site !== undefined && (typeof site !== 'string' || site === '')) {
-    return { refused: 'site must be a site name' };
+    return { refused: 'site must be a non-empty string' };
   }
   if (typeof site === 'string' && site.length > MAX_SITE_LENGTH) {
     return { refused: `site must be at most ${MAX_SITE_LENGTH} characters` };
@@ -116,7 +116,7 @@ export function forgetChanges(
   const { target, site } = request;
   if (target.kind === 'all') return [{ op: 'forget_all' }];
   if (site !== undefined && !servedSites.includes(site)) {
-    return { refused: 'site is not a served site' };
+    return { refused: 'site names none of the served sites' };
   }
   return (site === undefined ? servedSites : [site]).flatMap((name): MemoryChange[] => {
     const visitor = { site: name, clientIp: undefined, userAgent: undefined, duid: undefined };

@@ -147,22 +147,7 @@ class RedisStreamSync implements RedisSync {
   }
 
   private newSession(): Session {
-    const { settings } = this.options;
-    const publisher = createClient({
-      socket: {
-        host: settings.host,
-        port: settings.port,
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        // We reconnect ourselves (run), so that a silent Redis is dropped the same way.
-        reconnectStrategy: false,
-        ...(settings.tls ? { tls: true, ...definedOnly(settings.tls) } : {}),
-      },
-      ...definedOnly({ username: settings.username, password: settings.password }),
-      database: settings.database,
-      // A command while disconnected fails at once instead of waiting for a reconnect.
-      disableOfflineQueue: true,
-      maintNotifications: 'disabled',
-    });
+    const publisher = createRedisClient(this.options.settings);
     const follower = publisher.duplicate();
     let fail: (err: unknown) => void = () => undefined;
     const failed = new Promise<never>((_resolve, reject) => (fail = reject));
@@ -297,7 +282,7 @@ class RedisStreamSync implements RedisSync {
 
   private lost(err: unknown): void {
     const { log, settings } = this.options;
-    const reason = this.describe(err);
+    const reason = describeRedisError(this.options.settings, err);
     if (this.outage) {
       log.debug({ reason }, 'verdict memory sharing through Redis: still down');
       return;
@@ -319,13 +304,6 @@ class RedisStreamSync implements RedisSync {
       // Destroyed, not quit: a stopped Redis would never answer QUIT.
       if (client.isOpen) client.destroy();
     }
-  }
-
-  /** An error as one line, with the password taken out should a server ever echo it. */
-  private describe(err: unknown): string {
-    const text = err instanceof Error ? err.message || err.name : String(err);
-    const { password } = this.options.settings;
-    return password ? text.split(password).join('<redacted>') : text;
   }
 }
 
@@ -352,12 +330,40 @@ function entriesOf(reply: unknown): StreamEntry[] {
 }
 
 /** Rejects when `promise` has not settled within `ms` (it is left to settle on its own). */
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`Redis did not answer ${what} within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** An error as one line, with the password taken out should a server ever echo it. */
+export function describeRedisError(settings: RedisConfig, err: unknown): string {
+  const text = err instanceof Error ? err.message || err.name : String(err);
+  const { password } = settings;
+  return password ? text.split(password).join('<redacted>') : text;
+}
+
+/**
+ * A client of the configured Redis (TLS, AUTH, database) that never reconnects by itself: its
+ * owner does (run), so that a silent Redis is dropped the same way. Also the forget command's.
+ */
+export function createRedisClient(settings: RedisConfig): Client {
+  return createClient({
+    socket: {
+      host: settings.host,
+      port: settings.port,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: false,
+      ...(settings.tls ? { tls: true, ...definedOnly(settings.tls) } : {}),
+    },
+    ...definedOnly({ username: settings.username, password: settings.password }),
+    database: settings.database,
+    // A command while disconnected fails at once instead of waiting for a reconnect.
+    disableOfflineQueue: true,
+    maintNotifications: 'disabled',
+  });
 }
 
 /** The object without its undefined properties (exactOptionalPropertyTypes). */

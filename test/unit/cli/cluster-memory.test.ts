@@ -121,10 +121,10 @@ describe('cluster memory sharing (primary side)', () => {
         memory.onMessage(from(id), {
           type: 'cheq-rti-authz:memory-forgotten',
           id: 1,
-          outcome: id === 1 ? { forgotten: 0 } : { refused: 'site is not a served site' },
+          outcome: id === 1 ? { forgotten: 0 } : { refused: 'site names none of the served sites' },
         });
       }
-      assert.deepEqual(await answer, { refused: 'site is not a served site' });
+      assert.deepEqual(await answer, { refused: 'site names none of the served sites' });
     });
 
     it('fails when a worker does not answer within 5 s', async () => {
