@@ -54,14 +54,18 @@ const URI = '/products/7?color=red&size=42';
  * @property {boolean} [suspicious]
  * @property {string} [uri] path and query
  * @property {string} [cookie] appended to the browser's cookies
+ * @property {string} [clientIp] another visitor (memory phase): the peer Envoy reports
+ * @property {string} [userAgent] that visitor's User-Agent instead of the browser's
  */
 
 /** The browser's headers for a variant. @param {Variant} variant */
-function browserHeaders({ hang = false, suspicious = false, cookie }) {
+function browserHeaders({ hang = false, suspicious = false, cookie, clientIp, userAgent }) {
   const marker = hang ? HANG_MARKER : suspicious ? SUSPICIOUS_MARKER : undefined;
+  const agent = userAgent ?? BROWSER_HEADERS['user-agent'];
   return {
     ...BROWSER_HEADERS,
-    ...(marker ? { 'user-agent': `${BROWSER_HEADERS['user-agent']} ${marker}` } : {}),
+    'user-agent': marker ? `${agent} ${marker}` : agent,
+    ...(clientIp ? { 'x-forwarded-for': clientIp } : {}),
     ...(cookie ? { cookie: `${BROWSER_HEADERS.cookie}; ${cookie}` } : {}),
   };
 }
@@ -72,6 +76,7 @@ function browserHeaders({ hang = false, suspicious = false, cookie }) {
  */
 export function checkRequestObject(variant = {}) {
   const uri = variant.uri ?? URI;
+  const clientIp = variant.clientIp ?? '10.1.2.3';
   const headers = {
     ':authority': HOST,
     ':path': uri,
@@ -79,12 +84,12 @@ export function checkRequestObject(variant = {}) {
     ':scheme': 'https',
     ...browserHeaders(variant),
     'x-forwarded-proto': 'https',
-    'x-envoy-external-address': '203.0.113.42',
+    'x-envoy-external-address': variant.clientIp ?? '203.0.113.42',
     'x-request-id': '5d3c1f7e-8a2b-4c9d-9e1f-0a1b2c3d4e5f',
   };
   return {
     attributes: {
-      source: { address: { socket_address: { address: '10.1.2.3', port_value: 51234 } } },
+      source: { address: { socket_address: { address: clientIp, port_value: 51234 } } },
       destination: { address: { socket_address: { address: '10.0.0.5', port_value: 8443 } } },
       request: {
         time: { seconds: '1764000000', nanos: 250_000_000 },

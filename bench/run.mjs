@@ -24,6 +24,7 @@ import { grpcSaturation } from './phases/grpc.mjs';
 import { hungRti } from './phases/hang.mjs';
 import { httpSaturation } from './phases/http.mjs';
 import { challengePhase } from './phases/challenge.mjs';
+import { memoryPhase } from './phases/memory.mjs';
 import { millionChecks } from './phases/million.mjs';
 import { protectionPhase } from './phases/protection.mjs';
 import { atFixedRate, fixedRateOf } from './phases/rate.mjs';
@@ -90,8 +91,9 @@ async function main(argv) {
 
 /**
  * The phases in their order. Ours and the gRPC references serve grpc, rate and hang, then the
- * references stop; the HTTP and v4 phases start their own; workers, protection and challenge
- * start fresh processes of ours. Ours is measured idle first and after everything last.
+ * references stop; the HTTP and v4 phases start their own; workers, protection, challenge and
+ * memory start fresh processes of ours (memory also its own RTI stand-ins and a redis-server).
+ * Ours is measured idle first and after everything last.
  * @param {import('./lib/context.mjs').Bench} bench
  * @returns {Promise<import('./lib/report.mjs').Results>}
  */
@@ -136,6 +138,7 @@ async function measure(bench) {
   if (phases.has('workers')) out.workers = await workersScaling(bench);
   if (phases.has('protection')) out.protection = await protectionPhase(bench);
   if (phases.has('challenge')) out.challenge = await challengePhase(bench);
+  if (phases.has('memory')) out.memory = await memoryPhase(bench, out.protection?.capacity);
   out.ours['rssAfterMb'] = rssMb(ours.pid);
   out.ours['memoryAfter'] = await memoryMetrics(metricsPort);
   const code = await ours.stop();

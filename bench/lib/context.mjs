@@ -34,7 +34,9 @@ export function benchContext(knobs, workDir, servers, rtiUrl) {
     servers,
     /**
      * Waits for a process to be ready and keeps it, to be stopped by stopAll().
-     * @param {Promise<Started>} promise
+     * @template {Started} S
+     * @param {Promise<S>} promise
+     * @returns {Promise<S>}
      */
     async start(promise) {
       const server = await promise;

@@ -25,8 +25,10 @@ import { percentilesOf } from './stats.mjs';
  * The stand-in's counters, without its record of hung requests.
  * @param {import('./scrape.mjs').StandInStats} stats
  */
-const countersOf = ({ verdicts, hung, other, aborted, v4 }) => ({
+const countersOf = ({ verdicts, bots, people, hung, other, aborted, v4 }) => ({
   verdicts,
+  bots,
+  people,
   hung,
   other,
   aborted,

@@ -27,6 +27,7 @@ const PHASES = /** @type {const} */ ([
   'workers',
   'protection',
   'challenge',
+  'memory',
 ]);
 /** @typedef {(typeof PHASES)[number]} Phase */
 
@@ -61,6 +62,12 @@ const powDifficulty = text => {
   const bits = integer(text);
   if (bits < 8 || bits > 24) throw new Error('must be 8 to 24');
   return bits;
+};
+/** A population's size: one address each in a /16. @param {string} text */
+const population = text => {
+  const n = positiveInteger(text);
+  if (n > 65_536) throw new Error('must be at most 65536');
+  return n;
 };
 /**
  * One knob.
@@ -154,7 +161,7 @@ export const KNOBS = {
     0,
     integer,
     'checks/s',
-    'protection phase: capacity; 0: its own saturation median',
+    "protection and memory phases: capacity; 0: measured (the memory phase takes the protection phase's when it ran)",
   ),
   freshS: knob(
     'BENCH_FRESH_S',
@@ -190,6 +197,55 @@ export const KNOBS = {
     powDifficulty,
     'bits',
     "challenge phase: the proof of work's difficulty (the bench solves every token; our server hashes once whatever it is)",
+  ),
+  memoryRate: knob(
+    'BENCH_MEMORY_RATE',
+    1000,
+    positiveInteger,
+    'checks/s',
+    "memory phase: the population's rate, bots and people together (healthy, outage, hang, cost)",
+  ),
+  memoryWindowS: knob(
+    'BENCH_MEMORY_WINDOW_S',
+    30,
+    positiveInteger,
+    's',
+    'memory phase: each measured scenario (healthy, RTI refusing, RTI hanging, 150 %)',
+  ),
+  memoryLeadS: knob(
+    'BENCH_MEMORY_LEAD_S',
+    60,
+    positiveInteger,
+    's',
+    'memory phase: RTI healthy before each outage (the healthy window is its end)',
+  ),
+  memoryBots: knob(
+    'BENCH_MEMORY_BOTS',
+    1000,
+    population,
+    'count',
+    'memory phase: repeat visitors the RTI stand-in calls malicious',
+  ),
+  memoryPeople: knob(
+    'BENCH_MEMORY_PEOPLE',
+    1000,
+    population,
+    'count',
+    'memory phase: repeat visitors the RTI stand-in calls benign',
+  ),
+  memorySyncBots: knob(
+    'BENCH_MEMORY_SYNC_BOTS',
+    20,
+    positiveInteger,
+    'count',
+    'memory phase, two replicas over Redis: bots blocked by one and then asked of the other',
+  ),
+  memoryMaxEntries: knob(
+    'BENCH_MEMORY_MAX_ENTRIES',
+    0,
+    integer,
+    'count',
+    "memory phase: our CHEQ_VERDICT_MEMORY_MAX_ENTRIES; 0: the server's default (the fill sends 5 % more unique bots)",
   ),
   million: knob('BENCH_MILLION', false, flag, '0 or 1', 'also send 1 million checks, RSS sampled'),
   millionChecks: knob(

@@ -1,6 +1,7 @@
 // @ts-check
 // The load generators, run on the load core: h2load (gRPC), wrk (NGINX auth_request), the
-// grpc-js fixed-rate client and the challenge phase's client, each returning what it measured.
+// grpc-js fixed-rate client, the challenge phase's and the memory phase's clients, each returning
+// what it measured.
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -184,7 +185,21 @@ export function loadGenerators(knobs, workDir) {
     }
   }
 
-  return { h2load, wrk, rateClient, challengeClient };
+  /**
+   * bench/memory-client.mjs in one of its modes (population, fill, sync).
+   * @template {import('../memory-client.mjs').Options} O
+   * @param {O} options
+   * @returns {Promise<O extends { mode: 'population' } ? import('../memory-client.mjs').PopulationLoad
+   *   : O extends { mode: 'fill' } ? import('../memory-client.mjs').FillLoad
+   *   : import('../memory-client.mjs').SyncLoad>}
+   */
+  async function memoryClient(options) {
+    const args = [join(BENCH_DIR, 'memory-client.mjs'), JSON.stringify(options)];
+    const out = await runTool(pinned(knobs.loadCpu, process.execPath, args), 900_000);
+    return JSON.parse(out.trim().split('\n').pop() ?? '');
+  }
+
+  return { h2load, wrk, rateClient, challengeClient, memoryClient };
 }
 
 /** @typedef {ReturnType<typeof loadGenerators>} LoadGenerators */

@@ -36,13 +36,15 @@ export function pinned(cpu, command, args) {
 }
 
 /**
- * Starts a process and resolves with its first JSON stdout line that `ready` accepts.
+ * Starts a process and resolves with its first JSON stdout line that `ready` accepts (or, for a
+ * process that does not print JSON, the first line `readyText` accepts; info is then {}).
  * @param {string} name
  * @param {Command} command
- * @param {{ env: NodeJS.ProcessEnv, ready: (line: Record<string, any>) => boolean, timeoutMs?: number }} options
+ * @param {{ env: NodeJS.ProcessEnv, ready: (line: Record<string, any>) => boolean,
+ *   readyText?: (line: string) => boolean, timeoutMs?: number }} options
  * @returns {Promise<Started>}
  */
-export function startProcess(name, [command, args], { env, ready, timeoutMs = 15_000 }) {
+export function startProcess(name, [command, args], { env, ready, readyText, timeoutMs = 15_000 }) {
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   /** @type {string[]} */
@@ -76,13 +78,13 @@ export function startProcess(name, [command, args], { env, ready, timeoutMs = 15
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         keep(line);
-        if (isReady || !line.startsWith('{')) continue;
-        /** @type {Record<string, any>} */
-        const parsed = JSON.parse(line);
-        if (ready(parsed)) {
+        if (isReady) continue;
+        /** @type {Record<string, any> | undefined} */
+        const parsed = line.startsWith('{') ? JSON.parse(line) : undefined;
+        if (parsed ? ready(parsed) : readyText?.(line)) {
           isReady = true;
           clearTimeout(timer);
-          resolve({ name, child, pid: Number(child.pid), info: parsed, tail, exited, stop });
+          resolve({ name, child, pid: Number(child.pid), info: parsed ?? {}, tail, exited, stop });
         }
       }
     });

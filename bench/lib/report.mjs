@@ -6,6 +6,7 @@ import { challengeRows, challengeVerdicts } from '../phases/challenge.mjs';
 import { grpcRows, grpcVerdicts } from '../phases/grpc.mjs';
 import { hangRows, hangVerdicts } from '../phases/hang.mjs';
 import { httpRows, httpVerdicts } from '../phases/http.mjs';
+import { memoryVerdicts, printMemory } from '../phases/memory.mjs';
 import { millionVerdicts } from '../phases/million.mjs';
 import { printProtection, protectionVerdicts } from '../phases/protection.mjs';
 import { rateRows, rateVerdicts } from '../phases/rate.mjs';
@@ -31,6 +32,7 @@ import { TARGETS } from './targets.mjs';
  * @property {import('./rounds.mjs').Saturation} [workers]
  * @property {import('../phases/protection.mjs').ProtectionResults} [protection]
  * @property {import('../phases/challenge.mjs').ChallengeResults} [challenge]
+ * @property {import('../phases/memory.mjs').MemoryResults} [memory]
  */
 
 /**
@@ -78,6 +80,7 @@ export function verdicts(r, knobs) {
   }
   if (r.protection) protectionVerdicts(r.protection, add);
   if (r.challenge) challengeVerdicts(r.challenge, add);
+  if (r.memory) memoryVerdicts(r.memory, add);
 
   const saturated = [
     r.grpc?.median['ours'],
@@ -141,6 +144,7 @@ export function printReport({ environment: e, config: c, results: r, verdicts: v
     printTable(header, table.rows);
   }
   if (r.protection) printProtection(r.protection, c);
+  if (r.memory) printMemory(r.memory, c);
   if (r.million) {
     console.log(
       `\nRSS over ${r.million.checks} checks (MB): ${r.million.series.map(s => s.rssMb).join(' → ')}`,

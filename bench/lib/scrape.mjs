@@ -8,6 +8,8 @@ import { fetch } from 'undici';
 /**
  * @typedef {object} StandInStats the RTI stand-in's counters (GET /stats)
  * @property {number} verdicts
+ * @property {number} bots verdicts about the memory phase's bots (lib/population.mjs)
+ * @property {number} people verdicts about its people
  * @property {number} hung
  * @property {number} other
  * @property {number} aborted
@@ -161,5 +163,23 @@ export async function runtimeStats(metricsPort) {
       p99: ms(value('nodejs_eventloop_lag_p99_seconds')),
       max: ms(value('nodejs_eventloop_lag_max_seconds')),
     },
+  };
+}
+
+/**
+ * The verdict memory's size and cap (cheq_authz_verdict_memory_entries, _max_entries);
+ * undefined where the server reports none (a build without the memory).
+ * @param {number} metricsPort
+ */
+export async function verdictMemoryGauges(metricsPort) {
+  const text = await metricsText(metricsPort);
+  /** @param {string} name */
+  const read = name => {
+    const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : undefined;
+  };
+  return {
+    entries: read('cheq_authz_verdict_memory_entries'),
+    maxEntries: read('cheq_authz_verdict_memory_max_entries'),
   };
 }

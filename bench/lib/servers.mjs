@@ -2,14 +2,16 @@
 // The processes the bench measures: our server (dist/main.js, or another build's), the
 // reference servers and the RTI stand-in, each pinned to its core and started until ready.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environment } from './knobs.mjs';
 import { BENCH_DIR, MAIN, ROOT } from './paths.mjs';
 import { pinned, startProcess } from './processes.mjs';
 
 /** @typedef {import('./processes.mjs').Started} Started */
-/** @typedef {Started & { url: string }} StandIn */
+/** @typedef {Started & { url: string, controlUrl: string }} StandIn */
 
 /**
  * Our server's own defaults instead of the bench's circuit breaker off, in-flight bound of
@@ -94,7 +96,11 @@ export function serverStarters(knobs) {
         ready: line => line['ready'] === 'rti-stand-in',
       },
     );
-    return { ...started, url: `http://127.0.0.1:${started.info['port']}` };
+    return {
+      ...started,
+      url: `http://127.0.0.1:${started.info['port']}`,
+      controlUrl: `http://127.0.0.1:${started.info['controlPort']}`,
+    };
   }
 
   /**
@@ -156,7 +162,50 @@ export function serverStarters(knobs) {
     );
   }
 
-  return { standIn, ours, reference, ourNodeArgs, referenceNodeArgs };
+  /**
+   * redis-server (Debian's, on PATH) on the load core, on a free port of 127.0.0.1, its files
+   * in a temporary directory removed when it stops; nothing is saved. url: redis://127.0.0.1:N.
+   * @returns {Promise<Started & { url: string }>}
+   */
+  async function redis() {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'cheq-bench-redis-'));
+    const started = await startProcess(
+      'redis-server',
+      pinned(knobs.loadCpu, 'redis-server', [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+        ...['--save', '', '--appendonly', 'no'],
+      ]),
+      {
+        env: environment(),
+        ready: () => false,
+        readyText: line => line.includes('Ready to accept'),
+      },
+    );
+    return {
+      ...started,
+      url: `redis://127.0.0.1:${port}`,
+      stop: async () => {
+        const code = await started.stop();
+        rmSync(dir, { recursive: true, force: true });
+        return code;
+      },
+    };
+  }
+
+  return { standIn, ours, reference, redis, ourNodeArgs, referenceNodeArgs };
+}
+
+/** A port of 127.0.0.1 free a moment ago (redis-server takes no port 0). @returns {Promise<number>} */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (probe.address());
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** @typedef {ReturnType<typeof serverStarters>} ServerStarters */

@@ -14,6 +14,12 @@ export const TARGETS = {
   freshProtectedShare: 0.99,
   steadyProtectedShare: 0.999,
   overloadVerdictsRatio: 0.9,
+  /** Issue 23: bot requests blocked while RTI refuses, hangs, or at 150 % of capacity. */
+  memoryBotsBlockedShare: 0.95,
+  /** Issue 23: memory never blocks a person RTI does not block (RTI blocks none here). */
+  memoryPeopleBlockedPct: 0,
+  /** Issue 23: a bot blocked by one replica is blocked by another within this. */
+  memorySyncMs: 1000,
 };
 
 /** "rounds 0.93, 0.91, …" @param {{ rounds: unknown[] }} ratio */

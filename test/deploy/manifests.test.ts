@@ -298,9 +298,10 @@ function isKObject(doc: unknown): doc is KObject {
   return typeof doc === 'object' && doc !== null && 'apiVersion' in doc && 'kind' in doc;
 }
 
-/** Kubernetes objects of a set of files (kustomize's own files excluded). */
+/** Kubernetes objects of a set of files (kustomize's own files and patches, `*-patch.yaml`, excluded). */
 function kubernetesObjects(files: readonly string[]): KObject[] {
   return files
+    .filter(file => !file.endsWith('-patch.yaml'))
     .flatMap(readDocs)
     .filter(isKObject)
     .filter(o => !o.apiVersion.startsWith('kustomize.config.k8s.io/'));
@@ -1079,6 +1080,137 @@ describe('deploy manifests', () => {
         ['grpc', 'http', 'metrics'],
         'no other port is opened',
       );
+    });
+
+    describe('the redis component (the verdict memory shared across replicas)', () => {
+      const overlayWithRedis = (base: string) =>
+        `resources: [${base}]\ncomponents: [${base}/components/redis]\n`;
+      const REDIS_DIR = join(K8S_DIR, 'components', 'redis');
+      let objects: KObject[];
+      let ours: Deployment;
+      let redis: Deployment;
+      before(() => {
+        objects = withOverlay(overlayWithRedis, kustomize);
+        ours = findObject<Deployment>(objects, 'Deployment', 'cheq-rti-authz');
+        redis = findObject<Deployment>(objects, 'Deployment', 'cheq-rti-authz-redis');
+      });
+      const envOf = (d: Deployment): Record<string, string> =>
+        Object.fromEntries(
+          (d.spec.template.spec.containers[0]?.env ?? []).map(e => [e.name, e.value ?? '']),
+        );
+
+      it('adds a Redis Deployment, its Service and NetworkPolicy in namespace cheq, all schema-valid', async () => {
+        const models = await loadModels();
+        const added = objects.filter(
+          o => !rendered.some(r => r.kind === o.kind && r.metadata.name === o.metadata.name),
+        );
+        assert.deepEqual(added.map(o => `${o.kind} ${o.metadata.name}`).sort(), [
+          'Deployment cheq-rti-authz-redis',
+          'NetworkPolicy cheq-rti-authz-redis',
+          'Service cheq-rti-authz-redis',
+        ]);
+        for (const o of objects) {
+          assert.equal(schemaErrors(models, o), '', `${o.kind} ${o.metadata.name}`);
+          if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'cheq');
+        }
+        assert.ok(!objects.some(o => o.kind === 'Secret'), 'the password stays out of git');
+      });
+
+      it('points our pods at it, the password a file of the mounted Secret, and the real loader reads it', () => {
+        const env = envOf(ours);
+        const service = findObject<Service>(objects, 'Service', 'cheq-rti-authz-redis');
+        const url = new URL(env['CHEQ_REDIS_URL'] ?? '');
+        assert.equal(url.hostname, service.metadata.name);
+        assert.equal(Number(url.port), service.spec.ports[0]?.port);
+        assert.equal(url.password, '', 'no password in the URL');
+        const passwordFile = env['CHEQ_REDIS_PASSWORD_FILE'] ?? '';
+        const pod = ours.spec.template.spec;
+        const mount = pod.containers[0]?.volumeMounts?.find(m =>
+          passwordFile.startsWith(`${m.mountPath}/`),
+        );
+        assert.ok(mount?.readOnly, 'the password file is inside a read-only mount');
+        const volume = pod.volumes?.find(v => v.name === mount.name);
+        assert.equal(volume?.secret?.secretName, 'cheq-rti-authz-redis');
+        assert.deepEqual(
+          volume.secret.items?.map(i => `${mount.mountPath}/${i.path}`),
+          [passwordFile],
+        );
+        // The same Secret key is Redis's password.
+        const redisVolume = redis.spec.template.spec.volumes?.find(
+          v => v.secret?.secretName === 'cheq-rti-authz-redis',
+        );
+        assert.deepEqual(redisVolume?.secret?.items, volume.secret.items);
+        const example = readOne<Secret>(join(REDIS_DIR, 'redis-secret.example.yaml'));
+        assert.equal(example.metadata.name, 'cheq-rti-authz-redis');
+        assert.deepEqual(
+          Object.keys(example.stringData ?? {}),
+          volume.secret.items?.map(i => i.key),
+        );
+        // What the server makes of it, through the real config loader.
+        const dir = mkdtempSync(join(tmpdir(), 'cheq-deploy-'));
+        try {
+          writeFileSync(join(dir, 'api-key'), 'test-key\n');
+          writeFileSync(join(dir, 'password'), 'redis-secret\n');
+          const config = loadConfig({
+            env: {
+              ...effectiveEnv,
+              ...env,
+              CHEQ_API_KEY_FILE: join(dir, 'api-key'),
+              CHEQ_REDIS_PASSWORD_FILE: join(dir, 'password'),
+              CHEQ_TAG_HASH: 'abc123',
+              CHEQ_API_ENDPOINT: 'https://rti-global.cheqzone.com',
+            },
+            args: [],
+          });
+          assert.equal(config.redis?.host, 'cheq-rti-authz-redis');
+          assert.equal(config.redis?.port, 6379);
+          assert.equal(config.redis?.password, 'redis-secret');
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it('Redis: AUTH from the Secret on stdin, nothing saved, hardened like ours', () => {
+        const pod = redis.spec.template.spec;
+        const container = pod.containers[0] as Container & { command?: string[] };
+        const script = (container.command ?? []).join(' ');
+        assert.match(script, /requirepass/);
+        assert.match(script, /redis-server - /, 'the configuration (with the password) on stdin');
+        assert.match(script, /--save '' --appendonly no/);
+        assert.ok(!/\$\(?REDIS_PASSWORD|--requirepass/.test(script), 'no password in argv');
+        const sc = container.securityContext;
+        assert.equal(sc?.runAsNonRoot, true);
+        assert.equal(sc?.readOnlyRootFilesystem, true);
+        assert.equal(sc?.allowPrivilegeEscalation, false);
+        assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
+        assert.equal(pod.automountServiceAccountToken, false);
+        assert.ok(container.resources?.limits?.['memory'], 'a memory limit');
+        const service = findObject<Service>(objects, 'Service', 'cheq-rti-authz-redis');
+        assert.deepEqual(service.spec.selector, redis.spec.selector.matchLabels);
+        assert.equal(
+          container.ports.find(p => p.name === service.spec.ports[0]?.targetPort)?.containerPort,
+          6379,
+        );
+      });
+
+      it('only our pods reach Redis', () => {
+        const policy = findObject<NetworkPolicy>(objects, 'NetworkPolicy', 'cheq-rti-authz-redis');
+        assert.deepEqual(policy.spec.podSelector.matchLabels, redis.spec.selector.matchLabels);
+        assert.deepEqual(policy.spec.ingress, [
+          {
+            from: [{ podSelector: { matchLabels: ours.spec.selector.matchLabels } }],
+            ports: [{ port: 'redis', protocol: 'TCP' }],
+          },
+        ]);
+      });
+
+      if (kubectlInstalled()) {
+        it('agrees with `kubectl kustomize`', () => {
+          withOverlay(overlayWithRedis, overlay =>
+            assert.deepEqual(byId(kustomize(overlay)), byId(kubectlKustomize(overlay) ?? [])),
+          );
+        });
+      }
     });
 
     it('the ConfigMap name hashes its settings, so changing one rolls the pods out', () => {

@@ -33,11 +33,21 @@ const EXPECTED_ALERTS = [
   'CheqAuthzEventLoopLag',
   'CheqAuthzConfigReloadRefused',
   'CheqAuthzChallengeLoops',
+  'CheqAuthzVerdictMemorySyncDown',
+  'CheqAuthzVerdictMemoryFull',
 ];
 const EXPECTED_PANELS = [
   'Challenges by outcome',
   'Challenge pass rate by site and provider',
   'Challenge loops per pass',
+  'Verdict memory entries vs max',
+  'Remembered blocks by cause and site',
+  'Verdict memory: learned by source',
+  'Verdict memory: forgotten by reason',
+  'Verdict memory: evictions by reason',
+  'Verdict memory sharing: Redis up',
+  'Verdict memory sharing: lag',
+  'Verdict memory sharing: messages',
   'Mode',
   'Version',
   'RTI timeout',
@@ -528,7 +538,11 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
 
     it('quotes in runbooks only the dashboard, its panels and rows, and log lines the server writes', () => {
       const d = dashboard();
-      const logLines = ['failed open', 'configuration reload refused'];
+      const logLines = [
+        'failed open',
+        'configuration reload refused',
+        'verdict memory sharing through Redis lost',
+      ];
       const known = new Set([d.title, ...allPanels(d).map(p => p.title), ...logLines, 'for']);
       for (const alert of alerts()) {
         for (const [, quoted] of (alert.annotations?.['runbook'] ?? '').matchAll(/"([^"]+)"/g)) {
@@ -737,7 +751,9 @@ describe('deploy/prometheus and deploy/grafana (observability)', function () {
 
     before(async () => {
       rti = await FakeRti.start();
-      service = await startService(rti.url);
+      // With redis_url set, so that the verdict memory's sharing metrics (registered only then)
+      // are exported too: nothing listens on port 1, sync_up stays 0 and the server serves.
+      service = await startService(rti.url, { CHEQ_REDIS_URL: 'redis://127.0.0.1:1' });
       // One check through RTI and one rejected HTTP request, so histograms and the rejected
       // counter have samples and their label names and values can be read.
       await service.check(envoyCheckRequest());

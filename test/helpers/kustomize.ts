@@ -1,8 +1,8 @@
 // A small, strict `kustomize build` for the tests, so the manifest checks need no kubectl.
 //
 // It renders exactly the kustomization features deploy/kubernetes uses (resources, components,
-// namespace, labels, images, configMapGenerator with the name hash and the references to it) the
-// way kustomize v5 does, and REJECTS every other field: a kustomization that grows a feature this
+// namespace, labels, images, configMapGenerator with the name hash and the references to it, a
+// component's strategic merge patches of the lists deploy/kubernetes patches) the way kustomize v5 does, and REJECTS every other field: a kustomization that grows a feature this
 // renderer does not know fails the tests instead of being rendered wrongly. When kubectl is
 // installed, the manifest tests also compare this output with `kubectl kustomize`.
 
@@ -289,7 +289,7 @@ function objectId(o: RenderedObject): string {
 }
 
 /** Renders one kustomization directory, as `kustomize build DIR` would. */
-function render(dir: string, expectedKind: 'Kustomization' | 'Component'): RenderedObject[] {
+function readKustomization(dir: string, expectedKind: 'Kustomization' | 'Component'): Json {
   const file = kustomizationFile(dir);
   if (!file) fail(dir, 'no kustomization.yaml');
   const docs = readYamlDocs(file);
@@ -298,17 +298,17 @@ function render(dir: string, expectedKind: 'Kustomization' | 'Component'): Rende
   const kind = k['kind'] ?? 'Kustomization';
   if (kind !== expectedKind)
     fail(dir, `a ${JSON.stringify(kind)} where a ${expectedKind} is expected`);
+  return k;
+}
+
+function render(dir: string, expectedKind: 'Kustomization'): RenderedObject[] {
+  const k = readKustomization(dir, expectedKind);
   for (const key of Object.keys(k))
     if (!KNOWN_FIELDS.has(key)) fail(dir, `${key} is not supported by this renderer`);
-  // A component's transformers would also change the including kustomization's objects.
-  if (kind === 'Component')
-    for (const key of Object.keys(k))
-      if (!['apiVersion', 'kind', 'resources', 'components'].includes(key))
-        fail(dir, `${key} in a Component is not supported by this renderer`);
 
   const objects = stringList(dir, k['resources'], 'resources').flatMap(r => loadResource(dir, r));
   for (const component of stringList(dir, k['components'], 'components'))
-    objects.push(...render(relativePath(dir, component, 'components'), 'Component'));
+    applyComponent(relativePath(dir, component, 'components'), objects);
 
   let renames = new Map<string, string>();
   if (k['configMapGenerator'] !== undefined) {
@@ -329,6 +329,76 @@ function render(dir: string, expectedKind: 'Kustomization' | 'Component'): Rende
     seen.add(id);
   }
   return objects;
+}
+
+/**
+ * A component adds its resources to the including kustomization's objects, then patches them
+ * all (before the includer's own transformers). Its other transformers are not supported here.
+ */
+function applyComponent(dir: string, objects: RenderedObject[]): void {
+  const k = readKustomization(dir, 'Component');
+  for (const key of Object.keys(k))
+    if (!['apiVersion', 'kind', 'resources', 'components', 'patches'].includes(key))
+      fail(dir, `${key} in a Component is not supported by this renderer`);
+  objects.push(...stringList(dir, k['resources'], 'resources').flatMap(r => loadResource(dir, r)));
+  for (const component of stringList(dir, k['components'], 'components'))
+    applyComponent(relativePath(dir, component, 'components'), objects);
+  const patches = k['patches'] ?? [];
+  if (!Array.isArray(patches)) fail(dir, 'patches must be a list');
+  for (const entry of patches) {
+    if (
+      !isObject(entry) ||
+      Object.keys(entry).join() !== 'path' ||
+      typeof entry['path'] !== 'string'
+    )
+      fail(dir, 'patches: only { path: <file> } entries are supported by this renderer');
+    for (const patch of readYamlDocs(relativePath(dir, entry['path'], 'patches'))) {
+      if (!isObject(patch) || !isObject(patch['metadata'])) fail(dir, 'a patch without metadata');
+      const { kind, metadata } = patch as RenderedObject;
+      const target = objects.find(
+        o =>
+          o.kind === kind &&
+          o.metadata.name === metadata.name &&
+          (metadata.namespace === undefined || o.metadata.namespace === metadata.namespace),
+      );
+      if (!target) fail(dir, `patch ${entry['path']}: no ${kind} ${metadata.name} to patch`);
+      mergePatch(dir, target, patch);
+    }
+  }
+}
+
+/** The lists a strategic merge patch merges by a key (Kubernetes' patchMergeKey); others are replaced. */
+const MERGE_KEYS: Readonly<Record<string, string>> = {
+  containers: 'name',
+  initContainers: 'name',
+  env: 'name',
+  volumeMounts: 'mountPath',
+  volumes: 'name',
+};
+
+function mergePatch(dir: string, target: Json, patch: Json): void {
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith('$') || value === null)
+      fail(dir, `patch directive or deletion (${key}) is not supported by this renderer`);
+    const current = target[key];
+    const mergeKey = MERGE_KEYS[key];
+    if (mergeKey !== undefined && Array.isArray(current) && Array.isArray(value))
+      target[key] = mergeList(dir, current, value, mergeKey);
+    else if (isObject(current) && isObject(value)) mergePatch(dir, current, value);
+    else target[key] = structuredClone(value);
+  }
+}
+
+/** Items merged by key; new ones go first, as kustomize (kyaml) puts them. */
+function mergeList(dir: string, current: unknown[], patch: unknown[], key: string): unknown[] {
+  const added: unknown[] = [];
+  for (const item of patch) {
+    if (!isObject(item) || typeof item[key] !== 'string') fail(dir, `a list item without ${key}`);
+    const existing = current.find(c => isObject(c) && c[key] === item[key]);
+    if (isObject(existing)) mergePatch(dir, existing, item);
+    else added.push(structuredClone(item));
+  }
+  return [...added, ...current];
 }
 
 /** `kustomize build DIR` (a Kustomization directory) as plain objects. */

@@ -29,7 +29,18 @@ describe('bench: BENCH_* knobs', () => {
     assert.equal(knobs['rtiCpu'], '1');
     assert.deepEqual(
       [...(knobs['phases'] as Set<string>)],
-      ['grpc', 'grpc-v4', 'rate', 'hang', 'http', 'http-v4', 'workers', 'protection', 'challenge'],
+      [
+        'grpc',
+        'grpc-v4',
+        'rate',
+        'hang',
+        'http',
+        'http-v4',
+        'workers',
+        'protection',
+        'challenge',
+        'memory',
+      ],
     );
     assert.equal(m.readKnobs('run', { BENCH_LOAD_CPU: '3' })['rtiCpu'], '3');
   });

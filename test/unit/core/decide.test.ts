@@ -9,49 +9,13 @@ import {
   RtiError,
   type RtiCheck,
   type RtiErrorCode,
-  type RtiInput,
   type RtiVerdict,
 } from '../../../src/core/rti-port';
 import { verdictHeaderNames } from '../../../src/core/verdict-headers';
+import { FakeRti, type RtiCall } from './fake-rti-check';
 import { rtiVerdict, v1 } from '../../helpers/verdicts';
 import { coreConfig } from './core-config';
 import { BROWSER_HEADERS, makeAttributes, type AttributesOverrides } from './make-attributes';
-
-// ---------------------------------------------------------------------------------------------
-// Test doubles
-
-interface RtiCall {
-  readonly input: RtiInput;
-  readonly timeoutMs: number;
-  readonly cancellation: Cancellation | undefined;
-}
-
-/** A hand-written RtiCheck: records every call, then answers with the programmed outcome. */
-class FakeRti implements RtiCheck {
-  readonly calls: RtiCall[] = [];
-
-  constructor(private readonly answer: (call: RtiCall) => RtiVerdict) {}
-
-  check(input: RtiInput, timeoutMs: number, cancellation?: Cancellation): Promise<RtiVerdict> {
-    const call = { input, timeoutMs, cancellation };
-    this.calls.push(call);
-    try {
-      return Promise.resolve(this.answer(call));
-    } catch (err: unknown) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  }
-
-  static answering(verdict: RtiVerdict): FakeRti {
-    return new FakeRti(() => verdict);
-  }
-
-  static failing(err: Error): FakeRti {
-    return new FakeRti(() => {
-      throw err;
-    });
-  }
-}
 
 const VALID: RtiVerdict = v1(false, 0, {
   requestId: 'rti-req-1',

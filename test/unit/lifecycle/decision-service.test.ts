@@ -98,4 +98,62 @@ describe('DecisionService', () => {
       ['site="default",provider="browser",', 'site="shop",provider="turnstile",'],
     );
   });
+
+  describe('verdict memory', () => {
+    function blocking(env: Record<string, string> = {}): AppConfig {
+      return loadConfig({
+        env: {
+          CHEQ_API_KEY: 'test-api-key',
+          CHEQ_TAG_HASH: 'test-tag-hash',
+          CHEQ_API_ENDPOINT: 'http://127.0.0.1:9/',
+          CHEQ_MODE: 'blocking',
+          ...env,
+        },
+        args: [],
+      });
+    }
+    /** The visitor of makeAttributes() on the top level. */
+    const visitor = {
+      site: 'default',
+      clientIp: '203.0.113.7',
+      userAgent: makeAttributes().headers.get('user-agent'),
+      duid: undefined,
+    };
+    /** A check the proxy left no time for: RTI is not asked, the memory may answer. */
+    async function reasonWithoutTime(): Promise<string> {
+      return (await service!.decide(makeAttributes(), { deadlineMs: Date.now() })).reason;
+    }
+
+    it('holds verdict_memory_max_entries, and keeps its entries across reloads', async () => {
+      let next = blocking();
+      const registry = new Registry();
+      const config = blocking({ CHEQ_VERDICT_MEMORY_MAX_ENTRIES: '5000' });
+      service = new DecisionService(config, { registry, log: quiet, load: () => next });
+      const { memory } = service;
+      assert.equal(memory.maxEntries, 5000);
+      memory.remember(visitor, 60_000);
+      assert.equal(await reasonWithoutTime(), 'remembered_block');
+      next = blocking({ CHEQ_URI_EXCLUSION: '/x', CHEQ_VERDICT_MEMORY_MAX_ENTRIES: '5000' });
+      service.reload('SIGHUP');
+      assert.equal(service.memory, memory);
+      assert.equal(await reasonWithoutTime(), 'remembered_block');
+      const metrics = await registry.metrics();
+      assert.equal(metricValue(metrics, 'cheq_authz_verdict_memory_entries'), 1);
+      assert.equal(metricValue(metrics, 'cheq_authz_verdict_memory_max_entries'), 5000);
+      const hits = { site: 'default', cause: 'no_time_budget' };
+      assert.equal(metricValue(metrics, 'cheq_authz_verdict_memory_hits_total', hits), 2);
+    });
+
+    it('stops recalling on a site whose reload sets verdict_memory_ttl_s 0', async () => {
+      const next = blocking({ CHEQ_VERDICT_MEMORY_TTL_S: '0' });
+      service = new DecisionService(blocking(), {
+        registry: new Registry(),
+        log: quiet,
+        load: () => next,
+      });
+      service.memory.remember(visitor, 60_000);
+      service.reload('SIGHUP');
+      assert.equal(await reasonWithoutTime(), 'fail_open');
+    });
+  });
 });

@@ -172,4 +172,103 @@ describe('observeDecisions', () => {
       );
     });
   });
+  describe('verdict memory', () => {
+    const EXPIRES_AT_MS = Date.UTC(2026, 11, 6, 18, 0, 0);
+    const remembered = (mode: 'blocking' | 'monitoring', cause: FailureCause): Decision => ({
+      action: mode === 'blocking' ? 'deny' : 'allow',
+      reason: mode === 'blocking' ? 'remembered_block' : 'fail_open',
+      httpStatus: mode === 'blocking' ? 403 : 200,
+      upstreamHeaders: [],
+      upstreamHeadersToRemove: [],
+      mode,
+      site: 'shop',
+      ...(mode === 'monitoring'
+        ? { failure: cause, would: { action: 'deny', reason: 'remembered_block' } }
+        : {}),
+      remembered: { cause, key: 'ip_ua', expiresAtMs: EXPIRES_AT_MS },
+      failureDetail: `simulated ${cause}`,
+    });
+
+    async function observe(decisions: readonly Decision[]) {
+      const registry = new Registry();
+      const metrics = createMetrics(
+        registry,
+        { version: '1', sites: ['shop'], processMetrics: false },
+        () => ({
+          inFlight: 0,
+          admissionWaiting: undefined,
+          pool: { connected: 0, free: 0, pending: 0, running: 0 },
+        }),
+      );
+      const lines: Record<string, unknown>[] = [];
+      const log = createLogger('info', {
+        write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
+      });
+      // One observer for them all: its log throttle sees every decision.
+      let next = decisions[0];
+      const observed = observeDecisions(() => Promise.resolve(next as Decision), metrics, log);
+      for (next of decisions) await observed(makeAttributes());
+      return { exposition: await registry.metrics(), lines };
+    }
+
+    it('counts a remembered block as a hit by cause, protected, and not as a fail-open', async () => {
+      const { exposition } = await observe([
+        remembered('blocking', 'rti_timeout'),
+        remembered('blocking', 'overloaded'),
+      ]);
+      assert.deepEqual(
+        counted(exposition, 'cheq_authz_verdict_memory_hits_total'),
+        new Map([
+          ['site=shop,cause=rti_timeout', 1],
+          ['site=shop,cause=overloaded', 1],
+        ]),
+      );
+      assert.deepEqual(
+        counted(exposition, 'cheq_authz_decisions_total'),
+        new Map([['transport=grpc,action=deny,reason=remembered_block,site=shop', 2]]),
+      );
+      assert.deepEqual(counted(exposition, 'cheq_authz_fail_open_total'), new Map());
+    });
+
+    it("counts monitoring's remembered would-block as a hit, a fail-open and a would-act", async () => {
+      const { exposition } = await observe([remembered('monitoring', 'rti_connect_error')]);
+      const labels = 'site=shop,cause=rti_connect_error';
+      assert.deepEqual(
+        counted(exposition, 'cheq_authz_verdict_memory_hits_total'),
+        new Map([[labels, 1]]),
+      );
+      assert.deepEqual(
+        counted(exposition, 'cheq_authz_fail_open_total'),
+        new Map([[`transport=grpc,cause=rti_connect_error,site=shop`, 1]]),
+      );
+      assert.deepEqual(
+        counted(exposition, 'cheq_authz_monitoring_would_act_total'),
+        new Map([['transport=grpc,action=deny,reason=remembered_block,site=shop', 1]]),
+      );
+    });
+
+    it('logs a warning with the cause, the key and the expiry, throttled apart from fail-opens', async () => {
+      const { lines } = await observe([
+        remembered('blocking', 'rti_timeout'),
+        remembered('blocking', 'rti_timeout'),
+        failedOpen('rti_timeout'),
+        remembered('monitoring', 'rti_circuit_open'),
+      ]);
+      assert.deepEqual(
+        lines.map(line => [line['level'], line['msg'], line['failure'], line['memoryKey']]),
+        [
+          ['warn', 'blocked from verdict memory: RTI could not be asked', 'rti_timeout', 'ip_ua'],
+          ['warn', 'failed open', 'rti_timeout', undefined],
+          [
+            'warn',
+            'would block from verdict memory: RTI could not be asked',
+            'rti_circuit_open',
+            'ip_ua',
+          ],
+        ],
+      );
+      assert.equal(lines[0]?.['memoryExpiresAt'], '2026-12-06T18:00:00.000Z');
+      assert.equal(lines[0]?.['reason'], 'remembered_block');
+    });
+  });
 });

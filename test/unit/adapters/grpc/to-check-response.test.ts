@@ -9,6 +9,7 @@ import { PathMap, PathPatternList } from '../../../../src/core/path-pattern';
 import type { RequestAttributes } from '../../../../src/core/request-attributes';
 import { RtiError, type RtiCheck, type RtiVerdict } from '../../../../src/core/rti-port';
 import type { HeaderValueOption } from '../../../../src/generated/envoy/config/core/v3/HeaderValueOption';
+import { VerdictMemory } from '../../../../src/memory/verdict-memory';
 import { rtiVerdict, v1 } from '../../../helpers/verdicts';
 import { coreConfig } from '../../core/core-config';
 
@@ -58,6 +59,18 @@ async function decision(
   attrs: RequestAttributes = attributes(),
 ): Promise<Decision> {
   return createDecide({ ...CONFIG, ...config }, rti)(attrs);
+}
+
+const REMEMBERED_UNTIL_MS = Date.UTC(2026, 11, 6, 18, 5, 0);
+
+/** A block from the verdict memory: the visitor was blocked 5 minutes ago, RTI now times out. */
+function rememberedBlock(): Promise<Decision> {
+  const attrs = attributes();
+  const memory = new VerdictMemory({ maxEntries: 1000, now: () => REMEMBERED_UNTIL_MS - 1 });
+  const site = 'default';
+  memory.remember({ site, clientIp: '203.0.113.7', userAgent: undefined, duid: undefined }, 1);
+  const rti = { check: () => Promise.reject(new RtiError('rti_timeout', 'slow')) };
+  return createDecide(CONFIG, rti, { memory, site, now: () => REMEMBERED_UNTIL_MS - 1 })(attrs);
 }
 
 function headerMap(
@@ -288,6 +301,26 @@ describe('toCheckResponse', () => {
       });
     });
 
+    it('carries why RTI could not be asked on a fail-open', async () => {
+      const d = await decision({ check: () => Promise.reject(new RtiError('rti_timeout', 'x')) });
+      assert.deepEqual(toCheckResponse(d).dynamic_metadata?.fields['cheq_failure'], {
+        stringValue: 'rti_timeout',
+      });
+    });
+
+    it('carries the cause, the memory key and its expiry on a block from the verdict memory', async () => {
+      const d = await rememberedBlock();
+      assert.deepEqual(toCheckResponse(d).dynamic_metadata, {
+        fields: {
+          cheq_action: { stringValue: 'deny' },
+          cheq_reason: { stringValue: 'remembered_block' },
+          cheq_failure: { stringValue: 'rti_timeout' },
+          cheq_memory_key: { stringValue: 'ip_ua' },
+          cheq_memory_expires_at: { stringValue: '2026-12-06T18:05:00.000Z' },
+        },
+      });
+    });
+
     it('leaves out the threat type when there is no verdict', async () => {
       const d = await decision(answering(verdict(false, 0)), {}, attributes('/healthz'));
       assert.deepEqual(toCheckResponse(d).dynamic_metadata, {
@@ -341,6 +374,7 @@ describe('toCheckResponse', () => {
         'an excluded path',
         () => decision(answering(verdict(false, 0)), {}, attributes('/healthz')),
       ],
+      ['a block from the verdict memory', rememberedBlock],
     ];
     for (const [name, make] of cases) {
       it(`writes the same bytes as proto-loader's serializer: ${name}`, async () => {
