@@ -134,6 +134,17 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     assert.equal(b.memory.counts.forgotten.peer > 0, true);
   });
 
+  it('close() still sends the changes of the last tick', async () => {
+    const server = await redis();
+    const a = startReplica(settingsFor(server.port));
+    const b = replica(settingsFor(server.port));
+    await eventually('both up', async () => (await isUp(a)()) && isUp(b)());
+    a.memory.remember(bot(10), TTL_MS);
+    await a.sync.close();
+    const recalled = await eventually('B recalls bot 10', () => b.memory.recall(bot(10)));
+    assert.equal(recalled.key, 'ip_ua');
+  });
+
   it('a replica started later reads back the blocks published before it', async () => {
     const server = await redis();
     const a = replica(settingsFor(server.port));
