@@ -117,6 +117,11 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     assert.equal(a.memory.counts.learned.peer, 0);
     assert.equal(await messages(a, 'received'), 0);
     assert.equal(await messages(a, 'published'), 6);
+    assert.match(
+      await b.registry.getSingleMetricAsString('cheq_authz_verdict_memory_sync_lag_seconds'),
+      /_count 6$/m,
+      'the lag of each live change observed',
+    );
 
     // RTI now allows bot 1 at B: A forgets it.
     b.memory.forget(bot(1));
@@ -132,6 +137,21 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     a.memory.apply({ op: 'forget_all' }, 'admin');
     await eventually('B forgot everything', () => b.memory.size === 0);
     assert.equal(b.memory.counts.forgotten.peer > 0, true);
+  });
+
+  it('trims the stream to about verdict_memory_max_entries as it writes (XADD MAXLEN ~)', async () => {
+    const server = await redis();
+    const a = replica(settingsFor(server.port), 1000);
+    await eventually('A up', isUp(a));
+    for (let n = 0; n < 1500; n++) {
+      a.memory.remember({ ...bot(n), clientIp: `198.51.${n >> 8}.${n & 255}` }, TTL_MS);
+    }
+    await eventually('published', async () => (await messages(a, 'published')) === 3000);
+    const reader = createClient({ socket: { host: '127.0.0.1', port: server.port } });
+    await reader.connect();
+    const length = await reader.xLen(STREAM);
+    reader.destroy();
+    assert.ok(length >= 1000 && length < 3000, `stream length ${length}`);
   });
 
   it('close() still sends the changes of the last tick', async () => {
