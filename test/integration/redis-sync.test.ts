@@ -343,5 +343,28 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
       await eventually('plaintext refused', () => plain.logs.find(l => l['level'] === 'warn'));
       assert.equal(await isUp(plain)(), false);
     });
+
+    it('presents the client certificate to a Redis that asks for one (mutual TLS)', async () => {
+      const ca = pki.ca('redis-mtls-ca');
+      const cert = pki.issue(ca, 'redis-mtls-server', 'server');
+      const client = pki.issue(ca, 'redis-mtls-client', 'client');
+      const server = await redis({
+        tls: {
+          certFile: cert.certFile,
+          keyFile: cert.keyFile,
+          caFile: ca.certFile,
+          clientCerts: true,
+        },
+      });
+      const withCert = replica(
+        settingsFor(server.port, { tls: { ca: ca.cert, cert: client.cert, key: client.key } }),
+      );
+      const without = replica(
+        settingsFor(server.port, { tls: { ca: ca.cert, cert: undefined, key: undefined } }),
+      );
+      await eventually('up with the client certificate', isUp(withCert));
+      await eventually('refused without', () => without.logs.find(l => l['level'] === 'warn'));
+      assert.equal(await isUp(without)(), false);
+    });
   });
 });
