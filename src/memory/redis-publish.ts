@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConfig } from '../config/redis-config';
 import { encodeChange, WIRE_FIELD } from './memory-change-wire';
-import { createRedisClient, describeRedisError, withTimeout } from './redis-sync';
+import { createRedisClient } from './redis-client';
+import { describeRedisError, withTimeout } from './redis-sync';
 import type { MemoryChange } from './verdict-memory';
 
 /** How long Redis may take to answer one XADD. */
