@@ -14,12 +14,11 @@ import { InFlightLimit, MAX_CAPTCHA_VERIFY_CALLS } from './core/in-flight-limit'
 import { buildDecisionChain, endpointsOf, type ChainDeps } from './decision-chain';
 import { AdmissionLine } from './load/admission-line';
 import { EventLoopMonitor } from './load/event-loop-monitor';
-import { memoryScope } from './core/memory-scope';
 import {
   applyForget,
   type ForgetOutcome,
   type ForgetRequest,
-  type ServedSite,
+  memorySitesOf,
 } from './memory/forget-request';
 import { startRedisSync, type RedisSync } from './memory/redis-sync';
 import { VerdictMemory, type MemoryChange } from './memory/verdict-memory';
@@ -242,14 +241,6 @@ export class DecisionService {
 
 function describeConfig(config: AppConfig): Parameters<Metrics['configInUse']>[0] {
   return { hash: config.hash, mode: config.core.mode, rtiTimeoutMs: config.core.timeoutMs };
-}
-
-/** Each served site and the scope its blocks are remembered under. */
-function memorySitesOf(config: AppConfig): ServedSite[] {
-  return servedSites(config).map(site => ({
-    name: site.name,
-    scope: memoryScope(site.name, site.core),
-  }));
 }
 
 /** Each served site and its challenge_provider. */

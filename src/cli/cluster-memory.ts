@@ -19,6 +19,34 @@ const FORGET = 'cheq-rti-authz:memory-forget';
 const FORGOTTEN = 'cheq-rti-authz:memory-forgotten';
 /** A worker that has not answered a forget by then is taken for stuck: the forget fails. */
 const FORGET_TIMEOUT_MS = 5000;
+/**
+ * Changes sent on one IPC channel and not yet written, at most: past it they are dropped, so that
+ * a channel that cannot keep up (a stuck worker, a flood of new keys) holds no unbounded backlog
+ * (the Redis path's buffer has the same bound).
+ */
+export const MAX_UNWRITTEN_CHANGES = 10_000;
+
+/** One channel's changes in flight; a change past the bound is dropped and said once per run. */
+class ChangeChannel {
+  private unwritten = 0;
+  private dropping = false;
+
+  constructor(
+    private readonly send: (message: object, written: () => void) => void,
+    private readonly onDropping: () => void,
+  ) {}
+
+  sendChange(change: MemoryChange): void {
+    if (this.unwritten >= MAX_UNWRITTEN_CHANGES) {
+      if (!this.dropping) this.onDropping();
+      this.dropping = true;
+      return;
+    }
+    this.dropping = false;
+    this.unwritten++;
+    this.send({ type: CHANGE, change }, () => this.unwritten--);
+  }
+}
 
 /** A change as a sibling worker sent it: only the fields of a MemoryChange, each checked. */
 export function parseMemoryChange(value: unknown): MemoryChange | undefined {
@@ -62,14 +90,18 @@ export interface WorkerSharingOptions {
 /** A worker's side: tells the primary its changes, applies its siblings' and the forgets. */
 export function shareWorkerMemory(worker: WorkerMemory, options: WorkerSharingOptions): void {
   const { memory } = worker;
-  const send = (message: object): void => {
-    // The callback takes a failed send (the primary gone): without it, it would be thrown.
-    if (process.connected) process.send?.(message, undefined, undefined, ignore);
+  const send = (message: object, written: () => void = ignore): void => {
+    // The callback also takes a failed send (the primary gone): without it, it would be thrown.
+    if (process.connected) process.send?.(message, undefined, undefined, written);
+    else written();
   };
   if (options.relay) {
+    const toPrimary = new ChangeChannel(send, () =>
+      options.log.warn('verdict memory: the primary cannot keep up; dropping changes to share'),
+    );
     // An operator's changes come from the primary, which has sent them to every worker.
     memory.onChange((change, source) => {
-      if (source === 'local') send({ type: CHANGE, change });
+      if (source === 'local') toPrimary.sendChange(change);
     });
   }
   let invalid = 0;
@@ -99,16 +131,30 @@ interface PendingForget {
 /** The primary's side: relays the workers' changes and sends forgets to every worker. */
 export class ClusterMemory {
   private readonly pending = new Map<number, PendingForget>();
+  /** By worker id: the changes relayed to it and not yet written. */
+  private readonly channels = new Map<number, ChangeChannel>();
   private nextId = 1;
 
   /**
    * @param workers every worker process alive
    * @param serving the workers serving checks now (a forget waits for each one's answer)
+   * @param log told when a worker's channel is full and changes for it are dropped
    */
   constructor(
     private readonly workers: () => readonly Worker[],
     private readonly serving: () => readonly Worker[],
+    private readonly log?: Logger,
   ) {}
+
+  /** A worker is gone: its channel goes, and a forget no longer waits for it (its memory went). */
+  onExit(worker: Worker): void {
+    this.channels.delete(worker.id);
+    for (const pending of this.pending.values()) {
+      if (pending.waiting.delete(worker.id) && pending.waiting.size === 0) {
+        pending.settle(combine(pending.outcomes));
+      }
+    }
+  }
 
   /** Handles a worker's message if it is one of ours; true when it was. */
   onMessage(from: Worker, message: unknown): boolean {
@@ -117,9 +163,7 @@ export class ClusterMemory {
       const change = parseMemoryChange(changed['change']);
       if (!change) return true;
       for (const worker of this.workers()) {
-        if (worker !== from && worker.isConnected()) {
-          worker.send({ type: CHANGE, change }, undefined, undefined, ignore);
-        }
+        if (worker !== from && worker.isConnected()) this.channelOf(worker).sendChange(change);
       }
       return true;
     }
@@ -131,6 +175,22 @@ export class ClusterMemory {
     pending.outcomes.push(outcome);
     if (pending.waiting.size === 0) pending.settle(combine(pending.outcomes));
     return true;
+  }
+
+  private channelOf(worker: Worker): ChangeChannel {
+    let channel = this.channels.get(worker.id);
+    if (!channel) {
+      channel = new ChangeChannel(
+        (message, written) => worker.send(message, undefined, undefined, written),
+        () =>
+          this.log?.warn(
+            { worker: worker.id },
+            'verdict memory: a worker cannot keep up; dropping changes relayed to it',
+          ),
+      );
+      this.channels.set(worker.id, channel);
+    }
+    return channel;
   }
 
   /**

@@ -30,7 +30,7 @@ export async function startClusterPrimary(
   const listening = new Set<number>();
   const workers = (): (Worker | undefined)[] => Object.values(cluster.workers ?? {});
   const alive = (): Worker[] => workers().filter((w): w is Worker => w !== undefined);
-  const memory = new ClusterMemory(alive, () => alive().filter(w => listening.has(w.id)));
+  const memory = new ClusterMemory(alive, () => alive().filter(w => listening.has(w.id)), log);
   const ops = await startOpsServer(
     server.host,
     server.metricsPort,
@@ -79,6 +79,7 @@ export async function startClusterPrimary(
 
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
+    memory.onExit(worker);
     if (stopping) {
       // Not `cluster.workers` being empty: a worker stays listed until its IPC channel has
       // closed too, which can come after its 'exit' event, and then no event would follow.

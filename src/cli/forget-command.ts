@@ -1,11 +1,19 @@
 // `cheq-rti-authz forget`: an operator forgets remembered blocks (issue #23). Reads the
 // configuration as the server does and calls the admin endpoint of a running server with the
-// configured token; the server's memory sharing then tells every replica.
+// configured token, whose memory sharing then tells every replica; without a token but with
+// redis_url, it appends the forget to the Redis stream every replica follows.
 
 import { Client } from 'undici';
 import { ConfigError, loadConfig, type AppConfig } from '../config/load-config';
 import { redactUrl } from '../config/redact-url';
-import { forgetBody, parseForgetRequest, type ForgetRequest } from '../memory/forget-request';
+import {
+  forgetBody,
+  forgetChanges,
+  memorySitesOf,
+  parseForgetRequest,
+  type ForgetRequest,
+} from '../memory/forget-request';
+import { publishChanges } from '../memory/redis-publish';
 import { ADMIN_FORGET_PATH } from '../observability/admin-endpoint';
 import { EXIT_CONFIG_ERROR } from './serve-command';
 
@@ -15,7 +23,8 @@ export const FORGET_USAGE = `Usage: cheq-rti-authz forget (--ip ADDRESS [--user-
 Forgets remembered blocks (the verdict memory) on every replica: every key of one client IP
 (any User-Agent, or only --user-agent's), of one CHEQ device id (_cq_duid), or everything.
 Calls the admin endpoint POST ${ADMIN_FORGET_PATH} with admin_token, read from the same
-file, environment and flags as the server's.
+file, environment and flags as the server's; without an admin token but with redis_url, appends
+the forget to the Redis stream every replica follows.
 Exit status: 0 when done, 1 when the call failed, 2 on bad options or configuration.
 
 Options:
@@ -24,7 +33,8 @@ Options:
   --duid ID               a CHEQ device id
   --all                   everything remembered
   --site NAME             only this site (default: every served site; not with --all)
-  --server URL            the server's metrics port (default http://127.0.0.1:<metrics_port>)
+  --server URL            the server's metrics port (default http://127.0.0.1:<metrics_port>);
+                          needs admin_token
 `;
 
 /** How long the server may take to answer (a cluster primary waits for its workers). */
@@ -62,13 +72,16 @@ export async function forgetCommand(
     return 0;
   }
   let forget: ForgetRequest;
-  let server: URL;
   let config: AppConfig;
+  let server: URL | undefined;
   try {
     const parsed = splitArgs(args);
     forget = requestOf(parsed);
     config = loadConfig({ env, args: parsed.rest });
-    server = serverOf(parsed.values.server, config);
+    if (config.adminToken !== undefined) server = serverOf(parsed.values.server, config);
+    else if (parsed.values.server !== undefined) {
+      throw new UsageError('--server needs an admin token (admin_token or admin_token_file)');
+    }
   } catch (error: unknown) {
     if (error instanceof UsageError) {
       io.err(`cheq-rti-authz forget: ${error.message}\n\n${FORGET_USAGE}`);
@@ -78,14 +91,38 @@ export async function forgetCommand(
     io.err(`cheq-rti-authz forget: ${error.message}\n`);
     return EXIT_CONFIG_ERROR;
   }
-  if (config.adminToken === undefined) {
-    io.err(
-      'cheq-rti-authz forget: no admin_token (or admin_token_file) is configured: ' +
-        'the admin endpoint is off\n',
-    );
-    return EXIT_CONFIG_ERROR;
+  if (server !== undefined && config.adminToken !== undefined) {
+    return callAdminEndpoint(server, config.adminToken, forget, io);
   }
-  return callAdminEndpoint(server, config.adminToken, forget, io);
+  if (config.redis !== undefined) return publishToRedis(config, config.redis, forget, io);
+  io.err(
+    'cheq-rti-authz forget: no admin_token (or admin_token_file) is configured, nor redis_url: ' +
+      'nothing to send the forget to\n',
+  );
+  return EXIT_CONFIG_ERROR;
+}
+
+async function publishToRedis(
+  config: AppConfig,
+  redis: NonNullable<AppConfig['redis']>,
+  forget: ForgetRequest,
+  io: ForgetIo,
+): Promise<number> {
+  const changes = forgetChanges(forget, memorySitesOf(config));
+  if ('refused' in changes) {
+    io.err(`cheq-rti-authz forget: ${flagNames(changes.refused)}\n`);
+    return 2;
+  }
+  const where = `Redis ${redis.host}:${redis.port} stream ${redis.stream}`;
+  try {
+    await publishChanges(redis, changes, config.verdictMemory.maxEntries);
+    io.out(`published ${changes.length} change(s) to ${where}: every replica applies them\n`);
+    return 0;
+  } catch (err: unknown) {
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`cheq-rti-authz forget: publishing to ${where} failed: ${message}\n`);
+    return 1;
+  }
 }
 
 function splitArgs(args: readonly string[]): ForgetArgs {

@@ -3,6 +3,8 @@
 // by the same key functions the checks remember under.
 
 import { isIP } from 'node:net';
+import { servedSites, type AppConfig } from '../config/load-config';
+import { memoryScope } from '../core/memory-scope';
 import { readHopAddress } from '../core/trusted-proxies';
 import { duidKey, ipTag, ipUaKey } from './visitor-keys';
 import type { MemoryChange, VerdictMemory } from './verdict-memory';
@@ -49,7 +51,7 @@ export function parseForgetRequest(value: unknown): ForgetRequest | { readonly r
   if (given !== 1) return { refused: 'give exactly one of ip, duid and all' };
   if (userAgent !== undefined && ip === undefined) return { refused: 'user_agent needs ip' };
   if (site !== undefined && (typeof site !== 'string' || site === '')) {
-    return { refused: 'site must be a site name' };
+    return { refused: 'site must be a non-empty string' };
   }
   if (typeof site === 'string' && site.length > MAX_SITE_LENGTH) {
     return { refused: `site must be at most ${MAX_SITE_LENGTH} characters` };
@@ -111,6 +113,14 @@ export interface ServedSite {
   readonly scope: string;
 }
 
+/** Each served site of a configuration and the scope its blocks are remembered under. */
+export function memorySitesOf(config: AppConfig): ServedSite[] {
+  return servedSites(config).map(site => ({
+    name: site.name,
+    scope: memoryScope(site.name, site.core),
+  }));
+}
+
 /**
  * The changes that carry a request out over `servedSites` (the configuration in use); refused
  * when it names a site not served.
@@ -122,7 +132,7 @@ export function forgetChanges(
   const { target, site } = request;
   if (target.kind === 'all') return [{ op: 'forget_all' }];
   const named = site === undefined ? servedSites : servedSites.filter(s => s.name === site);
-  if (named.length === 0) return { refused: 'site is not a served site' };
+  if (named.length === 0) return { refused: 'site names none of the served sites' };
   return named.flatMap(({ scope }): MemoryChange[] => {
     const visitor = { site: scope, clientIp: undefined, userAgent: undefined, duid: undefined };
     if (target.kind === 'duid') {

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { createClient } from 'redis';
 import type { RedisConfig } from '../config/redis-config';
 import type { Logger } from '../observability/logger';
 import {
@@ -15,6 +14,7 @@ import {
   type VerdictMemorySyncMetrics,
 } from '../observability/metric-families/verdict-memory-sync-metrics';
 import { decodeChange, encodeChange, WIRE_FIELD } from './memory-change-wire';
+import { CONNECT_TIMEOUT_MS, createRedisClient, type RedisClient } from './redis-client';
 import type { MemoryChange, VerdictMemory } from './verdict-memory';
 
 export interface RedisSyncOptions {
@@ -47,20 +47,16 @@ const BLOCK_MS = 1000;
  * again: a stopped or overloaded Redis keeps the TCP connection open and never replies.
  */
 const REPLY_TIMEOUT_MS = 3000;
-/** Connecting, TLS and AUTH included. */
-const CONNECT_TIMEOUT_MS = 3000;
 /** Reconnect backoff: doubled from the first to the cap, with jitter. */
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_CAP_MS = 5000;
 /** How long close() tries to send what is still buffered. */
 const CLOSE_FLUSH_MS = 1000;
 
-type Client = ReturnType<typeof createClient>;
-
 /** One pair of connections; `failed` rejects on the first error of either. */
 interface Session {
-  readonly publisher: Client;
-  readonly follower: Client;
+  readonly publisher: RedisClient;
+  readonly follower: RedisClient;
   readonly failed: Promise<never>;
   fail(err: unknown): void;
 }
@@ -88,7 +84,7 @@ class RedisStreamSync implements RedisSync {
   private up: Session | undefined;
   /** The last stream entry read: the next read continues after it, across reconnects. */
   private lastId: string;
-  /** Since when sharing is lost, and whether that was said; undefined while up. */
+  /** Since when sharing is lost (said once, at its start); undefined while up or not yet tried. */
   private outage: { readonly sinceMs: number } | undefined;
   private everUp = false;
   private flushing: Promise<void> | undefined;
@@ -147,22 +143,7 @@ class RedisStreamSync implements RedisSync {
   }
 
   private newSession(): Session {
-    const { settings } = this.options;
-    const publisher = createClient({
-      socket: {
-        host: settings.host,
-        port: settings.port,
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        // We reconnect ourselves (run), so that a silent Redis is dropped the same way.
-        reconnectStrategy: false,
-        ...(settings.tls ? { tls: true, ...definedOnly(settings.tls) } : {}),
-      },
-      ...definedOnly({ username: settings.username, password: settings.password }),
-      database: settings.database,
-      // A command while disconnected fails at once instead of waiting for a reconnect.
-      disableOfflineQueue: true,
-      maintNotifications: 'disabled',
-    });
+    const publisher = createRedisClient(this.options.settings);
     const follower = publisher.duplicate();
     let fail: (err: unknown) => void = () => undefined;
     const failed = new Promise<never>((_resolve, reject) => (fail = reject));
@@ -297,7 +278,7 @@ class RedisStreamSync implements RedisSync {
 
   private lost(err: unknown): void {
     const { log, settings } = this.options;
-    const reason = this.describe(err);
+    const reason = describeRedisError(settings, err);
     if (this.outage) {
       log.debug({ reason }, 'verdict memory sharing through Redis: still down');
       return;
@@ -319,13 +300,6 @@ class RedisStreamSync implements RedisSync {
       // Destroyed, not quit: a stopped Redis would never answer QUIT.
       if (client.isOpen) client.destroy();
     }
-  }
-
-  /** An error as one line, with the password taken out should a server ever echo it. */
-  private describe(err: unknown): string {
-    const text = err instanceof Error ? err.message || err.name : String(err);
-    const { password } = this.options.settings;
-    return password ? text.split(password).join('<redacted>') : text;
   }
 }
 
@@ -352,7 +326,7 @@ function entriesOf(reply: unknown): StreamEntry[] {
 }
 
 /** Rejects when `promise` has not settled within `ms` (it is left to settle on its own). */
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`Redis did not answer ${what} within ${ms} ms`)), ms);
@@ -360,9 +334,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The object without its undefined properties (exactOptionalPropertyTypes). */
-function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
+/** An error as one line, with the password taken out should a server ever echo it. */
+export function describeRedisError(settings: RedisConfig, err: unknown): string {
+  const text = err instanceof Error ? err.message || err.name : String(err);
+  const { password } = settings;
+  return password ? text.split(password).join('<redacted>') : text;
 }

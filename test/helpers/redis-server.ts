@@ -27,8 +27,16 @@ export function requireRedisServer(): string {
 export interface RedisServerOptions {
   /** AUTH for the default user (--requirepass). */
   readonly password?: string;
-  /** Serve TLS only, with these PEM files (the plain port is turned off). */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /**
+   * Serve TLS only, with these PEM files (the plain port is turned off); `clientCerts`: clients
+   * must present a certificate signed by the CA (mutual TLS).
+   */
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly caFile: string;
+    readonly clientCerts?: boolean;
+  };
 }
 
 export class RedisServer {
@@ -93,7 +101,7 @@ export class RedisServer {
             '--tls-ca-cert-file',
             tls.caFile,
             '--tls-auth-clients',
-            'no',
+            tls.clientCerts ? 'yes' : 'no',
           ]
         : ['--port', String(this.port)]),
     ];

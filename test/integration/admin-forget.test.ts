@@ -112,7 +112,7 @@ describe('admin endpoint: POST /admin/verdict-memory/forget (integration)', func
         ['[]', 'the body must be a JSON object'],
         ['{"ip":"not-an-ip"}', 'ip must be an IPv4 or IPv6 address'],
         ['{"ip":"203.0.113.7","duid":"x"}', 'give exactly one of ip, duid and all'],
-        ['{"duid":"x","site":"blog"}', 'site is not a served site'],
+        ['{"duid":"x","site":"blog"}', 'site names none of the served sites'],
         [`{"ip":"::1","user_agent":"${'u'.repeat(4100)}"}`, 'body larger than 4096 bytes'],
       ];
       for (const [body, error] of cases) {

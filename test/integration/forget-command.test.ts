@@ -1,14 +1,23 @@
 // `cheq-rti-authz forget` against a running server process, as an operator runs it next to the
 // server (kubectl exec): it reads the same configuration, calls the admin endpoint with the
-// token, and a forgotten bot is failed open again while RTI cannot be asked.
+// token, and a forgotten bot is failed open again while RTI cannot be asked. Without a token but
+// with redis_url, it appends the forget to the stream a real redis-server holds.
 
 import { strict as assert } from 'node:assert';
+import type { Visitor } from '../../src/core/block-memory';
+import { eventually } from '../helpers/eventually';
+import { RedisServer } from '../helpers/redis-server';
 import { createUpstreamAuthorizationClient, upstreamCheck } from '../helpers/upstream-protos';
 import { envoyCheckRequest } from '../helpers/envoy-check-request';
 import { FakeRti, verdict } from '../helpers/fake-rti-server';
 import { closedPortUrl } from '../helpers/rti-per-test';
 import { runMain, startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { loopbackSettings } from '../helpers/start-service';
+import {
+  loopbackSettings,
+  metricValue,
+  startService,
+  type TestService,
+} from '../helpers/start-service';
 
 const TOKEN = 'admin-token-for-tests-0123456789abcdefXYZ';
 
@@ -91,7 +100,7 @@ describe('cheq-rti-authz forget (integration, server process)', function () {
 
     run = await runMain(['forget', '--duid', 'x', '--site', 'blog'], env);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /answered 400: site is not a served site/);
+    assert.match(run.stderr, /answered 400: site names none of the served sites/);
   });
 
   it('exits 1 when no server answers', async () => {
@@ -127,6 +136,82 @@ describe('cheq-rti-authz forget (integration, server process)', function () {
     assert.match(run.stderr, /admin_token \(CHEQ_ADMIN_TOKEN\): must be at least 32 characters/);
     run = await runMain(['forget', '--all'], { ...env, CHEQ_ADMIN_TOKEN: '' });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /no admin_token \(or admin_token_file\) is configured/);
+    assert.match(run.stderr, /no admin_token \(or admin_token_file\) is configured, nor redis_url/);
+  });
+});
+
+describe('cheq-rti-authz forget without an admin token: through Redis (integration)', function () {
+  this.timeout(40_000);
+  const PASSWORD = 'redis-password-for-tests-0123456789';
+  let rti: FakeRti;
+  let redis: RedisServer;
+  let service: TestService;
+  let env: Record<string, string>;
+
+  before(async () => {
+    rti = await FakeRti.start();
+    redis = await RedisServer.start({ password: PASSWORD });
+    env = {
+      ...loopbackSettings(rti.url),
+      CHEQ_REDIS_URL: redis.url(),
+      CHEQ_REDIS_PASSWORD: PASSWORD,
+    };
+    service = await startService(rti.url, env);
+    await eventually(
+      'the server follows the stream',
+      async () =>
+        metricValue(await service.metrics(), 'cheq_authz_verdict_memory_sync_up', {
+          backend: 'redis',
+        }) === 1,
+    );
+  });
+  after(async () => {
+    await service?.close();
+    await redis?.stop();
+    await rti?.close();
+  });
+
+  it('appends the forget to the stream: the running server applies it as a peer', async () => {
+    const bot: Visitor = {
+      site: 'default',
+      clientIp: '203.0.113.7',
+      userAgent: 'ScrapeBot/2.1',
+      duid: undefined,
+    };
+    const { memory } = service.app;
+    memory.remember(bot, 300_000);
+    const run = await runMain(['forget', '--ip', '203.0.113.7'], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      run.stdout,
+      `published 1 change(s) to Redis 127.0.0.1:${redis.port} stream ` +
+        'cheq-rti-authz:verdict-memory: every replica applies them\n',
+    );
+    await eventually('the server forgot the bot', () => memory.recall(bot) === undefined);
+    assert.equal(memory.counts.forgotten.peer, 1);
+  });
+
+  it('exits 1 when Redis refuses the login or cannot be reached, printing no password', async () => {
+    const wrong = 'not-the-redis-password-0123456789';
+    let run = await runMain(['forget', '--all'], { ...env, CHEQ_REDIS_PASSWORD: wrong });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /publishing to Redis 127\.0\.0\.1:\d+ stream .* failed: WRONGPASS/);
+    assert.ok(!run.stderr.includes(wrong) && !run.stderr.includes(PASSWORD));
+    const closed = new URL(await closedPortUrl());
+    run = await runMain(['forget', '--all'], {
+      ...env,
+      CHEQ_REDIS_URL: `redis://127.0.0.1:${closed.port}`,
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /failed: .*ECONNREFUSED/);
+  });
+
+  it('exits 2 for a site not served, and for --server without an admin token', async () => {
+    let run = await runMain(['forget', '--duid', 'x', '--site', 'blog'], env);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /: --site names none of the served sites\n$/);
+    run = await runMain(['forget', '--all', '--server', 'http://127.0.0.1:1'], env);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--server needs an admin token/);
   });
 });

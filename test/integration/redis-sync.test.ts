@@ -117,6 +117,11 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     assert.equal(a.memory.counts.learned.peer, 0);
     assert.equal(await messages(a, 'received'), 0);
     assert.equal(await messages(a, 'published'), 6);
+    assert.match(
+      await b.registry.getSingleMetricAsString('cheq_authz_verdict_memory_sync_lag_seconds'),
+      /_count 6$/m,
+      'the lag of each live change observed',
+    );
 
     // RTI now allows bot 1 at B: A forgets it.
     b.memory.forget(bot(1));
@@ -132,6 +137,32 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     a.memory.apply({ op: 'forget_all' }, 'admin');
     await eventually('B forgot everything', () => b.memory.size === 0);
     assert.equal(b.memory.counts.forgotten.peer > 0, true);
+  });
+
+  it('trims the stream to about verdict_memory_max_entries as it writes (XADD MAXLEN ~)', async () => {
+    const server = await redis();
+    const a = replica(settingsFor(server.port), 1000);
+    await eventually('A up', isUp(a));
+    for (let n = 0; n < 1500; n++) {
+      a.memory.remember({ ...bot(n), clientIp: `198.51.${n >> 8}.${n & 255}` }, TTL_MS);
+    }
+    await eventually('published', async () => (await messages(a, 'published')) === 3000);
+    const reader = createClient({ socket: { host: '127.0.0.1', port: server.port } });
+    await reader.connect();
+    const length = await reader.xLen(STREAM);
+    reader.destroy();
+    assert.ok(length >= 1000 && length < 3000, `stream length ${length}`);
+  });
+
+  it('close() still sends the changes of the last tick', async () => {
+    const server = await redis();
+    const a = startReplica(settingsFor(server.port));
+    const b = replica(settingsFor(server.port));
+    await eventually('both up', async () => (await isUp(a)()) && isUp(b)());
+    a.memory.remember(bot(10), TTL_MS);
+    await a.sync.close();
+    const recalled = await eventually('B recalls bot 10', () => b.memory.recall(bot(10)));
+    assert.equal(recalled.key, 'ip_ua');
   });
 
   it('a replica started later reads back the blocks published before it', async () => {
@@ -311,6 +342,29 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
       const plain = replica(settingsFor(server.port));
       await eventually('plaintext refused', () => plain.logs.find(l => l['level'] === 'warn'));
       assert.equal(await isUp(plain)(), false);
+    });
+
+    it('presents the client certificate to a Redis that asks for one (mutual TLS)', async () => {
+      const ca = pki.ca('redis-mtls-ca');
+      const cert = pki.issue(ca, 'redis-mtls-server', 'server');
+      const client = pki.issue(ca, 'redis-mtls-client', 'client');
+      const server = await redis({
+        tls: {
+          certFile: cert.certFile,
+          keyFile: cert.keyFile,
+          caFile: ca.certFile,
+          clientCerts: true,
+        },
+      });
+      const withCert = replica(
+        settingsFor(server.port, { tls: { ca: ca.cert, cert: client.cert, key: client.key } }),
+      );
+      const without = replica(
+        settingsFor(server.port, { tls: { ca: ca.cert, cert: undefined, key: undefined } }),
+      );
+      await eventually('up with the client certificate', isUp(withCert));
+      await eventually('refused without', () => without.logs.find(l => l['level'] === 'warn'));
+      assert.equal(await isUp(without)(), false);
     });
   });
 });

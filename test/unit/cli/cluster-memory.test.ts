@@ -5,22 +5,35 @@
 import { strict as assert } from 'node:assert';
 import type { Worker } from 'node:cluster';
 import { install as installFakeTimers, type Clock } from '@sinonjs/fake-timers';
-import { ClusterMemory, parseMemoryChange } from '../../../src/cli/cluster-memory';
+import {
+  ClusterMemory,
+  MAX_UNWRITTEN_CHANGES,
+  parseMemoryChange,
+} from '../../../src/cli/cluster-memory';
 import type { ForgetRequest } from '../../../src/memory/forget-request';
 import { duidKey, ipTag } from '../../../src/memory/visitor-keys';
+import type { Logger } from '../../../src/observability/logger';
 
 const KEY = duidKey({ site: 'shop', clientIp: undefined, userAgent: undefined, duid: 'd-1' })!;
 const TAG = ipTag('shop', '203.0.113.7')!;
 
 class StandInWorker {
   readonly sent: Record<string, unknown>[] = [];
+  /** The send callbacks not yet called: the messages not yet written to the channel. */
+  readonly unwritten: (() => void)[] = [];
   connected = true;
   constructor(readonly id: number) {}
   isConnected(): boolean {
     return this.connected;
   }
-  send(message: Record<string, unknown>): boolean {
+  send(
+    message: Record<string, unknown>,
+    _h?: unknown,
+    _o?: unknown,
+    written?: () => void,
+  ): boolean {
     this.sent.push(message);
+    if (written) this.unwritten.push(written);
     return true;
   }
 }
@@ -67,13 +80,16 @@ describe('cluster memory sharing (primary side)', () => {
     let clock: Clock;
     let workers: StandInWorker[];
     let memory: ClusterMemory;
+    let warned: unknown[][];
     const forgetIp: ForgetRequest = { target: { kind: 'ip', ip: '203.0.113.7' } };
 
     beforeEach(() => {
       clock = installFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       workers = [new StandInWorker(1), new StandInWorker(2), new StandInWorker(3)];
       const all = (): Worker[] => workers as unknown as Worker[];
-      memory = new ClusterMemory(all, () => all().filter(w => w.id !== 3));
+      warned = [];
+      const log = { warn: (...args: unknown[]) => warned.push(args) } as unknown as Logger;
+      memory = new ClusterMemory(all, () => all().filter(w => w.id !== 3), log);
     });
     afterEach(() => clock.uninstall());
 
@@ -92,6 +108,36 @@ describe('cluster memory sharing (primary side)', () => {
       const bad = { type: 'cheq-rti-authz:memory-change', change: { op: 'forget', key: 'x' } };
       assert.equal(memory.onMessage(from(1), bad), true);
       assert.equal(workers[1]!.sent.length, 1);
+    });
+
+    it('holds at most MAX_UNWRITTEN_CHANGES unwritten changes per worker, drops the rest, says so once', () => {
+      workers[2]!.connected = false;
+      const change = { op: 'forget', key: KEY };
+      const relay = (): boolean =>
+        memory.onMessage(from(1), { type: 'cheq-rti-authz:memory-change', change });
+      for (let i = 0; i < MAX_UNWRITTEN_CHANGES + 5; i++) relay();
+      assert.equal(workers[1]!.sent.length, MAX_UNWRITTEN_CHANGES);
+      assert.deepEqual(warned, [
+        [{ worker: 2 }, 'verdict memory: a worker cannot keep up; dropping changes relayed to it'],
+      ]);
+      // Written: the channel takes changes again.
+      workers[1]!.unwritten.splice(0, 2).forEach(written => written());
+      relay();
+      relay();
+      relay();
+      assert.equal(workers[1]!.sent.length, MAX_UNWRITTEN_CHANGES + 2);
+      assert.equal(warned.length, 2, 'a new run of drops is said again');
+    });
+
+    it('does not wait for a worker that exits during a forget', async () => {
+      const answer = memory.forget(forgetIp);
+      memory.onMessage(from(1), {
+        type: 'cheq-rti-authz:memory-forgotten',
+        id: 1,
+        outcome: { forgotten: 2 },
+      });
+      memory.onExit(from(2));
+      assert.deepEqual(await answer, { forgotten: 2 });
     });
 
     it('leaves other messages to their handlers', () => {
@@ -121,10 +167,10 @@ describe('cluster memory sharing (primary side)', () => {
         memory.onMessage(from(id), {
           type: 'cheq-rti-authz:memory-forgotten',
           id: 1,
-          outcome: id === 1 ? { forgotten: 0 } : { refused: 'site is not a served site' },
+          outcome: id === 1 ? { forgotten: 0 } : { refused: 'site names none of the served sites' },
         });
       }
-      assert.deepEqual(await answer, { refused: 'site is not a served site' });
+      assert.deepEqual(await answer, { refused: 'site names none of the served sites' });
     });
 
     it('fails when a worker does not answer within 5 s', async () => {

@@ -97,8 +97,8 @@ describe('forget requests (admin endpoint body, forget command)', () => {
       ['all: false', { all: false }, 'all must be true'],
       ['all: "true"', { all: 'true' }, 'all must be true'],
       ['all on one site', { all: true, site: 'shop' }, 'site cannot be given with all'],
-      ['an empty site', { duid: 'x', site: '' }, 'site must be a site name'],
-      ['a site that is not a string', { duid: 'x', site: 1 }, 'site must be a site name'],
+      ['an empty site', { duid: 'x', site: '' }, 'site must be a non-empty string'],
+      ['a site that is not a string', { duid: 'x', site: 1 }, 'site must be a non-empty string'],
       [
         'a site name over 256 characters',
         { duid: 'x', site: 's'.repeat(257) },
@@ -144,7 +144,7 @@ describe('forget requests (admin endpoint body, forget command)', () => {
 
     it('refuses a site that is not served', () => {
       assert.deepEqual(forgetChanges(request({ duid: 'x', site: 'blog' }), SITES), {
-        refused: 'site is not a served site',
+        refused: 'site names none of the served sites',
       });
     });
   });
@@ -205,7 +205,7 @@ describe('forget requests (admin endpoint body, forget command)', () => {
 
     it('refuses a site not served, changing nothing', () => {
       assert.deepEqual(applyForget(memory, request({ duid: 'duid-1', site: 'blog' }), SITES), {
-        refused: 'site is not a served site',
+        refused: 'site names none of the served sites',
       });
       assert.equal(memory.size, 5);
       assert.deepEqual(told, []);
