@@ -4,7 +4,9 @@
 // with redis_url, it appends the forget to the stream a real redis-server holds.
 
 import { strict as assert } from 'node:assert';
+import { servedSites } from '../../src/config/load-config';
 import type { Visitor } from '../../src/core/block-memory';
+import { memoryScope } from '../../src/core/memory-scope';
 import { eventually } from '../helpers/eventually';
 import { RedisServer } from '../helpers/redis-server';
 import { createUpstreamAuthorizationClient, upstreamCheck } from '../helpers/upstream-protos';
@@ -172,8 +174,10 @@ describe('cheq-rti-authz forget without an admin token: through Redis (integrati
   });
 
   it('appends the forget to the stream: the running server applies it as a peer', async () => {
+    const site = servedSites(service.config)[0];
+    assert.ok(site);
     const bot: Visitor = {
-      site: 'default',
+      site: memoryScope(site.name, site.core),
       clientIp: '203.0.113.7',
       userAgent: 'ScrapeBot/2.1',
       duid: undefined,
