@@ -281,6 +281,8 @@ describe('cheq-rti-authz process (integration)', function () {
         CHEQ_GRPC_PORT: '0',
         CHEQ_HTTP_PORT: '0',
         CHEQ_METRICS_PORT: '0',
+        // Not the demo page's 8000: a demo someone runs on this machine must not fail the test.
+        DEMO_SITE_PORT: '0',
       });
       await proc.waitForLine(l => l['msg'] === 'cheq-rti-authz listening');
       const until = Date.now() + 5000;
