@@ -5,7 +5,7 @@
 
 import { LRUCache } from 'lru-cache';
 import type { BlockMemory, Remembered, Visitor } from '../core/block-memory';
-import { duidKey, ipTag, ipUaKey, kindOf } from './visitor-keys';
+import { duidKey, flatKey, ipTag, ipUaKey, kindOf } from './visitor-keys';
 
 /** What one replica tells the others: a block learned, or forgotten, by key (visitor-keys.ts). */
 export type MemoryChange =
@@ -39,18 +39,39 @@ export interface VerdictMemoryOptions {
   readonly now?: () => number;
 }
 
-interface Entry {
-  readonly expiresAtMs: number;
-  /** The expiry the peers were last told: a block RTI repeats refreshes expiresAtMs only. */
-  readonly toldUntilMs: number;
-  /** The visitor's IP tag (visitor-keys' ipTag), when its IP is known. */
-  readonly tag?: string;
+/**
+ * One key's block. Times are milliseconds since the store was made: small integers V8 keeps
+ * inline rather than as boxed numbers (an entry's size is what bounds the memory's RSS).
+ */
+class Entry {
+  constructor(
+    readonly expiresAt: number,
+    /** The expiry the peers were last told: a block RTI repeats refreshes expiresAt only. */
+    readonly toldUntil: number,
+    /** Its visitor's IP slot (slotOf), NO_IP when the IP is unknown. */
+    readonly ip: number,
+  ) {}
 }
 
 /** A block is told to the peers again only once less than this share of its TTL is left. */
 const REPUBLISH_SHARE = 0.5;
 /** Keys one IP (IPv6: one /64) may hold within their TTL, of either kind. */
 export const MAX_KEYS_PER_IP = 32;
+/** Entry.ip of a visitor without a known IP. */
+const NO_IP = -1;
+
+/**
+ * An IP tag's slot: 30 bits of its digest, a small integer V8 keeps inline. Two addresses sharing
+ * a slot (about one pair in a billion) only share the per-IP cap and an operator's forget_ip.
+ */
+function slotOf(tag: string): number {
+  let slot = 0;
+  for (let at = 2; at < 7; at++) slot = slot * 64 + BASE64URL.indexOf(tag.charAt(at));
+  return slot;
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
 /** Entries looked at per sweep: about 0.1 ms of work. */
 const SWEEP_LIMIT = 1000;
 
@@ -60,20 +81,26 @@ export class VerdictMemory implements BlockMemory {
     forgotten: { rti_allowed: 0, admin: 0, peer: 0 },
     evicted: { capacity: 0, expired: 0, ip_limit: 0 },
   };
-  /** LRU only: the expiry is ours (epoch milliseconds), so that peers can be told it. */
+  /** LRU only: the expiry is ours, so that peers can be told it. */
   private readonly cache: LRUCache<string, Entry>;
   private readonly now: () => number;
-  /** Each IP tag's keys, oldest stored first (both kinds of key carry their visitor's tag). */
-  private readonly keysOfIp = new Map<string, Set<string>>();
+  /** Epoch milliseconds the entries' times count from. */
+  private readonly base: number;
+  /**
+   * Each IP slot's keys, oldest stored first: one key as itself, more as a list (most IPs hold
+   * one, and a list would double an entry's size). Both kinds of key carry their visitor's IP.
+   */
+  private readonly keysOfIp = new Map<number, string | string[]>();
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
   constructor(options: VerdictMemoryOptions) {
     this.now = options.now ?? Date.now;
+    this.base = this.now();
     this.cache = new LRUCache<string, Entry>({
       max: options.maxEntries,
       dispose: (entry, key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
-        if (entry.tag !== undefined) this.untag(entry.tag, key);
+        if (entry.ip !== NO_IP) this.untag(entry.ip, key);
       },
     });
   }
@@ -109,10 +136,9 @@ export class VerdictMemory implements BlockMemory {
     for (const key of [ipKey, duidKey(visitor)]) {
       if (key === undefined) continue;
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
-      const toldUntilMs = this.cache.peek(key)?.toldUntilMs ?? 0;
+      const toldUntilMs = this.base + (this.cache.peek(key)?.toldUntil ?? -this.base);
       const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
-      const entry = { expiresAtMs, toldUntilMs: tell ? expiresAtMs : toldUntilMs, ...tagged };
-      this.store(key, entry);
+      this.store(key, expiresAtMs, tell ? expiresAtMs : toldUntilMs, tag);
       this.counts.learned.local++;
       if (tell) this.emit({ op: 'block', key, expiresAtMs, ...tagged }, 'local');
     }
@@ -136,9 +162,7 @@ export class VerdictMemory implements BlockMemory {
       case 'block': {
         const expiresAtMs = Math.min(change.expiresAtMs, this.now() + maxTtlMs);
         if (expiresAtMs <= this.now()) return;
-        const { tag } = change;
-        const entry = { expiresAtMs, toldUntilMs: expiresAtMs };
-        this.store(change.key, tag === undefined ? entry : { ...entry, tag });
+        this.store(change.key, expiresAtMs, expiresAtMs, change.tag);
         if (source === 'peer') this.counts.learned.peer++;
         break;
       }
@@ -146,9 +170,8 @@ export class VerdictMemory implements BlockMemory {
         if (this.cache.delete(change.key)) this.counts.forgotten[source]++;
         break;
       case 'forget_ip': {
-        // An operator's rare command: a scan of every entry (about 10 ms at 100,000).
-        const keys = [...this.cache.entries()].filter(([, e]) => e.tag === change.tag);
-        for (const [key] of keys) this.cache.delete(key);
+        const keys = this.keysOf(slotOf(change.tag));
+        for (const key of keys) this.cache.delete(key);
         this.counts.forgotten[source] += keys.length;
         break;
       }
@@ -170,7 +193,7 @@ export class VerdictMemory implements BlockMemory {
     let seen = 0;
     for (const key of this.cache.rkeys()) {
       if (++seen > limit) break;
-      if ((this.cache.peek(key)?.expiresAtMs ?? 0) <= now) expired.push(key);
+      if (this.base + (this.cache.peek(key)?.expiresAt ?? -this.base) <= now) expired.push(key);
     }
     for (const key of expired) this.dropExpired(key);
   }
@@ -180,33 +203,40 @@ export class VerdictMemory implements BlockMemory {
    * oldest: one address changing its User-Agent or device id on every blocked request cannot push
    * the other visitors out of the memory, nor keep its own newest key out of it.
    */
-  private store(key: string, entry: Entry): void {
-    const { tag } = entry;
-    const held = tag === undefined ? undefined : this.keysOfIp.get(tag);
-    if (held && held.size >= MAX_KEYS_PER_IP && !held.has(key)) {
+  private store(built: string, expiresAtMs: number, toldUntilMs: number, tag?: string): void {
+    const key = flatKey(built);
+    const ip = tag === undefined ? NO_IP : slotOf(tag);
+    const held = ip === NO_IP ? [] : this.keysOf(ip);
+    if (held.length >= MAX_KEYS_PER_IP && !held.includes(key)) {
       const [oldest] = held;
       if (oldest !== undefined && this.cache.delete(oldest)) this.counts.evicted.ip_limit++;
     }
-    // Replacing an entry disposes of the old one (untag), so the key is tagged again after.
-    this.cache.set(key, entry);
-    if (tag !== undefined) {
-      const keys = this.keysOfIp.get(tag) ?? new Set<string>();
-      keys.delete(key);
-      keys.add(key);
-      this.keysOfIp.set(tag, keys);
-    }
+    // Replacing an entry disposes of the old one (untag), so the key is listed again after.
+    this.cache.set(key, new Entry(expiresAtMs - this.base, toldUntilMs - this.base, ip));
+    if (ip === NO_IP) return;
+    const listed = this.keysOfIp.get(ip);
+    if (listed === undefined) this.keysOfIp.set(ip, key);
+    else if (typeof listed === 'string') this.keysOfIp.set(ip, [listed, key]);
+    else listed.push(key);
   }
 
-  private untag(tag: string, key: string): void {
-    const keys = this.keysOfIp.get(tag);
-    keys?.delete(key);
-    if (keys?.size === 0) this.keysOfIp.delete(tag);
+  /** An IP slot's keys, oldest first (a copy). */
+  private keysOf(ip: number): string[] {
+    const listed = this.keysOfIp.get(ip);
+    return listed === undefined ? [] : typeof listed === 'string' ? [listed] : [...listed];
+  }
+
+  private untag(ip: number, key: string): void {
+    const left = this.keysOf(ip).filter(listed => listed !== key);
+    if (left.length === 0) this.keysOfIp.delete(ip);
+    else this.keysOfIp.set(ip, left.length === 1 ? (left[0] as string) : left);
   }
 
   /** The key's expiry while it lasts; an expired entry is dropped. */
   private expiryOf(key: string): number | undefined {
-    const expiresAtMs = this.cache.get(key)?.expiresAtMs;
-    if (expiresAtMs === undefined) return undefined;
+    const entry = this.cache.get(key);
+    if (entry === undefined) return undefined;
+    const expiresAtMs = this.base + entry.expiresAt;
     if (expiresAtMs > this.now()) return expiresAtMs;
     this.dropExpired(key);
     return undefined;
