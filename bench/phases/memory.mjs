@@ -16,7 +16,7 @@ import { observe, rssMb } from '../lib/observe.mjs';
 import { blockedPct, sumTallies } from '../lib/population.mjs';
 import { log } from '../lib/processes.mjs';
 import { fmt, observedCells, observedHeader, printTable } from '../lib/report-table.mjs';
-import { readyz, verdictMemoryGauges } from '../lib/scrape.mjs';
+import { memoryMetrics, readyz, verdictMemoryGauges } from '../lib/scrape.mjs';
 import { AS_SHIPPED } from '../lib/servers.mjs';
 import { median, percentilesOf, round3 } from '../lib/stats.mjs';
 import { TARGETS } from '../lib/targets.mjs';
@@ -336,6 +336,8 @@ export function costSummary(rate, { full, block, memory }) {
  * @property {number | undefined} rssMaxMb our RSS, largest sampled during the fill and the load
  *   after it
  * @property {number | undefined} rssAfterMb after both
+ * @property {{ heapUsedMb?: number, heapTotalMb?: number }} heapIdle V8's heap once ready
+ * @property {{ heapUsedMb?: number, heapTotalMb?: number }} heapFull after the fill
  */
 
 /**
@@ -357,6 +359,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
   const metricsPort = Number(ours.info['metricsPort']);
   await readyz(metricsPort);
   const rssIdleMb = rssMb(ours.pid);
+  const heapIdle = await memoryMetrics(metricsPort);
   const { maxEntries } = await verdictMemoryGauges(metricsPort);
   const cap = maxEntries ?? (knobs.memoryMaxEntries || DEFAULT_MAX_ENTRIES);
   const checks = Math.ceil(cap * FILL_SHARE);
@@ -373,6 +376,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
     }),
   );
   const { entries } = await verdictMemoryGauges(metricsPort);
+  const heapFull = await memoryMetrics(metricsPort);
   log(`memory: the population at ${knobs.memoryRate}/s for ${knobs.durationS} s, the memory full`);
   const loaded = await observe(ours.pid, () =>
     bench.load.memoryClient({
@@ -397,6 +401,8 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
     rssIdleMb,
     rssMaxMb: sampled.length > 0 ? Math.max(...sampled) : undefined,
     rssAfterMb,
+    heapIdle,
+    heapFull,
   };
 }
 
@@ -537,7 +543,7 @@ export function memoryVerdicts(m, add) {
     `${fmt(f.rssMaxMb)} MB`,
     `≤ ${TARGETS.rssMb} MB, the memory full`,
     full && Number(f.rssMaxMb) <= TARGETS.rssMb,
-    `a fresh process: RSS idle ${fmt(f.rssIdleMb)} MB; ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held; RSS after the population at its rate ${fmt(f.rssAfterMb)} MB${full ? '' : ' [!] the memory is not full'}`,
+    `a fresh process: RSS idle ${fmt(f.rssIdleMb)} MB, heap used idle ${fmt(f.heapIdle.heapUsedMb)} MB, full ${fmt(f.heapFull.heapUsedMb)} MB (heap total ${fmt(f.heapFull.heapTotalMb)} MB); ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held; RSS after the population at its rate ${fmt(f.rssAfterMb)} MB${full ? '' : ' [!] the memory is not full'}`,
   );
 }
 
@@ -607,6 +613,6 @@ export function printMemory(m, c) {
     `CPU per check at ${m.cost.rate}/s: full allow ${fmt(m.cost.fullUs.median)} µs, RTI's block ${fmt(m.cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(m.cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(m.cost.ratio.median)} (rounds ${m.cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(m.cost.ratioToBlock.median)} (rounds ${m.cost.ratioToBlock.rounds.join('/')})`,
   );
   console.log(
-    `memory full (a fresh process): ${fmt(m.full.entries)} of ${fmt(m.full.maxEntries)} entries after ${m.full.checks} unique bots (${m.full.checksPerS}/s); RSS idle ${fmt(m.full.rssIdleMb)} MB, max ${fmt(m.full.rssMaxMb)} MB (the fill, then the population), after ${fmt(m.full.rssAfterMb)} MB`,
+    `memory full (a fresh process): ${fmt(m.full.entries)} of ${fmt(m.full.maxEntries)} entries after ${m.full.checks} unique bots (${m.full.checksPerS}/s); RSS idle ${fmt(m.full.rssIdleMb)} MB, max ${fmt(m.full.rssMaxMb)} MB (the fill, then the population), after ${fmt(m.full.rssAfterMb)} MB; V8 heap used idle ${fmt(m.full.heapIdle.heapUsedMb)} MB, full ${fmt(m.full.heapFull.heapUsedMb)} MB`,
   );
 }

@@ -237,6 +237,8 @@ describe('bench: memory phase', () => {
           checksPerS: 3000,
           rssMaxMb: 120,
           rssAfterMb: 110,
+          heapIdle: {},
+          heapFull: {},
         },
         sync: m.syncSummary([20, 40, 900]),
         ...over,
@@ -275,6 +277,8 @@ describe('bench: memory phase', () => {
               checksPerS: 3000,
               rssMaxMb: 120,
               rssAfterMb: 110,
+              heapIdle: {},
+              heapFull: {},
             },
           }),
         );
