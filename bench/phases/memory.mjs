@@ -295,7 +295,8 @@ async function costRounds(bench, rti, populationLoad, serverPid) {
 }
 
 /**
- * CPU per check of the three cases, per round and median, and the ratios in each round.
+ * CPU per check sent (past the in-flight cap none is) of the three cases, per round and median,
+ * and the ratios in each round.
  * @param {number} rate
  * @param {Record<'full' | 'block' | 'memory', CostRun[]>} runs
  * @returns {CostSummary}
@@ -303,8 +304,10 @@ async function costRounds(bench, rti, populationLoad, serverPid) {
 export function costSummary(rate, { full, block, memory }) {
   /** @param {CostRun} run */
   const perCheck = run => {
-    const answered = sumTallies([run.tallies.bot, run.tallies.person]);
-    return Math.round((Number(run.serverCpuS) * 1e6) / (answered.allowed + answered.blocked));
+    // Every call that reached the server cost it, answered in time or not; none: no figure.
+    const all = sumTallies([run.tallies.bot, run.tallies.person]);
+    const reached = all.sent - all.overflow;
+    return reached > 0 ? Math.round((Number(run.serverCpuS) * 1e6) / reached) : NaN;
   };
   /** @param {number[]} rounds @returns {PerRound} */
   const perRound = rounds => ({ median: median(rounds), rounds });
