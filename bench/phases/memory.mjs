@@ -205,6 +205,7 @@ async function saturation(bench, port) {
  * @property {number} remembered our server's remembered_block decisions
  * @property {Record<string, number>} failOpenByCause
  * @property {Record<string, number>} decisions
+ * @property {Record<string, string>} errorDetails the first message of each gRPC error status
  * @property {Partial<import('../lib/stats.mjs').Percentiles>} latencyMs
  * @property {Partial<import('../lib/stats.mjs').Percentiles>} scheduleLagMs
  * @property {number | undefined} rssMaxMb
@@ -242,6 +243,7 @@ export function scenarioSummary(run) {
     remembered: decisions['remembered_block'] ?? 0,
     failOpenByCause,
     decisions,
+    errorDetails: run.errorDetails ?? {},
     latencyMs: run.latencyMs,
     scheduleLagMs: run.scheduleLagMs,
     rssMaxMb: run.rssMaxMb,
