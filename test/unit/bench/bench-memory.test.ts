@@ -66,7 +66,7 @@ describe('bench: memory phase', () => {
   let m: MemoryPhaseModule;
   before(async () => {
     p = await load<PopulationModule>('lib/population.mjs');
-    m = await load<MemoryPhaseModule>('phases/memory.mjs');
+    m = await load<MemoryPhaseModule>('phases/memory-report.mjs');
   });
 
   describe('population', () => {
