@@ -104,19 +104,17 @@ export async function memoryPhase(bench, protectionCapacity) {
       ? 'the protection phase'
       : 'saturation checks/s (h2load, median of rounds)';
   const rate = knobs.memoryRate;
-  /** @type {Partial<Record<ScenarioKey, ScenarioRun>>} */
-  const runs = {};
   log(`memory: RTI healthy, ${knobs.memoryLeadS} s at ${rate}/s (the last ${window} s measured)`);
   if (lead > 0) await populationLoad(rate, lead);
-  runs.healthy = await populationLoad(rate, window);
+  const healthy = await populationLoad(rate, window);
   log(`memory: RTI refusing connections, ${window} s`);
   await rti('refuse');
-  runs.refused = await populationLoad(rate, window);
+  const refused = await populationLoad(rate, window);
   await rti('serve');
   log(`memory: RTI healthy again, ${knobs.memoryLeadS} s; then RTI hanging, ${window} s`);
   await populationLoad(rate, knobs.memoryLeadS);
   await rti('hang');
-  runs.hung = await populationLoad(rate, window);
+  const hung = await populationLoad(rate, window);
   await rti('serve');
   const flood = Math.round(capacity * 1.5);
   // The breaker the hang opened closes, and every bot is seen again, before the flood.
@@ -124,7 +122,7 @@ export async function memoryPhase(bench, protectionCapacity) {
     `memory: RTI healthy again, ${knobs.memoryLeadS} s; then 150 % of capacity (${flood}/s), ${window} s`,
   );
   await populationLoad(rate, knobs.memoryLeadS);
-  runs.overload150 = await populationLoad(flood, window);
+  const overload150 = await populationLoad(flood, window);
 
   const cost = await costRounds(bench, rti, populationLoad, ours.pid);
   await ours.stop();
@@ -138,10 +136,10 @@ export async function memoryPhase(bench, protectionCapacity) {
     capacity,
     capacityFrom,
     scenarios: {
-      healthy: scenarioSummary(/** @type {ScenarioRun} */ (runs.healthy)),
-      refused: scenarioSummary(/** @type {ScenarioRun} */ (runs.refused)),
-      hung: scenarioSummary(/** @type {ScenarioRun} */ (runs.hung)),
-      overload150: scenarioSummary(/** @type {ScenarioRun} */ (runs.overload150)),
+      healthy: scenarioSummary(healthy),
+      refused: scenarioSummary(refused),
+      hung: scenarioSummary(hung),
+      overload150: scenarioSummary(overload150),
     },
     cost,
     full,
