@@ -301,13 +301,22 @@ async function replicasOverRedis(bench, memoryEnv) {
   const { knobs, servers } = bench;
   const bots = knobs.memorySyncBots;
   log('memory: two replicas over one redis-server');
-  const redis = await bench.start(servers.redis());
-  const standIns = [await bench.start(servers.standIn()), await bench.start(servers.standIn())];
+  /** Stopped in reverse at the end, whatever happens. @type {import('../lib/processes.mjs').Started[]} */
+  const started = [];
+  /** @template {import('../lib/processes.mjs').Started} S @param {Promise<S>} promise */
+  const start = async promise => {
+    const child = await bench.start(promise);
+    started.push(child);
+    return child;
+  };
   try {
+    // Missing redis-server, or a build without redis_url, fails here: the rest still counts.
+    const redis = await start(servers.redis());
+    const standIns = [await start(servers.standIn()), await start(servers.standIn())];
     const replicas = [];
     for (const standIn of standIns) {
       const env = { ...AS_SHIPPED, ...memoryEnv, CHEQ_REDIS_URL: redis.url };
-      replicas.push(await bench.start(servers.ours(standIn.url, { env })));
+      replicas.push(await start(servers.ours(standIn.url, { env })));
     }
     for (const replica of replicas) await readyz(Number(replica.info['metricsPort']));
     const [one, two] = replicas.map(r => `127.0.0.1:${r.info['grpcPort']}`);
@@ -323,15 +332,12 @@ async function replicasOverRedis(bench, memoryEnv) {
       first: SYNC_FIRST_BOT,
       giveUpMs: SYNC_GIVE_UP_MS,
     });
-    for (const replica of replicas) await replica.stop();
     return syncSummary(delaysMs);
   } catch (err) {
-    // A build without redis_url refuses CHEQ_REDIS_URL: the rest of the phase still counts.
     const why = err instanceof Error ? err.message.split('\n').slice(0, 3).join(' ') : String(err);
     log(`memory: two replicas over Redis not measured: ${why}`);
     return { error: why, bots, delaysMs: [], delayMs: {}, missed: bots };
   } finally {
-    for (const standIn of standIns) await standIn.stop();
-    await redis.stop();
+    for (const child of started.reverse()) await child.stop();
   }
 }
