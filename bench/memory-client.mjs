@@ -14,7 +14,8 @@
 //
 //   node bench/memory-client.mjs '{"mode":"population","target":"127.0.0.1:9001","rate":1000,"durationS":30}'
 //
-// Prints one JSON line (PopulationLoad, FillLoad or SyncLoad).
+// Prints one JSON line (PopulationLoad, FillLoad or SyncLoad), with errorDetails: the first
+// message of each gRPC error status met.
 
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
@@ -63,12 +64,15 @@ import { checkRequestObject, loadExtAuthz } from './realistic-request.mjs';
  * @property {Partial<import('./lib/stats.mjs').Percentiles>} latencyMs
  * @property {Partial<import('./lib/stats.mjs').Percentiles>} scheduleLagMs
  * @property {number} warmupSent arrivals during the warm-up (not in the tallies)
+ * @property {Record<string, string>} [errorDetails] the first message of each gRPC error status
  * @property {number} [serverCpuS]
  */
 /** @typedef {{ elapsedS: number, tally: import('./lib/population.mjs').Tally }} FillLoad */
 /** @typedef {{ delaysMs: (number | null)[], firstBlockMs: number[] }} SyncLoad */
 
 /** What an answer was. @typedef {'allowed' | 'blocked' | { error: string }} Outcome */
+/** The first gRPC error message of each status name, printed with the result. @type {Record<string, string>} */
+const errorDetails = {};
 /**
  * @typedef {(message: Buffer, options: grpc.CallOptions,
  *   callback: (err: grpc.ServiceError | null, res?: import('./realistic-request.mjs').CheckResponse) => void) => void} CheckMethod
@@ -155,8 +159,11 @@ async function sender(target) {
       new Promise(resolve => {
         const call = /** @type {CheckMethod} */ (calls[next++ % calls.length]);
         call(message, { deadline: Date.now() + deadlineMs }, (err, res) => {
-          if (err) resolve({ error: grpc.status[err.code] ?? String(err.code) });
-          else resolve(res?.status?.code === 0 ? 'allowed' : 'blocked');
+          if (err) {
+            const error = grpc.status[err.code] ?? String(err.code);
+            errorDetails[error] ??= err.details;
+            resolve({ error });
+          } else resolve(res?.status?.code === 0 ? 'allowed' : 'blocked');
         });
       }),
     close: () => clients.forEach(client => client.close()),
@@ -316,6 +323,6 @@ const result =
       ? await fill(options, s)
       : await sync(options, s);
 s.close();
-console.log(JSON.stringify(result));
+console.log(JSON.stringify({ ...result, errorDetails }));
 // A channel still reconnecting (server gone) would keep the process alive.
 process.exit(0);

@@ -217,7 +217,7 @@ export const KNOBS = {
     60,
     positiveInteger,
     's',
-    'memory phase: RTI healthy before each outage (the healthy window is its end)',
+    'memory phase: RTI healthy before each outage and the 150 % flood (the healthy window is its end)',
   ),
   memoryBots: knob(
     'BENCH_MEMORY_BOTS',

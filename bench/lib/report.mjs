@@ -6,7 +6,7 @@ import { challengeRows, challengeVerdicts } from '../phases/challenge.mjs';
 import { grpcRows, grpcVerdicts } from '../phases/grpc.mjs';
 import { hangRows, hangVerdicts } from '../phases/hang.mjs';
 import { httpRows, httpVerdicts } from '../phases/http.mjs';
-import { memoryVerdicts, printMemory } from '../phases/memory.mjs';
+import { memoryVerdicts, printMemory } from '../phases/memory-report.mjs';
 import { millionVerdicts } from '../phases/million.mjs';
 import { printProtection, protectionVerdicts } from '../phases/protection.mjs';
 import { rateRows, rateVerdicts } from '../phases/rate.mjs';

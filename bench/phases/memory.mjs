@@ -5,52 +5,36 @@
 // repeat visitors (bench/memory-client.mjs) at BENCH_MEMORY_RATE. In order, on one process:
 // the capacity (BENCH_CAPACITY, the protection phase's, or its own saturation); RTI healthy for
 // BENCH_MEMORY_LEAD_S, the last BENCH_MEMORY_WINDOW_S of it measured; RTI refusing connections
-// (measured); healthy again (lead); RTI hanging (measured); 150 % of capacity offered with RTI
-// healthy (measured); the cost of a check decided from memory while RTI refuses against a full
-// allow (rounds); the memory filled with unique bots (RSS). Then two replicas over one
-// redis-server: how long after replica 1 blocks a bot replica 2 blocks it while its RTI refuses.
+// (measured); healthy again (lead); RTI hanging (measured); healthy again (lead); 150 % of
+// capacity offered with RTI healthy (measured); the cost of a check decided from memory while
+// RTI refuses against a full allow (rounds). Then the memory filled with unique bots on a fresh
+// process (RSS), and two replicas over one redis-server: how long after replica 1 blocks a bot
+// replica 2 blocks it while its RTI refuses.
+// Its rows, verdicts and table: phases/memory-report.mjs.
 
 import { fetch } from 'undici';
 import { counted } from '../lib/counted.mjs';
 import { observe, rssMb } from '../lib/observe.mjs';
-import { blockedPct, sumTallies } from '../lib/population.mjs';
 import { log } from '../lib/processes.mjs';
-import { fmt, observedCells, observedHeader, printTable } from '../lib/report-table.mjs';
-import { readyz, verdictMemoryGauges } from '../lib/scrape.mjs';
+import { memoryMetrics, readyz, verdictMemoryGauges } from '../lib/scrape.mjs';
 import { AS_SHIPPED } from '../lib/servers.mjs';
-import { median, percentilesOf, round3 } from '../lib/stats.mjs';
-import { TARGETS } from '../lib/targets.mjs';
+import { median } from '../lib/stats.mjs';
+import {
+  MAX_IN_FLIGHT,
+  SYNC_GIVE_UP_MS,
+  costSummary,
+  scenarioSummary,
+  syncSummary,
+} from './memory-report.mjs';
 
-/** The scenarios measured, in their order. @typedef {'healthy' | 'refused' | 'hung' | 'overload150'} ScenarioKey */
+/** @typedef {import('./memory-report.mjs').ScenarioKey} ScenarioKey */
+/** @typedef {import('./memory-report.mjs').ScenarioRun} ScenarioRun */
 /** What the RTI stand-in does. @typedef {'serve' | 'refuse' | 'hang'} StandInMode */
 
 /** More unique bots than the memory holds, so that it is full whatever it evicted. */
 const FILL_SHARE = 1.05;
-/** Replica 2 is asked again and again for this long at most, per bot. */
-const SYNC_GIVE_UP_MS = 5000;
 /** Unique bots of the sync measure are numbered from here: never seen by the fill. */
 const SYNC_FIRST_BOT = 10_000_000;
-/**
- * The cost line fails when fewer of the memory rounds' checks than this were decided from
- * memory: it would have measured something else (fail-opens of a starved process among them).
- */
-const REMEMBERED_SHARE = 0.95;
-/** Populations' checks in flight at most, as Envoy's default cluster circuit breaker allows. */
-const MAX_IN_FLIGHT = 1024;
-
-/** @type {Record<ScenarioKey, string>} */
-export const SCENARIO_LABELS = {
-  healthy: 'RTI healthy',
-  refused: 'RTI refusing connections',
-  hung: 'RTI hanging (never answers)',
-  overload150: '150 % of capacity offered',
-};
-
-/**
- * @typedef {import('../memory-client.mjs').PopulationLoad
- *   & import('../lib/counted.mjs').RtiCounted & Partial<import('../lib/counted.mjs').ServerCounted>
- *   & import('../lib/observe.mjs').Observed & { offeredPerS: number }} ScenarioRun
- */
 
 /**
  * @typedef {object} MemoryResults
@@ -59,10 +43,10 @@ export const SCENARIO_LABELS = {
  * @property {number} leadS
  * @property {number} capacity
  * @property {string} capacityFrom
- * @property {Record<ScenarioKey, ScenarioSummary>} scenarios
- * @property {CostSummary} cost
+ * @property {Record<ScenarioKey, import('./memory-report.mjs').ScenarioSummary>} scenarios
+ * @property {import('./memory-report.mjs').CostSummary} cost
  * @property {FillSummary} full
- * @property {SyncSummary} sync
+ * @property {import('./memory-report.mjs').SyncSummary} sync
  */
 
 /**
@@ -120,23 +104,25 @@ export async function memoryPhase(bench, protectionCapacity) {
       ? 'the protection phase'
       : 'saturation checks/s (h2load, median of rounds)';
   const rate = knobs.memoryRate;
-  /** @type {Partial<Record<ScenarioKey, ScenarioRun>>} */
-  const runs = {};
   log(`memory: RTI healthy, ${knobs.memoryLeadS} s at ${rate}/s (the last ${window} s measured)`);
   if (lead > 0) await populationLoad(rate, lead);
-  runs.healthy = await populationLoad(rate, window);
+  const healthy = await populationLoad(rate, window);
   log(`memory: RTI refusing connections, ${window} s`);
   await rti('refuse');
-  runs.refused = await populationLoad(rate, window);
+  const refused = await populationLoad(rate, window);
   await rti('serve');
   log(`memory: RTI healthy again, ${knobs.memoryLeadS} s; then RTI hanging, ${window} s`);
   await populationLoad(rate, knobs.memoryLeadS);
   await rti('hang');
-  runs.hung = await populationLoad(rate, window);
+  const hung = await populationLoad(rate, window);
   await rti('serve');
   const flood = Math.round(capacity * 1.5);
-  log(`memory: 150 % of capacity (${flood}/s), ${window} s`);
-  runs.overload150 = await populationLoad(flood, window);
+  // The breaker the hang opened closes, and every bot is seen again, before the flood.
+  log(
+    `memory: RTI healthy again, ${knobs.memoryLeadS} s; then 150 % of capacity (${flood}/s), ${window} s`,
+  );
+  await populationLoad(rate, knobs.memoryLeadS);
+  const overload150 = await populationLoad(flood, window);
 
   const cost = await costRounds(bench, rti, populationLoad, ours.pid);
   await ours.stop();
@@ -150,10 +136,10 @@ export async function memoryPhase(bench, protectionCapacity) {
     capacity,
     capacityFrom,
     scenarios: {
-      healthy: scenarioSummary(/** @type {ScenarioRun} */ (runs.healthy)),
-      refused: scenarioSummary(/** @type {ScenarioRun} */ (runs.refused)),
-      hung: scenarioSummary(/** @type {ScenarioRun} */ (runs.hung)),
-      overload150: scenarioSummary(/** @type {ScenarioRun} */ (runs.overload150)),
+      healthy: scenarioSummary(healthy),
+      refused: scenarioSummary(refused),
+      hung: scenarioSummary(hung),
+      overload150: scenarioSummary(overload150),
     },
     cost,
     full,
@@ -191,81 +177,6 @@ async function saturation(bench, port) {
 }
 
 /**
- * @typedef {object} ScenarioSummary
- * @property {number} offeredPerS
- * @property {number | undefined} sentPerS what the client managed to offer
- * @property {number} checksPerS checks answered with a decision (allow or block) per second
- * @property {number | undefined} botsBlockedPct
- * @property {number | undefined} peopleBlockedPct
- * @property {import('../lib/population.mjs').Tally} bot
- * @property {import('../lib/population.mjs').Tally} person
- * @property {number} rtiCalls requests the RTI stand-in received (answered or held)
- * @property {number} rtiBots of them about bots, answered
- * @property {number} rtiPeople of them about people, answered
- * @property {number} remembered our server's remembered_block decisions
- * @property {Record<string, number>} failOpenByCause
- * @property {Record<string, number>} decisions
- * @property {Partial<import('../lib/stats.mjs').Percentiles>} latencyMs
- * @property {Partial<import('../lib/stats.mjs').Percentiles>} scheduleLagMs
- * @property {number | undefined} rssMaxMb
- * @property {number | undefined} serverCpuPct
- * @property {Record<string, number>} coreBusyPct
- */
-
-/**
- * One scenario's window → what the table shows.
- * @param {Pick<ScenarioRun, 'offeredPerS' | 'elapsedS' | 'tallies' | 'rtiCalls' | 'latencyMs'
- *   | 'scheduleLagMs' | 'coreBusyPct'> & Partial<ScenarioRun>} run
- * @returns {ScenarioSummary}
- */
-export function scenarioSummary(run) {
-  const { bot, person } = run.tallies;
-  const all = sumTallies([bot, person]);
-  const decisions = run.decisions ?? {};
-  /** @type {Record<string, number>} */
-  const failOpenByCause = {};
-  for (const [key, n] of Object.entries(decisions)) {
-    if (key.startsWith('fail_open:')) failOpenByCause[key.slice('fail_open:'.length)] = n;
-  }
-  const calls = run.rtiCalls;
-  return {
-    offeredPerS: run.offeredPerS,
-    sentPerS: run.elapsedS > 0 ? Math.round(all.sent / run.elapsedS) : undefined,
-    checksPerS: run.elapsedS > 0 ? Math.round((all.allowed + all.blocked) / run.elapsedS) : 0,
-    botsBlockedPct: blockedPct(bot),
-    peopleBlockedPct: blockedPct(person),
-    bot,
-    person,
-    rtiCalls: (calls['verdicts'] ?? 0) + (calls['hung'] ?? 0),
-    rtiBots: calls['bots'] ?? 0,
-    rtiPeople: calls['people'] ?? 0,
-    remembered: decisions['remembered_block'] ?? 0,
-    failOpenByCause,
-    decisions,
-    latencyMs: run.latencyMs,
-    scheduleLagMs: run.scheduleLagMs,
-    rssMaxMb: run.rssMaxMb,
-    serverCpuPct: run.serverCpuPct,
-    coreBusyPct: run.coreBusyPct,
-  };
-}
-
-/**
- * @typedef {object} CostSummary
- * @property {number} rate
- * @property {PerRound} fullUs CPU µs per check: people, RTI healthy (an RTI call, an allow)
- * @property {PerRound} blockUs bots, RTI healthy (an RTI call, a block: the same answer as
- *   memory's)
- * @property {PerRound} memoryUs bots, RTI refusing (decided from memory)
- * @property {PerRound} ratio memory ÷ full allow, per round (the issue's comparison)
- * @property {PerRound} ratioToBlock memory ÷ RTI's block, per round (what skipping RTI saves)
- * @property {number} rememberedShare of the memory rounds' checks, those our server decided from
- *   memory (remembered_block ÷ checks sent, the warm-up's included: our counters hold both)
- */
-/** @typedef {{ median: number | undefined, rounds: number[] }} PerRound */
-/** @typedef {Pick<ScenarioRun, 'serverCpuS' | 'tallies' | 'decisions' | 'warmupSent'>} CostRun */
-
-/**
  * CPU per check, in BENCH_ROUNDS rounds of BENCH_DURATION_S each (1 s warm-up): people with RTI
  * healthy (a full allow check), bots with RTI healthy (RTI's block), then bots with RTI refusing
  * (decided from memory, the circuit breaker open: what a flood of repeat bots costs once RTI
@@ -274,7 +185,7 @@ export function scenarioSummary(run) {
  * @param {(mode: StandInMode) => Promise<void>} rti
  * @param {(rate: number, durationS: number, more?: Partial<import('../memory-client.mjs').PopulationOptions>) => Promise<ScenarioRun>} populationLoad
  * @param {number} serverPid
- * @returns {Promise<CostSummary>}
+ * @returns {Promise<import('./memory-report.mjs').CostSummary>}
  */
 async function costRounds(bench, rti, populationLoad, serverPid) {
   const { knobs } = bench;
@@ -295,37 +206,6 @@ async function costRounds(bench, rti, populationLoad, serverPid) {
 }
 
 /**
- * CPU per check of the three cases, per round and median, and the ratios in each round.
- * @param {number} rate
- * @param {Record<'full' | 'block' | 'memory', CostRun[]>} runs
- * @returns {CostSummary}
- */
-export function costSummary(rate, { full, block, memory }) {
-  /** @param {CostRun} run */
-  const perCheck = run => {
-    const answered = sumTallies([run.tallies.bot, run.tallies.person]);
-    return Math.round((Number(run.serverCpuS) * 1e6) / (answered.allowed + answered.blocked));
-  };
-  /** @param {number[]} rounds @returns {PerRound} */
-  const perRound = rounds => ({ median: median(rounds), rounds });
-  const memoryUs = memory.map(perCheck);
-  /** @param {CostRun[]} against */
-  const ratios = against =>
-    perRound(memoryUs.map((us, i) => round3(us / perCheck(/** @type {CostRun} */ (against[i])))));
-  const sent = memory.reduce((n, run) => n + run.tallies.bot.sent + run.warmupSent, 0);
-  const remembered = memory.reduce((n, run) => n + (run.decisions?.['remembered_block'] ?? 0), 0);
-  return {
-    rate,
-    fullUs: perRound(full.map(perCheck)),
-    blockUs: perRound(block.map(perCheck)),
-    memoryUs: perRound(memoryUs),
-    ratio: ratios(full),
-    ratioToBlock: ratios(block),
-    rememberedShare: sent > 0 ? round3(remembered / sent) : 0,
-  };
-}
-
-/**
  * @typedef {object} FillSummary
  * @property {number | undefined} maxEntries our cheq_authz_verdict_memory_max_entries
  * @property {number | undefined} entries cheq_authz_verdict_memory_entries after the fill
@@ -336,6 +216,8 @@ export function costSummary(rate, { full, block, memory }) {
  * @property {number | undefined} rssMaxMb our RSS, largest sampled during the fill and the load
  *   after it
  * @property {number | undefined} rssAfterMb after both
+ * @property {{ heapUsedMb?: number, heapTotalMb?: number }} heapIdle V8's heap once ready
+ * @property {{ heapUsedMb?: number, heapTotalMb?: number }} heapFull after the fill
  */
 
 /**
@@ -357,6 +239,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
   const metricsPort = Number(ours.info['metricsPort']);
   await readyz(metricsPort);
   const rssIdleMb = rssMb(ours.pid);
+  const heapIdle = await memoryMetrics(metricsPort);
   const { maxEntries } = await verdictMemoryGauges(metricsPort);
   const cap = maxEntries ?? (knobs.memoryMaxEntries || DEFAULT_MAX_ENTRIES);
   const checks = Math.ceil(cap * FILL_SHARE);
@@ -373,6 +256,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
     }),
   );
   const { entries } = await verdictMemoryGauges(metricsPort);
+  const heapFull = await memoryMetrics(metricsPort);
   log(`memory: the population at ${knobs.memoryRate}/s for ${knobs.durationS} s, the memory full`);
   const loaded = await observe(ours.pid, () =>
     bench.load.memoryClient({
@@ -397,6 +281,8 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
     rssIdleMb,
     rssMaxMb: sampled.length > 0 ? Math.max(...sampled) : undefined,
     rssAfterMb,
+    heapIdle,
+    heapFull,
   };
 }
 
@@ -404,34 +290,33 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
 const DEFAULT_MAX_ENTRIES = 100_000;
 
 /**
- * @typedef {object} SyncSummary
- * @property {string} [error] why it was not measured (e.g. this build has no redis_url)
- * @property {number} bots asked
- * @property {(number | null)[]} delaysMs per bot: replica 1's block → replica 2's; null: none
- *   within SYNC_GIVE_UP_MS
- * @property {Partial<import('../lib/stats.mjs').Percentiles>} delayMs of those that came
- * @property {number} missed bots replica 2 never blocked in time
- */
-
-/**
  * Two replicas of ours over one redis-server, each with its own RTI stand-in; replica 2's
  * refuses connections. For each of BENCH_MEMORY_SYNC_BOTS new bots: replica 1 blocks it (its RTI
  * answers), then replica 2 is asked until it blocks it from memory.
  * @param {import('../lib/context.mjs').Bench} bench
  * @param {Record<string, string>} memoryEnv
- * @returns {Promise<SyncSummary>}
+ * @returns {Promise<import('./memory-report.mjs').SyncSummary>}
  */
 async function replicasOverRedis(bench, memoryEnv) {
   const { knobs, servers } = bench;
   const bots = knobs.memorySyncBots;
   log('memory: two replicas over one redis-server');
-  const redis = await bench.start(servers.redis());
-  const standIns = [await bench.start(servers.standIn()), await bench.start(servers.standIn())];
+  /** Stopped in reverse at the end, whatever happens. @type {import('../lib/processes.mjs').Started[]} */
+  const started = [];
+  /** @template {import('../lib/processes.mjs').Started} S @param {Promise<S>} promise */
+  const start = async promise => {
+    const child = await bench.start(promise);
+    started.push(child);
+    return child;
+  };
   try {
+    // Missing redis-server, or a build without redis_url, fails here: the rest still counts.
+    const redis = await start(servers.redis());
+    const standIns = [await start(servers.standIn()), await start(servers.standIn())];
     const replicas = [];
     for (const standIn of standIns) {
       const env = { ...AS_SHIPPED, ...memoryEnv, CHEQ_REDIS_URL: redis.url };
-      replicas.push(await bench.start(servers.ours(standIn.url, { env })));
+      replicas.push(await start(servers.ours(standIn.url, { env })));
     }
     for (const replica of replicas) await readyz(Number(replica.info['metricsPort']));
     const [one, two] = replicas.map(r => `127.0.0.1:${r.info['grpcPort']}`);
@@ -447,166 +332,12 @@ async function replicasOverRedis(bench, memoryEnv) {
       first: SYNC_FIRST_BOT,
       giveUpMs: SYNC_GIVE_UP_MS,
     });
-    for (const replica of replicas) await replica.stop();
     return syncSummary(delaysMs);
   } catch (err) {
-    // A build without redis_url refuses CHEQ_REDIS_URL: the rest of the phase still counts.
     const why = err instanceof Error ? err.message.split('\n').slice(0, 3).join(' ') : String(err);
     log(`memory: two replicas over Redis not measured: ${why}`);
     return { error: why, bots, delaysMs: [], delayMs: {}, missed: bots };
   } finally {
-    for (const standIn of standIns) await standIn.stop();
-    await redis.stop();
+    for (const child of started.reverse()) await child.stop();
   }
-}
-
-/**
- * Per-bot delays → their percentiles and the misses.
- * @param {(number | null)[]} delaysMs
- * @returns {SyncSummary}
- */
-export function syncSummary(delaysMs) {
-  const came = delaysMs.filter(/** @returns {d is number} */ d => d !== null);
-  return {
-    bots: delaysMs.length,
-    delaysMs,
-    delayMs: percentilesOf(came),
-    missed: delaysMs.length - came.length,
-  };
-}
-
-/**
- * The verdicts on the issue's targets.
- * @param {MemoryResults} m
- * @param {import('../lib/report-table.mjs').AddVerdict} add
- */
-export function memoryVerdicts(m, add) {
-  const limitPct = TARGETS.memoryBotsBlockedShare * 100;
-  /** @param {ScenarioKey} key @param {string} label */
-  const bots = (key, label) => {
-    const x = m.scenarios[key];
-    add(
-      `memory, ${label}: bot requests blocked`,
-      `${fmt(x.botsBlockedPct)} %`,
-      `≥ ${limitPct} %`,
-      Number(x.botsBlockedPct) >= limitPct,
-      `${x.remembered} remembered blocks; ${scenarioNote(x)}`,
-    );
-  };
-  bots('refused', `RTI refusing connections for ${m.windowS} s after ${m.leadS} s healthy`);
-  bots('hung', `RTI hanging for ${m.windowS} s after ${m.leadS} s healthy`);
-  bots('overload150', `150 % of capacity offered (${m.scenarios.overload150.offeredPerS}/s)`);
-  const keys = /** @type {ScenarioKey[]} */ (Object.keys(SCENARIO_LABELS));
-  const people = keys.map(key => m.scenarios[key].peopleBlockedPct);
-  add(
-    'memory: people blocked (RTI blocks none of them), every scenario',
-    people.map(p => `${fmt(p)} %`).join(', '),
-    `${TARGETS.memoryPeopleBlockedPct} % each`,
-    people.every(p => p === TARGETS.memoryPeopleBlockedPct),
-    keys
-      .map(
-        key =>
-          `${SCENARIO_LABELS[key]}: ${m.scenarios[key].person.blocked} of ${m.scenarios[key].person.sent}`,
-      )
-      .join('; '),
-  );
-  const s = m.sync;
-  add(
-    'memory, two replicas over Redis: replica 1 blocks a bot → replica 2 (RTI refusing) blocks it, max',
-    s.error
-      ? 'not measured'
-      : s.missed > 0
-        ? `${s.missed} of ${s.bots} never (${SYNC_GIVE_UP_MS} ms)`
-        : `${s.delayMs.max} ms`,
-    `≤ ${TARGETS.memorySyncMs} ms`,
-    !s.error && s.missed === 0 && Number(s.delayMs.max) <= TARGETS.memorySyncMs,
-    s.error ?? `${s.bots} bots; p50 ${s.delayMs.p50} ms, p90 ${s.delayMs.p90} ms`,
-  );
-  const c = m.cost;
-  add(
-    `memory: CPU per check decided from memory (RTI refusing) ÷ a full allow check, at ${c.rate}/s`,
-    c.ratio.median,
-    'information (issue: a small fraction)',
-    c.rememberedShare < REMEMBERED_SHARE ? false : undefined,
-    `${c.memoryUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.ratio.rounds.join(', ')}; ÷ RTI's block of the same bots (${c.blockUs.median} µs) ${c.ratioToBlock.median}; ${Math.round(c.rememberedShare * 1000) / 10} % of the memory rounds' checks decided from memory${c.rememberedShare < REMEMBERED_SHARE ? ' [!] the cost measured something else' : ''}`,
-  );
-  const f = m.full;
-  const full = f.entries !== undefined && f.maxEntries !== undefined && f.entries >= f.maxEntries;
-  add(
-    `memory: RSS with the verdict memory full (${fmt(f.maxEntries)} entries)`,
-    `${fmt(f.rssMaxMb)} MB`,
-    `≤ ${TARGETS.rssMb} MB, the memory full`,
-    full && Number(f.rssMaxMb) <= TARGETS.rssMb,
-    `a fresh process: RSS idle ${fmt(f.rssIdleMb)} MB; ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held; RSS after the population at its rate ${fmt(f.rssAfterMb)} MB${full ? '' : ' [!] the memory is not full'}`,
-  );
-}
-
-/**
- * "RTI calls 0 (bots 0, people 0); fail-open: …; errors …" for a scenario.
- * @param {ScenarioSummary} x
- */
-function scenarioNote(x) {
-  const causes = Object.entries(x.failOpenByCause).map(([cause, n]) => `${cause} ${n}`);
-  const errors = sumTallies([x.bot, x.person]);
-  const failed = Object.entries(errors.errors).map(([name, n]) => `${name} ${n}`);
-  return [
-    `fail-open: ${causes.join(', ') || 'none'}`,
-    ...(failed.length > 0 ? [`gRPC errors ${failed.join(', ')}`] : []),
-    ...(errors.overflow > 0
-      ? [`${errors.overflow} over ${MAX_IN_FLIGHT} in flight (failed open)`]
-      : []),
-  ].join('; ');
-}
-
-/**
- * The memory table, after the protection one.
- * @param {MemoryResults} m
- * @param {import('../lib/report-table.mjs').ReportConfig} c
- */
-export function printMemory(m, c) {
-  console.log(
-    `\nverdict memory — our server as shipped, its own RTI stand-in (bots ${c.memoryBots} malicious, people ${c.memoryPeople} benign, repeat visitors in random order); ${m.windowS} s per scenario, each outage after ${m.leadS} s healthy; capacity ${m.capacity} checks/s (${m.capacityFrom}). blocked %: requests blocked ÷ requests sent (errors and arrivals past ${MAX_IN_FLIGHT} in flight count as let in); RTI calls: requests the stand-in received (bots/people answered); remembered: our remembered_block decisions.\n`,
-  );
-  const keys = /** @type {ScenarioKey[]} */ (Object.keys(SCENARIO_LABELS));
-  printTable(
-    [
-      'scenario',
-      'offered/s',
-      'sent/s',
-      'checks/s',
-      'bots blocked %',
-      'people blocked %',
-      'RTI calls (bots/people)',
-      'remembered',
-      'p99 ms',
-      ...observedHeader(c),
-      'notes',
-    ],
-    keys.map(key => {
-      const x = m.scenarios[key];
-      return [
-        SCENARIO_LABELS[key],
-        fmt(x.offeredPerS),
-        fmt(x.sentPerS),
-        fmt(x.checksPerS),
-        fmt(x.botsBlockedPct),
-        fmt(x.peopleBlockedPct),
-        `${x.rtiCalls} (${x.rtiBots}/${x.rtiPeople})`,
-        fmt(x.remembered),
-        fmt(x.latencyMs.p99),
-        ...observedCells({ ...x }, c),
-        scenarioNote(x),
-      ];
-    }),
-  );
-  const s = m.sync;
-  console.log(
-    `\ntwo replicas over Redis: ${s.error ? `not measured (${s.error})` : `replica 1's block → replica 2's remembered block, ${s.bots} bots: p50 ${fmt(s.delayMs.p50)} ms, max ${fmt(s.delayMs.max)} ms, ${s.missed} never within ${SYNC_GIVE_UP_MS} ms`}`,
-  );
-  console.log(
-    `CPU per check at ${m.cost.rate}/s: full allow ${fmt(m.cost.fullUs.median)} µs, RTI's block ${fmt(m.cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(m.cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(m.cost.ratio.median)} (rounds ${m.cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(m.cost.ratioToBlock.median)} (rounds ${m.cost.ratioToBlock.rounds.join('/')})`,
-  );
-  console.log(
-    `memory full (a fresh process): ${fmt(m.full.entries)} of ${fmt(m.full.maxEntries)} entries after ${m.full.checks} unique bots (${m.full.checksPerS}/s); RSS idle ${fmt(m.full.rssIdleMb)} MB, max ${fmt(m.full.rssMaxMb)} MB (the fill, then the population), after ${fmt(m.full.rssAfterMb)} MB`,
-  );
 }

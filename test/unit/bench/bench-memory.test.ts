@@ -66,7 +66,7 @@ describe('bench: memory phase', () => {
   let m: MemoryPhaseModule;
   before(async () => {
     p = await load<PopulationModule>('lib/population.mjs');
-    m = await load<MemoryPhaseModule>('phases/memory.mjs');
+    m = await load<MemoryPhaseModule>('phases/memory-report.mjs');
   });
 
   describe('population', () => {
@@ -193,6 +193,14 @@ describe('bench: memory phase', () => {
       assert.equal(cost.ratio.median, 0.2);
       assert.deepEqual(cost.ratioToBlock.rounds, [0.25, 0.5]);
       assert.equal(cost.rememberedShare, 0.95);
+      // A round in which nothing reached the server has no figure, and no ratio.
+      const none = m.costSummary(1000, {
+        full: [window(1, 0)],
+        block: [window(1, 10_000)],
+        memory: [window(0.2, 10_000, 11_000)],
+      });
+      assert.deepEqual(none.ratio.rounds, [NaN]);
+      assert.equal(none.ratio.median, undefined);
     });
 
     it("summarises the replicas' delays, counting a bot replica 2 never blocked as missed", () => {
@@ -237,6 +245,8 @@ describe('bench: memory phase', () => {
           checksPerS: 3000,
           rssMaxMb: 120,
           rssAfterMb: 110,
+          heapIdle: {},
+          heapFull: {},
         },
         sync: m.syncSummary([20, 40, 900]),
         ...over,
@@ -275,6 +285,8 @@ describe('bench: memory phase', () => {
               checksPerS: 3000,
               rssMaxMb: 120,
               rssAfterMb: 110,
+              heapIdle: {},
+              heapFull: {},
             },
           }),
         );
