@@ -287,7 +287,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
 }
 
 /** The server's default verdict_memory_max_entries (design of issue 23), when it reports none. */
-const DEFAULT_MAX_ENTRIES = 100_000;
+const DEFAULT_MAX_ENTRIES = 50_000;
 
 /**
  * Two replicas of ours over one redis-server, each with its own RTI stand-in; replica 2's

@@ -224,7 +224,7 @@ describe('verdict memory: attacks (issue #23)', function () {
   // it. Each blocked request with a new User-Agent and _cq_duid added two entries, and past
   // verdict_memory_max_entries the least recently used go: one address RTI blocked 600 times
   // (under a second against a healthy RTI) evicted every other bot of a 1,000-entry memory
-  // (50,000 requests for the default 100,000), and those bots failed open during the next outage.
+  // (25,000 requests for the default 50,000), and those bots failed open during the next outage.
   // Now one IP (IPv6: one /64) holds at most 32 keys.
   describe('M3: one address with a new User-Agent and device id per blocked request', () => {
     beforeEach(async () => {

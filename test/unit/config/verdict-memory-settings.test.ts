@@ -8,10 +8,10 @@ const ENV = {
 };
 
 describe('loadConfig: verdict memory settings', () => {
-  it('defaults to 300 s and 100,000 entries', () => {
+  it('defaults to 300 s and 50,000 entries', () => {
     const config = loadConfig({ env: ENV, args: [] });
     assert.equal(config.defaultSite?.core.verdictMemoryTtlMs, 300_000);
-    assert.equal(config.verdictMemory.maxEntries, 100_000);
+    assert.equal(config.verdictMemory.maxEntries, 50_000);
   });
 
   it('takes the TTL per site (0 turns it off there) and the cap for the process', () => {
