@@ -25,6 +25,7 @@ import {
   checkRequestObject,
   forwardAuthHeaders,
   loadExtAuthz,
+  preSerializedCheckClient,
 } from './realistic-request.mjs';
 
 /**
@@ -92,16 +93,7 @@ function readOptions() {
 async function grpcSender(options, variants) {
   const { check } = loadExtAuthz();
   const messages = variants.map(variant => check.requestSerialize(checkRequestObject(variant)));
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      Check: {
-        ...check,
-        requestSerialize: /** @param {Buffer} buffer */ buffer => buffer,
-        requestDeserialize: /** @param {Buffer} buffer */ buffer => buffer,
-      },
-    },
-    'envoy.service.auth.v3.Authorization',
-  );
+  const Client = preSerializedCheckClient();
   const clients = Array.from({ length: options.channels }, (_, i) => {
     const client = new Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), {
       'grpc.bench_channel': i, // distinct options: one connection per client

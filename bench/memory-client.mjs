@@ -23,7 +23,11 @@ import * as grpc from '@grpc/grpc-js';
 import { cpuSeconds } from './lib/observe.mjs';
 import { emptyTally, randomVisitor, uniqueBot, visitorOf } from './lib/population.mjs';
 import { percentilesOf, round3 } from './lib/stats.mjs';
-import { checkRequestObject, loadExtAuthz } from './realistic-request.mjs';
+import {
+  checkRequestObject,
+  loadExtAuthz,
+  preSerializedCheckClient,
+} from './realistic-request.mjs';
 
 /**
  * @typedef {object} PopulationOptions
@@ -113,16 +117,7 @@ function readOptions() {
 
 const options = readOptions();
 const { check } = loadExtAuthz();
-const Client = grpc.makeGenericClientConstructor(
-  {
-    Check: {
-      ...check,
-      requestSerialize: /** @param {Buffer} buffer */ buffer => buffer,
-      requestDeserialize: /** @param {Buffer} buffer */ buffer => buffer,
-    },
-  },
-  'envoy.service.auth.v3.Authorization',
-);
+const Client = preSerializedCheckClient();
 
 /** @param {import('./lib/population.mjs').Visitor} visitor */
 const messageOf = ({ clientIp, userAgent }) =>
