@@ -154,6 +154,14 @@ export class VerdictMemory implements BlockMemory {
   }
 
   /**
+   * The device id keys stored with an IP (its tag): the devices seen blocked from it. An operator
+   * forgetting one User-Agent of an IP forgets these too, not knowing which went with it.
+   */
+  deviceKeysOf(tag: string): string[] {
+    return this.keysOf(slotOf(tag)).filter(key => kindOf(key) === 'duid');
+  }
+
+  /**
    * A change from an operator (told to the peers) or from a peer (not told again). A peer's
    * block keeps its expiry, capped at `maxTtlMs` (this process's longest site TTL).
    */
