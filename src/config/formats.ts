@@ -61,7 +61,7 @@ const FORMATS: readonly SettingFormat[] = [
   integerFormat('pass-ttl-s', 60, 86_400, 'must be an integer from 60 to 86400 (seconds)'),
   // Issue #23 (the verdict memory).
   integerFormat('memory-ttl-s', 0, 3600, 'must be an integer from 0 (off) to 3600 (seconds)'),
-  integerFormat('memory-entries', 1000, 10_000_000, 'must be an integer from 1000 to 10000000'),
+  integerFormat('memory-entries', 1000, 1_000_000, 'must be an integer from 1000 to 1000000'),
   {
     name: 'score',
     coerce: (value: string) =>

@@ -10,10 +10,11 @@ export type AdmissionOutcome = 'admitted' | 'overloaded' | 'cancelled';
 
 export interface Admission {
   /**
-   * Whether a check asking now would wait (or be refused): every slot taken, or a line. Read
-   * before {@link enter} by a check that can be answered without RTI (a remembered block).
+   * Whether checks are waiting in line now: a flood past every slot, not merely every slot busy
+   * (a healthy RTI at its limit). Read before {@link enter} by a check that can be answered
+   * without RTI (a remembered block), so that RTI still decides everywhere short of a flood.
    */
-  readonly saturated: boolean;
+  readonly hasWaiting: boolean;
   /**
    * Asks for a slot, waiting in line until `latestStartMs` (epoch milliseconds) at most.
    * Synchronous when there is room at once (the common case costs no promise). After
@@ -28,7 +29,7 @@ export interface Admission {
 
 /** Admits every check at once: overload shedding turned off. */
 export const ADMIT_ALL: Admission = {
-  saturated: false,
+  hasWaiting: false,
   enter: () => 'admitted',
   leave: () => undefined,
 };

@@ -149,9 +149,11 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       let budgetMs = timeBudgetMs(options.deadlineMs);
       if (budgetMs <= 0) return unanswered('no_time_budget', mode, attrs, { eventType });
 
-      // A remembered bot in a flood is answered at once: it neither waits nor takes a slot.
+      // A remembered bot in a flood (checks already waiting for a slot) is answered at once: it
+      // neither waits nor takes a slot. Only then: with every slot merely busy RTI still decides,
+      // and in monitoring mode a recall here would only skip RTI, blocking nothing.
       let visitor: Visitor | undefined;
-      if (memory && admission.saturated) {
+      if (memory && mode === 'blocking' && admission.hasWaiting) {
         visitor = visitorOfAttributes(scope, attrs, config);
         const recalled = fromMemory(memory, 'overloaded', visitor, mode, attrs, { eventType });
         if (recalled) return recalled;

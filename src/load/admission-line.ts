@@ -24,6 +24,8 @@ interface Waiter {
 export class AdmissionLine implements Admission {
   private inFlight = 0;
   private readonly line: Waiter[] = [];
+  /** Waiters in `line` not yet settled (the line also holds settled ones until they are passed). */
+  private unsettled = 0;
   private readonly now: () => number;
 
   constructor(
@@ -36,11 +38,11 @@ export class AdmissionLine implements Admission {
 
   /** Checks waiting in line for a slot now. */
   get waiting(): number {
-    return this.line.filter(waiter => waiter.settle).length;
+    return this.unsettled;
   }
 
-  get saturated(): boolean {
-    return this.line.length > 0 || this.inFlight >= this.options.limit;
+  get hasWaiting(): boolean {
+    return this.unsettled > 0;
   }
 
   enter(
@@ -56,7 +58,8 @@ export class AdmissionLine implements Admission {
     return new Promise(resolve => {
       const waiter: Waiter = { latestStartMs, settle: resolve };
       this.line.push(waiter);
-      cancellation?.onCancel(() => settle(waiter, 'cancelled'));
+      this.unsettled++;
+      cancellation?.onCancel(() => this.settle(waiter, 'cancelled'));
     });
   }
 
@@ -72,11 +75,11 @@ export class AdmissionLine implements Admission {
       const waiter = this.line.shift() as Waiter;
       if (!waiter.settle) continue;
       if (now >= waiter.latestStartMs) {
-        settle(waiter, 'overloaded');
+        this.settle(waiter, 'overloaded');
         continue;
       }
       this.inFlight++;
-      settle(waiter, 'admitted');
+      this.settle(waiter, 'admitted');
     }
   }
 
@@ -87,15 +90,18 @@ export class AdmissionLine implements Admission {
     if (this.line.length === 0) return;
     let kept = 0;
     for (const waiter of this.line) {
-      if (waiter.settle && now >= waiter.latestStartMs) settle(waiter, 'overloaded');
+      if (waiter.settle && now >= waiter.latestStartMs) this.settle(waiter, 'overloaded');
       if (waiter.settle) this.line[kept++] = waiter;
     }
     this.line.length = kept;
   }
-}
 
-function settle(waiter: Waiter, outcome: AdmissionOutcome): void {
-  const { settle: resolve } = waiter;
-  waiter.settle = undefined;
-  resolve?.(outcome);
+  /** Ends a waiter's wait once: a cancelled check may also be reached by the tick or a leave. */
+  private settle(waiter: Waiter, outcome: AdmissionOutcome): void {
+    const { settle: resolve } = waiter;
+    if (resolve === undefined) return;
+    waiter.settle = undefined;
+    this.unsettled--;
+    resolve(outcome);
+  }
 }

@@ -123,11 +123,15 @@ export function memorySitesOf(config: AppConfig): ServedSite[] {
 
 /**
  * The changes that carry a request out over `servedSites` (the configuration in use); refused
- * when it names a site not served.
+ * when it names a site not served. One User-Agent of an IP also forgets the device ids stored
+ * with that IP (`deviceKeysOf`, a store's): the visitor's own is among them, and forgetting
+ * another device of that address too is the safe side. Without a store to read them from (the
+ * `forget` command publishing to Redis itself) it forgets every key of the IP instead.
  */
 export function forgetChanges(
   request: ForgetRequest,
   servedSites: readonly ServedSite[],
+  deviceKeysOf?: (tag: string) => readonly string[],
 ): readonly MemoryChange[] | { readonly refused: string } {
   const { target, site } = request;
   if (target.kind === 'all') return [{ op: 'forget_all' }];
@@ -139,12 +143,14 @@ export function forgetChanges(
       const key = duidKey({ ...visitor, duid: target.duid });
       return key === undefined ? [] : [{ op: 'forget', key }];
     }
-    if (target.userAgent === undefined) {
-      const tag = ipTag(scope, target.ip);
-      return tag === undefined ? [] : [{ op: 'forget_ip', tag }];
+    const tag = ipTag(scope, target.ip);
+    if (tag === undefined) return [];
+    if (target.userAgent === undefined || deviceKeysOf === undefined) {
+      return [{ op: 'forget_ip', tag }];
     }
     const key = ipUaKey({ ...visitor, clientIp: target.ip, userAgent: target.userAgent });
-    return key === undefined ? [] : [{ op: 'forget', key }];
+    const keys = key === undefined ? deviceKeysOf(tag) : [key, ...deviceKeysOf(tag)];
+    return keys.map(forgotten => ({ op: 'forget', key: forgotten }));
   });
 }
 
@@ -154,7 +160,7 @@ export function applyForget(
   request: ForgetRequest,
   servedSites: readonly ServedSite[],
 ): ForgetOutcome {
-  const changes = forgetChanges(request, servedSites);
+  const changes = forgetChanges(request, servedSites, tag => memory.deviceKeysOf(tag));
   if ('refused' in changes) return changes;
   const before = memory.counts.forgotten.admin;
   for (const change of changes) memory.apply(change, 'admin');

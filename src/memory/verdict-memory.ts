@@ -1,7 +1,8 @@
 // The verdict memory: RTI's recent blocks, one store per process kept across reloads, read only
 // when RTI cannot be asked (decide.ts). Bounded: an entry cap with least-recently-used eviction
-// and an expiry per entry, swept a bounded number at a time. Its changes are told to the peers (Redis, the cluster's other workers),
-// which apply theirs here; every call is synchronous and local.
+// and an expiry per entry, swept a bounded number at a time, round the whole store. Its changes
+// are told to the peers (Redis, the cluster's other workers), which apply theirs here; every
+// call is synchronous and local.
 
 import { LRUCache } from 'lru-cache';
 import type { BlockMemory, Remembered, Visitor } from '../core/block-memory';
@@ -50,6 +51,8 @@ class Entry {
     readonly toldUntil: number,
     /** Its visitor's IP slot (slotOf), NO_IP when the IP is unknown. */
     readonly ip: number,
+    /** Where its key is in VerdictMemory's sweep ring (moved when another key leaves it). */
+    public ring: number,
   ) {}
 }
 
@@ -72,7 +75,7 @@ function slotOf(tag: string): number {
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** Entries looked at per sweep: about 0.1 ms of work. */
+/** Entries looked at per sweep: about 0.1 ms of work; the whole store once per size/1000 calls. */
 const SWEEP_LIMIT = 1000;
 
 export class VerdictMemory implements BlockMemory {
@@ -91,6 +94,14 @@ export class VerdictMemory implements BlockMemory {
    * one, and a list would double an entry's size). Both kinds of key carry their visitor's IP.
    */
   private readonly keysOfIp = new Map<number, string | string[]>();
+  /**
+   * Every key, in no order, for the sweep to walk a chunk at a time from `cursor`, round and
+   * round: the least recently used end alone would leave expired entries behind live ones of a
+   * longer TTL, or behind recalled ones, until the cap pushed live ones out instead. A key that
+   * leaves is replaced by the last one (Entry.ring says where each is), so it holds no holes.
+   */
+  private readonly ring: string[] = [];
+  private cursor = 0;
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
   constructor(options: VerdictMemoryOptions) {
@@ -101,6 +112,8 @@ export class VerdictMemory implements BlockMemory {
       dispose: (entry, key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
         if (entry.ip !== NO_IP) this.untag(entry.ip, key);
+        // A replaced entry's key stays: store() hands its place to the new entry.
+        if (reason !== 'set') this.leaveRing(entry.ring);
       },
     });
   }
@@ -154,6 +167,14 @@ export class VerdictMemory implements BlockMemory {
   }
 
   /**
+   * The device id keys stored with an IP (its tag): the devices seen blocked from it. An operator
+   * forgetting one User-Agent of an IP forgets these too, not knowing which went with it.
+   */
+  deviceKeysOf(tag: string): string[] {
+    return this.keysOf(slotOf(tag)).filter(key => kindOf(key) === 'duid');
+  }
+
+  /**
    * A change from an operator (told to the peers) or from a peer (not told again). A peer's
    * block keeps its expiry, capped at `maxTtlMs` (this process's longest site TTL).
    */
@@ -184,18 +205,19 @@ export class VerdictMemory implements BlockMemory {
   }
 
   /**
-   * Drops expired entries from the least recently used end, looking at `limit` at most: a timer
-   * calls it, so that the work per call is bounded whatever the cap (reads drop them too).
+   * Drops expired entries among the next `limit` of the ring, going on from where the last call
+   * stopped: a timer calls it, so that the work per call is bounded whatever the cap, and every
+   * entry is looked at once per round (reads drop expired ones too).
    */
   sweep(limit = SWEEP_LIMIT): void {
-    const now = this.now();
-    const expired: string[] = [];
-    let seen = 0;
-    for (const key of this.cache.rkeys()) {
-      if (++seen > limit) break;
-      if (this.base + (this.cache.peek(key)?.expiresAt ?? -this.base) <= now) expired.push(key);
+    const now = this.now() - this.base;
+    for (let seen = Math.min(limit, this.ring.length); seen > 0; seen--) {
+      if (this.cursor >= this.ring.length) this.cursor = 0;
+      const key = this.ring[this.cursor] as string;
+      // Dropping it moves the ring's last key here: look at this place again.
+      if ((this.cache.peek(key)?.expiresAt ?? now) <= now) this.dropExpired(key);
+      else this.cursor++;
     }
-    for (const key of expired) this.dropExpired(key);
   }
 
   /**
@@ -212,12 +234,24 @@ export class VerdictMemory implements BlockMemory {
       if (oldest !== undefined && this.cache.delete(oldest)) this.counts.evicted.ip_limit++;
     }
     // Replacing an entry disposes of the old one (untag), so the key is listed again after.
-    this.cache.set(key, new Entry(expiresAtMs - this.base, toldUntilMs - this.base, ip));
+    const replaced = this.cache.peek(key);
+    const entry = new Entry(expiresAtMs - this.base, toldUntilMs - this.base, ip, -1);
+    this.cache.set(key, entry);
+    // After set: a capacity eviction it made has moved the ring's last key.
+    entry.ring = replaced?.ring ?? this.ring.push(key) - 1;
     if (ip === NO_IP) return;
     const listed = this.keysOfIp.get(ip);
     if (listed === undefined) this.keysOfIp.set(ip, key);
     else if (typeof listed === 'string') this.keysOfIp.set(ip, [listed, key]);
     else listed.push(key);
+  }
+
+  /** Takes the key at `at` out of the ring, moving the last key into its place. */
+  private leaveRing(at: number): void {
+    const last = this.ring.pop() as string;
+    if (at === this.ring.length) return;
+    this.ring[at] = last;
+    (this.cache.peek(last) as Entry).ring = at;
   }
 
   /** An IP slot's keys, oldest first (a copy). */

@@ -36,16 +36,23 @@ export async function startWarmUpTarget(config: AppConfig, emulator: URL): Promi
 }
 
 /**
+ * Entries of the warm-up chain's verdict memory: lru-cache allocates its index for the whole cap
+ * up front (about 28 bytes an entry), and the warm-up's few blocks need no more than this.
+ */
+export const WARM_UP_MEMORY_ENTRIES = 1000;
+
+/**
  * The configuration of the warm-up chain: this one's top-level decision settings, but asking
  * the emulator (with a made-up key: the real ones go nowhere else), on loopback ports of its
  * own, plaintext. Sites are left out: they run the same code.
  */
-function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
+export function warmUpConfig(config: AppConfig, emulator: URL): AppConfig {
   return {
     ...config,
     warnings: [],
     // Its blocks are the emulator's: never told to the other replicas.
     redis: undefined,
+    verdictMemory: { maxEntries: WARM_UP_MEMORY_ENTRIES },
     sites: [],
     defaultSite: {
       name: 'default',

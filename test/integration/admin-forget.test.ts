@@ -163,18 +163,21 @@ describe('admin endpoint: POST /admin/verdict-memory/forget (integration)', func
       for (const v of [bot, curl, shopBot]) memory.remember(v, TTL_MS);
       assert.equal(memory.size, 5);
 
-      let answer = await post(JSON.stringify({ ip: '203.0.113.7', user_agent: 'curl/8.5.0' }));
-      assert.deepEqual(answer.json, { forgotten: 1, shared: 'local' });
-      assert.equal(memory.recall(curl), undefined);
-
-      answer = await post('{"duid":"duid-1","site":"shop"}');
+      let answer = await post('{"duid":"duid-1","site":"shop"}');
       assert.deepEqual(answer.json, { forgotten: 1, shared: 'local' });
       assert.equal(memory.recall({ ...shopBot, clientIp: undefined }), undefined);
       assert.equal(memory.recall(bot)?.key, 'ip_ua', 'the default site keeps its keys');
       assert.equal(memory.recall({ ...bot, clientIp: undefined })?.key, 'duid');
 
+      answer = await post(JSON.stringify({ ip: '203.0.113.7', user_agent: 'curl/8.5.0' }));
+      assert.deepEqual(answer.json, { forgotten: 2, shared: 'local' });
+      assert.equal(memory.recall(curl), undefined);
+      const botDevice = { ...bot, clientIp: undefined };
+      assert.equal(memory.recall(botDevice), undefined, 'the device ids seen from that IP go too');
+      assert.equal(memory.recall(bot)?.key, 'ip_ua', 'another User-Agent of the IP stays');
+
       answer = await post('{"all":true}');
-      assert.deepEqual(answer.json, { forgotten: 3, shared: 'local' });
+      assert.deepEqual(answer.json, { forgotten: 2, shared: 'local' });
       assert.equal(memory.size, 0);
     });
 

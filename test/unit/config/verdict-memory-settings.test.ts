@@ -32,6 +32,20 @@ describe('loadConfig: verdict memory settings', () => {
     assert.equal(config.sites[0]?.effective['verdict_memory_ttl_s'], 0);
   });
 
+  it('takes at most 1,000,000 entries: lru-cache allocates its index for the whole cap at start', () => {
+    const at = (max: string) => ({
+      env: { ...ENV, CHEQ_VERDICT_MEMORY_MAX_ENTRIES: max },
+      args: [],
+    });
+    assert.equal(loadConfig(at('1000000')).verdictMemory.maxEntries, 1_000_000);
+    assert.throws(
+      () => loadConfig(at('1000001')),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.some(p => p.includes('must be an integer from 1000 to 1000000')),
+    );
+  });
+
   it('refuses values out of range, naming each setting', () => {
     const env = {
       ...ENV,

@@ -7,6 +7,7 @@ import { createDecide, type CoreConfig, type Decide } from '../../../src/core/de
 import { FAILURE_CAUSES, type FailureCause } from '../../../src/core/decision';
 import { memoryScope } from '../../../src/core/memory-scope';
 import { RtiError, type RtiErrorCode, type RtiVerdict } from '../../../src/core/rti-port';
+import { AdmissionLine } from '../../../src/load/admission-line';
 import { VerdictMemory } from '../../../src/memory/verdict-memory';
 import { v1 } from '../../helpers/verdicts';
 import { coreConfig } from './core-config';
@@ -70,11 +71,11 @@ const RTI_CAUSES: readonly RtiErrorCode[] = [
 ];
 
 /** An admission whose slots are all taken: `outcome` once a check asks. */
-function fullAdmission(outcome: AdmissionOutcome, saturated = true) {
+function fullAdmission(outcome: AdmissionOutcome, hasWaiting = true) {
   const log: string[] = [];
   return {
     log,
-    saturated,
+    hasWaiting,
     enter: () => {
       log.push('enter');
       return outcome;
@@ -152,7 +153,7 @@ describe('createDecide with a verdict memory', () => {
     });
   }
 
-  it('answers a remembered visitor at once when the line is saturated: no wait, no slot', async () => {
+  it('answers a remembered visitor at once when checks wait in line: no wait, no slot', async () => {
     const gate = fullAdmission('admitted');
     const { memory, fake, decide } = setup({}, gate);
     memory.remember(visitorOfBot(), TTL_MS);
@@ -164,6 +165,56 @@ describe('createDecide with a verdict memory', () => {
     const person = await decide(makeAttributes(PERSON));
     assert.equal(person.reason, 'valid', 'anyone else waits for a slot and RTI, as before');
     assert.deepEqual(gate.log, ['enter', 'leave']);
+  });
+
+  describe('with every RTI slot taken (one slot, held by another check)', () => {
+    /** A real line of one slot on the test's clock, its slot held. */
+    function oneSlotTaken(config: Partial<CoreConfig> = {}) {
+      const clock = { now: (): number => 0 };
+      const line = new AdmissionLine({ limit: 1, now: () => clock.now() }, { onSample: () => {} });
+      const t = setup(config, line);
+      clock.now = () => t.clock.now;
+      assert.equal(line.enter(t.clock.now + 1000), 'admitted', 'the other check holds the slot');
+      t.memory.remember(visitorOfBot(), TTL_MS);
+      return { ...t, line, soon: t.clock.now + 1000 };
+    }
+
+    it('lets RTI decide when nobody waits in line: a healthy RTI at its limit is no flood', async () => {
+      const { line, rti, fake, decide } = oneSlotTaken();
+      rti.state = BENIGN;
+      const pending = decide(makeAttributes(BOT));
+      assert.equal(line.waiting, 1, 'it waits for the slot instead of answering from memory');
+      line.leave();
+      const d = await pending;
+      assert.equal(d.reason, 'valid');
+      assert.equal(fake.calls.length, 1);
+    });
+
+    it('answers from memory at once when checks already wait in line', async () => {
+      const { line, soon, fake, decide } = oneSlotTaken();
+      const queued = line.enter(soon);
+      assert.equal(line.waiting, 1);
+      const d = await decide(makeAttributes(BOT));
+      assert.deepEqual([d.reason, d.remembered?.cause], ['remembered_block', 'overloaded']);
+      assert.equal(line.waiting, 1, 'never joined the line');
+      assert.equal(fake.calls.length, 0);
+      line.leave();
+      assert.equal(await queued, 'admitted');
+    });
+
+    it('in monitoring mode waits for RTI even with checks in line: a recall would only skip it', async () => {
+      const { line, soon, rti, fake, decide } = oneSlotTaken({ mode: 'monitoring' });
+      rti.state = BENIGN;
+      const queued = line.enter(soon);
+      const pending = decide(makeAttributes(BOT));
+      assert.equal(line.waiting, 2, 'in line behind the other');
+      line.leave();
+      assert.equal(await queued, 'admitted');
+      line.leave();
+      const d = await pending;
+      assert.deepEqual([d.reason, d.remembered], ['valid', undefined]);
+      assert.equal(fake.calls.length, 1);
+    });
   });
 
   it('lets RTI decide whenever it answers: a bot it now calls benign is allowed and forgotten', async () => {

@@ -618,7 +618,7 @@ describe('createDecide', () => {
       return {
         log,
         latestStarts,
-        saturated: false,
+        hasWaiting: false,
         enter(latestStartMs: number) {
           latestStarts.push(latestStartMs);
           log.push('enter');

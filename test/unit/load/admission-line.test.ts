@@ -93,20 +93,29 @@ describe('AdmissionLine', () => {
     assert.equal(line.waiting, 0);
   });
 
-  it('is saturated exactly while a check asking now would not be admitted at once', async () => {
-    const { line, clock, enter } = setup(2);
-    assert.equal(line.saturated, false, 'empty');
-    enter(1);
-    assert.equal(line.saturated, false, 'a slot left');
-    enter(1);
-    assert.equal(line.saturated, true, 'every slot taken');
-    const waiting = track(line.enter(clock.now + 100));
+  it('has checks waiting only while some wait in line, not while every slot is merely busy', async () => {
+    const { line, clock, sample, enter } = setup(2);
+    assert.equal(line.hasWaiting, false, 'empty');
+    enter(2);
+    assert.equal(line.hasWaiting, false, 'every slot busy, nobody in line');
+    let cancel: () => void = () => undefined;
+    const cancelled = track(line.enter(clock.now + 100, { onCancel: l => (cancel = l) }));
+    assert.equal(line.hasWaiting, true, 'one in line');
+    cancel();
+    assert.equal(line.hasWaiting, false, 'the one in line gave up');
+    const admitted = track(line.enter(clock.now + 100));
+    const late = track(line.enter(clock.now + 50));
+    assert.equal(line.waiting, 2);
     line.leave();
+    assert.equal(line.waiting, 1, 'the head took the freed slot');
+    clock.now += 50;
+    sample();
     await settled();
-    assert.equal(waiting.outcome, 'admitted');
-    assert.equal(line.saturated, true, 'the freed slot went to the one in line');
-    line.leave();
-    assert.equal(line.saturated, false, 'a slot free again');
-    assert.equal(line.enter(clock.now + 100), 'admitted');
+    assert.deepEqual(
+      [cancelled.outcome, admitted.outcome, late.outcome],
+      ['cancelled', 'admitted', 'overloaded'],
+    );
+    assert.equal(line.hasWaiting, false, 'the other ran out of time');
+    assert.equal(line.waiting, 0);
   });
 });

@@ -123,11 +123,28 @@ describe('forget requests (admin endpoint body, forget command)', () => {
       ]);
     });
 
-    it('forgets the IP and User-Agent key on the site named', () => {
+    it('forgets the IP and User-Agent key on the site named, and the device ids stored with the IP', () => {
       const key = ipUaKey(visitor({ clientIp: '203.0.113.7', userAgent: UA }));
+      const tags: string[] = [];
+      const deviceKeysOf = (tag: string) => (tags.push(tag), ['d:device-of-that-ip']);
+      assert.deepEqual(
+        forgetChanges(
+          request({ ip: '203.0.113.7', user_agent: UA, site: 'shop' }),
+          SITES,
+          deviceKeysOf,
+        ),
+        [
+          { op: 'forget', key },
+          { op: 'forget', key: 'd:device-of-that-ip' },
+        ],
+      );
+      assert.deepEqual(tags, [ipTag('shop', '203.0.113.7')]);
+    });
+
+    it('forgets every key of the IP for one User-Agent when no store lists its device ids', () => {
       assert.deepEqual(
         forgetChanges(request({ ip: '203.0.113.7', user_agent: UA, site: 'shop' }), SITES),
-        [{ op: 'forget', key }],
+        [{ op: 'forget_ip', tag: ipTag('shop', '203.0.113.7') }],
       );
     });
 
@@ -175,11 +192,28 @@ describe('forget requests (admin endpoint body, forget command)', () => {
       assert.deepEqual(told, [[{ op: 'forget_ip', tag: ipTag('shop', '203.0.113.7') }, 'admin']]);
     });
 
-    it('forgets one User-Agent of an IP', () => {
+    it('forgets one User-Agent of an IP, and the device ids seen from that IP', () => {
       const forget = request({ ip: '203.0.113.7', user_agent: 'curl/8.5.0' });
-      assert.deepEqual(applyForget(memory, forget, SITES), { forgotten: 1 });
+      assert.deepEqual(applyForget(memory, forget, SITES), { forgotten: 2 });
       assert.equal(memory.recall(sameIpOtherUa), undefined);
-      assert.ok(memory.recall({ ...bot, duid: undefined }));
+      assert.ok(memory.recall({ ...bot, duid: undefined }), 'the other User-Agent stays');
+      assert.equal(memory.recall({ ...bot, clientIp: '192.0.2.1' }), undefined, 'its device id');
+    });
+
+    it('forgets a person by IP and User-Agent wherever they come from next: their device id goes too', () => {
+      const forget = request({ ip: '203.0.113.7', user_agent: UA, site: 'shop' });
+      assert.deepEqual(applyForget(memory, forget, SITES), { forgotten: 2 });
+      assert.equal(memory.recall(bot), undefined);
+      assert.equal(memory.recall({ ...bot, clientIp: '198.51.100.77' }), undefined);
+      assert.ok(memory.recall(sameIpOtherUa), 'another User-Agent of that IP without a device id');
+      assert.deepEqual(
+        told.map(([change]) => change),
+        [
+          { op: 'forget', key: ipUaKey(bot) },
+          { op: 'forget', key: duidKey(bot) },
+        ],
+        'the peers forget the same keys',
+      );
     });
 
     it('forgets an IPv6 visitor by any address of its /64', () => {

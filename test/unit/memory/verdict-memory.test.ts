@@ -116,13 +116,63 @@ describe('VerdictMemory', () => {
     for (let n = 2500; n < 3000; n++) memory.remember(visitor(n), 1000);
     clock.now += 600;
     memory.sweep(1000);
-    assert.equal(memory.size, 2000, 'looked at 1000, all expired');
-    memory.sweep(1000);
-    memory.sweep(1000);
+    assert.ok(memory.size >= 2000 && memory.size < 3000, 'looked at 1000 at most');
+    for (let call = 0; call < 5; call++) memory.sweep(1000);
     assert.equal(memory.size, 500, 'the later ones are still live');
     assert.equal(memory.counts.evicted.expired, 2500);
     memory.sweep();
     assert.equal(memory.size, 500);
+  });
+
+  it('sweeps expired entries behind live ones of a longer TTL, before the cap pushes live ones out', () => {
+    const { memory, clock } = setup(5000);
+    const site = (name: string, n: number): Visitor => ({ ...visitor(n), site: name });
+    for (let n = 0; n < 1500; n++) memory.remember(site('long', n), 3_600_000);
+    for (let n = 0; n < 3500; n++) memory.remember(site('short', n), 60_000);
+    clock.now += 120_000;
+    for (let call = 0; call < 5; call++) memory.sweep(1000);
+    assert.equal(memory.size, 1500, 'every short-lived entry went: five calls walk 5000');
+    for (let n = 0; n < 1000; n++) memory.remember(site('new', n), 300_000);
+    assert.equal(memory.counts.evicted.capacity, 0);
+    for (let n = 0; n < 1500; n++) assert.ok(memory.recall(site('long', n)), `long ${n}`);
+  });
+
+  it('sweeps entries that recalls keep moving to the most recently used end', () => {
+    const { memory, clock } = setup(5000);
+    for (let n = 0; n < 3000; n++) memory.remember(visitor(n), n < 2000 ? 60_000 : 3_600_000);
+    clock.now += 30_000;
+    for (let n = 0; n < 2000; n++) assert.ok(memory.recall(visitor(n)));
+    clock.now += 60_000;
+    for (let call = 0; call < 3; call++) memory.sweep(1000);
+    assert.equal(memory.size, 1000);
+    assert.equal(memory.counts.evicted.expired, 2000);
+  });
+
+  it('walks every entry each round whatever left or was replaced meanwhile', () => {
+    const { memory, clock } = setup(300);
+    // A fixed pseudo-random mix of blocks (new and repeated), forgets and capacity evictions.
+    let seed = 7;
+    const next = (below: number): number => (seed = (seed * 48271) % 2147483647) % below;
+    const expiry = new Map<number, number>();
+    for (let step = 0; step < 5000; step++) {
+      const n = next(400);
+      if (next(4) === 0) {
+        memory.forget(visitor(n));
+      } else {
+        const ttl = 1000 + next(5000);
+        memory.remember(visitor(n), ttl);
+        expiry.set(n, clock.now + ttl);
+      }
+      if (step % 50 === 0) memory.sweep(7);
+      clock.now += 1;
+    }
+    clock.now += 2000;
+    // A drop looks at its place again (the last key moved there): 300 looks and up to 300 drops.
+    memory.sweep(300);
+    memory.sweep(300);
+    const live = [...expiry].filter(([n, at]) => at > clock.now && memory.recall(visitor(n)));
+    assert.ok(live.length > 0 && live.length < expiry.size);
+    assert.equal(memory.size, live.length, 'a round left exactly the live entries');
   });
 
   it('forgets a visitor RTI no longer blocks, under both keys, and tells the peers', () => {
