@@ -197,7 +197,7 @@ class RedisStreamSync implements RedisSync {
       return;
     }
     if (wire.from === this.replicaId) return;
-    this.options.memory.apply(wire.change, 'peer', this.options.maxTtlMs());
+    this.options.memory.apply(wire.change, 'peer', this.options.maxTtlMs(), wire.atMs);
     this.metrics.count('received');
     if (live) this.metrics.observeLag((now - wire.atMs) / 1000);
   }
