@@ -73,16 +73,41 @@ export function resolveRedisConfig(
     );
   }
   const tls = secure ? readTls(files, problems) : undefined;
-  if (problems.length > before) return undefined;
+  const fromUrl = userInfoOf(url, problems);
+  if (problems.length > before || fromUrl === undefined) return undefined;
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: Number(url.port || DEFAULT_PORT),
     database: Number(url.pathname.slice(1) || 0),
-    username: s.redis_username.trim() || decodeURIComponent(url.username) || undefined,
-    password: password || decodeURIComponent(url.password) || undefined,
+    username: s.redis_username.trim() || fromUrl.username || undefined,
+    password: password || fromUrl.password || undefined,
     tls,
     stream: s.redis_stream,
   };
+}
+
+/**
+ * The URL's user and password, percent-decoded; undefined (a problem pushed) when an escape is
+ * malformed (`%zz`, or bytes that are no UTF-8), which would otherwise throw out of the start.
+ */
+function userInfoOf(
+  url: URL,
+  problems: ConfigProblem[],
+): { readonly username: string; readonly password: string } | undefined {
+  try {
+    return {
+      username: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+    };
+  } catch {
+    problems.push(
+      settingProblem(
+        'redis_url',
+        'holds a user or password that is not valid percent-encoding: write a literal % as %25',
+      ),
+    );
+    return undefined;
+  }
 }
 
 function readTls(

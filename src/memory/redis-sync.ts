@@ -2,11 +2,14 @@
 // this process's changes are appended (XADD, one pipeline per tick), the others' are read (XREAD
 // BLOCK on a second connection) and applied. No check waits on any of it: Redis down, slow or
 // restarting stops only the sharing, said once per outage; changes made meanwhile wait in a
-// bounded buffer and are sent after the reconnect, and what the others sent is read back.
+// bounded buffer and are sent after the reconnect, and what the others sent is read back. A Redis
+// that reads but refuses writes (a read-only replica, out of memory, an ACL without XADD) keeps
+// the connections: the peers' changes are still read, ours wait and are retried with backoff.
 
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
+import { ErrorReply, MultiErrorReply } from 'redis';
 import type { RedisConfig } from '../config/redis-config';
 import type { Logger } from '../observability/logger';
 import {
@@ -47,9 +50,15 @@ const BLOCK_MS = 1000;
  * again: a stopped or overloaded Redis keeps the TCP connection open and never replies.
  */
 const REPLY_TIMEOUT_MS = 3000;
-/** Reconnect backoff: doubled from the first to the cap, with jitter. */
+/** Reconnect (and refused writes' retry) backoff: doubled from the first to the cap. */
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_CAP_MS = 5000;
+/**
+ * A session that followed the stream this long worked: the reconnect backoff starts over after
+ * it. One that fails right after its first read (a proxy, a Redis that drops clients) keeps
+ * backing off instead of reconnecting every 0.1 s.
+ */
+const WORKED_MS = BACKOFF_CAP_MS;
 /** How long close() tries to send what is still buffered. */
 const CLOSE_FLUSH_MS = 1000;
 
@@ -59,6 +68,13 @@ interface Session {
   readonly follower: RedisClient;
   readonly failed: Promise<never>;
   fail(err: unknown): void;
+}
+
+interface RefusedWrites {
+  readonly sinceMs: number;
+  /** The wait before the next flush, doubled per refusal up to BACKOFF_CAP_MS. */
+  retryMs: number;
+  retry: NodeJS.Timeout | undefined;
 }
 
 interface Buffered {
@@ -86,6 +102,10 @@ class RedisStreamSync implements RedisSync {
   private lastId: string;
   /** Since when sharing is lost (said once, at its start); undefined while up or not yet tried. */
   private outage: { readonly sinceMs: number } | undefined;
+  /** Since when the session followed the stream (its first read's answer). */
+  private upSinceMs = 0;
+  /** Set while Redis refuses our writes (said once, at its start); flushes wait `retryMs`. */
+  private refused: RefusedWrites | undefined;
   private everUp = false;
   private flushing: Promise<void> | undefined;
   private flushQueued = false;
@@ -108,6 +128,7 @@ class RedisStreamSync implements RedisSync {
         );
       }
       this.stopping.abort();
+      clearTimeout(this.refused?.retry);
       // Ends a connect or the blocked XREAD at once: the connections are destroyed, not quit.
       this.current?.fail(new Error('closed'));
       await this.running;
@@ -130,8 +151,7 @@ class RedisStreamSync implements RedisSync {
       } catch (err: unknown) {
         if (!this.closed) this.lost(err);
       } finally {
-        // Backoff starts over after a connection that worked.
-        if (this.up === session) attempt = 0;
+        if (this.up === session && Date.now() - this.upSinceMs >= WORKED_MS) attempt = 0;
         this.end(session);
       }
       const backoffMs = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt++);
@@ -197,7 +217,7 @@ class RedisStreamSync implements RedisSync {
       return;
     }
     if (wire.from === this.replicaId) return;
-    this.options.memory.apply(wire.change, 'peer', this.options.maxTtlMs());
+    this.options.memory.apply(wire.change, 'peer', this.options.maxTtlMs(), wire.atMs);
     this.metrics.count('received');
     if (live) this.metrics.observeLag((now - wire.atMs) / 1000);
   }
@@ -214,6 +234,10 @@ class RedisStreamSync implements RedisSync {
 
   /** One flush per tick, however many changes the tick's checks made. */
   private scheduleFlush(): void {
+    if (this.refused) {
+      this.retryRefused();
+      return;
+    }
     if (this.flushQueued || this.up === undefined) return;
     this.flushQueued = true;
     setImmediate(() => {
@@ -248,11 +272,62 @@ class RedisStreamSync implements RedisSync {
         const text = encodeChange(change, this.replicaId, atMs);
         pipeline.xAdd(stream, '*', { [WIRE_FIELD]: text }, { TRIM: trim });
       }
-      await withTimeout(pipeline.execAsPipeline(), REPLY_TIMEOUT_MS, 'XADD');
+      try {
+        await withTimeout(pipeline.execAsPipeline(), REPLY_TIMEOUT_MS, 'XADD');
+      } catch (err: unknown) {
+        // An error reply is Redis refusing the writes, not a broken connection: reconnecting
+        // would only be refused again, and would stop the reading that still works. The batch
+        // stays whole, also when part of it was taken: a change applied twice is the same change.
+        if (!(err instanceof ErrorReply)) throw err;
+        this.writesRefused(err);
+        return;
+      }
       // Only appended to meanwhile: the batch is still the buffer's head.
       this.buffer.splice(0, batch.length);
       this.metrics.count('published', batch.length);
+      this.writesAccepted();
     }
+  }
+
+  private writesRefused(err: ErrorReply): void {
+    const { log, settings } = this.options;
+    const first = err instanceof MultiErrorReply ? [...err.errors()][0] : err;
+    const reason = describeRedisError(settings, first ?? err);
+    if (this.refused) {
+      log.debug({ reason }, 'verdict memory sharing through Redis: writes still refused');
+    } else {
+      this.refused = { sinceMs: Date.now(), retryMs: BACKOFF_FIRST_MS, retry: undefined };
+      log.warn(
+        { redis: `${settings.host}:${settings.port}`, reason },
+        `verdict memory sharing through Redis: writes refused: ${reason}; this replica's changes wait (the others' are still read), retrying`,
+      );
+    }
+    this.retryRefused();
+  }
+
+  /** The next flush while writes are refused, after the backoff (one pending at most). */
+  private retryRefused(): void {
+    const refused = this.refused;
+    if (refused === undefined || refused.retry !== undefined || this.closed) return;
+    refused.retry = setTimeout(() => {
+      refused.retry = undefined;
+      const session = this.up;
+      if (session) this.flush(session).catch((err: unknown) => session.fail(err));
+    }, refused.retryMs);
+    refused.retry.unref();
+    refused.retryMs = Math.min(BACKOFF_CAP_MS, refused.retryMs * 2);
+  }
+
+  private writesAccepted(): void {
+    if (this.refused === undefined) return;
+    const { log, settings } = this.options;
+    clearTimeout(this.refused.retry);
+    const refusedMs = Date.now() - this.refused.sinceMs;
+    this.refused = undefined;
+    log.info(
+      { redis: `${settings.host}:${settings.port}`, refusedMs },
+      'verdict memory sharing through Redis: writes accepted again',
+    );
   }
 
   /** The stream holds about as many entries as one memory: more would only be read back. */
@@ -263,6 +338,7 @@ class RedisStreamSync implements RedisSync {
   private restored(session: Session): void {
     const { log, settings } = this.options;
     this.up = session;
+    this.upSinceMs = Date.now();
     this.metrics.setUp(true);
     const fields = { redis: `${settings.host}:${settings.port}`, stream: settings.stream };
     if (this.outage) {

@@ -51,6 +51,11 @@ class Entry {
     readonly toldUntil: number,
     /** Its visitor's IP slot (slotOf), NO_IP when the IP is unknown. */
     readonly ip: number,
+    /**
+     * When its block was last learned: here, when RTI blocked; from a peer, the change's time. A
+     * peer's forget made before it (read back late, after a reconnect) leaves it.
+     */
+    readonly learnedAt: number,
     /** Where its key is in VerdictMemory's sweep ring (moved when another key leaves it). */
     public ring: number,
   ) {}
@@ -151,7 +156,7 @@ export class VerdictMemory implements BlockMemory {
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
       const toldUntilMs = this.base + (this.cache.peek(key)?.toldUntil ?? -this.base);
       const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
-      this.store(key, expiresAtMs, tell ? expiresAtMs : toldUntilMs, tag);
+      this.store(key, expiresAtMs, tell ? expiresAtMs : toldUntilMs, this.now(), tag);
       this.counts.learned.local++;
       if (tell) this.emit({ op: 'block', key, expiresAtMs, ...tagged }, 'local');
     }
@@ -175,30 +180,39 @@ export class VerdictMemory implements BlockMemory {
   }
 
   /**
-   * A change from an operator (told to the peers) or from a peer (not told again). A peer's
-   * block keeps its expiry, capped at `maxTtlMs` (this process's longest site TTL).
+   * A change from an operator (told to the peers) or from a peer (not told again), made at `atMs`
+   * (a peer's: the time it sent; an operator's: now). Peers' changes arrive late and out of order
+   * (a reconnect reads back minutes of the stream), so none undoes newer knowledge: a block keeps
+   * the later of the two expiries (a peer's capped at `maxTtlMs`, this process's longest site
+   * TTL), and a forget leaves the entries learned after it.
    */
-  apply(change: MemoryChange, source: 'admin' | 'peer', maxTtlMs = Infinity): void {
+  apply(
+    change: MemoryChange,
+    source: 'admin' | 'peer',
+    maxTtlMs = Infinity,
+    atMs = this.now(),
+  ): void {
+    // Never ahead of ours: a peer's fast clock must not shield its blocks from later forgets.
+    // Never before the store began (nothing here is older): the times stay small integers.
+    const at = Math.max(this.base, Math.min(atMs, this.now()));
     switch (change.op) {
-      case 'block': {
-        const expiresAtMs = Math.min(change.expiresAtMs, this.now() + maxTtlMs);
-        if (expiresAtMs <= this.now()) return;
-        this.store(change.key, expiresAtMs, expiresAtMs, change.tag);
-        if (source === 'peer') this.counts.learned.peer++;
+      case 'block':
+        if (this.storePeerBlock(change, at, maxTtlMs) && source === 'peer') {
+          this.counts.learned.peer++;
+        }
         break;
-      }
       case 'forget':
-        if (this.cache.delete(change.key)) this.counts.forgotten[source]++;
+        if (this.forgetUnlessNewer(change.key, at)) this.counts.forgotten[source]++;
         break;
-      case 'forget_ip': {
-        const keys = this.keysOf(slotOf(change.tag));
-        for (const key of keys) this.cache.delete(key);
-        this.counts.forgotten[source] += keys.length;
+      case 'forget_ip':
+        for (const key of this.keysOf(slotOf(change.tag))) {
+          if (this.forgetUnlessNewer(key, at)) this.counts.forgotten[source]++;
+        }
         break;
-      }
       case 'forget_all':
-        this.counts.forgotten[source] += this.cache.size;
-        this.cache.clear();
+        for (const key of [...this.cache.keys()]) {
+          if (this.forgetUnlessNewer(key, at)) this.counts.forgotten[source]++;
+        }
         break;
     }
     if (source === 'admin') this.emit(change, source);
@@ -220,12 +234,49 @@ export class VerdictMemory implements BlockMemory {
     }
   }
 
+  /** Stores a block told by a peer or an operator; false when it has expired already. */
+  private storePeerBlock(
+    change: Extract<MemoryChange, { op: 'block' }>,
+    atMs: number,
+    maxTtlMs: number,
+  ): boolean {
+    const now = this.now();
+    const held = this.cache.peek(change.key);
+    const toldMs = Math.min(change.expiresAtMs, now + maxTtlMs);
+    if (held === undefined) {
+      if (toldMs <= now) return false;
+      this.store(change.key, toldMs, toldMs, atMs, change.tag);
+      return true;
+    }
+    const heldMs = this.base + held.expiresAt;
+    if (Math.max(heldMs, toldMs) <= now) return false;
+    // The peers know the later expiry once told it; a later one of ours is still to be told.
+    const [expiresAtMs, toldUntilMs] =
+      toldMs >= heldMs ? [toldMs, toldMs] : [heldMs, this.base + held.toldUntil];
+    const learnedAtMs = Math.max(atMs, this.base + held.learnedAt);
+    this.store(change.key, expiresAtMs, toldUntilMs, learnedAtMs, change.tag);
+    return true;
+  }
+
+  /** Forgets a key unless its block was learned after `atMs`; true when it was held. */
+  private forgetUnlessNewer(key: string, atMs: number): boolean {
+    const held = this.cache.peek(key);
+    if (held === undefined || this.base + held.learnedAt > atMs) return false;
+    return this.cache.delete(key);
+  }
+
   /**
    * Stores an entry. A new key of an IP that holds MAX_KEYS_PER_IP already pushes out that IP's
    * oldest: one address changing its User-Agent or device id on every blocked request cannot push
    * the other visitors out of the memory, nor keep its own newest key out of it.
    */
-  private store(built: string, expiresAtMs: number, toldUntilMs: number, tag?: string): void {
+  private store(
+    built: string,
+    expiresAtMs: number,
+    toldUntilMs: number,
+    learnedAtMs: number,
+    tag?: string,
+  ): void {
     const key = flatKey(built);
     const ip = tag === undefined ? NO_IP : slotOf(tag);
     const held = ip === NO_IP ? [] : this.keysOf(ip);
@@ -235,7 +286,13 @@ export class VerdictMemory implements BlockMemory {
     }
     // Replacing an entry disposes of the old one (untag), so the key is listed again after.
     const replaced = this.cache.peek(key);
-    const entry = new Entry(expiresAtMs - this.base, toldUntilMs - this.base, ip, -1);
+    const entry = new Entry(
+      expiresAtMs - this.base,
+      toldUntilMs - this.base,
+      ip,
+      learnedAtMs - this.base,
+      -1,
+    );
     this.cache.set(key, entry);
     // After set: a capacity eviction it made has moved the ring's last key.
     entry.ring = replaced?.ring ?? this.ring.push(key) - 1;

@@ -27,6 +27,8 @@ export function requireRedisServer(): string {
 export interface RedisServerOptions {
   /** AUTH for the default user (--requirepass). */
   readonly password?: string;
+  /** A read-only replica of the Redis on this loopback port (--replicaof): XADD gets READONLY. */
+  readonly replicaOf?: number;
   /**
    * Serve TLS only, with these PEM files (the plain port is turned off); `clientCerts`: clients
    * must present a certificate signed by the CA (mutual TLS).
@@ -77,7 +79,7 @@ export class RedisServer {
   /** Starts the process (again, on the same port) and resolves once it accepts connections. */
   async restart(): Promise<void> {
     if (this.child) throw new Error('redis-server is running');
-    const { password, tls } = this.options;
+    const { password, replicaOf, tls } = this.options;
     const args = [
       '--bind',
       '127.0.0.1',
@@ -88,6 +90,7 @@ export class RedisServer {
       '--appendonly',
       'no',
       ...(password === undefined ? [] : ['--requirepass', password]),
+      ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
       ...(tls
         ? [
             '--port',

@@ -187,4 +187,19 @@ describe('check-config command (integration)', function () {
     assert.equal(code, 2);
     assert.match(stderr, /mode \(CHEQ_MODE\): must be one of/);
   });
+
+  it('exits 2 on a redis_url whose password has a malformed %-escape, never printing it', async () => {
+    const password = 'Redis-S3cret%zz';
+    const { code, stdout, stderr } = await runMain(
+      ['check-config', '--config', file('redis.yaml', VALID)],
+      { CHEQ_REDIS_URL: `redis://cheq:${password}@redis.internal:6379` },
+    );
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, '');
+    assert.match(
+      stderr,
+      /redis_url \(CHEQ_REDIS_URL\): holds a user or password that is not valid/,
+    );
+    assert.equal(stderr.includes('URIError') || stderr.includes('S3cret'), false, stderr);
+  });
 });

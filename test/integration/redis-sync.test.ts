@@ -242,6 +242,55 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     }
   });
 
+  it('a Redis that reads but refuses writes (a replica): one warn, no reconnects, peers still read, ours sent once it accepts', async () => {
+    const primary = await redis();
+    const readOnly = await redis({ replicaOf: primary.port });
+    const peer = replica(settingsFor(primary.port));
+    const ro = replica(settingsFor(readOnly.port));
+    await eventually('both up', async () => (await isUp(peer)()) && isUp(ro)());
+    ro.memory.remember(bot(1), TTL_MS);
+    const refused = 'verdict memory sharing through Redis: writes still refused';
+    const disconnects = () => ro.metric('cheq_authz_verdict_memory_sync_disconnects_total');
+    // Retried with backoff (0.1, 0.2, 0.4, 0.8 s...): five refusals are a few seconds of it. A
+    // refusal that dropped the connection (the reconnect storm this guards against) ends the wait.
+    await eventually(
+      'refused five times, or disconnected',
+      async () =>
+        ro.logs.filter(l => l['msg'] === refused).length >= 5 || (await disconnects()) !== 0,
+    );
+    assert.equal(await disconnects(), 0);
+    const warns = ro.logs.filter(l => l['level'] === 'warn');
+    assert.equal(warns.length, 1, JSON.stringify(warns));
+    assert.match(
+      String(warns[0]?.['msg']),
+      /^verdict memory sharing through Redis: writes refused: READONLY/,
+    );
+    assert.equal(await isUp(ro)(), true, 'connected and following');
+    assert.equal(await messages(ro, 'published'), 0);
+    // The peers' changes still arrive through the replica.
+    peer.memory.remember(bot(2), TTL_MS);
+    await eventually('the read-only replica recalls bot 2', () => ro.memory.recall(bot(2)));
+    const admin = createClient({ socket: { host: '127.0.0.1', port: readOnly.port } });
+    await admin.connect();
+    try {
+      const stats = await admin.info('stats');
+      const connections = Number(/total_connections_received:(\d+)/.exec(stats)?.[1]);
+      // The helper's start probe, the replica's two, this one.
+      assert.ok(connections <= 4, `${connections} connections`);
+      // Promoted, it takes the writes: the buffer is sent, said once at info.
+      await admin.sendCommand(['REPLICAOF', 'NO', 'ONE']);
+      await eventually('writes accepted', () =>
+        ro.logs.find(
+          l => l['msg'] === 'verdict memory sharing through Redis: writes accepted again',
+        ),
+      );
+      assert.equal(await messages(ro, 'published'), 2, 'both keys of bot 1');
+      assert.equal(await admin.xLen(STREAM), 2 + 2);
+    } finally {
+      admin.destroy();
+    }
+  });
+
   it('survives Redis being killed and restarted: reconnects, sends what was learned meanwhile', async () => {
     const server = await redis();
     const a = replica(settingsFor(server.port));

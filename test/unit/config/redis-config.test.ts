@@ -85,6 +85,16 @@ describe('loadConfig: redis_* (the verdict memory shared through Redis)', () => 
       /set only one/,
     ],
     [
+      'a malformed %-escape in the password',
+      { CHEQ_REDIS_URL: `redis://cheq:${SECRET}%zz@r` },
+      /redis_url \(CHEQ_REDIS_URL\): holds a user or password that is not valid percent-encoding/,
+    ],
+    [
+      'a %-escape that decodes to no UTF-8 in the user',
+      { CHEQ_REDIS_URL: `redis://%C3${SECRET}:p@r` },
+      /redis_url \(CHEQ_REDIS_URL\): holds a user or password that is not valid percent-encoding/,
+    ],
+    [
       'TLS files with redis://',
       { CHEQ_REDIS_URL: 'redis://r', CHEQ_REDIS_TLS_CA_FILE: '/etc/hosts' },
       /redis_tls_ca_file \(CHEQ_REDIS_TLS_CA_FILE\): needs a rediss:\/\//,

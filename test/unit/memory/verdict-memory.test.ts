@@ -279,4 +279,67 @@ describe('VerdictMemory', () => {
     memory.apply({ op: 'block', key: late, expiresAtMs: clock.now }, 'peer', TTL_MS);
     assert.equal(memory.size, 1, 'an expired block is not applied');
   });
+
+  it("keeps the later expiry when a peer's older block is read back after a fresher one here", () => {
+    const { memory, clock, told } = setup();
+    const key = ipUaKey(BOT) as string;
+    memory.remember({ ...BOT, duid: undefined }, TTL_MS);
+    const sentAt = clock.now - 200_000;
+    memory.apply({ op: 'block', key, expiresAtMs: sentAt + TTL_MS }, 'peer', TTL_MS, sentAt);
+    assert.equal(memory.recall(BOT)?.expiresAtMs, clock.now + TTL_MS);
+    // A peer's later expiry still extends ours.
+    memory.apply({ op: 'block', key, expiresAtMs: clock.now + TTL_MS + 5 }, 'peer', TTL_MS + 5);
+    assert.equal(memory.recall(BOT)?.expiresAtMs, clock.now + TTL_MS + 5);
+    assert.equal(told.length, 1, 'only our own block is told');
+  });
+
+  for (const [what, forgetOf] of [
+    ['forget', (key: string): MemoryChange => ({ op: 'forget', key })],
+    ['forget_ip', (_key: string, tag: string): MemoryChange => ({ op: 'forget_ip', tag })],
+    ['forget_all', (): MemoryChange => ({ op: 'forget_all' })],
+  ] as const) {
+    it(`leaves a block learned after a peer's ${what} read back late, forgets one learned before`, () => {
+      const { memory, clock } = setup();
+      const bot = { ...BOT, duid: undefined };
+      const key = ipUaKey(bot) as string;
+      const change = forgetOf(key, ipTag('shop', BOT.clientIp) as string);
+      // The peer's forget was sent 60 s ago; RTI blocked the bot here 10 s ago.
+      const sentAt = clock.now;
+      clock.now += 50_000;
+      memory.remember(bot, TTL_MS);
+      clock.now += 10_000;
+      memory.apply(change, 'peer', TTL_MS, sentAt);
+      assert.ok(memory.recall(bot), 'learned after the forget: kept');
+      assert.equal(memory.counts.forgotten.peer, 0);
+      // A forget sent after the block was learned takes it.
+      memory.apply(change, 'peer', TTL_MS, clock.now - 1);
+      assert.equal(memory.recall(bot), undefined);
+      assert.equal(memory.counts.forgotten.peer, 1);
+    });
+  }
+
+  it("forgets a peer's block learned before a peer's forget, and everything on an operator's", () => {
+    const { memory, clock } = setup();
+    const key = ipUaKey(BOT) as string;
+    clock.now += 10_000;
+    const sentAt = clock.now;
+    memory.apply({ op: 'block', key, expiresAtMs: clock.now + TTL_MS }, 'peer', TTL_MS, sentAt);
+    memory.apply({ op: 'forget', key }, 'peer', TTL_MS, sentAt - 1);
+    assert.ok(memory.recall(BOT), 'the block was sent after the forget');
+    memory.apply({ op: 'forget', key }, 'peer', TTL_MS, sentAt + 1);
+    assert.equal(memory.recall(BOT), undefined);
+    memory.remember({ ...BOT, duid: undefined }, TTL_MS);
+    memory.apply({ op: 'forget_all' }, 'admin');
+    assert.equal(memory.size, 0, 'an operator forgets what was learned up to now');
+  });
+
+  it("takes a peer's time as no later than ours: a clock ahead does not shield its block", () => {
+    const { memory, clock } = setup();
+    const key = ipUaKey(BOT) as string;
+    const ahead = clock.now + 60_000;
+    memory.apply({ op: 'block', key, expiresAtMs: ahead + TTL_MS }, 'peer', TTL_MS, ahead);
+    clock.now += 10_000;
+    memory.apply({ op: 'forget', key }, 'peer', TTL_MS, clock.now);
+    assert.equal(memory.recall(BOT), undefined);
+  });
 });
