@@ -10,8 +10,8 @@ import {
   type ForgetOutcome,
   type ForgetRequest,
 } from '../memory/forget-request';
+import { changeOf } from '../memory/memory-change-wire';
 import type { MemoryChange, VerdictMemory } from '../memory/verdict-memory';
-import { IP_TAG, MEMORY_KEY } from '../memory/visitor-keys';
 import type { Logger } from '../observability/logger';
 
 const CHANGE = 'cheq-rti-authz:memory-change';
@@ -48,25 +48,11 @@ class ChangeChannel {
   }
 }
 
-/** A change as a sibling worker sent it: only the fields of a MemoryChange, each checked. */
+/** A change as a sibling worker sent it: only the fields of a MemoryChange, checked as Redis's. */
 export function parseMemoryChange(value: unknown): MemoryChange | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { op, key, tag, expiresAtMs } = value as Record<string, unknown>;
-  const isKey = typeof key === 'string' && MEMORY_KEY.test(key);
-  const isTag = typeof tag === 'string' && IP_TAG.test(tag);
-  switch (op) {
-    case 'block':
-      if (!isKey || typeof expiresAtMs !== 'number' || !Number.isFinite(expiresAtMs)) break;
-      if (tag === undefined) return { op, key, expiresAtMs };
-      return isTag ? { op, key, expiresAtMs, tag } : undefined;
-    case 'forget':
-      return isKey ? { op, key } : undefined;
-    case 'forget_ip':
-      return isTag ? { op, tag } : undefined;
-    case 'forget_all':
-      return { op };
-  }
-  return undefined;
+  return changeOf(op, key, expiresAtMs, tag, Date.now());
 }
 
 function messageOf(value: unknown, type: string): Record<string, unknown> | undefined {

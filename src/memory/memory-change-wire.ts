@@ -64,7 +64,11 @@ export function decodeChange(text: unknown, nowMs: number): WireChange | undefin
   return change && { change, from, atMs: at };
 }
 
-function changeOf(
+/**
+ * A change from its fields as another process sent them (the stream, a sibling worker), each
+ * checked: undefined unless they make a valid one.
+ */
+export function changeOf(
   op: unknown,
   key: unknown,
   exp: unknown,
