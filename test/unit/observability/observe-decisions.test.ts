@@ -40,22 +40,24 @@ function counted(exposition: string, name: string): Map<string, number> {
   return found;
 }
 
+/** Our metrics on a fresh registry and an `info` logger whose lines are kept. */
+function observing(sites: readonly string[]) {
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { version: '1', sites, processMetrics: false }, () => ({
+    inFlight: 0,
+    admissionWaiting: undefined,
+    pool: { connected: 0, free: 0, pending: 0, running: 0 },
+  }));
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger('info', {
+    write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  return { registry, metrics, lines, log };
+}
+
 describe('observeDecisions', () => {
   it('spells each failure the same in the log line, the fail-open cause and the RTI result', async () => {
-    const registry = new Registry();
-    const metrics = createMetrics(
-      registry,
-      { version: '1.2.3', sites: ['default'], processMetrics: false },
-      () => ({
-        inFlight: 0,
-        admissionWaiting: undefined,
-        pool: { connected: 0, free: 0, pending: 0, running: 0 },
-      }),
-    );
-    const lines: Record<string, unknown>[] = [];
-    const log = createLogger('info', {
-      write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
-    });
+    const { registry, metrics, lines, log } = observing(['default']);
     for (const failure of FAILURE_CAUSES) {
       const decide = observeDecisions(() => Promise.resolve(failedOpen(failure)), metrics, log);
       await decide(makeAttributes());
@@ -190,20 +192,7 @@ describe('observeDecisions', () => {
     });
 
     async function observe(decisions: readonly Decision[]) {
-      const registry = new Registry();
-      const metrics = createMetrics(
-        registry,
-        { version: '1', sites: ['shop'], processMetrics: false },
-        () => ({
-          inFlight: 0,
-          admissionWaiting: undefined,
-          pool: { connected: 0, free: 0, pending: 0, running: 0 },
-        }),
-      );
-      const lines: Record<string, unknown>[] = [];
-      const log = createLogger('info', {
-        write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
-      });
+      const { registry, metrics, lines, log } = observing(['shop']);
       // One observer for them all: its log throttle sees every decision.
       let next = decisions[0];
       const observed = observeDecisions(() => Promise.resolve(next as Decision), metrics, log);
