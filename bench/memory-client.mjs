@@ -1,5 +1,7 @@
 // @ts-check
-// The memory phase's gRPC client (grpc-js Check calls, as Envoy sends them), three modes:
+// The memory phase's gRPC client: Check calls as Envoy sends them (lib/envoy-like-sender.mjs:
+// HTTP/2 straight, at most 32 streams a connection as our server allows, a 200 ms deadline each
+// after which the call is reset and failed open), three modes:
 //
 // - population: bots and people (lib/population.mjs), repeat visitors picked at random, open
 //   loop at a fixed rate; at most maxInFlight calls in flight, as Envoy's cluster circuit
@@ -19,15 +21,11 @@
 
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
-import * as grpc from '@grpc/grpc-js';
+import { envoyLikeSender } from './lib/envoy-like-sender.mjs';
 import { cpuSeconds } from './lib/observe.mjs';
 import { emptyTally, randomVisitor, uniqueBot, visitorOf } from './lib/population.mjs';
 import { percentilesOf, round3 } from './lib/stats.mjs';
-import {
-  checkRequestObject,
-  loadExtAuthz,
-  preSerializedCheckClient,
-} from './realistic-request.mjs';
+import { checkRequestObject, grpcFrame, loadExtAuthz } from './realistic-request.mjs';
 
 /**
  * @typedef {object} PopulationOptions
@@ -59,7 +57,7 @@ import {
  * @property {number} [first] the first one's number (0)
  * @property {number} [giveUpMs] per bot (5000)
  */
-/** @typedef {(PopulationOptions | FillOptions | SyncOptions) & { channels?: number, deadlineMs?: number }} Options */
+/** @typedef {(PopulationOptions | FillOptions | SyncOptions) & { deadlineMs?: number }} Options */
 
 /**
  * @typedef {object} PopulationLoad
@@ -74,14 +72,9 @@ import {
 /** @typedef {{ elapsedS: number, tally: import('./lib/population.mjs').Tally }} FillLoad */
 /** @typedef {{ delaysMs: (number | null)[], firstBlockMs: number[] }} SyncLoad */
 
-/** What an answer was. @typedef {'allowed' | 'blocked' | { error: string }} Outcome */
+/** What became of a call. @typedef {import('./lib/envoy-like-sender.mjs').Outcome | 'overflow'} Outcome */
 /** The first gRPC error message of each status name, printed with the result. @type {Record<string, string>} */
 const errorDetails = {};
-/**
- * @typedef {(message: Buffer, options: grpc.CallOptions,
- *   callback: (err: grpc.ServiceError | null, res?: import('./realistic-request.mjs').CheckResponse) => void) => void} CheckMethod
- */
-
 const USAGE = `usage: node bench/memory-client.mjs '{"mode":"population|fill|sync","target":"127.0.0.1:N",…}' (see the header of bench/memory-client.mjs)`;
 
 /** The JSON argument; a bad one ends the process with the usage. @returns {Options} */
@@ -117,53 +110,17 @@ function readOptions() {
 
 const options = readOptions();
 const { check } = loadExtAuthz();
-const Client = preSerializedCheckClient();
 
 /** @param {import('./lib/population.mjs').Visitor} visitor */
 const messageOf = ({ clientIp, userAgent }) =>
   check.requestSerialize(checkRequestObject({ clientIp, userAgent }));
 
-/**
- * One sender over `channels` connections to `target`; resolves once they are ready.
- * @param {string} target
- * @returns {Promise<{ send: (message: Buffer) => Promise<Outcome>, close: () => void }>}
- */
-async function sender(target) {
-  const clients = Array.from(
-    { length: options.channels ?? 4 },
-    (_, i) =>
-      new Client(target, grpc.credentials.createInsecure(), {
-        'grpc.bench_channel': i, // distinct options: one connection per client
-      }),
-  );
-  await Promise.all(
-    clients.map(
-      client =>
-        /** @type {Promise<void>} */ (
-          new Promise((resolve, reject) =>
-            client.waitForReady(Date.now() + 5000, err => (err ? reject(err) : resolve())),
-          )
-        ),
-    ),
-  );
-  const calls = clients.map(client => /** @type {CheckMethod} */ (client['Check']).bind(client));
-  let next = 0;
-  const deadlineMs = options.deadlineMs ?? 200;
-  return {
-    send: message =>
-      new Promise(resolve => {
-        const call = /** @type {CheckMethod} */ (calls[next++ % calls.length]);
-        call(message, { deadline: Date.now() + deadlineMs }, (err, res) => {
-          if (err) {
-            const error = grpc.status[err.code] ?? String(err.code);
-            errorDetails[error] ??= err.details;
-            resolve({ error });
-          } else resolve(res?.status?.code === 0 ? 'allowed' : 'blocked');
-        });
-      }),
-    close: () => clients.forEach(client => client.close()),
-  };
-}
+/** One Envoy-like sender to `target` (lib/envoy-like-sender.mjs). @param {string} target */
+const sender = target =>
+  envoyLikeSender(target, {
+    deadlineMs: options.deadlineMs ?? 200,
+    maxInFlight: options.mode === 'population' ? (options.maxInFlight ?? 1024) : 1024,
+  });
 
 /**
  * @param {import('./lib/population.mjs').Tally} tally
@@ -171,7 +128,10 @@ async function sender(target) {
  */
 function count(tally, outcome) {
   if (typeof outcome === 'string') tally[outcome]++;
-  else tally.errors[outcome.error] = (tally.errors[outcome.error] ?? 0) + 1;
+  else {
+    tally.errors[outcome.error] = (tally.errors[outcome.error] ?? 0) + 1;
+    if (outcome.detail) errorDetails[outcome.error] ??= outcome.detail;
+  }
 }
 
 /**
@@ -186,9 +146,8 @@ async function population(o, s) {
   const first = only === 'people' ? bots : 0;
   const size = only === 'bots' ? bots : only === 'people' ? people : bots + people;
   const visitors = Array.from({ length: size }, (_, i) => visitorOf(first + i, bots));
-  const messages = visitors.map(messageOf);
+  const frames = visitors.map(visitor => grpcFrame(messageOf(visitor)));
   const pick = randomVisitor(size);
-  const maxInFlight = o.maxInFlight ?? 1024;
 
   /**
    * @typedef {object} Driven
@@ -226,13 +185,14 @@ async function population(o, s) {
           lags.push(performance.now() - (start + (sent / o.rate) * 1000));
           sent++;
           tally.sent++;
-          if (inFlight >= maxInFlight) {
+          const sending = s.send(/** @type {Buffer} */ (frames[index]));
+          if (sending === 'overflow') {
             tally.overflow++;
             continue;
           }
           inFlight++;
           const issuedAt = performance.now();
-          void s.send(/** @type {Buffer} */ (messages[index])).then(outcome => {
+          void sending.then(outcome => {
             latencies.push(performance.now() - issuedAt);
             count(tally, outcome);
             if (--inFlight === 0 && done) finish();
@@ -269,9 +229,9 @@ async function fill(o, s) {
   const started = performance.now();
   const worker = async () => {
     while (next < o.count) {
-      const message = messageOf(uniqueBot(first + next++));
+      const frame = grpcFrame(messageOf(uniqueBot(first + next++)));
       tally.sent++;
-      count(tally, await s.send(message));
+      count(tally, await s.send(frame));
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.inFlight ?? 256, o.count) }, worker));
@@ -288,16 +248,16 @@ async function sync(o, s) {
   const firstBlockMs = [];
   try {
     for (let i = 0; i < o.bots; i++) {
-      const message = messageOf(uniqueBot((o.first ?? 0) + i));
+      const frame = grpcFrame(messageOf(uniqueBot((o.first ?? 0) + i)));
       const asked = performance.now();
-      const first = await s.send(message);
+      const first = await s.send(frame);
       if (first !== 'blocked')
         throw new Error(`the first replica answered ${JSON.stringify(first)}`);
       const blockedAt = performance.now();
       firstBlockMs.push(round3(blockedAt - asked));
       let delay = null;
       while (performance.now() - blockedAt < giveUpMs) {
-        if ((await follower.send(message)) === 'blocked') {
+        if ((await follower.send(frame)) === 'blocked') {
           delay = round3(performance.now() - blockedAt);
           break;
         }
@@ -318,6 +278,6 @@ const result =
       ? await fill(options, s)
       : await sync(options, s);
 s.close();
-console.log(JSON.stringify({ ...result, errorDetails }));
+console.log(JSON.stringify({ ...result, errorDetails, closes: s.closes }));
 // A channel still reconnecting (server gone) would keep the process alive.
 process.exit(0);

@@ -10,11 +10,12 @@ export type AdmissionOutcome = 'admitted' | 'overloaded' | 'cancelled';
 
 export interface Admission {
   /**
-   * Whether checks are waiting in line now: a flood past every slot, not merely every slot busy
-   * (a healthy RTI at its limit). Read before {@link enter} by a check that can be answered
-   * without RTI (a remembered block), so that RTI still decides everywhere short of a flood.
+   * Whether a flood is on now: checks wait in line for a slot (not merely every slot busy: a
+   * healthy RTI at its limit), or wait unseen in the sockets (the process is behind on its CPU).
+   * Read before {@link enter} by a check that can be answered without RTI (a remembered block),
+   * so that RTI still decides everywhere short of a flood.
    */
-  readonly hasWaiting: boolean;
+  readonly flooded: boolean;
   /**
    * Asks for a slot, waiting in line until `latestStartMs` (epoch milliseconds) at most.
    * Synchronous when there is room at once (the common case costs no promise). After
@@ -29,7 +30,7 @@ export interface Admission {
 
 /** Admits every check at once: overload shedding turned off. */
 export const ADMIT_ALL: Admission = {
-  hasWaiting: false,
+  flooded: false,
   enter: () => 'admitted',
   leave: () => undefined,
 };

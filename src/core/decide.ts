@@ -149,11 +149,12 @@ export function createDecide(config: CoreConfig, rti: RtiCheck, deps: DecideDeps
       let budgetMs = timeBudgetMs(options.deadlineMs);
       if (budgetMs <= 0) return unanswered('no_time_budget', mode, attrs, { eventType });
 
-      // A remembered bot in a flood (checks already waiting for a slot) is answered at once: it
-      // neither waits nor takes a slot. Only then: with every slot merely busy RTI still decides,
-      // and in monitoring mode a recall here would only skip RTI, blocking nothing.
+      // A remembered bot in a flood (checks already waiting for a slot, or the process behind on
+      // its CPU) is answered at once: it neither waits nor takes a slot nor spends an RTI call's
+      // CPU. Only then: with every slot merely busy RTI still decides, and in monitoring mode a
+      // recall here would only skip RTI, blocking nothing.
       let visitor: Visitor | undefined;
-      if (memory && mode === 'blocking' && admission.hasWaiting) {
+      if (memory && mode === 'blocking' && admission.flooded) {
         visitor = visitorOfAttributes(scope, attrs, config);
         const recalled = fromMemory(memory, 'overloaded', visitor, mode, attrs, { eventType });
         if (recalled) return recalled;

@@ -10,6 +10,13 @@ import type { Admission, AdmissionOutcome } from '../core/admission';
 import type { Cancellation } from '../core/cancellation';
 import type { EventLoopMonitor } from './event-loop-monitor';
 
+/**
+ * An event-loop delay from which the process counts as flooded: past its CPU, checks wait unseen
+ * in the sockets before they are read (a GC pause of this length only answers remembered bots
+ * for one sample period without RTI, which would most likely block them again).
+ */
+export const FLOOD_LAG_MS = 20;
+
 export interface AdmissionLineOptions {
   /** RTI calls in flight at most. */
   readonly limit: number;
@@ -26,6 +33,8 @@ export class AdmissionLine implements Admission {
   private readonly line: Waiter[] = [];
   /** Waiters in `line` not yet settled (the line also holds settled ones until they are passed). */
   private unsettled = 0;
+  /** The last event-loop sample was at least FLOOD_LAG_MS late. */
+  private lagging = false;
   private readonly now: () => number;
 
   constructor(
@@ -33,7 +42,10 @@ export class AdmissionLine implements Admission {
     monitor: Pick<EventLoopMonitor, 'onSample'>,
   ) {
     this.now = options.now ?? Date.now;
-    monitor.onSample(() => this.tick());
+    monitor.onSample(delayMs => {
+      this.lagging = delayMs >= FLOOD_LAG_MS;
+      this.tick();
+    });
   }
 
   /** Checks waiting in line for a slot now. */
@@ -41,8 +53,8 @@ export class AdmissionLine implements Admission {
     return this.unsettled;
   }
 
-  get hasWaiting(): boolean {
-    return this.unsettled > 0;
+  get flooded(): boolean {
+    return this.unsettled > 0 || this.lagging;
   }
 
   enter(

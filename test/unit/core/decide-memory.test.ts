@@ -71,11 +71,11 @@ const RTI_CAUSES: readonly RtiErrorCode[] = [
 ];
 
 /** An admission whose slots are all taken: `outcome` once a check asks. */
-function fullAdmission(outcome: AdmissionOutcome, hasWaiting = true) {
+function fullAdmission(outcome: AdmissionOutcome, flooded = true) {
   const log: string[] = [];
   return {
     log,
-    hasWaiting,
+    flooded,
     enter: () => {
       log.push('enter');
       return outcome;

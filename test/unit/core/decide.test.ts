@@ -618,7 +618,7 @@ describe('createDecide', () => {
       return {
         log,
         latestStarts,
-        hasWaiting: false,
+        flooded: false,
         enter(latestStartMs: number) {
           latestStarts.push(latestStartMs);
           log.push('enter');

@@ -1,14 +1,14 @@
 import { strict as assert } from 'node:assert';
 import type { AdmissionOutcome } from '../../../src/core/admission';
-import { AdmissionLine } from '../../../src/load/admission-line';
+import { AdmissionLine, FLOOD_LAG_MS } from '../../../src/load/admission-line';
 
 /** A line of `limit` slots on a hand-moved clock, with hand-fired monitor samples. */
 function setup(limit = 10) {
-  let onSample: () => void = () => undefined;
+  let onSample: (delayMs: number) => void = () => undefined;
   const clock = { now: 1_000 };
   const line = new AdmissionLine(
     { limit, now: () => clock.now },
-    { onSample: listener => (onSample = () => listener(0)) },
+    { onSample: listener => (onSample = listener) },
   );
   /** Asks for `n` slots, each allowed to wait 100 ms; counts those admitted at once. */
   const enter = (n: number): number => {
@@ -16,7 +16,8 @@ function setup(limit = 10) {
     for (let i = 0; i < n; i++) if (line.enter(clock.now + 100) === 'admitted') admitted++;
     return admitted;
   };
-  return { line, clock, sample: () => onSample(), enter };
+  /** Fires a monitor sample that came `delayMs` late (on time by default). */
+  return { line, clock, sample: (delayMs = 0) => onSample(delayMs), enter };
 }
 
 /** The outcome of a request for a slot, once settled (undefined while it waits). */
@@ -93,16 +94,16 @@ describe('AdmissionLine', () => {
     assert.equal(line.waiting, 0);
   });
 
-  it('has checks waiting only while some wait in line, not while every slot is merely busy', async () => {
+  it('is flooded while checks wait in line, not while every slot is merely busy', async () => {
     const { line, clock, sample, enter } = setup(2);
-    assert.equal(line.hasWaiting, false, 'empty');
+    assert.equal(line.flooded, false, 'empty');
     enter(2);
-    assert.equal(line.hasWaiting, false, 'every slot busy, nobody in line');
+    assert.equal(line.flooded, false, 'every slot busy, nobody in line');
     let cancel: () => void = () => undefined;
     const cancelled = track(line.enter(clock.now + 100, { onCancel: l => (cancel = l) }));
-    assert.equal(line.hasWaiting, true, 'one in line');
+    assert.equal(line.flooded, true, 'one in line');
     cancel();
-    assert.equal(line.hasWaiting, false, 'the one in line gave up');
+    assert.equal(line.flooded, false, 'the one in line gave up');
     const admitted = track(line.enter(clock.now + 100));
     const late = track(line.enter(clock.now + 50));
     assert.equal(line.waiting, 2);
@@ -115,7 +116,18 @@ describe('AdmissionLine', () => {
       [cancelled.outcome, admitted.outcome, late.outcome],
       ['cancelled', 'admitted', 'overloaded'],
     );
-    assert.equal(line.hasWaiting, false, 'the other ran out of time');
+    assert.equal(line.flooded, false, 'the other ran out of time');
     assert.equal(line.waiting, 0);
+  });
+
+  it('is flooded while the event loop lags by FLOOD_LAG_MS or more, with every slot free', () => {
+    const { line, sample } = setup(2);
+    sample(FLOOD_LAG_MS - 1);
+    assert.equal(line.flooded, false, 'a delay short of the limit');
+    sample(FLOOD_LAG_MS);
+    assert.equal(line.flooded, true, 'checks wait unseen in the sockets');
+    assert.equal(line.waiting, 0, 'nobody in line');
+    sample(0);
+    assert.equal(line.flooded, false, 'the loop caught up');
   });
 });
