@@ -4,7 +4,8 @@
 // verdict in time; once its latest start has passed it fails open. Waiting costs no CPU, and
 // refusing late rather than at once keeps a proxy with a bounded number of checks in flight
 // (Envoy's circuit breakers) from sending the refused checks straight back: it fails the excess
-// open itself.
+// open itself. Past the CPU (the event loop FLOOD_LAG_MS late or more), checks wait unseen in
+// the sockets instead: then a check fails open at once when the lag leaves its RTI call no time.
 
 import type { Admission, AdmissionOutcome } from '../core/admission';
 import type { Cancellation } from '../core/cancellation';
@@ -33,8 +34,8 @@ export class AdmissionLine implements Admission {
   private readonly line: Waiter[] = [];
   /** Waiters in `line` not yet settled (the line also holds settled ones until they are passed). */
   private unsettled = 0;
-  /** The last event-loop sample was at least FLOOD_LAG_MS late. */
-  private lagging = false;
+  /** How late the last event-loop sample fired, ms. */
+  private lagMs = 0;
   private readonly now: () => number;
 
   constructor(
@@ -43,7 +44,7 @@ export class AdmissionLine implements Admission {
   ) {
     this.now = options.now ?? Date.now;
     monitor.onSample(delayMs => {
-      this.lagging = delayMs >= FLOOD_LAG_MS;
+      this.lagMs = delayMs;
       this.tick();
     });
   }
@@ -54,13 +55,16 @@ export class AdmissionLine implements Admission {
   }
 
   get flooded(): boolean {
-    return this.unsettled > 0 || this.lagging;
+    return this.unsettled > 0 || this.lagMs >= FLOOD_LAG_MS;
   }
 
   enter(
     latestStartMs: number,
     cancellation?: Cancellation,
   ): AdmissionOutcome | Promise<AdmissionOutcome> {
+    // Past its CPU, the process reads RTI's answer at least as late as its timers fire: a call
+    // that could not start before its latest start, lag included, would be answered too late.
+    if (this.lagMs >= FLOOD_LAG_MS && this.now() + this.lagMs >= latestStartMs) return 'overloaded';
     if (this.line.length > 0) this.admitWaiting();
     if (this.line.length === 0 && this.inFlight < this.options.limit) {
       this.inFlight++;

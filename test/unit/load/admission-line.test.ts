@@ -130,4 +130,13 @@ describe('AdmissionLine', () => {
     sample(0);
     assert.equal(line.flooded, false, 'the loop caught up');
   });
+
+  it('fails open at once, with every slot free, a check whose latest start is nearer than the lag', () => {
+    const { line, clock, sample } = setup(2);
+    sample(60);
+    assert.equal(line.enter(clock.now + 50), 'overloaded', 'its RTI answer would be read too late');
+    assert.equal(line.enter(clock.now + 100), 'admitted', 'time enough, lag included');
+    sample(FLOOD_LAG_MS - 1);
+    assert.equal(line.enter(clock.now + 10), 'admitted', 'a lag short of a flood changes nothing');
+  });
 });
