@@ -4,8 +4,9 @@
 // verdict in time; once its latest start has passed it fails open. Waiting costs no CPU, and
 // refusing late rather than at once keeps a proxy with a bounded number of checks in flight
 // (Envoy's circuit breakers) from sending the refused checks straight back: it fails the excess
-// open itself. Past the CPU (the event loop FLOOD_LAG_MS late or more), checks wait unseen in
-// the sockets instead: then a check fails open at once when the lag leaves its RTI call no time.
+// open itself. Past the CPU (the event loop FLOOD_LAG_MS late or more, FLOOD_SAMPLES samples in a
+// row), checks wait unseen in the sockets instead: then a check fails open at once when that lag
+// leaves its RTI call no time.
 
 import type { Admission, AdmissionOutcome } from '../core/admission';
 import type { Cancellation } from '../core/cancellation';
@@ -17,6 +18,11 @@ import type { EventLoopMonitor } from './event-loop-monitor';
  * for one sample period without RTI, which would most likely block them again).
  */
 export const FLOOD_LAG_MS = 20;
+/**
+ * Samples in a row the lag must last: a flood keeps the loop late, a single stall (a GC pause,
+ * the process descheduled on a busy machine) is no flood.
+ */
+export const FLOOD_SAMPLES = 3;
 
 export interface AdmissionLineOptions {
   /** RTI calls in flight at most. */
@@ -34,7 +40,10 @@ export class AdmissionLine implements Admission {
   private readonly line: Waiter[] = [];
   /** Waiters in `line` not yet settled (the line also holds settled ones until they are passed). */
   private unsettled = 0;
-  /** How late the last event-loop sample fired, ms. */
+  /** How late the last FLOOD_SAMPLES event-loop samples fired, ms (a ring). */
+  private readonly delays = new Float64Array(FLOOD_SAMPLES);
+  private sampled = 0;
+  /** The least of those delays: how late the loop has run throughout, at least. */
   private lagMs = 0;
   private readonly now: () => number;
 
@@ -44,7 +53,8 @@ export class AdmissionLine implements Admission {
   ) {
     this.now = options.now ?? Date.now;
     monitor.onSample(delayMs => {
-      this.lagMs = delayMs;
+      this.delays[this.sampled++ % FLOOD_SAMPLES] = delayMs;
+      this.lagMs = Math.min(...this.delays);
       this.tick();
     });
   }
