@@ -104,6 +104,9 @@ export function scenarioSummary(run) {
  * @property {PerRound} blockUs bots, RTI healthy (an RTI call, a block: the same answer as
  *   memory's)
  * @property {PerRound} memoryUs bots, RTI refusing (decided from memory)
+ * @property {PerRound} failOpenUs people, RTI refusing (failed open: no RTI call, no memory)
+ * @property {PerRound} failOpenRatio failed open ÷ full allow, per round: the least any check
+ *   costs, against what capacity is measured with
  * @property {PerRound} ratio memory ÷ full allow, per round (the issue's comparison)
  * @property {PerRound} ratioToBlock memory ÷ RTI's block, per round (what skipping RTI saves)
  * @property {number} rememberedShare of the memory rounds' checks, those our server decided from
@@ -116,10 +119,10 @@ export function scenarioSummary(run) {
  * CPU per check sent (past the in-flight cap none is) of the three cases, per round and median,
  * and the ratios in each round.
  * @param {number} rate
- * @param {Record<'full' | 'block' | 'memory', CostRun[]>} runs
+ * @param {Record<'full' | 'block' | 'memory' | 'failOpen', CostRun[]>} runs
  * @returns {CostSummary}
  */
-export function costSummary(rate, { full, block, memory }) {
+export function costSummary(rate, { full, block, memory, failOpen }) {
   /** @param {CostRun} run */
   const perCheck = run => {
     // Every call that reached the server cost it, answered in time or not; none: no figure.
@@ -130,9 +133,10 @@ export function costSummary(rate, { full, block, memory }) {
   /** @param {number[]} rounds @returns {PerRound} */
   const perRound = rounds => ({ median: median(rounds), rounds });
   const memoryUs = memory.map(perCheck);
-  /** @param {CostRun[]} against */
-  const ratios = against =>
-    perRound(memoryUs.map((us, i) => round3(us / perCheck(/** @type {CostRun} */ (against[i])))));
+  const failOpenUs = failOpen.map(perCheck);
+  /** @param {number[]} us @param {CostRun[]} against */
+  const ratios = (us, against) =>
+    perRound(us.map((x, i) => round3(x / perCheck(/** @type {CostRun} */ (against[i])))));
   const sent = memory.reduce((n, run) => n + run.tallies.bot.sent + run.warmupSent, 0);
   const remembered = memory.reduce((n, run) => n + (run.decisions?.['remembered_block'] ?? 0), 0);
   return {
@@ -140,8 +144,10 @@ export function costSummary(rate, { full, block, memory }) {
     fullUs: perRound(full.map(perCheck)),
     blockUs: perRound(block.map(perCheck)),
     memoryUs: perRound(memoryUs),
-    ratio: ratios(full),
-    ratioToBlock: ratios(block),
+    failOpenUs: perRound(failOpenUs),
+    ratio: ratios(memoryUs, full),
+    ratioToBlock: ratios(memoryUs, block),
+    failOpenRatio: ratios(failOpenUs, full),
     rememberedShare: sent > 0 ? round3(remembered / sent) : 0,
   };
 }
@@ -225,6 +231,13 @@ export function memoryVerdicts(m, add) {
     'information (issue: a small fraction)',
     c.rememberedShare < REMEMBERED_SHARE ? false : undefined,
     `${c.memoryUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.ratio.rounds.join(', ')}; ÷ RTI's block of the same bots (${c.blockUs.median} µs) ${c.ratioToBlock.median}; ${Math.round(c.rememberedShare * 1000) / 10} % of the memory rounds' checks decided from memory${c.rememberedShare < REMEMBERED_SHARE ? ' [!] the cost measured something else' : ''}`,
+  );
+  add(
+    `memory: CPU per check failed open without RTI (RTI refusing, people) ÷ a full allow check, at ${c.rate}/s`,
+    c.failOpenRatio.median,
+    'information: 150 % of capacity answered in time needs ≤ 0.667 on average',
+    undefined,
+    `${c.failOpenUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.failOpenRatio.rounds.join(', ')}`,
   );
   const f = m.full;
   const full = f.entries !== undefined && f.maxEntries !== undefined && f.entries >= f.maxEntries;

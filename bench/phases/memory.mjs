@@ -178,9 +178,9 @@ async function saturation(bench, port) {
 
 /**
  * CPU per check, in BENCH_ROUNDS rounds of BENCH_DURATION_S each (1 s warm-up): people with RTI
- * healthy (a full allow check), bots with RTI healthy (RTI's block), then bots with RTI refusing
- * (decided from memory, the circuit breaker open: what a flood of repeat bots costs once RTI
- * cannot be asked).
+ * healthy (a full allow check), bots with RTI healthy (RTI's block), then with RTI refusing
+ * (the circuit breaker open) bots (decided from memory: what a flood of repeat bots costs once
+ * RTI cannot be asked) and people (failed open: the floor, what any check costs without RTI).
  * @param {import('../lib/context.mjs').Bench} bench
  * @param {(mode: StandInMode) => Promise<void>} rti
  * @param {(rate: number, durationS: number, more?: Partial<import('../memory-client.mjs').PopulationOptions>) => Promise<ScenarioRun>} populationLoad
@@ -189,10 +189,10 @@ async function saturation(bench, port) {
  */
 async function costRounds(bench, rti, populationLoad, serverPid) {
   const { knobs } = bench;
-  /** @type {Record<'full' | 'block' | 'memory', ScenarioRun[]>} */
-  const runs = { full: [], block: [], memory: [] };
+  /** @type {Record<'full' | 'block' | 'memory' | 'failOpen', ScenarioRun[]>} */
+  const runs = { full: [], block: [], memory: [], failOpen: [] };
   for (let round = 0; round < knobs.rounds; round++) {
-    log(`memory, CPU per check (allow; RTI's block; from memory): round ${round + 1}`);
+    log(`memory, CPU per check (allow; RTI's block; from memory; failed open): round ${round + 1}`);
     /** @param {'people' | 'bots'} only */
     const load = only =>
       populationLoad(knobs.memoryRate, knobs.durationS, { only, warmupS: 1, serverPid });
@@ -200,6 +200,7 @@ async function costRounds(bench, rti, populationLoad, serverPid) {
     runs.block.push(await load('bots'));
     await rti('refuse');
     runs.memory.push(await load('bots'));
+    runs.failOpen.push(await load('people'));
     await rti('serve');
   }
   return costSummary(knobs.memoryRate, runs);
