@@ -67,6 +67,12 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
     const failed = failure !== undefined || remembered !== undefined;
     const level = failed ? 'warn' : acted ? 'info' : 'debug';
     if (!log.isLevelEnabled(level)) return;
+    // Throttled lines are admitted before their fields are built: in a flood nearly all of them
+    // are suppressed. Remembered blocks have their own key: a flood of them must not hide the
+    // plain fail-opens, nor they it.
+    const throttleKey = remembered ? `remembered:${remembered.cause}` : failure;
+    const suppressed = throttleKey === undefined ? 0 : throttle.admit(throttleKey);
+    if (suppressed === undefined) return;
     const fields: Record<string, unknown> = {
       requestId: attrs.requestId,
       transport: attrs.transport,
@@ -90,9 +96,6 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       challenge: decision.challengeEvent,
     };
     if (remembered) {
-      // Its own key: a flood of remembered bots must not hide the plain fail-opens, nor they it.
-      const suppressed = throttle.admit(`remembered:${remembered.cause}`);
-      if (suppressed === undefined) return;
       const blocked = decision.reason === 'remembered_block';
       log.warn(
         {
@@ -108,8 +111,6 @@ export function observeDecisions(decide: Decide, metrics: Metrics, log: Logger):
       return;
     }
     if (failure) {
-      const suppressed = throttle.admit(failure);
-      if (suppressed === undefined) return;
       log.warn({ ...fields, failure, detail: decision.failureDetail, suppressed }, 'failed open');
       return;
     }
