@@ -30,6 +30,8 @@ export function benchContext(knobs, workDir, servers, rtiUrl) {
   return {
     knobs,
     rtiUrl,
+    /** Where the bench's request files are: a phase may write its own there. */
+    workDir,
     load: loadGenerators(knobs, workDir),
     servers,
     /**

@@ -26,6 +26,7 @@ import { parseWrkOutput } from './wrk-output.mjs';
  * @property {number} [clients] -c
  * @property {number} [streams] -m
  * @property {string} [cpu] taskset core list
+ * @property {string} [requestFile] a framed CheckRequest other than the realistic one
  */
 
 /**
@@ -79,6 +80,7 @@ export function loadGenerators(knobs, workDir) {
       clients = knobs.h2Clients,
       streams = knobs.h2Streams,
       cpu = knobs.loadCpu,
+      requestFile = join(workDir, 'check-request.grpc'),
     } = {},
   ) {
     const logFile = join(workDir, `h2load-${port}-${Date.now()}.log`);
@@ -90,7 +92,7 @@ export function loadGenerators(knobs, workDir) {
       '-t',
       '1',
       '-d',
-      join(workDir, 'check-request.grpc'),
+      requestFile,
       '-H',
       'content-type: application/grpc',
       '-H',

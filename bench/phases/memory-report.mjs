@@ -153,6 +153,37 @@ export function costSummary(rate, { full, block, memory, failOpen }) {
 }
 
 /**
+ * @typedef {object} CheapSummary saturation checks/s, medians and rounds
+ * @property {PerRound} allowPerS one person, RTI healthy
+ * @property {PerRound} memoryPerS one remembered bot, RTI refusing
+ * @property {PerRound} failOpenPerS the person, RTI refusing
+ * @property {number | undefined} memoryRatio memory ÷ allow (medians)
+ * @property {number | undefined} failOpenRatio failed open ÷ allow (medians)
+ */
+
+/**
+ * @param {Record<'allow' | 'memory' | 'failOpen', number[]>} rounds
+ * @returns {CheapSummary}
+ */
+export function cheapSummary({ allow, memory, failOpen }) {
+  /** @param {number[]} r @returns {PerRound} */
+  const perRound = r => ({ median: median(r), rounds: r.map(Math.round) });
+  const allowPerS = perRound(allow);
+  /** @param {number[]} r */
+  const ratio = r => {
+    const [m, a] = [median(r), allowPerS.median];
+    return m === undefined || !a ? undefined : round3(m / a);
+  };
+  return {
+    allowPerS,
+    memoryPerS: perRound(memory),
+    failOpenPerS: perRound(failOpen),
+    memoryRatio: ratio(memory),
+    failOpenRatio: ratio(failOpen),
+  };
+}
+
+/**
  * @typedef {object} SyncSummary
  * @property {string} [error] why it was not measured (e.g. this build has no redis_url)
  * @property {number} bots asked
@@ -238,6 +269,14 @@ export function memoryVerdicts(m, add) {
     'information: 150 % of capacity answered in time needs ≤ 0.667 on average',
     undefined,
     `${c.failOpenUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.failOpenRatio.rounds.join(', ')}`,
+  );
+  const k = m.cheap;
+  add(
+    'memory: saturation checks/s decided from memory (a remembered bot, RTI refusing) ÷ a full allow',
+    k.memoryRatio,
+    'information: 150 % of capacity answered in time needs ≥ 1.5',
+    undefined,
+    `${fmt(k.memoryPerS.median)}/s ÷ ${fmt(k.allowPerS.median)}/s; failed open (RTI refusing) ${fmt(k.failOpenPerS.median)}/s, ÷ allow ${k.failOpenRatio}; rounds ${k.memoryPerS.rounds.join('/')}, ${k.failOpenPerS.rounds.join('/')}, ${k.allowPerS.rounds.join('/')}`,
   );
   const f = m.full;
   const full = f.entries !== undefined && f.maxEntries !== undefined && f.entries >= f.maxEntries;

@@ -12,7 +12,11 @@
 // replica 2 blocks it while its RTI refuses.
 // Its rows, verdicts and table: phases/memory-report.mjs.
 
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fetch } from 'undici';
+import { visitorOf } from '../lib/population.mjs';
+import { checkRequestObject, grpcFrame, loadExtAuthz } from '../realistic-request.mjs';
 import { counted } from '../lib/counted.mjs';
 import { observe, rssMb } from '../lib/observe.mjs';
 import { log } from '../lib/processes.mjs';
@@ -22,6 +26,7 @@ import { median } from '../lib/stats.mjs';
 import {
   MAX_IN_FLIGHT,
   SYNC_GIVE_UP_MS,
+  cheapSummary,
   costSummary,
   scenarioSummary,
   syncSummary,
@@ -45,6 +50,7 @@ const SYNC_FIRST_BOT = 10_000_000;
  * @property {string} capacityFrom
  * @property {Record<ScenarioKey, import('./memory-report.mjs').ScenarioSummary>} scenarios
  * @property {import('./memory-report.mjs').CostSummary} cost
+ * @property {import('./memory-report.mjs').CheapSummary} cheap
  * @property {FillSummary} full
  * @property {import('./memory-report.mjs').SyncSummary} sync
  */
@@ -125,6 +131,7 @@ export async function memoryPhase(bench, protectionCapacity) {
   const overload150 = await populationLoad(flood, window);
 
   const cost = await costRounds(bench, rti, populationLoad, ours.pid);
+  const cheap = await cheapSaturation(bench, rti, port);
   await ours.stop();
   const full = await fillMemory(bench, standIn.url, memoryEnv);
   await standIn.stop();
@@ -142,6 +149,7 @@ export async function memoryPhase(bench, protectionCapacity) {
       overload150: scenarioSummary(overload150),
     },
     cost,
+    cheap,
     full,
     sync,
   };
@@ -204,6 +212,53 @@ async function costRounds(bench, rti, populationLoad, serverPid) {
     await rti('serve');
   }
   return costSummary(knobs.memoryRate, runs);
+}
+
+/**
+ * Saturation checks/s (h2load closed loop, 128 in flight) of one person (RTI healthy: a full
+ * allow), then, RTI refusing, of one remembered bot (decided from memory) and of that person
+ * (failed open), BENCH_ROUNDS rounds of each: what the process can answer past RTI, against what
+ * its capacity is measured with. A flood of 150 % of capacity can only be answered in time if
+ * these cheap checks go 1.5 times as fast as full ones.
+ * @param {import('../lib/context.mjs').Bench} bench
+ * @param {(mode: StandInMode) => Promise<void>} rti
+ * @param {number} port
+ * @returns {Promise<import('./memory-report.mjs').CheapSummary>}
+ */
+async function cheapSaturation(bench, rti, port) {
+  const { knobs } = bench;
+  const { check } = loadExtAuthz();
+  /** @param {string} name @param {number} index */
+  const requestFile = (name, index) => {
+    const { clientIp, userAgent } = visitorOf(index, knobs.memoryBots);
+    const file = join(bench.workDir, `memory-${name}.grpc`);
+    writeFileSync(
+      file,
+      grpcFrame(check.requestSerialize(checkRequestObject({ clientIp, userAgent }))),
+    );
+    return file;
+  };
+  const person = requestFile('person', knobs.memoryBots);
+  const bot = requestFile('bot', 0);
+  /** @param {string} file @param {number} round */
+  const saturate = async (file, round) =>
+    (await bench.load.h2load(port, { requestFile: file, warmupS: bench.warmupS(round) })).reqPerS;
+  /** @type {Record<'allow' | 'memory' | 'failOpen', number[]>} */
+  const rounds = { allow: [], memory: [], failOpen: [] };
+  for (let round = 0; round < knobs.rounds; round++) {
+    log(`memory, saturation of a full allow: round ${round + 1}/${knobs.rounds}`);
+    rounds.allow.push(await saturate(person, round));
+  }
+  // The bot seen once while RTI answers, so that it is remembered.
+  await bench.load.h2load(port, { requestFile: bot, requests: 10, clients: 1, streams: 1 });
+  await rti('refuse');
+  for (let round = 0; round < knobs.rounds; round++) {
+    log(`memory, saturation from memory and failed open (RTI refusing): round ${round + 1}`);
+    rounds.memory.push(await saturate(bot, round));
+    rounds.failOpen.push(await saturate(person, round));
+  }
+  await rti('serve');
+  return cheapSummary(rounds);
 }
 
 /**
