@@ -54,9 +54,9 @@ const REPLY_TIMEOUT_MS = 3000;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_CAP_MS = 5000;
 /**
- * A session that followed the stream this long worked: the reconnect backoff starts over after
- * it. One that fails right after its first read (a proxy, a Redis that drops clients) keeps
- * backing off instead of reconnecting every 0.1 s.
+ * A session whose reads were answered over this long worked: the reconnect backoff starts over
+ * after it. One that fails right after its first read (a proxy, a Redis that drops clients or
+ * stops answering) keeps backing off instead of reconnecting every 0.1 s.
  */
 const WORKED_MS = BACKOFF_CAP_MS;
 /** How long close() tries to send what is still buffered. */
@@ -104,6 +104,8 @@ class RedisStreamSync implements RedisSync {
   private outage: { readonly sinceMs: number } | undefined;
   /** Since when the session followed the stream (its first read's answer). */
   private upSinceMs = 0;
+  /** When the session's last read was answered: waiting on a silent Redis is not following. */
+  private lastReadMs = 0;
   /** Set while Redis refuses our writes (said once, at its start); flushes wait `retryMs`. */
   private refused: RefusedWrites | undefined;
   private everUp = false;
@@ -151,10 +153,13 @@ class RedisStreamSync implements RedisSync {
       } catch (err: unknown) {
         if (!this.closed) this.lost(err);
       } finally {
-        if (this.up === session && Date.now() - this.upSinceMs >= WORKED_MS) attempt = 0;
+        if (this.up === session && this.lastReadMs - this.upSinceMs >= WORKED_MS) attempt = 0;
         this.end(session);
       }
       const backoffMs = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt++);
+      if (!this.closed) {
+        this.options.log.debug({ backoffMs }, 'verdict memory sharing through Redis: reconnecting');
+      }
       await sleep(backoffMs * (0.5 + Math.random() / 2), undefined, {
         signal: this.stopping.signal,
       }).catch(() => undefined);
@@ -200,6 +205,7 @@ class RedisStreamSync implements RedisSync {
         'XREAD',
       );
       if (this.up !== session) this.restored(session);
+      this.lastReadMs = Date.now();
       const entries = entriesOf(reply);
       for (const { id, fields } of entries) {
         this.lastId = id;

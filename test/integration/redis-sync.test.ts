@@ -3,6 +3,7 @@
 // (SIGSTOP), fed garbage, and over TLS.
 
 import { strict as assert } from 'node:assert';
+import { install as installFakeTimers } from '@sinonjs/fake-timers';
 import { Registry } from 'prom-client';
 import { createClient } from 'redis';
 import type { RedisConfig } from '../../src/config/redis-config';
@@ -319,6 +320,54 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
       ['warn', 'info'],
       JSON.stringify(said),
     );
+  });
+
+  it('starts the reconnect backoff over only after reads were answered for 5 s', async () => {
+    const server = await redis();
+    const admin = createClient({ socket: { host: '127.0.0.1', port: server.port } });
+    await admin.connect();
+    // Date only: the rule reads Date.now(); sockets, timeouts and the backoff's sleep stay real.
+    const clock = installFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const a = replica(settingsFor(server.port));
+      const backoffs = () =>
+        a.logs
+          .filter(l => l['msg'] === 'verdict memory sharing through Redis: reconnecting')
+          .map(l => l['backoffMs']);
+      // Redis drops both of A's connections (not the admin's) once A follows the stream.
+      const dropOnceUp = async (reconnects: number) => {
+        await eventually('A up', isUp(a));
+        const kill = ['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'];
+        const killed: unknown = await admin.sendCommand(kill);
+        assert.equal(killed, 2);
+        await eventually(`reconnect ${reconnects}`, () => backoffs().length === reconnects);
+      };
+
+      // Dropped as soon as it follows: the backoff doubles.
+      await dropOnceUp(1);
+      await dropOnceUp(2);
+      assert.deepEqual(backoffs(), [100, 200]);
+
+      // A read answered 5 s after the first: that session worked, the backoff starts over.
+      await eventually('A up', isUp(a));
+      clock.tick(5000);
+      await admin.xAdd(STREAM, '*', { c: 'read 5 s after the first' });
+      await eventually('A read it', async () => (await messages(a, 'invalid')) === 1);
+      await dropOnceUp(3);
+      assert.deepEqual(backoffs(), [100, 200, 100]);
+
+      // Connected for 10 s but answered nothing after its first read (Redis stopped): waiting on
+      // a silent Redis is not following, so the backoff keeps growing.
+      await eventually('A up', isUp(a));
+      server.pause();
+      clock.tick(10_000);
+      await eventually('A drops the silent Redis', () => backoffs().length === 4);
+      server.resume();
+      assert.deepEqual(backoffs(), [100, 200, 100, 200]);
+    } finally {
+      clock.uninstall();
+      admin.destroy();
+    }
   });
 
   it('keeps at most 10,000 changes while Redis is away (the rest counted dropped), then sends them', async () => {
