@@ -1,6 +1,7 @@
 // The verdict memory shared through a real redis-server: replicas in one process (a VerdictMemory
-// and its sync each) over loopback, and Redis refusing AUTH, killed and restarted, stopped
-// (SIGSTOP), fed garbage, and over TLS.
+// and its sync each) over loopback, and Redis refusing AUTH, refusing writes (a replica; OOM
+// midway through a batch), dropping its clients (the reconnect backoff), killed and restarted,
+// stopped (SIGSTOP), fed garbage, and over TLS.
 
 import { strict as assert } from 'node:assert';
 import { install as installFakeTimers } from '@sinonjs/fake-timers';
