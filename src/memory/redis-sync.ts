@@ -204,8 +204,8 @@ class RedisStreamSync implements RedisSync {
         BLOCK_MS + REPLY_TIMEOUT_MS,
         'XREAD',
       );
-      if (this.up !== session) this.restored(session);
       this.lastReadMs = Date.now();
+      if (this.up !== session) this.restored(session, this.lastReadMs);
       const entries = entriesOf(reply);
       for (const { id, fields } of entries) {
         this.lastId = id;
@@ -357,10 +357,11 @@ class RedisStreamSync implements RedisSync {
     return this.options.memory.maxEntries;
   }
 
-  private restored(session: Session): void {
+  /** The session's first read was answered at `atMs`: it follows the stream. */
+  private restored(session: Session, atMs: number): void {
     const { log, settings } = this.options;
     this.up = session;
-    this.upSinceMs = Date.now();
+    this.upSinceMs = atMs;
     this.metrics.setUp(true);
     const fields = { redis: `${settings.host}:${settings.port}`, stream: settings.stream };
     if (this.outage) {
