@@ -114,8 +114,9 @@ function relayWorkerChanges(
   const count = createSyncMessageCounter([worker.registry]);
   const toPrimary = new ChangeChannel(send, runStarts => {
     count('dropped');
-    if (runStarts)
+    if (runStarts) {
       log.warn('verdict memory: the primary cannot keep up; dropping changes to share');
+    }
   });
   // An operator's changes come from the primary, which has sent them to every worker.
   worker.memory.onChange((change, source) => {
@@ -143,7 +144,7 @@ function relayWorkerChanges(
   });
 }
 
-/** A count the primary sent: a whole number, else 0. */
+/** A count the primary sent: a positive whole number, else 0. */
 function countOf(value: unknown): number {
   return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : 0;
 }
