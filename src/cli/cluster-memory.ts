@@ -1,9 +1,12 @@
 // Cluster workers share their verdict memories through the primary (node:cluster IPC): a worker
 // tells the primary each block it learns and each visitor RTI let go, and the primary relays it
 // to the other workers. The primary's admin endpoint sends an operator's forget to every worker.
-// The primary holds no memory. Messages are validated on arrival like a Redis peer's.
+// The primary holds no memory and no metrics (/metrics is the workers'): what it drops or refuses
+// is told to the worker concerned, which counts it. Messages are validated on arrival like a
+// Redis peer's.
 
 import type { Worker } from 'node:cluster';
+import type { Registry } from 'prom-client';
 import {
   forgetBody,
   parseForgetRequest,
@@ -13,8 +16,11 @@ import {
 import { changeOf } from '../memory/memory-change-wire';
 import type { MemoryChange, VerdictMemory } from '../memory/verdict-memory';
 import type { Logger } from '../observability/logger';
+import { createSyncMessageCounter } from '../observability/metric-families/verdict-memory-sync-metrics';
 
 const CHANGE = 'cheq-rti-authz:memory-change';
+/** The primary to a worker: changes it dropped on the way to the worker, and refused from it. */
+const UNCOUNTED = 'cheq-rti-authz:memory-uncounted';
 const FORGET = 'cheq-rti-authz:memory-forget';
 const FORGOTTEN = 'cheq-rti-authz:memory-forgotten';
 /** A worker that has not answered a forget by then is taken for stuck: the forget fails. */
@@ -26,25 +32,32 @@ const FORGET_TIMEOUT_MS = 5000;
  */
 export const MAX_UNWRITTEN_CHANGES = 10_000;
 
-/** One channel's changes in flight; a change past the bound is dropped and said once per run. */
+/** One channel's changes in flight; a change past the bound is dropped. */
 class ChangeChannel {
   private unwritten = 0;
   private dropping = false;
 
+  /** @param onDrop told of each change dropped, `runStarts` for the first of a run */
   constructor(
     private readonly send: (message: object, written: () => void) => void,
-    private readonly onDropping: () => void,
+    private readonly onDrop: (runStarts: boolean) => void,
   ) {}
 
-  sendChange(change: MemoryChange): void {
-    if (this.unwritten >= MAX_UNWRITTEN_CHANGES) {
-      if (!this.dropping) this.onDropping();
+  get full(): boolean {
+    return this.unwritten >= MAX_UNWRITTEN_CHANGES;
+  }
+
+  /** False when the change was dropped. */
+  sendChange(change: MemoryChange): boolean {
+    if (this.full) {
+      this.onDrop(!this.dropping);
       this.dropping = true;
-      return;
+      return false;
     }
     this.dropping = false;
     this.unwritten++;
     this.send({ type: CHANGE, change }, () => this.unwritten--);
+    return true;
   }
 }
 
@@ -63,49 +76,128 @@ function messageOf(value: unknown, type: string): Record<string, unknown> | unde
 
 export interface WorkerMemory {
   readonly memory: VerdictMemory;
+  /** Where a worker sharing through the primary counts the changes. */
+  readonly registry: Registry;
   forget(request: ForgetRequest): ForgetOutcome;
   applyPeerChange(change: MemoryChange): void;
 }
 
 export interface WorkerSharingOptions {
-  /** Whether this worker's own changes go to its siblings (not when Redis shares them). */
+  /** Whether this worker's changes go to its siblings (not when Redis shares them). */
   readonly relay: boolean;
   readonly log: Logger;
 }
 
 /** A worker's side: tells the primary its changes, applies its siblings' and the forgets. */
 export function shareWorkerMemory(worker: WorkerMemory, options: WorkerSharingOptions): void {
-  const { memory } = worker;
   const send = (message: object, written: () => void = ignore): void => {
     // The callback also takes a failed send (the primary gone): without it, it would be thrown.
     if (process.connected) process.send?.(message, undefined, undefined, written);
     else written();
   };
-  if (options.relay) {
-    const toPrimary = new ChangeChannel(send, () =>
-      options.log.warn('verdict memory: the primary cannot keep up; dropping changes to share'),
-    );
-    // An operator's changes come from the primary, which has sent them to every worker.
-    memory.onChange((change, source) => {
-      if (source === 'local') toPrimary.sendChange(change);
-    });
-  }
+  if (options.relay) relayWorkerChanges(worker, send, options.log);
+  process.on('message', (message: unknown) => {
+    const forget = messageOf(message, FORGET);
+    if (!forget) return;
+    const request = parseForgetRequest(forget['body']);
+    const outcome = 'refused' in request ? request : worker.forget(request);
+    send({ type: FORGOTTEN, id: forget['id'], outcome });
+  });
+}
+
+/** Sends this worker's changes to the primary and applies its siblings', counting both ways. */
+function relayWorkerChanges(
+  worker: WorkerMemory,
+  send: (message: object, written: () => void) => void,
+  log: Logger,
+): void {
+  const count = createSyncMessageCounter([worker.registry]);
+  const toPrimary = new ChangeChannel(send, runStarts => {
+    count('dropped');
+    if (runStarts) {
+      log.warn('verdict memory: the primary cannot keep up; dropping changes to share');
+    }
+  });
+  // An operator's changes come from the primary, which has sent them to every worker.
+  worker.memory.onChange((change, source) => {
+    if (source === 'local' && toPrimary.sendChange(change)) count('published');
+  });
   let invalid = 0;
   process.on('message', (message: unknown) => {
     const changed = messageOf(message, CHANGE);
     if (changed) {
       const change = parseMemoryChange(changed['change']);
-      if (change) worker.applyPeerChange(change);
-      else if (invalid++ === 0) options.log.warn('verdict memory: dropped an invalid IPC change');
+      if (change) {
+        worker.applyPeerChange(change);
+        count('received');
+      } else {
+        count('invalid');
+        if (invalid++ === 0) log.warn('verdict memory: dropped an invalid IPC change');
+      }
       return;
     }
-    const forget = messageOf(message, FORGET);
-    if (forget) {
-      const request = parseForgetRequest(forget['body']);
-      const outcome = 'refused' in request ? request : worker.forget(request);
-      send({ type: FORGOTTEN, id: forget['id'], outcome });
+    const uncounted = messageOf(message, UNCOUNTED);
+    if (uncounted) {
+      count('dropped', countOf(uncounted['dropped']));
+      count('invalid', countOf(uncounted['invalid']));
     }
   });
+}
+
+/** A count the primary sent: a positive whole number, else 0. */
+function countOf(value: unknown): number {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : 0;
+}
+
+/**
+ * The primary's channel to one worker, with what the primary dropped on the way to it or refused
+ * from it: told to the worker (which counts it) as soon as the channel has room.
+ */
+class WorkerOutbox {
+  private readonly channel: ChangeChannel;
+  private dropped = 0;
+  private invalid = 0;
+
+  constructor(
+    private readonly worker: Worker,
+    log: Logger | undefined,
+  ) {
+    this.channel = new ChangeChannel(
+      (message, written) =>
+        worker.send(message, undefined, undefined, () => {
+          written();
+          this.tell();
+        }),
+      runStarts => {
+        this.dropped++;
+        if (runStarts) {
+          log?.warn(
+            { worker: worker.id },
+            'verdict memory: a worker cannot keep up; dropping changes relayed to it',
+          );
+        }
+      },
+    );
+  }
+
+  sendChange(change: MemoryChange): void {
+    this.channel.sendChange(change);
+  }
+
+  /** A change from this worker was not valid. */
+  refused(): void {
+    this.invalid++;
+    this.tell();
+  }
+
+  /** At most one message per change written: the counts add no backlog of their own. */
+  private tell(): void {
+    if ((this.dropped === 0 && this.invalid === 0) || this.channel.full) return;
+    const { dropped, invalid } = this;
+    this.dropped = 0;
+    this.invalid = 0;
+    this.worker.send({ type: UNCOUNTED, dropped, invalid }, undefined, undefined, ignore);
+  }
 }
 
 interface PendingForget {
@@ -118,13 +210,15 @@ interface PendingForget {
 export class ClusterMemory {
   private readonly pending = new Map<number, PendingForget>();
   /** By worker id: the changes relayed to it and not yet written. */
-  private readonly channels = new Map<number, ChangeChannel>();
+  private readonly outboxes = new Map<number, WorkerOutbox>();
   private nextId = 1;
+  private invalid = 0;
 
   /**
    * @param workers every worker process alive
    * @param serving the workers serving checks now (a forget waits for each one's answer)
-   * @param log told when a worker's channel is full and changes for it are dropped
+   * @param log told when a worker's channel is full and changes for it are dropped, and of a
+   *   worker's first invalid change
    */
   constructor(
     private readonly workers: () => readonly Worker[],
@@ -134,7 +228,7 @@ export class ClusterMemory {
 
   /** A worker is gone: its channel goes, and a forget no longer waits for it (its memory went). */
   onExit(worker: Worker): void {
-    this.channels.delete(worker.id);
+    this.outboxes.delete(worker.id);
     for (const pending of this.pending.values()) {
       if (pending.waiting.delete(worker.id) && pending.waiting.size === 0) {
         pending.settle(combine(pending.outcomes));
@@ -147,9 +241,15 @@ export class ClusterMemory {
     const changed = messageOf(message, CHANGE);
     if (changed) {
       const change = parseMemoryChange(changed['change']);
-      if (!change) return true;
+      if (!change) {
+        if (this.invalid++ === 0) {
+          this.log?.warn({ worker: from.id }, 'verdict memory: a worker sent an invalid change');
+        }
+        this.outboxOf(from).refused();
+        return true;
+      }
       for (const worker of this.workers()) {
-        if (worker !== from && worker.isConnected()) this.channelOf(worker).sendChange(change);
+        if (worker !== from && worker.isConnected()) this.outboxOf(worker).sendChange(change);
       }
       return true;
     }
@@ -163,20 +263,13 @@ export class ClusterMemory {
     return true;
   }
 
-  private channelOf(worker: Worker): ChangeChannel {
-    let channel = this.channels.get(worker.id);
-    if (!channel) {
-      channel = new ChangeChannel(
-        (message, written) => worker.send(message, undefined, undefined, written),
-        () =>
-          this.log?.warn(
-            { worker: worker.id },
-            'verdict memory: a worker cannot keep up; dropping changes relayed to it',
-          ),
-      );
-      this.channels.set(worker.id, channel);
+  private outboxOf(worker: Worker): WorkerOutbox {
+    let outbox = this.outboxes.get(worker.id);
+    if (!outbox) {
+      outbox = new WorkerOutbox(worker, this.log);
+      this.outboxes.set(worker.id, outbox);
     }
-    return channel;
+    return outbox;
   }
 
   /**

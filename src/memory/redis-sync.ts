@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { ErrorReply, MultiErrorReply } from 'redis';
+import { ErrorReply } from 'redis';
 import type { RedisConfig } from '../config/redis-config';
 import type { Logger } from '../observability/logger';
 import {
@@ -54,9 +54,9 @@ const REPLY_TIMEOUT_MS = 3000;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_CAP_MS = 5000;
 /**
- * A session that followed the stream this long worked: the reconnect backoff starts over after
- * it. One that fails right after its first read (a proxy, a Redis that drops clients) keeps
- * backing off instead of reconnecting every 0.1 s.
+ * A session whose reads were answered over this long worked: the reconnect backoff starts over
+ * after it. One that fails right after its first read (a proxy, a Redis that drops clients or
+ * stops answering) keeps backing off instead of reconnecting every 0.1 s.
  */
 const WORKED_MS = BACKOFF_CAP_MS;
 /** How long close() tries to send what is still buffered. */
@@ -104,6 +104,8 @@ class RedisStreamSync implements RedisSync {
   private outage: { readonly sinceMs: number } | undefined;
   /** Since when the session followed the stream (its first read's answer). */
   private upSinceMs = 0;
+  /** When the session's last read was answered: waiting on a silent Redis is not following. */
+  private lastReadMs = 0;
   /** Set while Redis refuses our writes (said once, at its start); flushes wait `retryMs`. */
   private refused: RefusedWrites | undefined;
   private everUp = false;
@@ -151,10 +153,13 @@ class RedisStreamSync implements RedisSync {
       } catch (err: unknown) {
         if (!this.closed) this.lost(err);
       } finally {
-        if (this.up === session && Date.now() - this.upSinceMs >= WORKED_MS) attempt = 0;
+        if (this.up === session && this.lastReadMs - this.upSinceMs >= WORKED_MS) attempt = 0;
         this.end(session);
       }
       const backoffMs = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt++);
+      if (!this.closed) {
+        this.options.log.debug({ backoffMs }, 'verdict memory sharing through Redis: reconnecting');
+      }
       await sleep(backoffMs * (0.5 + Math.random() / 2), undefined, {
         signal: this.stopping.signal,
       }).catch(() => undefined);
@@ -199,7 +204,8 @@ class RedisStreamSync implements RedisSync {
         BLOCK_MS + REPLY_TIMEOUT_MS,
         'XREAD',
       );
-      if (this.up !== session) this.restored(session);
+      this.lastReadMs = Date.now();
+      if (this.up !== session) this.restored(session, this.lastReadMs);
       const entries = entriesOf(reply);
       for (const { id, fields } of entries) {
         this.lastId = id;
@@ -267,32 +273,48 @@ class RedisStreamSync implements RedisSync {
       );
       const batch = this.buffer.slice(0, BATCH_SIZE);
       if (batch.length === 0) break;
-      const pipeline = session.publisher.multi();
-      for (const { change, atMs } of batch) {
-        const text = encodeChange(change, this.replicaId, atMs);
-        pipeline.xAdd(stream, '*', { [WIRE_FIELD]: text }, { TRIM: trim });
-      }
-      try {
-        await withTimeout(pipeline.execAsPipeline(), REPLY_TIMEOUT_MS, 'XADD');
-      } catch (err: unknown) {
-        // An error reply is Redis refusing the writes, not a broken connection: reconnecting
-        // would only be refused again, and would stop the reading that still works. The batch
-        // stays whole, also when part of it was taken: a change applied twice is the same change.
-        if (!(err instanceof ErrorReply)) throw err;
-        this.writesRefused(err);
+      // One XADD per change, all written at once (node-redis pipelines a tick's commands), each
+      // with its own answer: Redis may take part of a batch and refuse the rest (OOM midway), and
+      // what it took must be neither sent nor counted again.
+      const answers = await withTimeout(
+        Promise.allSettled(
+          batch.map(({ change, atMs }) =>
+            session.publisher.xAdd(
+              stream,
+              '*',
+              { [WIRE_FIELD]: encodeChange(change, this.replicaId, atMs) },
+              { TRIM: trim },
+            ),
+          ),
+        ),
+        REPLY_TIMEOUT_MS,
+        'XADD',
+      );
+      // What was refused goes first next time, in order: a change follows a later one only when
+      // Redis refuses and then takes again within one batch (memory freed by another client). A
+      // timeout above leaves the batch whole: nothing unknown is counted, and a change sent again
+      // on the next connection is the same change.
+      const unsent = batch.filter((_entry, i) => answers[i]?.status !== 'fulfilled');
+      // Only appended to meanwhile: the batch is still the buffer's head.
+      this.buffer.splice(0, batch.length, ...unsent);
+      this.metrics.count('published', batch.length - unsent.length);
+      const failures = answers.flatMap(answer => (answer.status === 'rejected' ? [answer] : []));
+      // An error reply is Redis refusing the writes, not a broken connection: reconnecting
+      // would only be refused again, and would stop the reading that still works.
+      const broken = failures.find(({ reason }) => !(reason instanceof ErrorReply));
+      if (broken) throw broken.reason;
+      const refusal = failures[0]?.reason as ErrorReply | undefined;
+      if (refusal) {
+        this.writesRefused(refusal);
         return;
       }
-      // Only appended to meanwhile: the batch is still the buffer's head.
-      this.buffer.splice(0, batch.length);
-      this.metrics.count('published', batch.length);
       this.writesAccepted();
     }
   }
 
   private writesRefused(err: ErrorReply): void {
     const { log, settings } = this.options;
-    const first = err instanceof MultiErrorReply ? [...err.errors()][0] : err;
-    const reason = describeRedisError(settings, first ?? err);
+    const reason = describeRedisError(settings, err);
     if (this.refused) {
       log.debug({ reason }, 'verdict memory sharing through Redis: writes still refused');
     } else {
@@ -335,10 +357,11 @@ class RedisStreamSync implements RedisSync {
     return this.options.memory.maxEntries;
   }
 
-  private restored(session: Session): void {
+  /** The session's first read was answered at `atMs`: it follows the stream. */
+  private restored(session: Session, atMs: number): void {
     const { log, settings } = this.options;
     this.up = session;
-    this.upSinceMs = Date.now();
+    this.upSinceMs = atMs;
     this.metrics.setUp(true);
     const fields = { redis: `${settings.host}:${settings.port}`, stream: settings.stream };
     if (this.outage) {

@@ -1,8 +1,10 @@
 // The verdict memory shared through a real redis-server: replicas in one process (a VerdictMemory
-// and its sync each) over loopback, and Redis refusing AUTH, killed and restarted, stopped
-// (SIGSTOP), fed garbage, and over TLS.
+// and its sync each) over loopback, and Redis refusing AUTH, refusing writes (a replica; OOM
+// midway through a batch), dropping its clients (the reconnect backoff), killed and restarted,
+// stopped (SIGSTOP), fed garbage, and over TLS.
 
 import { strict as assert } from 'node:assert';
+import { install as installFakeTimers } from '@sinonjs/fake-timers';
 import { Registry } from 'prom-client';
 import { createClient } from 'redis';
 import type { RedisConfig } from '../../src/config/redis-config';
@@ -47,12 +49,21 @@ function settingsFor(port: number, more: Partial<RedisConfig> = {}): RedisConfig
   };
 }
 
-function startReplica(settings: RedisConfig, maxEntries = 1000): Replica {
+/** `onLog` sees each line as it is written, inside the sync's own call. */
+function startReplica(
+  settings: RedisConfig,
+  maxEntries = 1000,
+  onLog: (line: Record<string, unknown>) => void = () => undefined,
+): Replica {
   const memory = new VerdictMemory({ maxEntries });
   const registry = new Registry();
   const logs: Record<string, unknown>[] = [];
   const log = createLogger('debug', {
-    write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>),
+    write: (text: string) => {
+      const line = JSON.parse(text) as Record<string, unknown>;
+      logs.push(line);
+      onLog(line);
+    },
   });
   const sync = startRedisSync({ memory, settings, maxTtlMs: () => TTL_MS, log, registry });
   return {
@@ -83,8 +94,12 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
   const replicas: Replica[] = [];
   const servers: RedisServer[] = [];
 
-  function replica(settings: RedisConfig, maxEntries?: number): Replica {
-    const started = startReplica(settings, maxEntries);
+  function replica(
+    settings: RedisConfig,
+    maxEntries?: number,
+    onLog?: (line: Record<string, unknown>) => void,
+  ): Replica {
+    const started = startReplica(settings, maxEntries, onLog);
     replicas.push(started);
     return started;
   }
@@ -291,6 +306,48 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     }
   });
 
+  it('a batch Redis takes in part (OOM midway) is sent on from what was refused: each change once in the stream, counted once', async () => {
+    const server = await redis();
+    const a = replica(settingsFor(server.port));
+    await eventually('A up', isUp(a));
+    const admin = createClient({ socket: { host: '127.0.0.1', port: server.port } });
+    await admin.connect();
+    try {
+      // The stream exists and the connections have carried a batch before.
+      a.memory.remember(bot(250), TTL_MS);
+      await eventually('published', async () => (await messages(a, 'published')) === 2);
+      // Room for part of one batch (a change takes about 170 bytes of Redis's memory, the batch's
+      // commands up to about 50 KB of read buffer; Redis took 228 to 388 of 500 in trials): past
+      // it XADD is refused with OOM (maxmemory under noeviction).
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+      await admin.configSet('maxmemory', String(used + 90_000));
+      // 250 bots: 500 changes, one batch.
+      for (let n = 0; n < 250; n++) {
+        a.memory.remember({ ...bot(n), clientIp: `198.51.100.${n}` }, TTL_MS);
+      }
+      const refused = await eventually('refused', () =>
+        a.logs.find(l => String(l['msg']).includes('writes refused: OOM')),
+      );
+      assert.equal(refused['level'], 'warn');
+      const taken = (await admin.xLen(STREAM)) - 2;
+      assert.ok(taken > 0 && taken < 500, `Redis took ${taken} of the batch`);
+      assert.equal(await messages(a, 'published'), 2 + taken);
+
+      await admin.configSet('maxmemory', '0');
+      await eventually('writes accepted', () =>
+        a.logs.find(
+          l => l['msg'] === 'verdict memory sharing through Redis: writes accepted again',
+        ),
+      );
+      assert.equal(await messages(a, 'published'), 502);
+      const entries = await admin.xRange(STREAM, '-', '+');
+      assert.equal(entries.length, 502, 'no change appended twice');
+      assert.equal(new Set(entries.map(e => e.message['c'])).size, 502);
+    } finally {
+      admin.destroy();
+    }
+  });
+
   it('survives Redis being killed and restarted: reconnects, sends what was learned meanwhile', async () => {
     const server = await redis();
     const a = replica(settingsFor(server.port));
@@ -319,6 +376,61 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
       ['warn', 'info'],
       JSON.stringify(said),
     );
+  });
+
+  it('starts the reconnect backoff over only after reads were answered for 5 s', async () => {
+    const server = await redis();
+    const admin = createClient({ socket: { host: '127.0.0.1', port: server.port } });
+    await admin.connect();
+    // Date only: the rule reads Date.now(); sockets, timeouts and the backoff's sleep stay real.
+    const clock = installFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      let onRestored = (): void => undefined;
+      const a = replica(settingsFor(server.port), undefined, line => {
+        if (line['msg'] === 'verdict memory sharing through Redis restored') onRestored();
+      });
+      const backoffs = () =>
+        a.logs
+          .filter(l => l['msg'] === 'verdict memory sharing through Redis: reconnecting')
+          .map(l => l['backoffMs']);
+      // Redis drops both of A's connections (not the admin's) once A follows the stream.
+      const dropOnceUp = async (reconnects: number) => {
+        await eventually('A up', isUp(a));
+        const kill = ['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'];
+        const killed: unknown = await admin.sendCommand(kill);
+        assert.equal(killed, 2);
+        await eventually(`reconnect ${reconnects}`, () => backoffs().length === reconnects);
+      };
+
+      // Dropped as soon as it follows: the backoff doubles.
+      await dropOnceUp(1);
+      await dropOnceUp(2);
+      assert.deepEqual(backoffs(), [100, 200]);
+
+      // A read answered 5 s after the first: that session worked, the backoff starts over.
+      await eventually('A up', isUp(a));
+      clock.tick(5000);
+      await admin.xAdd(STREAM, '*', { c: 'read 5 s after the first' });
+      await eventually('A read it', async () => (await messages(a, 'invalid')) === 1);
+      // The next session stops being answered right at its first read (Redis stopped while
+      // A says it is restored, before A sends its second read), and 10 s pass.
+      onRestored = () => {
+        onRestored = () => undefined;
+        server.pause();
+        clock.tick(10_000);
+      };
+      await dropOnceUp(3);
+      assert.deepEqual(backoffs(), [100, 200, 100]);
+
+      // Connected 10 s but answered nothing after its first read: waiting on a silent Redis is
+      // not following, so the backoff keeps growing.
+      await eventually('A drops the silent Redis', () => backoffs().length === 4);
+      server.resume();
+      assert.deepEqual(backoffs(), [100, 200, 100, 200]);
+    } finally {
+      clock.uninstall();
+      admin.destroy();
+    }
   });
 
   it('keeps at most 10,000 changes while Redis is away (the rest counted dropped), then sends them', async () => {

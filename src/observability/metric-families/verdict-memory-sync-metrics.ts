@@ -1,6 +1,7 @@
 // The verdict memory's sharing through Redis (redis-sync.ts): whether it is up, the changes sent,
 // received, dropped and refused, how late peers' changes arrive, and how often it was lost.
-// Registered only when redis_url is set.
+// Registered only when redis_url is set; without it, cluster workers sharing through the primary
+// (cluster-memory.ts) register the changes counter alone.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -19,13 +20,6 @@ export function createVerdictMemorySyncMetrics(registers: Registry[]) {
     registers,
   });
   syncUp.set({ backend: 'redis' }, 0);
-  const syncMessages = new Counter({
-    name: 'cheq_authz_verdict_memory_sync_messages_total',
-    help: "Verdict memory changes by direction: published to Redis, received from other replicas and applied, dropped (this process's changes past the send buffer while Redis was away), invalid (entries in the stream that were not valid changes, ignored).",
-    labelNames: ['direction'] as const,
-    registers,
-  });
-  for (const direction of SYNC_DIRECTIONS) syncMessages.inc({ direction }, 0);
   const syncLag = new Histogram({
     name: 'cheq_authz_verdict_memory_sync_lag_seconds',
     help: "Seconds from another replica's change to its application here (the stream read back at start or after a reconnect not included).",
@@ -39,8 +33,22 @@ export function createVerdictMemorySyncMetrics(registers: Registry[]) {
   });
   return {
     setUp: (up: boolean): void => syncUp.set({ backend: 'redis' }, up ? 1 : 0),
-    count: (direction: SyncDirection, n = 1): void => syncMessages.inc({ direction }, n),
+    count: createSyncMessageCounter(registers),
     observeLag: (seconds: number): void => syncLag.observe(Math.max(0, seconds)),
     disconnected: (): void => syncDisconnects.inc(),
   };
+}
+
+/** Counts shared changes by direction (every direction registered at 0). */
+export function createSyncMessageCounter(
+  registers: Registry[],
+): (direction: SyncDirection, n?: number) => void {
+  const syncMessages = new Counter({
+    name: 'cheq_authz_verdict_memory_sync_messages_total',
+    help: "Verdict memory changes by direction: published (to Redis; cluster workers without Redis: to the primary, which relays them), received from other replicas (or workers) and applied, dropped (this process's changes past the send buffer while Redis was away; in a cluster, changes past an IPC channel's bound either way), invalid (changes received that were not valid, ignored).",
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  for (const direction of SYNC_DIRECTIONS) syncMessages.inc({ direction }, 0);
+  return (direction, n = 1) => syncMessages.inc({ direction }, n);
 }

@@ -1,16 +1,21 @@
-// The primary's side of cluster memory sharing, with stand-in workers: what a worker sends is
-// validated before it is relayed, a forget waits for every serving worker and fails when one
-// does not answer, and the answer is the most any one worker forgot.
+// Cluster memory sharing. The primary's side, with stand-in workers: what a worker sends is
+// validated before it is relayed, what is dropped or refused is told to the worker concerned, a
+// forget waits for every serving worker and fails when one does not answer, and the answer is the
+// most any one worker forgot. A worker's side, with the primary's messages emitted on `process`:
+// what it counts in the sync messages family.
 
 import { strict as assert } from 'node:assert';
 import type { Worker } from 'node:cluster';
 import { install as installFakeTimers, type Clock } from '@sinonjs/fake-timers';
+import { Registry } from 'prom-client';
 import {
   ClusterMemory,
   MAX_UNWRITTEN_CHANGES,
   parseMemoryChange,
+  shareWorkerMemory,
 } from '../../../src/cli/cluster-memory';
 import type { ForgetRequest } from '../../../src/memory/forget-request';
+import { VerdictMemory, type MemoryChange } from '../../../src/memory/verdict-memory';
 import { duidKey, ipTag } from '../../../src/memory/visitor-keys';
 import type { Logger } from '../../../src/observability/logger';
 
@@ -38,7 +43,7 @@ class StandInWorker {
   }
 }
 
-describe('cluster memory sharing (primary side)', () => {
+describe('cluster memory sharing', () => {
   describe('parseMemoryChange', () => {
     const valid: readonly unknown[] = [
       { op: 'block', key: KEY, expiresAtMs: 1_700_000_000_000 },
@@ -115,8 +120,10 @@ describe('cluster memory sharing (primary side)', () => {
       const change = { op: 'forget', key: KEY };
       const relay = (): boolean =>
         memory.onMessage(from(1), { type: 'cheq-rti-authz:memory-change', change });
+      const relayed = () =>
+        workers[1]!.sent.filter(m => m['type'] === 'cheq-rti-authz:memory-change').length;
       for (let i = 0; i < MAX_UNWRITTEN_CHANGES + 5; i++) relay();
-      assert.equal(workers[1]!.sent.length, MAX_UNWRITTEN_CHANGES);
+      assert.equal(relayed(), MAX_UNWRITTEN_CHANGES);
       assert.deepEqual(warned, [
         [{ worker: 2 }, 'verdict memory: a worker cannot keep up; dropping changes relayed to it'],
       ]);
@@ -125,8 +132,39 @@ describe('cluster memory sharing (primary side)', () => {
       relay();
       relay();
       relay();
-      assert.equal(workers[1]!.sent.length, MAX_UNWRITTEN_CHANGES + 2);
+      assert.equal(relayed(), MAX_UNWRITTEN_CHANGES + 2);
       assert.equal(warned.length, 2, 'a new run of drops is said again');
+    });
+
+    it('tells a worker how many changes were dropped on the way to it, once its channel has room', () => {
+      workers[2]!.connected = false;
+      const change = { op: 'forget', key: KEY };
+      for (let i = 0; i < MAX_UNWRITTEN_CHANGES + 5; i++) {
+        memory.onMessage(from(1), { type: 'cheq-rti-authz:memory-change', change });
+      }
+      const uncounted = () =>
+        workers[1]!.sent.filter(m => m['type'] === 'cheq-rti-authz:memory-uncounted');
+      assert.deepEqual(uncounted(), [], 'not while the channel is full');
+      workers[1]!.unwritten.shift()!();
+      assert.deepEqual(uncounted(), [
+        { type: 'cheq-rti-authz:memory-uncounted', dropped: 5, invalid: 0 },
+      ]);
+      workers[1]!.unwritten.shift()!();
+      assert.equal(uncounted().length, 1, 'told once');
+    });
+
+    it('refuses an invalid change: said once, told to the worker that sent it to count', () => {
+      const bad = { type: 'cheq-rti-authz:memory-change', change: { op: 'forget', key: 'x' } };
+      memory.onMessage(from(1), bad);
+      memory.onMessage(from(1), bad);
+      assert.deepEqual(workers[0]!.sent, [
+        { type: 'cheq-rti-authz:memory-uncounted', dropped: 0, invalid: 1 },
+        { type: 'cheq-rti-authz:memory-uncounted', dropped: 0, invalid: 1 },
+      ]);
+      assert.deepEqual(workers[1]!.sent, [], 'nothing relayed');
+      assert.deepEqual(warned, [
+        [{ worker: 1 }, 'verdict memory: a worker sent an invalid change'],
+      ]);
     });
 
     it('does not wait for a worker that exits during a forget', async () => {
@@ -200,6 +238,72 @@ describe('cluster memory sharing (primary side)', () => {
     it('fails at once when no worker serves', async () => {
       workers.forEach(w => (w.connected = false));
       await assert.rejects(memory.forget(forgetIp), /no worker is serving/);
+    });
+  });
+
+  describe('shareWorkerMemory (a worker, relaying)', () => {
+    let added: NodeJS.MessageListener[];
+    let registry: Registry;
+    let memory: VerdictMemory;
+    let applied: MemoryChange[];
+    let warns: string[];
+
+    beforeEach(() => {
+      const before = new Set(process.listeners('message'));
+      registry = new Registry();
+      memory = new VerdictMemory({ maxEntries: 1000 });
+      applied = [];
+      warns = [];
+      const log = { warn: (msg: string) => warns.push(msg) } as unknown as Logger;
+      shareWorkerMemory(
+        {
+          memory,
+          registry,
+          forget: () => ({ forgotten: 0 }),
+          applyPeerChange: change => applied.push(change),
+        },
+        { relay: true, log },
+      );
+      added = process.listeners('message').filter(l => !before.has(l));
+    });
+    afterEach(() => added.forEach(listener => process.off('message', listener)));
+
+    const fromPrimary = (message: unknown): void => {
+      process.emit('message', message, undefined);
+    };
+    const count = async (direction: string): Promise<number | undefined> => {
+      const metric = registry.getSingleMetric('cheq_authz_verdict_memory_sync_messages_total');
+      const { values } = (await metric?.get()) ?? { values: [] };
+      return values.find(v => v.labels['direction'] === direction)?.value;
+    };
+
+    it("applies and counts siblings' changes; counts and says once an invalid one", async () => {
+      const change = { op: 'forget', key: KEY };
+      fromPrimary({ type: 'cheq-rti-authz:memory-change', change });
+      fromPrimary({ type: 'cheq-rti-authz:memory-change', change: { op: 'forget', key: 'x' } });
+      fromPrimary({ type: 'cheq-rti-authz:memory-change', change: null });
+      assert.deepEqual(applied, [change]);
+      assert.equal(await count('received'), 1);
+      assert.equal(await count('invalid'), 2);
+      assert.deepEqual(warns, ['verdict memory: dropped an invalid IPC change']);
+    });
+
+    it('counts what the primary dropped on the way here or refused from here; ignores bad counts', async () => {
+      fromPrimary({ type: 'cheq-rti-authz:memory-uncounted', dropped: 5, invalid: 2 });
+      for (const bad of [-1, 1.5, '7', 2 ** 53, null]) {
+        fromPrimary({ type: 'cheq-rti-authz:memory-uncounted', dropped: bad, invalid: bad });
+      }
+      assert.equal(await count('dropped'), 5);
+      assert.equal(await count('invalid'), 2);
+    });
+
+    it('counts its own changes sent to the primary as published', async () => {
+      memory.remember(
+        { site: 'shop', clientIp: '203.0.113.7', userAgent: 'bot/1', duid: 'd-1' },
+        60_000,
+      );
+      assert.equal(await count('published'), 2);
+      assert.equal(await count('dropped'), 0);
     });
   });
 });
