@@ -35,11 +35,17 @@ interface MemoryPhaseModule {
   scenarioSummary(run: object): Record<string, unknown> & { rtiCalls: number; remembered: number };
   costSummary(
     rate: number,
-    runs: { full: object[]; block: object[]; memory: object[] },
+    runs: { full: object[]; block: object[]; memory: object[]; failOpen: object[] },
   ): {
     ratio: { median: number; rounds: number[] };
     ratioToBlock: { median: number; rounds: number[] };
+    failOpenRatio: { median: number; rounds: number[] };
     rememberedShare: number;
+  };
+  cheapSummary(rounds: { allow: number[]; memory: number[]; failOpen: number[] }): {
+    memoryRatio: number | undefined;
+    failOpenRatio: number | undefined;
+    allowPerS: { median: number | undefined; rounds: number[] };
   };
   syncSummary(delaysMs: (number | null)[]): {
     bots: number;
@@ -188,8 +194,10 @@ describe('bench: memory phase', () => {
         full: [window(1, 10_000), window(1.2, 10_000)],
         block: [window(0.8, 10_000), window(0.6, 10_000)],
         memory: [window(0.2, 10_000, 11_000), window(0.3, 10_000, 9_900)],
+        failOpen: [window(0.7, 10_000), window(0.6, 10_000)],
       });
       assert.deepEqual(cost.ratio.rounds, [0.2, 0.25]);
+      assert.deepEqual(cost.failOpenRatio.rounds, [0.7, 0.5]);
       assert.equal(cost.ratio.median, 0.2);
       assert.deepEqual(cost.ratioToBlock.rounds, [0.25, 0.5]);
       assert.equal(cost.rememberedShare, 0.95);
@@ -198,9 +206,25 @@ describe('bench: memory phase', () => {
         full: [window(1, 0)],
         block: [window(1, 10_000)],
         memory: [window(0.2, 10_000, 11_000)],
+        failOpen: [window(0.5, 10_000)],
       });
       assert.deepEqual(none.ratio.rounds, [NaN]);
       assert.equal(none.ratio.median, undefined);
+    });
+
+    it('compares the saturation of checks answered without RTI with that of full allows', () => {
+      const cheap = m.cheapSummary({
+        allow: [5000, 6000, 5500],
+        memory: [4000, 4400, 4200],
+        failOpen: [7000, 6600, 7700],
+      });
+      assert.equal(cheap.allowPerS.median, 5500);
+      assert.equal(cheap.memoryRatio, 0.764);
+      assert.equal(cheap.failOpenRatio, 1.273);
+      assert.equal(
+        m.cheapSummary({ allow: [], memory: [1], failOpen: [1] }).memoryRatio,
+        undefined,
+      );
     });
 
     it("summarises the replicas' delays, counting a bot replica 2 never blocked as missed", () => {
@@ -235,8 +259,11 @@ describe('bench: memory phase', () => {
           ratioToBlock: { median: 0.18, rounds: [0.18] },
           memoryUs: { median: 20, rounds: [20] },
           ratio: { median: 0.2, rounds: [0.2] },
+          failOpenUs: { median: 60, rounds: [60] },
+          failOpenRatio: { median: 0.6, rounds: [0.6] },
           rememberedShare: 1,
         },
+        cheap: m.cheapSummary({ allow: [5000], memory: [8000], failOpen: [9000] }),
         full: {
           maxEntries: 100_000,
           entries: 100_000,
@@ -260,10 +287,10 @@ describe('bench: memory phase', () => {
 
       it('passes at the targets: ≥ 95 % of bot requests blocked, no person, within 1 s, RSS in budget', () => {
         const list = verdicts(results());
-        assert.equal(list.length, 7);
+        assert.equal(list.length, 9);
         assert.deepEqual(
           list.map(v => v[3]),
-          [true, true, true, true, true, undefined, true],
+          [true, true, true, true, true, undefined, undefined, undefined, true],
         );
       });
 
