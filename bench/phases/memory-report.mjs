@@ -9,6 +9,8 @@ import { median, percentilesOf, round3 } from '../lib/stats.mjs';
 import { TARGETS } from '../lib/targets.mjs';
 
 /** The scenarios measured, in their order. @typedef {'healthy' | 'refused' | 'hung' | 'overload150'} ScenarioKey */
+/** @typedef {import('./memory.mjs').FillSummary} FillSummary */
+/** @typedef {import('./memory.mjs').FillRun} FillRun */
 
 /** Replica 2 is asked again and again for this long at most, per bot. */
 export const SYNC_GIVE_UP_MS = 5000;
@@ -172,15 +174,28 @@ export function syncSummary(delaysMs) {
 }
 
 /**
- * The verdicts on the issue's targets.
+ * The verdicts on the issue's targets, of the parts measured.
  * @param {import('./memory.mjs').MemoryResults} m
  * @param {import('../lib/report-table.mjs').AddVerdict} add
  */
 export function memoryVerdicts(m, add) {
+  const { scenarios, sync, cost, full } = m;
+  if (scenarios) scenarioVerdicts(m, scenarios, add);
+  if (sync) syncVerdict(sync, add);
+  if (cost) costVerdict(cost, add);
+  if (full) fillVerdicts(full, add);
+}
+
+/**
+ * @param {import('./memory.mjs').MemoryResults} m
+ * @param {Record<ScenarioKey, ScenarioSummary>} scenarios
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function scenarioVerdicts(m, scenarios, add) {
   const limitPct = TARGETS.memoryBotsBlockedShare * 100;
   /** @param {ScenarioKey} key @param {string} label */
   const bots = (key, label) => {
-    const x = m.scenarios[key];
+    const x = scenarios[key];
     add(
       `memory, ${label}: bot requests blocked`,
       `${fmt(x.botsBlockedPct)} %`,
@@ -191,9 +206,9 @@ export function memoryVerdicts(m, add) {
   };
   bots('refused', `RTI refusing connections for ${m.windowS} s after ${m.leadS} s healthy`);
   bots('hung', `RTI hanging for ${m.windowS} s after ${m.leadS} s healthy`);
-  bots('overload150', `150 % of capacity offered (${m.scenarios.overload150.offeredPerS}/s)`);
+  bots('overload150', `150 % of capacity offered (${scenarios.overload150.offeredPerS}/s)`);
   const keys = /** @type {ScenarioKey[]} */ (Object.keys(SCENARIO_LABELS));
-  const people = keys.map(key => m.scenarios[key].peopleBlockedPct);
+  const people = keys.map(key => scenarios[key].peopleBlockedPct);
   add(
     'memory: people blocked (RTI blocks none of them), every scenario',
     people.map(p => `${fmt(p)} %`).join(', '),
@@ -202,11 +217,17 @@ export function memoryVerdicts(m, add) {
     keys
       .map(
         key =>
-          `${SCENARIO_LABELS[key]}: ${m.scenarios[key].person.blocked} of ${m.scenarios[key].person.sent}`,
+          `${SCENARIO_LABELS[key]}: ${scenarios[key].person.blocked} of ${scenarios[key].person.sent}`,
       )
       .join('; '),
   );
-  const s = m.sync;
+}
+
+/**
+ * @param {SyncSummary} s
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function syncVerdict(s, add) {
   add(
     'memory, two replicas over Redis: replica 1 blocks a bot → replica 2 (RTI refusing) blocks it, max',
     s.error
@@ -218,7 +239,13 @@ export function memoryVerdicts(m, add) {
     !s.error && s.missed === 0 && Number(s.delayMs.max) <= TARGETS.memorySyncMs,
     s.error ?? `${s.bots} bots; p50 ${s.delayMs.p50} ms, p90 ${s.delayMs.p90} ms`,
   );
-  const c = m.cost;
+}
+
+/**
+ * @param {CostSummary} c
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function costVerdict(c, add) {
   add(
     `memory: CPU per check decided from memory (RTI refusing) ÷ a full allow check, at ${c.rate}/s`,
     c.ratio.median,
@@ -226,15 +253,60 @@ export function memoryVerdicts(m, add) {
     c.rememberedShare < REMEMBERED_SHARE ? false : undefined,
     `${c.memoryUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.ratio.rounds.join(', ')}; ÷ RTI's block of the same bots (${c.blockUs.median} µs) ${c.ratioToBlock.median}; ${Math.round(c.rememberedShare * 1000) / 10} % of the memory rounds' checks decided from memory${c.rememberedShare < REMEMBERED_SHARE ? ' [!] the cost measured something else' : ''}`,
   );
-  const f = m.full;
-  const full = f.entries !== undefined && f.maxEntries !== undefined && f.entries >= f.maxEntries;
+}
+
+/**
+ * The RSS budget with the memory full, and the memory's own share: the same load with it off.
+ * @param {FillSummary} f
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function fillVerdicts({ on, off }, add) {
+  const full =
+    on.entries !== undefined && on.maxEntries !== undefined && on.entries >= on.maxEntries;
   add(
-    `memory: RSS with the verdict memory full (${fmt(f.maxEntries)} entries)`,
-    `${fmt(f.rssMaxMb)} MB`,
+    `memory: RSS with the verdict memory full (${fmt(on.maxEntries)} entries)`,
+    `${fmt(on.rssMaxMb)} MB`,
     `≤ ${TARGETS.rssMb} MB, the memory full`,
-    full && Number(f.rssMaxMb) <= TARGETS.rssMb,
-    `a fresh process: RSS idle ${fmt(f.rssIdleMb)} MB, heap used idle ${fmt(f.heapIdle.heapUsedMb)} MB, full ${fmt(f.heapFull.heapUsedMb)} MB (heap total ${fmt(f.heapFull.heapTotalMb)} MB); ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held; RSS after the population at its rate ${fmt(f.rssAfterMb)} MB${full ? '' : ' [!] the memory is not full'}`,
+    full && Number(on.rssMaxMb) <= TARGETS.rssMb,
+    `a fresh process: ${fillNote(on)}${full ? '' : ' [!] the memory is not full'}`,
   );
+  const share = fillShare(on, off);
+  add(
+    "memory: the verdict memory's own share, full − off (the same load, fresh processes)",
+    `RSS max ${signed(share.rssMaxMb)} MB, heap used ${signed(share.heapUsedMb)} MB`,
+    'information',
+    undefined,
+    `heap used per 10,000 entries ${fmt(share.heapMbPer10k)} MB; the memory off (verdict_memory_ttl_s 0): ${fillNote(off)}`,
+  );
+}
+
+/**
+ * Memory full minus memory off: RSS (largest sampled) and V8 heap used after the fill; the heap
+ * per 10,000 entries held.
+ * @param {FillRun} on
+ * @param {FillRun} off
+ */
+export function fillShare(on, off) {
+  /** @param {number | undefined} a @param {number | undefined} b */
+  const minus = (a, b) =>
+    a === undefined || b === undefined ? undefined : Math.round((a - b) * 10) / 10;
+  const heapUsedMb = minus(on.heapFull.heapUsedMb, off.heapFull.heapUsedMb);
+  return {
+    rssMaxMb: minus(on.rssMaxMb, off.rssMaxMb),
+    heapUsedMb,
+    heapMbPer10k:
+      heapUsedMb === undefined || !on.entries
+        ? undefined
+        : Math.round((heapUsedMb / on.entries) * 10_000 * 100) / 100,
+  };
+}
+
+/** @param {number | undefined} x */
+const signed = x => (x === undefined ? '–' : `${x >= 0 ? '+' : ''}${x}`);
+
+/** @param {FillRun} f */
+function fillNote(f) {
+  return `RSS idle ${fmt(f.rssIdleMb)} MB, max ${fmt(f.rssMaxMb)} MB, after the population at its rate ${fmt(f.rssAfterMb)} MB; heap used idle ${fmt(f.heapIdle.heapUsedMb)} MB, after the fill ${fmt(f.heapFull.heapUsedMb)} MB (heap total ${fmt(f.heapFull.heapTotalMb)} MB); ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held`;
 }
 
 /**
@@ -255,11 +327,32 @@ function scenarioNote(x) {
 }
 
 /**
- * The memory table, after the protection one.
+ * The memory tables of the parts measured, after the protection one.
  * @param {import('./memory.mjs').MemoryResults} m
  * @param {import('../lib/report-table.mjs').ReportConfig} c
  */
 export function printMemory(m, c) {
+  const { scenarios, sync, cost, full } = m;
+  if (scenarios) printScenarios(m, scenarios, c);
+  if (sync) {
+    console.log(
+      `\ntwo replicas over Redis: ${sync.error ? `not measured (${sync.error})` : `replica 1's block → replica 2's remembered block, ${sync.bots} bots: p50 ${fmt(sync.delayMs.p50)} ms, max ${fmt(sync.delayMs.max)} ms, ${sync.missed} never within ${SYNC_GIVE_UP_MS} ms`}`,
+    );
+  }
+  if (cost) {
+    console.log(
+      `CPU per check at ${cost.rate}/s: full allow ${fmt(cost.fullUs.median)} µs, RTI's block ${fmt(cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(cost.ratio.median)} (rounds ${cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(cost.ratioToBlock.median)} (rounds ${cost.ratioToBlock.rounds.join('/')})`,
+    );
+  }
+  if (full) printFill(full, c);
+}
+
+/**
+ * @param {import('./memory.mjs').MemoryResults} m
+ * @param {Record<ScenarioKey, ScenarioSummary>} scenarios
+ * @param {import('../lib/report-table.mjs').ReportConfig} c
+ */
+function printScenarios(m, scenarios, c) {
   console.log(
     `\nverdict memory — our server as shipped, its own RTI stand-in (bots ${c.memoryBots} malicious, people ${c.memoryPeople} benign, repeat visitors in random order); ${m.windowS} s per scenario, each outage after ${m.leadS} s healthy; capacity ${m.capacity} checks/s (${m.capacityFrom}). blocked %: requests blocked ÷ requests sent (errors and arrivals past ${MAX_IN_FLIGHT} in flight count as let in); RTI calls: requests the stand-in received (bots/people answered); remembered: our remembered_block decisions.\n`,
   );
@@ -279,7 +372,7 @@ export function printMemory(m, c) {
       'notes',
     ],
     keys.map(key => {
-      const x = m.scenarios[key];
+      const x = scenarios[key];
       return [
         SCENARIO_LABELS[key],
         fmt(x.offeredPerS),
@@ -295,14 +388,56 @@ export function printMemory(m, c) {
       ];
     }),
   );
-  const s = m.sync;
+}
+
+/**
+ * The memory full and off, side by side, and the difference.
+ * @param {FillSummary} f
+ * @param {import('../lib/report-table.mjs').ReportConfig} c
+ */
+function printFill({ on, off }, c) {
   console.log(
-    `\ntwo replicas over Redis: ${s.error ? `not measured (${s.error})` : `replica 1's block → replica 2's remembered block, ${s.bots} bots: p50 ${fmt(s.delayMs.p50)} ms, max ${fmt(s.delayMs.max)} ms, ${s.missed} never within ${SYNC_GIVE_UP_MS} ms`}`,
+    `\nverdict memory full (cap ${fmt(on.maxEntries)}) and off (verdict_memory_ttl_s 0), each on a fresh process: ${on.checks} unique bots (64 in flight), then the population at ${c.memoryRate}/s for ${c.durationS} s; RSS max: the largest sampled through both; heap: V8's used after the fill\n`,
   );
-  console.log(
-    `CPU per check at ${m.cost.rate}/s: full allow ${fmt(m.cost.fullUs.median)} µs, RTI's block ${fmt(m.cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(m.cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(m.cost.ratio.median)} (rounds ${m.cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(m.cost.ratioToBlock.median)} (rounds ${m.cost.ratioToBlock.rounds.join('/')})`,
-  );
-  console.log(
-    `memory full (a fresh process): ${fmt(m.full.entries)} of ${fmt(m.full.maxEntries)} entries after ${m.full.checks} unique bots (${m.full.checksPerS}/s); RSS idle ${fmt(m.full.rssIdleMb)} MB, max ${fmt(m.full.rssMaxMb)} MB (the fill, then the population), after ${fmt(m.full.rssAfterMb)} MB; V8 heap used idle ${fmt(m.full.heapIdle.heapUsedMb)} MB, full ${fmt(m.full.heapFull.heapUsedMb)} MB`,
+  const share = fillShare(on, off);
+  /** @param {string} label @param {FillRun} x */
+  const row = (label, x) => [
+    label,
+    fmt(x.entries),
+    fmt(x.checksPerS),
+    fmt(x.rssIdleMb),
+    fmt(x.rssMaxMb),
+    fmt(x.rssAfterMb),
+    fmt(x.heapIdle.heapUsedMb),
+    fmt(x.heapFull.heapUsedMb),
+    '',
+  ];
+  printTable(
+    [
+      'memory',
+      'entries',
+      'fill checks/s',
+      'RSS idle MB',
+      'RSS max MB',
+      'RSS after MB',
+      'heap idle MB',
+      'heap full MB',
+      'notes',
+    ],
+    [
+      row('off', off),
+      row('full', on),
+      [
+        'full − off',
+        '',
+        '',
+        '',
+        signed(share.rssMaxMb),
+        '',
+        '',
+        signed(share.heapUsedMb),
+        `heap per 10,000 entries ${fmt(share.heapMbPer10k)} MB`,
+      ],
+    ],
   );
 }
