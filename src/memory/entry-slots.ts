@@ -1,6 +1,7 @@
 // The verdict memory's entries as columns: each field in a typed array, indexed by the entry's
 // slot, the small integer lru-cache holds as its key's value. An object per entry would cost 64
-// bytes of heap plus the sweep's own list of keys; a slot costs 28 bytes here and one key pointer.
+// bytes of heap plus the sweep's own list of keys; a slot costs 36 bytes here, off the V8 heap
+// (whose growth doubles what it holds in RSS), and one key pointer.
 
 /** Slots the columns start with; they double when full, up to the most ever needed. */
 const FIRST_CAPACITY = 1024;
@@ -12,6 +13,9 @@ export class EntrySlots {
   learnedAt: Float64Array;
   /** Its visitor's IP slot (VerdictMemory's slotOf), or a negative number when unknown. */
   ip: Int32Array;
+  /** Its neighbours in its IP's list (ip-lists.ts), while listed. */
+  ipNext: Int32Array;
+  ipPrev: Int32Array;
   /** The key each slot holds, undefined while free: the sweep walks these. */
   readonly keys: (string | undefined)[] = [];
   private readonly free: number[] = [];
@@ -23,6 +27,8 @@ export class EntrySlots {
     this.toldUntil = new Float64Array(capacity);
     this.learnedAt = new Float64Array(capacity);
     this.ip = new Int32Array(capacity);
+    this.ipNext = new Int32Array(capacity);
+    this.ipPrev = new Int32Array(capacity);
   }
 
   /** A free slot, now holding `key`; its fields are the caller's to set. */
@@ -44,6 +50,8 @@ export class EntrySlots {
     this.toldUntil = grown(this.toldUntil, new Float64Array(capacity));
     this.learnedAt = grown(this.learnedAt, new Float64Array(capacity));
     this.ip = grown(this.ip, new Int32Array(capacity));
+    this.ipNext = grown(this.ipNext, new Int32Array(capacity));
+    this.ipPrev = grown(this.ipPrev, new Int32Array(capacity));
   }
 }
 

@@ -7,6 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BlockMemory, Remembered, Visitor } from '../core/block-memory';
 import { EntrySlots } from './entry-slots';
+import { IpLists } from './ip-lists';
 import { duidKey, flatKey, ipTag, ipUaKey, kindOf } from './visitor-keys';
 
 /** What one replica tells the others: a block learned, or forgotten, by key (visitor-keys.ts). */
@@ -84,11 +85,8 @@ export class VerdictMemory implements BlockMemory {
   private readonly now: () => number;
   /** Epoch milliseconds the entries' times count from. */
   private readonly base: number;
-  /**
-   * Each IP slot's keys, oldest stored first: one key as itself, more as a list (most IPs hold
-   * one, and a list would double an entry's size). Both kinds of key carry their visitor's IP.
-   */
-  private readonly keysOfIp = new Map<number, string | string[]>();
+  /** Each IP slot's entries, oldest stored first. Both kinds of key carry their visitor's IP. */
+  private readonly byIp: IpLists;
   private cursor = 0;
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
@@ -97,13 +95,14 @@ export class VerdictMemory implements BlockMemory {
     this.base = this.now();
     // One more than the cap: a new key takes its slot before the set that evicts for it.
     this.slots = new EntrySlots(options.maxEntries + 1);
+    this.byIp = new IpLists(this.slots);
     this.cache = new LRUCache<string, number>({
       max: options.maxEntries,
       // Never 'set': store() keeps a held key's slot.
-      dispose: (slot, key, reason) => {
+      dispose: (slot, _key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
         const ip = this.slots.ip[slot] as number;
-        if (ip !== NO_IP) this.untag(ip, key);
+        if (ip !== NO_IP) this.byIp.remove(ip, slot);
         this.slots.release(slot);
       },
     });
@@ -274,7 +273,7 @@ export class VerdictMemory implements BlockMemory {
     // A held key keeps its slot; it is listed under its IP again, as the newest.
     const held = this.cache.peek(key);
     if (held !== undefined && this.slots.ip[held] !== NO_IP) {
-      this.untag(this.slots.ip[held] as number, key);
+      this.byIp.remove(this.slots.ip[held] as number, held);
     }
     const slot = held ?? this.slots.take(key);
     this.slots.expiresAt[slot] = expiresAtMs - this.base;
@@ -283,23 +282,12 @@ export class VerdictMemory implements BlockMemory {
     this.slots.ip[slot] = ip;
     // Also makes it the most recently used (evicting the least when new, which frees its slot).
     this.cache.set(key, slot);
-    if (ip === NO_IP) return;
-    const listed = this.keysOfIp.get(ip);
-    if (listed === undefined) this.keysOfIp.set(ip, key);
-    else if (typeof listed === 'string') this.keysOfIp.set(ip, [listed, key]);
-    else listed.push(key);
+    if (ip !== NO_IP) this.byIp.add(ip, slot);
   }
 
-  /** An IP slot's keys, oldest first (a copy). */
+  /** An IP slot's keys, oldest first. */
   private keysOf(ip: number): string[] {
-    const listed = this.keysOfIp.get(ip);
-    return listed === undefined ? [] : typeof listed === 'string' ? [listed] : [...listed];
-  }
-
-  private untag(ip: number, key: string): void {
-    const left = this.keysOf(ip).filter(listed => listed !== key);
-    if (left.length === 0) this.keysOfIp.delete(ip);
-    else this.keysOfIp.set(ip, left.length === 1 ? (left[0] as string) : left);
+    return this.byIp.slotsOf(ip).map(slot => this.slots.keys[slot] as string);
   }
 
   /** The key's expiry while it lasts; an expired entry is dropped. */
