@@ -273,33 +273,39 @@ function fillVerdicts({ on, off }, add) {
   const share = fillShare(on, off);
   add(
     "memory: the verdict memory's own share, full − off (the same load, fresh processes)",
-    `RSS max ${signed(share.rssMaxMb)} MB, heap used ${signed(share.heapUsedMb)} MB`,
+    `RSS growth ${signed(share.rssGrowthMb)} MB, heap used ${signed(share.heapUsedMb)} MB`,
     'information',
     undefined,
-    `RSS per 10,000 entries ${fmt(share.rssMbPer10k)} MB (heap used read without a GC); the memory off (verdict_memory_ttl_s 0): ${fillNote(off)}`,
+    `RSS growth: from idle to the largest sampled, per process; per 10,000 entries ${fmt(share.rssMbPer10k)} MB (heap used read without a GC); the memory off (verdict_memory_ttl_s 0): ${fillNote(off)}`,
   );
 }
 
 /**
- * Memory full minus memory off: RSS (largest sampled) and V8 heap used after the fill (read
- * without a GC: garbage either way); the RSS per 10,000 entries held, the sizing rule's figure.
+ * Memory full minus memory off: how much each process's RSS grew from idle (ready, the memory
+ * empty) to its largest during the fill and the load, which leaves out the few MB by which two
+ * fresh processes differ idle; that per 10,000 entries held (the sizing rule's figure); and V8
+ * heap used after the fill (read without a GC: garbage either way).
  * @param {FillRun} on
  * @param {FillRun} off
  */
 export function fillShare(on, off) {
-  /** @param {number | undefined} a @param {number | undefined} b */
-  const minus = (a, b) =>
-    a === undefined || b === undefined ? undefined : Math.round((a - b) * 10) / 10;
-  const rssMaxMb = minus(on.rssMaxMb, off.rssMaxMb);
+  const rssGrowthMb = minusMb(rssGrowth(on), rssGrowth(off));
   return {
-    rssMaxMb,
-    heapUsedMb: minus(on.heapFull.heapUsedMb, off.heapFull.heapUsedMb),
+    rssGrowthMb,
+    heapUsedMb: minusMb(on.heapFull.heapUsedMb, off.heapFull.heapUsedMb),
     rssMbPer10k:
-      rssMaxMb === undefined || !on.entries
+      rssGrowthMb === undefined || !on.entries
         ? undefined
-        : Math.round((rssMaxMb / on.entries) * 10_000 * 100) / 100,
+        : Math.round((rssGrowthMb / on.entries) * 10_000 * 100) / 100,
   };
 }
+
+/** @param {FillRun} x */
+const rssGrowth = x => minusMb(x.rssMaxMb, x.rssIdleMb);
+
+/** @param {number | undefined} a @param {number | undefined} b */
+const minusMb = (a, b) =>
+  a === undefined || b === undefined ? undefined : Math.round((a - b) * 10) / 10;
 
 /** @param {number | undefined} x */
 const signed = x => (x === undefined ? '–' : `${x >= 0 ? '+' : ''}${x}`);
@@ -397,7 +403,7 @@ function printScenarios(m, scenarios, c) {
  */
 function printFill({ on, off }, c) {
   console.log(
-    `\nverdict memory full (cap ${fmt(on.maxEntries)}) and off (verdict_memory_ttl_s 0), each on a fresh process: ${on.checks} unique bots (64 in flight), then the population at ${c.memoryRate}/s for ${c.durationS} s; RSS max: the largest sampled through both; heap: V8's used after the fill\n`,
+    `\nverdict memory full (cap ${fmt(on.maxEntries)}) and off (verdict_memory_ttl_s 0), each on a fresh process: ${on.checks} unique bots (64 in flight), then the population at ${c.memoryRate}/s for ${c.durationS} s; RSS max: the largest sampled through both; growth: max − idle; heap: V8's used after the fill\n`,
   );
   const share = fillShare(on, off);
   /** @param {string} label @param {FillRun} x */
@@ -407,6 +413,7 @@ function printFill({ on, off }, c) {
     fmt(x.checksPerS),
     fmt(x.rssIdleMb),
     fmt(x.rssMaxMb),
+    fmt(rssGrowth(x)),
     fmt(x.rssAfterMb),
     fmt(x.heapIdle.heapUsedMb),
     fmt(x.heapFull.heapUsedMb),
@@ -419,6 +426,7 @@ function printFill({ on, off }, c) {
       'fill checks/s',
       'RSS idle MB',
       'RSS max MB',
+      'growth MB',
       'RSS after MB',
       'heap idle MB',
       'heap full MB',
@@ -432,7 +440,8 @@ function printFill({ on, off }, c) {
         '',
         '',
         '',
-        signed(share.rssMaxMb),
+        '',
+        signed(share.rssGrowthMb),
         '',
         '',
         signed(share.heapUsedMb),

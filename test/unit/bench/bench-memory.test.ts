@@ -50,7 +50,7 @@ interface MemoryPhaseModule {
   fillShare(
     on: object,
     off: object,
-  ): { rssMaxMb?: number; heapUsedMb?: number; rssMbPer10k?: number };
+  ): { rssGrowthMb?: number; heapUsedMb?: number; rssMbPer10k?: number };
 }
 
 const BENCH = join(__dirname, '..', '..', '..', '..', 'bench');
@@ -276,19 +276,25 @@ describe('bench: memory phase', () => {
       });
 
       it("says the memory's own share: full minus off, in RSS and heap, and per 10,000 entries", () => {
-        const off = fillRun({ entries: 0, rssMaxMb: 104.3, heapFull: { heapUsedMb: 41.5 } });
-        const on = fillRun({ rssMaxMb: 131.1, heapFull: { heapUsedMb: 60.5 } });
+        // Idle apart by 4 MB: the share is what each grew, not the difference of their peaks.
+        const off = fillRun({
+          entries: 0,
+          rssIdleMb: 92,
+          rssMaxMb: 104.3,
+          heapFull: { heapUsedMb: 41.5 },
+        });
+        const on = fillRun({ rssIdleMb: 88, rssMaxMb: 131.1, heapFull: { heapUsedMb: 60.5 } });
         assert.deepEqual(m.fillShare(on, off), {
-          rssMaxMb: 26.8,
+          rssGrowthMb: 30.8,
           heapUsedMb: 19,
-          rssMbPer10k: 2.68,
+          rssMbPer10k: 3.08,
         });
         const share = verdicts(results({ full: { on, off } })).at(-1);
         assert.ok(share?.[0].includes("memory's own share"));
-        assert.equal(share?.[1], 'RSS max +26.8 MB, heap used +19 MB');
+        assert.equal(share?.[1], 'RSS growth +30.8 MB, heap used +19 MB');
         assert.equal(share?.[3], undefined);
         assert.deepEqual(m.fillShare(fillRun({ heapFull: {}, rssMaxMb: undefined }), off), {
-          rssMaxMb: undefined,
+          rssGrowthMb: undefined,
           heapUsedMb: undefined,
           rssMbPer10k: undefined,
         });
