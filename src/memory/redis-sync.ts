@@ -155,7 +155,10 @@ class RedisStreamSync implements RedisSync {
       let session: Session | undefined;
       try {
         // Only now: a process that does not share never loads node-redis (a failure is retried).
-        session = this.newSession(await loadRedis());
+        const redis = await loadRedis();
+        // Closed meanwhile: close() found no session to end, so none may start.
+        if (this.closed) break;
+        session = this.newSession(redis);
         await this.connect(session);
         await Promise.race([this.follow(session), session.failed]);
       } catch (err: unknown) {
