@@ -33,6 +33,18 @@ export const oneOf = values => text => {
   if (found === undefined) throw new Error(`not one of ${values.join(', ')}`);
   return found;
 };
+/**
+ * A comma list of some of `values`, as a set in their order.
+ * @template {string} T
+ * @param {readonly T[]} values
+ * @returns {(text: string) => Set<T>}
+ */
+export const subsetOf = values => text => {
+  const given = text.split(',').map(x => x.trim());
+  const unknown = given.filter(x => !values.some(value => value === x));
+  if (unknown.length > 0) throw new Error(`unknown ${unknown.join(', ')}`);
+  return new Set(values.filter(value => given.includes(value)));
+};
 /** @param {string} text */
 export const text = text => text;
 /** @param {string} text */

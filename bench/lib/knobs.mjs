@@ -12,6 +12,7 @@ import {
   integer,
   oneOf,
   positiveInteger,
+  subsetOf,
   text,
   words,
 } from './knob-forms.mjs';
@@ -30,6 +31,8 @@ const PHASES = /** @type {const} */ ([
   'memory',
 ]);
 /** @typedef {(typeof PHASES)[number]} Phase */
+/** The memory phase's parts, in the order they run (bench/phases/memory.mjs). */
+const MEMORY_PARTS = /** @type {const} */ (['scenarios', 'fill', 'sync']);
 
 /** The scripts that read knobs; a knob's default may differ by script (BENCH_ROUNDS). */
 /**
@@ -50,13 +53,6 @@ const PHASES = /** @type {const} */ ([
  * @property {(text: string) => T} parse throws a plain message when the text is not valid
  */
 
-/** @param {string} text @returns {Set<Phase>} */
-const phaseList = text => {
-  const given = text.split(',').map(x => x.trim());
-  const unknown = given.filter(phase => !PHASES.some(p => p === phase));
-  if (unknown.length > 0) throw new Error(`unknown ${unknown.join(', ')}`);
-  return new Set(PHASES.filter(phase => given.includes(phase)));
-};
 /** The proof of work's difficulty, in the bounds our server accepts. @param {string} text */
 const powDifficulty = text => {
   const bits = integer(text);
@@ -113,7 +109,7 @@ export const KNOBS = {
   phases: knob(
     'BENCH_PHASES',
     new Set(PHASES),
-    phaseList,
+    subsetOf(PHASES),
     'comma list',
     `phases to run (${PHASES.join(', ')}), always in this order`,
     { shownDefault: 'all' },
@@ -197,6 +193,14 @@ export const KNOBS = {
     powDifficulty,
     'bits',
     "challenge phase: the proof of work's difficulty (the bench solves every token; our server hashes once whatever it is)",
+  ),
+  memoryParts: knob(
+    'BENCH_MEMORY_PARTS',
+    new Set(MEMORY_PARTS),
+    subsetOf(MEMORY_PARTS),
+    'comma list',
+    'memory phase: parts to run, in this order: scenarios (capacity, outages, 150 %, cost; most of its 10 minutes), fill (the memory full and the same load with it off, fresh processes: RSS and heap; about 2 minutes), sync (two replicas over Redis)',
+    { shownDefault: 'all' },
   ),
   memoryRate: knob(
     'BENCH_MEMORY_RATE',

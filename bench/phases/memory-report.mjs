@@ -9,6 +9,8 @@ import { median, percentilesOf, round3 } from '../lib/stats.mjs';
 import { TARGETS } from '../lib/targets.mjs';
 
 /** The scenarios measured, in their order. @typedef {'healthy' | 'refused' | 'hung' | 'overload150'} ScenarioKey */
+/** @typedef {import('./memory.mjs').FillSummary} FillSummary */
+/** @typedef {import('./memory.mjs').FillRun} FillRun */
 
 /** Replica 2 is asked again and again for this long at most, per bot. */
 export const SYNC_GIVE_UP_MS = 5000;
@@ -209,15 +211,29 @@ export function syncSummary(delaysMs) {
 }
 
 /**
- * The verdicts on the issue's targets.
+ * The verdicts on the issue's targets, of the parts measured.
  * @param {import('./memory.mjs').MemoryResults} m
  * @param {import('../lib/report-table.mjs').AddVerdict} add
  */
 export function memoryVerdicts(m, add) {
+  const { scenarios, sync, cost, cheap, full } = m;
+  if (scenarios) scenarioVerdicts(m, scenarios, add);
+  if (sync) syncVerdict(sync, add);
+  if (cost) costVerdict(cost, add);
+  if (cheap) cheapVerdict(cheap, add);
+  if (full) fillVerdicts(full, add);
+}
+
+/**
+ * @param {import('./memory.mjs').MemoryResults} m
+ * @param {Record<ScenarioKey, ScenarioSummary>} scenarios
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function scenarioVerdicts(m, scenarios, add) {
   const limitPct = TARGETS.memoryBotsBlockedShare * 100;
   /** @param {ScenarioKey} key @param {string} label */
   const bots = (key, label) => {
-    const x = m.scenarios[key];
+    const x = scenarios[key];
     add(
       `memory, ${label}: bot requests blocked`,
       `${fmt(x.botsBlockedPct)} %`,
@@ -228,9 +244,9 @@ export function memoryVerdicts(m, add) {
   };
   bots('refused', `RTI refusing connections for ${m.windowS} s after ${m.leadS} s healthy`);
   bots('hung', `RTI hanging for ${m.windowS} s after ${m.leadS} s healthy`);
-  bots('overload150', `150 % of capacity offered (${m.scenarios.overload150.offeredPerS}/s)`);
+  bots('overload150', `150 % of capacity offered (${scenarios.overload150.offeredPerS}/s)`);
   const keys = /** @type {ScenarioKey[]} */ (Object.keys(SCENARIO_LABELS));
-  const people = keys.map(key => m.scenarios[key].peopleBlockedPct);
+  const people = keys.map(key => scenarios[key].peopleBlockedPct);
   add(
     'memory: people blocked (RTI blocks none of them), every scenario',
     people.map(p => `${fmt(p)} %`).join(', '),
@@ -239,11 +255,17 @@ export function memoryVerdicts(m, add) {
     keys
       .map(
         key =>
-          `${SCENARIO_LABELS[key]}: ${m.scenarios[key].person.blocked} of ${m.scenarios[key].person.sent}`,
+          `${SCENARIO_LABELS[key]}: ${scenarios[key].person.blocked} of ${scenarios[key].person.sent}`,
       )
       .join('; '),
   );
-  const s = m.sync;
+}
+
+/**
+ * @param {SyncSummary} s
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function syncVerdict(s, add) {
   add(
     'memory, two replicas over Redis: replica 1 blocks a bot → replica 2 (RTI refusing) blocks it, max',
     s.error
@@ -255,7 +277,13 @@ export function memoryVerdicts(m, add) {
     !s.error && s.missed === 0 && Number(s.delayMs.max) <= TARGETS.memorySyncMs,
     s.error ?? `${s.bots} bots; p50 ${s.delayMs.p50} ms, p90 ${s.delayMs.p90} ms`,
   );
-  const c = m.cost;
+}
+
+/**
+ * @param {CostSummary} c
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function costVerdict(c, add) {
   add(
     `memory: CPU per check decided from memory (RTI refusing) ÷ a full allow check, at ${c.rate}/s`,
     c.ratio.median,
@@ -270,7 +298,14 @@ export function memoryVerdicts(m, add) {
     undefined,
     `${c.failOpenUs.median} µs ÷ ${c.fullUs.median} µs; rounds ${c.failOpenRatio.rounds.join(', ')}`,
   );
-  const k = m.cheap;
+}
+
+/**
+ * Whether checks answered without RTI go fast enough for a flood of 150 % of capacity.
+ * @param {CheapSummary} k
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function cheapVerdict(k, add) {
   add(
     'memory: saturation checks/s decided from memory (a remembered bot, RTI refusing) ÷ a full allow',
     k.memoryRatio,
@@ -278,15 +313,66 @@ export function memoryVerdicts(m, add) {
     undefined,
     `${fmt(k.memoryPerS.median)}/s ÷ ${fmt(k.allowPerS.median)}/s; failed open (RTI refusing) ${fmt(k.failOpenPerS.median)}/s, ÷ allow ${k.failOpenRatio}; rounds ${k.memoryPerS.rounds.join('/')}, ${k.failOpenPerS.rounds.join('/')}, ${k.allowPerS.rounds.join('/')}`,
   );
-  const f = m.full;
-  const full = f.entries !== undefined && f.maxEntries !== undefined && f.entries >= f.maxEntries;
+}
+
+/**
+ * The RSS budget with the memory full, and the memory's own share: the same load with it off.
+ * @param {FillSummary} f
+ * @param {import('../lib/report-table.mjs').AddVerdict} add
+ */
+function fillVerdicts({ on, off }, add) {
+  const full =
+    on.entries !== undefined && on.maxEntries !== undefined && on.entries >= on.maxEntries;
   add(
-    `memory: RSS with the verdict memory full (${fmt(f.maxEntries)} entries)`,
-    `${fmt(f.rssMaxMb)} MB`,
+    `memory: RSS with the verdict memory full (${fmt(on.maxEntries)} entries)`,
+    `${fmt(on.rssMaxMb)} MB`,
     `≤ ${TARGETS.rssMb} MB, the memory full`,
-    full && Number(f.rssMaxMb) <= TARGETS.rssMb,
-    `a fresh process: RSS idle ${fmt(f.rssIdleMb)} MB, heap used idle ${fmt(f.heapIdle.heapUsedMb)} MB, full ${fmt(f.heapFull.heapUsedMb)} MB (heap total ${fmt(f.heapFull.heapTotalMb)} MB); ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held; RSS after the population at its rate ${fmt(f.rssAfterMb)} MB${full ? '' : ' [!] the memory is not full'}`,
+    full && Number(on.rssMaxMb) <= TARGETS.rssMb,
+    `a fresh process: ${fillNote(on)}${full ? '' : ' [!] the memory is not full'}`,
   );
+  const share = fillShare(on, off);
+  add(
+    "memory: the verdict memory's own share, full − off (the same load, fresh processes)",
+    `RSS growth ${signed(share.rssGrowthMb)} MB, heap used ${signed(share.heapUsedMb)} MB`,
+    'information',
+    undefined,
+    `RSS growth: from idle to the largest sampled, per process; per 10,000 entries ${fmt(share.rssMbPer10k)} MB (heap used read without a GC); the memory off (verdict_memory_ttl_s 0): ${fillNote(off)}`,
+  );
+}
+
+/**
+ * Memory full minus memory off: how much each process's RSS grew from idle (ready, the memory
+ * empty) to its largest during the fill and the load, which leaves out the few MB by which two
+ * fresh processes differ idle; that per 10,000 entries held (the sizing rule's figure); and V8
+ * heap used after the fill (read without a GC: garbage either way).
+ * @param {FillRun} on
+ * @param {FillRun} off
+ */
+export function fillShare(on, off) {
+  const rssGrowthMb = minusMb(rssGrowth(on), rssGrowth(off));
+  return {
+    rssGrowthMb,
+    heapUsedMb: minusMb(on.heapFull.heapUsedMb, off.heapFull.heapUsedMb),
+    rssMbPer10k:
+      rssGrowthMb === undefined || !on.entries
+        ? undefined
+        : Math.round((rssGrowthMb / on.entries) * 10_000 * 100) / 100,
+  };
+}
+
+/** @param {FillRun} x */
+const rssGrowth = x => minusMb(x.rssMaxMb, x.rssIdleMb);
+
+/** @param {number | undefined} a @param {number | undefined} b */
+const minusMb = (a, b) =>
+  a === undefined || b === undefined ? undefined : Math.round((a - b) * 10) / 10;
+
+/** @param {number | undefined} x */
+const signed = x => (x === undefined ? '–' : `${x >= 0 ? '+' : ''}${x}`);
+
+/** @param {FillRun} f */
+function fillNote(f) {
+  return `RSS idle ${fmt(f.rssIdleMb)} MB, max ${fmt(f.rssMaxMb)} MB, after the population at its rate ${fmt(f.rssAfterMb)} MB; heap used idle ${fmt(f.heapIdle.heapUsedMb)} MB, after the fill ${fmt(f.heapFull.heapUsedMb)} MB (heap total ${fmt(f.heapFull.heapTotalMb)} MB); ${f.checks} unique bots sent, ${f.blocked} blocked, ${fmt(f.entries)} entries held`;
 }
 
 /**
@@ -307,11 +393,32 @@ function scenarioNote(x) {
 }
 
 /**
- * The memory table, after the protection one.
+ * The memory tables of the parts measured, after the protection one.
  * @param {import('./memory.mjs').MemoryResults} m
  * @param {import('../lib/report-table.mjs').ReportConfig} c
  */
 export function printMemory(m, c) {
+  const { scenarios, sync, cost, full } = m;
+  if (scenarios) printScenarios(m, scenarios, c);
+  if (sync) {
+    console.log(
+      `\ntwo replicas over Redis: ${sync.error ? `not measured (${sync.error})` : `replica 1's block → replica 2's remembered block, ${sync.bots} bots: p50 ${fmt(sync.delayMs.p50)} ms, max ${fmt(sync.delayMs.max)} ms, ${sync.missed} never within ${SYNC_GIVE_UP_MS} ms`}`,
+    );
+  }
+  if (cost) {
+    console.log(
+      `CPU per check at ${cost.rate}/s: full allow ${fmt(cost.fullUs.median)} µs, RTI's block ${fmt(cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(cost.ratio.median)} (rounds ${cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(cost.ratioToBlock.median)} (rounds ${cost.ratioToBlock.rounds.join('/')})`,
+    );
+  }
+  if (full) printFill(full, c);
+}
+
+/**
+ * @param {import('./memory.mjs').MemoryResults} m
+ * @param {Record<ScenarioKey, ScenarioSummary>} scenarios
+ * @param {import('../lib/report-table.mjs').ReportConfig} c
+ */
+function printScenarios(m, scenarios, c) {
   console.log(
     `\nverdict memory — our server as shipped, its own RTI stand-in (bots ${c.memoryBots} malicious, people ${c.memoryPeople} benign, repeat visitors in random order); ${m.windowS} s per scenario, each outage after ${m.leadS} s healthy; capacity ${m.capacity} checks/s (${m.capacityFrom}). blocked %: requests blocked ÷ requests sent (errors and arrivals past ${MAX_IN_FLIGHT} in flight count as let in); RTI calls: requests the stand-in received (bots/people answered); remembered: our remembered_block decisions.\n`,
   );
@@ -331,7 +438,7 @@ export function printMemory(m, c) {
       'notes',
     ],
     keys.map(key => {
-      const x = m.scenarios[key];
+      const x = scenarios[key];
       return [
         SCENARIO_LABELS[key],
         fmt(x.offeredPerS),
@@ -347,14 +454,59 @@ export function printMemory(m, c) {
       ];
     }),
   );
-  const s = m.sync;
+}
+
+/**
+ * The memory full and off, side by side, and the difference.
+ * @param {FillSummary} f
+ * @param {import('../lib/report-table.mjs').ReportConfig} c
+ */
+function printFill({ on, off }, c) {
   console.log(
-    `\ntwo replicas over Redis: ${s.error ? `not measured (${s.error})` : `replica 1's block → replica 2's remembered block, ${s.bots} bots: p50 ${fmt(s.delayMs.p50)} ms, max ${fmt(s.delayMs.max)} ms, ${s.missed} never within ${SYNC_GIVE_UP_MS} ms`}`,
+    `\nverdict memory full (cap ${fmt(on.maxEntries)}) and off (verdict_memory_ttl_s 0), each on a fresh process: ${on.checks} unique bots (64 in flight), then the population at ${c.memoryRate}/s for ${c.durationS} s; RSS max: the largest sampled through both; growth: max − idle; heap: V8's used after the fill\n`,
   );
-  console.log(
-    `CPU per check at ${m.cost.rate}/s: full allow ${fmt(m.cost.fullUs.median)} µs, RTI's block ${fmt(m.cost.blockUs.median)} µs, from memory (RTI refusing) ${fmt(m.cost.memoryUs.median)} µs; from memory ÷ allow ${fmt(m.cost.ratio.median)} (rounds ${m.cost.ratio.rounds.join('/')}), ÷ RTI's block ${fmt(m.cost.ratioToBlock.median)} (rounds ${m.cost.ratioToBlock.rounds.join('/')})`,
-  );
-  console.log(
-    `memory full (a fresh process): ${fmt(m.full.entries)} of ${fmt(m.full.maxEntries)} entries after ${m.full.checks} unique bots (${m.full.checksPerS}/s); RSS idle ${fmt(m.full.rssIdleMb)} MB, max ${fmt(m.full.rssMaxMb)} MB (the fill, then the population), after ${fmt(m.full.rssAfterMb)} MB; V8 heap used idle ${fmt(m.full.heapIdle.heapUsedMb)} MB, full ${fmt(m.full.heapFull.heapUsedMb)} MB`,
+  const share = fillShare(on, off);
+  /** @param {string} label @param {FillRun} x */
+  const row = (label, x) => [
+    label,
+    fmt(x.entries),
+    fmt(x.checksPerS),
+    fmt(x.rssIdleMb),
+    fmt(x.rssMaxMb),
+    fmt(rssGrowth(x)),
+    fmt(x.rssAfterMb),
+    fmt(x.heapIdle.heapUsedMb),
+    fmt(x.heapFull.heapUsedMb),
+    '',
+  ];
+  printTable(
+    [
+      'memory',
+      'entries',
+      'fill checks/s',
+      'RSS idle MB',
+      'RSS max MB',
+      'growth MB',
+      'RSS after MB',
+      'heap idle MB',
+      'heap full MB',
+      'notes',
+    ],
+    [
+      row('off', off),
+      row('full', on),
+      [
+        'full − off',
+        '',
+        '',
+        '',
+        '',
+        signed(share.rssGrowthMb),
+        '',
+        '',
+        signed(share.heapUsedMb),
+        `RSS per 10,000 entries ${fmt(share.rssMbPer10k)} MB`,
+      ],
+    ],
   );
 }

@@ -8,8 +8,9 @@
 // (measured); healthy again (lead); RTI hanging (measured); healthy again (lead); 150 % of
 // capacity offered with RTI healthy (measured); the cost of a check decided from memory while
 // RTI refuses against a full allow (rounds). Then the memory filled with unique bots on a fresh
-// process (RSS), and two replicas over one redis-server: how long after replica 1 blocks a bot
-// replica 2 blocks it while its RTI refuses.
+// process, and the same load on another with the memory off (RSS and heap: the memory's own
+// share), and two replicas over one redis-server: how long after replica 1 blocks a bot
+// replica 2 blocks it while its RTI refuses. BENCH_MEMORY_PARTS picks among the three.
 // Its rows, verdicts and table: phases/memory-report.mjs.
 
 import { writeFileSync } from 'node:fs';
@@ -42,7 +43,8 @@ const FILL_SHARE = 1.05;
 const SYNC_FIRST_BOT = 10_000_000;
 
 /**
- * @typedef {object} MemoryResults
+ * The scenarios and the cost, on one process (BENCH_MEMORY_PARTS `scenarios`).
+ * @typedef {object} ScenarioResults
  * @property {number} rate
  * @property {number} windowS
  * @property {number} leadS
@@ -51,23 +53,48 @@ const SYNC_FIRST_BOT = 10_000_000;
  * @property {Record<ScenarioKey, import('./memory-report.mjs').ScenarioSummary>} scenarios
  * @property {import('./memory-report.mjs').CostSummary} cost
  * @property {import('./memory-report.mjs').CheapSummary} cheap
- * @property {FillSummary} full
- * @property {import('./memory-report.mjs').SyncSummary} sync
+ */
+/**
+ * What was measured of the parts asked for: `full` is the part `fill`, `sync` the part `sync`.
+ * @typedef {Partial<ScenarioResults>
+ *   & { full?: FillSummary, sync?: import('./memory-report.mjs').SyncSummary }} MemoryResults
  */
 
 /**
+ * The parts in BENCH_MEMORY_PARTS, in their order.
  * @param {import('../lib/context.mjs').Bench} bench
  * @param {number} [protectionCapacity] the protection phase's, when it ran
  * @returns {Promise<MemoryResults>}
  */
 export async function memoryPhase(bench, protectionCapacity) {
   const { knobs, servers } = bench;
+  const parts = knobs.memoryParts;
   /** @type {Record<string, string>} */
   const memoryEnv = knobs.memoryMaxEntries
     ? { CHEQ_VERDICT_MEMORY_MAX_ENTRIES: String(knobs.memoryMaxEntries) }
     : {};
-  log('memory: starting its RTI stand-in and our server as shipped');
+  log(`memory: ${[...parts].join(', ')}; starting its RTI stand-in`);
   const standIn = await bench.start(servers.standIn());
+  const scenarios = parts.has('scenarios')
+    ? await scenarioRuns(bench, standIn, memoryEnv, protectionCapacity)
+    : {};
+  const full = parts.has('fill') ? await fillMemory(bench, standIn.url, memoryEnv) : undefined;
+  await standIn.stop();
+  const sync = parts.has('sync') ? await replicasOverRedis(bench, memoryEnv) : undefined;
+  return { ...scenarios, ...(full && { full }), ...(sync && { sync }) };
+}
+
+/**
+ * The scenarios, then the cost, on one process of ours as shipped.
+ * @param {import('../lib/context.mjs').Bench} bench
+ * @param {import('../lib/servers.mjs').StandIn} standIn
+ * @param {Record<string, string>} memoryEnv
+ * @param {number | undefined} protectionCapacity
+ * @returns {Promise<ScenarioResults>}
+ */
+async function scenarioRuns(bench, standIn, memoryEnv, protectionCapacity) {
+  const { knobs, servers } = bench;
+  log('memory: our server as shipped');
   const ours = await bench.start(
     servers.ours(standIn.url, { env: { ...AS_SHIPPED, ...memoryEnv } }),
   );
@@ -133,9 +160,6 @@ export async function memoryPhase(bench, protectionCapacity) {
   const cost = await costRounds(bench, rti, populationLoad, ours.pid);
   const cheap = await cheapSaturation(bench, rti, port);
   await ours.stop();
-  const full = await fillMemory(bench, standIn.url, memoryEnv);
-  await standIn.stop();
-  const sync = await replicasOverRedis(bench, memoryEnv);
   return {
     rate,
     windowS: window,
@@ -150,8 +174,6 @@ export async function memoryPhase(bench, protectionCapacity) {
     },
     cost,
     cheap,
-    full,
-    sync,
   };
 }
 
@@ -262,11 +284,11 @@ async function cheapSaturation(bench, rti, port) {
 }
 
 /**
- * @typedef {object} FillSummary
+ * @typedef {object} FillRun one fresh process of ours: the fill, then the population
  * @property {number | undefined} maxEntries our cheq_authz_verdict_memory_max_entries
  * @property {number | undefined} entries cheq_authz_verdict_memory_entries after the fill
  * @property {number} checks unique bots sent
- * @property {number} blocked of them, blocked (RTI healthy: each one learned)
+ * @property {number} blocked of them, blocked (RTI healthy: each one learned, the memory on)
  * @property {number} checksPerS
  * @property {number | undefined} rssIdleMb our RSS once ready, the memory empty
  * @property {number | undefined} rssMaxMb our RSS, largest sampled during the fill and the load
@@ -275,22 +297,39 @@ async function cheapSaturation(bench, rti, port) {
  * @property {{ heapUsedMb?: number, heapTotalMb?: number }} heapIdle V8's heap once ready
  * @property {{ heapUsedMb?: number, heapTotalMb?: number }} heapFull after the fill
  */
+/**
+ * The same load on two fresh processes: the memory on (filled to its cap) and off (every site's
+ * verdict_memory_ttl_s 0: nothing learned); the difference is the memory's own share.
+ * @typedef {{ on: FillRun, off: FillRun }} FillSummary
+ */
 
 /**
- * The memory filled on a fresh process of ours (the scenarios' overload would weigh on its RSS):
- * FILL_SHARE × its cap of unique bots, each blocked by RTI and so learned, 64 in flight; then
- * the population at BENCH_MEMORY_RATE for BENCH_DURATION_S with the memory full. Our RSS is
- * sampled throughout; the entries are read after the fill.
+ * The memory filled, and the same load with it off, each on a fresh process of ours (the
+ * scenarios' overload would weigh on the RSS).
  * @param {import('../lib/context.mjs').Bench} bench
  * @param {string} rtiUrl a healthy RTI stand-in that knows the bots
  * @param {Record<string, string>} memoryEnv
  * @returns {Promise<FillSummary>}
  */
 async function fillMemory(bench, rtiUrl, memoryEnv) {
+  const on = await fillRun(bench, rtiUrl, memoryEnv, 'on');
+  const off = await fillRun(bench, rtiUrl, { ...memoryEnv, CHEQ_VERDICT_MEMORY_TTL_S: '0' }, 'off');
+  return { on, off };
+}
+
+/**
+ * FILL_SHARE × the memory's cap of unique bots, each blocked by RTI (and so learned when the
+ * memory is on), 64 in flight; then the population at BENCH_MEMORY_RATE for BENCH_DURATION_S.
+ * Our RSS is sampled throughout; the entries and the heap are read after the fill.
+ * @param {import('../lib/context.mjs').Bench} bench
+ * @param {string} rtiUrl
+ * @param {Record<string, string>} env
+ * @param {'on' | 'off'} memory for the log
+ * @returns {Promise<FillRun>}
+ */
+async function fillRun(bench, rtiUrl, env, memory) {
   const { knobs } = bench;
-  const ours = await bench.start(
-    bench.servers.ours(rtiUrl, { env: { ...AS_SHIPPED, ...memoryEnv } }),
-  );
+  const ours = await bench.start(bench.servers.ours(rtiUrl, { env: { ...AS_SHIPPED, ...env } }));
   const target = `127.0.0.1:${ours.info['grpcPort']}`;
   const metricsPort = Number(ours.info['metricsPort']);
   await readyz(metricsPort);
@@ -300,7 +339,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
   const cap = maxEntries ?? (knobs.memoryMaxEntries || DEFAULT_MAX_ENTRIES);
   const checks = Math.ceil(cap * FILL_SHARE);
   log(
-    `memory: a fresh process filled with ${checks} unique bots (cap ${maxEntries ?? 'not reported'})`,
+    `memory ${memory}: a fresh process sent ${checks} unique bots (cap ${maxEntries ?? 'not reported'})`,
   );
   const filled = await observe(ours.pid, () =>
     bench.load.memoryClient({
@@ -313,7 +352,7 @@ async function fillMemory(bench, rtiUrl, memoryEnv) {
   );
   const { entries } = await verdictMemoryGauges(metricsPort);
   const heapFull = await memoryMetrics(metricsPort);
-  log(`memory: the population at ${knobs.memoryRate}/s for ${knobs.durationS} s, the memory full`);
+  log(`memory ${memory}: the population at ${knobs.memoryRate}/s for ${knobs.durationS} s`);
   const loaded = await observe(ours.pid, () =>
     bench.load.memoryClient({
       mode: 'population',

@@ -563,7 +563,7 @@ export const schema = {
     arg: 'ignored-header-names',
   },
   verdict_memory_max_entries: {
-    doc: 'Entries the verdict memory holds at most (1000-1000000), one process: a visitor takes one or two (IP with User-Agent, device id). Past it the least recently used goes. About 200 bytes of heap per entry: 10 MB at 50,000 (its index, about 28 bytes an entry, is allocated for the whole cap at start).',
+    doc: 'Entries the verdict memory holds at most (1000-1000000), one process: a visitor takes one or two (IP with User-Agent, device id). Past it the least recently used goes. About 2.5 MB of RSS per 10,000 entries (about 155 bytes of store each; the V8 heap may grow to twice what it holds): 13 MB at 50,000. About 28 bytes an entry of its index are allocated for the whole cap at start.',
     scope: 'process',
     applies: 'restart',
     format: 'memory-entries',

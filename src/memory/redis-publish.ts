@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConfig } from '../config/redis-config';
 import { encodeChange, WIRE_FIELD } from './memory-change-wire';
-import { createRedisClient } from './redis-client';
+import { createRedisClient, loadRedis } from './redis-client';
 import { describeRedisError, withTimeout } from './redis-sync';
 import type { MemoryChange } from './verdict-memory';
 
@@ -22,7 +22,7 @@ export async function publishChanges(
   changes: readonly MemoryChange[],
   maxEntries: number,
 ): Promise<void> {
-  const client = createRedisClient(settings);
+  const client = createRedisClient(await loadRedis(), settings);
   let failure: unknown;
   // An 'error' event without a listener would be thrown out of the client.
   client.on('error', (err: unknown) => (failure ??= err));

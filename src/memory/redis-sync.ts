@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { ErrorReply } from 'redis';
+import type * as NodeRedis from 'redis';
 import type { RedisConfig } from '../config/redis-config';
 import type { Logger } from '../observability/logger';
 import {
@@ -17,7 +17,13 @@ import {
   type VerdictMemorySyncMetrics,
 } from '../observability/metric-families/verdict-memory-sync-metrics';
 import { decodeChange, encodeChange, WIRE_FIELD } from './memory-change-wire';
-import { CONNECT_TIMEOUT_MS, createRedisClient, type RedisClient } from './redis-client';
+import {
+  CONNECT_TIMEOUT_MS,
+  createRedisClient,
+  loadRedis,
+  type RedisClient,
+  type RedisModule,
+} from './redis-client';
 import type { MemoryChange, VerdictMemory } from './verdict-memory';
 
 export interface RedisSyncOptions {
@@ -64,6 +70,8 @@ const CLOSE_FLUSH_MS = 1000;
 
 /** One pair of connections; `failed` rejects on the first error of either. */
 interface Session {
+  /** node-redis, whose error classes tell Redis's refusals from a broken connection. */
+  readonly redis: RedisModule;
   readonly publisher: RedisClient;
   readonly follower: RedisClient;
   readonly failed: Promise<never>;
@@ -146,15 +154,22 @@ class RedisStreamSync implements RedisSync {
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.closed) {
-      const session = this.newSession();
+      let session: Session | undefined;
       try {
+        // Only now: a process that does not share never loads node-redis (a failure is retried).
+        const redis = await loadRedis();
+        // Closed meanwhile: close() found no session to end, so none may start.
+        if (this.closed) break;
+        session = this.newSession(redis);
         await this.connect(session);
         await Promise.race([this.follow(session), session.failed]);
       } catch (err: unknown) {
         if (!this.closed) this.lost(err);
       } finally {
-        if (this.up === session && this.lastReadMs - this.upSinceMs >= WORKED_MS) attempt = 0;
-        this.end(session);
+        if (session) {
+          if (this.up === session && this.lastReadMs - this.upSinceMs >= WORKED_MS) attempt = 0;
+          this.end(session);
+        }
       }
       const backoffMs = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** attempt++);
       if (!this.closed) {
@@ -167,14 +182,14 @@ class RedisStreamSync implements RedisSync {
     this.metrics.setUp(false);
   }
 
-  private newSession(): Session {
-    const publisher = createRedisClient(this.options.settings);
+  private newSession(redis: RedisModule): Session {
+    const publisher = createRedisClient(redis, this.options.settings);
     const follower = publisher.duplicate();
     let fail: (err: unknown) => void = () => undefined;
     const failed = new Promise<never>((_resolve, reject) => (fail = reject));
     // Observed by run's race; a failure after the session ended is nobody's concern.
     failed.catch(() => undefined);
-    const session: Session = { publisher, follower, failed, fail: err => fail(err) };
+    const session: Session = { redis, publisher, follower, failed, fail: err => fail(err) };
     // Without a listener an 'error' event would throw out of the client.
     for (const client of [publisher, follower]) client.on('error', (err: unknown) => fail(err));
     this.current = session;
@@ -301,9 +316,9 @@ class RedisStreamSync implements RedisSync {
       const failures = answers.flatMap(answer => (answer.status === 'rejected' ? [answer] : []));
       // An error reply is Redis refusing the writes, not a broken connection: reconnecting
       // would only be refused again, and would stop the reading that still works.
-      const broken = failures.find(({ reason }) => !(reason instanceof ErrorReply));
+      const broken = failures.find(({ reason }) => !(reason instanceof session.redis.ErrorReply));
       if (broken) throw broken.reason;
-      const refusal = failures[0]?.reason as ErrorReply | undefined;
+      const refusal = failures[0]?.reason as NodeRedis.ErrorReply | undefined;
       if (refusal) {
         this.writesRefused(refusal);
         return;
@@ -312,7 +327,7 @@ class RedisStreamSync implements RedisSync {
     }
   }
 
-  private writesRefused(err: ErrorReply): void {
+  private writesRefused(err: NodeRedis.ErrorReply): void {
     const { log, settings } = this.options;
     const reason = describeRedisError(settings, err);
     if (this.refused) {

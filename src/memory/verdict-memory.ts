@@ -6,6 +6,8 @@
 
 import { LRUCache } from 'lru-cache';
 import type { BlockMemory, Remembered, Visitor } from '../core/block-memory';
+import { EntrySlots } from './entry-slots';
+import { IpLists } from './ip-lists';
 import { duidKey, flatKey, ipTag, ipUaKey, kindOf } from './visitor-keys';
 
 /** What one replica tells the others: a block learned, or forgotten, by key (visitor-keys.ts). */
@@ -40,32 +42,11 @@ export interface VerdictMemoryOptions {
   readonly now?: () => number;
 }
 
-/**
- * One key's block. Times are milliseconds since the store was made: small integers V8 keeps
- * inline rather than as boxed numbers (an entry's size is what bounds the memory's RSS).
- */
-class Entry {
-  constructor(
-    readonly expiresAt: number,
-    /** The expiry the peers were last told: a block RTI repeats refreshes expiresAt only. */
-    readonly toldUntil: number,
-    /** Its visitor's IP slot (slotOf), NO_IP when the IP is unknown. */
-    readonly ip: number,
-    /**
-     * When its block was last learned: here, when RTI blocked; from a peer, the change's time. A
-     * peer's forget made before it (read back late, after a reconnect) leaves it.
-     */
-    readonly learnedAt: number,
-    /** Where its key is in VerdictMemory's sweep ring (moved when another key leaves it). */
-    public ring: number,
-  ) {}
-}
-
 /** A block is told to the peers again only once less than this share of its TTL is left. */
 const REPUBLISH_SHARE = 0.5;
 /** Keys one IP (IPv6: one /64) may hold within their TTL, of either kind. */
 export const MAX_KEYS_PER_IP = 32;
-/** Entry.ip of a visitor without a known IP. */
+/** The IP slot of a visitor without a known IP. */
 const NO_IP = -1;
 
 /**
@@ -89,36 +70,40 @@ export class VerdictMemory implements BlockMemory {
     forgotten: { rti_allowed: 0, admin: 0, peer: 0 },
     evicted: { capacity: 0, expired: 0, ip_limit: 0 },
   };
-  /** LRU only: the expiry is ours, so that peers can be told it. */
-  private readonly cache: LRUCache<string, Entry>;
+  /** LRU only, each key's slot: the expiry is ours, so that peers can be told it. */
+  private readonly cache: LRUCache<string, number>;
+  /**
+   * Each key's block, by slot: when it expires; the expiry the peers were last told (a block RTI
+   * repeats refreshes the expiry only); when it was last learned (here, when RTI blocked; from a
+   * peer, the change's time: a peer's forget made before it, read back late, leaves it); its
+   * visitor's IP slot. Times are milliseconds since `base`. Every key, in no order, for the sweep
+   * to walk a chunk at a time from `cursor`, round and round: the least recently used end alone
+   * would leave expired entries behind live ones of a longer TTL, or behind recalled ones, until
+   * the cap pushed live ones out instead.
+   */
+  private readonly slots: EntrySlots;
   private readonly now: () => number;
   /** Epoch milliseconds the entries' times count from. */
   private readonly base: number;
-  /**
-   * Each IP slot's keys, oldest stored first: one key as itself, more as a list (most IPs hold
-   * one, and a list would double an entry's size). Both kinds of key carry their visitor's IP.
-   */
-  private readonly keysOfIp = new Map<number, string | string[]>();
-  /**
-   * Every key, in no order, for the sweep to walk a chunk at a time from `cursor`, round and
-   * round: the least recently used end alone would leave expired entries behind live ones of a
-   * longer TTL, or behind recalled ones, until the cap pushed live ones out instead. A key that
-   * leaves is replaced by the last one (Entry.ring says where each is), so it holds no holes.
-   */
-  private readonly ring: string[] = [];
+  /** Each IP slot's entries, oldest stored first. Both kinds of key carry their visitor's IP. */
+  private readonly byIp: IpLists;
   private cursor = 0;
   private readonly listeners: ((change: MemoryChange, source: ChangeSource) => void)[] = [];
 
   constructor(options: VerdictMemoryOptions) {
     this.now = options.now ?? Date.now;
     this.base = this.now();
-    this.cache = new LRUCache<string, Entry>({
+    // One more than the cap: a new key takes its slot before the set that evicts for it.
+    this.slots = new EntrySlots(options.maxEntries + 1);
+    this.byIp = new IpLists(this.slots);
+    this.cache = new LRUCache<string, number>({
       max: options.maxEntries,
-      dispose: (entry, key, reason) => {
+      // Never 'set': store() keeps a held key's slot.
+      dispose: (slot, _key, reason) => {
         if (reason === 'evict') this.counts.evicted.capacity++;
-        if (entry.ip !== NO_IP) this.untag(entry.ip, key);
-        // A replaced entry's key stays: store() hands its place to the new entry.
-        if (reason !== 'set') this.leaveRing(entry.ring);
+        const ip = this.slots.ip[slot] as number;
+        if (ip !== NO_IP) this.byIp.remove(ip, slot);
+        this.slots.release(slot);
       },
     });
   }
@@ -154,7 +139,8 @@ export class VerdictMemory implements BlockMemory {
     for (const key of [ipKey, duidKey(visitor)]) {
       if (key === undefined) continue;
       // A bot blocked again and again is told to the peers once per half TTL, not per request.
-      const toldUntilMs = this.base + (this.cache.peek(key)?.toldUntil ?? -this.base);
+      const held = this.cache.peek(key);
+      const toldUntilMs = held === undefined ? 0 : this.base + this.toldUntil(held);
       const tell = toldUntilMs - this.now() <= ttlMs * REPUBLISH_SHARE;
       this.store(key, expiresAtMs, tell ? expiresAtMs : toldUntilMs, this.now(), tag);
       this.counts.learned.local++;
@@ -225,12 +211,12 @@ export class VerdictMemory implements BlockMemory {
    */
   sweep(limit = SWEEP_LIMIT): void {
     const now = this.now() - this.base;
-    for (let seen = Math.min(limit, this.ring.length); seen > 0; seen--) {
-      if (this.cursor >= this.ring.length) this.cursor = 0;
-      const key = this.ring[this.cursor] as string;
-      // Dropping it moves the ring's last key here: look at this place again.
-      if ((this.cache.peek(key)?.expiresAt ?? now) <= now) this.dropExpired(key);
-      else this.cursor++;
+    const { keys } = this.slots;
+    for (let seen = Math.min(limit, keys.length); seen > 0; seen--) {
+      if (this.cursor >= keys.length) this.cursor = 0;
+      const key = keys[this.cursor];
+      if (key !== undefined && this.expiresAt(this.cursor) <= now) this.dropExpired(key);
+      this.cursor++;
     }
   }
 
@@ -248,12 +234,12 @@ export class VerdictMemory implements BlockMemory {
       this.store(change.key, toldMs, toldMs, atMs, change.tag);
       return true;
     }
-    const heldMs = this.base + held.expiresAt;
+    const heldMs = this.base + this.expiresAt(held);
     if (Math.max(heldMs, toldMs) <= now) return false;
     // The peers know the later expiry once told it; a later one of ours is still to be told.
     const [expiresAtMs, toldUntilMs] =
-      toldMs >= heldMs ? [toldMs, toldMs] : [heldMs, this.base + held.toldUntil];
-    const learnedAtMs = Math.max(atMs, this.base + held.learnedAt);
+      toldMs >= heldMs ? [toldMs, toldMs] : [heldMs, this.base + this.toldUntil(held)];
+    const learnedAtMs = Math.max(atMs, this.base + this.learnedAt(held));
     this.store(change.key, expiresAtMs, toldUntilMs, learnedAtMs, change.tag);
     return true;
   }
@@ -261,7 +247,7 @@ export class VerdictMemory implements BlockMemory {
   /** Forgets a key unless its block was learned after `atMs`; true when it was held. */
   private forgetUnlessNewer(key: string, atMs: number): boolean {
     const held = this.cache.peek(key);
-    if (held === undefined || this.base + held.learnedAt > atMs) return false;
+    if (held === undefined || this.base + this.learnedAt(held) > atMs) return false;
     return this.cache.delete(key);
   }
 
@@ -279,55 +265,36 @@ export class VerdictMemory implements BlockMemory {
   ): void {
     const key = flatKey(built);
     const ip = tag === undefined ? NO_IP : slotOf(tag);
-    const held = ip === NO_IP ? [] : this.keysOf(ip);
-    if (held.length >= MAX_KEYS_PER_IP && !held.includes(key)) {
-      const [oldest] = held;
+    const ofIp = ip === NO_IP ? [] : this.keysOf(ip);
+    if (ofIp.length >= MAX_KEYS_PER_IP && !ofIp.includes(key)) {
+      const [oldest] = ofIp;
       if (oldest !== undefined && this.cache.delete(oldest)) this.counts.evicted.ip_limit++;
     }
-    // Replacing an entry disposes of the old one (untag), so the key is listed again after.
-    const replaced = this.cache.peek(key);
-    const entry = new Entry(
-      expiresAtMs - this.base,
-      toldUntilMs - this.base,
-      ip,
-      learnedAtMs - this.base,
-      -1,
-    );
-    this.cache.set(key, entry);
-    // After set: a capacity eviction it made has moved the ring's last key.
-    entry.ring = replaced?.ring ?? this.ring.push(key) - 1;
-    if (ip === NO_IP) return;
-    const listed = this.keysOfIp.get(ip);
-    if (listed === undefined) this.keysOfIp.set(ip, key);
-    else if (typeof listed === 'string') this.keysOfIp.set(ip, [listed, key]);
-    else listed.push(key);
+    // A held key keeps its slot; it is listed under its IP again, as the newest.
+    const held = this.cache.peek(key);
+    if (held !== undefined && this.slots.ip[held] !== NO_IP) {
+      this.byIp.remove(this.slots.ip[held] as number, held);
+    }
+    const slot = held ?? this.slots.take(key);
+    this.slots.expiresAt[slot] = expiresAtMs - this.base;
+    this.slots.toldUntil[slot] = toldUntilMs - this.base;
+    this.slots.learnedAt[slot] = learnedAtMs - this.base;
+    this.slots.ip[slot] = ip;
+    // Also makes it the most recently used (evicting the least when new, which frees its slot).
+    this.cache.set(key, slot);
+    if (ip !== NO_IP) this.byIp.add(ip, slot);
   }
 
-  /** Takes the key at `at` out of the ring, moving the last key into its place. */
-  private leaveRing(at: number): void {
-    const last = this.ring.pop() as string;
-    if (at === this.ring.length) return;
-    this.ring[at] = last;
-    (this.cache.peek(last) as Entry).ring = at;
-  }
-
-  /** An IP slot's keys, oldest first (a copy). */
+  /** An IP slot's keys, oldest first. */
   private keysOf(ip: number): string[] {
-    const listed = this.keysOfIp.get(ip);
-    return listed === undefined ? [] : typeof listed === 'string' ? [listed] : [...listed];
-  }
-
-  private untag(ip: number, key: string): void {
-    const left = this.keysOf(ip).filter(listed => listed !== key);
-    if (left.length === 0) this.keysOfIp.delete(ip);
-    else this.keysOfIp.set(ip, left.length === 1 ? (left[0] as string) : left);
+    return this.byIp.slotsOf(ip).map(slot => this.slots.keys[slot] as string);
   }
 
   /** The key's expiry while it lasts; an expired entry is dropped. */
   private expiryOf(key: string): number | undefined {
-    const entry = this.cache.get(key);
-    if (entry === undefined) return undefined;
-    const expiresAtMs = this.base + entry.expiresAt;
+    const slot = this.cache.get(key);
+    if (slot === undefined) return undefined;
+    const expiresAtMs = this.base + this.expiresAt(slot);
     if (expiresAtMs > this.now()) return expiresAtMs;
     this.dropExpired(key);
     return undefined;
@@ -336,6 +303,19 @@ export class VerdictMemory implements BlockMemory {
   private dropExpired(key: string): void {
     this.cache.delete(key);
     this.counts.evicted.expired++;
+  }
+
+  // A slot's times, since `base` (in range: every slot read is one the cache holds).
+  private expiresAt(slot: number): number {
+    return this.slots.expiresAt[slot] as number;
+  }
+
+  private toldUntil(slot: number): number {
+    return this.slots.toldUntil[slot] as number;
+  }
+
+  private learnedAt(slot: number): number {
+    return this.slots.learnedAt[slot] as number;
   }
 
   private emit(change: MemoryChange, source: ChangeSource): void {

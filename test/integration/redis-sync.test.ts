@@ -4,6 +4,7 @@
 // stopped (SIGSTOP), fed garbage, and over TLS.
 
 import { strict as assert } from 'node:assert';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { install as installFakeTimers } from '@sinonjs/fake-timers';
 import { Registry } from 'prom-client';
 import { createClient } from 'redis';
@@ -471,6 +472,21 @@ describe('verdict memory shared through Redis (real redis-server)', function () 
     await eventually('A says it cannot connect', () => a.logs.find(l => l['level'] === 'warn'));
     await a.sync.close();
     assert.equal(await isUp(a)(), false);
+  });
+
+  it('close() right after the start connects to nothing (node-redis being loaded meanwhile)', async () => {
+    // A server that accepts and never answers: a connection made would be seen here.
+    const accepted: Socket[] = [];
+    const silent = createServer(socket => accepted.push(socket));
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const a = startReplica(settingsFor((silent.address() as AddressInfo).port));
+      await a.sync.close();
+      assert.equal(accepted.length, 0);
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await new Promise(resolve => silent.close(resolve));
+    }
   });
 
   describe('over TLS (rediss://, redis-server --tls-port)', () => {

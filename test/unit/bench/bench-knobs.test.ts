@@ -60,8 +60,14 @@ describe('bench: BENCH_* knobs', () => {
       BENCH_GRPC_TIMEOUT: '',
       BENCH_RATE_FRACTION: '0.25',
       BENCH_CHALLENGE_DIFFICULTY: '24',
+      BENCH_MEMORY_PARTS: 'sync,fill',
     });
     assert.deepEqual([...(knobs['phases'] as Set<string>)], ['grpc', 'protection']);
+    assert.deepEqual([...(knobs['memoryParts'] as Set<string>)], ['fill', 'sync']);
+    assert.deepEqual(
+      [...(m.readKnobs('run', {})['memoryParts'] as Set<string>)],
+      ['scenarios', 'fill', 'sync'],
+    );
     assert.equal(knobs['million'], true);
     assert.deepEqual(knobs['abEnv'], { CHEQ_API_VERSION: 'v4' });
     assert.deepEqual(knobs['nodeArgs'], ['--max-semi-space-size=8', '--no-opt']);
@@ -77,6 +83,7 @@ describe('bench: BENCH_* knobs', () => {
           BENCH_ROUNDS: '0',
           BENCH_DURATION_S: '2s',
           BENCH_PHASES: 'grpc,gprc',
+          BENCH_MEMORY_PARTS: 'fill,full',
           BENCH_AB_ENV: '{"A":1}',
           BENCH_MILLION: 'yes',
           BENCH_SERVER_CPU: 'zero',
@@ -91,6 +98,7 @@ describe('bench: BENCH_* knobs', () => {
           'BENCH_ROUNDS="0": must be ≥ 1',
           'BENCH_DURATION_S="2s": not a whole number ≥ 0 (expected s)',
           'BENCH_PHASES="grpc,gprc": unknown gprc',
+          'BENCH_MEMORY_PARTS="fill,full": unknown full',
           'BENCH_AB_ENV="{\\"A\\":1}": not a JSON object of strings',
           'BENCH_MILLION="yes": not 0 or 1',
           'BENCH_SERVER_CPU="zero": not a taskset core list',

@@ -53,6 +53,10 @@ interface MemoryPhaseModule {
     delayMs: { max?: number; p50?: number };
   };
   memoryVerdicts(results: object, add: (...verdict: Verdict) => void): void;
+  fillShare(
+    on: object,
+    off: object,
+  ): { rssGrowthMb?: number; heapUsedMb?: number; rssMbPer10k?: number };
 }
 
 const BENCH = join(__dirname, '..', '..', '..', '..', 'bench');
@@ -264,18 +268,22 @@ describe('bench: memory phase', () => {
           rememberedShare: 1,
         },
         cheap: m.cheapSummary({ allow: [5000], memory: [8000], failOpen: [9000] }),
-        full: {
-          maxEntries: 100_000,
-          entries: 100_000,
-          checks: 105_000,
-          blocked: 105_000,
-          checksPerS: 3000,
-          rssMaxMb: 120,
-          rssAfterMb: 110,
-          heapIdle: {},
-          heapFull: {},
-        },
+        full: { on: fillRun(), off: fillRun({ entries: 0, rssMaxMb: 100 }) },
         sync: m.syncSummary([20, 40, 900]),
+        ...over,
+      });
+      /** One fresh process of the fill part: 100,000 entries held of a 100,000 cap. */
+      const fillRun = (over: Record<string, unknown> = {}) => ({
+        maxEntries: 100_000,
+        entries: 100_000,
+        checks: 105_000,
+        blocked: 105_000,
+        checksPerS: 3000,
+        rssIdleMb: 90,
+        rssMaxMb: 120,
+        rssAfterMb: 110,
+        heapIdle: { heapUsedMb: 30 },
+        heapFull: { heapUsedMb: 50 },
         ...over,
       });
       const verdicts = (r: object) => {
@@ -287,11 +295,48 @@ describe('bench: memory phase', () => {
 
       it('passes at the targets: ≥ 95 % of bot requests blocked, no person, within 1 s, RSS in budget', () => {
         const list = verdicts(results());
-        assert.equal(list.length, 9);
+        assert.equal(list.length, 10);
         assert.deepEqual(
           list.map(v => v[3]),
-          [true, true, true, true, true, undefined, undefined, undefined, true],
+          [true, true, true, true, true, undefined, undefined, undefined, true, undefined],
         );
+      });
+
+      it("says the memory's own share: full minus off, in RSS and heap, and per 10,000 entries", () => {
+        // Idle apart by 4 MB: the share is what each grew, not the difference of their peaks.
+        const off = fillRun({
+          entries: 0,
+          rssIdleMb: 92,
+          rssMaxMb: 104.3,
+          heapFull: { heapUsedMb: 41.5 },
+        });
+        const on = fillRun({ rssIdleMb: 88, rssMaxMb: 131.1, heapFull: { heapUsedMb: 60.5 } });
+        assert.deepEqual(m.fillShare(on, off), {
+          rssGrowthMb: 30.8,
+          heapUsedMb: 19,
+          rssMbPer10k: 3.08,
+        });
+        const share = verdicts(results({ full: { on, off } })).at(-1);
+        assert.ok(share?.[0].includes("memory's own share"));
+        assert.equal(share?.[1], 'RSS growth +30.8 MB, heap used +19 MB');
+        assert.equal(share?.[3], undefined);
+        assert.deepEqual(m.fillShare(fillRun({ heapFull: {}, rssMaxMb: undefined }), off), {
+          rssGrowthMb: undefined,
+          heapUsedMb: undefined,
+          rssMbPer10k: undefined,
+        });
+      });
+
+      it('gives the verdicts of the parts measured only (BENCH_MEMORY_PARTS)', () => {
+        const fillOnly = verdicts({ full: results()['full'] });
+        assert.deepEqual(
+          fillOnly.map(v => v[3]),
+          [true, undefined],
+        );
+        assert.ok(fillOnly[0]?.[0].includes('RSS with the verdict memory full'));
+        const syncOnly = verdicts({ sync: m.syncSummary([20]) });
+        assert.equal(syncOnly.length, 1);
+        assert.ok(syncOnly[0]?.[0].includes('Redis'));
       });
 
       it('fails a scenario under 95 %, any person blocked, a late or missing replica, a memory not full', () => {
@@ -304,17 +349,7 @@ describe('bench: memory phase', () => {
               overload150: scenario(95, 0),
             },
             sync: m.syncSummary([20, null]),
-            full: {
-              maxEntries: 100_000,
-              entries: 99_000,
-              checks: 105_000,
-              blocked: 104_000,
-              checksPerS: 3000,
-              rssMaxMb: 120,
-              rssAfterMb: 110,
-              heapIdle: {},
-              heapFull: {},
-            },
+            full: { on: fillRun({ entries: 99_000, blocked: 104_000 }), off: fillRun() },
           }),
         );
         assert.equal(passOf(list, 'refusing'), false);

@@ -167,7 +167,7 @@ describe('VerdictMemory', () => {
       clock.now += 1;
     }
     clock.now += 2000;
-    // A drop looks at its place again (the last key moved there): 300 looks and up to 300 drops.
+    // The store's slots are at most the cap + 1 (301): two calls of 300 look at each of them.
     memory.sweep(300);
     memory.sweep(300);
     const live = [...expiry].filter(([n, at]) => at > clock.now && memory.recall(visitor(n)));
