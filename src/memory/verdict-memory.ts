@@ -50,8 +50,9 @@ export const MAX_KEYS_PER_IP = 32;
 const NO_IP = -1;
 
 /**
- * An IP tag's slot: 30 bits of its digest, a small integer V8 keeps inline. Two addresses sharing
- * a slot (about one pair in a billion) only share the per-IP cap and an operator's forget_ip.
+ * An IP tag's slot: 30 bits of its digest, a small integer V8 keeps inline. With N addresses held,
+ * about N²/2³¹ pairs share a slot (one pair at 50,000). Such a pair only shares the per-IP cap
+ * and an operator's forget_ip: it can drop one address's entries, never block anyone.
  */
 function slotOf(tag: string): number {
   let slot = 0;
