@@ -4,9 +4,9 @@
 // verdict in time; once its latest start has passed it fails open. Waiting costs no CPU, and
 // refusing late rather than at once keeps a proxy with a bounded number of checks in flight
 // (Envoy's circuit breakers) from sending the refused checks straight back: it fails the excess
-// open itself. Past the CPU (the event loop FLOOD_LAG_MS late or more, FLOOD_SAMPLES samples in a
-// row), checks wait unseen in the sockets instead: then a check fails open at once when that lag
-// leaves its RTI call no time.
+// open itself. Past the CPU (the event loop late by FLOOD_LAG_MS or more, sample after sample for
+// FLOOD_AFTER_MS), checks wait unseen in the sockets instead: then a check fails open at once when
+// that lag leaves its RTI call no time.
 
 import type { Admission, AdmissionOutcome } from '../core/admission';
 import type { Cancellation } from '../core/cancellation';
@@ -19,10 +19,12 @@ import type { EventLoopMonitor } from './event-loop-monitor';
  */
 export const FLOOD_LAG_MS = 20;
 /**
- * Samples in a row the lag must last: a flood keeps the loop late, a single stall (a GC pause,
- * the process descheduled on a busy machine) is no flood.
+ * How long, and over how many samples in a row, the loop must stay that late: a flood keeps it
+ * late for seconds; stalls (GC pauses, a few collections in a row, the process descheduled on a
+ * busy machine) are over sooner.
  */
-export const FLOOD_SAMPLES = 3;
+export const FLOOD_AFTER_MS = 500;
+export const FLOOD_AFTER_SAMPLES = 5;
 
 export interface AdmissionLineOptions {
   /** RTI calls in flight at most. */
@@ -40,10 +42,9 @@ export class AdmissionLine implements Admission {
   private readonly line: Waiter[] = [];
   /** Waiters in `line` not yet settled (the line also holds settled ones until they are passed). */
   private unsettled = 0;
-  /** How late the last FLOOD_SAMPLES event-loop samples fired, ms (a ring). */
-  private readonly delays = new Float64Array(FLOOD_SAMPLES);
-  private sampled = 0;
-  /** The least of those delays: how late the loop has run throughout, at least. */
+  /** The samples in a row FLOOD_LAG_MS late or more: since when, how many, the least delay. */
+  private lateRun: { sinceMs: number; samples: number; leastMs: number } | undefined;
+  /** In a flood, how late the loop has run throughout it at least, ms; else 0. */
   private lagMs = 0;
   private readonly now: () => number;
 
@@ -53,8 +54,7 @@ export class AdmissionLine implements Admission {
   ) {
     this.now = options.now ?? Date.now;
     monitor.onSample(delayMs => {
-      this.delays[this.sampled++ % FLOOD_SAMPLES] = delayMs;
-      this.lagMs = Math.min(...this.delays);
+      this.sampled(delayMs);
       this.tick();
     });
   }
@@ -65,7 +65,7 @@ export class AdmissionLine implements Admission {
   }
 
   get flooded(): boolean {
-    return this.unsettled > 0 || this.lagMs >= FLOOD_LAG_MS;
+    return this.unsettled > 0 || this.lagMs > 0;
   }
 
   enter(
@@ -74,7 +74,7 @@ export class AdmissionLine implements Admission {
   ): AdmissionOutcome | Promise<AdmissionOutcome> {
     // Past its CPU, the process reads RTI's answer at least as late as its timers fire: a call
     // that could not start before its latest start, lag included, would be answered too late.
-    if (this.lagMs >= FLOOD_LAG_MS && this.now() + this.lagMs >= latestStartMs) return 'overloaded';
+    if (this.lagMs > 0 && this.now() + this.lagMs >= latestStartMs) return 'overloaded';
     if (this.line.length > 0) this.admitWaiting();
     if (this.line.length === 0 && this.inFlight < this.options.limit) {
       this.inFlight++;
@@ -92,6 +92,21 @@ export class AdmissionLine implements Admission {
   leave(): void {
     this.inFlight--;
     this.admitWaiting();
+  }
+
+  /** Follows the loop's lateness: a flood once it has lasted FLOOD_AFTER_MS and _SAMPLES. */
+  private sampled(delayMs: number): void {
+    if (delayMs < FLOOD_LAG_MS) {
+      this.lateRun = undefined;
+      this.lagMs = 0;
+      return;
+    }
+    const now = this.now();
+    const run = (this.lateRun ??= { sinceMs: now, samples: 0, leastMs: delayMs });
+    run.samples++;
+    run.leastMs = Math.min(run.leastMs, delayMs);
+    const lasted = run.samples >= FLOOD_AFTER_SAMPLES && now - run.sinceMs >= FLOOD_AFTER_MS;
+    this.lagMs = lasted ? run.leastMs : 0;
   }
 
   /** Admits from the head of the line while there is room; drops those out of time. */

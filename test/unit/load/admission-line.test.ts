@@ -1,6 +1,11 @@
 import { strict as assert } from 'node:assert';
 import type { AdmissionOutcome } from '../../../src/core/admission';
-import { AdmissionLine, FLOOD_LAG_MS, FLOOD_SAMPLES } from '../../../src/load/admission-line';
+import {
+  AdmissionLine,
+  FLOOD_AFTER_MS,
+  FLOOD_AFTER_SAMPLES,
+  FLOOD_LAG_MS,
+} from '../../../src/load/admission-line';
 
 /** A line of `limit` slots on a hand-moved clock, with hand-fired monitor samples. */
 function setup(limit = 10) {
@@ -120,26 +125,42 @@ describe('AdmissionLine', () => {
     assert.equal(line.waiting, 0);
   });
 
-  it('is flooded while the event loop lags by FLOOD_LAG_MS or more, sample after sample', () => {
-    const { line, sample } = setup(2);
-    /** FLOOD_SAMPLES samples in a row, `delayMs` late each. */
-    const samples = (delayMs: number): void => {
-      for (let i = 0; i < FLOOD_SAMPLES; i++) sample(delayMs);
+  it('is flooded while the event loop stays FLOOD_LAG_MS late, sample after sample, long enough', () => {
+    const { line, clock, sample } = setup(2);
+    /** A sample `delayMs` late, at the time it fires. */
+    const late = (delayMs: number): void => {
+      clock.now += 10 + delayMs;
+      sample(delayMs);
     };
-    samples(FLOOD_LAG_MS - 1);
-    assert.equal(line.flooded, false, 'a delay short of the limit');
-    sample(500);
-    assert.equal(line.flooded, false, 'one stall (a GC pause) is no flood');
-    samples(FLOOD_LAG_MS);
-    assert.equal(line.flooded, true, 'checks wait unseen in the sockets');
-    assert.equal(line.waiting, 0, 'nobody in line');
-    sample(0);
+    for (let i = 0; i < 100; i++) late(FLOOD_LAG_MS - 1);
+    assert.equal(line.flooded, false, 'a delay short of the limit, however long');
+    late(2000);
+    assert.equal(line.flooded, false, 'one long stall (a GC pause) is no flood');
+    for (let i = 0; i < FLOOD_AFTER_SAMPLES - 2; i++) late(200);
+    assert.equal(
+      line.flooded,
+      false,
+      `a few stalls, over ${FLOOD_AFTER_MS} ms but fewer than ${FLOOD_AFTER_SAMPLES} samples`,
+    );
+    late(0);
+    for (let i = 0; i < FLOOD_AFTER_SAMPLES; i++) late(FLOOD_LAG_MS);
+    assert.equal(
+      line.flooded,
+      false,
+      `${FLOOD_AFTER_SAMPLES} late samples, but under ${FLOOD_AFTER_MS} ms since the first`,
+    );
+    while (!line.flooded) late(FLOOD_LAG_MS);
+    assert.equal(line.waiting, 0, 'nobody in line: checks wait unseen in the sockets');
+    late(0);
     assert.equal(line.flooded, false, 'the loop caught up');
   });
 
   it('fails open at once, with every slot free, a check whose latest start is nearer than the lag', () => {
     const { line, clock, sample } = setup(2);
-    for (let i = 0; i < FLOOD_SAMPLES; i++) sample(60 + i);
+    for (let i = 0; i < FLOOD_AFTER_SAMPLES || !line.flooded; i++) {
+      clock.now += 10 + 60;
+      sample(60 + i);
+    }
     assert.equal(line.enter(clock.now + 50), 'overloaded', 'its RTI answer would be read too late');
     assert.equal(line.enter(clock.now + 100), 'admitted', 'time enough, lag included');
     sample(FLOOD_LAG_MS - 1);
