@@ -13,9 +13,9 @@ import type { Cancellation } from '../core/cancellation';
 import type { EventLoopMonitor } from './event-loop-monitor';
 
 /**
- * An event-loop delay from which the process counts as flooded: past its CPU, checks wait unseen
- * in the sockets before they are read (a GC pause of this length only answers remembered bots
- * for one sample period without RTI, which would most likely block them again).
+ * An event-loop delay from which the process may be flooded: past its CPU, checks wait unseen in
+ * the sockets before they are read. A flood answers remembered bots without RTI (which would most
+ * likely block them again) and sheds checks whose RTI answer could not be read in time.
  */
 export const FLOOD_LAG_MS = 20;
 /**

@@ -67,10 +67,10 @@ class Sizer implements Pass {
   }
 }
 
-/** The writing pass, reading the lengths the sizing pass recorded, in the same order. */
 /** Up to this many characters, an ASCII string is copied by hand (see Writer.string). */
 const SHORT_STRING = 64;
 
+/** The writing pass, reading the lengths the sizing pass recorded, in the same order. */
 class Writer implements Pass {
   private offset = 0;
   private next = 0;
